@@ -147,15 +147,32 @@ def _rank_value(ranks: tuple[int, ...]) -> int:
     return _pack(HandCategory.HIGH_CARD, [rank for _, rank in groups[:5]])
 
 
-def _build_rank_table(size: int) -> dict[int, int]:
-    """Map the rank-key sum of every ``size``-card rank multiset to its non-flush value."""
+def _build_rank5() -> dict[int, int]:
+    """Map the rank-key sum of every five-card rank multiset to its non-flush value."""
     table: dict[int, int] = {}
-    for ranks in combinations_with_replacement(range(13), size):
-        # Sorted input: a rank used five times shows up as five equal neighbours.
-        if any(ranks[i] == ranks[i + 4] for i in range(size - 4)):
-            continue
-        table[sum(_RANK_KEYS[r] for r in ranks)] = _rank_value(ranks)
+    for ranks in combinations_with_replacement(range(13), 5):
+        if ranks[0] != ranks[4]:  # sorted, so this excludes five of a kind
+            table[sum(_RANK_KEYS[r] for r in ranks)] = _rank_value(ranks)
     return table
+
+
+def _extend(table: dict[int, int]) -> dict[int, int]:
+    """The rank table for one more card, from the table for ``n`` cards.
+
+    The best hand of ``n + 1`` ranks is the best over dropping each one of them, so each
+    larger multiset takes the maximum over every (smaller multiset, added rank) pair
+    that forms it. Adding a fifth card of a rank is impossible, and a smaller multiset
+    holding four of a rank always evaluates as quads of that rank, which identifies it.
+    """
+    out: dict[int, int] = {}
+    get = out.get
+    quads = int(HandCategory.FOUR_OF_A_KIND)
+    for key, value in table.items():
+        full = value >> 16 & 15 if value >> _CATEGORY_SHIFT == quads else -1
+        for rank, rank_key in enumerate(_RANK_KEYS):
+            if rank != full and get(key + rank_key, -1) < value:
+                out[key + rank_key] = value
+    return out
 
 
 def _build_flush_shifts(size: int) -> list[int]:
@@ -185,9 +202,9 @@ _KEYS: tuple[int | None, ...] = (
     *(None,) * 52,
 )
 _FLUSH = _build_flush_table()
-_RANK5 = _build_rank_table(5)
-_RANK6 = _build_rank_table(6)
-_RANK7 = _build_rank_table(7)
+_RANK5 = _build_rank5()
+_RANK6 = _extend(_RANK5)
+_RANK7 = _extend(_RANK6)
 _SHIFT5 = _build_flush_shifts(5)
 _SHIFT6 = _build_flush_shifts(6)
 _SHIFT7 = _build_flush_shifts(7)
@@ -203,6 +220,10 @@ def _invalid(cards: Sequence[Card]) -> ValueError:
             return ValueError(f"duplicate card {card_str(card)} in hand")
         seen.add(card)
     return ValueError(f"expected 5, 6 or 7 cards, got {len(cards)}")
+
+
+# The three branches of evaluate are unrolled copies on purpose: a loop or a shared
+# helper would cost more than the arithmetic itself.
 
 
 def evaluate(cards: Sequence[Card]) -> int:
@@ -225,7 +246,8 @@ def evaluate(cards: Sequence[Card]) -> int:
         n = len(cards)
         if n == 7:
             a, b, c, d, e, f, g = cards
-            s = _KEYS[a] + _KEYS[b] + _KEYS[c] + _KEYS[d] + _KEYS[e] + _KEYS[f] + _KEYS[g]  # type: ignore[operator]
+            k = _KEYS
+            s = k[a] + k[b] + k[c] + k[d] + k[e] + k[f] + k[g]  # type: ignore[operator]
             if (s & _CARD_BITS).bit_count() != 7:
                 raise _invalid(cards)
             shift = _SHIFT7[s >> _SUIT_SHIFT & 511]
@@ -234,7 +256,8 @@ def evaluate(cards: Sequence[Card]) -> int:
             return _FLUSH[s >> shift & 8191]
         if n == 6:
             a, b, c, d, e, f = cards
-            s = _KEYS[a] + _KEYS[b] + _KEYS[c] + _KEYS[d] + _KEYS[e] + _KEYS[f]  # type: ignore[operator]
+            k = _KEYS
+            s = k[a] + k[b] + k[c] + k[d] + k[e] + k[f]  # type: ignore[operator]
             if (s & _CARD_BITS).bit_count() != 6:
                 raise _invalid(cards)
             shift = _SHIFT6[s >> _SUIT_SHIFT & 511]
@@ -243,7 +266,8 @@ def evaluate(cards: Sequence[Card]) -> int:
             return _FLUSH[s >> shift & 8191]
         if n == 5:
             a, b, c, d, e = cards
-            s = _KEYS[a] + _KEYS[b] + _KEYS[c] + _KEYS[d] + _KEYS[e]  # type: ignore[operator]
+            k = _KEYS
+            s = k[a] + k[b] + k[c] + k[d] + k[e]  # type: ignore[operator]
             if (s & _CARD_BITS).bit_count() != 5:
                 raise _invalid(cards)
             shift = _SHIFT5[s >> _SUIT_SHIFT & 511]
@@ -256,8 +280,32 @@ def evaluate(cards: Sequence[Card]) -> int:
 
 
 def evaluate_many(hands: Iterable[Sequence[Card]]) -> list[int]:
-    """Evaluate many hands; the same as ``[evaluate(h) for h in hands]``, only faster."""
-    return [evaluate(hand) for hand in hands]
+    """Evaluate many hands: the same as ``[evaluate(hand) for hand in hands]``, faster.
+
+    Batches of seven-card hands take a fast path; any other batch (mixed sizes, or an
+    invalid hand, which raises the same error as :func:`evaluate`) falls back to one
+    :func:`evaluate` call per hand.
+
+    >>> from holdem.engine.cards import parse_cards
+    >>> [category(v).name for v in evaluate_many([parse_cards("AsAdKhKc2s3d9h")])]
+    ['TWO_PAIR']
+    """
+    batch = list(hands)
+    k, shifts, ranks, flush = _KEYS, _SHIFT7, _RANK7, _FLUSH
+    out: list[int] = []
+    append = out.append
+    try:
+        for a, b, c, d, e, f, g in batch:
+            s = k[a] + k[b] + k[c] + k[d] + k[e] + k[f] + k[g]  # type: ignore[operator]
+            if (s & _CARD_BITS).bit_count() != 7:
+                break
+            shift = shifts[s >> _SUIT_SHIFT & 511]
+            append(ranks[s >> _RANK_SHIFT] if shift < 0 else flush[s >> shift & 8191])
+        else:
+            return out
+    except (IndexError, TypeError, ValueError):
+        pass
+    return [evaluate(hand) for hand in batch]
 
 
 def category(value: int) -> HandCategory:
