@@ -189,18 +189,16 @@ def _build_flush_shifts(size: int) -> list[int]:
     return table
 
 
+_CARD_KEYS = tuple(
+    _RANK_KEYS[c >> 2] << _RANK_SHIFT
+    | _SUIT_KEYS[c & 3] << _SUIT_SHIFT
+    | 1 << (c & 3) * 13 + (c >> 2)
+    for c in range(52)
+)
 # Indexed by card. The tail of ``None`` makes negative indices -1..-52 and 52..103 fail
 # with a TypeError in the sum (instead of silently wrapping around), which evaluate turns
 # into a ValueError at no cost on the valid path.
-_KEYS: tuple[int | None, ...] = (
-    *(
-        _RANK_KEYS[c >> 2] << _RANK_SHIFT
-        | _SUIT_KEYS[c & 3] << _SUIT_SHIFT
-        | 1 << (c & 3) * 13 + (c >> 2)
-        for c in range(52)
-    ),
-    *(None,) * 52,
-)
+_KEYS: tuple[int | None, ...] = (*_CARD_KEYS, *(None,) * 52)
 _FLUSH = _build_flush_table()
 _RANK5 = _build_rank5()
 _RANK6 = _extend(_RANK5)
