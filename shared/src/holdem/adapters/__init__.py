@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL (SQLAlchemy), Redis, HTTP providers and AWS clients."""

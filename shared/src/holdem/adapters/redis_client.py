@@ -1,0 +1,23 @@
+"""The Redis client, built from the pool settings of SPEC §7."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from holdem.config import Settings
+
+
+def create_redis(settings: Settings) -> Redis:
+    """An asyncio Redis client with a bounded pool, timeouts and retry on timeout."""
+    pool = settings.redis
+    return Redis.from_url(
+        settings.redis_url,
+        max_connections=pool.max_connections,
+        socket_timeout=pool.socket_timeout,
+        socket_connect_timeout=pool.socket_connect_timeout,
+        retry_on_timeout=pool.retry_on_timeout,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        health_check_interval=pool.health_check_interval,
+    )

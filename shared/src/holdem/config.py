@@ -1,0 +1,149 @@
+"""Settings, read once from the environment (pydantic-settings).
+
+Top-level names read plain environment variables (``DATABASE_URL``, ``REDIS_URL``, ``RUNTIME``);
+groups read ``GROUP__FIELD`` (e.g. ``DB__POOL_SIZE=20``, ``WS__MAX_CONNECTIONS=800``).
+Every default is the one SPEC.md names.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabasePool(BaseModel):
+    """SQLAlchemy pool of a long-running server (SPEC §7). Lambdas use no pool at all."""
+
+    pool_size: int = 50
+    max_overflow: int = 30
+    pool_timeout: float = 30.0
+    pool_recycle: int = 1800
+    pool_pre_ping: bool = True
+    statement_timeout_ms: int = 30_000
+
+
+class RedisPool(BaseModel):
+    """redis-py connection pool (SPEC §7)."""
+
+    max_connections: int = 100
+    socket_timeout: float = 5.0
+    socket_connect_timeout: float = 5.0
+    retry_on_timeout: bool = True
+    health_check_interval: int = 30
+
+
+class WebSocketLimits(BaseModel):
+    """Table-server connection limits and fleet timings (SPEC §5)."""
+
+    max_connections: int = 600
+    max_connections_per_user: int = 3
+    max_frame_bytes: int = 64 * 1024
+    messages_per_second: float = 20.0
+    message_burst: int = 40
+    idle_timeout_s: float = 60.0
+    worker_heartbeat_ttl_s: int = 30
+    worker_heartbeat_interval_s: float = 5.0
+    table_lease_ttl_s: float = 3.0
+    shutdown_drain_s: float = 90.0
+
+
+class GameSettings(BaseModel):
+    """Table defaults (SPEC §4)."""
+
+    action_clock_s: float = 20.0
+    time_bank_s: float = 30.0
+    timeouts_before_sit_out: int = 3
+    min_buy_in_bb: int = 40
+    max_buy_in_bb: int = 100
+    rathole_window_s: int = 2 * 3600
+    reconnect_grace_s: float = 30.0
+
+
+class MoneySettings(BaseModel):
+    """Currency, coins and payment limits (SPEC §3). All configurable for each jurisdiction."""
+
+    currency: str = "KRW"
+    coins: tuple[str, ...] = ("BTC", "ETH", "USDT", "USDC")
+    min_confirmations: dict[str, int] = Field(
+        default_factory=lambda: {"BTC": 3, "ETH": 12, "USDT": 12, "USDC": 12}
+    )
+    min_withdrawal_krw: int = 10_000
+    withdrawal_delay_s: int = 24 * 3600
+    auto_approve_limit_krw: int = 1_000_000
+    allow_withdrawal_cancel: bool = False
+    kyc_required_above_krw: int = 5_000_000
+    rate_cache_ttl_s: int = 60
+    rate_max_age_s: int = 300
+    webhook_replay_window_s: int = 300
+    webhook_secret: SecretStr = SecretStr("")
+    rakeback_window_days: int = 30
+    rakeback_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "bronze": Decimal("0.20"),
+            "silver": Decimal("0.25"),
+            "gold": Decimal("0.30"),
+            "platinum": Decimal("0.35"),
+            "diamond": Decimal("0.40"),
+        }
+    )
+
+
+class RateLimits(BaseModel):
+    """REST rate limits per client, shared through Redis (SPEC §6)."""
+
+    default_per_minute: int = 100
+    login_per_minute: int = 5
+    register_per_minute: int = 3
+    withdraw_per_hour: int = 10
+
+
+class AuthSettings(BaseModel):
+    """Tokens. The signing key comes from the environment or Secrets Manager, never the repo."""
+
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_algorithm: Literal["HS256"] = "HS256"
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+
+
+class AwsSettings(BaseModel):
+    """AWS resources. `endpoint_url` points every client at moto in the local stack."""
+
+    region: str = "ap-northeast-2"
+    endpoint_url: str | None = None
+    archive_bucket: str = "holdem-hand-archive"
+    audit_bucket: str = "holdem-audit"
+    payout_queue_url: str | None = None
+    rakeback_queue_url: str | None = None
+    notification_queue_url: str | None = None
+
+
+class Settings(BaseSettings):
+    """All settings of a process."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    runtime: Literal["server", "lambda"] = "server"
+    environment: str = "dev"
+    log_level: str = "INFO"
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/holdem"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    sentry_dsn: SecretStr | None = None
+    db: DatabasePool = DatabasePool()
+    redis: RedisPool = RedisPool()
+    ws: WebSocketLimits = WebSocketLimits()
+    game: GameSettings = GameSettings()
+    money: MoneySettings = MoneySettings()
+    rate_limits: RateLimits = RateLimits()
+    auth: AuthSettings = AuthSettings()
+    aws: AwsSettings = AwsSettings()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The local developer stack: private PostgreSQL, Redis and moto servers, and `./dev`."""

@@ -1,0 +1,86 @@
+"""The local backend: PostgreSQL, Redis, moto and the processes of the product, on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import migrate
+from devstack.aws import FAKE_CREDENTIALS, LocalResources, MotoServer, create_template_resources
+from devstack.paths import STATE, TEMPLATE
+from devstack.services import PostgresServer, RedisServer
+
+REGION = "ap-northeast-2"
+
+
+@dataclass
+class Stack:
+    """URLs and environment of a running local stack."""
+
+    database_url: str
+    redis_url: str
+    aws_endpoint_url: str
+    resources: LocalResources
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _dev_secrets(state: Path) -> dict[str, str]:
+    """Secrets for the local stack, generated once and kept under .devstate (git-ignored)."""
+    path = state / "secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    generated = {
+        "AUTH__JWT_SECRET": secrets.token_urlsafe(48),
+        "MONEY__WEBHOOK_SECRET": secrets.token_urlsafe(48),
+    }
+    state.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(generated))
+    path.chmod(0o600)
+    return generated
+
+
+@contextlib.contextmanager
+def local_stack(name: str = "up") -> Iterator[Stack]:
+    """Start (or reuse, from DATABASE_URL / REDIS_URL) the stateful services, migrated."""
+    state = STATE / name
+    with contextlib.ExitStack() as stop:
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            postgres = PostgresServer(state, durable=True)
+            postgres.start()
+            stop.callback(postgres.stop)
+            database_url = postgres.create_database("holdem")
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            redis = RedisServer(state, persistent=True)
+            redis.start()
+            stop.callback(redis.stop)
+            redis_url = redis.url()
+        migrate.upgrade(database_url)
+        os.environ.update(FAKE_CREDENTIALS)
+        moto = MotoServer()
+        moto.start()
+        stop.callback(moto.stop)
+        resources = create_template_resources(TEMPLATE, moto.endpoint_url, REGION)
+        env = {
+            **FAKE_CREDENTIALS,
+            **_dev_secrets(state),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "AWS_ENDPOINT_URL": moto.endpoint_url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS__REGION": REGION,
+            "AWS__ENDPOINT_URL": moto.endpoint_url,
+            "AWS__ARCHIVE_BUCKET": resources.buckets.get("HandArchiveBucket", ""),
+            "AWS__AUDIT_BUCKET": resources.buckets.get("AuditBucket", ""),
+            "AWS__PAYOUT_QUEUE_URL": resources.queue_urls.get("PayoutQueue", ""),
+            "AWS__RAKEBACK_QUEUE_URL": resources.queue_urls.get("RakebackQueue", ""),
+            "AWS__NOTIFICATION_QUEUE_URL": resources.queue_urls.get("NotificationQueue", ""),
+        }
+        yield Stack(database_url, redis_url, moto.endpoint_url, resources, env)
