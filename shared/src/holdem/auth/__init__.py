@@ -1,0 +1,1 @@
+"""Authentication shared by the REST API (which issues tokens) and the table servers."""

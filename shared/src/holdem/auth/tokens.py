@@ -1,0 +1,102 @@
+"""JWT access tokens: issued by the REST API, accepted by the API and the table servers.
+
+Tokens are HS256 with a key from the environment / Secrets Manager. Decoding pins the
+algorithm (no `none`, no algorithm confusion) and requires expiry, issuer, audience and type.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from holdem.config import AuthSettings
+
+ISSUER = "holdem"
+AUDIENCE = "holdem-clients"
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "typ", "jti"]
+
+
+class InvalidTokenError(Exception):
+    """The token is missing, malformed, forged, expired or of the wrong kind."""
+
+    code = "invalid_token"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """Who the bearer is."""
+
+    user_id: int
+    role: str
+    token_id: str
+    expires_at: int
+
+
+def _signing_key(settings: AuthSettings) -> str:
+    key = settings.jwt_secret.get_secret_value()
+    if len(key) < 32:
+        raise RuntimeError("AUTH__JWT_SECRET must be set to at least 32 characters")
+    return key
+
+
+def issue_access_token(
+    user_id: int, role: str, settings: AuthSettings, now: float | None = None
+) -> tuple[str, AccessClaims]:
+    """Sign a short-lived access token (SPEC: 15 minutes by default)."""
+    issued = int(time.time() if now is None else now)
+    claims = AccessClaims(
+        user_id=user_id,
+        role=role,
+        token_id=uuid.uuid4().hex,
+        expires_at=issued + settings.access_token_ttl_s,
+    )
+    payload = {
+        "sub": str(user_id),
+        "role": role,
+        "typ": "access",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": issued,
+        "exp": claims.expires_at,
+        "jti": claims.token_id,
+    }
+    token = jwt.encode(payload, _signing_key(settings), algorithm=settings.jwt_algorithm)
+    return token, claims
+
+
+def decode_access_token(
+    token: str, settings: AuthSettings, now: float | None = None
+) -> AccessClaims:
+    """Verify signature, algorithm, expiry, issuer, audience and type; return the claims."""
+    options = {"require": _REQUIRED_CLAIMS}
+    try:
+        payload = jwt.decode(
+            token,
+            _signing_key(settings),
+            algorithms=[settings.jwt_algorithm],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options=options,  # type: ignore[arg-type]
+            leeway=0,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidTokenError("expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidTokenError("invalid") from exc
+    if now is not None and payload["exp"] <= now:
+        raise InvalidTokenError("expired")
+    if payload["typ"] != "access" or not str(payload["sub"]).isdigit():
+        raise InvalidTokenError("invalid")
+    return AccessClaims(
+        user_id=int(payload["sub"]),
+        role=str(payload.get("role", "player")),
+        token_id=str(payload["jti"]),
+        expires_at=int(payload["exp"]),
+    )

@@ -1,0 +1,55 @@
+"""Access tokens: what the REST API signs, the table servers and the API accept."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from holdem.auth.tokens import (
+    AUDIENCE,
+    ISSUER,
+    InvalidTokenError,
+    decode_access_token,
+    issue_access_token,
+)
+from holdem.config import AuthSettings
+
+SETTINGS = AuthSettings(jwt_secret="unit-test-signing-key-0123456789abcdef")
+NOW = 1_800_000_000
+
+
+def test_an_issued_token_decodes_to_its_claims():
+    token, claims = issue_access_token(42, "player", SETTINGS, now=NOW)
+    decoded = decode_access_token(token, SETTINGS, now=NOW + 10)
+    assert decoded == claims
+    assert decoded.user_id == 42
+    assert decoded.expires_at == NOW + 15 * 60
+
+
+def test_an_expired_token_is_rejected():
+    token, _ = issue_access_token(42, "player", SETTINGS, now=NOW)
+    with pytest.raises(InvalidTokenError) as error:
+        decode_access_token(token, SETTINGS, now=NOW + 15 * 60)
+    assert error.value.reason == "expired"
+
+
+def test_a_token_signed_with_another_key_is_rejected():
+    other = AuthSettings(jwt_secret="another-signing-key-0123456789abcdefgh")
+    token, _ = issue_access_token(42, "player", other)
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token, SETTINGS)
+
+
+def test_an_unsigned_none_algorithm_token_is_rejected():
+    payload = {"sub": "42", "typ": "access", "iss": ISSUER, "aud": AUDIENCE, "iat": 1}
+    token = jwt.encode({**payload, "exp": 2**31, "jti": "x"}, key=None, algorithm="none")
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token, SETTINGS)
+
+
+def test_a_refresh_typed_token_is_not_an_access_token():
+    payload = {"sub": "42", "typ": "refresh", "iss": ISSUER, "aud": AUDIENCE, "iat": 1}
+    key = SETTINGS.jwt_secret.get_secret_value()
+    token = jwt.encode({**payload, "exp": 2**31, "jti": "x"}, key, algorithm="HS256")
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token, SETTINGS)
