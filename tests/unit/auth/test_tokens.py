@@ -35,16 +35,16 @@ def test_an_expired_token_is_rejected():
 
 def test_a_token_signed_with_another_key_is_rejected():
     other = AuthSettings(jwt_secret="another-signing-key-0123456789abcdefgh")
-    token, _ = issue_access_token(42, "player", other)
+    token, _ = issue_access_token(42, "player", other, now=NOW)
     with pytest.raises(InvalidTokenError):
-        decode_access_token(token, SETTINGS)
+        decode_access_token(token, SETTINGS, now=NOW)
 
 
 def test_an_unsigned_none_algorithm_token_is_rejected():
     payload = {"sub": "42", "typ": "access", "iss": ISSUER, "aud": AUDIENCE, "iat": 1}
     token = jwt.encode({**payload, "exp": 2**31, "jti": "x"}, key=None, algorithm="none")
     with pytest.raises(InvalidTokenError):
-        decode_access_token(token, SETTINGS)
+        decode_access_token(token, SETTINGS, now=NOW)
 
 
 def test_a_refresh_typed_token_is_not_an_access_token():
@@ -52,4 +52,4 @@ def test_a_refresh_typed_token_is_not_an_access_token():
     key = SETTINGS.jwt_secret.get_secret_value()
     token = jwt.encode({**payload, "exp": 2**31, "jti": "x"}, key, algorithm="HS256")
     with pytest.raises(InvalidTokenError):
-        decode_access_token(token, SETTINGS)
+        decode_access_token(token, SETTINGS, now=NOW)

@@ -17,6 +17,7 @@ from holdem.config import AuthSettings
 ISSUER = "holdem"
 AUDIENCE = "holdem-clients"
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "typ", "jti"]
+_CLOCK_SKEW_S = 30
 
 
 class InvalidTokenError(Exception):
@@ -75,7 +76,8 @@ def decode_access_token(
     token: str, settings: AuthSettings, now: float | None = None
 ) -> AccessClaims:
     """Verify signature, algorithm, expiry, issuer, audience and type; return the claims."""
-    options = {"require": _REQUIRED_CLAIMS}
+    # Time claims are checked below against `now`, so tests and replays use one clock.
+    options = {"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False}
     try:
         payload = jwt.decode(
             token,
@@ -86,12 +88,15 @@ def decode_access_token(
             options=options,  # type: ignore[arg-type]
             leeway=0,
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise InvalidTokenError("expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidTokenError("invalid") from exc
-    if now is not None and payload["exp"] <= now:
+    current = time.time() if now is None else now
+    if not isinstance(payload["exp"], int) or not isinstance(payload["iat"], int):
+        raise InvalidTokenError("invalid")
+    if payload["exp"] <= current:
         raise InvalidTokenError("expired")
+    if payload["iat"] > current + _CLOCK_SKEW_S:
+        raise InvalidTokenError("invalid")
     if payload["typ"] != "access" or not str(payload["sub"]).isdigit():
         raise InvalidTokenError("invalid")
     return AccessClaims(
