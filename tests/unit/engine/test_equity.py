@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 from fractions import Fraction
 from itertools import combinations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from holdem.engine import equity as equity_module
 from holdem.engine.cards import parse_cards
 from holdem.engine.equity import all_in_equity, percentages
 from holdem.engine.evaluator import evaluate
@@ -131,3 +133,7 @@ def test_matches_naive_enumeration(deal: tuple[list[list[int]], list[int]]) -> N
     assert shares == naive_equity(hands, board)
     assert sum(shares) == 1
     assert all_in_equity(hands[::-1], board) == shares[::-1]
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(equity_module).failed == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import random
 from collections import Counter
 from itertools import combinations, pairwise
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from holdem.engine import evaluator
 from holdem.engine.cards import parse_cards
 from holdem.engine.evaluator import (
     HandCategory,
@@ -235,3 +237,7 @@ def test_comparison_matches_the_reference(pair: tuple[tuple[int, ...], tuple[int
     a, b = pair
     assert (evaluate(a) > evaluate(b)) == (reference_key(a) > reference_key(b))
     assert (evaluate(a) == evaluate(b)) == (reference_key(a) == reference_key(b))
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(evaluator).failed == 0

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import doctest
 import hashlib
 import hmac
 import random
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from statistics import NormalDist
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from holdem.engine import shuffle
 from holdem.engine.cards import cards_str
 from holdem.engine.shuffle import SEED_BYTES, commitment, new_seed, shuffled_deck, verify
 
@@ -155,3 +158,9 @@ def test_the_uniformity_test_catches_an_off_by_one_shuffle() -> None:
 
     by_position, by_card = worst_chi_square(seeded_decks(off_by_one))
     assert max(by_position, by_card) > BOUND
+
+
+def test_docstring_and_guide_examples() -> None:
+    assert doctest.testmod(shuffle).failed == 0
+    guide = Path(__file__).parents[3] / "docs" / "engine" / "evaluator-and-shuffle.md"
+    assert doctest.testfile(str(guide), module_relative=False).failed == 0
