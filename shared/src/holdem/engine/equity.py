@@ -48,7 +48,7 @@ def _check(hands: Sequence[Sequence[Card]], board: Sequence[Card], dead: Sequenc
         raise ValueError(f"a board has at most five cards, got {len(board)}")
     seen: set[Card] = set()
     for card in [*(c for hand in hands for c in hand), *board, *dead]:
-        if isinstance(card, bool) or not isinstance(card, int) or not 0 <= card < 52:
+        if not isinstance(card, int) or not 0 <= card < 52:
             raise ValueError(f"not a card: {card!r}")
         if card in seen:
             raise ValueError(f"duplicate card {card_str(card)}")
@@ -83,14 +83,16 @@ def all_in_equity(
         One share per hand, in order, adding up to exactly 1.
 
     Raises:
-        ValueError: A card is invalid or repeated, a hand does not have two cards, or
-            the board has more than five cards.
+        ValueError: A card is invalid or repeated, a hand does not have two cards, the
+            board has more than five cards, or too few cards are left to complete it.
     """
     _check(hands, board, dead)
     known = {*(c for hand in hands for c in hand), *board, *dead}
     keys = [_CARD_KEYS[c] for c in range(52) if c not in known]
     board_sum = sum(_CARD_KEYS[c] for c in board)
     hand_sums = [_CARD_KEYS[a] + _CARD_KEYS[b] + board_sum for a, b in hands]
+    # A runout is a prefix of all but one missing card plus one key from ``last`` at or
+    # after the prefix's next index; a complete board is the single empty runout.
     missing = 5 - len(board)
     if missing == 0:
         runouts: list[tuple[int, int]] = [(0, 0)]

@@ -218,16 +218,12 @@ def _invalid(cards: Sequence[Card]) -> ValueError:
     """The precise error for a hand that failed the fast path."""
     seen: set[Card] = set()
     for card in cards:
-        if isinstance(card, bool) or not isinstance(card, int) or not 0 <= card < 52:
+        if not isinstance(card, int) or not 0 <= card < 52:
             return ValueError(f"not a card: {card!r}")
         if card in seen:
             return ValueError(f"duplicate card {card_str(card)} in hand")
         seen.add(card)
     return ValueError(f"expected 5, 6 or 7 cards, got {len(cards)}")
-
-
-# The three branches of evaluate are unrolled copies on purpose: a loop or a shared
-# helper would cost more than the arithmetic itself.
 
 
 def evaluate(cards: Sequence[Card]) -> int:
@@ -246,6 +242,8 @@ def evaluate(cards: Sequence[Card]) -> int:
     >>> evaluate(parse_cards("AhKh2h3d9h7h4c")) > evaluate(parse_cards("AsKs2h3d9h7h4c"))
     True
     """
+    # The three branches are unrolled copies on purpose: a loop or a shared helper would
+    # cost more than the arithmetic itself.
     try:
         n = len(cards)
         if n == 7:
