@@ -5,7 +5,8 @@ from __future__ import annotations
 import doctest
 import random
 from collections import Counter
-from itertools import combinations, pairwise
+from itertools import combinations, combinations_with_replacement, pairwise
+from math import comb, prod
 
 import pytest
 from hypothesis import given
@@ -33,6 +34,18 @@ FIVE_CARD_COUNTS = {
     HandCategory.TWO_PAIR: 123_552,
     HandCategory.ONE_PAIR: 1_098_240,
     HandCategory.HIGH_CARD: 1_302_540,
+}
+
+SEVEN_CARD_COUNTS = {
+    HandCategory.STRAIGHT_FLUSH: 41_584,
+    HandCategory.FOUR_OF_A_KIND: 224_848,
+    HandCategory.FULL_HOUSE: 3_473_184,
+    HandCategory.FLUSH: 4_047_644,
+    HandCategory.STRAIGHT: 6_180_020,
+    HandCategory.THREE_OF_A_KIND: 6_461_620,
+    HandCategory.TWO_PAIR: 31_433_400,
+    HandCategory.ONE_PAIR: 58_627_800,
+    HandCategory.HIGH_CARD: 23_294_460,
 }
 
 hands7 = st.permutations(range(52)).map(lambda deck: deck[:7])
@@ -76,6 +89,46 @@ def test_category_counts_over_all_2598960_five_card_hands() -> None:
     assert len(values) == 2_598_960
     assert Counter(category(value) for value in values) == FIVE_CARD_COUNTS
     assert len(set(values)) == 7_462
+
+
+def test_category_counts_over_all_133784560_seven_card_hands() -> None:
+    """Counts every seven-card hand by class instead of one by one (a second, not minutes).
+
+    A hand with five or more cards of one suit is worth the flush (or straight flush) of
+    that suit's ranks whatever the other cards are: five suited cards of seven leave no
+    room for quads or a full house. Any other hand is worth what its ranks are worth, so
+    one representative per rank multiset is evaluated and weighted by how many suit
+    assignments of that multiset put at most four cards in each suit.
+    """
+    weights: Counter[int] = Counter()
+    for size in (5, 6, 7):
+        for suited in combinations(range(13), size):
+            fillers = [rank for rank in range(13) if rank not in suited][: 7 - size]
+            hand = [rank * 4 for rank in suited] + [
+                rank * 4 + 1 + i % 3 for i, rank in enumerate(fillers)
+            ]
+            weights[evaluate(hand)] += 4 * comb(39, 7 - size)
+    for ranks in combinations_with_replacement(range(13), 7):
+        multiplicity = Counter(ranks)
+        if max(multiplicity.values()) > 4:
+            continue
+        # Suits dealt round-robin over the sorted ranks: no flush, no repeated card.
+        hand = [rank * 4 + i % 4 for i, rank in enumerate(ranks)]
+        assignments = prod(comb(4, n) for n in multiplicity.values())
+        # Assignments giving one particular suit exactly the ranks in `suited` (>= 5).
+        flushes = sum(
+            prod(comb(3, multiplicity[r] - 1) for r in suited)
+            * prod(comb(3, n) for r, n in multiplicity.items() if r not in suited)
+            for size in range(5, len(multiplicity) + 1)
+            for suited in combinations(multiplicity, size)
+        )
+        weights[evaluate(hand)] += assignments - 4 * flushes
+    by_category: Counter[HandCategory] = Counter()
+    for value, weight in weights.items():
+        by_category[category(value)] += weight
+    assert by_category == SEVEN_CARD_COUNTS
+    assert sum(weights.values()) == comb(52, 7)
+    assert len([value for value, weight in weights.items() if weight]) == 4_824
 
 
 def test_seven_and_six_cards_equal_the_best_five_card_subset() -> None:
