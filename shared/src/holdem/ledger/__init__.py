@@ -1,0 +1,1 @@
+"""Pure money rules: rake, rakeback tiers, limits, amounts. Standard library only."""
