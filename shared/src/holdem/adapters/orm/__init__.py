@@ -1,6 +1,14 @@
 """SQLAlchemy models of every table. Importing this package registers them all on `Base`."""
 
-from holdem.adapters.orm import hands, idempotency, payments, rakeback, tables, users
+from holdem.adapters.orm import (
+    economy,
+    hands,
+    idempotency,
+    payments,
+    rakeback,
+    tables,
+    users,
+)
 from holdem.adapters.orm.base import Base
 
-__all__ = ["Base", "hands", "idempotency", "payments", "rakeback", "tables", "users"]
+__all__ = ["Base", "economy", "hands", "idempotency", "payments", "rakeback", "tables", "users"]
