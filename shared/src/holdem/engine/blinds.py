@@ -1,0 +1,242 @@
+"""Who is dealt in and who posts what: the big-blind-anchored dead button.
+
+Rules applied to plan each hand (POKER_RULES.md, "Blinds and the button"):
+
+* **The big blind moves one live seat every hand**: to the first seat after last hand's
+  big blind whose player is ready (seated, not sitting out, with chips). Players it
+  passes while they sit out have **missed the big blind** (they then owe a live big
+  blind and a dead small blind).
+* The small blind falls on **last hand's big-blind seat** and the button on **last hand's
+  small-blind seat**, so either may be an empty seat (a dead small blind is not posted,
+  a dead button deals from an empty seat). A player sitting out on the small-blind seat
+  has **missed the small blind**. Nobody skips the big blind or posts it twice in a row.
+* **Heads-up** (TDA 34-B): with two players dealt in, the player who is not the big blind
+  has the button and posts the small blind. Because the big blind is anchored, going
+  from three players to two never gives anyone the big blind twice in a row.
+* **Entering** (new players and players returning with owed blinds): a player waiting for
+  the big blind is dealt in when it reaches them. A player who chose to post is dealt
+  in at once, posting what they owe (a live big blind; plus a dead small blind if they
+  missed blinds), unless their seat lies between the button and the small blind
+  (inclusive; they wait for the button to pass), or the big blind reaches them next
+  hand anyway (posting now would make them post it twice in a row), or no two other
+  players are dealt in (nobody enters a heads-up game out of position).
+* **Restart:** when these rules would deal fewer than two players although two or more
+  are ready (e.g. a lone player and newcomers waiting for the big blind), every ready
+  player is dealt in, owed blinds are waived, and the blinds are placed normally before
+  the (still anchored) big blind. The first hand of a table is dealt the same way, from
+  a chosen button.
+
+>>> A, W, O = SeatStatus.ACTIVE, SeatStatus.WAITING, SeatStatus.SITTING_OUT
+>>> plan = plan_hand([A, A, A, O], [100] * 4, [False] * 4, [False] * 4, last_small=0, last_big=1)
+>>> plan.button, plan.small_blind_seat, plan.big_blind_seat, plan.dealt, plan.missed_big
+(0, 1, 2, (0, 1, 2), ())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import NamedTuple
+
+from holdem.engine.errors import NotEnoughPlayersError
+from holdem.engine.events import BlindKind
+
+__all__ = ["BlindPlan", "SeatStatus", "plan_hand"]
+
+
+class SeatStatus(IntEnum):
+    """A seat's standing between hands."""
+
+    EMPTY = 0
+    ACTIVE = 1
+    """Plays every hand."""
+    WAITING = 2
+    """New or returning; dealt in when the big blind reaches them."""
+    POSTING = 3
+    """New or returning; posts what they owe to be dealt in at once."""
+    SITTING_OUT = 4
+    """Seated but not playing; misses blinds as they pass."""
+
+
+_READY = (SeatStatus.ACTIVE, SeatStatus.WAITING, SeatStatus.POSTING)
+
+
+class BlindPlan(NamedTuple):
+    """The seating decisions for one hand.
+
+    Attributes:
+        button: The button seat (may be empty).
+        small_blind_seat: The seat posting the small blind, ``None`` if it is dead.
+        big_blind_seat: The seat posting the big blind.
+        small_blind_position: The seat the small blind fell on, posted or not; the next
+            hand's button.
+        dealt: Seats dealt in, ascending.
+        posts: ``(seat, blind)`` in posting order.
+        entered: Seats that become active with their owed blinds settled.
+        missed_big: Sitting-out seats the big blind passed.
+        missed_small: A sitting-out seat the small blind fell on.
+        restart: Whether the hand was planned as a (re)start.
+    """
+
+    button: int
+    small_blind_seat: int | None
+    big_blind_seat: int
+    small_blind_position: int
+    dealt: tuple[int, ...]
+    posts: tuple[tuple[int, BlindKind], ...]
+    entered: tuple[int, ...]
+    missed_big: tuple[int, ...]
+    missed_small: tuple[int, ...]
+    restart: bool
+
+
+def _after(ready: set[int], seat: int, size: int) -> int:
+    """The first ready seat clockwise after ``seat``."""
+    for step in range(1, size + 1):
+        candidate = (seat + step) % size
+        if candidate in ready:
+            return candidate
+    raise NotEnoughPlayersError("no player is ready")
+
+
+def _before(ready: set[int], seat: int, size: int) -> int:
+    """The first ready seat counter-clockwise before ``seat``."""
+    for step in range(1, size + 1):
+        candidate = (seat - step) % size
+        if candidate in ready:
+            return candidate
+    raise NotEnoughPlayersError("no player is ready")
+
+
+def plan_hand(
+    status: Sequence[int],
+    stacks: Sequence[int],
+    owes_big: Sequence[bool],
+    owes_small: Sequence[bool],
+    *,
+    last_small: int,
+    last_big: int,
+    button: int | None = None,
+) -> BlindPlan:
+    """Plan the next hand's button, blinds and players.
+
+    Args:
+        status: Each seat's :class:`SeatStatus`.
+        stacks: Each seat's chips.
+        owes_big: Whether each seat owes a live big blind (new, or missed it).
+        owes_small: Whether each seat owes a dead small blind.
+        last_small: Last hand's small-blind position, ``-1`` before the first hand.
+        last_big: Last hand's big-blind seat, ``-1`` before the first hand.
+        button: The first hand's button (default: the lowest ready seat).
+
+    Returns:
+        The plan; the caller applies ``entered``, ``missed_big`` and ``missed_small``.
+
+    Raises:
+        NotEnoughPlayersError: Fewer than two players are ready.
+    """
+    size = len(status)
+    ready = {s for s in range(size) if status[s] in _READY and stacks[s] > 0}
+    if len(ready) < 2:
+        raise NotEnoughPlayersError(f"{len(ready)} player(s) ready, two are needed")
+    if last_big < 0:
+        first = min(ready) if button is None else button
+        if first not in ready:
+            first = _after(ready, first, size)
+        small = first if len(ready) == 2 else _after(ready, first, size)
+        return _dealt_all(ready, size, _after(ready, small, size), (), (), first_button=first)
+
+    big = _after(ready, last_big, size)
+    sitting = {s for s in range(size) if status[s] != SeatStatus.EMPTY and s not in ready}
+    missed_small = (last_big,) if last_big in sitting else ()
+    missed_big = tuple(
+        s
+        for s in ((last_big + step) % size for step in range(1, (big - last_big) % size))
+        if s in sitting
+    )
+
+    small_position, the_button = last_big, last_small
+    base = {s for s in ready if status[s] == SeatStatus.ACTIVE}
+    base.add(big)
+    if len(base) < 2:
+        return _dealt_all(ready, size, big, missed_big, missed_small, first_button=None)
+
+    next_big = _after(ready, big, size)
+    arc = (small_position - the_button) % size
+    posters = [
+        s
+        for s in ready
+        if status[s] == SeatStatus.POSTING
+        and s not in base
+        and (s - the_button) % size > arc
+        and s != next_big
+    ]
+    dealt = base.union(posters)
+    entered = tuple(sorted(posters + ([] if status[big] == SeatStatus.ACTIVE else [big])))
+    if len(dealt) == 2:
+        (other,) = dealt - {big}
+        return BlindPlan(
+            button=other,
+            small_blind_seat=other,
+            big_blind_seat=big,
+            small_blind_position=other,
+            dealt=tuple(sorted(dealt)),
+            posts=((other, BlindKind.SMALL), (big, BlindKind.BIG)),
+            entered=entered,
+            missed_big=missed_big,
+            missed_small=missed_small,
+            restart=False,
+        )
+    posts: list[tuple[int, BlindKind]] = []
+    small_seat = small_position if small_position in dealt else None
+    if small_seat is not None:
+        posts.append((small_seat, BlindKind.SMALL))
+    posts.append((big, BlindKind.BIG))
+    for seat in sorted(posters, key=lambda s: (s - big) % size):
+        if owes_big[seat]:
+            posts.append((seat, BlindKind.POSTED_BIG))
+        if owes_small[seat]:
+            posts.append((seat, BlindKind.DEAD_SMALL))
+    return BlindPlan(
+        button=the_button,
+        small_blind_seat=small_seat,
+        big_blind_seat=big,
+        small_blind_position=small_position,
+        dealt=tuple(sorted(dealt)),
+        posts=tuple(posts),
+        entered=entered,
+        missed_big=missed_big,
+        missed_small=missed_small,
+        restart=False,
+    )
+
+
+def _dealt_all(
+    ready: set[int],
+    size: int,
+    big: int,
+    missed_big: tuple[int, ...],
+    missed_small: tuple[int, ...],
+    *,
+    first_button: int | None,
+) -> BlindPlan:
+    """Deal every ready player in, blinds placed just before ``big`` (first hand, restart)."""
+    small = _before(ready, big, size)
+    if len(ready) == 2:
+        the_button = small
+    elif first_button is not None:
+        the_button = first_button
+    else:
+        the_button = _before(ready, small, size)
+    return BlindPlan(
+        button=the_button,
+        small_blind_seat=small,
+        big_blind_seat=big,
+        small_blind_position=small,
+        dealt=tuple(sorted(ready)),
+        posts=((small, BlindKind.SMALL), (big, BlindKind.BIG)),
+        entered=tuple(sorted(ready)),
+        missed_big=missed_big,
+        missed_small=missed_small,
+        restart=True,
+    )

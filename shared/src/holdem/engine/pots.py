@@ -1,0 +1,95 @@
+"""Main and side pots, and splitting a pot between tied winners.
+
+Pots are layered by the distinct contribution levels of the hand (after uncalled bets
+were returned). Each layer takes from every contributor what they put in between the
+previous level and this one, so a folded player's chips are dead money in every layer
+they reached; only players still in the hand are eligible. Adjacent layers with the
+same eligible players are merged.
+
+>>> build_pots([300, 1000, 1000, 600], [True, True, True, False])
+[Pot(amount=1200, eligible=(0, 1, 2)), Pot(amount=1700, eligible=(1, 2))]
+>>> split_pot(35, [4, 0, 2])
+[(4, 12), (0, 12), (2, 11)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+__all__ = ["Pot", "build_pots", "odd_chip_order", "split_pot"]
+
+
+class Pot(NamedTuple):
+    """One pot: its chips and the seats that can win it, in seat order."""
+
+    amount: int
+    eligible: tuple[int, ...]
+
+
+def build_pots(contributions: Sequence[int], live: Sequence[bool]) -> list[Pot]:
+    """Layer the chips of a hand into a main pot and side pots.
+
+    Args:
+        contributions: Chips each seat put in this hand (index = seat), dead blinds
+            included and uncalled bets already returned.
+        live: Whether each seat is still in the hand (dealt in and not folded).
+
+    Returns:
+        The pots from the main pot up. Chips above the highest level any live player
+        reached (which can only be dead money) join the pot below them.
+    """
+    levels = sorted({c for c in contributions if c > 0})
+    pots: list[Pot] = []
+    dead_carry = 0
+    previous = 0
+    for level in levels:
+        amount = dead_carry
+        eligible: list[int] = []
+        for seat, put in enumerate(contributions):
+            if put > previous:
+                amount += (put if put < level else level) - previous
+                if put >= level and live[seat]:
+                    eligible.append(seat)
+        previous = level
+        group = tuple(eligible)
+        if not group:
+            # Nobody live reached this layer: its chips are dead money for the pot below.
+            if pots:
+                last = pots[-1]
+                pots[-1] = Pot(last.amount + amount, last.eligible)
+                dead_carry = 0
+            else:
+                dead_carry = amount
+        elif pots and pots[-1].eligible == group:
+            last = pots[-1]
+            pots[-1] = Pot(last.amount + amount, group)
+            dead_carry = 0
+        else:
+            pots.append(Pot(amount, group))
+            dead_carry = 0
+    return pots
+
+
+def odd_chip_order(seats: Sequence[int], button: int, table_size: int) -> list[int]:
+    """Seats in the order that receives odd chips: clockwise from the left of the button.
+
+    >>> odd_chip_order([0, 2, 5], button=2, table_size=6)
+    [5, 0, 2]
+    """
+    return sorted(seats, key=lambda seat: (seat - button - 1) % table_size)
+
+
+def split_pot(amount: int, winners: Sequence[int]) -> list[tuple[int, int]]:
+    """Split a pot between tied winners, one odd chip each (TDA 20, Robert's Rules).
+
+    Args:
+        amount: The chips to split (after rake).
+        winners: The tied winners already in odd-chip order (see :func:`odd_chip_order`).
+
+    Returns:
+        ``(seat, chips)`` pairs in the order given; no seat gets more than one odd chip.
+    """
+    count = len(winners)
+    share, odd = divmod(amount, count)
+    return [(seat, share + 1 if i < odd else share) for i, seat in enumerate(winners)]

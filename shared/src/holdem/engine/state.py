@@ -1,0 +1,279 @@
+"""Serialising a whole table, mid-hand included, for checkpoints and failover.
+
+The state is a compact, versioned, positional structure made only of ``list``, ``int``,
+``str``, ``bytes``, ``bool`` and ``None`` (ready for msgpack). It is built for speed:
+flat lists copied wholesale, no per-field dictionaries. Layout of version 1::
+
+    [1, config, table, hand | None]
+    config = [seats, small_blind, big_blind, min_buy_in, max_buy_in,
+              rake_numerator, rake_denominator, rake_cap]
+    table  = [players, stacks, status, owes_big, owes_small,
+              hand_count, last_small, last_big]
+    hand   = [number, button, small_blind_seat, big_blind_seat, street, to_act,
+              current_bet, min_raise, aggressor, live_count, actor_count, seq,
+              dealt, folded, all_in, bets, committed, acted, start_stacks,
+              cards, board, pots, uncalled, shown, commitment, seed, result | None]
+
+The state holds the undealt cards and the seed: it is server-side only, never sent to
+players. Events not yet drained are not part of it: drain, then checkpoint.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from holdem.engine.dealing import Street
+from holdem.engine.errors import StateError, UnknownStateVersionError
+from holdem.engine.hand import Hand
+from holdem.engine.pots import Pot
+from holdem.engine.rake import RakeRule
+from holdem.engine.results import HandResult, PotResult
+
+if TYPE_CHECKING:
+    from holdem.engine.table import Table, TableConfig
+
+__all__ = ["STATE_VERSION", "dump_table", "load_table"]
+
+STATE_VERSION = 1
+_STREETS = tuple(Street)
+
+
+def dump_table(table: Table) -> list[Any]:
+    """Serialise ``table`` (see the module docstring for the layout)."""
+    config = table.config
+    rate = config.rake.rate
+    hand = table.hand
+    return [
+        STATE_VERSION,
+        [
+            config.seats,
+            config.small_blind,
+            config.big_blind,
+            config.min_buy_in,
+            config.max_buy_in,
+            rate.numerator,
+            rate.denominator,
+            config.rake.cap,
+        ],
+        [
+            table.players[:],
+            table.stacks[:],
+            [int(s) for s in table.status],
+            table.owes_big[:],
+            table.owes_small[:],
+            table.hand_count,
+            table.last_small,
+            table.last_big,
+        ],
+        None if hand is None else _dump_hand(hand),
+    ]
+
+
+def _dump_hand(hand: Hand) -> list[Any]:
+    result = hand.result
+    return [
+        hand.number,
+        hand.button,
+        hand.small_blind_seat,
+        hand.big_blind_seat,
+        int(hand.street),
+        hand.to_act,
+        hand.current_bet,
+        hand.min_raise,
+        hand.aggressor,
+        hand.live_count,
+        hand.actor_count,
+        hand.seq,
+        hand.dealt[:],
+        hand.folded[:],
+        hand.is_all_in[:],
+        hand.bets[:],
+        hand.committed[:],
+        hand.acted[:],
+        hand.start_stacks[:],
+        hand.cards[:],
+        hand.board[:],
+        [[pot.amount, list(pot.eligible)] for pot in hand.pots],
+        [[seat, chips] for seat, chips in hand.uncalled],
+        hand.shown[:],
+        hand.commitment,
+        hand.seed,
+        None if result is None else _dump_result(result),
+    ]
+
+
+def _dump_result(result: HandResult) -> list[Any]:
+    return [
+        result.hand_number,
+        result.button,
+        list(result.seats),
+        list(result.players),
+        list(result.board),
+        [
+            [pot.amount, pot.rake, list(pot.eligible), [[s, c] for s, c in pot.winners]]
+            for pot in result.pots
+        ],
+        [[s, c] for s, c in result.uncalled],
+        list(result.net),
+        list(result.stacks),
+        result.rake,
+        list(result.rake_by_seat),
+        [[s, list(cards)] for s, cards in result.shown],
+        list(result.mucked),
+        result.commitment,
+        result.seed,
+    ]
+
+
+def load_table(data: Any, table_class: type[Table], config_class: type[TableConfig]) -> Table:
+    """Rebuild a table from :func:`dump_table` output.
+
+    Args:
+        data: The serialised state.
+        table_class: The class to instantiate (``Table``; passed in to avoid an import
+            cycle).
+        config_class: ``TableConfig``.
+
+    Raises:
+        UnknownStateVersionError: The state has another version.
+        StateError: The state is malformed.
+    """
+    try:
+        version = data[0]
+    except (TypeError, IndexError, KeyError) as exc:
+        raise StateError("not a table state") from exc
+    if version != STATE_VERSION:
+        raise UnknownStateVersionError(
+            f"table state version {version!r} is not supported (this engine reads "
+            f"version {STATE_VERSION})"
+        )
+    try:
+        return _load(data, table_class, config_class)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+        raise StateError(f"malformed table state: {exc}") from exc
+
+
+def _load(data: Any, table_class: type[Table], config_class: type[TableConfig]) -> Table:
+    _, config_data, table_data, hand_data = data
+    seats, small, big, min_buy_in, max_buy_in, numerator, denominator, cap = config_data
+    config = config_class(
+        seats=seats,
+        small_blind=small,
+        big_blind=big,
+        min_buy_in=min_buy_in,
+        max_buy_in=max_buy_in,
+        rake=RakeRule(Fraction(numerator, denominator), cap),
+    )
+    players, stacks, status, owes_big, owes_small, hand_count, last_small, last_big = table_data
+    if not len(players) == len(stacks) == len(status) == seats:
+        raise ValueError("per-seat lists do not match the table size")
+    table = table_class.__new__(table_class)
+    table.config = config
+    table.players = list(players)
+    table.stacks = list(stacks)
+    table.status = list(status)
+    table.owes_big = list(owes_big)
+    table.owes_small = list(owes_small)
+    table.hand_count = hand_count
+    table.last_small = last_small
+    table.last_big = last_big
+    table.events = []
+    table.hand = None if hand_data is None else _load_hand(hand_data, table)
+    return table
+
+
+def _load_hand(data: Any, table: Table) -> Hand:
+    hand = Hand.__new__(Hand)
+    (
+        hand.number,
+        hand.button,
+        hand.small_blind_seat,
+        hand.big_blind_seat,
+        street,
+        hand.to_act,
+        hand.current_bet,
+        hand.min_raise,
+        hand.aggressor,
+        hand.live_count,
+        hand.actor_count,
+        hand.seq,
+        dealt,
+        folded,
+        all_in,
+        bets,
+        committed,
+        acted,
+        start_stacks,
+        cards,
+        board,
+        pots,
+        uncalled,
+        shown,
+        hand.commitment,
+        hand.seed,
+        result,
+    ) = data
+    config = table.config
+    hand.size = config.seats
+    hand.small_blind = config.small_blind
+    hand.big_blind = config.big_blind
+    hand.rake = config.rake
+    hand.players = table.players
+    hand.stacks = table.stacks
+    hand.events = table.events
+    hand.street = _STREETS[street]
+    hand.dealt = list(dealt)
+    hand.folded = list(folded)
+    hand.is_all_in = list(all_in)
+    hand.bets = list(bets)
+    hand.committed = list(committed)
+    hand.acted = list(acted)
+    hand.start_stacks = list(start_stacks)
+    hand.cards = list(cards)
+    hand.board = list(board)
+    hand.pots = [Pot(amount, tuple(eligible)) for amount, eligible in pots]
+    hand.uncalled = [(seat, chips) for seat, chips in uncalled]
+    hand.shown = list(shown)
+    hand.result = None if result is None else _load_result(result)
+    return hand
+
+
+def _load_result(data: Any) -> HandResult:
+    (
+        hand_number,
+        button,
+        seats,
+        players,
+        board,
+        pots,
+        uncalled,
+        net,
+        stacks,
+        rake,
+        rake_by_seat,
+        shown,
+        mucked,
+        commitment,
+        seed,
+    ) = data
+    return HandResult(
+        hand_number=hand_number,
+        button=button,
+        seats=tuple(seats),
+        players=tuple(players),
+        board=tuple(board),
+        pots=tuple(
+            PotResult(amount, pot_rake, tuple(eligible), tuple((s, c) for s, c in winners))
+            for amount, pot_rake, eligible, winners in pots
+        ),
+        uncalled=tuple((s, c) for s, c in uncalled),
+        net=tuple(net),
+        stacks=tuple(stacks),
+        rake=rake,
+        rake_by_seat=tuple(rake_by_seat),
+        shown=tuple((s, tuple(cards)) for s, cards in shown),
+        mucked=tuple(mucked),
+        commitment=commitment,
+        seed=seed,
+    )

@@ -1,0 +1,415 @@
+"""A cash table: seats, players, stacks, and the hands played at it.
+
+The shell (one writer per table) calls the seating methods between hands or for seats
+not in the running hand, starts hands with :meth:`Table.start_hand`, forwards player
+actions to :attr:`Table.hand`, and drains :meth:`Table.drain_events` after each call.
+
+>>> from holdem.engine.dealing import stacked_deck
+>>> table = Table(TableConfig(seats=3, small_blind=1_000, big_blind=2_000))
+>>> for seat, name in enumerate(["ann", "bob", "cho"]):
+...     table.sit_down(seat, name, 200_000)
+>>> hand = table.start_hand(deck=stacked_deck(3, {0: "AsAd", 1: "KsKd"}), button=0)
+>>> (hand.button, hand.small_blind_seat, hand.big_blind_seat, hand.to_act)
+(0, 1, 2, 0)
+>>> [a.kind.value for a in (hand.fold(0), hand.fold(1))]
+['fold', 'fold']
+>>> hand.result.net
+(0, -1000, 1000)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from holdem.engine import shuffle
+from holdem.engine.blinds import SeatStatus, plan_hand
+from holdem.engine.cards import Card
+from holdem.engine.dealing import check_deck
+from holdem.engine.errors import (
+    BuyInOutOfRangeError,
+    ConfigError,
+    DeckError,
+    HandInProgressError,
+    InvalidAmountError,
+    InvalidSeatError,
+    PlayerAlreadySeatedError,
+    SeatEmptyError,
+    SeatTakenError,
+)
+from holdem.engine.events import Event
+from holdem.engine.hand import Hand
+from holdem.engine.rake import NO_RAKE, RakeRule
+from holdem.engine.state import dump_table, load_table
+from holdem.engine.views import view_for
+
+__all__ = ["Table", "TableConfig"]
+
+MAX_SEATS = 9
+DEFAULT_MIN_BUY_IN_BB = 40
+DEFAULT_MAX_BUY_IN_BB = 100
+_READY = (SeatStatus.ACTIVE, SeatStatus.WAITING, SeatStatus.POSTING)
+
+
+@dataclass(frozen=True, slots=True)
+class TableConfig:
+    """Stakes and limits of a table.
+
+    Attributes:
+        seats: Number of seats, 2 to 9.
+        small_blind: The small blind in won.
+        big_blind: The big blind in won (at least the small blind).
+        min_buy_in: The smallest buy-in; ``None`` means 40 big blinds.
+        max_buy_in: The largest buy-in, and the most a top-up may reach; ``None`` means
+            100 big blinds.
+        rake: The rake rule (see :data:`holdem.engine.rake.SPEC_RAKE_SCHEDULE`).
+    """
+
+    seats: int
+    small_blind: int
+    big_blind: int
+    min_buy_in: int | None = None
+    max_buy_in: int | None = None
+    rake: RakeRule = field(default=NO_RAKE)
+
+    def __post_init__(self) -> None:
+        """Check the configuration.
+
+        Raises:
+            ConfigError: A value is out of range or of the wrong type.
+        """
+        numbers = (self.seats, self.small_blind, self.big_blind)
+        if any(type(x) is not int for x in numbers):
+            raise ConfigError("seats and blinds must be ints")
+        if not 2 <= self.seats <= MAX_SEATS:
+            raise ConfigError(f"a table has 2 to {MAX_SEATS} seats, not {self.seats}")
+        if not 0 < self.small_blind <= self.big_blind:
+            raise ConfigError("blinds must satisfy 0 < small blind <= big blind")
+        low, high = self.buy_in_range
+        if type(low) is not int or type(high) is not int or not 0 < low <= high:
+            raise ConfigError(f"invalid buy-in range {low}..{high}")
+        if not isinstance(self.rake, RakeRule):
+            raise ConfigError("rake must be a RakeRule")
+
+    @property
+    def buy_in_range(self) -> tuple[int, int]:
+        """The smallest and largest buy-in in won."""
+        big = self.big_blind
+        low = DEFAULT_MIN_BUY_IN_BB * big if self.min_buy_in is None else self.min_buy_in
+        high = DEFAULT_MAX_BUY_IN_BB * big if self.max_buy_in is None else self.max_buy_in
+        return low, high
+
+
+class Table:
+    """The state of one table across hands.
+
+    Attributes:
+        config: Stakes and limits.
+        players: The player id in each seat (``None`` when empty).
+        stacks: Chips in front of each seat (shared with the running hand).
+        status: Each seat's :class:`~holdem.engine.blinds.SeatStatus`.
+        owes_big: Whether each seat owes a live big blind to enter (new or missed it).
+        owes_small: Whether each seat owes a dead small blind (missed it).
+        hand_count: Hands started so far.
+        last_small: Last hand's small-blind position (the next button), ``-1`` before any.
+        last_big: Last hand's big-blind seat (the BB anchor), ``-1`` before any.
+        hand: The running hand, or the last one once it is over, or ``None``.
+    """
+
+    __slots__ = (
+        "config",
+        "events",
+        "hand",
+        "hand_count",
+        "last_big",
+        "last_small",
+        "owes_big",
+        "owes_small",
+        "players",
+        "stacks",
+        "status",
+    )
+
+    config: TableConfig
+    players: list[str | None]
+    stacks: list[int]
+    status: list[int]
+    owes_big: list[bool]
+    owes_small: list[bool]
+    hand_count: int
+    last_small: int
+    last_big: int
+    hand: Hand | None
+    events: list[Event]
+
+    def __init__(self, config: TableConfig) -> None:
+        """An empty table."""
+        size = config.seats
+        self.config = config
+        self.players = [None] * size
+        self.stacks = [0] * size
+        self.status = [SeatStatus.EMPTY] * size
+        self.owes_big = [False] * size
+        self.owes_small = [False] * size
+        self.hand_count = 0
+        self.last_small = -1
+        self.last_big = -1
+        self.hand = None
+        self.events = []
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def size(self) -> int:
+        """Number of seats."""
+        return self.config.seats
+
+    @property
+    def hand_running(self) -> bool:
+        """Whether a hand is in progress."""
+        return self.hand is not None and self.hand.result is None
+
+    def seat_of(self, player_id: str) -> int | None:
+        """The seat of a player, or ``None``."""
+        try:
+            return self.players.index(player_id)
+        except ValueError:
+            return None
+
+    def can_start_hand(self) -> bool:
+        """Whether :meth:`start_hand` would deal a hand (no hand running, two players ready)."""
+        ready = sum(1 for s in range(self.size) if self.status[s] in _READY and self.stacks[s] > 0)
+        return not self.hand_running and ready >= 2
+
+    def view_for(self, seat: int | None) -> dict[str, Any]:
+        """The table as ``seat`` may see it; see :func:`holdem.engine.views.view_for`."""
+        return view_for(self, seat)
+
+    def spectator_view(self) -> dict[str, Any]:
+        """The table as a spectator may see it: no hole cards until shown at showdown."""
+        return view_for(self, None)
+
+    def to_state(self) -> list[Any]:
+        """The whole table, mid-hand included, as msgpack-ready data (see :mod:`.state`).
+
+        Events not yet drained are not included: drain them first.
+        """
+        return dump_table(self)
+
+    @classmethod
+    def from_state(cls, data: Any) -> Table:
+        """Rebuild a table from :meth:`to_state` output.
+
+        Raises:
+            UnknownStateVersionError: The state was written by another format version.
+            StateError: The state is malformed.
+        """
+        return load_table(data, cls, TableConfig)
+
+    def drain_events(self) -> list[Event]:
+        """Take the events recorded since the last drain, in order."""
+        drained = list(self.events)
+        self.events.clear()
+        return drained
+
+    # ------------------------------------------------------------------ seating
+
+    def _seat(self, seat: int) -> int:
+        if type(seat) is not int or not 0 <= seat < self.size:
+            raise InvalidSeatError(f"no seat {seat!r} at a {self.size}-seat table")
+        return seat
+
+    def _occupied(self, seat: int) -> int:
+        if self.players[self._seat(seat)] is None:
+            raise SeatEmptyError(f"seat {seat} is empty")
+        return seat
+
+    def _not_in_hand(self, seat: int) -> None:
+        hand = self.hand
+        if hand is not None and hand.result is None and hand.dealt[seat]:
+            raise HandInProgressError(f"seat {seat} is in hand {hand.number}; wait for it to end")
+
+    def sit_down(self, seat: int, player_id: str, stack: int, *, post: bool = False) -> None:
+        """Seat a new player. Allowed during a hand (they join a later one).
+
+        Args:
+            seat: An empty seat.
+            player_id: The player's id; a player has at most one seat per table.
+            stack: The buy-in, within the table's buy-in range.
+            post: ``True`` to post a big blind and play at once (when allowed), ``False``
+                to wait for the big blind.
+
+        Raises:
+            InvalidSeatError: No such seat.
+            SeatTakenError: Someone sits there.
+            PlayerAlreadySeatedError: The player has another seat here.
+            InvalidAmountError: The stack is not a positive int.
+            BuyInOutOfRangeError: The stack is outside the buy-in range.
+        """
+        self._seat(seat)
+        if self.players[seat] is not None:
+            raise SeatTakenError(f"seat {seat} is taken")
+        if player_id in self.players:
+            raise PlayerAlreadySeatedError(f"{player_id} already sits at this table")
+        if type(stack) is not int or stack <= 0:
+            raise InvalidAmountError(f"buy-in must be a positive int of won: {stack!r}")
+        low, high = self.config.buy_in_range
+        if not low <= stack <= high:
+            raise BuyInOutOfRangeError(f"buy-in must be between {low} and {high}")
+        self.players[seat] = player_id
+        self.stacks[seat] = stack
+        self.status[seat] = SeatStatus.POSTING if post else SeatStatus.WAITING
+        self.owes_big[seat] = True
+        self.owes_small[seat] = False
+
+    def leave(self, seat: int) -> int:
+        """Free a seat and return the chips to cash out.
+
+        Raises:
+            SeatEmptyError: Nobody sits there.
+            HandInProgressError: The seat is in the running hand (fold first, leave after it).
+        """
+        self._occupied(seat)
+        self._not_in_hand(seat)
+        chips = self.stacks[seat]
+        self.players[seat] = None
+        self.stacks[seat] = 0
+        self.status[seat] = SeatStatus.EMPTY
+        self.owes_big[seat] = False
+        self.owes_small[seat] = False
+        return chips
+
+    def sit_out(self, seat: int) -> None:
+        """Stop being dealt in from the next hand on; blinds that pass are owed.
+
+        Raises:
+            SeatEmptyError: Nobody sits there.
+        """
+        self._occupied(seat)
+        self.status[seat] = SeatStatus.SITTING_OUT
+
+    def sit_in(self, seat: int, *, post: bool = False) -> None:
+        """Come back from sitting out (or change how a waiting player enters).
+
+        A player who owes no blinds plays the next hand. One who missed blinds either
+        posts them (``post=True``: big blind live, small blind dead) or waits for the big
+        blind (``post=False``).
+
+        Raises:
+            SeatEmptyError: Nobody sits there.
+            BuyInOutOfRangeError: The player has no chips (top up first).
+        """
+        self._occupied(seat)
+        if self.stacks[seat] == 0:
+            raise BuyInOutOfRangeError(f"seat {seat} has no chips: top up first")
+        if self.status[seat] == SeatStatus.ACTIVE:
+            return
+        if self.owes_big[seat] or self.owes_small[seat]:
+            self.status[seat] = SeatStatus.POSTING if post else SeatStatus.WAITING
+        else:
+            self.status[seat] = SeatStatus.ACTIVE
+
+    def top_up(self, seat: int, amount: int) -> None:
+        """Add chips to a stack, up to the maximum buy-in. Never during the seat's hand.
+
+        Raises:
+            SeatEmptyError, InvalidAmountError, HandInProgressError, BuyInOutOfRangeError.
+        """
+        self._occupied(seat)
+        if type(amount) is not int or amount <= 0:
+            raise InvalidAmountError(f"top-up must be a positive int of won: {amount!r}")
+        self._not_in_hand(seat)
+        high = self.config.buy_in_range[1]
+        if self.stacks[seat] + amount > high:
+            raise BuyInOutOfRangeError(f"a stack may not exceed {high} after a top-up")
+        self.stacks[seat] += amount
+
+    # ------------------------------------------------------------------ hands
+
+    def start_hand(
+        self,
+        *,
+        deck: Sequence[Card] | None = None,
+        seed: bytes | None = None,
+        client_seeds: Sequence[bytes] = (),
+        button: int | None = None,
+    ) -> Hand:
+        """Plan the blinds and deal the next hand.
+
+        Pass exactly one source of cards: ``seed`` (production: a fresh
+        :func:`holdem.engine.shuffle.new_seed`; the hand publishes its commitment and
+        reveals it at the end) or an explicit ``deck`` (tests, replays; see
+        :func:`holdem.engine.dealing.stacked_deck` for the layout). Players with no chips
+        are sat out first.
+
+        Args:
+            deck: An explicit deck.
+            seed: The server seed for :func:`holdem.engine.shuffle.shuffled_deck`.
+            client_seeds: Optional player seeds mixed into the shuffle.
+            button: The button of the table's first hand (default: the lowest ready seat);
+                ignored afterwards, when the big blind is anchored.
+
+        Returns:
+            The new hand (also :attr:`hand`).
+
+        Raises:
+            HandInProgressError: A hand is running.
+            DeckError: Not exactly one card source, or a bad deck.
+            NotEnoughPlayersError: Fewer than two players are ready.
+        """
+        if self.hand_running:
+            raise HandInProgressError("finish the running hand first")
+        if (deck is None) == (seed is None):
+            raise DeckError("pass exactly one of deck= or seed=")
+        size = self.size
+        if seed is not None:
+            try:
+                shuffled = shuffle.shuffled_deck(seed, client_seeds)
+            except ValueError as exc:
+                raise DeckError(str(exc)) from exc
+            cards = check_deck(shuffled, size)
+            commitment: str | None = shuffle.commitment(seed)
+        else:
+            assert deck is not None
+            cards = check_deck(deck, size)
+            commitment = None
+        status = self.status
+        for s in range(size):
+            if status[s] in _READY and self.stacks[s] == 0:
+                status[s] = SeatStatus.SITTING_OUT
+        plan = plan_hand(
+            status,
+            self.stacks,
+            self.owes_big,
+            self.owes_small,
+            last_small=self.last_small,
+            last_big=self.last_big,
+            button=button,
+        )
+        for s in plan.missed_big:
+            self.owes_big[s] = True
+            self.owes_small[s] = True
+        for s in plan.missed_small:
+            self.owes_small[s] = True
+        for s in plan.entered:
+            status[s] = SeatStatus.ACTIVE
+            self.owes_big[s] = False
+            self.owes_small[s] = False
+        self.last_small = plan.small_blind_position
+        self.last_big = plan.big_blind_seat
+        self.hand_count += 1
+        self.hand = Hand(
+            number=self.hand_count,
+            small_blind=self.config.small_blind,
+            big_blind=self.config.big_blind,
+            rake=self.config.rake,
+            plan=plan,
+            players=self.players,
+            stacks=self.stacks,
+            cards=cards,
+            commitment=commitment,
+            seed=seed,
+            events=self.events,
+        )
+        return self.hand
