@@ -1,0 +1,6 @@
+"""Pure payment rules: coins, chain address checks, KRW conversion, webhook signatures and
+the withdrawal state machine. Standard library only — no I/O, no clock, no settings object.
+
+The adapters (`holdem.adapters.gateway`, `holdem.adapters.rates`) and the use cases
+(`holdem.services.deposits`, `holdem.services.withdrawals`) build on these.
+"""
