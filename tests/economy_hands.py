@@ -1,0 +1,165 @@
+"""Real hands for the economy tests: played by the engine, stored as the table servers do.
+
+The table-server code that writes completed hands has not landed yet, so this helper
+writes the rows itself, the way ``hand_history`` documents them: each event's payload is
+``holdem.protocol.views.event_to_wire(event)``, ``hands.result`` is ``result_to_wire``,
+``hand_players`` has each seat's hole cards, ``shown``, ``net`` and the engine's rake share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import count
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.adapters.orm.tables import PokerTable
+from holdem.adapters.orm.users import User
+from holdem.engine.cards import card_str
+from holdem.engine.dealing import stacked_deck
+from holdem.engine.events import Event, HoleCardsDealt
+from holdem.engine.rake import SPEC_RAKE_SCHEDULE
+from holdem.engine.results import HandResult
+from holdem.engine.table import Table, TableConfig
+from holdem.protocol.views import event_to_wire, result_to_wire
+
+_unique = count(1)
+
+# (seat, verb, amount): verb is fold/check/call/raise/allin.
+Script = Sequence[tuple[int, str, int]]
+
+SHOWDOWN = [(0, "raise", 6_000), (1, "call", 0), (2, "call", 0)] + [
+    (s, "check", 0) for _ in range(3) for s in (1, 2, 0)
+]
+"""3-handed, button 0: everyone sees a raised pot and checks it down."""
+
+PREFLOP_FOLD = [(0, "fold", 0), (1, "fold", 0)]
+
+
+@dataclass
+class PlayedHand:
+    events: list[Event]
+    result: HandResult
+
+
+def play(
+    players: Sequence[str],
+    script: Script,
+    *,
+    holes: dict[int, str] | None = None,
+    board: str = "2c 7d 9h Js Qc",
+    small_blind: int = 1_000,
+    big_blind: int = 2_000,
+    stack: int = 200_000,
+) -> PlayedHand:
+    """Play one hand at a fresh table with an explicit deck, button on seat 0."""
+    rule = SPEC_RAKE_SCHEDULE.rule_for(small_blind, big_blind)
+    table = Table(
+        TableConfig(seats=len(players), small_blind=small_blind, big_blind=big_blind, rake=rule)
+    )
+    for seat, name in enumerate(players):
+        table.sit_down(seat, name, stack)
+    holes = holes or {0: "AsAd", 1: "KsKd", 2: "7c2h"}
+    deck = stacked_deck(
+        len(players), {s: c for s, c in holes.items() if s < len(players)}, board=board
+    )
+    hand = table.start_hand(deck=deck, button=0)
+    for seat, verb, amount in script:
+        if verb == "raise":
+            hand.raise_to(seat, amount)
+        elif verb == "allin":
+            hand.all_in(seat)
+        else:
+            getattr(hand, verb)(seat)
+    assert hand.result is not None, "the script must finish the hand"
+    return PlayedHand(table.drain_events(), hand.result)
+
+
+async def make_users(session: AsyncSession, n: int) -> list[int]:
+    users = []
+    for _ in range(n):
+        i = next(_unique)
+        user = User(email=f"p{i}@example.test", nickname=f"p{i}", password_hash="x")
+        session.add(user)
+        users.append(user)
+    await session.flush()
+    return [u.id for u in users]
+
+
+async def make_table(
+    session: AsyncSession, small_blind: int = 1_000, big_blind: int = 2_000
+) -> int:
+    table = PokerTable(
+        name=f"t{next(_unique)}",
+        small_blind=small_blind,
+        big_blind=big_blind,
+        max_seats=6,
+        min_buy_in=40 * big_blind,
+        max_buy_in=100 * big_blind,
+        rake_rate_bps=500,
+        rake_cap=3 * big_blind,
+    )
+    session.add(table)
+    await session.flush()
+    return table.id
+
+
+async def store_hand(
+    session: AsyncSession,
+    table_id: int,
+    users: Sequence[int],
+    played: PlayedHand,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    hand_no: int | None = None,
+) -> int:
+    """Insert one completed hand (hands, hand_events, hand_players); returns its id."""
+    result = played.result
+    first = played.events[0]
+    hand = Hand(
+        table_id=table_id,
+        hand_no=hand_no if hand_no is not None else next(_unique),
+        started_at=started_at,
+        ended_at=ended_at or started_at,
+        small_blind=first.small_blind,  # type: ignore[union-attr]
+        big_blind=first.big_blind,  # type: ignore[union-attr]
+        button_seat=result.button,
+        board="".join(card_str(c) for c in result.board),
+        total_pot=sum(p.amount for p in result.pots),
+        rake=result.rake,
+        deck_commitment=result.commitment or "",
+        deck_seed=result.seed.hex() if result.seed else "",
+        result=result_to_wire(result),
+    )
+    session.add(hand)
+    await session.flush()
+    holes = {e.seat: e.cards for e in played.events if isinstance(e, HoleCardsDealt)}
+    shown = {seat for seat, _ in result.shown}
+    for e in played.events:
+        session.add(
+            HandEvent(
+                hand_id=hand.id,
+                seq_no=e.seq,
+                type=e.type,
+                seat_no=getattr(e, "seat", None),
+                payload=event_to_wire(e),
+            )
+        )
+    for seat in result.seats:
+        session.add(
+            HandPlayer(
+                hand_id=hand.id,
+                seat_no=seat,
+                user_id=users[seat],
+                started_at=started_at,
+                hole_cards="".join(card_str(c) for c in holes[seat]),
+                shown=seat in shown,
+                net=result.net[seat],
+                rake_share=result.rake_by_seat[seat],
+            )
+        )
+    await session.flush()
+    return hand.id
