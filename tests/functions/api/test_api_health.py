@@ -13,7 +13,7 @@ from functions.api import deps
 from functions.api.app import create_app
 from holdem.config import get_settings
 
-EVENTS = Path(__file__).parents[2] / "events" / "api"
+EVENTS = Path(__file__).parents[3] / "events" / "api"
 
 
 @pytest.fixture

@@ -1,0 +1,117 @@
+# ruff: noqa: N818  (error names read as conditions: NotFound, RateLimited, ...)
+"""The services' exception tree. Every error has a stable machine ``code``.
+
+Transports map these to wire outcomes in one table each (the REST API does it in
+``functions.api.errors``) and never branch on message text. The tree::
+
+    ServiceError                     service_error
+    ├── InvalidInput                 invalid_input
+    ├── NotFound                     not_found
+    ├── Conflict                     conflict
+    │   ├── EmailTaken               email_taken
+    │   ├── NicknameTaken            nickname_taken
+    │   └── TableNotOpen             table_not_open
+    ├── AuthenticationError          unauthenticated
+    │   ├── InvalidCredentials       invalid_credentials
+    │   ├── InvalidAccessToken       invalid_token
+    │   ├── InvalidRefreshToken      invalid_refresh_token
+    │   └── RefreshTokenReused       refresh_token_reused
+    ├── Forbidden                    forbidden
+    │   └── AccountLocked            account_locked
+    └── RateLimited                  rate_limited
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ServiceError(Exception):
+    """Base of every error a use case raises on purpose."""
+
+    code: ClassVar[str] = "service_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class InvalidInput(ServiceError):
+    """The request is well-formed but its values break a rule."""
+
+    code = "invalid_input"
+
+
+class NotFound(ServiceError):
+    """The thing asked for does not exist (or the caller may not know it exists)."""
+
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The request clashes with the current state."""
+
+    code = "conflict"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+
+
+class NicknameTaken(Conflict):
+    code = "nickname_taken"
+
+
+class TableNotOpen(Conflict):
+    code = "table_not_open"
+
+
+class AuthenticationError(ServiceError):
+    """Who the caller is could not be established."""
+
+    code = "unauthenticated"
+
+
+class InvalidCredentials(AuthenticationError):
+    """Unknown email or wrong password (deliberately not told apart)."""
+
+    code = "invalid_credentials"
+
+
+class InvalidAccessToken(AuthenticationError):
+    """The access token is missing, malformed, forged, expired or revoked."""
+
+    code = "invalid_token"
+
+
+class InvalidRefreshToken(AuthenticationError):
+    """The refresh token is unknown, expired or revoked."""
+
+    code = "invalid_refresh_token"
+
+
+class RefreshTokenReused(AuthenticationError):
+    """A refresh token was used twice: its whole family has been revoked."""
+
+    code = "refresh_token_reused"
+
+
+class Forbidden(ServiceError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
+
+
+class AccountLocked(Forbidden):
+    code = "account_locked"
+
+
+class RateLimited(ServiceError):
+    """Too many requests in the current window."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int, details: dict[str, Any] | None = None):
+        super().__init__(message, {"retry_after_s": retry_after_s, **(details or {})})
+        self.retry_after_s = retry_after_s
