@@ -53,7 +53,7 @@ def play(
     board: str = "2c 7d 9h Js Qc",
     small_blind: int = 1_000,
     big_blind: int = 2_000,
-    stack: int = 200_000,
+    stack: int | None = None,
 ) -> PlayedHand:
     """Play one hand at a fresh table with an explicit deck, button on seat 0."""
     rule = SPEC_RAKE_SCHEDULE.rule_for(small_blind, big_blind)
@@ -61,15 +61,15 @@ def play(
         TableConfig(seats=len(players), small_blind=small_blind, big_blind=big_blind, rake=rule)
     )
     for seat, name in enumerate(players):
-        table.sit_down(seat, name, stack)
+        table.sit_down(seat, name, stack or 100 * big_blind)
     holes = holes or {0: "AsAd", 1: "KsKd", 2: "7c2h"}
     deck = stacked_deck(
         len(players), {s: c for s, c in holes.items() if s < len(players)}, board=board
     )
     hand = table.start_hand(deck=deck, button=0)
     for seat, verb, amount in script:
-        if verb == "raise":
-            hand.raise_to(seat, amount)
+        if verb == "raise":  # scripts are written for 1,000/2,000: scale to the stakes
+            hand.raise_to(seat, amount * big_blind // 2_000)
         elif verb == "allin":
             hand.all_in(seat)
         else:

@@ -1,0 +1,282 @@
+"""Weekly rakeback (SPEC §4.2): statements, the settlement plan, and paying each user once.
+
+A user's statement for a KST week: the rake they paid in the week, the level decided by the
+rake they paid in the level window (the configured number of KST days ending with the week,
+default 30), that level's rate, and the amount (rounded down to the won). Rake is read from
+``hand_players`` and, for hands already moved to S3, ``archived_hand_players``: the archiver
+moves each row in the same transaction that deletes it, so a window never counts a hand twice
+or misses one.
+
+Paying is exactly once per (user, week), whatever retries, duplicate SQS deliveries or
+operator re-runs happen: the ``rakeback_settlements`` row (unique per user and week) is
+claimed and locked in the transaction that credits the ledger, with the ledger's own
+idempotency key ``rakeback:<user>:<monday>`` as a second guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import Subquery, func, select, union_all
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from holdem.adapters.orm.economy import ArchivedHandPlayer
+from holdem.adapters.orm.hands import HandPlayer
+from holdem.adapters.orm.rakeback import RakebackSettlement
+from holdem.ledger.rakeback import (
+    SPEC_VIP_TIERS,
+    KstWeek,
+    RakebackRuleError,
+    Tier,
+    VipLevel,
+    level_window,
+    rakeback_amount,
+    vip_status,
+    week_starting,
+)
+from holdem.services.errors import InvalidInput
+
+__all__ = [
+    "RakebackLedger",
+    "SettleOutcome",
+    "Settlement",
+    "Statement",
+    "idempotency_key",
+    "plan_week",
+    "rake_by_user",
+    "rake_paid",
+    "settle_user",
+    "statements_for_user",
+    "week_from_date",
+    "weekly_statements",
+]
+
+
+class RakebackLedger(Protocol):
+    """The ledger's rakeback credit (``holdem.services.ledger``), inside the caller's session."""
+
+    async def credit_rakeback(
+        self, session: AsyncSession, user_id: int, week: date, amount: int, key: str
+    ) -> int:
+        """Move ``amount`` from the house rakeback expense to the wallet; the transaction id.
+
+        Idempotent by ``key``: the same key returns the first transaction's id.
+        """
+
+
+def week_from_date(monday: date) -> KstWeek:
+    """The KST week starting on ``monday``; a client's bad date becomes ``InvalidInput``."""
+    try:
+        return week_starting(monday)
+    except RakebackRuleError as exc:
+        raise InvalidInput(str(exc), {"week": monday.isoformat()}) from exc
+
+
+def _rake_rows(start: datetime, end: datetime, user_ids: Sequence[int] | None) -> Subquery:
+    parts = []
+    for table in (HandPlayer, ArchivedHandPlayer):
+        query = select(table.user_id.label("user_id"), table.rake_share.label("rake")).where(
+            table.started_at >= start, table.started_at < end
+        )
+        if user_ids is not None:
+            query = query.where(table.user_id.in_(user_ids))
+        parts.append(query)
+    return union_all(*parts).subquery()
+
+
+async def rake_by_user(
+    session: AsyncSession, start: datetime, end: datetime, user_ids: Sequence[int] | None = None
+) -> dict[int, int]:
+    """Rake attributed to each user in hands started in ``[start, end)``, hot and archived.
+
+    Users whose rake is 0 are left out.
+    """
+    rows = _rake_rows(start, end, user_ids)
+    result = await session.execute(
+        select(rows.c.user_id, func.sum(rows.c.rake))
+        .group_by(rows.c.user_id)
+        .having(func.sum(rows.c.rake) > 0)
+    )
+    return {int(user): int(total) for user, total in result}
+
+
+async def rake_paid(session: AsyncSession, user_id: int, start: datetime, end: datetime) -> int:
+    """One user's rake in ``[start, end)`` (won), hot and archived hands alike."""
+    return (await rake_by_user(session, start, end, [user_id])).get(user_id, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A user's rakeback for one week (``level_rake`` is ``None`` when read back from a
+    settlement, which records the level but not the window's total)."""
+
+    user_id: int
+    week_start: date
+    rake: int
+    level_rake: int | None
+    level: VipLevel
+    rate_bps: int
+    amount: int
+
+
+async def weekly_statements(
+    session: AsyncSession,
+    week: KstWeek,
+    *,
+    window_days: int = 30,
+    tiers: Sequence[Tier] = SPEC_VIP_TIERS,
+    user_ids: Sequence[int] | None = None,
+) -> list[Statement]:
+    """Statements of every user who paid rake in ``week`` (or of ``user_ids``), by user id.
+
+    Reads only: this is also the operators' dry run.
+    """
+    week_rake = await rake_by_user(session, week.starts_at, week.ends_at, user_ids)
+    if not week_rake:
+        return []
+    since, until = level_window(week, window_days)
+    window_rake = await rake_by_user(session, since, until, list(week_rake))
+    statements = []
+    for user_id in sorted(week_rake):
+        status = vip_status(window_rake.get(user_id, 0), tiers)
+        rake = week_rake[user_id]
+        statements.append(
+            Statement(
+                user_id=user_id,
+                week_start=week.start,
+                rake=rake,
+                level_rake=status.rake_paid,
+                level=status.level,
+                rate_bps=status.rate_bps,
+                amount=rakeback_amount(rake, status.rate_bps),
+            )
+        )
+    return statements
+
+
+async def plan_week(session: AsyncSession, week: KstWeek, batch_size: int = 100) -> list[list[int]]:
+    """The users to settle for ``week``, in batches for the queue.
+
+    Users already paid for the week are left out, so an operator re-run only sends the
+    ones still owed (the worker would skip the others anyway).
+    """
+    if batch_size < 1:
+        raise InvalidInput("batch size must be at least 1")
+    owed = await rake_by_user(session, week.starts_at, week.ends_at)
+    settled = set(
+        (
+            await session.execute(
+                select(RakebackSettlement.user_id).where(
+                    RakebackSettlement.week_start == week.start,
+                    RakebackSettlement.ledger_transaction_id.is_not(None)
+                    | (RakebackSettlement.amount == 0),
+                )
+            )
+        ).scalars()
+    )
+    users = sorted(set(owed) - settled)
+    return [users[i : i + batch_size] for i in range(0, len(users), batch_size)]
+
+
+def idempotency_key(user_id: int, week: KstWeek) -> str:
+    """The ledger key of a user's rakeback for a week."""
+    return f"rakeback:{user_id}:{week.start.isoformat()}"
+
+
+class SettleOutcome(StrEnum):
+    """What settling one user did."""
+
+    PAID = "paid"
+    NOTHING_OWED = "nothing_owed"
+    ALREADY_SETTLED = "already_settled"
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The result of settling one user for one week."""
+
+    outcome: SettleOutcome
+    statement: Statement | None
+    ledger_transaction_id: int | None
+
+
+async def settle_user(
+    session: AsyncSession,
+    ledger: RakebackLedger,
+    user_id: int,
+    week: KstWeek,
+    *,
+    window_days: int = 30,
+    tiers: Sequence[Tier] = SPEC_VIP_TIERS,
+) -> Settlement:
+    """Pay one user's rakeback for ``week``, at most once. Commit is the caller's.
+
+    The settlement row is inserted (or found) and locked ``FOR UPDATE`` first, so two
+    deliveries of the same message serialise here and the second sees the first's payment.
+    """
+    statements = await weekly_statements(
+        session, week, window_days=window_days, tiers=tiers, user_ids=[user_id]
+    )
+    if not statements:
+        return Settlement(SettleOutcome.NOTHING_OWED, None, None)
+    st = statements[0]
+    await session.execute(
+        insert(RakebackSettlement)
+        .values(
+            user_id=user_id,
+            week_start=week.start,
+            rake_paid=st.rake,
+            level=st.level.value,
+            rate_bps=st.rate_bps,
+            amount=st.amount,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "week_start"])
+    )
+    row = (
+        await session.execute(
+            select(RakebackSettlement)
+            .where(
+                RakebackSettlement.user_id == user_id, RakebackSettlement.week_start == week.start
+            )
+            .with_for_update()
+        )
+    ).scalar_one()
+    if row.ledger_transaction_id is not None or row.amount == 0:
+        outcome = SettleOutcome.ALREADY_SETTLED if row.amount else SettleOutcome.NOTHING_OWED
+        return Settlement(outcome, _statement_of(row), row.ledger_transaction_id)
+    # A row left unpaid by an earlier attempt keeps its recorded figures: pay those.
+    row.ledger_transaction_id = await ledger.credit_rakeback(
+        session, user_id, week.start, row.amount, idempotency_key(user_id, week)
+    )
+    await session.flush()
+    return Settlement(SettleOutcome.PAID, _statement_of(row), row.ledger_transaction_id)
+
+
+def _statement_of(row: RakebackSettlement) -> Statement:
+    return Statement(
+        user_id=row.user_id,
+        week_start=row.week_start,
+        rake=row.rake_paid,
+        level_rake=None,
+        level=VipLevel(row.level),
+        rate_bps=row.rate_bps,
+        amount=row.amount,
+    )
+
+
+async def statements_for_user(
+    session: AsyncSession, user_id: int, limit: int = 52
+) -> list[RakebackSettlement]:
+    """A user's settled weeks, newest first."""
+    rows = await session.execute(
+        select(RakebackSettlement)
+        .where(RakebackSettlement.user_id == user_id)
+        .order_by(RakebackSettlement.week_start.desc())
+        .limit(limit)
+    )
+    return list(rows.scalars())
