@@ -1,6 +1,6 @@
 """The pure No-Limit Hold'em rules engine: standard library only, no I/O."""
 
-from holdem.engine.actions import Action, ActionKind, LegalActions
+from holdem.engine.actions import ActionKind, LegalActions
 from holdem.engine.blinds import SeatStatus
 from holdem.engine.cards import Card, card_str, cards_str, parse_cards
 from holdem.engine.dealing import Street, stacked_deck
@@ -60,7 +60,6 @@ __all__ = [
     "NO_RAKE",
     "SPEC_RAKE_SCHEDULE",
     "STATE_VERSION",
-    "Action",
     "ActionError",
     "ActionKind",
     "ActionTaken",

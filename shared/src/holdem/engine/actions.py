@@ -1,7 +1,6 @@
-"""Records of player actions and of what a player may do.
+"""Kinds of player actions, and what a player may do.
 
-Amounts use raise-to semantics: ``amount`` is the player's whole bet on the street after
-the action, ``added`` the chips that left their stack for it.
+The record of an action taken is :class:`holdem.engine.events.ActionTaken`.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["Action", "ActionKind", "LegalActions"]
+__all__ = ["ActionKind", "LegalActions"]
 
 
 class ActionKind(StrEnum):
@@ -20,24 +19,6 @@ class ActionKind(StrEnum):
     CALL = "call"
     BET = "bet"
     RAISE = "raise"
-
-
-class Action(NamedTuple):
-    """One action taken, as returned by the action methods of a hand.
-
-    Attributes:
-        seat: Who acted.
-        kind: What they did.
-        amount: Their total bet on this street after the action (raise-to).
-        added: Chips moved from their stack by this action.
-        all_in: Whether the action put them all-in.
-    """
-
-    seat: int
-    kind: ActionKind
-    amount: int
-    added: int
-    all_in: bool
 
 
 class LegalActions(NamedTuple):

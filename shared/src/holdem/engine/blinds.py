@@ -41,7 +41,7 @@ from typing import NamedTuple
 from holdem.engine.errors import NotEnoughPlayersError
 from holdem.engine.events import BlindKind
 
-__all__ = ["BlindPlan", "SeatStatus", "plan_hand"]
+__all__ = ["READY", "BlindPlan", "SeatStatus", "plan_hand"]
 
 
 class SeatStatus(IntEnum):
@@ -58,7 +58,8 @@ class SeatStatus(IntEnum):
     """Seated but not playing; misses blinds as they pass."""
 
 
-_READY = (SeatStatus.ACTIVE, SeatStatus.WAITING, SeatStatus.POSTING)
+READY = frozenset((SeatStatus.ACTIVE, SeatStatus.WAITING, SeatStatus.POSTING))
+"""The statuses of players who can be dealt in (given chips)."""
 
 
 class BlindPlan(NamedTuple):
@@ -90,20 +91,22 @@ class BlindPlan(NamedTuple):
     restart: bool
 
 
-def _after(ready: set[int], seat: int, size: int) -> int:
+def _after(ready: Sequence[bool], seat: int) -> int:
     """The first ready seat clockwise after ``seat``."""
+    size = len(ready)
     for step in range(1, size + 1):
         candidate = (seat + step) % size
-        if candidate in ready:
+        if ready[candidate]:
             return candidate
     raise NotEnoughPlayersError("no player is ready")
 
 
-def _before(ready: set[int], seat: int, size: int) -> int:
+def _before(ready: Sequence[bool], seat: int) -> int:
     """The first ready seat counter-clockwise before ``seat``."""
+    size = len(ready)
     for step in range(1, size + 1):
         candidate = (seat - step) % size
-        if candidate in ready:
+        if ready[candidate]:
             return candidate
     raise NotEnoughPlayersError("no player is ready")
 
@@ -136,53 +139,61 @@ def plan_hand(
         NotEnoughPlayersError: Fewer than two players are ready.
     """
     size = len(status)
-    ready = {s for s in range(size) if status[s] in _READY and stacks[s] > 0}
-    if len(ready) < 2:
-        raise NotEnoughPlayersError(f"{len(ready)} player(s) ready, two are needed")
+    ready = [status[s] in READY and stacks[s] > 0 for s in range(size)]
+    count = ready.count(True)
+    if count < 2:
+        raise NotEnoughPlayersError(f"{count} player(s) ready, two are needed")
     if last_big < 0:
-        first = min(ready) if button is None else button
-        if first not in ready:
-            first = _after(ready, first, size)
-        small = first if len(ready) == 2 else _after(ready, first, size)
-        return _dealt_all(ready, size, _after(ready, small, size), (), (), first_button=first)
+        first = ready.index(True) if button is None else button
+        if not ready[first]:
+            first = _after(ready, first)
+        small = first if count == 2 else _after(ready, first)
+        return _dealt_all(ready, _after(ready, small), (), (), first_button=first)
 
-    big = _after(ready, last_big, size)
-    sitting = {s for s in range(size) if status[s] != SeatStatus.EMPTY and s not in ready}
-    missed_small = (last_big,) if last_big in sitting else ()
-    missed_big = tuple(
-        s
-        for s in ((last_big + step) % size for step in range(1, (big - last_big) % size))
-        if s in sitting
-    )
+    empty = SeatStatus.EMPTY
+    missed: list[int] = []
+    big = last_big
+    while True:
+        big = big + 1 if big + 1 < size else 0
+        if ready[big]:
+            break
+        if status[big] != empty:
+            missed.append(big)
+    missed_big = tuple(missed)
+    missed_small = (last_big,) if status[last_big] != empty and not ready[last_big] else ()
+
+    active = SeatStatus.ACTIVE
+    dealt = [s for s in range(size) if ready[s] and (status[s] == active or s == big)]
+    if len(dealt) < 2:
+        return _dealt_all(ready, big, missed_big, missed_small, first_button=None)
 
     small_position, the_button = last_big, last_small
-    base = {s for s in ready if status[s] == SeatStatus.ACTIVE}
-    base.add(big)
-    if len(base) < 2:
-        return _dealt_all(ready, size, big, missed_big, missed_small, first_button=None)
-
-    next_big = _after(ready, big, size)
-    arc = (small_position - the_button) % size
-    posters = [
-        s
-        for s in ready
-        if status[s] == SeatStatus.POSTING
-        and s not in base
-        and (s - the_button) % size > arc
-        and s != next_big
-    ]
-    dealt = base.union(posters)
-    entered = tuple(sorted(posters + ([] if status[big] == SeatStatus.ACTIVE else [big])))
+    entered = [] if status[big] == active else [big]
+    posters: list[int] = []
+    if SeatStatus.POSTING in status:
+        next_big = _after(ready, big)
+        arc = (small_position - the_button) % size
+        posters = [
+            s
+            for s in range(size)
+            if ready[s]
+            and status[s] == SeatStatus.POSTING
+            and s != big
+            and s != next_big
+            and (s - the_button) % size > arc
+        ]
+        entered.extend(posters)
+        dealt = sorted(dealt + posters)
     if len(dealt) == 2:
-        (other,) = dealt - {big}
+        other = dealt[0] if dealt[1] == big else dealt[1]
         return BlindPlan(
             button=other,
             small_blind_seat=other,
             big_blind_seat=big,
             small_blind_position=other,
-            dealt=tuple(sorted(dealt)),
+            dealt=tuple(dealt),
             posts=((other, BlindKind.SMALL), (big, BlindKind.BIG)),
-            entered=entered,
+            entered=tuple(entered),
             missed_big=missed_big,
             missed_small=missed_small,
             restart=False,
@@ -202,9 +213,9 @@ def plan_hand(
         small_blind_seat=small_seat,
         big_blind_seat=big,
         small_blind_position=small_position,
-        dealt=tuple(sorted(dealt)),
+        dealt=tuple(dealt),
         posts=tuple(posts),
-        entered=entered,
+        entered=tuple(sorted(entered)),
         missed_big=missed_big,
         missed_small=missed_small,
         restart=False,
@@ -212,8 +223,7 @@ def plan_hand(
 
 
 def _dealt_all(
-    ready: set[int],
-    size: int,
+    ready: Sequence[bool],
     big: int,
     missed_big: tuple[int, ...],
     missed_small: tuple[int, ...],
@@ -221,21 +231,22 @@ def _dealt_all(
     first_button: int | None,
 ) -> BlindPlan:
     """Deal every ready player in, blinds placed just before ``big`` (first hand, restart)."""
-    small = _before(ready, big, size)
-    if len(ready) == 2:
+    small = _before(ready, big)
+    seats = tuple(s for s, flag in enumerate(ready) if flag)
+    if len(seats) == 2:
         the_button = small
     elif first_button is not None:
         the_button = first_button
     else:
-        the_button = _before(ready, small, size)
+        the_button = _before(ready, small)
     return BlindPlan(
         button=the_button,
         small_blind_seat=small,
         big_blind_seat=big,
         small_blind_position=small,
-        dealt=tuple(sorted(ready)),
+        dealt=seats,
         posts=((small, BlindKind.SMALL), (big, BlindKind.BIG)),
-        entered=tuple(sorted(ready)),
+        entered=seats,
         missed_big=missed_big,
         missed_small=missed_small,
         restart=True,

@@ -23,6 +23,7 @@ from holdem.engine.errors import DeckError
 __all__ = ["BOARD_SIZE", "Street", "board_offset", "check_deck", "stacked_deck"]
 
 BOARD_SIZE = 5
+_ALL = frozenset(DECK)
 
 
 class Street(IntEnum):
@@ -49,8 +50,10 @@ def check_deck(deck: Sequence[Card], seats: int) -> list[Card]:
     cards = list(deck)
     if len(cards) < needed:
         raise DeckError(f"a {seats}-seat table needs at least {needed} cards, got {len(cards)}")
-    if len(set(cards)) != len(cards) or any(
-        type(card) is not int or not 0 <= card < 52 for card in cards
+    if (
+        len(set(cards)) != len(cards)
+        or set(map(type, cards)) != {int}
+        or not _ALL.issuperset(cards)
     ):
         raise DeckError("the deck has repeated or invalid cards")
     return cards[:needed]

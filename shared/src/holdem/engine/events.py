@@ -105,11 +105,20 @@ class HoleCardsDealt(NamedTuple):
 
 
 class ActionTaken(NamedTuple):
-    """A player acted; ``amount`` is their street total after the action (raise-to)."""
+    """A player acted; also the record the action methods of a hand return.
+
+    Attributes:
+        seq: Position in the hand's events.
+        seat: Who acted.
+        kind: What they did (an all-in is a call, bet or raise with ``all_in`` set).
+        amount: Their total bet on this street after the action (raise-to).
+        added: Chips moved from their stack by this action.
+        all_in: Whether the action put them all-in.
+    """
 
     seq: int
     seat: int
-    action: ActionKind
+    kind: ActionKind
     amount: int
     added: int
     all_in: bool

@@ -4,7 +4,8 @@ A :class:`Hand` is created by :meth:`holdem.engine.table.Table.start_hand`. Play
 through three faces per action (pokerkit style): ``verify_x(seat, ...)`` raises an
 :class:`~holdem.engine.errors.ActionError` with a stable code, ``can_x(seat, ...)``
 answers yes or no, and ``x(seat, ...)`` acts and returns an
-:class:`~holdem.engine.actions.Action`. Amounts use raise-to semantics.
+:class:`~holdem.engine.events.ActionTaken` record (the same one appended to the
+events). Amounts use raise-to semantics.
 
 Betting rules (POKER_RULES.md, "Betting"):
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from holdem.engine.actions import Action, ActionKind, LegalActions
+from holdem.engine.actions import ActionKind, LegalActions
 from holdem.engine.blinds import BlindPlan
 from holdem.engine.cards import Card
 from holdem.engine.dealing import Street
@@ -248,7 +249,10 @@ class Hand:
         self.seq = 1
         for seat, blind in plan.posts:
             self._post(seat, blind)
-        for seat in odd_chip_order(plan.dealt, plan.button, size):
+        for step in range(1, size + 1):
+            seat = (plan.button + step) % size
+            if not dealt[seat]:
+                continue
             events.append(HoleCardsDealt(self.seq, seat, (cards[2 * seat], cards[2 * seat + 1])))
             self.seq += 1
         self._advance(plan.big_blind_seat)
@@ -378,51 +382,51 @@ class Hand:
 
     # ------------------------------------------------------------------ actions
 
-    def fold(self, seat: int) -> Action:
+    def fold(self, seat: int) -> ActionTaken:
         """Fold. Allowed on the player's turn even when a check is possible."""
         self._check_turn(seat)
         self.folded[seat] = True
         self.live_count -= 1
         self.actor_count -= 1
-        action = Action(seat, _FOLD, self.bets[seat], 0, False)
-        self.events.append(ActionTaken(self.seq, seat, _FOLD, action.amount, 0, False))
+        action = ActionTaken(self.seq, seat, _FOLD, self.bets[seat], 0, False)
+        self.events.append(action)
         self.seq += 1
         self._advance(seat)
         return action
 
-    def check(self, seat: int) -> Action:
+    def check(self, seat: int) -> ActionTaken:
         """Check."""
         self.verify_check(seat)
         self.acted[seat] = self.current_bet
-        action = Action(seat, _CHECK, self.bets[seat], 0, False)
-        self.events.append(ActionTaken(self.seq, seat, _CHECK, action.amount, 0, False))
+        action = ActionTaken(self.seq, seat, _CHECK, self.bets[seat], 0, False)
+        self.events.append(action)
         self.seq += 1
         self._advance(seat)
         return action
 
-    def call(self, seat: int) -> Action:
+    def call(self, seat: int) -> ActionTaken:
         """Call the current bet, or all-in for less when the stack is short."""
         self.verify_call(seat)
         return self._put(seat, self.current_bet)
 
-    def raise_to(self, seat: int, amount: int) -> Action:
+    def raise_to(self, seat: int, amount: int) -> ActionTaken:
         """Bet (no bet yet on the street) or raise to a street total of ``amount``."""
         self.verify_raise_to(seat, amount)
         return self._put(seat, amount)
 
-    def all_in(self, seat: int) -> Action:
+    def all_in(self, seat: int) -> ActionTaken:
         """Put the whole stack in: a call, bet or raise depending on the bet faced."""
         self.verify_all_in(seat)
         return self._put(seat, self.bets[seat] + self.stacks[seat])
 
-    def timeout(self, seat: int) -> Action:
+    def timeout(self, seat: int) -> ActionTaken:
         """The clock ran out for ``seat``: check if possible, otherwise fold (TDA 29)."""
         self._check_turn(seat)
         if self.bets[seat] >= self.current_bet:
             return self.check(seat)
         return self.fold(seat)
 
-    def _put(self, seat: int, target: int) -> Action:
+    def _put(self, seat: int, target: int) -> ActionTaken:
         """Move chips so the seat's street bet becomes ``target`` (capped by the stack)."""
         bets = self.bets
         stacks = self.stacks
@@ -451,10 +455,11 @@ class Hand:
         else:
             kind = _CALL
             self.acted[seat] = current
-        self.events.append(ActionTaken(self.seq, seat, kind, amount, added, all_in))
+        action = ActionTaken(self.seq, seat, kind, amount, added, all_in)
+        self.events.append(action)
         self.seq += 1
         self._advance(seat)
-        return Action(seat, kind, amount, added, all_in)
+        return action
 
     # ------------------------------------------------------------------ flow
 
@@ -600,7 +605,7 @@ class Hand:
             self.rake,
             [pot.amount for pot in pots],
             self.committed,
-            odd_chip_order(range(size), button, size),
+            [(button + step) % size for step in range(1, size + 1)],
             flop_dealt=len(self.board) >= 3,
         )
         if split.total:
@@ -627,16 +632,16 @@ class Hand:
         result = HandResult(
             hand_number=self.number,
             button=button,
-            seats=tuple(s for s in range(size) if dealt[s]),
+            seats=tuple([s for s in range(size) if dealt[s]]),
             players=tuple(self.players),
             board=tuple(self.board),
             pots=tuple(results),
             uncalled=tuple(self.uncalled),
-            net=tuple(stacks[s] - start[s] if dealt[s] else 0 for s in range(size)),
+            net=tuple([stacks[s] - start[s] if dealt[s] else 0 for s in range(size)]),
             stacks=tuple(stacks),
             rake=split.total,
             rake_by_seat=split.by_seat,
-            shown=tuple((s, (cards[2 * s], cards[2 * s + 1])) for s in self.shown),
+            shown=tuple([(s, (cards[2 * s], cards[2 * s + 1])) for s in self.shown]),
             mucked=mucked,
             commitment=self.commitment,
             seed=self.seed,

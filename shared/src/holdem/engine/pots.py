@@ -39,35 +39,40 @@ def build_pots(contributions: Sequence[int], live: Sequence[bool]) -> list[Pot]:
         The pots from the main pot up. Chips above the highest level any live player
         reached (which can only be dead money) join the pot below them.
     """
-    levels = sorted({c for c in contributions if c > 0})
+    seats = [s for s, flag in enumerate(live) if flag]
+    total = sum(contributions)
+    if not total or not seats:
+        return []
+    first = contributions[seats[0]]
+    if all(contributions[s] == first for s in seats):
+        # The common case (no live player all-in for less): one pot, every live player
+        # eligible; folded chips above the live level could only be dead money anyway.
+        return [Pot(total, tuple(seats))]
+    levels = sorted(c for c in contributions if c > 0)
+    count = len(levels)
     pots: list[Pot] = []
-    dead_carry = 0
+    dead = 0
     previous = 0
-    for level in levels:
-        amount = dead_carry
-        eligible: list[int] = []
-        for seat, put in enumerate(contributions):
-            if put > previous:
-                amount += (put if put < level else level) - previous
-                if put >= level and live[seat]:
-                    eligible.append(seat)
+    for index, level in enumerate(levels):
+        if level == previous:
+            continue
+        # Everyone from ``index`` on put in at least ``level``; everyone before, at most
+        # ``previous``: the layer holds ``level - previous`` from each of the former.
+        amount = (level - previous) * (count - index) + dead
         previous = level
-        group = tuple(eligible)
-        if not group:
-            # Nobody live reached this layer: its chips are dead money for the pot below.
-            if pots:
-                last = pots[-1]
-                pots[-1] = Pot(last.amount + amount, last.eligible)
-                dead_carry = 0
+        group = tuple(s for s in seats if contributions[s] >= level)
+        if not pots:
+            if group:
+                pots.append(Pot(amount, group))
+                dead = 0
             else:
-                dead_carry = amount
-        elif pots and pots[-1].eligible == group:
-            last = pots[-1]
-            pots[-1] = Pot(last.amount + amount, group)
-            dead_carry = 0
+                # Only folded chips so far: they join the first pot a live player can win.
+                dead = amount
+        elif not group or pots[-1].eligible == group:
+            # Merge with the pot below: the same players, or dead money nobody live reached.
+            pots[-1] = Pot(pots[-1].amount + amount, pots[-1].eligible)
         else:
             pots.append(Pot(amount, group))
-            dead_carry = 0
     return pots
 
 

@@ -156,6 +156,8 @@ def apportion(total: int, weights: Sequence[int], order: Sequence[int]) -> list[
     >>> apportion(10, [1, 1, 1], [2, 0, 1])
     [3, 3, 4]
     """
+    if len(weights) == 1:
+        return [total]
     whole = sum(weights)
     if total == 0 or whole == 0:
         return [0] * len(weights)

@@ -1,16 +1,15 @@
-"""The record of a finished hand."""
+"""The record of a finished hand (immutable named tuples, cheap to build and to pack)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from holdem.engine.cards import Card
 
 __all__ = ["HandResult", "PotResult"]
 
 
-@dataclass(frozen=True, slots=True)
-class PotResult:
+class PotResult(NamedTuple):
     """How one pot was settled.
 
     Attributes:
@@ -27,8 +26,7 @@ class PotResult:
     winners: tuple[tuple[int, int], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class HandResult:
+class HandResult(NamedTuple):
     """Everything a hand history, the ledger and rakeback need about a finished hand.
 
     Per-seat tuples are indexed by seat and cover every seat of the table (zero for

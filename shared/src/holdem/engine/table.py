@@ -11,7 +11,7 @@ actions to :attr:`Table.hand`, and drains :meth:`Table.drain_events` after each 
 >>> hand = table.start_hand(deck=stacked_deck(3, {0: "AsAd", 1: "KsKd"}), button=0)
 >>> (hand.button, hand.small_blind_seat, hand.big_blind_seat, hand.to_act)
 (0, 1, 2, 0)
->>> [a.kind.value for a in (hand.fold(0), hand.fold(1))]
+>>> [action.kind.value for action in (hand.fold(0), hand.fold(1))]
 ['fold', 'fold']
 >>> hand.result.net
 (0, -1000, 1000)
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from holdem.engine import shuffle
-from holdem.engine.blinds import SeatStatus, plan_hand
+from holdem.engine.blinds import READY, SeatStatus, plan_hand
 from holdem.engine.cards import Card
 from holdem.engine.dealing import check_deck
 from holdem.engine.errors import (
@@ -49,7 +49,6 @@ __all__ = ["Table", "TableConfig"]
 MAX_SEATS = 9
 DEFAULT_MIN_BUY_IN_BB = 40
 DEFAULT_MAX_BUY_IN_BB = 100
-_READY = (SeatStatus.ACTIVE, SeatStatus.WAITING, SeatStatus.POSTING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +178,7 @@ class Table:
 
     def can_start_hand(self) -> bool:
         """Whether :meth:`start_hand` would deal a hand (no hand running, two players ready)."""
-        ready = sum(1 for s in range(self.size) if self.status[s] in _READY and self.stacks[s] > 0)
+        ready = sum(1 for s in range(self.size) if self.status[s] in READY and self.stacks[s] > 0)
         return not self.hand_running and ready >= 2
 
     def view_for(self, seat: int | None) -> dict[str, Any]:
@@ -376,7 +375,7 @@ class Table:
             commitment = None
         status = self.status
         for s in range(size):
-            if status[s] in _READY and self.stacks[s] == 0:
+            if status[s] in READY and self.stacks[s] == 0:
                 status[s] = SeatStatus.SITTING_OUT
         plan = plan_hand(
             status,
