@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import secrets
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +29,37 @@ class LocalResources:
 
     queue_urls: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
+    secret_arns: dict[str, str] = field(default_factory=dict)
+
+    def refs(self) -> dict[str, str]:
+        """What `!Ref` returns for these resources: a queue's URL, a secret's ARN, a bucket."""
+        return {**self.queue_urls, **self.secret_arns, **self.buckets}
+
+
+def _generated_secret(spec: Mapping[str, Any]) -> str:
+    """A value shaped like Secrets Manager's GenerateSecretString would make it."""
+    alphabet = string.ascii_letters + string.digits
+    value = "".join(secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32))))
+    key = spec.get("GenerateStringKey")
+    if not key:
+        return value
+    document = json.loads(spec.get("SecretStringTemplate") or "{}")
+    document[key] = value
+    return json.dumps(document)
 
 
 def create_template_resources(
-    template_path: Path, endpoint_url: str, region: str, stack_name: str = "holdem-local"
+    template_path: Path,
+    endpoint_url: str,
+    region: str,
+    stack_name: str = "holdem-local",
+    secret_values: Mapping[str, str] | None = None,
 ) -> LocalResources:
-    """Create every SQS queue (with its redrive policy) and S3 bucket the template declares."""
+    """Create every SQS queue (with its redrive policy), S3 bucket and secret of the template.
+
+    A secret gets its value from `secret_values` (by logical id) when given, else a generated
+    one shaped by its `GenerateSecretString`.
+    """
     resolver = Resolver(load_template(template_path), stack_name=stack_name, region=region)
     sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
     s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
@@ -55,6 +83,15 @@ def create_template_resources(
         location: Any = {"LocationConstraint": region}
         s3.create_bucket(Bucket=name, CreateBucketConfiguration=location)
         created.buckets[logical] = name
+    secretsmanager = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region)
+    for logical, resource in resolver.resources_of_type("AWS::SecretsManager::Secret").items():
+        props = resolver.resolve(resource.get("Properties", {}))
+        value = (secret_values or {}).get(logical) or _generated_secret(
+            props.get("GenerateSecretString", {})
+        )
+        name = resolver.physical_name(logical)
+        arn = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
+        created.secret_arns[logical] = arn
     return created
 
 

@@ -3,54 +3,197 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from devstack.paths import ROOT, VENV_BIN
+from devstack.paths import ROOT, TEMPLATE, VENV_BIN
 from devstack.services import free_port
 from devstack.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from devstack.lambda_runtime import Invoker
 
 PYTHON = str(VENV_BIN / "python")
 SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack"]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Run the whole backend locally until Ctrl-C."""
+    """Run the whole backend locally, as template.yaml declares it, until Ctrl-C."""
+    from devstack.functions_host import advertised, start_functions
     from devstack.stack import local_stack
 
     supervisor = Supervisor()
     with local_stack() as stack:
+        running = None
         try:
             api_port = args.api_port or free_port()
-            supervisor.spawn(
-                "api",
-                [
-                    PYTHON,
-                    "-m",
-                    "uvicorn",
-                    "functions.api.app:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(api_port),
-                    "--no-access-log",
-                ],
-                stack.env,
-            )
-            print(
-                "\nHold'em backend is running. Ctrl-C stops everything.\n"
-                f"  REST API     http://127.0.0.1:{api_port}  (docs: /docs)\n"
-                f"  readiness    http://127.0.0.1:{api_port}/health/ready\n"
-                f"  PostgreSQL   {stack.database_url}\n"
-                f"  Redis        {stack.redis_url}\n"
-                f"  AWS (moto)   {stack.aws_endpoint_url}\n",
-                flush=True,
-            )
-            return supervisor.wait()
+            running = start_functions(stack, supervisor, api_port)
+            with advertised(stack, running):
+                functions = ", ".join(sorted(running.specs)) or "none"
+                queues = ", ".join(p.source.queue_logical_id for p in running.pollers) or "none"
+                schedules = ", ".join(running.schedule_names) or "none"
+                print(
+                    "\nHold'em backend is running (template.yaml). Ctrl-C stops everything.\n"
+                    f"  REST API     http://127.0.0.1:{api_port}  (docs: /docs)\n"
+                    f"  readiness    http://127.0.0.1:{api_port}/health/ready\n"
+                    f"  functions    {functions}\n"
+                    f"  SQS pollers  {queues}\n"
+                    f"  schedules    {schedules}\n"
+                    f"  PostgreSQL   {stack.database_url}\n"
+                    f"  Redis        {stack.redis_url}\n"
+                    f"  AWS (moto)   {stack.aws_endpoint_url}\n",
+                    flush=True,
+                )
+                return supervisor.wait()
         finally:
+            if running is not None:
+                running.close()
             supervisor.stop_all()
+
+
+def _with_functions(action: Callable[[Invoker], Any]) -> int:
+    """Run `action` against the running `./dev up`, or against a stack started for it."""
+    from devstack.functions_host import function_environment, running_stack
+    from devstack.lambda_runtime import HttpInvoker, InProcessInvoker, load_functions
+    from devstack.paths import STATE
+    from devstack.stack import local_stack
+
+    info = running_stack(STATE / "up")
+    if info is not None:
+        invoker = HttpInvoker(info["function_ports"])
+        try:
+            _print_result(action(invoker))
+        finally:
+            invoker.close()
+        return 0
+    print("dev: no `./dev up` is running; starting a local stack for this call", file=sys.stderr)
+    with local_stack("oneoff") as stack:
+        specs = load_functions(stack.resolver())
+        # One process, so one environment: the stack's, with each function's own on top.
+        env = {
+            k: v for spec in specs.values() for k, v in function_environment(spec, stack).items()
+        }
+        _print_result(action(InProcessInvoker(specs, {**env, **stack.env})))
+    return 0
+
+
+def _print_result(result: Any) -> None:
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+def _default_event(function_id: str) -> Path:
+    from devstack.lambda_runtime import load_functions
+
+    spec = load_functions()[function_id]
+    folder = events_folder(spec.handler)
+    samples = sorted(folder.glob("*.json"))
+    if not samples:
+        raise SystemExit(f"dev invoke: no sample event in {folder.relative_to(ROOT)}/")
+    return samples[0]
+
+
+def events_folder(handler: str) -> Path:
+    """`events/<name>/` for a handler `functions.<name>.handler.handler`."""
+    parts = handler.split(".")
+    name = parts[1] if parts[0] == "functions" and len(parts) > 2 else parts[0]
+    return ROOT / "events" / name
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """Invoke one function of the template with an event (default: its first events/ sample)."""
+    from devstack.lambda_runtime import InvocationError, load_functions
+
+    specs = load_functions()
+    if args.function not in specs:
+        print(
+            f"dev invoke: no function {args.function!r}; one of: {', '.join(specs)}",
+            file=sys.stderr,
+        )
+        return 2
+    path = Path(args.event) if args.event else _default_event(args.function)
+    event = json.loads(path.read_text())
+    try:
+        return _with_functions(lambda invoker: invoker.invoke(args.function, event))
+    except InvocationError as error:
+        print(f"dev invoke: {args.function} failed: {error}", file=sys.stderr)
+        return 1
+
+
+def cmd_fire(args: argparse.Namespace) -> int:
+    """Fire one schedule of the template now (by schedule name or function logical id)."""
+    from devstack.lambda_runtime import InvocationError, load_functions
+    from devstack.scheduler import find_schedule, fire, schedules
+    from devstack.stack import REGION, STACK_NAME
+    from devstack.template import Resolver, load_template
+
+    resolver = Resolver(load_template(TEMPLATE), STACK_NAME, REGION)
+    try:
+        schedule = find_schedule(schedules(load_functions(resolver), resolver), args.name)
+    except KeyError as error:
+        print(f"dev fire: {error.args[0]}", file=sys.stderr)
+        return 2
+    print(f"dev fire: {schedule.name} -> {schedule.function_id}", file=sys.stderr)
+    try:
+        return _with_functions(lambda invoker: fire(schedule, invoker))
+    except InvocationError as error:
+        print(f"dev fire: {schedule.function_id} failed: {error}", file=sys.stderr)
+        return 1
+
+
+def _stack_connections(action: Callable[[str, str], Any]) -> int:
+    from devstack.functions_host import running_stack
+    from devstack.paths import STATE
+    from devstack.stack import local_stack
+
+    info = running_stack(STATE / "up")
+    if info is not None:
+        action(info["env"]["DATABASE_URL"], info["env"]["REDIS_URL"])
+        return 0
+    with local_stack() as stack:
+        action(stack.database_url, stack.redis_url)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the local stack's PostgreSQL database and Redis to a folder."""
+    from devstack.backup import backup
+    from devstack.paths import STATE
+
+    folder = Path(args.folder or STATE / "backups" / time.strftime("%Y%m%d-%H%M%S"))
+
+    def run(database_url: str, redis_url: str) -> None:
+        summary = backup(database_url, redis_url, folder)
+        print(f"dev backup: {summary.database} and {summary.redis_keys} Redis keys -> {folder}")
+
+    return _stack_connections(run)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Replace the local stack's database and Redis with a backup folder's content."""
+    from devstack.backup import BackupError, restore
+
+    def run(database_url: str, redis_url: str) -> None:
+        summary = restore(database_url, redis_url, Path(args.folder))
+        print(f"dev restore: {summary.database} and {summary.redis_keys} Redis keys restored")
+
+    try:
+        return _stack_connections(run)
+    except BackupError as error:
+        print(f"dev restore: {error}", file=sys.stderr)
+        return 1
+
+
+def cmd_lint_template(args: argparse.Namespace) -> int:
+    """cfn-lint template.yaml (offline, from its own pinned virtualenv .venv-cfn/)."""
+    from devstack.cfn import cfn_lint
+
+    return cfn_lint(TEMPLATE)
 
 
 def _step(title: str, argv: list[str]) -> None:
@@ -69,6 +212,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         _step("ruff check", [str(VENV_BIN / "ruff"), "check", "."])
         _step("ruff format --check", [str(VENV_BIN / "ruff"), "format", "--check", "."])
         _step("mypy --strict", [str(VENV_BIN / "mypy"), *SHIPPED_CODE])
+        _step("cfn-lint template.yaml", [PYTHON, "-m", "devstack", "lint-template"])
     _step("pytest", [PYTHON, "-m", "pytest", *args.pytest_args])
     return 0
 
@@ -92,6 +236,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.run(argv, cwd=ROOT, check=False).returncode
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Regenerate docs/openapi.json from the REST API app."""
+    argv = [PYTHON, "-m", "functions.api.openapi", "docs/openapi.json"]
+    return subprocess.run(argv, cwd=ROOT, check=False).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="./dev", description="Hold'em backend developer tool")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,9 +257,36 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help=cmd_migrate.__doc__)
     mig.set_defaults(func=cmd_migrate)
 
+    invoke = sub.add_parser("invoke", help=cmd_invoke.__doc__)
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. ApiFunction")
+    invoke.add_argument("event", nargs="?", help="event JSON file (default: events/<name>/)")
+    invoke.set_defaults(func=cmd_invoke)
+
+    fire = sub.add_parser("fire", help=cmd_fire.__doc__)
+    fire.add_argument("name", help="schedule name (with or without the stack prefix) or function")
+    fire.set_defaults(func=cmd_fire)
+
+    backup = sub.add_parser("backup", help=cmd_backup.__doc__)
+    backup.add_argument("folder", nargs="?", help="default: .devstate/backups/<time>")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help=cmd_restore.__doc__)
+    restore.add_argument("folder", help="a folder written by ./dev backup")
+    restore.set_defaults(func=cmd_restore)
+
+    lint = sub.add_parser("lint-template", help=cmd_lint_template.__doc__)
+    lint.set_defaults(func=cmd_lint_template)
+
+    openapi = sub.add_parser("openapi", help=cmd_openapi.__doc__)
+    openapi.set_defaults(func=cmd_openapi)
+
     bench = sub.add_parser("bench", help=cmd_bench.__doc__)
     bench.add_argument("name", help="engine, ledger, api, ...")
     bench.set_defaults(func=cmd_bench)
+
+    from devstack import ledger_commands
+
+    ledger_commands.add_parsers(sub)
     return parser
 
 

@@ -14,8 +14,10 @@ from devstack import migrate
 from devstack.aws import FAKE_CREDENTIALS, LocalResources, MotoServer, create_template_resources
 from devstack.paths import STATE, TEMPLATE
 from devstack.services import PostgresServer, RedisServer
+from devstack.template import Resolver, load_template
 
 REGION = "ap-northeast-2"
+STACK_NAME = "holdem-local"
 
 
 @dataclass
@@ -27,6 +29,11 @@ class Stack:
     aws_endpoint_url: str
     resources: LocalResources
     env: dict[str, str] = field(default_factory=dict)
+    state_dir: Path = STATE
+
+    def resolver(self) -> Resolver:
+        """Resolves the template against this stack (a queue's `!Ref` is its moto URL)."""
+        return Resolver(load_template(TEMPLATE), STACK_NAME, REGION, self.resources.refs())
 
 
 def _dev_secrets(state: Path) -> dict[str, str]:
@@ -67,10 +74,20 @@ def local_stack(name: str = "up") -> Iterator[Stack]:
         moto = MotoServer()
         moto.start()
         stop.callback(moto.stop)
-        resources = create_template_resources(TEMPLATE, moto.endpoint_url, REGION)
+        dev_secrets = _dev_secrets(state)
+        resources = create_template_resources(
+            TEMPLATE,
+            moto.endpoint_url,
+            REGION,
+            STACK_NAME,
+            secret_values={
+                "JwtSecret": json.dumps({"key": dev_secrets["AUTH__JWT_SECRET"]}),
+                "WebhookSecret": json.dumps({"key": dev_secrets["MONEY__WEBHOOK_SECRET"]}),
+            },
+        )
         env = {
             **FAKE_CREDENTIALS,
-            **_dev_secrets(state),
+            **dev_secrets,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "AWS_ENDPOINT_URL": moto.endpoint_url,
@@ -83,4 +100,4 @@ def local_stack(name: str = "up") -> Iterator[Stack]:
             "AWS__RAKEBACK_QUEUE_URL": resources.queue_urls.get("RakebackQueue", ""),
             "AWS__NOTIFICATION_QUEUE_URL": resources.queue_urls.get("NotificationQueue", ""),
         }
-        yield Stack(database_url, redis_url, moto.endpoint_url, resources, env)
+        yield Stack(database_url, redis_url, moto.endpoint_url, resources, env, state)

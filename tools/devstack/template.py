@@ -8,7 +8,8 @@ edit. Only the intrinsic functions the template uses for names are resolved.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class Resolver:
     template: dict[str, Any]
     stack_name: str
     region: str
+    # What `!Ref X` returns for resources whose reference is not their name (a queue's URL).
+    refs: Mapping[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, Tag):
@@ -77,6 +80,8 @@ class Resolver:
         }.get(name)
 
     def _ref(self, name: str) -> str:
+        if name in self.refs:
+            return self.refs[name]
         pseudo = self._pseudo(name)
         if pseudo is not None:
             return pseudo

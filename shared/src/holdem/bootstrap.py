@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from holdem.adapters.database import create_engine, session_factory
 from holdem.adapters.redis_client import create_redis
+from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.config import Settings, get_settings
 
 
@@ -34,7 +35,9 @@ class Container:
 
 def bootstrap(settings: Settings | None = None) -> Container:
     """Build the adapters from settings (the environment's by default). Opens no connection."""
-    settings = settings or get_settings()
+    if settings is None:
+        resolve_secret_references()  # {{secret:ARN#key}} values set by template.yaml
+        settings = get_settings()
     engine = create_engine(settings)
     return Container(
         settings=settings,

@@ -1,0 +1,145 @@
+"""Runs every function of template.yaml in the local stack, with its triggers.
+
+`start_functions()` starts one execution environment per function (a child process, see
+`lambda_runtime`), the HTTP API gateway (`http_routes`) on the API port, one SQS poller per
+SQS event source and the scheduler, all read from the template: a function added there
+appears here with no other edit. It also records where everything listens in
+`.devstate/<stack>/running.json`, so `./dev invoke` and `./dev fire` reach the running stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.lambda_runtime import FunctionSpec, HttpInvoker, load_functions
+from devstack.paths import VENV_BIN
+from devstack.scheduler import Scheduler, schedules
+from devstack.services import free_port
+from devstack.sqs_poller import SqsPoller, sqs_event_sources
+from devstack.stack import REGION, Stack
+from devstack.supervisor import Supervisor
+
+PYTHON = str(VENV_BIN / "python")
+RUNNING_FILE = "running.json"
+
+
+@dataclass
+class RunningFunctions:
+    """The function processes and trigger threads of a running local stack."""
+
+    specs: dict[str, FunctionSpec]
+    ports: dict[str, int]
+    api_port: int
+    invoker: HttpInvoker
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    pollers: list[SqsPoller] = field(default_factory=list)
+    schedule_names: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        for poller in self.pollers:
+            poller.close()
+        self.invoker.close()
+
+
+def function_environment(spec: FunctionSpec, stack: Stack) -> dict[str, str]:
+    """What the function sees: its template environment, then the local stack's connections."""
+    # No X-Ray daemon here: Powertools' Tracer stays off (Tracing: Active is for AWS).
+    return {**spec.environment, **stack.env, "POWERTOOLS_TRACE_DISABLED": "true"}
+
+
+def _wait_for_port(port: int, supervisor: Supervisor, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in supervisor.children:
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited with {child.process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
+def start_functions(stack: Stack, supervisor: Supervisor, api_port: int) -> RunningFunctions:
+    """Start every function of the template and its HTTP, SQS and schedule triggers."""
+    resolver = stack.resolver()
+    specs = load_functions(resolver)
+    ports = {logical: free_port() for logical in specs}
+    for logical, spec in specs.items():
+        env = {**stack.env, "DEVSTACK_ENV": json.dumps(function_environment(spec, stack))}
+        argv = [PYTHON, "-m", "devstack.lambda_runtime", "--function", logical]
+        supervisor.spawn(f"function {logical}", [*argv, "--port", str(ports[logical])], env)
+    gateway_env = {**stack.env, "DEVSTACK_FUNCTION_PORTS": json.dumps(ports)}
+    argv = [PYTHON, "-m", "devstack.http_routes", "--port", str(api_port)]
+    supervisor.spawn("http api", argv, gateway_env)
+    for port in [*ports.values(), api_port]:
+        _wait_for_port(port, supervisor)
+
+    running = RunningFunctions(specs, ports, api_port, HttpInvoker(ports))
+    for source in sqs_event_sources(specs, resolver):
+        poller = SqsPoller(
+            source,
+            stack.resources.queue_urls[source.queue_logical_id],
+            running.invoker,
+            endpoint_url=stack.aws_endpoint_url,
+            region=REGION,
+        )
+        running.pollers.append(poller)
+        running.threads.append(
+            threading.Thread(target=poller.run, args=(running.stop,), daemon=True)
+        )
+    found = schedules(specs, resolver)
+    running.schedule_names = sorted(found)
+    scheduler = Scheduler(found, running.invoker)
+    running.threads.append(
+        threading.Thread(target=scheduler.run, args=(running.stop,), daemon=True)
+    )
+    for thread in running.threads:
+        thread.start()
+    return running
+
+
+@contextlib.contextmanager
+def advertised(stack: Stack, running: RunningFunctions) -> Iterator[None]:
+    """Write running.json for `./dev invoke` / `./dev fire` while the stack runs."""
+    path = stack.state_dir / RUNNING_FILE
+    info = {
+        "pid": os.getpid(),
+        "env": stack.env,
+        "function_ports": running.ports,
+        "api_port": running.api_port,
+        "queue_urls": stack.resources.queue_urls,
+    }
+    path.write_text(json.dumps(info))
+    path.chmod(0o600)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def running_stack(state_dir: Path) -> Mapping[str, Any] | None:
+    """The running.json of a live `./dev up`, or None."""
+    path = state_dir / RUNNING_FILE
+    if not path.exists():
+        return None
+    info: dict[str, Any] = json.loads(path.read_text())
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (ProcessLookupError, PermissionError):
+        print("dev: ignoring a stale running.json", file=sys.stderr)
+        return None
+    return info

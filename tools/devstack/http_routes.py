@@ -1,0 +1,241 @@
+"""API Gateway (HTTP API, payload format 2.0) for the local stack.
+
+Every `Type: HttpApi` event of a template function becomes a route here: a request is matched
+like API Gateway matches it (exact paths first, then `{param}`, then greedy `{proxy+}`, `ANY`
+matching every method), turned into a version 2.0 event, handed to the function's execution
+environment, and the function's response is sent back. So the locally served API is the
+template's API: a route that is not in the template answers 404, as it would in AWS.
+
+Run: `python -m devstack.http_routes --port N` with DEVSTACK_FUNCTION_PORTS (JSON, function id →
+port of its execution environment), as `./dev up` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from devstack.lambda_runtime import FunctionSpec, HttpInvoker, InvocationError, Invoker
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HttpApi route of one function."""
+
+    function_id: str
+    method: str  # upper case, or ANY
+    path: str  # as written in the template, e.g. /api/{proxy+}
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def priority(self) -> tuple[int, int, int]:
+        greedy = self.path.count("+}")
+        params = self.path.count("{")
+        literal = len(re.sub(r"\{[^}]*\}", "", self.path))
+        return (greedy, params, -literal)
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    regex = ""
+    for piece in re.split(r"(\{[^}]+\})", path):
+        if piece.startswith("{") and piece.endswith("+}"):
+            regex += f"(?P<{piece[1:-2]}>.+)"
+        elif piece.startswith("{"):
+            regex += f"(?P<{piece[1:-1]}>[^/]+)"
+        else:
+            regex += re.escape(piece)
+    return re.compile(f"^{regex}$")
+
+
+def http_routes(specs: Mapping[str, FunctionSpec]) -> list[Route]:
+    """Every HttpApi route of the template, most specific first."""
+    routes = [
+        Route(
+            function_id=spec.logical_id,
+            method=str(props.get("Method", "ANY")).upper(),
+            path=str(props["Path"]),
+            pattern=_compile(str(props["Path"])),
+        )
+        for spec in specs.values()
+        for props in spec.events_of_type("HttpApi").values()
+    ]
+    return sorted(routes, key=Route.priority)
+
+
+def match(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for route in routes:
+        if route.method not in ("ANY", method.upper()):
+            continue
+        found = route.pattern.match(path)
+        if found:
+            return route, found.groupdict()
+    return None
+
+
+def _is_text(content_type: str) -> bool:
+    return any(content_type.startswith(prefix) for prefix in _TEXT_TYPES)
+
+
+def api_event(
+    route: Route,
+    params: dict[str, str],
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The payload-2.0 event API Gateway builds for a request."""
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        if name == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+            continue
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    query_params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        query_params[key] = f"{query_params[key]},{value}" if key in query_params else value
+    text = _is_text(joined.get("content-type", "application/json"))
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": joined.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "isBase64Encoded": bool(body) and not text,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query_params:
+        event["queryStringParameters"] = query_params
+    if params:
+        event["pathParameters"] = params
+    if body:
+        event["body"] = body.decode() if text else base64.b64encode(body).decode()
+    return event
+
+
+def api_response(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and body from a function's payload-2.0 response."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        # API Gateway's inference: any other value is a 200 JSON body.
+        body = json.dumps(result).encode()
+        return 200, [(b"content-type", b"application/json")], body
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    headers = [
+        (k.lower().encode(), str(v).encode()) for k, v in (result.get("headers") or {}).items()
+    ]
+    headers += [(b"set-cookie", str(c).encode()) for c in result.get("cookies") or []]
+    return int(result["statusCode"]), headers, body
+
+
+class Gateway:
+    """An ASGI app serving the template's HttpApi routes through an `Invoker`."""
+
+    def __init__(self, routes: list[Route], invoker: Invoker) -> None:
+        self._routes = routes
+        self._invoker = invoker
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status, headers, payload = await self.handle(scope, body)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def handle(
+        self, scope: Scope, body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        method, path = scope["method"], scope["path"]
+        found = match(self._routes, method, path)
+        json_type = [(b"content-type", b"application/json")]
+        if found is None:
+            return 404, json_type, b'{"message":"Not Found"}'
+        route, params = found
+        headers = [(k.decode().lower(), v.decode()) for k, v in scope["headers"]]
+        client = scope.get("client") or ("127.0.0.1", 0)
+        event = api_event(
+            route, params, method, path, scope["query_string"].decode(), headers, body, client[0]
+        )
+        try:
+            result = await asyncio.to_thread(self._invoker.invoke, route.function_id, event)
+        except InvocationError:
+            return 500, json_type, b'{"message":"Internal Server Error"}'
+        return api_response(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    from devstack.lambda_runtime import load_functions
+
+    parser = argparse.ArgumentParser(prog="python -m devstack.http_routes")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    ports: dict[str, int] = json.loads(os.environ["DEVSTACK_FUNCTION_PORTS"])
+    invoker = HttpInvoker(ports)
+    gateway = Gateway(http_routes(load_functions()), invoker)
+    try:
+        uvicorn.run(gateway, host="127.0.0.1", port=args.port, log_level="warning")
+    finally:
+        invoker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,293 @@
+"""Running the template's Lambda functions locally, the way the Lambda service would.
+
+`load_functions()` reads every `AWS::Serverless::Function` of template.yaml (Globals merged in)
+into a `FunctionSpec`. A function runs in an "execution environment" of its own: a child process
+(`python -m devstack.lambda_runtime --function ID --port N`) with that function's environment
+variables, which imports the handler once (cold start) and then serves the Lambda Invoke API
+(`POST /2015-03-31/functions/ID/invocations`) one invocation at a time, as Lambda does.
+`HttpInvoker` calls those processes; `InProcessInvoker` calls handlers in this process (for
+tests and one-off `./dev invoke`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from devstack.paths import ROOT, TEMPLATE
+from devstack.template import LOCAL_ACCOUNT_ID, Resolver, load_template
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+Handler = Callable[[Any, Any], Any]
+
+
+class InvocationError(RuntimeError):
+    """The handler raised: Lambda reports it as a function error (`Unhandled`)."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str]) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "errorType": self.error_type,
+            "errorMessage": self.message,
+            "stackTrace": self.trace,
+        }
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function of the template, with Globals applied."""
+
+    logical_id: str
+    handler: str
+    code_uri: Path
+    timeout_s: int
+    memory_mb: int
+    environment: dict[str, str]
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def function_name(self) -> str:
+        return self.logical_id
+
+    def events_of_type(self, event_type: str) -> dict[str, dict[str, Any]]:
+        """The function's events of one type (`HttpApi`, `SQS`, `ScheduleV2`), by name."""
+        return {
+            name: event.get("Properties", {})
+            for name, event in self.events.items()
+            if event.get("Type") == event_type
+        }
+
+
+def load_functions(
+    resolver: Resolver | None = None, template_path: Path = TEMPLATE
+) -> dict[str, FunctionSpec]:
+    """Every function the template declares, by logical id."""
+    if resolver is None:
+        resolver = Resolver(load_template(template_path), "holdem-local", "ap-northeast-2")
+    template = resolver.template
+    defaults = template.get("Globals", {}).get("Function", {})
+    specs: dict[str, FunctionSpec] = {}
+    for logical, resource in resolver.resources_of_type(FUNCTION_TYPE).items():
+        props = resource.get("Properties", {})
+        merged = {**defaults, **props}
+        env_vars = {
+            **defaults.get("Environment", {}).get("Variables", {}),
+            **props.get("Environment", {}).get("Variables", {}),
+        }
+        environment: dict[str, str] = {}
+        for name, value in env_vars.items():
+            try:
+                environment[name] = str(resolver.resolve(value))
+            except KeyError:
+                continue  # refers to something with no local counterpart (the stack sets it)
+        specs[logical] = FunctionSpec(
+            logical_id=logical,
+            handler=str(merged["Handler"]),
+            code_uri=(template_path.parent / str(merged.get("CodeUri", "."))).resolve(),
+            timeout_s=int(merged.get("Timeout", 3)),
+            memory_mb=int(merged.get("MemorySize", 128)),
+            environment=environment,
+            events=props.get("Events", {}) or {},
+        )
+    return specs
+
+
+class LambdaContext:
+    """The `context` argument of a handler (the attributes Powertools and Mangum read)."""
+
+    def __init__(self, spec: FunctionSpec, region: str = "ap-northeast-2") -> None:
+        self.function_name = spec.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{spec.function_name}"
+        )
+        self.memory_limit_in_mb = spec.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.function_name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + spec.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def import_handler(spec: FunctionSpec) -> Handler:
+    """Import `module.attr` from the function's CodeUri, as the Lambda runtime does."""
+    module_name, _, attribute = spec.handler.rpartition(".")
+    if str(spec.code_uri) not in sys.path:
+        sys.path.insert(0, str(spec.code_uri))
+    module = importlib.import_module(module_name)
+    handler: Handler = getattr(module, attribute)
+    return handler
+
+
+def call_handler(spec: FunctionSpec, handler: Handler, event: Any) -> Any:
+    """One invocation; the handler's exception becomes an `InvocationError`."""
+    context = LambdaContext(spec)
+    try:
+        result = handler(event, context)
+    except Exception as exc:
+        raise InvocationError(
+            type(exc).__name__, str(exc), traceback.format_exception(exc)
+        ) from exc
+    # A real invocation returns JSON: anything else fails here as it would there.
+    return json.loads(json.dumps(result))
+
+
+class Invoker(Protocol):
+    """Something that runs a function of the template with an event and returns its result."""
+
+    def invoke(self, function_id: str, event: Any) -> Any: ...
+
+
+class InProcessInvoker:
+    """Calls handlers in this process, with each function's environment applied first.
+
+    Handlers that cache settings read the environment of the first function called, so use
+    one `InProcessInvoker` per function when their environments differ (tests, `./dev invoke`).
+    """
+
+    def __init__(self, specs: Mapping[str, FunctionSpec], env: Mapping[str, str]) -> None:
+        self._specs = specs
+        self._env = env
+        self._handlers: dict[str, Handler] = {}
+
+    def invoke(self, function_id: str, event: Any) -> Any:
+        spec = self._specs[function_id]
+        os.environ.update({**spec.environment, **self._env})
+        handler = self._handlers.get(function_id)
+        if handler is None:
+            handler = self._handlers[function_id] = import_handler(spec)
+        return call_handler(spec, handler, event)
+
+
+class HttpInvoker:
+    """Calls the execution-environment processes of `./dev up` through the Invoke API."""
+
+    def __init__(self, ports: Mapping[str, int], timeout_s: float = 960) -> None:
+        self._ports = ports
+        self._client = httpx.Client(timeout=timeout_s)
+
+    def invoke(self, function_id: str, event: Any) -> Any:
+        port = self._ports[function_id]
+        url = f"http://127.0.0.1:{port}/2015-03-31/functions/{function_id}/invocations"
+        response = self._client.post(url, content=json.dumps(event))
+        body: Any = response.json() if response.content else None
+        if response.headers.get("X-Amz-Function-Error") and isinstance(body, dict):
+            raise InvocationError(
+                str(body.get("errorType")),
+                str(body.get("errorMessage")),
+                body.get("stackTrace", []),
+            )
+        response.raise_for_status()
+        return body
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _ExecutionEnvironment:
+    """One function, imported once, invoked by one thread at a time."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self.handler = import_handler(spec)
+        # Like the Lambda runtime: one thread runs every invocation, and it has an event loop
+        # (Mangum and asyncio.run-style handlers use the thread's loop across invocations).
+        self._worker = ThreadPoolExecutor(max_workers=1, initializer=self._new_event_loop)
+
+    @staticmethod
+    def _new_event_loop() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+    def _invoke(self, event: Any) -> tuple[bool, Any]:
+        try:
+            return True, call_handler(self.spec, self.handler, event)
+        except InvocationError as error:
+            print(f"{self.spec.logical_id}: {error}", file=sys.stderr, flush=True)
+            return False, error.payload()
+
+    def invoke(self, event: Any) -> tuple[bool, Any]:
+        return self._worker.submit(self._invoke, event).result()
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+
+
+def _invoke_api(environment: _ExecutionEnvironment) -> type[BaseHTTPRequestHandler]:
+    class InvokeApi(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b"{}"
+            ok, result = environment.invoke(json.loads(raw or b"{}"))
+            body = json.dumps(result).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if not ok:
+                self.send_header("X-Amz-Function-Error", "Unhandled")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return InvokeApi
+
+
+def serve(function_id: str, port: int) -> None:
+    """Run one function's execution environment until SIGTERM / Ctrl-C."""
+    spec = load_functions()[function_id]
+    os.environ.update({**spec.environment, **_stack_overrides()})
+    environment = _ExecutionEnvironment(spec)
+    server = ThreadingHTTPServer(("127.0.0.1", port), _invoke_api(environment))
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        environment.close()
+
+
+def _stack_overrides() -> dict[str, str]:
+    """The local stack's connection settings, passed in by `./dev up` as JSON."""
+    raw = os.environ.get("DEVSTACK_ENV", "{}")
+    overrides: dict[str, str] = json.loads(raw)
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.lambda_runtime")
+    parser.add_argument("--function", required=True, help="logical id of the function")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    serve(args.function, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
