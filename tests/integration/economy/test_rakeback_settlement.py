@@ -36,9 +36,9 @@ class CountingLedger:
     def __init__(self) -> None:
         self.calls: list[tuple[int, date, int, str]] = []
 
-    async def credit_rakeback(self, session, user_id, week, amount, key):
+    async def credit_rakeback(self, session, *, key, user_id, amount, week_start, **_):
         await asyncio.sleep(0)  # let a racing task in, as a real ledger's I/O would
-        self.calls.append((user_id, week, amount, key))
+        self.calls.append((user_id, week_start, amount, key))
         return len(self.calls)
 
 
@@ -120,7 +120,7 @@ async def test_a_failed_credit_leaves_nothing_and_the_retry_pays(container):
     users = await _hands_at(container, SUNDAY_LATE)
 
     class Failing(CountingLedger):
-        async def credit_rakeback(self, *args):
+        async def credit_rakeback(self, *args, **kwargs):
             raise ConnectionError("ledger unavailable")
 
     with pytest.raises(ConnectionError):

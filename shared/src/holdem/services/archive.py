@@ -51,6 +51,7 @@ __all__ = [
     "encode_batch",
     "list_player_hands",
     "load_hand",
+    "load_hands",
     "load_hot_hands",
 ]
 
@@ -298,6 +299,34 @@ async def load_hand(
     if not 0 <= entry.position < len(hands) or hands[entry.position].id != hand_id:
         raise ArchiveCorrupt(f"hand {hand_id} is not at {entry.object_key}[{entry.position}]")
     return hands[entry.position]
+
+
+async def load_hands(
+    session: AsyncSession, store: ObjectStore, redis: Redis | None, hand_ids: Sequence[int]
+) -> list[HandRecord]:
+    """Many hands by id, hot or archived, in the order asked (unknown ids are left out).
+
+    A fixed number of queries for the hot ones, and one object read per archive object.
+    """
+    found = {h.id: h for h in await load_hot_hands(session, hand_ids)}
+    missing = [i for i in hand_ids if i not in found]
+    if missing:
+        entries = (
+            await session.execute(select(ArchivedHand).where(ArchivedHand.hand_id.in_(missing)))
+        ).scalars()
+        by_key: dict[str, list[ArchivedHand]] = {}
+        for entry in entries:
+            by_key.setdefault(entry.object_key, []).append(entry)
+        for key, group in by_key.items():
+            batch = decode_batch(await _read_object(store, redis, key), _format_of(key))
+            for entry in group:
+                if (
+                    not 0 <= entry.position < len(batch)
+                    or batch[entry.position].id != entry.hand_id
+                ):
+                    raise ArchiveCorrupt(f"hand {entry.hand_id} is not at {key}[{entry.position}]")
+                found[entry.hand_id] = batch[entry.position]
+    return [found[i] for i in hand_ids if i in found]
 
 
 class PlayerHandRef(NamedTuple):

@@ -58,15 +58,24 @@ __all__ = [
 
 
 class RakebackLedger(Protocol):
-    """The ledger's rakeback credit (``holdem.services.ledger``), inside the caller's session."""
+    """The ledger's rakeback credit, posted inside the caller's session.
+
+    ``holdem.services.ledger.credit_rakeback`` has this shape (it returns a ``Posted``;
+    :class:`LedgerCredit` adapts it). Idempotent by ``key``.
+    """
 
     async def credit_rakeback(
-        self, session: AsyncSession, user_id: int, week: date, amount: int, key: str
+        self,
+        session: AsyncSession,
+        *,
+        key: str,
+        user_id: int,
+        amount: int,
+        week_start: date,
+        rake_paid: int,
+        level: str,
     ) -> int:
-        """Move ``amount`` from the house rakeback expense to the wallet; the transaction id.
-
-        Idempotent by ``key``: the same key returns the first transaction's id.
-        """
+        """Move ``amount`` from the house rakeback expense to the wallet; the transaction id."""
 
 
 def week_from_date(monday: date) -> KstWeek:
@@ -251,7 +260,13 @@ async def settle_user(
         return Settlement(outcome, _statement_of(row), row.ledger_transaction_id)
     # A row left unpaid by an earlier attempt keeps its recorded figures: pay those.
     row.ledger_transaction_id = await ledger.credit_rakeback(
-        session, user_id, week.start, row.amount, idempotency_key(user_id, week)
+        session,
+        key=idempotency_key(user_id, week),
+        user_id=user_id,
+        amount=row.amount,
+        week_start=week.start,
+        rake_paid=row.rake_paid,
+        level=row.level,
     )
     await session.flush()
     return Settlement(SettleOutcome.PAID, _statement_of(row), row.ledger_transaction_id)

@@ -1,0 +1,221 @@
+"""Hand-history export: PokerStars text parses back to the hand's money; others' cards hidden.
+
+The parser below follows the conventions of the PokerStars format that tracking tools read
+(header, seats, blinds, actions with raise-to amounts, uncalled bets, "collected ... from
+pot", summary). It recomputes every player's net from the text alone; the test then
+checks it against the ledger-facing ``hand_players.net`` the table server stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
+
+from holdem.adapters.archive_store import S3ArchiveStore
+from holdem.services.archive import archive_due_hands, load_hand
+from holdem.services.errors import InvalidInput, NotFound
+from holdem.services.hand_export import ExportFormat, export_hand, export_range
+
+AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+AMOUNT = r"₩(\d+)"
+
+
+def parse_pokerstars(text: str) -> list[dict]:
+    """Parse exported PokerStars hands into facts, recomputing each player's net."""
+    hands = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.splitlines()
+        head = re.match(
+            r"PokerStars Hand #(\d+):  Hold'em No Limit \(₩(\d+)/₩(\d+) KRW\) - "
+            r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) KST$",
+            lines[0],
+        )
+        assert head, lines[0]
+        table = re.match(r"Table '(.+)' (\d)-max Seat #(\d) is the button$", lines[1])
+        assert table, lines[1]
+        hand = {
+            "id": int(head[1]),
+            "blinds": (int(head[2]), int(head[3])),
+            "button": int(table[3]),
+            "seats": {},
+            "dealt": {},
+            "shown": {},
+            "board": [],
+            "net": defaultdict(int),
+            "collected": 0,
+        }
+        put = defaultdict(int)  # this street's total per player
+        section = "seats"
+        for line in lines[2:]:
+            if m := re.match(rf"Seat (\d): (\S+) \({AMOUNT} in chips\)$", line):
+                hand["seats"][m[2]] = (int(m[1]), int(m[3]))
+            elif line.startswith("*** HOLE CARDS"):
+                section = "preflop"
+            elif m := re.match(r"\*\*\* (FLOP|TURN|RIVER) \*\*\* (?:\[.*\] )?\[(.+)\]$", line):
+                hand["board"] += m[2].split()
+                put.clear()
+            elif line == "*** SHOW DOWN ***":
+                section = "showdown"
+            elif line == "*** SUMMARY ***":
+                section = "summary"
+            elif section == "summary":
+                if m := re.match(rf"Total pot {AMOUNT}.*\| Rake {AMOUNT}$", line):
+                    hand["pot"], hand["rake"] = int(m[1]), int(m[2])
+            elif m := re.match(rf"(\S+): posts (?:small|big) blind {AMOUNT}", line):
+                hand["net"][m[1]] -= int(m[2])
+                put[m[1]] += int(m[2])
+            elif m := re.match(r"Dealt to (\S+) \[(.+)\]$", line):
+                hand["dealt"][m[1]] = m[2].split()
+            elif (m := re.match(rf"(\S+): calls {AMOUNT}", line)) or (
+                m := re.match(rf"(\S+): bets {AMOUNT}", line)
+            ):
+                hand["net"][m[1]] -= int(m[2])
+                put[m[1]] += int(m[2])
+            elif m := re.match(rf"(\S+): raises {AMOUNT} to {AMOUNT}", line):
+                hand["net"][m[1]] -= int(m[3]) - put[m[1]]
+                put[m[1]] = int(m[3])
+            elif m := re.match(rf"Uncalled bet \({AMOUNT}\) returned to (\S+)$", line):
+                hand["net"][m[2]] += int(m[1])
+            elif m := re.match(r"(\S+): shows \[(.+)\]$", line):
+                hand["shown"][m[1]] = m[2].split()
+            elif m := re.match(rf"(\S+) collected {AMOUNT} from", line):
+                hand["net"][m[1]] += int(m[2])
+                hand["collected"] += int(m[2])
+            else:
+                assert re.match(r"\S+: (folds|checks|mucks hand)$", line), line
+        hands.append(hand)
+    return hands
+
+
+@pytest.fixture
+def store(aws):
+    client = boto3.client("s3", region_name="ap-northeast-2")
+    client.create_bucket(
+        Bucket="export-test", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
+    )
+    return S3ArchiveStore(client, "export-test")
+
+
+async def _two_hands(container):
+    async with container.sessions() as session, session.begin():
+        users = await make_users(session, 3)
+        table = await make_table(session)
+        showdown = await store_hand(session, table, users, play("abc", SHOWDOWN), AT)
+        folded = await store_hand(
+            session, table, users, play("abc", PREFLOP_FOLD), AT + timedelta(minutes=1)
+        )
+    return users, showdown, folded
+
+
+async def test_pokerstars_export_parses_back_to_each_players_net_and_the_rake(container, store):
+    users, showdown, folded = await _two_hands(container)
+    async with container.sessions() as session:
+        exported = await export_range(
+            session, store, None, users[1], AT, AT + timedelta(hours=1), ExportFormat.POKERSTARS
+        )
+        originals = {h: await load_hand(session, store, None, h) for h in (showdown, folded)}
+    assert exported.hands == 2
+    assert exported.filename.endswith(".txt")
+    parsed = parse_pokerstars(exported.body)
+    assert [p["id"] for p in parsed] == [showdown, folded]
+    for facts in parsed:
+        hand = originals[facts["id"]]
+        name_of = {seat - 1: name for name, (seat, _) in facts["seats"].items()}
+        assert {p.seat_no: facts["net"][name_of[p.seat_no]] for p in hand.players} == {
+            p.seat_no: p.net for p in hand.players
+        }
+        assert facts["blinds"] == (1_000, 2_000)
+        assert facts["button"] == hand.button_seat + 1
+        assert facts["rake"] == hand.rake
+        assert facts["pot"] - facts["rake"] == facts["collected"]
+        assert sum(facts["net"].values()) == -hand.rake
+        assert "".join(facts["board"]) == hand.board
+
+
+async def test_exports_show_only_the_viewers_cards_and_those_shown(container, store):
+    _, showdown, _ = await _two_hands(container)
+    async with container.sessions() as session:
+        hand = await load_hand(session, store, None, showdown)
+        mucker = next(p for p in hand.players if not p.shown)  # seat 0's aces were mucked
+        viewer = next(p for p in hand.players if p.shown)
+        text = (
+            await export_hand(
+                session, store, None, viewer.user_id, showdown, ExportFormat.POKERSTARS
+            )
+        ).body
+        ohh = (
+            await export_hand(session, store, None, viewer.user_id, showdown, ExportFormat.OHH)
+        ).body
+        own = (
+            await export_hand(
+                session, store, None, mucker.user_id, showdown, ExportFormat.POKERSTARS
+            )
+        ).body
+    hidden = [mucker.hole_cards[:2], mucker.hole_cards[2:]]
+    assert not any(card in text for card in hidden)
+    assert not any(card in json.dumps(ohh) for card in hidden)
+    facts = parse_pokerstars(text)[0]
+    assert set(facts["dealt"]) == {
+        name for name in facts["seats"] if facts["seats"][name][0] - 1 == viewer.seat_no
+    }
+    assert len(facts["shown"]) == 2
+    assert f"[{hidden[0]} {hidden[1]}]" in own  # the mucker still sees their own cards
+
+
+async def test_ohh_export_is_a_complete_document_in_krw(container, store):
+    users, showdown, _ = await _two_hands(container)
+    async with container.sessions() as session:
+        exported = await export_hand(session, store, None, users[2], showdown, ExportFormat.OHH)
+    (doc,) = exported.body
+    ohh = doc["ohh"]
+    assert ohh["currency"] == "KRW"
+    assert ohh["game_number"] == str(showdown)
+    assert [r["street"] for r in ohh["rounds"]] == ["Preflop", "Flop", "Turn", "River", "Showdown"]
+    put = sum(
+        a.get("amount", 0)
+        for r in ohh["rounds"]
+        for a in r["actions"]
+        if a["action"] in {"Post SB", "Post BB", "Call", "Bet", "Raise"}
+    )
+    assert put == sum(p["amount"] for p in ohh["pots"])
+    (pot,) = ohh["pots"]
+    assert pot["amount"] - pot["rake"] == sum(w["win_amount"] for w in pot["player_wins"])
+    dealt = [a for r in ohh["rounds"] for a in r["actions"] if a["action"] == "Dealt Cards"]
+    assert [a["player_id"] for a in dealt] == [ohh["hero_player_id"]]
+
+
+async def test_archived_hands_export_like_hot_ones(container, store):
+    users, showdown, _ = await _two_hands(container)
+    async with container.sessions() as session:
+        before = await export_hand(
+            session, store, None, users[0], showdown, ExportFormat.POKERSTARS
+        )
+    await archive_due_hands(container.sessions, store, AT + timedelta(days=9))
+    async with container.sessions() as session:
+        after = await export_hand(
+            session, store, container.redis, users[0], showdown, ExportFormat.POKERSTARS
+        )
+    assert after.body == before.body
+
+
+async def test_someone_elses_hand_or_a_bad_range_is_refused(container, store):
+    users, showdown, _ = await _two_hands(container)
+    async with container.sessions() as session, session.begin():
+        (stranger,) = await make_users(session, 1)
+    async with container.sessions() as session:
+        with pytest.raises(NotFound):
+            await export_hand(session, store, None, stranger, showdown, ExportFormat.OHH)
+        with pytest.raises(NotFound):
+            await export_hand(session, store, None, users[0], 10**12, ExportFormat.OHH)
+        with pytest.raises(InvalidInput):
+            await export_range(session, store, None, users[0], AT, AT, ExportFormat.OHH)
+        with pytest.raises(InvalidInput):
+            await export_range(
+                session, store, None, users[0], AT.replace(tzinfo=None), AT, ExportFormat.OHH
+            )
