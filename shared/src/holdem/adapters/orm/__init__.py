@@ -4,6 +4,7 @@ from holdem.adapters.orm import (
     economy,
     hands,
     idempotency,
+    ledger,
     payments,
     rakeback,
     tables,
@@ -11,4 +12,14 @@ from holdem.adapters.orm import (
 )
 from holdem.adapters.orm.base import Base
 
-__all__ = ["Base", "economy", "hands", "idempotency", "payments", "rakeback", "tables", "users"]
+__all__ = [
+    "Base",
+    "economy",
+    "hands",
+    "idempotency",
+    "ledger",
+    "payments",
+    "rakeback",
+    "tables",
+    "users",
+]
