@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Subquery, func, select, union_all
 from sqlalchemy.dialects.postgresql import insert
@@ -42,10 +42,13 @@ from holdem.ledger.rakeback import (
 from holdem.services.errors import InvalidInput
 
 __all__ = [
+    "EnqueueReport",
     "RakebackLedger",
     "SettleOutcome",
     "Settlement",
+    "SettlementQueue",
     "Statement",
+    "enqueue_week",
     "idempotency_key",
     "plan_week",
     "rake_by_user",
@@ -190,6 +193,35 @@ async def plan_week(session: AsyncSession, week: KstWeek, batch_size: int = 100)
     )
     users = sorted(set(owed) - settled)
     return [users[i : i + batch_size] for i in range(0, len(users), batch_size)]
+
+
+class SettlementQueue(Protocol):
+    """Where the planner puts batches of users for the workers."""
+
+    async def send(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Send every message, or raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueReport:
+    """What a planner run sent."""
+
+    week_start: date
+    users: int
+    messages: int
+
+
+async def enqueue_week(
+    session: AsyncSession, queue: SettlementQueue, week: KstWeek, batch_size: int = 100
+) -> EnqueueReport:
+    """Send the users still owed for ``week`` to the workers, ``batch_size`` per message.
+
+    Messages are ``{"week": "YYYY-MM-DD", "user_ids": [...]}``. Safe to repeat: the
+    workers pay each user and week once.
+    """
+    batches = await plan_week(session, week, batch_size)
+    await queue.send([{"week": week.start.isoformat(), "user_ids": b} for b in batches])
+    return EnqueueReport(week.start, sum(len(b) for b in batches), len(batches))
 
 
 def idempotency_key(user_id: int, week: KstWeek) -> str:

@@ -1,0 +1,54 @@
+"""Rakeback planner Lambda: Monday 04:00 Asia/Seoul → batches of users owed on SQS.
+
+The schedule sends ``{}`` and the previous KST week is settled; an operator may invoke it
+with ``{"week": "YYYY-MM-DD"}`` (a Monday) to re-run a week, which only re-sends users not
+yet paid. Bad input is answered with an error and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.economy_runtime import container, rakeback_queue, run
+from holdem.ledger.rakeback import previous_kst_week
+from holdem.services import rakeback
+from holdem.services.errors import ServiceError
+
+logger = Logger(service="rakeback-planner")
+
+
+class PlannerEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    week: date | None = None
+    batch_size: int = Field(default=100, ge=1, le=1000)
+
+
+async def plan(event: PlannerEvent, now: datetime) -> dict[str, Any]:
+    week = rakeback.week_from_date(event.week) if event.week else previous_kst_week(now)
+    async with container().sessions() as session:
+        report = await rakeback.enqueue_week(session, rakeback_queue(), week, event.batch_size)
+    return {
+        "week": report.week_start.isoformat(),
+        "users": report.users,
+        "messages": report.messages,
+    }
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Scheduled (or operator) entry point."""
+    try:
+        result = run(plan(PlannerEvent.model_validate(event or {}), datetime.now(UTC)))
+    except ValidationError as exc:
+        logger.error("bad planner event", extra={"errors": exc.errors(include_url=False)})
+        return {"error": {"code": "invalid_input", "message": "bad planner event"}}
+    except ServiceError as exc:
+        logger.error("planner refused", extra={"code": exc.code, "reason": exc.message})
+        return {"error": {"code": exc.code, "message": exc.message}}
+    logger.info("rakeback planned", extra=result)
+    return result

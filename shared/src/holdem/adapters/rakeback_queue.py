@@ -1,0 +1,60 @@
+"""The rakeback settlement queue (SQS through boto3, in a worker thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from holdem.config import Settings
+from holdem.services.errors import ServiceError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+SQS_BATCH = 10
+
+
+class QueueError(ServiceError):
+    """SQS refused or failed a send (translated from botocore)."""
+
+    code = "queue_error"
+
+
+class SqsRakebackQueue:
+    """Sends JSON messages to one queue, ten per request."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self.queue_url = queue_url
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqsRakebackQueue:
+        """The configured ``AWS__RAKEBACK_QUEUE_URL``."""
+        if not settings.aws.rakeback_queue_url:
+            raise QueueError("AWS__RAKEBACK_QUEUE_URL is not set")
+        client = boto3.client(
+            "sqs", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url
+        )
+        return cls(client, settings.aws.rakeback_queue_url)
+
+    async def send(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Send every message; raises :class:`QueueError` unless all were accepted."""
+        for start in range(0, len(messages), SQS_BATCH):
+            chunk = messages[start : start + SQS_BATCH]
+            entries: Any = [
+                {"Id": str(i), "MessageBody": json.dumps(m, separators=(",", ":"))}
+                for i, m in enumerate(chunk)
+            ]
+            try:
+                response = await asyncio.to_thread(
+                    self._client.send_message_batch, QueueUrl=self.queue_url, Entries=entries
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise QueueError(f"SQS send failed: {exc}") from exc
+            if response.get("Failed"):
+                raise QueueError(f"SQS refused {len(response['Failed'])} messages")

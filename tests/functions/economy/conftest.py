@@ -1,0 +1,91 @@
+"""The economy Lambdas run as on AWS: settings from the environment, moto for S3 and SQS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from functions import economy_runtime
+from holdem.bootstrap import bootstrap
+from holdem.config import Settings, get_settings
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+REGION = "ap-northeast-2"
+
+
+def event(path: str) -> dict:
+    return json.loads((EVENTS / path).read_text())
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "economy-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-2:123456789012:function:economy"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Lambda:
+    s3: object
+    sqs: object
+    bucket: str
+    queue_url: str
+    settings: Settings
+    context: LambdaContext
+
+    def seed(self, make):
+        """Run ``await make(container)`` on a container of the test's own."""
+
+        async def go():
+            built = bootstrap(self.settings)
+            try:
+                return await make(built)
+            finally:
+                await built.aclose()
+
+        return asyncio.run(go())
+
+    def received(self) -> list[dict]:
+        out = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            if not got.get("Messages"):
+                return out
+            out += [json.loads(m["Body"]) for m in got["Messages"]]
+            for m in got["Messages"]:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture
+def lam(aws, database_url, redis_url, monkeypatch):
+    s3 = boto3.client("s3", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    bucket = "fn-hand-archive"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    queue_url = sqs.create_queue(QueueName="fn-rakeback")["QueueUrl"]
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "RUNTIME": "lambda",
+        "AWS__REGION": REGION,
+        "AWS__ARCHIVE_BUCKET": bucket,
+        "AWS__RAKEBACK_QUEUE_URL": queue_url,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    economy_runtime.reset()
+    try:
+        yield Lambda(s3, sqs, bucket, queue_url, get_settings(), LambdaContext())
+    finally:
+        economy_runtime.reset()
+        get_settings.cache_clear()
