@@ -39,10 +39,12 @@ from holdem.ledger.rakeback import (
     vip_status,
     week_starting,
 )
+from holdem.services import ledger
 from holdem.services.errors import InvalidInput
 
 __all__ = [
     "EnqueueReport",
+    "LedgerCredit",
     "RakebackLedger",
     "SettleOutcome",
     "Settlement",
@@ -79,6 +81,32 @@ class RakebackLedger(Protocol):
         level: str,
     ) -> int:
         """Move ``amount`` from the house rakeback expense to the wallet; the transaction id."""
+
+
+class LedgerCredit:
+    """The real ledger (``holdem.services.ledger``) as a :class:`RakebackLedger`."""
+
+    async def credit_rakeback(
+        self,
+        session: AsyncSession,
+        *,
+        key: str,
+        user_id: int,
+        amount: int,
+        week_start: date,
+        rake_paid: int,
+        level: str,
+    ) -> int:
+        posted = await ledger.credit_rakeback(
+            session,
+            key=key,
+            user_id=user_id,
+            amount=amount,
+            week_start=week_start,
+            rake_paid=rake_paid,
+            level=level,
+        )
+        return posted.transaction_id
 
 
 def week_from_date(monday: date) -> KstWeek:

@@ -1,0 +1,74 @@
+"""Rakeback worker Lambda: SQS ``{"week": "YYYY-MM-DD", "user_ids": [...]}`` → ledger credits.
+
+Powertools `BatchProcessor` reports failed records only (``ReportBatchItemFailures``). Each
+user is settled in a transaction of its own through `holdem.services.rakeback.settle_user`,
+which pays each (user, week) at most once: a redelivered message, a record retried after a
+partial failure, or an operator re-run skips whoever is already paid. A malformed message
+fails its record (and ends in the DLQ) without touching anything.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.economy_runtime import container, run
+from holdem.ledger.rakeback import tiers_from_rates
+from holdem.services import rakeback
+
+logger = Logger(service="rakeback-worker")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class RakebackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    week: date
+    user_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+async def settle(batch: RakebackBatch) -> dict[str, int]:
+    built = container()
+    money = built.settings.money
+    week = rakeback.week_from_date(batch.week)
+    tiers = tiers_from_rates(money.rakeback_rates)
+    counts: dict[str, int] = {}
+    for user_id in batch.user_ids:
+        async with built.sessions() as session, session.begin():
+            done = await rakeback.settle_user(
+                session,
+                rakeback.LedgerCredit(),
+                user_id,
+                week,
+                window_days=money.rakeback_window_days,
+                tiers=tiers,
+            )
+        counts[done.outcome.value] = counts.get(done.outcome.value, 0) + 1
+    return counts
+
+
+def record_handler(record: SQSRecord) -> dict[str, int]:
+    batch = RakebackBatch.model_validate_json(record.body)
+    counts = run(settle(batch))
+    logger.info("rakeback settled", extra={"week": batch.week.isoformat(), **counts})
+    return counts
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch entry point."""
+    response: dict[str, Any] = dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )
+    return response
