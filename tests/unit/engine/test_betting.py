@@ -80,7 +80,8 @@ def test_an_all_in_for_less_than_a_minimum_raise_is_always_allowed_tda_43a():
         hand.verify_raise_to(0, 8_000)
     assert hand.legal_actions(0).min_raise_to == 9_000  # the all-in is the only raise
     shove = hand.raise_to(0, 9_000)
-    assert shove.all_in and shove.kind is ActionKind.RAISE
+    assert shove.all_in
+    assert shove.kind is ActionKind.RAISE
 
 
 def test_there_is_no_cap_on_the_number_of_raises_tda_51b():
@@ -151,12 +152,15 @@ def test_the_big_blind_has_the_option_when_everyone_calls():
     play(hand, "p3 call; p0 call; p1 call")
     assert hand.to_act == 2
     legal = hand.legal_actions(2)
-    assert legal.can_check and legal.call_amount == 0 and legal.min_raise_to == 4_000
+    assert legal.can_check
+    assert legal.call_amount == 0
+    assert legal.min_raise_to == 4_000
 
 
 def test_players_must_call_the_full_big_blind_when_it_is_posted_all_in_for_less():
     hand = four_handed((200_000, 200_000, 500, 200_000))
-    assert hand.is_all_in[2] and hand.bets[2] == 500
+    assert hand.is_all_in[2]
+    assert hand.bets[2] == 500
     assert hand.legal_actions(3).call_amount == 2_000
     assert hand.call(3).added == 2_000
 
@@ -200,7 +204,8 @@ def test_illegal_amounts_are_rejected_with_a_precise_error_never_coerced():
         with pytest.raises(error) as caught:
             attempt()
         assert caught.value.code == code
-    assert hand.to_act == 3 and hand.stacks[3] == 200_000
+    assert hand.to_act == 3
+    assert hand.stacks[3] == 200_000
     play(hand, "p3 call; p0 call; p1 call")
     with pytest.raises(NothingToCallError) as caught:
         hand.call(2)
@@ -238,7 +243,9 @@ def test_a_short_stack_can_only_call_all_in_for_less():
     hand = four_handed((200_000, 200_000, 200_000, 1_500))
     assert hand.legal_actions(3) == LegalActions(3, True, False, 1_500, None, None)
     called = hand.call(3)
-    assert called.all_in and called.added == 1_500 and called.kind is ActionKind.CALL
+    assert called.all_in
+    assert called.added == 1_500
+    assert called.kind is ActionKind.CALL
 
 
 def test_timeout_folds_facing_a_bet_and_checks_otherwise_tda_29():

@@ -110,9 +110,7 @@ def test_heads_up_the_button_posts_the_small_blind_and_acts_first_pre_flop_only_
         (2, (1, 1, 0)),  # the big blind leaves: the small blind posts it again, not the BB
     ],
 )
-def test_going_from_three_to_two_players_nobody_gets_the_big_blind_twice_tda_34b(
-    leaver, expected
-):
+def test_going_from_three_to_two_players_nobody_gets_the_big_blind_twice_tda_34b(leaver, expected):
     table = make_table([STACK] * 3)
     finish(deal(table, button=0))  # (0, 1, 2)
     table.leave(leaver)
@@ -127,10 +125,12 @@ def test_going_from_two_to_three_players_keeps_the_big_blind_moving():
     table.sit_down(1, "new", STACK)
     hand = deal(table)
     # The new player sits between the button and the small blind: they wait, heads-up.
-    assert positions(hand) == (2, 2, 0) and not hand.dealt[1]
+    assert positions(hand) == (2, 2, 0)
+    assert not hand.dealt[1]
     finish(hand)
     hand = deal(table)
-    assert positions(hand) == (2, 0, 1) and hand.dealt[1]  # the big blind reached them
+    assert positions(hand) == (2, 0, 1)
+    assert hand.dealt[1]
 
 
 def test_a_new_player_waits_for_the_big_blind_by_default():
@@ -138,12 +138,15 @@ def test_a_new_player_waits_for_the_big_blind_by_default():
     finish(deal(table, button=0))  # (0, 1, 2)
     table.sit_down(5, "new", STACK)
     hand = deal(table)
-    assert positions(hand) == (1, 2, 3) and not hand.dealt[5]
+    assert positions(hand) == (1, 2, 3)
+    assert not hand.dealt[5]
     assert table.status[5] == SeatStatus.WAITING
     finish(hand)
     hand = deal(table)
-    assert hand.big_blind_seat == 5 and hand.dealt[5]
-    assert table.status[5] == SeatStatus.ACTIVE and not table.owes_big[5]
+    assert hand.big_blind_seat == 5
+    assert hand.dealt[5]
+    assert table.status[5] == SeatStatus.ACTIVE
+    assert not table.owes_big[5]
 
 
 def test_a_new_player_may_post_a_big_blind_to_play_at_once():
@@ -183,7 +186,8 @@ def test_a_poster_the_big_blind_reaches_next_hand_waits_instead_of_posting_twice
     finish(deal(table, button=0))  # (0, 1, 2)
     table.sit_down(4, "new", STACK, post=True)
     hand = deal(table)
-    assert positions(hand) == (1, 2, 3) and not hand.dealt[4]
+    assert positions(hand) == (1, 2, 3)
+    assert not hand.dealt[4]
     finish(hand)
     hand = deal(table)
     assert hand.big_blind_seat == 4
@@ -197,7 +201,8 @@ def test_a_player_who_missed_the_big_blind_posts_small_dead_and_big_live():
     finish(deal(table))  # (1, 2, 3)
     hand = deal(table)  # the big blind passes seat 4
     assert positions(hand) == (2, 3, 5)
-    assert table.owes_big[4] and table.owes_small[4]
+    assert table.owes_big[4]
+    assert table.owes_small[4]
     finish(hand)
     table.sit_in(4, post=True)
     hand = deal(table)  # (3, 5, 0): seat 4 sits between the button and the small blind
@@ -211,7 +216,8 @@ def test_a_player_who_missed_the_big_blind_posts_small_dead_and_big_live():
     ]
     assert hand.bets[4] == 2_000  # live
     assert hand.committed[4] == 3_000  # the small blind is dead money in the pot
-    assert not table.owes_big[4] and not table.owes_small[4]
+    assert not table.owes_big[4]
+    assert not table.owes_small[4]
 
 
 def test_a_player_who_missed_blinds_may_wait_for_the_big_blind_instead():
@@ -237,16 +243,20 @@ def test_a_player_who_sat_out_on_the_small_blind_owes_a_dead_small_blind():
     table.sit_out(2)
     hand = deal(table)
     assert positions(hand) == (1, -1, 3)  # the small blind would have been seat 2's
-    assert table.owes_small[2] and not table.owes_big[2]
+    assert table.owes_small[2]
+    assert not table.owes_big[2]
     finish(hand)
     table.sit_in(2, post=True)
     hand = deal(table)  # (2, 3, 4): seat 2 is on the button seat, it must wait
-    assert positions(hand) == (2, 3, 4) and not hand.dealt[2]
+    assert positions(hand) == (2, 3, 4)
+    assert not hand.dealt[2]
     finish(hand)
     hand = deal(table)
-    assert positions(hand) == (3, 4, 5) and hand.dealt[2]
+    assert positions(hand) == (3, 4, 5)
+    assert hand.dealt[2]
     assert [b for b in blinds_posted(hand) if b[0] == 2] == [(2, BlindKind.DEAD_SMALL, 1_000)]
-    assert hand.bets[2] == 0 and hand.committed[2] == 1_000
+    assert hand.bets[2] == 0
+    assert hand.committed[2] == 1_000
 
 
 def test_a_player_who_sits_out_and_back_in_before_missing_a_blind_plays_on():
@@ -263,7 +273,8 @@ def test_the_first_hand_deals_every_ready_player_whatever_they_chose():
     assert table.status == [SeatStatus.WAITING] * 3
     hand = deal(table, button=1)
     assert positions(hand) == (1, 2, 0)
-    assert all(hand.dealt) and table.status == [SeatStatus.ACTIVE] * 3
+    assert all(hand.dealt)
+    assert table.status == [SeatStatus.ACTIVE] * 3
 
 
 def test_a_lone_player_and_newcomers_waiting_restart_the_game():
@@ -320,7 +331,8 @@ def test_leaving_is_refused_during_the_players_hand_and_returns_the_stack_after(
         table.leave(0)
     finish(hand)
     assert table.leave(0) == STACK
-    assert table.players[0] is None and table.status[0] == SeatStatus.EMPTY
+    assert table.players[0] is None
+    assert table.status[0] == SeatStatus.EMPTY
 
 
 def test_players_may_sit_down_during_a_hand_and_join_a_later_one():
