@@ -93,6 +93,7 @@ class MoneySettings(BaseModel):
     coingecko_base_url: str = "https://api.coingecko.com"
     payout_max_attempts: int = 5
     payout_retry_base_s: int = 60
+    notification_sender: str = "no-reply@holdem.example"
     rakeback_window_days: int = 30
     rakeback_rates: dict[str, Decimal] = Field(
         default_factory=lambda: {

@@ -1,0 +1,65 @@
+"""Notifier Lambda: SQS payment notices → e-mail through SES.
+
+Off the money path: a notice reaches the queue after the money was committed, and a failure
+here only delays an e-mail (SQS retries the record, then the DLQ keeps it).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from functions.payments_runtime import run, runtime
+from holdem.adapters.orm.users import User
+from holdem.config import get_settings
+from holdem.services.notifications import Notice, render_email
+
+logger = Logger(service="notifier")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@lru_cache(maxsize=1)
+def ses() -> Any:
+    aws = get_settings().aws
+    return boto3.client("ses", region_name=aws.region, endpoint_url=aws.endpoint_url)
+
+
+async def _email_of(user_id: int) -> str | None:
+    async with runtime().container.sessions() as session:
+        user = await session.get(User, user_id)
+        return None if user is None else user.email
+
+
+def record_handler(record: SQSRecord) -> str:
+    notice = Notice.from_json(record.json_body)
+    email = run(_email_of(notice.user_id))
+    if email is None:
+        logger.warning("notice for an unknown user dropped", extra={"user_id": notice.user_id})
+        return "dropped"
+    subject, text = render_email(notice)
+    ses().send_email(
+        Source=get_settings().money.notification_sender,
+        Destination={"ToAddresses": [email]},
+        Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}},
+    )
+    return "sent"
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch entry point."""
+    response: dict[str, Any] = dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )
+    return response

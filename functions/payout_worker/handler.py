@@ -1,0 +1,79 @@
+"""Payout worker Lambda: SQS ``{"withdrawal_id": n}`` messages → gateway payouts.
+
+Powertools `BatchProcessor` reports failed records only (``ReportBatchItemFailures``); a
+record fails when the use case raises (SQS redelivers it, then the DLQ takes it). Each
+record is idempotent on its SQS message id (Powertools idempotency in Redis), and
+`holdem.services.withdrawals.pay_out` is itself exactly-once per withdrawal (row lock,
+status check, gateway lookup by the payout's key before any new payout).
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from typing import Any
+
+import redis
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.cache import CachePersistenceLayer
+from pydantic import BaseModel, Field
+
+from functions.payments_runtime import run, runtime
+from holdem.config import get_settings
+from holdem.services import withdrawals
+
+logger = Logger(service="payout-worker")
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency_config = IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=3600)
+
+
+class PayoutMessage(BaseModel):
+    withdrawal_id: int = Field(gt=0)
+
+
+@lru_cache(maxsize=1)
+def persistence() -> CachePersistenceLayer:
+    """Powertools idempotency records in our Redis (the class name warns; same class)."""
+    client = redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return CachePersistenceLayer(client=client)  # type: ignore[arg-type]
+
+
+def pay(message: dict[str, Any]) -> str:
+    """Pay one withdrawal (idempotent on the SQS message id)."""
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="message", config=idempotency_config, persistence_store=persistence()
+    )
+    def once(message: dict[str, Any]) -> str:
+        parsed = PayoutMessage.model_validate_json(message["body"])
+        outcome = run(withdrawals.pay_out(runtime().withdrawals(), parsed.withdrawal_id))
+        logger.info("payout", extra={"withdrawal_id": parsed.withdrawal_id, "outcome": outcome})
+        return outcome.value
+
+    result: str = once(message=message)
+    return result
+
+
+def record_handler(record: SQSRecord) -> str:
+    return pay({"message_id": record.message_id, "body": record.body})
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS batch entry point."""
+    idempotency_config.register_lambda_context(context)
+    response: dict[str, Any] = dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )
+    return response

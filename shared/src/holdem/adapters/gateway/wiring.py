@@ -1,0 +1,117 @@
+"""Builds the payment adapters from settings, once per process (a Lambda cold start).
+
+`PaymentsRuntime.build(container)` gives the gateway client, the rate service, the notifier
+and the coin registry; `.deposits()` and `.withdrawals()` hand them to the use cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from holdem.adapters.gateway.base import PaymentGateway
+from holdem.adapters.gateway.nowpayments import NowPaymentsGateway
+from holdem.adapters.rates import PROVIDERS, RateService
+from holdem.bootstrap import Container
+from holdem.payments.coins import CoinRegistry
+from holdem.services.deposits import DepositDeps, coin_registry
+from holdem.services.notifications import Notifier, SendToQueue, sqs_sender
+from holdem.services.withdrawals import Enqueue, WithdrawalDeps
+
+
+@dataclass
+class PaymentsRuntime:
+    container: Container
+    coins: CoinRegistry
+    gateway: PaymentGateway
+    rates: RateService
+    notifier: Notifier
+    enqueue: Enqueue | None = None
+
+    @classmethod
+    def build(
+        cls,
+        container: Container,
+        *,
+        gateway: PaymentGateway | None = None,
+        rates: RateService | None = None,
+        send_notice: SendToQueue | None = None,
+        enqueue: Enqueue | None = None,
+    ) -> PaymentsRuntime:
+        """Adapters from the container's settings; pass any of them to replace it."""
+        settings = container.settings
+        money = settings.money
+        if gateway is None:
+            gateway = NowPaymentsGateway(
+                money.gateway_base_url,
+                money.gateway_api_key.get_secret_value(),
+                email=money.gateway_email,
+                password=money.gateway_password.get_secret_value(),
+                deposit_callback_url=money.deposit_callback_url,
+                payout_callback_url=money.payout_callback_url,
+            )
+        if rates is None:
+            urls = {"upbit": money.upbit_base_url, "coingecko": money.coingecko_base_url}
+            providers = [PROVIDERS[name](urls[name]) for name in money.rate_providers]
+            rates = RateService(
+                container.redis,
+                providers,
+                cache_ttl_s=money.rate_cache_ttl_s,
+                max_age_s=money.rate_max_age_s,
+            )
+        aws = settings.aws
+        if enqueue is None and aws.payout_queue_url:
+            enqueue = sqs_enqueue(aws.payout_queue_url, aws.region, aws.endpoint_url)
+        queue_url = settings.aws.notification_queue_url
+        if send_notice is None and queue_url:
+            send_notice = sqs_sender(queue_url, settings.aws.region, settings.aws.endpoint_url)
+        return cls(
+            container,
+            coin_registry(money),
+            gateway,
+            rates,
+            Notifier(container.redis, send_notice),
+            enqueue,
+        )
+
+    def deposits(self) -> DepositDeps:
+        money = self.container.settings.money
+        return DepositDeps(
+            self.container.sessions, money, self.coins, self.rates, self.notifier, self.gateway
+        )
+
+    def withdrawals(self) -> WithdrawalDeps:
+        money = self.container.settings.money
+        return WithdrawalDeps(
+            self.container.sessions,
+            money,
+            self.coins,
+            self.rates,
+            self.notifier,
+            self.gateway,
+            self.enqueue,
+        )
+
+    async def aclose(self) -> None:
+        await self.gateway.aclose()
+        await self.rates.aclose()
+
+
+def sqs_enqueue(queue_url: str, region: str, endpoint_url: str | None) -> Enqueue:
+    """An `Enqueue` sending one SQS message per withdrawal id (batches of 10)."""
+    import asyncio
+    import json
+
+    import boto3
+
+    client = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
+
+    async def enqueue(ids: list[int]) -> None:
+        for start in range(0, len(ids), 10):
+            entries: Any = [
+                {"Id": str(i), "MessageBody": json.dumps({"withdrawal_id": i})}
+                for i in ids[start : start + 10]
+            ]
+            await asyncio.to_thread(client.send_message_batch, QueueUrl=queue_url, Entries=entries)
+
+    return enqueue

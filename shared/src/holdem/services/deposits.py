@@ -1,0 +1,462 @@
+"""Crypto deposits: standing addresses, signed gateway notices, crediting exactly once.
+
+The gateway notifies us (IPN, `receive_notice`) each time it sees a chain output paid to one
+of our addresses, with the number of confirmations so far. For each output, keyed by
+coin + transaction hash + output index:
+
+- the notice's signature is checked in constant time and its timestamp against the replay
+  window; the payload is validated (`DepositNotice`);
+- the output is recorded once (``deposits``), its confirmation count only ever grows;
+- an output paid to an address we never issued is recorded ``unmatched`` for an operator
+  and credits nobody;
+- once the coin's minimum confirmations are reached the amount is converted at the live
+  rate (rounded down to the won) and credited through the ledger, exactly once: the
+  deposit row is locked, and the ledger's idempotency key is ``deposit:{coin}:{tx}:{n}``;
+- if no fresh rate exists the deposit waits (the gateway's retry or the scheduler's sweep,
+  `credit_waiting_deposits`, credits it later).
+
+Deliveries may be duplicated, reordered or concurrent: each ends in one of `Outcome`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from holdem.adapters.gateway.base import GatewayError, PaymentGateway
+from holdem.adapters.orm.payments import Deposit, DepositAddress
+from holdem.adapters.rates import Quote, RateService, RateUnavailable
+from holdem.config import MoneySettings
+from holdem.payments import signatures
+from holdem.payments.coins import Coin, CoinRegistry
+from holdem.payments.conversion import krw_for_crypto
+from holdem.payments.errors import InvalidAddress, InvalidSignature, StaleDelivery, UnsupportedCoin
+from holdem.services import errors, ledger
+from holdem.services.notifications import Notice, NoticeKind, Notifier
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+# --- errors (mapped to HTTP by the webhook function and the API) -------------------------
+
+
+class WebhookSignatureInvalid(errors.AuthenticationError):
+    """The notice's signature is missing or wrong."""
+
+    code = "invalid_signature"
+
+
+class WebhookStale(errors.InvalidInput):
+    """The notice is outside the replay window (a replay, or delayed too long)."""
+
+    code = "stale_delivery"
+
+
+class WebhookMalformed(errors.InvalidInput):
+    """The body is not JSON."""
+
+    code = "malformed_body"
+
+
+class WebhookPayloadInvalid(errors.InvalidInput):
+    """The body is JSON but not a valid deposit notice."""
+
+    code = "invalid_payload"
+
+
+class CoinNotAccepted(errors.InvalidInput):
+    code = "unsupported_coin"
+
+
+class GatewayUnavailableError(errors.ServiceError):
+    """The payment gateway could not be reached; try again later."""
+
+    code = "gateway_unavailable"
+
+
+# --- the notice ---------------------------------------------------------------------------
+
+
+class DepositNotice(BaseModel):
+    """A gateway IPN about a payment to one of our addresses (NOWPayments' field names).
+
+    ``confirmations`` and ``output_index`` extend NOWPayments' payload (the simulator sends
+    them); without ``confirmations`` the payment status decides: ``confirmed``/``finished``
+    mean the gateway has seen enough confirmations, anything else none.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    payment_id: int | str
+    payment_status: str = Field(min_length=1, max_length=32)
+    pay_address: str = Field(min_length=1, max_length=128)
+    pay_currency: str = Field(min_length=1, max_length=16)
+    actually_paid: Decimal = Field(gt=0, max_digits=38, decimal_places=18)
+    payin_hash: str = Field(min_length=8, max_length=128, pattern=r"^[0-9A-Za-z]+$")
+    output_index: int = Field(default=0, ge=0, le=100_000)
+    confirmations: int | None = Field(default=None, ge=0, le=1_000_000)
+    updated_at: int = Field(gt=0, description="milliseconds since the epoch")
+
+    @field_validator("actually_paid", mode="before")
+    @classmethod
+    def _no_floats(cls, value: Any) -> Any:
+        if isinstance(value, float):
+            raise ValueError("amounts must be exact decimals")
+        return value
+
+    def confirmations_for(self, coin: Coin) -> int:
+        if self.confirmations is not None:
+            return self.confirmations
+        done = self.payment_status.lower() in {"confirmed", "sending", "finished"}
+        return coin.min_confirmations if done else 0
+
+
+class Outcome(StrEnum):
+    CREDITED = "credited"
+    PENDING = "pending"
+    DUPLICATE = "duplicate"
+    UNMATCHED = "unmatched"
+    AWAITING_RATE = "awaiting_rate"
+
+
+@dataclass(frozen=True)
+class DepositResult:
+    outcome: Outcome
+    deposit_id: int
+    amount_krw: int | None = None
+
+
+@dataclass
+class DepositDeps:
+    """What the deposit use cases need."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    money: MoneySettings
+    coins: CoinRegistry
+    rates: RateService
+    notifier: Notifier
+    gateway: PaymentGateway | None = None
+    clock: Clock = lambda: datetime.now(UTC)
+    rate_budget_s: float = 2.0
+
+
+def coin_registry(money: MoneySettings) -> CoinRegistry:
+    """The accepted coins of these settings."""
+    return CoinRegistry.build(money.coins, money.min_confirmations)
+
+
+# --- addresses ----------------------------------------------------------------------------
+
+
+async def deposit_address(deps: DepositDeps, user_id: int, coin_symbol: str) -> DepositAddress:
+    """The user's standing address for a coin: created at the gateway once, then stored."""
+    try:
+        coin = deps.coins.get(coin_symbol)
+    except UnsupportedCoin as exc:
+        raise CoinNotAccepted(exc.message, exc.details) from exc
+    async with deps.sessions() as session:
+        found = await _address_of(session, user_id, coin.symbol)
+    if found is not None:
+        return found
+    if deps.gateway is None:
+        raise GatewayUnavailableError("no payment gateway is configured")
+    try:
+        issued = await deps.gateway.create_deposit_address(coin, f"user-{user_id}")
+        address = coin.validate_address(issued.address, deps.money.address_network)
+    except (GatewayError, InvalidAddress) as exc:
+        raise GatewayUnavailableError(f"the gateway did not issue a usable address: {exc}") from exc
+    async with deps.sessions() as session, session.begin():
+        await session.execute(
+            insert(DepositAddress)
+            .values(
+                user_id=user_id, coin=coin.symbol, address=address, gateway_ref=issued.gateway_ref
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "coin"])
+        )
+        stored = await _address_of(session, user_id, coin.symbol)
+    assert stored is not None
+    return stored
+
+
+async def _address_of(session: AsyncSession, user_id: int, coin: str) -> DepositAddress | None:
+    stmt = select(DepositAddress).where(
+        DepositAddress.user_id == user_id, DepositAddress.coin == coin
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- notices ------------------------------------------------------------------------------
+
+
+def parse_notice(
+    body: bytes, signature: str | None, money: MoneySettings, now: datetime
+) -> DepositNotice:
+    """Verify and validate a delivery, or raise the webhook error that says why."""
+    try:
+        parsed = signatures.verify(body, signature, money.webhook_secret.get_secret_value())
+    except InvalidSignature as exc:
+        if isinstance(exc.__cause__, ValueError | UnicodeDecodeError):
+            raise WebhookMalformed("the body is not JSON") from exc
+        raise WebhookSignatureInvalid(exc.message) from exc
+    if not isinstance(parsed, dict):
+        raise WebhookPayloadInvalid("the body must be a JSON object")
+    try:
+        notice = DepositNotice.model_validate(parsed)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise WebhookPayloadInvalid(
+            "the deposit notice is invalid", {"problems": problems}
+        ) from exc
+    try:
+        signatures.check_fresh(
+            notice.updated_at, int(now.timestamp() * 1000), money.webhook_replay_window_s
+        )
+    except StaleDelivery as exc:
+        raise WebhookStale(exc.message, exc.details) from exc
+    return notice
+
+
+async def receive_notice(deps: DepositDeps, body: bytes, signature: str | None) -> DepositResult:
+    """Handle one webhook delivery end to end (see the module docstring)."""
+    notice = parse_notice(body, signature, deps.money, deps.clock())
+    try:
+        coin = deps.coins.by_gateway_code(notice.pay_currency)
+    except UnsupportedCoin as exc:
+        raise CoinNotAccepted(exc.message, exc.details) from exc
+    quote: Quote | None = None
+    if notice.confirmations_for(coin) >= coin.min_confirmations:
+        quote = await _quote_or_none(deps, coin)
+    result, notices = await _record(deps, notice, coin, quote)
+    if result.outcome is Outcome.AWAITING_RATE and quote is None:
+        quote = await _quote_or_none(deps, coin)
+        if quote is not None:
+            result, notices = await _record(deps, notice, coin, quote)
+    await deps.notifier.notify_all(notices)
+    return result
+
+
+async def _quote_or_none(deps: DepositDeps, coin: Coin) -> Quote | None:
+    """A fresh rate within the time budget (the webhook must answer in 3 s), else None."""
+    try:
+        return await asyncio.wait_for(deps.rates.rate(coin.symbol), deps.rate_budget_s)
+    except (RateUnavailable, TimeoutError):
+        log.warning("no fresh %s rate in time: the deposit waits", coin.symbol)
+        return None
+
+
+async def _record(
+    deps: DepositDeps, notice: DepositNotice, coin: Coin, quote: Quote | None
+) -> tuple[DepositResult, list[Notice]]:
+    now = deps.clock()
+    confirmations = notice.confirmations_for(coin)
+    async with deps.sessions() as session, session.begin():
+        owner = (
+            await session.execute(
+                select(DepositAddress.user_id).where(
+                    DepositAddress.coin == coin.symbol, DepositAddress.address == notice.pay_address
+                )
+            )
+        ).scalar_one_or_none()
+        inserted = await session.execute(
+            insert(Deposit)
+            .values(
+                user_id=owner,
+                coin=coin.symbol,
+                tx_hash=notice.payin_hash,
+                output_index=notice.output_index,
+                address=notice.pay_address,
+                crypto_amount=notice.actually_paid,
+                confirmations=confirmations,
+                status="pending" if owner is not None else "unmatched",
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["coin", "tx_hash", "output_index"])
+            .returning(Deposit.id)
+        )
+        is_new = inserted.scalar_one_or_none() is not None
+        deposit = (
+            await session.execute(
+                select(Deposit)
+                .where(
+                    Deposit.coin == coin.symbol,
+                    Deposit.tx_hash == notice.payin_hash,
+                    Deposit.output_index == notice.output_index,
+                )
+                .with_for_update()
+            )
+        ).scalar_one()
+        if deposit.status == "credited":
+            return DepositResult(Outcome.DUPLICATE, deposit.id, deposit.amount_krw), []
+        if deposit.status == "unmatched":
+            if confirmations > deposit.confirmations:
+                deposit.confirmations = confirmations
+                deposit.updated_at = now
+            outcome = Outcome.UNMATCHED if is_new else Outcome.DUPLICATE
+            return DepositResult(outcome, deposit.id), []
+        grew = confirmations > deposit.confirmations
+        if grew:
+            deposit.confirmations = confirmations
+            deposit.crypto_amount = notice.actually_paid
+            deposit.updated_at = now
+        if deposit.confirmations < coin.min_confirmations:
+            if not (is_new or grew):
+                return DepositResult(Outcome.DUPLICATE, deposit.id), []
+            assert deposit.user_id is not None
+            pending = Notice(
+                deposit.user_id, NoticeKind.DEPOSIT_PENDING, _notice_data(deposit, coin)
+            )
+            return DepositResult(Outcome.PENDING, deposit.id), [pending]
+        if quote is None:
+            return DepositResult(Outcome.AWAITING_RATE, deposit.id), []
+        notice_out = await _credit(session, deposit, coin, quote, now)
+    return DepositResult(Outcome.CREDITED, deposit.id, deposit.amount_krw), notice_out
+
+
+def _notice_data(deposit: Deposit, coin: Coin) -> dict[str, Any]:
+    return {
+        "deposit_id": deposit.id,
+        "coin": coin.symbol,
+        "crypto_amount": str(deposit.crypto_amount),
+        "confirmations": deposit.confirmations,
+        "required_confirmations": coin.min_confirmations,
+        "tx_hash": deposit.tx_hash,
+    }
+
+
+async def _credit(
+    session: AsyncSession, deposit: Deposit, coin: Coin, quote: Quote, now: datetime
+) -> list[Notice]:
+    """Credit a locked, confirmed deposit through the ledger (its key makes it once only)."""
+    assert deposit.user_id is not None
+    amount_krw = krw_for_crypto(Decimal(deposit.crypto_amount), quote.rate)
+    deposit.amount_krw = amount_krw
+    deposit.rate_krw = quote.rate
+    deposit.status = "credited"
+    deposit.updated_at = now
+    if amount_krw > 0:
+        posted = await ledger.credit_deposit(
+            session,
+            key=f"deposit:{coin.symbol}:{deposit.tx_hash}:{deposit.output_index}",
+            user_id=deposit.user_id,
+            amount=amount_krw,
+            coin=coin.symbol,
+            crypto_amount=Decimal(deposit.crypto_amount),
+            rate_krw=quote.rate,
+            tx_hash=deposit.tx_hash,
+            address=deposit.address,
+            deposit_id=deposit.id,
+        )
+        deposit.ledger_transaction_id = posted.transaction_id
+    data = {**_notice_data(deposit, coin), "amount_krw": amount_krw, "rate_krw": str(quote.rate)}
+    return [Notice(deposit.user_id, NoticeKind.DEPOSIT_CREDITED, data)]
+
+
+async def credit_waiting_deposits(deps: DepositDeps, limit: int = 100) -> int:
+    """Credit deposits that reached their confirmations while no rate was fresh. Returns count."""
+    credited = 0
+    notices: list[Notice] = []
+    for coin in deps.coins:
+        async with deps.sessions() as session:
+            waiting = (
+                await session.execute(
+                    select(Deposit.id)
+                    .where(
+                        Deposit.status == "pending",
+                        Deposit.coin == coin.symbol,
+                        Deposit.confirmations >= coin.min_confirmations,
+                    )
+                    .limit(1)
+                )
+            ).first()
+        if waiting is None:
+            continue
+        quote = await _quote_or_none(deps, coin)
+        if quote is None:
+            continue
+        async with deps.sessions() as session, session.begin():
+            rows = (
+                (
+                    await session.execute(
+                        select(Deposit)
+                        .where(
+                            Deposit.status == "pending",
+                            Deposit.coin == coin.symbol,
+                            Deposit.user_id.is_not(None),
+                            Deposit.confirmations >= coin.min_confirmations,
+                        )
+                        .order_by(Deposit.id)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for deposit in rows:
+                notices += await _credit(session, deposit, coin, quote, deps.clock())
+                credited += 1
+    await deps.notifier.notify_all(notices)
+    return credited
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def list_deposits(
+    session: AsyncSession, user_id: int, *, limit: int = 50, before_id: int | None = None
+) -> list[Deposit]:
+    """A user's deposits, newest first, including pending ones (cursor: the last id seen)."""
+    stmt = select(Deposit).where(Deposit.user_id == user_id)
+    if before_id is not None:
+        stmt = stmt.where(Deposit.id < before_id)
+    stmt = stmt.order_by(Deposit.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def unmatched_deposits(session: AsyncSession, *, limit: int = 100) -> list[Deposit]:
+    """Deposits to addresses we never issued, for operator review."""
+    stmt = (
+        select(Deposit)
+        .where(Deposit.status == "unmatched")
+        .order_by(Deposit.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+__all__ = [
+    "CoinNotAccepted",
+    "DepositDeps",
+    "DepositNotice",
+    "DepositResult",
+    "GatewayUnavailableError",
+    "Outcome",
+    "WebhookMalformed",
+    "WebhookPayloadInvalid",
+    "WebhookSignatureInvalid",
+    "WebhookStale",
+    "coin_registry",
+    "credit_waiting_deposits",
+    "deposit_address",
+    "list_deposits",
+    "parse_notice",
+    "receive_notice",
+    "unmatched_deposits",
+]

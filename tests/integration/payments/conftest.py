@@ -1,0 +1,3 @@
+from tests.payments_support import payments, sim
+
+__all__ = ["payments", "sim"]
