@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from devstack.lambda_runtime import Invoker
 
 PYTHON = str(VENV_BIN / "python")
-SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack"]
+SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack", "edge"]
 
 
 def cmd_up(args: argparse.Namespace) -> int:

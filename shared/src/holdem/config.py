@@ -49,6 +49,7 @@ class WebSocketLimits(BaseModel):
     worker_heartbeat_interval_s: float = 5.0
     table_lease_ttl_s: float = 3.0
     shutdown_drain_s: float = 90.0
+    auth_timeout_s: float = 10.0
 
 
 class GameSettings(BaseModel):
@@ -61,6 +62,7 @@ class GameSettings(BaseModel):
     max_buy_in_bb: int = 100
     rathole_window_s: int = 2 * 3600
     reconnect_grace_s: float = 30.0
+    between_hands_s: float = 2.0
 
 
 class MoneySettings(BaseModel):

@@ -1,0 +1,57 @@
+"""``python -m edge``: run one table server until SIGTERM (drain, exit 0) or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from edge import logs
+from edge.metrics import Metrics
+from edge.server import EdgeServer, worker_id_from_env
+from holdem.bootstrap import bootstrap
+from holdem.config import get_settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m edge", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="WebSocket + /healthz, /readyz")
+    parser.add_argument("--metrics-port", type=int, default=9100, help="Prometheus; -1: off")
+    parser.add_argument("--worker-id", default=None, help="default: $EDGE_WORKER_ID or random")
+    parser.add_argument(
+        "--ready-file", default=None, help="write 'port metrics_port' here once listening"
+    )
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    worker_id = args.worker_id or worker_id_from_env()
+    logs.configure(worker_id, settings.log_level)
+    container = bootstrap(settings)
+    metrics = Metrics()
+    server = EdgeServer(
+        container, host=args.host, port=args.port, worker_id=worker_id, metrics=metrics
+    )
+    try:
+        metrics_port = metrics.serve(args.host, args.metrics_port) if args.metrics_port >= 0 else -1
+        port = await server.start()
+        if args.ready_file:
+            ready = Path(args.ready_file)
+            await asyncio.to_thread(ready.write_text, f"{port} {metrics_port}\n")
+        await server.serve_until_signalled()
+    finally:
+        await server.close()
+        await container.aclose()
+    logging.getLogger("edge").info("stopped")
+    return 0
+
+
+def main() -> int:
+    return asyncio.run(run(parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

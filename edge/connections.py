@@ -1,0 +1,159 @@
+"""One client connection: its codec, identity, tables, rate limit and outgoing queue.
+
+Each connection has a writer task draining a bounded queue, so a slow client never stalls
+the fan-out of other connections; a client that falls too far behind is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from holdem.protocol.codec import Codec
+
+log = logging.getLogger("edge.connections")
+
+OUTBOX_LIMIT = 2000
+
+
+class TokenBucket:
+    """A per-connection message rate limit: `rate` per second, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass(eq=False)
+class Connection:
+    ws: ServerConnection
+    codec: Codec
+    bucket: TokenBucket
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    user_id: int = 0
+    tables: dict[int, str] = field(default_factory=dict)
+    """Joined tables → role ("player" / "spectator")."""
+    opened_at: float = field(default_factory=time.time)
+    _outbox: asyncio.Queue[bytes | str | None] = field(
+        default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT)
+    )
+    _writer: asyncio.Task[None] | None = None
+    close_reason: tuple[int, str] | None = None
+    _closer: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.id}")
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue one message (encoded with this connection's codec)."""
+        self.send_frame(self.codec.encode(message))
+
+    def send_frame(self, frame: bytes | str) -> None:
+        try:
+            self._outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("slow consumer closed", extra={"conn": self.id})
+            self.close_later(1008, "slow_consumer")
+
+    def close_later(self, code: int, reason: str) -> None:
+        """Close after the queued messages are written (the writer closes the socket)."""
+        if self.close_reason is None:
+            self.close_reason = (code, reason)
+            with contextlib.suppress(asyncio.QueueFull):
+                self._outbox.put_nowait(None)
+            if self._outbox.full():
+                self._closer = asyncio.ensure_future(self.ws.close(code, reason))
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                frame = await self._outbox.get()
+                if frame is None:
+                    code, reason = self.close_reason or (1000, "")
+                    await self.ws.close(code, reason)
+                    return
+                await self.ws.send(frame)
+        except ConnectionClosed:
+            return
+
+    async def stop(self) -> None:
+        """Stop the writer; when a close was requested, first let it flush and close."""
+        if self._writer is not None and self.close_reason is not None:
+            with contextlib.suppress(TimeoutError, ConnectionClosed):
+                await asyncio.wait_for(asyncio.shield(self._writer), 5.0)
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+
+class Registry:
+    """This server's open connections, by id, by user and by table."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Connection] = {}
+        self.by_user: dict[int, set[Connection]] = {}
+        self.by_table: dict[int, set[Connection]] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def add(self, conn: Connection) -> None:
+        self.by_id[conn.id] = conn
+
+    def bind_user(self, conn: Connection) -> bool:
+        """Index by user; True when this is the user's first connection here."""
+        users = self.by_user.setdefault(conn.user_id, set())
+        users.add(conn)
+        return len(users) == 1
+
+    def join(self, conn: Connection, table_id: int, role: str) -> bool:
+        """Index by table; True when this is the table's first connection here."""
+        conn.tables[table_id] = role
+        members = self.by_table.setdefault(table_id, set())
+        members.add(conn)
+        return len(members) == 1
+
+    def part(self, conn: Connection, table_id: int) -> bool:
+        """Remove from a table; True when the table has no connection here any more."""
+        conn.tables.pop(table_id, None)
+        members = self.by_table.get(table_id)
+        if members is None:
+            return False
+        members.discard(conn)
+        if not members:
+            del self.by_table[table_id]
+            return True
+        return False
+
+    def remove(self, conn: Connection) -> tuple[bool, list[int]]:
+        """Forget the connection; (user gone from this server, tables now empty here)."""
+        self.by_id.pop(conn.id, None)
+        emptied = [t for t in list(conn.tables) if self.part(conn, t)]
+        user_gone = False
+        users = self.by_user.get(conn.user_id)
+        if users is not None:
+            users.discard(conn)
+            if not users:
+                del self.by_user[conn.user_id]
+                user_gone = True
+        return user_gone, emptied

@@ -1,0 +1,411 @@
+"""The WebSocket front of a table server: connections, authentication, limits, fan-out.
+
+Any server accepts any client. A connection authenticates with its first message, then its
+commands are appended to the table's relay stream, whoever owns the table (see
+`edge.tables`). What owners publish on pub/sub (table and user channels) is fanned out here
+to this server's own connections, encoded once per codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from redis.asyncio.client import PubSub
+from sqlalchemy import select
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from edge import logs
+from edge.connections import Connection, Registry, TokenBucket
+from edge.metrics import Metrics
+from edge.tables import TableHost
+from holdem.adapters.fleet import EVICT_CHANNEL, Fleet
+from holdem.adapters.orm.tables import PokerTable
+from holdem.adapters.relay import LOBBY_CHANNEL, Relay, table_channel, unpack, user_channel
+from holdem.auth.tokens import InvalidTokenError, decode_access_token
+from holdem.bootstrap import Container
+from holdem.health import check_dependencies
+from holdem.protocol import errors as perr
+from holdem.protocol.codec import JSON, MSGPACK, SUBPROTOCOLS, codec_for
+from holdem.protocol.messages import (
+    Auth,
+    ClientMessage,
+    Join,
+    Leave,
+    Ping,
+    ServerType,
+    parse_client_message,
+)
+
+log = logging.getLogger("edge.server")
+
+SHUTDOWN_CLOSE = perr.CLOSE_CODES["server_restart"]
+
+
+def _select_subprotocol(_conn: ServerConnection, offered: Any) -> Any:
+    for name in SUBPROTOCOLS:
+        if name in offered:
+            return name
+    return None  # JSON fallback: a client that offers nothing (or only unknown names)
+
+
+class EdgeServer:
+    """One table server process: WebSocket front, fan-out, fleet membership, table host."""
+
+    def __init__(
+        self,
+        container: Container,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        worker_id: str | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.container = container
+        self.settings = container.settings
+        self.host = host
+        self.port = port
+        self.worker_id = worker_id or f"w{uuid.uuid4().hex[:10]}"
+        self.metrics = metrics or Metrics()
+        self.registry = Registry()
+        redis = container.redis
+        self.fleet = Fleet(redis, self.worker_id, self.settings.ws.worker_heartbeat_ttl_s)
+        self.relay = Relay(redis)
+        self.tables = TableHost(container, self.worker_id, self.relay, self.fleet, self.metrics)
+        self.draining = False
+        self._server: Server | None = None
+        self._pubsub: PubSub | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        self._background: set[asyncio.Future[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> int:
+        """Bind, subscribe and start the background loops; returns the bound port."""
+        ws = self.settings.ws
+        self._pubsub = self.container.redis.pubsub()
+        await self._pubsub.subscribe(EVICT_CHANNEL, LOBBY_CHANNEL)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
+            select_subprotocol=_select_subprotocol,
+            process_request=self._process_request,
+            max_size=ws.max_frame_bytes * 4,
+            compression=None,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=5,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="fanout"),
+            asyncio.create_task(self._heartbeat(), name="heartbeat"),
+            asyncio.create_task(self.tables.scan_forever(), name="takeover-scan"),
+        ]
+        await self.fleet.heartbeat(f"{self.host}:{self.port}", [])
+        log.info("table server listening", extra={"port": self.port})
+        return self.port
+
+    async def drain(self) -> None:
+        """SIGTERM: deal no new hands, finish or hand over tables, close clients with 1012."""
+        if self.draining:
+            return
+        self.draining = True
+        log.info("draining")
+        await self.tables.drain(self.settings.ws.shutdown_drain_s)
+        for conn in list(self.registry.by_id.values()):
+            conn.send({"type": ServerType.RECONNECT, "reason": "server_restart"})
+            conn.close_later(SHUTDOWN_CLOSE, "server_restart")
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop everything this server started (no drain)."""
+        if self._server is not None:
+            self._server.close(close_connections=True, code=SHUTDOWN_CLOSE, reason="server_restart")
+            await self._server.wait_closed()
+        await self.tables.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
+        with contextlib.suppress(Exception):
+            await self.fleet.leave()
+        self._stopped.set()
+
+    async def serve_until_signalled(self) -> None:
+        """Run until SIGTERM (drain) or SIGINT."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._on_signal)
+        loop.add_signal_handler(signal.SIGINT, self._on_signal)
+        await self._stopped.wait()
+
+    def _on_signal(self) -> None:
+        task = asyncio.ensure_future(self.drain())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ HTTP on the same port
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            return _text(conn, HTTPStatus.OK, "ok\n")
+        if path == "/readyz":
+            if self.draining:
+                return _text(conn, HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+            checks = await check_dependencies(self.container)
+            if all(c.ok for c in checks):
+                return _text(conn, HTTPStatus.OK, "ready\n")
+            failed = ", ".join(c.name for c in checks if not c.ok)
+            return _text(conn, HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {failed}\n")
+        if path not in ("/", "/ws"):
+            return _text(conn, HTTPStatus.NOT_FOUND, "not found\n")
+        if self.draining:
+            return _text(conn, HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+        return None
+
+    # ------------------------------------------------------------------ one connection
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        limits = self.settings.ws
+        codec = codec_for(ws.subprotocol)
+        conn = Connection(ws, codec, TokenBucket(limits.messages_per_second, limits.message_burst))
+        token = logs.conn_id.set(conn.id)
+        if len(self.registry) >= limits.max_connections:
+            self.metrics.errors.labels("server_full").inc()
+            await ws.close(perr.CLOSE_CODES["server_full"], "server_full")
+            return
+        self.registry.add(conn)
+        self.metrics.connections.set(len(self.registry))
+        conn.start()
+        try:
+            if await self._authenticate(conn):
+                await self._serve(conn)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._forget(conn)
+            logs.conn_id.reset(token)
+
+    async def _authenticate(self, conn: Connection) -> bool:
+        try:
+            frame = await asyncio.wait_for(conn.ws.recv(), self.settings.ws.auth_timeout_s)
+        except TimeoutError:
+            conn.close_later(perr.CLOSE_CODES["auth_timeout"], "auth_timeout")
+            return False
+        try:
+            message = parse_client_message(conn.codec.decode(frame))
+        except perr.ProtocolError:
+            message = None
+        if not isinstance(message, Auth):
+            self._error(conn, perr.NotAuthenticated("the first message must be auth"), None)
+            conn.close_later(perr.CLOSE_CODES["not_authenticated"], "not_authenticated")
+            return False
+        try:
+            claims = decode_access_token(message.token, self.settings.auth)
+        except InvalidTokenError as exc:
+            self._error(conn, perr.InvalidToken(exc.reason), message.id)
+            conn.close_later(perr.CLOSE_CODES["invalid_token"], "invalid_token")
+            return False
+        conn.user_id = claims.user_id
+        if self.registry.bind_user(conn) and self._pubsub is not None:
+            await self._pubsub.subscribe(user_channel(conn.user_id))
+        ordered = await self.fleet.add_connection(conn.user_id, conn.id)
+        excess = len(ordered) - self.settings.ws.max_connections_per_user
+        for old in ordered[: max(0, excess)]:
+            await self.fleet.evict(conn.user_id, old)
+        conn.send(
+            {
+                "type": ServerType.AUTHENTICATED,
+                "id": message.id,
+                "user_id": conn.user_id,
+                "connection_id": conn.id,
+                "server": self.worker_id,
+                "encoding": conn.codec.name,
+                "heartbeat_s": self.settings.ws.idle_timeout_s / 3,
+            }
+        )
+        return True
+
+    async def _serve(self, conn: Connection) -> None:
+        limits = self.settings.ws
+        while conn.close_reason is None:
+            try:
+                frame = await asyncio.wait_for(conn.ws.recv(), limits.idle_timeout_s)
+            except TimeoutError:
+                conn.close_later(perr.CLOSE_CODES["idle_timeout"], "idle_timeout")
+                return
+            request_id: str | None = None
+            try:
+                if len(frame) > limits.max_frame_bytes:
+                    raise perr.FrameTooLarge(
+                        f"frames are limited to {limits.max_frame_bytes} bytes"
+                    )
+                if not conn.bucket.take():
+                    raise perr.RateLimited("too many messages; slow down")
+                raw = conn.codec.decode(frame)
+                rid = raw.get("id")
+                request_id = rid if isinstance(rid, str) and len(rid) <= 64 else None
+                message = parse_client_message(raw)
+                self.metrics.messages_in.labels(message.type).inc()
+                await self._dispatch(conn, message)
+            except perr.ProtocolError as exc:
+                self._error(conn, exc, request_id)
+
+    async def _dispatch(self, conn: Connection, message: ClientMessage) -> None:
+        if isinstance(message, Ping):
+            conn.send({"type": ServerType.PONG, "id": message.id, "ts": time.time()})
+            return
+        if isinstance(message, Auth):
+            raise perr.AlreadyAuthenticated("this connection is already authenticated")
+        table_id = message.table_id
+        if isinstance(message, Join):
+            await self._join(conn, table_id, message.role)
+        elif table_id not in conn.tables:
+            raise perr.NotJoined(f"join table {table_id} first")
+        command = message.model_dump(mode="json", exclude={"type", "id", "table_id"})
+        command.update(
+            kind=message.type, user=conn.user_id, conn=conn.id, rid=message.id, at=time.time()
+        )
+        await self.relay.send_command(table_id, command)
+        if isinstance(message, Leave) and conn.tables.get(table_id) == "spectator":
+            await self._part(conn, table_id)
+
+    async def _join(self, conn: Connection, table_id: int, role: str) -> None:
+        if table_id not in conn.tables and not await self._table_is_open(table_id):
+            raise perr.TableNotFound(f"no open table {table_id}")
+        if self.registry.join(conn, table_id, role) and self._pubsub is not None:
+            await self._pubsub.subscribe(table_channel(table_id))
+        await self.tables.ensure_owner(table_id)
+
+    async def _part(self, conn: Connection, table_id: int) -> None:
+        if self.registry.part(conn, table_id) and self._pubsub is not None:
+            await self._pubsub.unsubscribe(table_channel(table_id))
+
+    async def _table_is_open(self, table_id: int) -> bool:
+        async with self.container.sessions() as session:
+            status = await session.scalar(
+                select(PokerTable.status).where(PokerTable.id == table_id)
+            )
+        return bool(status == "open")
+
+    async def _forget(self, conn: Connection) -> None:
+        joined = dict(conn.tables)
+        user_gone, emptied = self.registry.remove(conn)
+        self.metrics.connections.set(len(self.registry))
+        with contextlib.suppress(Exception):
+            if conn.user_id:
+                await self.fleet.remove_connection(conn.user_id, conn.id)
+            if self._pubsub is not None:
+                if user_gone and conn.user_id:
+                    await self._pubsub.unsubscribe(user_channel(conn.user_id))
+                if emptied:
+                    await self._pubsub.unsubscribe(*[table_channel(t) for t in emptied])
+            for table_id, role in joined.items():
+                if role == "player":
+                    await self.relay.send_command(
+                        table_id,
+                        {
+                            "kind": "disconnected",
+                            "user": conn.user_id,
+                            "conn": conn.id,
+                            "rid": None,
+                            "at": time.time(),
+                        },
+                    )
+        await conn.stop()
+
+    def _error(self, conn: Connection, exc: perr.ProtocolError, request_id: str | None) -> None:
+        self.metrics.errors.labels(exc.code).inc()
+        conn.send(
+            {"type": ServerType.ERROR, "id": request_id, "code": exc.code, "message": str(exc)}
+        )
+
+    # ------------------------------------------------------------------ fan-out and fleet
+
+    async def _listen(self) -> None:
+        assert self._pubsub is not None
+        pubsub = self._pubsub
+        while True:
+            try:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pub/sub read failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            data: bytes = message["data"]
+            if channel == EVICT_CHANNEL:
+                self._evict(data.decode())
+            elif channel.startswith("ws:user:"):
+                self._deliver_user(int(channel.rsplit(":", 1)[1]), data)
+            elif channel.startswith("ws:table:"):
+                self._deliver_table(int(channel.split(":")[2]), data)
+
+    def _evict(self, entry: str) -> None:
+        _user, _, conn_id = entry.partition(":")
+        conn = self.registry.by_id.get(conn_id)
+        if conn is not None:
+            conn.close_later(
+                perr.CLOSE_CODES["replaced_by_newer_connection"], "replaced_by_newer_connection"
+            )
+
+    def _deliver_user(self, user_id: int, data: bytes) -> None:
+        target, msg = unpack(data)
+        for conn in list(self.registry.by_user.get(user_id, ())):
+            if target is None or target == conn.id:
+                if msg.get("type") == "_parted":
+                    task = asyncio.ensure_future(self._part(conn, int(msg["table_id"])))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+                    continue
+                conn.send(msg)
+
+    def _deliver_table(self, table_id: int, data: bytes) -> None:
+        _target, msg = unpack(data)
+        frames: dict[bool, bytes | str] = {}
+        for conn in list(self.registry.by_table.get(table_id, ())):
+            binary = conn.codec.binary
+            if binary not in frames:
+                frames[binary] = (MSGPACK if binary else JSON).encode(msg)
+            conn.send_frame(frames[binary])
+
+    async def _heartbeat(self) -> None:
+        interval = self.settings.ws.worker_heartbeat_interval_s
+        while True:
+            try:
+                await self.fleet.heartbeat(f"{self.host}:{self.port}", list(self.registry.by_user))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("fleet heartbeat failed", exc_info=True)
+            await asyncio.sleep(interval)
+
+
+def _text(conn: ServerConnection, status: HTTPStatus, body: str) -> Response:
+    return conn.respond(status, body)
+
+
+def worker_id_from_env() -> str:
+    return os.environ.get("EDGE_WORKER_ID") or f"w{uuid.uuid4().hex[:10]}"

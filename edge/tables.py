@@ -1,0 +1,771 @@
+"""Table ownership: the host of owned tables and the one task per table that runs the engine.
+
+`TableHost` takes leases (on a player's join, and by scanning ``ws:tables:active`` for tables
+whose owner died), renews them, and runs one `TableActor` per owned table. The actor is the
+only caller of the engine for its table: it reads commands from the table's relay stream in
+order, applies them, checkpoints the engine state to Redis (fenced by the lease), then
+publishes the resulting messages. No PostgreSQL round trip per action: PostgreSQL is
+touched to seat / top up / cash out (the ledger) and once per finished hand (write-behind).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from fractions import Fraction
+from typing import Any
+
+from edge import logs
+from edge.metrics import Metrics
+from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
+from holdem.adapters.fleet import Fleet
+from holdem.adapters.leases import Lease, LeaseStore
+from holdem.adapters.relay import Relay
+from holdem.bootstrap import Container
+from holdem.engine import shuffle
+from holdem.engine.blinds import SeatStatus
+from holdem.engine.errors import EngineError
+from holdem.engine.events import Event, HandEnded, HandStarted, audience
+from holdem.engine.rake import RakeRule
+from holdem.engine.table import Table, TableConfig
+from holdem.engine.views import view_for
+from holdem.protocol import errors as perr
+from holdem.protocol.messages import ServerType
+from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
+from holdem.services.errors import ServiceError
+from holdem.services.table_runtime import (
+    HandSettlement,
+    TableMoney,
+    TableNotOpen,
+    build_settlement,
+)
+
+log = logging.getLogger("edge.tables")
+
+COMMAND_MAX_AGE_S = 30.0
+"""Commands older than this when read are dropped (e.g. left in the stream of a dead table)."""
+OUTBOX_RETRY_S = 1.0
+
+
+class TableHost:
+    """The tables this server owns."""
+
+    def __init__(
+        self, container: Container, worker_id: str, relay: Relay, fleet: Fleet, metrics: Metrics
+    ) -> None:
+        self.container = container
+        self.settings = container.settings
+        self.worker_id = worker_id
+        self.relay = relay
+        self.fleet = fleet
+        self.metrics = metrics
+        ttl_s = self.settings.ws.table_lease_ttl_s
+        # The lease expires after 80% of the takeover bound; scans run every 10% of it, so a
+        # dead owner's table is taken within the bound.
+        self.leases = LeaseStore(container.redis, worker_id, int(ttl_s * 800))
+        self.checkpoints = CheckpointStore(container.redis)
+        self.money = TableMoney(container.sessions)
+        self.actors: dict[int, TableActor] = {}
+        self.draining = False
+        self._lock = asyncio.Lock()
+
+    async def ensure_owner(self, table_id: int) -> None:
+        """Make sure somebody runs the table: if nobody holds its lease, take it."""
+        await self.fleet.mark_active(table_id)
+        if table_id in self.actors or self.draining:
+            return
+        if await self.leases.owner(table_id) is None:
+            await self._try_take(table_id)
+
+    async def _try_take(self, table_id: int) -> None:
+        async with self._lock:
+            if table_id in self.actors or self.draining:
+                return
+            lease = await self.leases.acquire(table_id)
+            if lease is None:
+                return
+            actor = TableActor(self, lease)
+            self.actors[table_id] = actor
+            self.metrics.tables.set(len(self.actors))
+            actor.start()
+
+    def forget(self, actor: TableActor) -> None:
+        if self.actors.get(actor.table_id) is actor:
+            del self.actors[actor.table_id]
+            self.metrics.tables.set(len(self.actors))
+
+    async def scan_forever(self) -> None:
+        """Take over active tables whose lease expired (their owner died or handed over)."""
+        interval = self.settings.ws.table_lease_ttl_s / 10
+        while True:
+            try:
+                if not self.draining:
+                    for table_id in await self.fleet.active_tables():
+                        if (
+                            table_id not in self.actors
+                            and await self.leases.owner(table_id) is None
+                        ):
+                            await self._try_take(table_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("takeover scan failed", exc_info=True)
+            await asyncio.sleep(interval)
+
+    async def drain(self, bound_s: float) -> None:
+        """Stop dealing; wait up to `bound_s` for running hands; hand the rest over."""
+        self.draining = True
+        for actor in list(self.actors.values()):
+            actor.draining = True
+        # A draining actor returns on its own once its hand is over and settled.
+        tasks = [a.task for a in self.actors.values() if a.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=bound_s)
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Stop every actor; each checkpoints and releases its lease on the way out."""
+        actors = list(self.actors.values())
+        for actor in actors:
+            actor.stopping = True
+        for actor in actors:
+            await actor.join()
+
+
+class TableActor:
+    """The single writer of one table (one asyncio task)."""
+
+    def __init__(self, host: TableHost, lease: Lease) -> None:
+        self.host = host
+        self.lease = lease
+        self.table_id = lease.table_id
+        self.relay = host.relay
+        self.settings = host.settings
+        self.metrics = host.metrics
+        self.table: Table | None = None
+        self.rt: dict[str, Any] = {}
+        self.outgoing: list[tuple[int | None, str | None, dict[str, Any]]] = []
+        self.draining = host.draining
+        self.stopping = False
+        self.lost = False
+        self.task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._main(), name=f"table-{self.table_id}")
+
+    async def join(self) -> None:
+        if self.task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    @property
+    def busy(self) -> bool:
+        """A hand is running or a settlement waits: draining should wait for it."""
+        table = self.table
+        running = table is not None and table.hand_running
+        return bool(running or self.rt.get("outbox"))
+
+    async def _main(self) -> None:
+        logs.table_id.set(self.table_id)
+        renewer = asyncio.create_task(self._renew_forever())
+        try:
+            await self._restore()
+            await self._loop()
+        except LeaseLostError:
+            self.lost = True
+            log.warning("lease lost; another server runs the table now")
+        except TableNotOpen:
+            log.info("table is not open; not running it")
+            await self.host.fleet.mark_idle(self.table_id)
+        except Exception:
+            log.exception("table task failed; releasing the table")
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            if not self.lost:
+                with contextlib.suppress(Exception):
+                    await self._checkpoint()
+                with contextlib.suppress(Exception):
+                    await self.host.leases.release(self.lease)
+            self.host.forget(self)
+
+    async def _renew_forever(self) -> None:
+        every = self.host.leases.ttl_ms / 4000
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if not await self.host.leases.renew(self.lease):
+                    self.lost = True
+                    self.stopping = True
+                    return
+            except Exception:
+                log.warning("lease renewal failed", exc_info=True)
+
+    # ------------------------------------------------------------------ restore
+
+    async def _restore(self) -> None:
+        row = await self.host.money.table_row(self.table_id)
+        config = TableConfig(
+            seats=row.max_seats,
+            small_blind=row.small_blind,
+            big_blind=row.big_blind,
+            min_buy_in=row.min_buy_in,
+            max_buy_in=row.max_buy_in,
+            rake=RakeRule(Fraction(row.rake_rate_bps, 10_000), row.rake_cap),
+        )
+        saved = await self.host.checkpoints.load(self.table_id)
+        if saved is not None:
+            self.table = Table.from_state(saved["engine"])
+            self.rt = saved["rt"]
+            self.metrics.takeovers.inc()
+            log.info("resumed from checkpoint", extra={"hand_running": self.table.hand_running})
+            # The clock resumes: a turn keeps its deadline, measured on the wall clock.
+        else:
+            # No checkpoint: a brand new table, or Redis lost the state. PostgreSQL holds every
+            # seat's balance as of the last settled hand, so a hand in progress is void and
+            # every stack is back to its start-of-hand value.
+            table = Table(config)
+            for seat_no, user_id, balance in await self.host.money.open_seats(self.table_id):
+                if balance > 0:
+                    _sit_restored(table, seat_no, str(user_id), balance)
+            self.table = table
+            last_hand = await self.host.money.last_hand_number(self.table_id)
+            table.hand_count = last_hand
+            self.rt = {
+                # From the start of the stream: commands sent while this owner was being
+                # chosen are applied; older ones are dropped by their age.
+                "cursor": "0-0",
+                "seqs": {},
+                "timeouts": {},
+                "banks": {},
+                "turn": None,
+                "outbox": [],
+                "leaving": [],
+                "hand_started_at": None,
+                "hand_events": [],
+                "next_hand_at": time.time() + self.settings.game.between_hands_s,
+            }
+            if last_hand:
+                self._notice_all("table_restored", "the table was restored from the ledger")
+        await self._checkpoint()
+        self._broadcast_snapshots()
+        await self._flush()
+
+    # ------------------------------------------------------------------ main loop
+
+    async def _loop(self) -> None:
+        while not self.stopping:
+            wait = self._seconds_to_next_deadline()
+            block_ms = max(1, min(500, int(wait * 1000)))
+            commands = await self.relay.read_commands(self.table_id, self.rt["cursor"], block_ms)
+            changed = False
+            for entry_id, command in commands:
+                self.rt["cursor"] = entry_id
+                started = time.perf_counter()
+                await self._apply(entry_id, command)
+                changed = True
+                if command.get("kind") == "act":
+                    self.metrics.action_latency.observe(time.perf_counter() - started)
+            if await self._tick():
+                changed = True
+            if changed:
+                await self._checkpoint()
+                await self._flush()
+            if self.draining and not self.busy:
+                return
+
+    def _seconds_to_next_deadline(self) -> float:
+        now = time.time()
+        waits = [0.5]
+        turn = self.rt.get("turn")
+        if turn is not None:
+            waits.append(turn["deadline"] - now)
+        if self.rt.get("outbox"):
+            waits.append(OUTBOX_RETRY_S)
+        elif self.table is not None and not self.table.hand_running:
+            waits.append(self.rt["next_hand_at"] - now)
+        return max(0.0, min(waits))
+
+    async def _tick(self) -> bool:
+        """Deadlines: the action clock, settlement retries, the next hand."""
+        table = self.table
+        assert table is not None
+        changed = False
+        turn = self.rt.get("turn")
+        hand = table.hand
+        if (
+            turn is not None
+            and hand is not None
+            and hand.result is None
+            and time.time() >= turn["deadline"]
+        ):
+            seat = turn["seat"]
+            key = str(seat)
+            self.rt["banks"][key] = 0.0
+            hand.timeout(seat)
+            count = self.rt["timeouts"].get(key, 0) + 1
+            self.rt["timeouts"][key] = count
+            if count >= self.settings.game.timeouts_before_sit_out:
+                table.sit_out(seat)
+                self._notice_seat(seat, "sat_out", "three timeouts in a row: sat out")
+            await self._after_engine()
+            changed = True
+        if self.rt.get("outbox"):
+            if await self._settle_pending():
+                changed = True
+            return changed
+        if (
+            not table.hand_running
+            and not self.draining
+            and time.time() >= self.rt["next_hand_at"]
+            and table.can_start_hand()
+        ):
+            table.start_hand(seed=shuffle.new_seed())
+            self.rt["hand_started_at"] = time.time()
+            self.rt["hand_events"] = []
+            await self._after_engine()
+            changed = True
+        return changed
+
+    # ------------------------------------------------------------------ commands
+
+    async def _apply(self, entry_id: str, command: dict[str, Any]) -> None:
+        kind = command.get("kind")
+        user = int(command.get("user", 0))
+        conn = command.get("conn")
+        rid = command.get("rid")
+        logs.action_id.set(entry_id)
+        if time.time() - float(command.get("at", 0)) > COMMAND_MAX_AGE_S:
+            return
+        try:
+            if kind == "join":
+                self.outgoing.append((user, conn, {**self._snapshot_for(user), "id": rid}))
+                return
+            if kind == "disconnected":
+                return
+            handler = _HANDLERS.get(str(kind))
+            if handler is None:
+                raise perr.UnknownMessageType(f"unknown command {kind!r}")
+            result = await handler(self, user, command, entry_id)
+            self.outgoing.append(
+                (
+                    user,
+                    conn,
+                    {
+                        "type": ServerType.RESULT,
+                        "id": rid,
+                        "table_id": self.table_id,
+                        "ok": True,
+                        **(result or {}),
+                    },
+                )
+            )
+        except (perr.ProtocolError, EngineError, ServiceError) as exc:
+            self._reply_error(user, conn, rid, exc.code, str(exc))
+        except (LeaseLostError, asyncio.CancelledError):
+            raise
+        except Exception:
+            # A bug must not turn one command into a poison message that kills every owner.
+            log.exception("command failed", extra={"kind": kind})
+            self._reply_error(user, conn, rid, "internal_error", "the command failed")
+        finally:
+            logs.action_id.set(None)
+
+    def _reply_error(
+        self, user: int, conn: str | None, rid: str | None, code: str, text: str
+    ) -> None:
+        self.metrics.errors.labels(code).inc()
+        self.outgoing.append(
+            (
+                user,
+                conn,
+                {
+                    "type": ServerType.ERROR,
+                    "id": rid,
+                    "table_id": self.table_id,
+                    "code": code,
+                    "message": text,
+                },
+            )
+        )
+
+    def _seat_of(self, user: int) -> int:
+        assert self.table is not None
+        seat = self.table.seat_of(str(user))
+        if seat is None:
+            raise perr.NotSeated(f"user {user} has no seat at table {self.table_id}")
+        return seat
+
+    async def _act(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
+        table = self.table
+        assert table is not None
+        seat = self._seat_of(user)
+        hand = table.hand
+        if hand is None or hand.result is not None or command["hand"] != hand.number:
+            current = hand.number if hand is not None and hand.result is None else None
+            raise perr.StaleAction(f"hand {command['hand']} is not running (current: {current})")
+        last = self.rt["seqs"].get(str(user), 0)
+        if command["seq"] <= last:
+            raise perr.StaleAction(
+                f"sequence number {command['seq']} was already used (last {last})"
+            )
+        action = command["action"]
+        amount = command.get("amount")
+        if action == "fold":
+            done = hand.fold(seat)
+        elif action == "check":
+            done = hand.check(seat)
+        elif action == "call":
+            done = hand.call(seat)
+        else:
+            if amount is None:
+                raise perr.InvalidMessage(f"{action} needs an amount (the raise-to total)")
+            done = hand.raise_to(seat, amount)
+        self.rt["seqs"][str(user)] = command["seq"]
+        self._spend_clock(seat)
+        self.rt["timeouts"][str(seat)] = 0
+        await self._after_engine()
+        return {
+            "hand": hand.number,
+            "seq": command["seq"],
+            "action": done.kind.value,
+            "amount": done.amount,
+        }
+
+    async def _sit(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
+        table = self.table
+        assert table is not None
+        seat, amount = command["seat"], command["buy_in"]
+        # Seat in the engine first (its checks: seat free, not seated yet, buy-in range), so
+        # no money moves for a request the table refuses; undo it if the ledger refuses.
+        table.sit_down(seat, str(user), amount)
+        try:
+            await self.host.money.sit(
+                self.table_id, seat, user, amount, key=f"sit:{self.table_id}:{entry_id}"
+            )
+        except BaseException:
+            table.leave(seat)
+            raise
+        self.rt["seqs"].setdefault(str(user), 0)
+        self._broadcast_snapshots()
+        return {"seat": seat, "stack": amount}
+
+    async def _top_up(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
+        table = self.table
+        assert table is not None
+        seat = self._seat_of(user)
+        amount = command["amount"]
+        hand = table.hand
+        if hand is not None and hand.result is None and hand.dealt[seat]:
+            raise perr.StaleAction("top up between hands")
+        high = table.config.buy_in_range[1]
+        if table.stacks[seat] + amount > high:
+            raise perr.InvalidMessage(f"a stack may not exceed {high} after a top-up")
+        await self.host.money.top_up(
+            self.table_id, user, amount, key=f"topup:{self.table_id}:{entry_id}"
+        )
+        table.top_up(seat, amount)
+        self._broadcast_snapshots()
+        return {"seat": seat, "stack": table.stacks[seat]}
+
+    async def _sit_out(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
+        assert self.table is not None
+        seat = self._seat_of(user)
+        self.table.sit_out(seat)
+        self._broadcast_snapshots()
+        return {"seat": seat}
+
+    async def _sit_in(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
+        assert self.table is not None
+        seat = self._seat_of(user)
+        self.table.sit_in(seat)
+        self.rt["timeouts"][str(seat)] = 0
+        self._broadcast_snapshots()
+        return {"seat": seat}
+
+    async def _leave(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
+        table = self.table
+        assert table is not None
+        seat = table.seat_of(str(user))
+        if seat is None:
+            return {"left": True}  # a spectator stops watching (handled by its server)
+        hand = table.hand
+        if hand is not None and hand.result is None and hand.dealt[seat]:
+            table.sit_out(seat)
+            if seat not in self.rt["leaving"]:
+                self.rt["leaving"].append(seat)
+            if hand.to_act == seat:
+                hand.fold(seat)
+                await self._after_engine()
+            return {"seat": seat, "left": False, "after_hand": True}
+        await self._cash_out(seat, key=f"leave:{self.table_id}:{entry_id}")
+        return {"seat": seat, "left": True}
+
+    async def _cash_out(self, seat: int, key: str) -> None:
+        table = self.table
+        assert table is not None
+        player = table.players[seat]
+        assert player is not None
+        await self.host.money.cash_out(
+            self.table_id, seat, int(player), table.stacks[seat], key=key
+        )
+        table.leave(seat)
+        self.rt["seqs"].pop(player, None)
+        self.outgoing.append((int(player), None, {"type": "_parted", "table_id": self.table_id}))
+        self._broadcast_snapshots()
+
+    # ------------------------------------------------------------------ after the engine moved
+
+    async def _after_engine(self) -> None:
+        table = self.table
+        assert table is not None
+        events = table.drain_events()
+        for event in events:
+            self._publish_event(event)
+        hand = table.hand
+        if hand is None:
+            return
+        if hand.result is None:
+            self._start_turn(hand.to_act)
+            return
+        self.rt["turn"] = None
+        ended = [e for e in events if isinstance(e, HandEnded)]
+        if ended:
+            settlement = build_settlement(
+                table_id=self.table_id,
+                fence=self.lease.token,
+                hand=hand,
+                result=ended[0].result,
+                started_at=float(self.rt.get("hand_started_at") or time.time()),
+                events=self.rt["hand_events"],
+            )
+            self.rt["outbox"].append(settlement)
+            self.rt["hand_events"] = []
+            self.metrics.hands.inc()
+            self.outgoing.append(
+                (
+                    None,
+                    None,
+                    {
+                        "type": ServerType.HAND_RESULT,
+                        "table_id": self.table_id,
+                        **result_to_wire(ended[0].result),
+                    },
+                )
+            )
+            self.rt["next_hand_at"] = time.time() + self.settings.game.between_hands_s
+
+    def _publish_event(self, event: Event) -> None:
+        table = self.table
+        assert table is not None
+        wire = event_to_wire(event)
+        hand_no = table.hand.number if table.hand is not None else None
+        self.rt["hand_events"].append(wire)
+        if isinstance(event, HandStarted):
+            logs.hand_no.set(event.hand_number)
+            log.info("hand started", extra={"seats": list(event.seats)})
+        if isinstance(event, HandEnded):
+            return
+        owner = audience(event)
+        msg = {"type": ServerType.EVENT, "table_id": self.table_id, "hand": hand_no, **wire}
+        if owner is None:
+            self.outgoing.append((None, None, msg))
+        else:
+            player = table.players[owner]
+            if player is not None:
+                msg["type"] = ServerType.HOLE_CARDS
+                self.outgoing.append((int(player), None, msg))
+
+    def _start_turn(self, seat: int) -> None:
+        if seat < 0:
+            self.rt["turn"] = None
+            return
+        turn = self.rt.get("turn")
+        if (
+            turn is not None
+            and turn["seat"] == seat
+            and turn.get("street_seq") == self._street_seq()
+        ):
+            return
+        clock = self.settings.game.action_clock_s
+        bank = float(self.rt["banks"].get(str(seat), self.settings.game.time_bank_s))
+        now = time.time()
+        self.rt["turn"] = {
+            "seat": seat,
+            "started": now,
+            "deadline": now + clock + bank,
+            "clock": clock,
+            "street_seq": self._street_seq(),
+        }
+        assert self.table is not None
+        assert self.table.hand is not None
+        self.outgoing.append(
+            (
+                None,
+                None,
+                {
+                    "type": ServerType.EVENT,
+                    "event": "turn",
+                    "table_id": self.table_id,
+                    "hand": self.table.hand.number,
+                    "seat": seat,
+                    "clock_s": clock,
+                    "time_bank_s": bank,
+                    "deadline": now + clock + bank,
+                    "legal": self.table.hand.legal_actions(seat)._asdict(),
+                },
+            )
+        )
+
+    def _street_seq(self) -> int:
+        assert self.table is not None
+        assert self.table.hand is not None
+        return self.table.hand.seq
+
+    def _spend_clock(self, seat: int) -> None:
+        turn = self.rt.get("turn")
+        if turn is None or turn["seat"] != seat:
+            return
+        used = time.time() - turn["started"]
+        key = str(seat)
+        bank = float(self.rt["banks"].get(key, self.settings.game.time_bank_s))
+        self.rt["banks"][key] = max(0.0, bank - max(0.0, used - turn["clock"]))
+        self.rt["turn"] = None
+
+    # ------------------------------------------------------------------ settlement
+
+    async def _settle_pending(self) -> bool:
+        """Write the oldest unsettled hands to PostgreSQL; False while it is unreachable."""
+        table = self.table
+        assert table is not None
+        progressed = False
+        while self.rt["outbox"]:
+            settlement: HandSettlement = self.rt["outbox"][0]
+            started = time.perf_counter()
+            try:
+                await self.host.money.settle(settlement)
+            except Exception:
+                self.metrics.settlement_failures.inc()
+                log.warning("settlement deferred (PostgreSQL unavailable?)", exc_info=True)
+                self.rt["next_hand_at"] = time.time() + OUTBOX_RETRY_S
+                return progressed
+            self.metrics.postgres_latency.observe(time.perf_counter() - started)
+            self.rt["outbox"].pop(0)
+            progressed = True
+        for seat in list(self.rt["leaving"]):
+            self.rt["leaving"].remove(seat)
+            if table.players[seat] is not None:
+                try:
+                    await self._cash_out(
+                        seat, key=f"leave-after:{self.table_id}:{table.hand_count}:{seat}"
+                    )
+                except Exception:
+                    log.warning("cash-out deferred", exc_info=True)
+                    self.rt["leaving"].append(seat)
+        self._broadcast_snapshots()
+        return progressed
+
+    # ------------------------------------------------------------------ output
+
+    async def _checkpoint(self) -> None:
+        table = self.table
+        if table is None:
+            return
+        started = time.perf_counter()
+        await self.host.checkpoints.save(self.lease, {"engine": table.to_state(), "rt": self.rt})
+        self.metrics.redis_latency.observe(time.perf_counter() - started)
+
+    async def _flush(self) -> None:
+        outgoing, self.outgoing = self.outgoing, []
+        for user, conn, msg in outgoing:
+            if user is None:
+                await self.relay.publish_table(self.table_id, msg)
+            else:
+                await self.relay.publish_user(user, msg, conn)
+
+    def _snapshot_for(self, user: int | None) -> dict[str, Any]:
+        table = self.table
+        assert table is not None
+        seat = table.seat_of(str(user)) if user is not None else None
+        view = view_to_wire(view_for(table, seat))
+        turn = self.rt.get("turn")
+        clock = None
+        if turn is not None:
+            remaining = max(0.0, turn["deadline"] - time.time())
+            clock = {
+                "seat": turn["seat"],
+                "remaining_s": round(remaining, 3),
+                "deadline": turn["deadline"],
+            }
+        return {
+            "type": ServerType.SNAPSHOT,
+            "table_id": self.table_id,
+            "clock": clock,
+            "last_seq": self.rt["seqs"].get(str(user), 0) if user is not None else 0,
+            "settling": bool(self.rt.get("outbox")),
+            **view,
+        }
+
+    def _broadcast_snapshots(self) -> None:
+        """Seating changed: everybody gets a fresh view (players their own, with cards)."""
+        table = self.table
+        assert table is not None
+        self.outgoing.append((None, None, {**self._snapshot_for(None), "public": True}))
+        for player in table.players:
+            if player is not None:
+                self.outgoing.append((int(player), None, self._snapshot_for(int(player))))
+
+    def _notice_all(self, code: str, text: str) -> None:
+        self.outgoing.append(
+            (
+                None,
+                None,
+                {
+                    "type": ServerType.NOTICE,
+                    "table_id": self.table_id,
+                    "code": code,
+                    "message": text,
+                },
+            )
+        )
+
+    def _notice_seat(self, seat: int, code: str, text: str) -> None:
+        assert self.table is not None
+        player = self.table.players[seat]
+        if player is not None:
+            self.outgoing.append(
+                (
+                    int(player),
+                    None,
+                    {
+                        "type": ServerType.NOTICE,
+                        "table_id": self.table_id,
+                        "code": code,
+                        "message": text,
+                    },
+                )
+            )
+
+
+def _sit_restored(table: Table, seat: int, player: str, stack: int) -> None:
+    """Seat a player whose chips are already on the table (restored from the ledger)."""
+    table.players[seat] = player
+    table.stacks[seat] = stack
+    table.status[seat] = SeatStatus.ACTIVE
+    table.owes_big[seat] = False
+    table.owes_small[seat] = False
+
+
+_HANDLERS = {
+    "act": TableActor._act,
+    "sit": TableActor._sit,
+    "top_up": TableActor._top_up,
+    "sit_out": TableActor._sit_out,
+    "sit_in": TableActor._sit_in,
+    "leave": TableActor._leave,
+}

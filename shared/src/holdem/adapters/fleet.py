@@ -1,0 +1,88 @@
+"""The fleet registry: worker heartbeats, the set of live tables, and connection records.
+
+Keys:
+
+- ``ws:worker:{id}:alive`` — the worker's address and start time; TTL 30 s, refreshed every
+  5 s (``WS__WORKER_HEARTBEAT_TTL_S`` / ``WS__WORKER_HEARTBEAT_INTERVAL_S``).
+- ``ws:tables:active`` — a set of table ids that have seated players or watchers; every
+  worker scans it to take over tables whose lease expired.
+- ``ws:connections:{user_id}`` — a hash ``connection id → "{worker_id}:{opened_at}"``; TTL
+  refreshed with the worker heartbeat, so records of a dead worker vanish.
+- ``ws:connections:evict`` — pub/sub channel: ``"{user_id}:{connection_id}"`` asks the
+  worker holding that connection to close it (the per-user limit across the fleet).
+"""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+__all__ = ["ACTIVE_TABLES", "EVICT_CHANNEL", "Fleet"]
+
+ACTIVE_TABLES = "ws:tables:active"
+EVICT_CHANNEL = "ws:connections:evict"
+
+
+def _alive_key(worker_id: str) -> str:
+    return f"ws:worker:{worker_id}:alive"
+
+
+def _connections_key(user_id: int) -> str:
+    return f"ws:connections:{user_id}"
+
+
+class Fleet:
+    """One worker's view of the fleet."""
+
+    def __init__(self, redis: Redis, worker_id: str, heartbeat_ttl_s: int) -> None:
+        self._redis = redis
+        self.worker_id = worker_id
+        self._ttl = heartbeat_ttl_s
+
+    async def heartbeat(self, address: str, user_ids: list[int]) -> None:
+        """Say we are alive and keep the connection records of our users from expiring."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(_alive_key(self.worker_id), address, ex=self._ttl)
+            for user_id in user_ids:
+                pipe.expire(_connections_key(user_id), self._ttl)
+            await pipe.execute()
+
+    async def leave(self) -> None:
+        await self._redis.delete(_alive_key(self.worker_id))
+
+    async def is_alive(self, worker_id: str) -> bool:
+        return bool(await self._redis.exists(_alive_key(worker_id)))
+
+    async def workers(self) -> list[str]:
+        found = [key async for key in self._redis.scan_iter(match="ws:worker:*:alive")]
+        return sorted(k.decode().split(":")[2] for k in found)
+
+    async def add_connection(self, user_id: int, connection_id: str) -> list[str]:
+        """Record a connection; return the user's connection ids, oldest first."""
+        key = _connections_key(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, connection_id, f"{self.worker_id}:{time.time():.6f}")
+            pipe.expire(key, self._ttl)
+            pipe.hgetall(key)
+            results = await pipe.execute()
+        records: dict[bytes, bytes] = results[-1]
+        ordered = sorted(records.items(), key=lambda item: float(item[1].decode().split(":")[1]))
+        return [conn.decode() for conn, _ in ordered]
+
+    async def remove_connection(self, user_id: int, connection_id: str) -> None:
+        await self._redis.hdel(_connections_key(user_id), connection_id)
+
+    async def evict(self, user_id: int, connection_id: str) -> None:
+        """Ask whichever worker holds `connection_id` to close it."""
+        await self._redis.hdel(_connections_key(user_id), connection_id)
+        await self._redis.publish(EVICT_CHANNEL, f"{user_id}:{connection_id}")
+
+    async def mark_active(self, table_id: int) -> None:
+        await self._redis.sadd(ACTIVE_TABLES, table_id)
+
+    async def mark_idle(self, table_id: int) -> None:
+        await self._redis.srem(ACTIVE_TABLES, table_id)
+
+    async def active_tables(self) -> list[int]:
+        return sorted(int(v) for v in await self._redis.smembers(ACTIVE_TABLES))

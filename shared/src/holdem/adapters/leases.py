@@ -1,0 +1,113 @@
+"""Table leases in Redis: exactly one owner per table, with a fencing token.
+
+Keys (documented with TTLs in docs/protocol.md):
+
+- ``ws:table:{id}:lease`` = ``"{worker_id}:{token}"``, TTL = the lease TTL (ms precision).
+- ``ws:table:{id}:fence`` = the last fencing token handed out (no TTL: it only grows).
+
+Acquire, renew and release are Lua scripts, so check-and-set is atomic. Every acquisition
+gets a strictly larger token; PostgreSQL writes (the ledger's settle_hand) and checkpoint
+writes carry it so a deposed owner cannot overwrite its successor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+__all__ = ["Lease", "LeaseStore", "lease_key"]
+
+_ACQUIRE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, ':', 1, true)
+  if string.sub(current, 1, sep - 1) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return tonumber(string.sub(current, sep + 1))
+  end
+  return 0
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
+return token
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+
+def lease_key(table_id: int) -> str:
+    return f"ws:table:{table_id}:lease"
+
+
+def _fence_key(table_id: int) -> str:
+    return f"ws:table:{table_id}:fence"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A held lease: the holder's worker id and the fencing token of this tenure."""
+
+    table_id: int
+    worker_id: str
+    token: int
+
+    @property
+    def value(self) -> str:
+        return f"{self.worker_id}:{self.token}"
+
+
+class LeaseStore:
+    """Acquire / renew / release table leases for one worker."""
+
+    def __init__(self, redis: Redis, worker_id: str, ttl_ms: int) -> None:
+        if ":" in worker_id:
+            raise ValueError("worker ids must not contain ':'")
+        self._redis = redis
+        self.worker_id = worker_id
+        self.ttl_ms = ttl_ms
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    async def acquire(self, table_id: int) -> Lease | None:
+        """The lease if it was free (a new, larger token) or already ours; else None."""
+        token = int(
+            await self._acquire(
+                keys=[lease_key(table_id), _fence_key(table_id)],
+                args=[self.worker_id, self.ttl_ms],
+            )
+        )
+        return Lease(table_id, self.worker_id, token) if token else None
+
+    async def renew(self, lease: Lease) -> bool:
+        """Extend the lease; False when it was lost (expired or taken over)."""
+        return bool(
+            await self._renew(keys=[lease_key(lease.table_id)], args=[lease.value, self.ttl_ms])
+        )
+
+    async def release(self, lease: Lease) -> bool:
+        """Give the lease up (only if still ours)."""
+        return bool(await self._release(keys=[lease_key(lease.table_id)], args=[lease.value]))
+
+    async def owner(self, table_id: int) -> str | None:
+        """The worker id holding the table, if any."""
+        value = await self._redis.get(lease_key(table_id))
+        if value is None:
+            return None
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        return text.split(":", 1)[0]

@@ -1,0 +1,99 @@
+"""Relay between the servers of the fleet: commands to a table's owner, events back out.
+
+- ``ws:table:{id}:inbox`` — a Redis stream (capped at ~10,000 entries). Any server appends
+  a client's command; the owner reads it in order with ``XREAD BLOCK``. The owner keeps the
+  id of the last command it applied in its checkpoint, so a new owner continues exactly
+  where the old one stopped.
+- ``ws:table:{id}:events`` — pub/sub channel of the table's public messages.
+- ``ws:user:{user_id}`` — pub/sub channel of a user's private messages (hole cards, answers
+  to their requests, wallet notices).
+- ``ws:lobby`` — pub/sub channel of table openings/closings and seat counts.
+
+Every published payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``:
+``conn`` addresses one connection of the user (e.g. the answer to its request).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+from redis.asyncio import Redis
+
+__all__ = [
+    "LOBBY_CHANNEL",
+    "Relay",
+    "inbox_key",
+    "table_channel",
+    "user_channel",
+]
+
+LOBBY_CHANNEL = "ws:lobby"
+_INBOX_MAXLEN = 10_000
+
+
+def inbox_key(table_id: int) -> str:
+    return f"ws:table:{table_id}:inbox"
+
+
+def table_channel(table_id: int) -> str:
+    return f"ws:table:{table_id}:events"
+
+
+def user_channel(user_id: int) -> str:
+    return f"ws:user:{user_id}"
+
+
+def pack(msg: dict[str, Any], conn: str | None = None) -> bytes:
+    packed: bytes = msgpack.packb({"conn": conn, "msg": msg}, use_bin_type=True)
+    return packed
+
+
+def unpack(payload: bytes) -> tuple[str | None, dict[str, Any]]:
+    value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    return value["conn"], value["msg"]
+
+
+class Relay:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def send_command(self, table_id: int, command: dict[str, Any]) -> str:
+        """Append a command to the table's inbox; returns its stream id."""
+        entry_id = await self._redis.xadd(
+            inbox_key(table_id),
+            {"c": msgpack.packb(command, use_bin_type=True)},
+            maxlen=_INBOX_MAXLEN,
+            approximate=True,
+        )
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def read_commands(
+        self, table_id: int, after: str, block_ms: int, count: int = 100
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Commands after stream id `after`, waiting up to `block_ms` for the first one."""
+        reply: Any = await self._redis.xread(
+            {inbox_key(table_id): after}, count=count, block=block_ms
+        )
+        found: list[tuple[str, dict[str, Any]]] = []
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                command = msgpack.unpackb(fields[b"c"], raw=False, strict_map_key=False)
+                found.append((entry_id.decode(), command))
+        return found
+
+    async def last_command_id(self, table_id: int) -> str:
+        """The id of the newest command in the inbox ("0-0" when empty)."""
+        entries: Any = await self._redis.xrevrange(inbox_key(table_id), count=1)
+        return str(entries[0][0].decode()) if entries else "0-0"
+
+    async def publish_table(self, table_id: int, msg: dict[str, Any]) -> None:
+        await self._redis.publish(table_channel(table_id), pack(msg))
+
+    async def publish_user(
+        self, user_id: int, msg: dict[str, Any], conn: str | None = None
+    ) -> None:
+        await self._redis.publish(user_channel(user_id), pack(msg, conn))
+
+    async def publish_lobby(self, msg: dict[str, Any]) -> None:
+        await self._redis.publish(LOBBY_CHANNEL, pack(msg))

@@ -1,0 +1,111 @@
+"""A simple bot: joins, sits, and plays every decision it is asked for.
+
+The strategy is deliberately plain (mostly check/call, some minimum raises, some folds to
+bets), seeded so a run can be repeated. It reacts to ``turn`` events naming its seat and to
+snapshots showing its turn (after a reconnect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from holdem.client.client import ClientError, ClosedError, TableClient
+
+__all__ = ["Bot", "BotStrategy"]
+
+
+@dataclass
+class BotStrategy:
+    """Probabilities of the bot's choices."""
+
+    raise_rate: float = 0.15
+    fold_to_bet_rate: float = 0.2
+    seed: int | None = None
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def choose(self, legal: dict[str, Any]) -> tuple[str, int | None]:
+        """An action allowed by `legal` (the server's ``legal_actions``)."""
+        roll = self.rng.random()
+        min_raise = legal.get("min_raise_to")
+        if min_raise is not None and roll < self.raise_rate:
+            return ("bet" if legal.get("can_check") else "raise"), int(min_raise)
+        if legal.get("can_check"):
+            return "check", None
+        if roll < self.raise_rate + self.fold_to_bet_rate:
+            return "fold", None
+        return "call", None
+
+
+class Bot:
+    """Plays one seat at one table through a `TableClient` until stopped."""
+
+    def __init__(
+        self,
+        client: TableClient,
+        table_id: int,
+        seat: int,
+        buy_in: int,
+        strategy: BotStrategy | None = None,
+        think_s: float = 0.0,
+    ) -> None:
+        self.client = client
+        self.table_id = table_id
+        self.seat = seat
+        self.buy_in = buy_in
+        self.strategy = strategy or BotStrategy()
+        self.think_s = think_s
+        self.hands_seen: set[int] = set()
+        self.actions = 0
+        self.errors: list[str] = []
+
+    async def sit_down(self) -> None:
+        snapshot = await self.client.join(self.table_id, as_="player")
+        mine = snapshot["seats"][self.seat]
+        if mine["player_id"] != str(self.client.user_id):
+            await self.client.sit(self.table_id, self.seat, self.buy_in)
+
+    async def play(self, hands: int | None = None) -> None:
+        """React to turns until `hands` hands were seen end (forever if None)."""
+        async for message in self.client.messages():
+            kind = message.get("type")
+            if kind == "hand_result" and message.get("table_id") == self.table_id:
+                self.hands_seen.add(int(message["hand"]))
+                if hands is not None and len(self.hands_seen) >= hands:
+                    return
+            elif kind == "event" and message.get("event") == "turn":
+                if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
+                    await self._act(int(message["hand"]), message["legal"])
+            elif kind == "snapshot" and message.get("table_id") == self.table_id:
+                legal = message.get("legal_actions")
+                if message.get("running") and legal and message.get("to_act") == self.seat:
+                    await self._act(int(message["hand_number"]), legal)
+            elif kind == "notice" and message.get("code") == "sat_out":
+                with contextlib.suppress(ClientError):
+                    await self.client.sit_in(self.table_id)
+
+    async def _act(self, hand: int, legal: dict[str, Any]) -> None:
+        if self.think_s:
+            await asyncio.sleep(self.think_s)
+        action, amount = self.strategy.choose(legal)
+        try:
+            # Not awaited: the answer comes back through the reader while we keep reading.
+            await self.client.send(
+                {
+                    "type": "act",
+                    "table_id": self.table_id,
+                    "hand": hand,
+                    "action": action,
+                    "seq": self.client.next_seq(self.table_id),
+                    **({"amount": amount} if amount is not None else {}),
+                }
+            )
+            self.actions += 1
+        except (ClientError, ClosedError) as exc:
+            self.errors.append(str(exc))

@@ -1,0 +1,282 @@
+"""`TableClient`: connect, authenticate, join, act, iterate messages, reconnect.
+
+One reader task decodes every frame: answers to requests (``result`` / ``error`` /
+``snapshot`` carrying the request's ``id``) resolve the awaiting call; every message is also
+queued for `messages()` / `next_message()`, in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_for
+
+__all__ = ["ClientError", "ClosedError", "TableClient"]
+
+
+class ClientError(Exception):
+    """The server answered a request with an ``error`` message."""
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        super().__init__(f"{message.get('code')}: {message.get('message')}")
+        self.code: str = str(message.get("code"))
+        self.message = message
+
+
+class ClosedError(Exception):
+    """The connection closed (``code`` / ``reason`` from the close frame)."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"closed {code} {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class TableClient:
+    """A player's or spectator's connection to the fleet.
+
+    Args:
+        url: ``ws://host:port/``.
+        token: The REST API's access token (sent in the first message, never in the URL).
+        encoding: ``"msgpack"``, ``"json"`` or ``None`` (offer nothing: the server's JSON
+            fallback).
+        record: Keep every received message in `received` (tests, spies).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        encoding: str | None = "msgpack",
+        record: bool = False,
+        heartbeat_s: float | None = None,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.encoding = encoding
+        self.record = record
+        self.received: list[dict[str, Any]] = []
+        self.user_id = 0
+        self.connection_id = ""
+        self.server = ""
+        self._heartbeat_s = heartbeat_s
+        self._on_message = on_message
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._seq: dict[int, int] = {}
+        self.closed: ClosedError | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def subprotocols(self) -> list[Subprotocol] | None:
+        if self.encoding == "msgpack":
+            return [Subprotocol(MSGPACK_SUBPROTOCOL), Subprotocol(JSON_SUBPROTOCOL)]
+        if self.encoding == "json":
+            return [Subprotocol(JSON_SUBPROTOCOL)]
+        return None
+
+    async def connect(self, authenticate: bool = True) -> dict[str, Any] | None:
+        """Open the socket and (by default) authenticate; returns ``authenticated``."""
+        self.closed = None
+        self._ws = await connect(
+            self.url,
+            subprotocols=self.subprotocols,
+            compression=None,
+            max_size=2**22,
+            open_timeout=10,
+        )
+        self.codec = codec_for(self._ws.subprotocol)
+        self._reader = asyncio.create_task(self._read_loop())
+        if not authenticate:
+            return None
+        hello = await self.request({"type": "auth", "token": self.token})
+        self.user_id = int(hello["user_id"])
+        self.connection_id = str(hello["connection_id"])
+        self.server = str(hello["server"])
+        interval = self._heartbeat_s or float(hello.get("heartbeat_s", 20.0))
+        self._pinger = asyncio.create_task(self._ping_loop(interval))
+        return hello
+
+    async def __aenter__(self) -> TableClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for task in (self._pinger, self._reader):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+
+    async def reconnect(self, url: str | None = None) -> dict[str, Any] | None:
+        """Close, connect again (to `url` if given) and re-authenticate."""
+        await self.close()
+        self.url = url or self.url
+        return await self.connect()
+
+    # ------------------------------------------------------------------ sending
+
+    async def send_raw(self, frame: bytes | str) -> None:
+        """Send a frame as it is (tests of bad input)."""
+        assert self._ws is not None, "connect first"
+        await self._ws.send(frame)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self._ws is not None, "connect first"
+        await self._ws.send(self.codec.encode(message))
+
+    async def request(self, message: dict[str, Any], wait_s: float = 10.0) -> dict[str, Any]:
+        """Send with a fresh ``id`` and wait for its answer; raises `ClientError` on error."""
+        request_id = f"r{next(self._ids)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await self.send({**message, "id": request_id})
+            answer = await asyncio.wait_for(future, wait_s)
+        finally:
+            self._pending.pop(request_id, None)
+        if answer.get("type") == "error":
+            raise ClientError(answer)
+        return answer
+
+    async def join(self, table_id: int, as_: str = "player") -> dict[str, Any]:
+        """Join a table; returns the snapshot (own cards only)."""
+        snapshot = await self.request({"type": "join", "table_id": table_id, "as": as_})
+        self._seq[table_id] = max(self._seq.get(table_id, 0), int(snapshot.get("last_seq", 0)))
+        return snapshot
+
+    async def sit(self, table_id: int, seat: int, buy_in: int) -> dict[str, Any]:
+        return await self.request(
+            {"type": "sit", "table_id": table_id, "seat": seat, "buy_in": buy_in}
+        )
+
+    def next_seq(self, table_id: int) -> int:
+        self._seq[table_id] = self._seq.get(table_id, 0) + 1
+        return self._seq[table_id]
+
+    async def act(
+        self,
+        table_id: int,
+        hand: int,
+        action: str,
+        amount: int | None = None,
+        seq: int | None = None,
+    ) -> dict[str, Any]:
+        """Act in hand `hand`; `seq` defaults to the next of this client's counter."""
+        message: dict[str, Any] = {
+            "type": "act",
+            "table_id": table_id,
+            "hand": hand,
+            "action": action,
+            "seq": self.next_seq(table_id) if seq is None else seq,
+        }
+        if amount is not None:
+            message["amount"] = amount
+        return await self.request(message)
+
+    async def top_up(self, table_id: int, amount: int) -> dict[str, Any]:
+        return await self.request({"type": "top_up", "table_id": table_id, "amount": amount})
+
+    async def sit_out(self, table_id: int) -> dict[str, Any]:
+        return await self.request({"type": "sit_out", "table_id": table_id})
+
+    async def sit_in(self, table_id: int) -> dict[str, Any]:
+        return await self.request({"type": "sit_in", "table_id": table_id})
+
+    async def leave(self, table_id: int) -> dict[str, Any]:
+        return await self.request({"type": "leave", "table_id": table_id})
+
+    # ------------------------------------------------------------------ receiving
+
+    async def next_message(self, wait_s: float = 10.0) -> dict[str, Any]:
+        """The next message in arrival order; raises `ClosedError` once the socket closed."""
+        message = await asyncio.wait_for(self._queue.get(), wait_s)
+        if message is None:
+            self._queue.put_nowait(None)
+            assert self.closed is not None
+            raise self.closed
+        return message
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], wait_s: float = 10.0
+    ) -> dict[str, Any]:
+        """Skip messages until one matches `predicate`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("no matching message")
+            message = await self.next_message(remaining)
+            if predicate(message):
+                return message
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        """Every message until the connection closes."""
+        while True:
+            try:
+                yield await self.next_message(wait_s=3600)
+            except ClosedError:
+                return
+
+    async def wait_closed(self, wait_s: float = 10.0) -> ClosedError:
+        """Wait until the server closes the connection; returns code and reason."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            try:
+                await self.next_message(max(0.0, deadline - loop.time()))
+            except ClosedError as closed:
+                return closed
+
+    async def _read_loop(self) -> None:
+        assert self._ws is not None
+        ws = self._ws
+        try:
+            async for frame in ws:
+                message = self.codec.decode(frame)
+                if self.record:
+                    self.received.append(message)
+                if self._on_message is not None:
+                    self._on_message(message)
+                request_id = message.get("id")
+                if isinstance(request_id, str):
+                    future = self._pending.get(request_id)
+                    if future is not None and not future.done():
+                        future.set_result(message)
+                self._queue.put_nowait(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed = ClosedError(ws.close_code, ws.close_reason or "")
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(self.closed)
+            self._queue.put_nowait(None)
+
+    async def _ping_loop(self, interval: float) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(interval)
+                await self.send({"type": "ping"})

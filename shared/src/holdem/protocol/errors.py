@@ -1,0 +1,166 @@
+# ruff: noqa: N818  (error names read as conditions: StaleAction, RateLimited, ...)
+"""The protocol's exception tree and the one table that maps codes to close codes.
+
+Every error has a stable machine ``code`` (never branch on the message text). An error that
+is answered with an ``error`` message keeps the connection open and changes nothing; an
+error listed in `CLOSE_CODES` closes the connection with that code and the error code as
+the close reason::
+
+    ProtocolError                 protocol_error
+    ├── MalformedMessage          malformed_message     bytes that do not decode
+    ├── InvalidMessage            invalid_message       decodes, fails the schema
+    │   └── UnknownMessageType    unknown_message_type
+    ├── FrameTooLarge             frame_too_large
+    ├── RateLimited               rate_limited
+    ├── NotAuthenticated          not_authenticated     (closes 4001)
+    ├── InvalidToken              invalid_token         (closes 4001)
+    ├── AlreadyAuthenticated      already_authenticated
+    ├── TableNotFound             table_not_found
+    ├── NotJoined                 not_joined
+    ├── NotSeated                 not_seated
+    ├── StaleAction               stale_action          wrong hand number / old sequence number
+    ├── TableUnavailable          table_unavailable     no owner could be reached in time
+    └── ServerBusy                server_busy
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "CLOSE_CODES",
+    "AlreadyAuthenticated",
+    "CloseCode",
+    "FrameTooLarge",
+    "InvalidMessage",
+    "InvalidToken",
+    "MalformedMessage",
+    "NotAuthenticated",
+    "NotJoined",
+    "NotSeated",
+    "ProtocolError",
+    "RateLimited",
+    "ServerBusy",
+    "StaleAction",
+    "TableNotFound",
+    "TableUnavailable",
+    "UnknownMessageType",
+]
+
+
+class ProtocolError(Exception):
+    """Base of every error the edge reports to a client."""
+
+    code: ClassVar[str] = "protocol_error"
+
+
+class MalformedMessage(ProtocolError):
+    """The frame is not valid JSON / MessagePack, or not an object."""
+
+    code = "malformed_message"
+
+
+class InvalidMessage(ProtocolError):
+    """The message decodes but does not match its schema (types, ranges, fields)."""
+
+    code = "invalid_message"
+
+
+class UnknownMessageType(InvalidMessage):
+    """The ``type`` field names no client message."""
+
+    code = "unknown_message_type"
+
+
+class FrameTooLarge(ProtocolError):
+    """The frame exceeds ``WS__MAX_FRAME_BYTES``."""
+
+    code = "frame_too_large"
+
+
+class RateLimited(ProtocolError):
+    """The connection sent messages faster than its rate limit; the message was dropped."""
+
+    code = "rate_limited"
+
+
+class NotAuthenticated(ProtocolError):
+    """The first message must be ``auth``."""
+
+    code = "not_authenticated"
+
+
+class InvalidToken(ProtocolError):
+    """The access token is missing, forged or expired."""
+
+    code = "invalid_token"
+
+
+class AlreadyAuthenticated(ProtocolError):
+    """``auth`` was sent twice on one connection."""
+
+    code = "already_authenticated"
+
+
+class TableNotFound(ProtocolError):
+    """No open table has this id."""
+
+    code = "table_not_found"
+
+
+class NotJoined(ProtocolError):
+    """The connection has not joined this table."""
+
+    code = "not_joined"
+
+
+class NotSeated(ProtocolError):
+    """The user has no seat at this table."""
+
+    code = "not_seated"
+
+
+class StaleAction(ProtocolError):
+    """The action names another hand, or repeats an already used sequence number."""
+
+    code = "stale_action"
+
+
+class TableUnavailable(ProtocolError):
+    """The table's owner did not answer in time; nothing was done, retry."""
+
+    code = "table_unavailable"
+
+
+class ServerBusy(ProtocolError):
+    """The server is full or shutting down."""
+
+    code = "server_busy"
+
+
+class CloseCode:
+    """WebSocket close codes the edge uses (RFC 6455 §7.4 and the private 4000 range)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    UNAUTHENTICATED = 4001
+    REPLACED = 4003
+    IDLE = 4008
+
+
+CLOSE_CODES: dict[str, int] = {
+    # error / reason code      close code
+    NotAuthenticated.code: CloseCode.UNAUTHENTICATED,
+    InvalidToken.code: CloseCode.UNAUTHENTICATED,
+    "auth_timeout": CloseCode.UNAUTHENTICATED,
+    "server_full": CloseCode.TRY_AGAIN_LATER,
+    "replaced_by_newer_connection": CloseCode.REPLACED,
+    "idle_timeout": CloseCode.IDLE,
+    "server_restart": CloseCode.SERVICE_RESTART,
+}
+"""Reasons that close the connection. Every other error code is answered and the connection
+stays open. The close reason is the code itself (e.g. ``server_full``)."""

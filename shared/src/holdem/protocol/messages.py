@@ -1,0 +1,164 @@
+"""Client → server messages, validated with pydantic at the boundary, and server message types.
+
+Every client message is an object with a ``type`` and an optional ``id`` (a client request
+id, echoed in the ``result`` or ``error`` that answers it). Amounts are integer won: strict
+integers, never floats, strings or booleans. Unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import ValidationError as _ValidationError
+
+from holdem.protocol.errors import InvalidMessage, UnknownMessageType
+
+__all__ = [
+    "MAX_AMOUNT",
+    "Act",
+    "ActionName",
+    "Auth",
+    "ClientMessage",
+    "Join",
+    "Leave",
+    "Ping",
+    "ServerType",
+    "Sit",
+    "SitIn",
+    "SitOut",
+    "TopUp",
+    "parse_client_message",
+]
+
+MAX_AMOUNT = 10**12
+"""No amount on the wire exceeds ₩1,000,000,000,000 (a bound, not a business rule)."""
+
+Amount = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
+PositiveAmount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
+TableId = Annotated[StrictInt, Field(gt=0, le=2**62)]
+RequestId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: RequestId | None = None
+
+
+class Auth(_Message):
+    """The first message of every connection: the REST API's access token."""
+
+    type: Literal["auth"]
+    token: Annotated[StrictStr, Field(min_length=1, max_length=4096)]
+
+
+class Join(_Message):
+    """Watch a table (``as`` spectator) or come back to one's seat (``as`` player)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["join"]
+    table_id: TableId
+    role: Literal["player", "spectator"] = Field("spectator", alias="as")
+
+
+class Sit(_Message):
+    """Take a seat with a buy-in moved from the wallet by the ledger."""
+
+    type: Literal["sit"]
+    table_id: TableId
+    seat: Annotated[StrictInt, Field(ge=0, le=8)]
+    buy_in: PositiveAmount
+
+
+class ActionName(StrEnum):
+    FOLD = "fold"
+    CHECK = "check"
+    CALL = "call"
+    BET = "bet"
+    RAISE = "raise"
+
+
+class Act(_Message):
+    """A betting action. ``hand`` and ``seq`` make a stale or repeated click harmless.
+
+    ``seq`` is the client's own counter for this table: each act must carry a larger value
+    than the last one the server accepted from this user. ``amount`` (bet / raise) is the
+    raise-to total for the street.
+    """
+
+    type: Literal["act"]
+    table_id: TableId
+    hand: Annotated[StrictInt, Field(ge=1, le=2**62)]
+    seq: Annotated[StrictInt, Field(ge=1, le=2**62)]
+    action: ActionName
+    amount: Amount | None = None
+
+
+class SitOut(_Message):
+    type: Literal["sit_out"]
+    table_id: TableId
+
+
+class SitIn(_Message):
+    type: Literal["sit_in"]
+    table_id: TableId
+
+
+class TopUp(_Message):
+    """Add chips from the wallet between hands (up to the table's maximum buy-in)."""
+
+    type: Literal["top_up"]
+    table_id: TableId
+    amount: PositiveAmount
+
+
+class Leave(_Message):
+    """Stand up and cash out (after the current hand if one is running), or stop watching."""
+
+    type: Literal["leave"]
+    table_id: TableId
+
+
+class Ping(_Message):
+    """Application heartbeat; answered with ``pong``."""
+
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[
+    Auth | Join | Sit | Act | SitOut | SitIn | TopUp | Leave | Ping,
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+_TYPES = frozenset(["auth", "join", "sit", "act", "sit_out", "sit_in", "top_up", "leave", "ping"])
+
+
+def parse_client_message(value: dict[str, Any]) -> ClientMessage:
+    """Validate a decoded object; raises `UnknownMessageType` or `InvalidMessage`."""
+    kind = value.get("type")
+    if not isinstance(kind, str) or kind not in _TYPES:
+        raise UnknownMessageType(f"unknown message type: {str(kind)[:40]!r}")
+    try:
+        return _ADAPTER.validate_python(value)
+    except _ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or "message"
+        raise InvalidMessage(f"{where}: {first['msg']}") from exc
+
+
+class ServerType(StrEnum):
+    """The ``type`` of every server → client message (see docs/protocol.md)."""
+
+    AUTHENTICATED = "authenticated"
+    SNAPSHOT = "snapshot"
+    EVENT = "event"
+    HOLE_CARDS = "hole_cards"
+    HAND_RESULT = "hand_result"
+    RESULT = "result"
+    ERROR = "error"
+    PONG = "pong"
+    RECONNECT = "reconnect"
+    NOTICE = "notice"

@@ -1,0 +1,82 @@
+"""Engine records → wire messages (plain data, cards as two-character strings like "As").
+
+Only the table's owner calls these. Which events a connection may receive is decided by the
+caller with `holdem.engine.events.audience`: private events (hole cards) go to their
+owner's user channel only; every other event goes to the table channel.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from holdem.engine.cards import card_str
+from holdem.engine.events import Event, HandEnded
+from holdem.engine.results import HandResult
+
+__all__ = ["event_to_wire", "result_to_wire", "view_to_wire"]
+
+_CARD_FIELDS = frozenset(["cards", "board"])
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def event_to_wire(event: Event) -> dict[str, Any]:
+    """One engine event as ``{"event": <type>, "seq": n, ...fields}``."""
+    if isinstance(event, HandEnded):
+        return {"event": event.type, "seq": event.seq, "hand": event.result.hand_number}
+    fields: dict[str, Any] = {"event": event.type}
+    for name, value in event._asdict().items():
+        if name in _CARD_FIELDS:
+            fields[name] = [card_str(c) for c in value]
+        elif name == "pots":
+            fields[name] = [[pot.amount, list(pot.eligible)] for pot in value]
+        else:
+            fields[name] = _plain(value)
+    return fields
+
+
+def result_to_wire(result: HandResult) -> dict[str, Any]:
+    """A finished hand for every viewer: board, pots, net per seat, rake, revealed seed."""
+    return {
+        "hand": result.hand_number,
+        "button": result.button,
+        "seats": list(result.seats),
+        "players": list(result.players),
+        "board": [card_str(c) for c in result.board],
+        "pots": [
+            {
+                "amount": pot.amount,
+                "rake": pot.rake,
+                "eligible": list(pot.eligible),
+                "winners": [list(w) for w in pot.winners],
+            }
+            for pot in result.pots
+        ],
+        "uncalled": [list(u) for u in result.uncalled],
+        "net": list(result.net),
+        "stacks": list(result.stacks),
+        "rake": result.rake,
+        "rake_by_seat": list(result.rake_by_seat),
+        "shown": [[seat, [card_str(c) for c in cards]] for seat, cards in result.shown],
+        "mucked": list(result.mucked),
+        "commitment": result.commitment,
+        "seed": result.seed.hex() if result.seed is not None else None,
+    }
+
+
+def view_to_wire(view: dict[str, Any]) -> dict[str, Any]:
+    """An engine view (`holdem.engine.views.view_for`) with cards as strings."""
+    out = dict(view)
+    out["board"] = [card_str(c) for c in view["board"]]
+    out["seats"] = [
+        {**seat, "cards": None if seat["cards"] is None else [card_str(c) for c in seat["cards"]]}
+        for seat in view["seats"]
+    ]
+    return out

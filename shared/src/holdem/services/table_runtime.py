@@ -1,0 +1,232 @@
+"""The use cases a table's owner calls: seating money through the ledger, and write-behind
+settlement of a finished hand.
+
+Money moves only through the ledger (`holdem.services.ledger`): buy-in and top-up move won
+from the wallet to the player's seat account at the table, cash-out moves the seat balance
+back, and a finished hand is settled by the ledger's settle-hand, which checks the table
+lease's fencing token so a deposed owner can never settle. `TableMoney.settle` writes the
+ledger's settle-hand, the ``hands`` row, its ``hand_events`` and ``hand_players`` in ONE
+PostgreSQL transaction; it is idempotent (keyed by table and hand number), so the owner may
+retry it from its Redis outbox until PostgreSQL answers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from holdem.adapters.orm.hands import Hand as HandRow
+from holdem.adapters.orm.hands import HandEvent, HandPlayer
+from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.engine.cards import card_str
+from holdem.engine.hand import Hand
+from holdem.engine.results import HandResult
+from holdem.services import ledger
+from holdem.services.errors import Conflict, NotFound
+
+__all__ = ["HandSettlement", "TableMoney", "TableNotOpen", "build_settlement"]
+
+HandSettlement = dict[str, Any]
+"""A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
+
+
+class TableNotOpen(Conflict):
+    """The table does not exist or is not open."""
+
+    code = "table_not_open"
+
+
+def build_settlement(
+    *,
+    table_id: int,
+    fence: int,
+    hand: Hand,
+    result: HandResult,
+    started_at: float,
+    events: list[dict[str, Any]],
+) -> HandSettlement:
+    """Everything the one settlement transaction needs, as plain data."""
+    players = []
+    for seat in result.seats:
+        player = result.players[seat]
+        if player is None:
+            continue
+        cards = hand.hole_cards(seat)
+        players.append(
+            {
+                "seat": seat,
+                "user_id": int(player),
+                "hole_cards": "".join(card_str(c) for c in cards) if cards else "",
+                "shown": any(s == seat for s, _ in result.shown),
+                "net": result.net[seat],
+                "rake_share": result.rake_by_seat[seat],
+            }
+        )
+    total_pot = sum(pot.amount for pot in result.pots)
+    return {
+        "table_id": table_id,
+        "hand_no": result.hand_number,
+        "fence": fence,
+        "started_at": started_at,
+        "ended_at": datetime.now(UTC).timestamp(),
+        "small_blind": hand.small_blind,
+        "big_blind": hand.big_blind,
+        "button": result.button,
+        "board": " ".join(card_str(c) for c in result.board),
+        "total_pot": total_pot,
+        "rake": result.rake,
+        "commitment": result.commitment or "",
+        "seed": result.seed.hex() if result.seed is not None else "",
+        "players": players,
+        "events": events,
+        "result": {
+            "net": list(result.net),
+            "stacks": list(result.stacks),
+            "rake_by_seat": list(result.rake_by_seat),
+            "pots": [
+                [p.amount, p.rake, list(p.eligible), [list(w) for w in p.winners]]
+                for p in result.pots
+            ],
+            "shown": [[s, [card_str(c) for c in cards]] for s, cards in result.shown],
+            "uncalled": [list(u) for u in result.uncalled],
+        },
+    }
+
+
+class TableMoney:
+    """Seat money and settlement for the table servers (each call: one transaction)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def table_row(self, table_id: int) -> PokerTable:
+        """The table's stakes and limits; raises `TableNotOpen` unless it is open."""
+        async with self._sessions() as session:
+            row = await session.get(PokerTable, table_id)
+        if row is None or row.status != "open":
+            raise TableNotOpen(f"table {table_id} is not open")
+        return row
+
+    async def open_seats(self, table_id: int) -> list[tuple[int, int, int]]:
+        """``(seat_no, user_id, seat balance)`` of everybody sitting at the table."""
+        async with self._sessions() as session:
+            seats = (
+                await session.execute(
+                    select(Seat.seat_no, Seat.user_id)
+                    .where(Seat.table_id == table_id, Seat.left_at.is_(None))
+                    .order_by(Seat.seat_no)
+                )
+            ).all()
+            found = []
+            for seat_no, user_id in seats:
+                held = await ledger.balances(session, user_id)
+                found.append((seat_no, user_id, held.seats.get(table_id, 0)))
+        return found
+
+    async def last_hand_number(self, table_id: int) -> int:
+        async with self._sessions() as session:
+            number = await session.scalar(
+                select(func.max(HandRow.hand_no)).where(HandRow.table_id == table_id)
+            )
+        return int(number or 0)
+
+    async def sit(
+        self, table_id: int, seat_no: int, user_id: int, amount: int, *, key: str
+    ) -> None:
+        """Record the seat and move the buy-in from the wallet to the seat account."""
+        async with self._sessions() as session, session.begin():
+            session.add(Seat(table_id=table_id, seat_no=seat_no, user_id=user_id))
+            await session.flush()
+            await ledger.buy_in(session, key=key, user_id=user_id, table_id=table_id, amount=amount)
+
+    async def top_up(self, table_id: int, user_id: int, amount: int, *, key: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await ledger.buy_in(session, key=key, user_id=user_id, table_id=table_id, amount=amount)
+
+    async def cash_out(
+        self, table_id: int, seat_no: int, user_id: int, amount: int, *, key: str
+    ) -> None:
+        """Move the stack back to the wallet and close the seat row."""
+        async with self._sessions() as session, session.begin():
+            closed = await session.execute(
+                update(Seat)
+                .where(
+                    Seat.table_id == table_id,
+                    Seat.user_id == user_id,
+                    Seat.left_at.is_(None),
+                )
+                .values(left_at=func.now(), left_with=amount)
+            )
+            if closed.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound(f"user {user_id} has no open seat at table {table_id}")
+            if amount > 0:
+                await ledger.cash_out(
+                    session, key=key, user_id=user_id, table_id=table_id, amount=amount
+                )
+
+    async def settle(self, settlement: HandSettlement) -> None:
+        """The finished hand in one transaction: ledger settle-hand + hand, events, players.
+
+        Idempotent: a hand already written (same table and hand number) is left as it is.
+        """
+        table_id = settlement["table_id"]
+        hand_no = settlement["hand_no"]
+        async with self._sessions() as session, session.begin():
+            exists = await session.scalar(
+                select(HandRow.id).where(HandRow.table_id == table_id, HandRow.hand_no == hand_no)
+            )
+            if exists is not None:
+                return
+            started = datetime.fromtimestamp(settlement["started_at"], UTC)
+            row = HandRow(
+                table_id=table_id,
+                hand_no=hand_no,
+                started_at=started,
+                ended_at=datetime.fromtimestamp(settlement["ended_at"], UTC),
+                small_blind=settlement["small_blind"],
+                big_blind=settlement["big_blind"],
+                button_seat=settlement["button"],
+                board=settlement["board"],
+                total_pot=settlement["total_pot"],
+                rake=settlement["rake"],
+                deck_commitment=settlement["commitment"],
+                deck_seed=settlement["seed"],
+                result=settlement["result"],
+            )
+            session.add(row)
+            await session.flush()
+            session.add_all(
+                HandEvent(
+                    hand_id=row.id,
+                    seq_no=index,
+                    type=event["event"],
+                    seat_no=event.get("seat"),
+                    payload=event,
+                )
+                for index, event in enumerate(settlement["events"])
+            )
+            session.add_all(
+                HandPlayer(
+                    hand_id=row.id,
+                    seat_no=p["seat"],
+                    user_id=p["user_id"],
+                    started_at=started,
+                    hole_cards=p["hole_cards"],
+                    shown=p["shown"],
+                    net=p["net"],
+                    rake_share=p["rake_share"],
+                )
+                for p in settlement["players"]
+            )
+            await ledger.settle_hand(
+                session,
+                table_id=table_id,
+                hand_id=row.id,
+                fencing_token=settlement["fence"],
+                nets={p["user_id"]: p["net"] for p in settlement["players"]},
+                rake=settlement["rake"],
+                rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
+            )

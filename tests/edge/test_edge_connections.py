@@ -1,0 +1,193 @@
+"""Connections: authentication, encodings, limits, heartbeat and bad input (real servers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import msgpack
+import orjson
+import pytest
+
+from holdem.client import ClientError
+from tests.edge.conftest import fast_settings, url_of
+
+
+async def test_healthz_and_readyz_answer_on_the_websocket_port(start_edge):
+    server = await start_edge()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert (await http.get("/nope")).status_code == 404
+
+
+async def test_msgpack_is_preferred_and_json_is_the_fallback(start_edge, make_players, clients):
+    server = await start_edge()
+    [player] = await make_players(1)
+    for encoding, expected in [("msgpack", "msgpack"), ("json", "json"), (None, "json")]:
+        client = clients(url_of(server), player.token, encoding=encoding)
+        hello = await client.connect()
+        assert hello["encoding"] == expected
+        assert hello["user_id"] == player.user_id
+        pong = await client.request({"type": "ping"})
+        assert pong["type"] == "pong"
+        await client.close()
+
+
+async def test_the_first_message_must_be_auth(start_edge, make_players, clients):
+    server = await start_edge()
+    [player] = await make_players(1)
+    client = clients(url_of(server), player.token, encoding="json")
+    await client.connect(authenticate=False)
+    await client.send({"type": "join", "table_id": 1})
+    error = await client.next_message()
+    assert error["code"] == "not_authenticated"
+    closed = await client.wait_closed()
+    assert (closed.code, closed.reason) == (4001, "not_authenticated")
+
+
+@pytest.mark.parametrize("token", ["garbage", "", "x" * 5000])
+async def test_a_bad_token_closes_with_4001(start_edge, clients, token):
+    server = await start_edge()
+    client = clients(url_of(server), token, encoding="msgpack")
+    await client.connect(authenticate=False)
+    await client.send({"type": "auth", "token": token})
+    closed = await client.wait_closed()
+    assert closed.code == 4001
+
+
+async def test_a_fourth_connection_of_a_user_closes_the_oldest(start_edge, make_players, clients):
+    server = await start_edge()
+    other = await start_edge()
+    [player] = await make_players(1)
+    opened = []
+    for index in range(4):
+        # Across two servers: the per-user limit holds for the whole fleet.
+        target = server if index % 2 == 0 else other
+        client = clients(url_of(target), player.token)
+        await client.connect()
+        opened.append(client)
+    closed = await opened[0].wait_closed()
+    assert (closed.code, closed.reason) == (4003, "replaced_by_newer_connection")
+    for client in opened[1:]:
+        assert (await client.request({"type": "ping"}))["type"] == "pong"
+
+
+async def test_the_connection_beyond_the_server_limit_is_refused(
+    start_edge, make_players, clients, edge_settings
+):
+    # The limit is 600 by default; this test sets it to 5 (WS__MAX_CONNECTIONS) and opens 6.
+    server = await start_edge(fast_settings(edge_settings, ws={"max_connections": 5}))
+    players = await make_players(6)
+    for player in players[:5]:
+        await clients(url_of(server), player.token).connect()
+    sixth = clients(url_of(server), players[5].token)
+    await sixth.connect(authenticate=False)
+    closed = await sixth.wait_closed()
+    assert (closed.code, closed.reason) == (1013, "server_full")
+
+
+async def test_a_silent_connection_is_closed_and_forgotten(
+    start_edge, make_players, clients, edge_settings
+):
+    server = await start_edge(fast_settings(edge_settings, ws={"idle_timeout_s": 0.5}))
+    [player] = await make_players(1)
+    client = clients(url_of(server), player.token, heartbeat_s=3600)
+    await client.connect()
+    closed = await client.wait_closed()
+    assert (closed.code, closed.reason) == (4008, "idle_timeout")
+    for _ in range(100):
+        if not server.registry.by_id:
+            break
+        await asyncio.sleep(0.02)
+    assert not server.registry.by_id
+    assert not await server.container.redis.hgetall(f"ws:connections:{player.user_id}")
+
+
+async def test_bad_input_gets_its_error_code_and_the_connection_stays_usable(
+    start_edge, make_players, make_table, clients
+):
+    server = await start_edge()
+    [player] = await make_players(1)
+    table_id = await make_table()
+    js = clients(url_of(server), player.token, encoding="json")
+    mp = clients(url_of(server), player.token, encoding="msgpack")
+    await js.connect()
+    await mp.connect()
+    big = server.settings.ws.max_frame_bytes
+    cases = [
+        (js, "{not json", "malformed_message"),
+        (js, "[1, 2]", "malformed_message"),
+        (js, orjson.dumps({"type": "fly"}).decode(), "unknown_message_type"),
+        (js, orjson.dumps({"no": "type"}).decode(), "unknown_message_type"),
+        (js, orjson.dumps({"type": "ping", "pad": "x" * big}).decode(), "frame_too_large"),
+        (mp, b"\xc1\xff\x00", "malformed_message"),
+        (mp, "text frame on msgpack", "malformed_message"),
+        (
+            mp,
+            msgpack.packb({"type": "sit", "table_id": table_id, "seat": 0, "buy_in": 1.5}),
+            "invalid_message",
+        ),
+        (
+            mp,
+            msgpack.packb({"type": "sit", "table_id": table_id, "seat": 0, "buy_in": -5}),
+            "invalid_message",
+        ),
+        (
+            mp,
+            msgpack.packb({"type": "sit", "table_id": table_id, "seat": 0, "buy_in": "100"}),
+            "invalid_message",
+        ),
+        (
+            mp,
+            msgpack.packb({"type": "sit", "table_id": table_id, "seat": 0, "buy_in": 10**13}),
+            "invalid_message",
+        ),
+        (
+            mp,
+            msgpack.packb({"type": "top_up", "table_id": table_id, "amount": True}),
+            "invalid_message",
+        ),
+        (
+            mp,
+            msgpack.packb(
+                {"type": "act", "table_id": table_id, "hand": 1, "seq": 1, "action": "fold"}
+            ),
+            "not_joined",
+        ),
+        (mp, msgpack.packb({"type": "join", "table_id": 999_999}), "table_not_found"),
+        (mp, msgpack.packb({"type": "auth", "token": player.token}), "already_authenticated"),
+    ]
+    for client, frame, code in cases:
+        await client.send_raw(frame)
+        error = await client.wait_for(lambda m: m["type"] == "error")
+        assert error["code"] == code, (frame, error)
+    with pytest.raises(ClientError) as raised:
+        await mp.request(
+            {
+                "type": "act",
+                "table_id": table_id,
+                "hand": 1,
+                "seq": 1,
+                "action": "raise",
+                "amount": -1,
+            }
+        )
+    assert raised.value.code == "invalid_message"
+    assert (await js.request({"type": "ping"}))["type"] == "pong"
+    assert (await mp.request({"type": "ping"}))["type"] == "pong"
+
+
+async def test_a_flood_is_rate_limited(start_edge, make_players, clients, edge_settings):
+    server = await start_edge(
+        fast_settings(edge_settings, ws={"messages_per_second": 1.0, "message_burst": 3})
+    )
+    [player] = await make_players(1)
+    client = clients(url_of(server), player.token, heartbeat_s=3600)
+    await client.connect()
+    for _ in range(6):
+        await client.send({"type": "ping"})
+    answers = [await client.next_message() for _ in range(6)]
+    assert [a["type"] for a in answers].count("pong") == 3
+    assert {a.get("code") for a in answers if a["type"] == "error"} == {"rate_limited"}
