@@ -69,9 +69,21 @@ def test_a_duplicated_message_and_a_rerun_credit_each_user_once(lam):
     assert report.ok, report
 
 
+def _poison() -> dict:
+    """A Tuesday "week" and a body that is not JSON (kept out of events/: the template test
+    runs every sample there and expects no failures)."""
+    sample = event("rakeback_worker/sqs-batch.json")["Records"][0]
+    bodies = ['{"week":"2026-11-17","user_ids":[1]}', "not json"]
+    return {
+        "Records": [
+            {**sample, "messageId": f"poison-{i}", "body": body} for i, body in enumerate(bodies)
+        ]
+    }
+
+
 def test_a_malformed_record_fails_alone_and_moves_nothing(lam):
     users = _seed(lam)
-    poison = event("rakeback_worker/sqs-poison.json")
+    poison = _poison()
     good = _with_users(event("rakeback_worker/sqs-batch.json"), users)["Records"][:1]
     mixed = {"Records": poison["Records"] + good}
 
