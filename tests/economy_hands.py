@@ -1,9 +1,9 @@
 """Real hands for the economy tests: played by the engine, stored as the table servers do.
 
-The table-server code that writes completed hands has not landed yet, so this helper
-writes the rows itself, the way ``hand_history`` documents them: each event's payload is
-``holdem.protocol.views.event_to_wire(event)``, ``hands.result`` is ``result_to_wire``,
-``hand_players`` has each seat's hole cards, ``shown``, ``net`` and the engine's rake share.
+The rows come from the table servers' own `holdem.services.table_runtime.build_settlement`
+(events as ``event_to_wire``, in order) and are written the way ``TableMoney.settle`` writes
+them, without its ledger step: these tests are about hands, rake and archives, and the
+ledger's settle-hand needs funded seats and a table lease that they do not set up.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
-from holdem.engine.cards import card_str
 from holdem.engine.dealing import stacked_deck
-from holdem.engine.events import Event, HoleCardsDealt
+from holdem.engine.events import Event
+from holdem.engine.hand import Hand as EngineHand
 from holdem.engine.rake import SPEC_RAKE_SCHEDULE
 from holdem.engine.results import HandResult
 from holdem.engine.table import Table, TableConfig
-from holdem.protocol.views import event_to_wire, result_to_wire
+from holdem.protocol.views import event_to_wire
+from holdem.services.table_runtime import build_settlement
 
 _unique = count(1)
 
@@ -43,6 +44,7 @@ PREFLOP_FOLD = [(0, "fold", 0), (1, "fold", 0)]
 class PlayedHand:
     events: list[Event]
     result: HandResult
+    hand: EngineHand
 
 
 def play(
@@ -75,7 +77,7 @@ def play(
         else:
             getattr(hand, verb)(seat)
     assert hand.result is not None, "the script must finish the hand"
-    return PlayedHand(table.drain_events(), hand.result)
+    return PlayedHand(table.drain_events(), hand.result, hand)
 
 
 async def make_users(session: AsyncSession, n: int) -> list[int]:
@@ -117,49 +119,59 @@ async def store_hand(
     hand_no: int | None = None,
 ) -> int:
     """Insert one completed hand (hands, hand_events, hand_players); returns its id."""
-    result = played.result
-    first = played.events[0]
+    result = played.result._replace(
+        players=tuple(
+            str(users[seat]) if name is not None else None
+            for seat, name in enumerate(played.result.players)
+        )
+    )
+    settlement = build_settlement(
+        table_id=table_id,
+        fence=1,
+        hand=played.hand,
+        result=result,
+        started_at=started_at.timestamp(),
+        events=[event_to_wire(e) for e in played.events],
+    )
     hand = Hand(
         table_id=table_id,
         hand_no=hand_no if hand_no is not None else next(_unique),
         started_at=started_at,
         ended_at=ended_at or started_at,
-        small_blind=first.small_blind,  # type: ignore[union-attr]
-        big_blind=first.big_blind,  # type: ignore[union-attr]
-        button_seat=result.button,
-        board="".join(card_str(c) for c in result.board),
-        total_pot=sum(p.amount for p in result.pots),
-        rake=result.rake,
-        deck_commitment=result.commitment or "",
-        deck_seed=result.seed.hex() if result.seed else "",
-        result=result_to_wire(result),
+        small_blind=settlement["small_blind"],
+        big_blind=settlement["big_blind"],
+        button_seat=settlement["button"],
+        board=settlement["board"],
+        total_pot=settlement["total_pot"],
+        rake=settlement["rake"],
+        deck_commitment=settlement["commitment"],
+        deck_seed=settlement["seed"],
+        result=settlement["result"],
     )
     session.add(hand)
     await session.flush()
-    holes = {e.seat: e.cards for e in played.events if isinstance(e, HoleCardsDealt)}
-    shown = {seat for seat, _ in result.shown}
-    for e in played.events:
-        session.add(
-            HandEvent(
-                hand_id=hand.id,
-                seq_no=e.seq,
-                type=e.type,
-                seat_no=getattr(e, "seat", None),
-                payload=event_to_wire(e),
-            )
+    session.add_all(
+        HandEvent(
+            hand_id=hand.id,
+            seq_no=index,
+            type=event["event"],
+            seat_no=event.get("seat"),
+            payload=event,
         )
-    for seat in result.seats:
-        session.add(
-            HandPlayer(
-                hand_id=hand.id,
-                seat_no=seat,
-                user_id=users[seat],
-                started_at=started_at,
-                hole_cards="".join(card_str(c) for c in holes[seat]),
-                shown=seat in shown,
-                net=result.net[seat],
-                rake_share=result.rake_by_seat[seat],
-            )
+        for index, event in enumerate(settlement["events"])
+    )
+    session.add_all(
+        HandPlayer(
+            hand_id=hand.id,
+            seat_no=p["seat"],
+            user_id=p["user_id"],
+            started_at=started_at,
+            hole_cards=p["hole_cards"],
+            shown=p["shown"],
+            net=p["net"],
+            rake_share=p["rake_share"],
         )
+        for p in settlement["players"]
+    )
     await session.flush()
     return hand.id

@@ -56,7 +56,7 @@ def test_a_planner_event_with_a_tuesday_is_refused_and_sends_nothing(lam):
 
 def test_the_archiver_moves_week_old_hands_to_s3(lam):
     now = datetime.now(UTC)
-    old = now - timedelta(days=8)
+    old = (now - timedelta(days=8)).replace(minute=10, second=0, microsecond=0)
     _, ids = lam.seed(_hands([old, old + timedelta(minutes=1), now - timedelta(days=1)]))
 
     result = archiver.handler(event("archiver/scheduled.json"), lam.context)

@@ -49,6 +49,7 @@ def parse_pokerstars(text: str) -> list[dict]:
             "board": [],
             "net": defaultdict(int),
             "collected": 0,
+            "summary_board": [],
         }
         put = defaultdict(int)  # this street's total per player
         section = "seats"
@@ -67,6 +68,8 @@ def parse_pokerstars(text: str) -> list[dict]:
             elif section == "summary":
                 if m := re.match(rf"Total pot {AMOUNT}.*\| Rake {AMOUNT}$", line):
                     hand["pot"], hand["rake"] = int(m[1]), int(m[2])
+                elif m := re.match(r"Board \[(.+)\]$", line):
+                    hand["summary_board"] = m[1].split()
             elif m := re.match(rf"(\S+): posts (?:small|big) blind {AMOUNT}", line):
                 hand["net"][m[1]] -= int(m[2])
                 put[m[1]] += int(m[2])
@@ -135,7 +138,8 @@ async def test_pokerstars_export_parses_back_to_each_players_net_and_the_rake(co
         assert facts["rake"] == hand.rake
         assert facts["pot"] - facts["rake"] == facts["collected"]
         assert sum(facts["net"].values()) == -hand.rake
-        assert "".join(facts["board"]) == hand.board
+        assert "".join(facts["board"]) == hand.board.replace(" ", "")
+        assert facts["summary_board"] == facts["board"]
 
 
 async def test_exports_show_only_the_viewers_cards_and_those_shown(container, store):

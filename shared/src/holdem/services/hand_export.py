@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.archive_store import ObjectStore
+from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
 from holdem.ledger.rakeback import KST
 from holdem.services.archive import HandRecord, list_player_hands, load_hand, load_hands
@@ -85,8 +86,10 @@ def _viewer_seat(hand: HandRecord, viewer_id: int) -> int:
     raise NotFound(f"hand {hand.id} not found", {"hand_id": hand.id})
 
 
-def _table_size(hand: HandRecord) -> int:
-    players = hand.result.get("players")
+def _table_size(hand: HandRecord, known: int | None) -> int:
+    if known:
+        return known
+    players = hand.result.get("players")  # older results listed every seat's player
     return len(players) if isinstance(players, list) and players else 9
 
 
@@ -99,13 +102,16 @@ def _visible_events(hand: HandRecord, viewer_seat: int) -> list[dict[str, Any]]:
     ]
 
 
-def to_pokerstars(hand: HandRecord, names: Mapping[int, str], viewer_id: int) -> str:
+def to_pokerstars(
+    hand: HandRecord, names: Mapping[int, str], viewer_id: int, table_size: int | None = None
+) -> str:
     """One hand as PokerStars text, as ``viewer_id`` may see it.
 
     Args:
         hand: The hand.
         names: Display name of each user id who played it.
         viewer_id: The player exporting; they must have played the hand.
+        table_size: The table's number of seats ("6-max"), if known.
 
     Raises:
         NotFound: The viewer did not play this hand.
@@ -116,11 +122,12 @@ def to_pokerstars(hand: HandRecord, names: Mapping[int, str], viewer_id: int) ->
     )
     events = _visible_events(hand, viewer_seat)
     start = next(e for e in events if e["event"] == "hand_started")
+    side_pots = sum(e["event"] == "pot_awarded" for e in events) > 1
     local = hand.started_at.astimezone(KST)
     lines = [
         f"PokerStars Hand #{hand.id}:  Hold'em No Limit ({won(hand.small_blind)}/"
         f"{won(hand.big_blind)} KRW) - {local:%Y/%m/%d %H:%M:%S} KST",
-        f"Table 'Table {hand.table_id}' {_table_size(hand)}-max "
+        f"Table 'Table {hand.table_id}' {_table_size(hand, table_size)}-max "
         f"Seat #{hand.button_seat + 1} is the button",
     ]
     for seat, stack in zip(start["seats"], start["stacks"], strict=True):
@@ -134,6 +141,7 @@ def to_pokerstars(hand: HandRecord, names: Mapping[int, str], viewer_id: int) ->
     mucked: set[int] = set()
     pots: list[int] = []
     rake = 0
+    board: list[str] = []
     hole_header = False
     for e in events:
         kind = e["event"]
@@ -174,6 +182,7 @@ def to_pokerstars(hand: HandRecord, names: Mapping[int, str], viewer_id: int) ->
         elif kind == "uncalled_bet_returned":
             lines.append(f"Uncalled bet ({won(e['amount'])}) returned to {seats.name(e['seat'])}")
         elif kind == "street_dealt":
+            board = e["board"]
             street = e["street"]
             before, new = e["board"][: -len(e["cards"])], e["cards"]
             shown_board = (
@@ -197,7 +206,7 @@ def to_pokerstars(hand: HandRecord, names: Mapping[int, str], viewer_id: int) ->
         elif kind == "pot_awarded":
             pots.append(e["amount"] + e["rake"])
             where = "pot"
-            if len(hand.result.get("pots", [])) > 1:
+            if side_pots:
                 where = "main pot" if e["pot"] == 0 else f"side pot-{e['pot']}"
             for seat, chips in e["winners"]:
                 collected[seat] = collected.get(seat, 0) + chips
@@ -211,7 +220,6 @@ def to_pokerstars(hand: HandRecord, names: Mapping[int, str], viewer_id: int) ->
         lines.append(f"Total pot {won(total)} {parts} | Rake {won(rake)}")
     else:
         lines.append(f"Total pot {won(total)} | Rake {won(rake)}")
-    board = hand.result.get("board") or []
     if board:
         lines.append(f"Board [{' '.join(board)}]")
     for seat in start["seats"]:
@@ -248,7 +256,9 @@ def _fold_phrase(street: str) -> str:
     return "before Flop" if street == "Preflop" else f"on the {street}"
 
 
-def to_ohh(hand: HandRecord, names: Mapping[int, str], viewer_id: int) -> dict[str, Any]:
+def to_ohh(
+    hand: HandRecord, names: Mapping[int, str], viewer_id: int, table_size: int | None = None
+) -> dict[str, Any]:
     """One hand as an Open Hand History document (``{"ohh": {...}}``), for ``viewer_id``.
 
     Raises:
@@ -354,7 +364,7 @@ def to_ohh(hand: HandRecord, names: Mapping[int, str], viewer_id: int) -> dict[s
             "table_handle": str(hand.table_id),
             "game_type": "Holdem",
             "bet_limit": {"bet_type": "NL", "bet_cap": 0},
-            "table_size": _table_size(hand),
+            "table_size": _table_size(hand, table_size),
             "currency": "KRW",
             "dealer_seat": hand.button_seat + 1,
             "small_blind_amount": hand.small_blind,
@@ -386,20 +396,32 @@ async def _names(session: AsyncSession, hands: Sequence[HandRecord]) -> dict[int
     return {int(i): str(n) for i, n in rows}
 
 
-def _render(
+async def _sizes(session: AsyncSession, hands: Sequence[HandRecord]) -> dict[int, int]:
+    ids = {h.table_id for h in hands}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(PokerTable.id, PokerTable.max_seats).where(PokerTable.id.in_(ids))
+    )
+    return {int(i): int(n) for i, n in rows}
+
+
+async def _render(
+    session: AsyncSession,
     hands: Sequence[HandRecord],
-    names: Mapping[int, str],
     viewer_id: int,
     fmt: ExportFormat,
     stem: str,
 ) -> Exported:
+    names = await _names(session, hands)
+    sizes = await _sizes(session, hands)
     if fmt is ExportFormat.POKERSTARS:
-        body = "\n\n".join(to_pokerstars(h, names, viewer_id) for h in hands)
+        body = "\n\n".join(to_pokerstars(h, names, viewer_id, sizes.get(h.table_id)) for h in hands)
         return Exported("text/plain; charset=utf-8", f"{stem}.txt", body, len(hands))
     return Exported(
         "application/json",
         f"{stem}.ohh.json",
-        [to_ohh(h, names, viewer_id) for h in hands],
+        [to_ohh(h, names, viewer_id, sizes.get(h.table_id)) for h in hands],
         len(hands),
     )
 
@@ -420,7 +442,7 @@ async def export_hand(
     hand = await load_hand(session, store, redis, hand_id)
     if hand is None or all(p.user_id != viewer_id for p in hand.players):
         raise NotFound(f"hand {hand_id} not found", {"hand_id": hand_id})
-    return _render([hand], await _names(session, [hand]), viewer_id, fmt, f"hand-{hand_id}")
+    return await _render(session, [hand], viewer_id, fmt, f"hand-{hand_id}")
 
 
 async def export_range(
@@ -449,4 +471,4 @@ async def export_range(
         )
     hands = await load_hands(session, store, redis, [r.hand_id for r in reversed(refs)])
     stem = f"hands-{since.astimezone(KST):%Y%m%d}-{until.astimezone(KST):%Y%m%d}"
-    return _render(hands, await _names(session, hands), viewer_id, fmt, stem)
+    return await _render(session, hands, viewer_id, fmt, stem)
