@@ -35,10 +35,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from holdem.adapters.orm.ledger import (
@@ -113,6 +113,33 @@ _POST_SQL = (
 )
 
 
+class _Standalone:
+    """Stands in for a session when an operation is its own database transaction.
+
+    ``ledger_post`` is one statement, so in autocommit mode it *is* the transaction: one
+    round trip instead of BEGIN, the call and COMMIT, and no session machinery. Used by
+    `LedgerService` for every operation that is a single post.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def post(self, params: tuple[Any, ...]) -> dict[str, Any]:
+        async with self._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.set_autocommit(True)
+            try:
+                cursor = await driver.execute(_POST_SQL, params)
+                found = await cursor.fetchone()
+            finally:
+                await driver.set_autocommit(False)
+        assert found is not None
+        result: dict[str, Any] = found[0]
+        return result
+
+
 async def _call_post(session: AsyncSession, params: tuple[Any, ...]) -> dict[str, Any]:
     """Run ledger_post on the session's own connection, inside its transaction.
 
@@ -121,6 +148,8 @@ async def _call_post(session: AsyncSession, params: tuple[Any, ...]) -> dict[str
     than the database work. The session has begun the transaction; its commit or rollback
     covers this statement as any other.
     """
+    if isinstance(session, _Standalone):
+        return await session.post(params)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
@@ -970,6 +999,12 @@ class LedgerService:
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
+        engine = sessions.kw.get("bind")
+        assert isinstance(engine, AsyncEngine), "the session factory must be bound to an engine"
+        self._standalone = cast(AsyncSession, _Standalone(engine))
+
+    async def _single(self, operation: Any, **kwargs: Any) -> Any:
+        return await operation(self._standalone, **kwargs)
 
     async def _run(self, operation: Any, **kwargs: Any) -> Any:
         async with self._sessions() as session, session.begin():
@@ -977,12 +1012,12 @@ class LedgerService:
 
     async def credit_deposit(self, **kwargs: Any) -> Posted:
         """See `credit_deposit`."""
-        posted: Posted = await self._run(credit_deposit, **kwargs)
+        posted: Posted = await self._single(credit_deposit, **kwargs)
         return posted
 
     async def reserve_withdrawal(self, **kwargs: Any) -> Posted:
         """See `reserve_withdrawal`."""
-        posted: Posted = await self._run(reserve_withdrawal, **kwargs)
+        posted: Posted = await self._single(reserve_withdrawal, **kwargs)
         return posted
 
     async def complete_withdrawal(self, **kwargs: Any) -> Posted:
@@ -997,27 +1032,27 @@ class LedgerService:
 
     async def buy_in(self, **kwargs: Any) -> Posted:
         """See `buy_in`."""
-        posted: Posted = await self._run(buy_in, **kwargs)
+        posted: Posted = await self._single(buy_in, **kwargs)
         return posted
 
     async def cash_out(self, **kwargs: Any) -> Posted:
         """See `cash_out`."""
-        posted: Posted = await self._run(cash_out, **kwargs)
+        posted: Posted = await self._single(cash_out, **kwargs)
         return posted
 
     async def settle_hand(self, **kwargs: Any) -> Posted:
         """See `settle_hand`."""
-        posted: Posted = await self._run(settle_hand, **kwargs)
+        posted: Posted = await self._single(settle_hand, **kwargs)
         return posted
 
     async def credit_rakeback(self, **kwargs: Any) -> Posted:
         """See `credit_rakeback`."""
-        posted: Posted = await self._run(credit_rakeback, **kwargs)
+        posted: Posted = await self._single(credit_rakeback, **kwargs)
         return posted
 
     async def adjust(self, **kwargs: Any) -> Posted:
         """See `adjust`."""
-        posted: Posted = await self._run(adjust, **kwargs)
+        posted: Posted = await self._single(adjust, **kwargs)
         return posted
 
     async def balances(self, user_id: int) -> Balances:

@@ -1,0 +1,257 @@
+"""Benchmark of the ledger's hand settlement against pgbench, on one durable PostgreSQL.
+
+``./dev bench ledger [--seconds N]`` prints settle-hand transactions per second (6 players
+plus rake, durable commits: fsync and synchronous_commit on) at 1 and 4 connections, and in
+the same run ``pgbench -N`` (the simple-update TPC-B-like script) at 1 and 4 clients on the
+same server, as the physical reference. Target: settle-hand at 4 connections ≥ 50% of
+``pgbench -N`` at 4 clients.
+
+Each connection is its own worker process (as table servers are) settling hands of its own
+table through the public API, ``LedgerService.settle_hand``, with the production settings.
+With ``DATABASE_URL`` unset it starts a private durable server under ``.devstate/bench``;
+with it set, it uses that server (creating the databases ``bench_ledger`` and ``bench_pgbench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import re
+import subprocess
+import time
+from contextlib import ExitStack
+from decimal import Decimal
+from multiprocessing.synchronize import Event
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from devstack import migrate
+from devstack.paths import STATE
+from devstack.services import PostgresServer
+from devstack.system import postgres_binaries
+from holdem.bootstrap import bootstrap
+from holdem.config import Settings
+from holdem.services.ledger import LedgerService
+
+PLAYERS = 6
+BUY_IN = 10**12
+
+
+def _settings(url: str) -> Settings:
+    return Settings(database_url=url, db={"pool_size": 2, "max_overflow": 0})
+
+
+async def _prepare(url: str, tables: int) -> list[tuple[int, list[int]]]:
+    """Tables of six funded, seated players: one table per connection."""
+    container = bootstrap(_settings(url))
+    service = LedgerService(container.sessions)
+    stamp = time.time_ns()
+    seated: list[tuple[int, list[int]]] = []
+    try:
+        for t in range(tables):
+            async with container.sessions.begin() as session:
+                table = (
+                    await session.execute(
+                        text(
+                            "insert into poker_tables (name, small_blind, big_blind, max_seats,"
+                            " min_buy_in, max_buy_in, rake_rate_bps, rake_cap) values"
+                            " ('bench', 1000, 2000, 6, 80000, 200000, 500, 6000) returning id"
+                        )
+                    )
+                ).scalar_one()
+                users = [
+                    (
+                        await session.execute(
+                            text(
+                                "insert into users (email, nickname, password_hash)"
+                                " values (:e, :n, 'x') returning id"
+                            ),
+                            {"e": f"b{stamp}-{t}-{p}@bench", "n": f"b{stamp}-{t}-{p}"},
+                        )
+                    ).scalar_one()
+                    for p in range(PLAYERS)
+                ]
+            for user in users:
+                await service.credit_deposit(
+                    key=f"bench:{stamp}:{user}",
+                    user_id=user,
+                    amount=BUY_IN,
+                    coin="USDT",
+                    crypto_amount=Decimal(BUY_IN) / 1500,
+                    rate_krw=Decimal(1500),
+                    tx_hash=f"bench{stamp}{user}",
+                    address="0xbench",
+                )
+                await service.buy_in(
+                    key=f"bench:{stamp}:{user}:in", user_id=user, table_id=table, amount=BUY_IN
+                )
+            seated.append((table, users))
+    finally:
+        await container.aclose()
+    return seated
+
+
+def _nets(users: list[int], hand: int) -> tuple[dict[int, int], int]:
+    """Everyone loses 2,000 but the winner, who takes the pot minus a 500 rake."""
+    winner = users[hand % len(users)]
+    nets = {user: -2_000 for user in users if user != winner}
+    rake = 500
+    nets[winner] = 2_000 * (len(users) - 1) - rake
+    return nets, rake
+
+
+async def _settle_loop(
+    url: str, table: int, users: list[int], seconds: float, start: Event
+) -> tuple[int, float, list[float]]:
+    container = bootstrap(_settings(url))
+    service = LedgerService(container.sessions)
+    hand = 0
+    latencies: list[float] = []
+    try:
+        for _ in range(20):  # warm up: connection, plans
+            hand += 1
+            nets, rake = _nets(users, hand)
+            await service.settle_hand(
+                table_id=table, hand_id=hand, fencing_token=1, nets=nets, rake=rake
+            )
+        await asyncio.to_thread(start.wait)
+        began = time.perf_counter()
+        deadline = began + seconds
+        done = 0
+        while (now := time.perf_counter()) < deadline:
+            hand += 1
+            nets, rake = _nets(users, hand)
+            await service.settle_hand(
+                table_id=table, hand_id=hand, fencing_token=1, nets=nets, rake=rake
+            )
+            latencies.append(time.perf_counter() - now)
+            done += 1
+        return done, time.perf_counter() - began, latencies
+    finally:
+        await container.aclose()
+
+
+def _worker(url: str, table: int, users: list[int], seconds: float, start: Event, out: Any) -> None:
+    out.put(asyncio.run(_settle_loop(url, table, users, seconds, start)))
+
+
+def settle_rate(url: str, seated: list[tuple[int, list[int]]], seconds: float) -> dict[str, float]:
+    """Hands settled per second by one worker process per table, all started together."""
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(url, table, users, seconds, start, out))
+        for table, users in seated
+    ]
+    for proc in procs:
+        proc.start()
+    time.sleep(3.0)  # let every worker connect and warm up before the clock starts
+    start.set()
+    results = [out.get(timeout=seconds + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
+    total = sum(done for done, _, _ in results)
+    elapsed = max(spent for _, spent, _ in results)
+    latencies = sorted(x for _, _, lat in results for x in lat)
+    return {
+        "tps": total / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
+def pgbench_tps(pgbench: str, url: str, clients: int, seconds: float) -> float:
+    argv = [pgbench, "-N", "-n", "-c", str(clients), "-j", str(min(clients, 2))]
+    argv += ["-T", str(max(1, round(seconds))), url]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    found = re.search(r"tps = ([\d.]+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    return float(found.group(1))
+
+
+def _plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+def _recreate(admin_url: str, name: str) -> str:
+    with psycopg.connect(_plain(admin_url), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(False)
+
+
+def _durability(url: str) -> str:
+    with psycopg.connect(_plain(url)) as conn:
+        values = [
+            conn.execute(f"show {name}").fetchone()
+            for name in ("fsync", "synchronous_commit", "full_page_writes")
+        ]
+    return ", ".join(
+        f"{n}={v[0] if v else '?'}"
+        for n, v in zip(("fsync", "synchronous_commit", "full_page_writes"), values, strict=True)
+    )
+
+
+def run(seconds: float = 10.0) -> None:
+    """Print the figures."""
+    binaries = postgres_binaries()
+    if binaries.pgbench is None:
+        raise SystemExit("pgbench is not installed (it comes with the PostgreSQL server)")
+    with ExitStack() as stack:
+        admin = os.environ.get("DATABASE_URL")
+        if not admin:
+            server = PostgresServer(STATE / "bench", durable=True)
+            server.start()
+            stack.callback(server.remove)
+            admin = server.url("postgres")
+        ledger_url = _recreate(admin, "bench_ledger")
+        migrate.upgrade(ledger_url)
+        pgbench_url = _plain(_recreate(admin, "bench_pgbench"))
+        subprocess.run(
+            [str(binaries.pgbench), "-i", "-q", "-s", "4", pgbench_url],
+            capture_output=True,
+            check=True,
+        )
+        print(f"ledger benchmark: {_durability(ledger_url)}; {os.cpu_count()} CPU(s)")
+        print(f"  each figure: {seconds:.0f} s; settle = 6 seats + rake, one transaction each")
+        seated = asyncio.run(_prepare(ledger_url, 4))
+        figures = {}
+        for connections in (1, 4):
+            figures[connections] = settle_rate(ledger_url, seated[:connections], seconds)
+            f = figures[connections]
+            print(
+                f"  settle_hand, {connections} connection(s)   {f['tps']:>9,.0f} tx/s"
+                f"   p50 {f['p50_ms']:.2f} ms  p99 {f['p99_ms']:.2f} ms"
+            )
+        reference = {}
+        for clients in (1, 4):
+            reference[clients] = pgbench_tps(str(binaries.pgbench), pgbench_url, clients, seconds)
+            print(f"  pgbench -N, {clients} client(s)         {reference[clients]:>9,.0f} tps")
+        ratio = figures[4]["tps"] / reference[4]
+        verdict = "met" if ratio >= 0.5 else "NOT met"
+        print(f"  settle_hand at 4 / pgbench -N at 4     {ratio:>9.0%}  (target ≥ 50%: {verdict})")
+        report = asyncio.run(_check(ledger_url))
+        print(f"  ledger check after the run: {'OK' if report else 'VIOLATIONS'}")
+
+
+async def _check(url: str) -> bool:
+    container = bootstrap(_settings(url))
+    try:
+        return (await LedgerService(container.sessions).conservation_report()).ok
+    finally:
+        await container.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each figure")
+    run(parser.parse_args().seconds)
+
+
+if __name__ == "__main__":
+    main()
