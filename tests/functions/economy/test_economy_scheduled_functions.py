@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import event
-from economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
-
 from functions.archiver import handler as archiver
 from functions.daily_stats import handler as daily_stats
 from functions.rakeback_planner import handler as planner
 from holdem.ledger.rakeback import KST
+from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
+from tests.functions.economy.economy_lambda import event
 
 
 def _hands(instants, players=3):

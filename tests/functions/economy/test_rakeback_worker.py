@@ -6,14 +6,14 @@ import copy
 import json
 from datetime import datetime
 
-from conftest import event
-from economy_hands import SHOWDOWN, make_table, make_users, play, store_hand
 from sqlalchemy import func, select
 
 from functions.rakeback_worker import handler as worker
 from holdem.adapters.orm.rakeback import RakebackSettlement
 from holdem.ledger.rakeback import KST
 from holdem.services import ledger
+from tests.economy_hands import SHOWDOWN, make_table, make_users, play, store_hand
+from tests.functions.economy.economy_lambda import event
 
 SUNDAY_LATE = datetime(2026, 11, 22, 23, 59, 59, tzinfo=KST)
 MONDAY = datetime(2026, 11, 23, 0, 0, tzinfo=KST)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -22,6 +21,7 @@ from holdem.services.archive import (
     load_hand,
     load_hot_hands,
 )
+from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 OLD = NOW - timedelta(days=8)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 
 from holdem.ledger.rakeback import KST
 from holdem.services.errors import InvalidInput
 from holdem.services.stats import compute_daily_stats, read_daily_stats
+from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 
 DAY = date(2026, 11, 25)
 RUN = datetime(2026, 11, 26, 3, 0, tzinfo=KST)

@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.services.archive import archive_due_hands, load_hand
 from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.hand_export import ExportFormat, export_hand, export_range
+from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 AMOUNT = r"₩(\d+)"

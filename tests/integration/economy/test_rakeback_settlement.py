@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
-from economy_hands import SHOWDOWN, make_table, make_users, play, store_hand
 from sqlalchemy import select
 
 from holdem.adapters.archive_store import S3ArchiveStore
@@ -24,6 +23,7 @@ from holdem.services.rakeback import (
     week_from_date,
     weekly_statements,
 )
+from tests.economy_hands import SHOWDOWN, make_table, make_users, play, store_hand
 
 WEEK = week_starting(date(2026, 11, 16))
 SUNDAY_LATE = datetime(2026, 11, 22, 23, 59, 59, tzinfo=KST)
