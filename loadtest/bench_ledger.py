@@ -36,7 +36,8 @@ from devstack.services import PostgresServer
 from devstack.system import postgres_binaries
 from holdem.bootstrap import bootstrap
 from holdem.config import Settings
-from holdem.services.ledger import LedgerService
+from holdem.ledger.transactions import settlement_legs
+from holdem.services.ledger import LedgerService, _legs_json
 
 PLAYERS = 6
 BUY_IN = 10**12
@@ -174,6 +175,39 @@ def pgbench_tps(pgbench: str, url: str, clients: int, seconds: float) -> float:
     return float(found.group(1))
 
 
+def pgbench_ledger_post(
+    pgbench: str, url: str, seated: list[tuple[int, list[int]]], seconds: float
+) -> float:
+    """The database's own capacity: the same settlements sent by pgbench, no Python client.
+
+    Client n settles hands at the n-th table, as the worker processes do, with the legs
+    built by the same code as `LedgerService.settle_hand`.
+    """
+    tables, legs = [], []
+    for client, (table, users) in enumerate(seated):
+        nets, rake = _nets(users, 1)
+        legs_json = _legs_json(settlement_legs(table, nets, rake)).replace("'", "''")
+        tables.append(f"when {client} then {table}")
+        legs.append(f"when {client} then '{legs_json}'")
+    table_of = f"(case :client_id {' '.join(tables)} end)"
+    script = (
+        "\\set n random(1, 1000000000)\n"
+        "select ledger_post('hand_settlement', "
+        "'pgbench:' || :client_id || ':' || :n || ':' || random(), repeat('0', 64), "
+        f"'{{\"rake\":500}}', null, {table_of}, :n, null, {table_of}, 1, "
+        f"(case :client_id {' '.join(legs)} end)::jsonb);\n"
+    )
+    path = STATE / "bench" / "ledger_post.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(script)
+    argv = [pgbench, "-n", "-c", str(len(seated)), "-j", str(min(len(seated), 2))]
+    argv += ["-T", str(max(1, round(seconds))), "-f", str(path), _plain(url)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    found = re.search(r"tps = ([\d.]+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    return float(found.group(1))
+
+
 def _plain(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(False)
 
@@ -232,6 +266,11 @@ def run(seconds: float = 10.0) -> None:
         for clients in (1, 4):
             reference[clients] = pgbench_tps(str(binaries.pgbench), pgbench_url, clients, seconds)
             print(f"  pgbench -N, {clients} client(s)         {reference[clients]:>9,.0f} tps")
+        database_only = pgbench_ledger_post(str(binaries.pgbench), ledger_url, seated, seconds)
+        print(
+            f"  ledger_post via pgbench, 4 clients     {database_only:>9,.0f} tx/s"
+            f"   (the database alone: {database_only / reference[4]:.0%} of pgbench -N)"
+        )
         ratio = figures[4]["tps"] / reference[4]
         verdict = "met" if ratio >= 0.5 else "NOT met"
         print(f"  settle_hand at 4 / pgbench -N at 4     {ratio:>9.0%}  (target ≥ 50%: {verdict})")
