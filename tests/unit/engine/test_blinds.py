@@ -194,6 +194,22 @@ def test_a_poster_the_big_blind_reaches_next_hand_waits_instead_of_posting_twice
     assert [b for b in blinds_posted(hand) if b[0] == 4] == [(4, BlindKind.BIG, 2_000)]
 
 
+def test_a_player_who_just_posted_to_enter_is_passed_if_emptied_seats_bring_the_big_blind():
+    table = make_table([STACK, STACK, STACK, STACK, STACK, None])
+    finish(deal(table, button=0))  # (0, 1, 2)
+    table.sit_down(5, "new", STACK, post=True)
+    hand = deal(table)
+    assert positions(hand) == (1, 2, 3)
+    assert (5, BlindKind.POSTED_BIG, 2_000) in blinds_posted(hand)
+    finish(hand)
+    table.leave(4)  # the big blind would now jump straight to seat 5
+    hand = deal(table)
+    assert positions(hand) == (2, 3, 0)
+    assert hand.dealt[5]
+    assert not table.owes_big[5]
+    assert all(seat != 5 for seat, _, _ in blinds_posted(hand))
+
+
 def test_a_player_who_missed_the_big_blind_posts_small_dead_and_big_live():
     table = make_table([STACK] * 6)
     finish(deal(table, button=0))  # (0, 1, 2)

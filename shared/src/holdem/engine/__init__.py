@@ -1,7 +1,7 @@
 """The pure No-Limit Hold'em rules engine: standard library only, no I/O."""
 
 from holdem.engine.actions import ActionKind, LegalActions
-from holdem.engine.blinds import SeatStatus
+from holdem.engine.blinds import READY, SeatStatus
 from holdem.engine.cards import Card, card_str, cards_str, parse_cards
 from holdem.engine.dealing import Street, stacked_deck
 from holdem.engine.errors import (
@@ -58,6 +58,7 @@ from holdem.engine.table import Table, TableConfig
 
 __all__ = [
     "NO_RAKE",
+    "READY",
     "SPEC_RAKE_SCHEDULE",
     "STATE_VERSION",
     "ActionError",

@@ -5,7 +5,9 @@ Rules applied to plan each hand (POKER_RULES.md, "Blinds and the button"):
 * **The big blind moves one live seat every hand**: to the first seat after last hand's
   big blind whose player is ready (seated, not sitting out, with chips). Players it
   passes while they sit out have **missed the big blind** (they then owe a live big
-  blind and a dead small blind).
+  blind and a dead small blind). A player who posted a big blind to enter last hand is
+  passed too when seats emptied in between would otherwise hand them the big blind
+  again at once: that post was their big blind.
 * The small blind falls on **last hand's big-blind seat** and the button on **last hand's
   small-blind seat**, so either may be an empty seat (a dead small blind is not posted,
   a dead button deals from an empty seat). A player sitting out on the small-blind seat
@@ -27,7 +29,8 @@ Rules applied to plan each hand (POKER_RULES.md, "Blinds and the button"):
   a chosen button.
 
 >>> A, W, O = SeatStatus.ACTIVE, SeatStatus.WAITING, SeatStatus.SITTING_OUT
->>> plan = plan_hand([A, A, A, O], [100] * 4, [False] * 4, [False] * 4, last_small=0, last_big=1)
+>>> no = [False] * 4
+>>> plan = plan_hand([A, A, A, O], [100] * 4, no, no, no, last_small=0, last_big=1)
 >>> plan.button, plan.small_blind_seat, plan.big_blind_seat, plan.dealt, plan.missed_big
 (0, 1, 2, (0, 1, 2), ())
 """
@@ -116,6 +119,7 @@ def plan_hand(
     stacks: Sequence[int],
     owes_big: Sequence[bool],
     owes_small: Sequence[bool],
+    posted_big: Sequence[bool],
     *,
     last_small: int,
     last_big: int,
@@ -128,6 +132,7 @@ def plan_hand(
         stacks: Each seat's chips.
         owes_big: Whether each seat owes a live big blind (new, or missed it).
         owes_small: Whether each seat owes a dead small blind.
+        posted_big: Whether each seat posted a big blind (in turn or to enter) last hand.
         last_small: Last hand's small-blind position, ``-1`` before the first hand.
         last_big: Last hand's big-blind seat, ``-1`` before the first hand.
         button: The first hand's button (default: the lowest ready seat).
@@ -153,12 +158,17 @@ def plan_hand(
     empty = SeatStatus.EMPTY
     missed: list[int] = []
     big = last_big
-    while True:
+    for _ in range(size - 1):
         big = big + 1 if big + 1 < size else 0
-        if ready[big]:
+        if ready[big] and not posted_big[big]:
             break
-        if status[big] != empty:
+        if status[big] != empty and not ready[big]:
             missed.append(big)
+    else:
+        # Everyone ready posted a big blind last hand (seats emptied around an entry post):
+        # someone must post twice, and the anchor decides who.
+        big = _after(ready, last_big)
+        missed = [s for s in missed if (s - last_big) % size < (big - last_big) % size]
     missed_big = tuple(missed)
     missed_small = (last_big,) if status[last_big] != empty and not ready[last_big] else ()
 

@@ -7,7 +7,7 @@ flat lists copied wholesale, no per-field dictionaries. Layout of version 1::
     [1, config, table, hand | None]
     config = [seats, small_blind, big_blind, min_buy_in, max_buy_in,
               rake_numerator, rake_denominator, rake_cap]
-    table  = [players, stacks, status, owes_big, owes_small,
+    table  = [players, stacks, status, owes_big, owes_small, posted_big,
               hand_count, last_small, last_big]
     hand   = [number, button, small_blind_seat, big_blind_seat, street, to_act,
               current_bet, min_raise, aggressor, live_count, actor_count, seq,
@@ -62,6 +62,7 @@ def dump_table(table: Table) -> list[Any]:
             [int(s) for s in table.status],
             table.owes_big[:],
             table.owes_small[:],
+            table.posted_big[:],
             table.hand_count,
             table.last_small,
             table.last_big,
@@ -165,7 +166,17 @@ def _load(data: Any, table_class: type[Table], config_class: type[TableConfig]) 
         max_buy_in=max_buy_in,
         rake=RakeRule(Fraction(numerator, denominator), cap),
     )
-    players, stacks, status, owes_big, owes_small, hand_count, last_small, last_big = table_data
+    (
+        players,
+        stacks,
+        status,
+        owes_big,
+        owes_small,
+        posted_big,
+        hand_count,
+        last_small,
+        last_big,
+    ) = table_data
     if not len(players) == len(stacks) == len(status) == seats:
         raise ValueError("per-seat lists do not match the table size")
     table = table_class.__new__(table_class)
@@ -175,6 +186,7 @@ def _load(data: Any, table_class: type[Table], config_class: type[TableConfig]) 
     table.status = list(status)
     table.owes_big = list(owes_big)
     table.owes_small = list(owes_small)
+    table.posted_big = list(posted_big)
     table.hand_count = hand_count
     table.last_small = last_small
     table.last_big = last_big

@@ -38,7 +38,7 @@ from holdem.engine.errors import (
     SeatEmptyError,
     SeatTakenError,
 )
-from holdem.engine.events import Event
+from holdem.engine.events import BlindKind, Event
 from holdem.engine.hand import Hand
 from holdem.engine.rake import NO_RAKE, RakeRule
 from holdem.engine.state import dump_table, load_table
@@ -110,6 +110,7 @@ class Table:
         status: Each seat's :class:`~holdem.engine.blinds.SeatStatus`.
         owes_big: Whether each seat owes a live big blind to enter (new or missed it).
         owes_small: Whether each seat owes a dead small blind (missed it).
+        posted_big: Whether each seat posted a big blind (in turn or to enter) last hand.
         hand_count: Hands started so far.
         last_small: Last hand's small-blind position (the next button), ``-1`` before any.
         last_big: Last hand's big-blind seat (the BB anchor), ``-1`` before any.
@@ -126,6 +127,7 @@ class Table:
         "owes_big",
         "owes_small",
         "players",
+        "posted_big",
         "stacks",
         "status",
     )
@@ -136,6 +138,7 @@ class Table:
     status: list[int]
     owes_big: list[bool]
     owes_small: list[bool]
+    posted_big: list[bool]
     hand_count: int
     last_small: int
     last_big: int
@@ -151,6 +154,7 @@ class Table:
         self.status = [SeatStatus.EMPTY] * size
         self.owes_big = [False] * size
         self.owes_small = [False] * size
+        self.posted_big = [False] * size
         self.hand_count = 0
         self.last_small = -1
         self.last_big = -1
@@ -382,6 +386,7 @@ class Table:
             self.stacks,
             self.owes_big,
             self.owes_small,
+            self.posted_big,
             last_small=self.last_small,
             last_big=self.last_big,
             button=button,
@@ -395,6 +400,11 @@ class Table:
             status[s] = SeatStatus.ACTIVE
             self.owes_big[s] = False
             self.owes_small[s] = False
+        posted_big = [False] * size
+        for s, blind in plan.posts:
+            if blind is BlindKind.BIG or blind is BlindKind.POSTED_BIG:
+                posted_big[s] = True
+        self.posted_big = posted_big
         self.last_small = plan.small_blind_position
         self.last_big = plan.big_blind_seat
         self.hand_count += 1
