@@ -85,9 +85,14 @@ def local_stack(name: str = "up") -> Iterator[Stack]:
                 "WebhookSecret": json.dumps({"key": dev_secrets["MONEY__WEBHOOK_SECRET"]}),
             },
         )
+        from gateway_sim import local as gateway_sim
+
+        simulator = gateway_sim.start(dev_secrets["MONEY__WEBHOOK_SECRET"])
+        stop.callback(simulator.stop)
         env = {
             **FAKE_CREDENTIALS,
             **dev_secrets,
+            **simulator.env(),
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "AWS_ENDPOINT_URL": moto.endpoint_url,
