@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.bootstrap import Container, bootstrap
+from holdem.services.notifications import Notifier, sqs_sender
 
 T = TypeVar("T")
 
@@ -38,6 +39,19 @@ def archive_store() -> S3ArchiveStore:
 
 
 @lru_cache(maxsize=1)
+def notifier() -> Notifier:
+    """Player notices: live through Redis, e-mail through the notification queue if set."""
+    built = container()
+    aws = built.settings.aws
+    send = (
+        sqs_sender(aws.notification_queue_url, aws.region, aws.endpoint_url)
+        if aws.notification_queue_url
+        else None
+    )
+    return Notifier(built.redis, send)
+
+
+@lru_cache(maxsize=1)
 def rakeback_queue() -> SqsRakebackQueue:
     """The rakeback settlement queue."""
     return SqsRakebackQueue.from_settings(container().settings)
@@ -52,5 +66,5 @@ def reset() -> None:
     """Close and forget the adapters (tests, or a settings change)."""
     if container.cache_info().currsize:
         run(container().aclose())
-    for cached in (container, archive_store, rakeback_queue):
+    for cached in (container, archive_store, notifier, rakeback_queue):
         cached.cache_clear()

@@ -4,7 +4,8 @@ Powertools `BatchProcessor` reports failed records only (``ReportBatchItemFailur
 user is settled in a transaction of its own through `holdem.services.rakeback.settle_user`,
 which pays each (user, week) at most once: a redelivered message, a record retried after a
 partial failure, or an operator re-run skips whoever is already paid. A malformed message
-fails its record (and ends in the DLQ) without touching anything.
+fails its record (and ends in the DLQ) without touching anything. Each payment is announced
+to the player (``rakeback_paid``: live, and by e-mail through the notification queue).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.economy_runtime import container, run
+from functions.economy_runtime import container, notifier, run
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import rakeback
 
@@ -53,6 +54,9 @@ async def settle(batch: RakebackBatch) -> dict[str, int]:
                 tiers=tiers,
             )
         counts[done.outcome.value] = counts.get(done.outcome.value, 0) + 1
+        if done.outcome is rakeback.SettleOutcome.PAID and done.statement is not None:
+            # After the commit: a notice never holds up or undoes a payment.
+            await notifier().notify(rakeback.paid_notice(done.statement))
     return counts
 
 

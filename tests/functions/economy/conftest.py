@@ -21,6 +21,7 @@ class Lambda:
     sqs: object
     bucket: str
     queue_url: str
+    notice_url: str
     settings: Settings
     context: LambdaContext
 
@@ -36,15 +37,16 @@ class Lambda:
 
         return asyncio.run(go())
 
-    def received(self) -> list[dict]:
+    def received(self, queue_url: str | None = None) -> list[dict]:
+        queue_url = queue_url or self.queue_url
         out = []
         while True:
-            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            got = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
             if not got.get("Messages"):
                 return out
             out += [json.loads(m["Body"]) for m in got["Messages"]]
             for m in got["Messages"]:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
 @pytest.fixture
@@ -54,6 +56,7 @@ def lam(aws, database_url, redis_url, monkeypatch):
     bucket = "fn-hand-archive"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     queue_url = sqs.create_queue(QueueName="fn-rakeback")["QueueUrl"]
+    notice_url = sqs.create_queue(QueueName="fn-notifications")["QueueUrl"]
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -61,13 +64,14 @@ def lam(aws, database_url, redis_url, monkeypatch):
         "AWS__REGION": REGION,
         "AWS__ARCHIVE_BUCKET": bucket,
         "AWS__RAKEBACK_QUEUE_URL": queue_url,
+        "AWS__NOTIFICATION_QUEUE_URL": notice_url,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     economy_runtime.reset()
     try:
-        yield Lambda(s3, sqs, bucket, queue_url, get_settings(), LambdaContext())
+        yield Lambda(s3, sqs, bucket, queue_url, notice_url, get_settings(), LambdaContext())
     finally:
         economy_runtime.reset()
         get_settings.cache_clear()

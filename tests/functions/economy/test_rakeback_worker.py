@@ -59,6 +59,7 @@ def test_a_duplicated_message_and_a_rerun_credit_each_user_once(lam):
     sqs_event = _with_users(event("rakeback_worker/sqs-batch.json"), users)
 
     first = worker.handler(sqs_event, lam.context)
+    notices = lam.received(lam.notice_url)
     again = worker.handler(sqs_event, lam.context)  # the whole batch redelivered / re-run
 
     assert first == again == {"batchItemFailures": []}
@@ -67,6 +68,12 @@ def test_a_duplicated_message_and_a_rerun_credit_each_user_once(lam):
     assert wallets == [60, 60, 60]
     assert rows == 3
     assert report.ok, report
+    # One rakeback_paid e-mail notice per payment, none for the repeats.
+    assert sorted(n["user_id"] for n in notices) == users
+    assert {(n["kind"], n["data"]["amount"], n["data"]["week_start"]) for n in notices} == {
+        ("rakeback_paid", 60, "2026-11-16")
+    }
+    assert lam.received(lam.notice_url) == []
 
 
 def _poison() -> dict:

@@ -41,6 +41,7 @@ from holdem.ledger.rakeback import (
 )
 from holdem.services import ledger
 from holdem.services.errors import InvalidInput
+from holdem.services.notifications import Notice, NoticeKind
 
 __all__ = [
     "EnqueueReport",
@@ -52,6 +53,7 @@ __all__ = [
     "Statement",
     "enqueue_week",
     "idempotency_key",
+    "paid_notice",
     "plan_week",
     "rake_by_user",
     "rake_paid",
@@ -330,6 +332,20 @@ async def settle_user(
     )
     await session.flush()
     return Settlement(SettleOutcome.PAID, _statement_of(row), row.ledger_transaction_id)
+
+
+def paid_notice(statement: Statement) -> Notice:
+    """The player's ``rakeback_paid`` notice for a settled statement."""
+    return Notice(
+        statement.user_id,
+        NoticeKind.RAKEBACK_PAID,
+        {
+            "week_start": statement.week_start.isoformat(),
+            "amount": statement.amount,
+            "level": statement.level.value,
+            "rate_bps": statement.rate_bps,
+        },
+    )
 
 
 def _statement_of(row: RakebackSettlement) -> Statement:
