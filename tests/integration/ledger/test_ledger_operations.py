@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from holdem.adapters.orm.ledger import LedgerTransaction
+from holdem.adapters.orm.users import User
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.transactions import TransactionKind
 from holdem.services import ledger
@@ -338,3 +339,10 @@ async def test_a_reserved_withdrawal_line_shows_when_it_completed(world):
     )
     done = await world.service.transactions(user, kind="crypto_withdrawal")
     assert all(line.completed_at is not None for line in done.items)
+
+
+async def test_the_callers_pending_rows_are_flushed_before_money_moves(world):
+    async with world.container.sessions.begin() as session:
+        session.add(User(id=90_001, email="new@example.test", nickname="new", password_hash="x"))
+        posted = await ledger.credit_rakeback(session, key="rb:new", user_id=90_001, amount=10)
+    assert posted.balance_after(AccountKind.WALLET, 90_001) == 10

@@ -150,6 +150,7 @@ async def _call_post(session: AsyncSession, params: tuple[Any, ...]) -> dict[str
     """
     if isinstance(session, _Standalone):
         return await session.post(params)
+    await session.flush()  # the caller's pending rows (a new user, a hand) come first
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
