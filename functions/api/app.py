@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from functions.api.routes import health
+from functions.api.errors import install_error_handlers
+from functions.api.observability import ObservabilityMiddleware
+from functions.api.routes import admin, auth, hands, health, lobby, me
 
 
 def create_app() -> FastAPI:
     """Build the app. Adapters are created on first use (see `functions.api.deps`)."""
     app = FastAPI(
         title="Hold'em backend API",
-        version="0.1.0",
-        description="REST API of the No-Limit Hold'em backend. Amounts are integer KRW.",
+        version="0.2.0",
+        description=(
+            "REST API of the No-Limit Hold'em backend. Amounts are integer KRW. "
+            'Every error is `{"error": {"code", "message", "details"}}` with a stable code.'
+        ),
     )
-    app.include_router(health.router)
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware)
+    for module in (health, auth, me, lobby, hands, admin):
+        app.include_router(module.router)
     return app
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from devstack.lambda_runtime import Invoker
 
 PYTHON = str(VENV_BIN / "python")
-SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack", "tools/gateway_sim", "edge"]
+SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack", "edge"]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -33,9 +33,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         running = None
         try:
             api_port = args.api_port or free_port()
-            # The gateway simulator calls the deposit webhook back on the local API port.
-            webhook = f"http://127.0.0.1:{api_port}/api/v1/wallet/webhook/deposit"
-            stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = webhook
             running = start_functions(stack, supervisor, api_port)
             with advertised(stack, running):
                 functions = ", ".join(sorted(running.specs)) or "none"
@@ -50,9 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     f"  schedules    {schedules}\n"
                     f"  PostgreSQL   {stack.database_url}\n"
                     f"  Redis        {stack.redis_url}\n"
-                    f"  AWS (moto)   {stack.aws_endpoint_url}\n"
-                    f"  gateway sim  {stack.env.get('MONEY__GATEWAY_BASE_URL', 'none')}"
-                    "  (./dev pay deposit --user EMAIL --coin BTC --amount 0.01)\n",
+                    f"  AWS (moto)   {stack.aws_endpoint_url}\n",
                     flush=True,
                 )
                 return supervisor.wait()
@@ -292,9 +287,6 @@ def build_parser() -> argparse.ArgumentParser:
     from devstack import ledger_commands
 
     ledger_commands.add_parsers(sub)
-    from gateway_sim import pay
-
-    pay.add_parser(sub)
     return parser
 
 

@@ -124,6 +124,12 @@ class AuthSettings(BaseModel):
     jwt_algorithm: Literal["HS256"] = "HS256"
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # argon2id cost (OWASP password storage cheat sheet: m=19 MiB, t=2, p=1 at least).
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19 * 1024
+    argon2_parallelism: int = 1
+    # Hashes computed at once per process: each holds argon2_memory_kib and a core.
+    argon2_max_concurrency: int = 2
 
 
 class AwsSettings(BaseModel):

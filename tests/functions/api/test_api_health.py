@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -61,11 +60,12 @@ async def test_ready_is_503_when_redis_is_unreachable(settings):
 
 
 def test_lambda_handler_answers_ready_from_an_api_gateway_event(
-    database_url, redis_url, monkeypatch
+    database_url, redis_url, monkeypatch, lambda_loop
 ):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("RUNTIME", "lambda")
+    monkeypatch.setenv("AUTH__JWT_SECRET", "test-only-signing-key-0123456789abcdef")
     get_settings.cache_clear()
     deps.get_container.cache_clear()
     from functions.api.handler import handler
@@ -75,7 +75,7 @@ def test_lambda_handler_answers_ready_from_an_api_gateway_event(
         response = handler(event, None)
     finally:
         # Mangum runs the app on the thread's event loop; close the cold start's pools there.
-        asyncio.get_event_loop().run_until_complete(deps.get_container().aclose())
+        lambda_loop.run_until_complete(deps.get_container().aclose())
         get_settings.cache_clear()
         deps.get_container.cache_clear()
     assert response["statusCode"] == 200

@@ -1,6 +1,7 @@
 """SQLAlchemy models of every table. Importing this package registers them all on `Base`."""
 
 from holdem.adapters.orm import (
+    admin,
     economy,
     hands,
     idempotency,
@@ -14,6 +15,7 @@ from holdem.adapters.orm.base import Base
 
 __all__ = [
     "Base",
+    "admin",
     "economy",
     "hands",
     "idempotency",

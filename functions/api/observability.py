@@ -1,0 +1,126 @@
+"""Correlation ids, structured logs (Powertools Logger) and EMF metrics (Powertools Metrics).
+
+One pure-ASGI middleware per request:
+
+* takes the correlation id from the API Gateway request id (Lambda), else a well-formed
+  ``X-Correlation-Id`` request header, else a new UUID; echoes it in ``X-Correlation-Id``;
+* logs one JSON line per request (method, route template, status, latency, correlation id);
+* on Lambda, flushes EMF metrics per invocation: ``requests``, ``errors`` (5xx),
+  ``client_errors`` (4xx) and ``latency`` (ms), with the route as dimension;
+* turns an unexpected exception into the 500 envelope, logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from holdem.config import get_settings
+
+SERVICE = "holdem-api"
+METRICS_NAMESPACE = "Holdem"
+CORRELATION_HEADER = "x-correlation-id"
+_CORRELATION_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+logger = Logger(service=SERVICE, level=get_settings().log_level)
+
+
+def correlation_id_of(scope: Scope) -> str:
+    """The request's correlation id (see the module docstring for the order)."""
+    event = scope.get("aws.event")
+    if isinstance(event, dict):
+        context = event.get("requestContext")
+        request_id = context.get("requestId") if isinstance(context, dict) else None
+        if isinstance(request_id, str) and _CORRELATION_RE.match(request_id):
+            return str(request_id)
+    for name, value in scope.get("headers", ()):
+        if name == CORRELATION_HEADER.encode():
+            candidate = value.decode("latin-1")
+            if _CORRELATION_RE.match(candidate):
+                return str(candidate)
+    return uuid.uuid4().hex
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route template (``/api/v1/hands/{hand_id}``), bounded for metrics."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def _emit_metrics(route: str, method: str, status: int, latency_ms: float) -> None:
+    metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+    metrics.add_dimension(name="route", value=f"{method} {route}")
+    metrics.add_metric(name="requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="errors", unit=MetricUnit.Count, value=int(status >= 500))
+    metrics.add_metric(name="client_errors", unit=MetricUnit.Count, value=int(400 <= status < 500))
+    metrics.add_metric(name="latency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    metrics.flush_metrics()
+
+
+_INTERNAL_ERROR = orjson.dumps(
+    {"error": {"code": "internal_error", "message": "internal error", "details": {}}}
+)
+
+
+class ObservabilityMiddleware:
+    """Correlation id, access log, metrics and the last-resort 500 envelope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        correlation_id = correlation_id_of(scope)
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        started = time.perf_counter()
+        response: dict[str, Any] = {"status": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response["status"] = message["status"]
+                response["started"] = True
+                MutableHeaders(scope=message).append(CORRELATION_HEADER, correlation_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception(
+                "unhandled error",
+                extra={"correlation_id": correlation_id, "route": route_of(scope)},
+            )
+            if not response["started"]:
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
+        finally:
+            latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            route, status = route_of(scope), int(response["status"])
+            logger.info(
+                "request",
+                extra={
+                    "correlation_id": correlation_id,
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "latency_ms": latency_ms,
+                },
+            )
+            if "aws.event" in scope:
+                _emit_metrics(route, scope["method"], status, latency_ms)

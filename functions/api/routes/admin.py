@@ -1,0 +1,76 @@
+"""Operator endpoints: user lookup, lock/unlock, withdrawals by status. Every action that
+changes something is written to the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from functions.api.deps import AccountsDep, DbDep, OperatorDep
+from functions.api.schemas import Email, UserOut, WithdrawalOut, WithdrawalPage, errors
+from holdem.services import admin
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=errors(401, 403, 422, 429))
+
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+WithdrawalStatus = Literal[
+    "pending", "held", "approved", "processing", "paid", "failed", "rejected", "cancelled"
+]
+
+
+@router.get("/users", responses=errors(404))
+async def find_user(claims: OperatorDep, db: DbDep, email: Annotated[Email, Query()]) -> UserOut:
+    """Look a user up by email."""
+    user = await admin.find_user(db, user_id=None, email=email)
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.get("/users/{user_id}", responses=errors(404))
+async def get_user(user_id: UserId, claims: OperatorDep, db: DbDep) -> UserOut:
+    """Look a user up by id."""
+    user = await admin.find_user(db, user_id=user_id, email=None)
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/users/{user_id}/lock", responses=errors(404))
+async def lock_user(user_id: UserId, claims: OperatorDep, accounts: AccountsDep) -> UserOut:
+    """Lock an account and sign it out everywhere (audited)."""
+    user = await accounts.set_locked(user_id, True, actor_id=claims.user_id)
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/users/{user_id}/unlock", responses=errors(404))
+async def unlock_user(user_id: UserId, claims: OperatorDep, accounts: AccountsDep) -> UserOut:
+    """Unlock an account (audited)."""
+    user = await accounts.set_locked(user_id, False, actor_id=claims.user_id)
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.get("/withdrawals", responses=errors(400))
+async def list_withdrawals(
+    claims: OperatorDep,
+    db: DbDep,
+    withdrawal_status: Annotated[WithdrawalStatus, Query(alias="status")] = "pending",
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> WithdrawalPage:
+    """Withdrawals in one status, oldest due first (cursor pages)."""
+    page = await admin.list_withdrawals(db, withdrawal_status, cursor, limit)
+    return WithdrawalPage(
+        items=[
+            WithdrawalOut(
+                id=w.id,
+                user_id=w.user_id,
+                amount_krw=w.amount_krw,
+                coin=w.coin,
+                address=w.address,
+                crypto_amount=None if w.crypto_amount is None else str(w.crypto_amount),
+                status=w.status,
+                due_at=w.due_at,
+                created_at=w.created_at,
+            )
+            for w in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )

@@ -1,0 +1,51 @@
+"""Hand history: the caller's hands, and one hand with only the cards they may see."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from functions.api.deps import AuthedDep, DbDep
+from functions.api.schemas import (
+    HandDetailOut,
+    HandEventOut,
+    HandPage,
+    HandPlayerOut,
+    HandSummaryOut,
+    errors,
+)
+from holdem.services import hand_history
+
+router = APIRouter(prefix="/api/v1/hands", tags=["hand history"], responses=errors(401, 422, 429))
+
+
+@router.get("", responses=errors(400))
+async def list_hands(
+    claims: AuthedDep,
+    db: DbDep,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> HandPage:
+    """The caller's hands, newest first (cursor pages)."""
+    page = await hand_history.list_hands(db, claims.user_id, cursor, limit)
+    return HandPage(
+        items=[HandSummaryOut(**vars(h)) for h in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{hand_id}", responses=errors(404))
+async def get_hand(
+    hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)], claims: AuthedDep, db: DbDep
+) -> HandDetailOut:
+    """One of the caller's hands: events in order, own and shown cards, deck proof."""
+    hand = await hand_history.get_hand(db, claims.user_id, hand_id)
+    return HandDetailOut(
+        hand=HandSummaryOut(**vars(hand.summary)),
+        button_seat=hand.button_seat,
+        deck_commitment=hand.deck_commitment,
+        deck_seed=hand.deck_seed,
+        pots=hand.pots,
+        players=[HandPlayerOut(**vars(p)) for p in hand.players],
+        events=[HandEventOut(**vars(e)) for e in hand.events],
+    )

@@ -1,0 +1,240 @@
+"""Request and response bodies (pydantic, at the boundary only). Amounts are integer KRW."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$",
+    ),
+]
+Nickname = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_\-가-힣]{3,32}$")]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
+Token = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TableName = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z가-힣 _\-#'.]{1,64}$")]
+Won = Annotated[int, Field(ge=0, le=10**15)]
+PositiveWon = Annotated[int, Field(ge=1, le=10**15)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine code, e.g. invalid_credentials")
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response."""
+
+    error: ErrorBody
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+class RegisterRequest(Strict):
+    email: Email
+    nickname: Nickname
+    password: Password
+
+
+class LoginRequest(Strict):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshRequest(Strict):
+    refresh_token: Token
+
+
+class LogoutRequest(Strict):
+    refresh_token: Token | None = None
+
+
+class TokenResponse(BaseModel):
+    token_type: Literal["bearer"] = "bearer"
+    access_token: str
+    expires_in: int = Field(description="Seconds until the access token expires")
+    refresh_token: str
+    refresh_expires_at: datetime
+    user_id: int
+    role: str
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    nickname: str
+    role: str
+    kyc_status: str
+    is_locked: bool
+    created_at: datetime
+
+
+class VipOut(BaseModel):
+    level: str
+    rakeback_rate_bps: int
+    rake_paid: int = Field(description="Rake paid in the window, KRW")
+    window_days: int
+    window_start: datetime
+    next_level: str | None
+    next_threshold: int | None
+    to_next_level: int
+
+
+class ProfileOut(BaseModel):
+    user: UserOut
+    vip: VipOut
+
+
+# --- lobby ------------------------------------------------------------------------------
+
+
+class TableOut(BaseModel):
+    id: int
+    name: str
+    small_blind: int
+    big_blind: int
+    max_seats: int
+    seated: int
+    free_seats: int
+    min_buy_in: int
+    max_buy_in: int
+    rake_rate_bps: int
+    rake_cap: int
+    status: str
+    created_at: datetime
+
+
+class TablePage(BaseModel):
+    items: list[TableOut]
+    next_cursor: str | None
+
+
+class SeatOut(BaseModel):
+    seat_no: int
+    user_id: int
+    nickname: str
+    sat_at: datetime
+
+
+class TableDetailOut(BaseModel):
+    table: TableOut
+    seats: list[SeatOut]
+
+
+class CreateTableRequest(Strict):
+    name: TableName
+    small_blind: PositiveWon
+    big_blind: PositiveWon
+    max_seats: Annotated[int, Field(ge=2, le=9)]
+    min_buy_in: PositiveWon | None = Field(None, description="Default: 40 big blinds")
+    max_buy_in: PositiveWon | None = Field(None, description="Default: 100 big blinds")
+    rake_rate_bps: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
+        None, description="Default: SPEC §4.1 by stakes"
+    )
+    rake_cap: Won | None = Field(None, description="Default: SPEC §4.1 by stakes")
+
+
+# --- hand history -----------------------------------------------------------------------
+
+
+class HandSummaryOut(BaseModel):
+    hand_id: int
+    table_id: int
+    hand_no: int
+    started_at: datetime
+    ended_at: datetime
+    small_blind: int
+    big_blind: int
+    board: str
+    total_pot: int
+    rake: int
+    seat_no: int
+    hole_cards: str = Field(description="Your own hole cards")
+    net: int = Field(description="Your result in this hand, KRW")
+
+
+class HandPage(BaseModel):
+    items: list[HandSummaryOut]
+    next_cursor: str | None
+
+
+class HandPlayerOut(BaseModel):
+    seat_no: int
+    user_id: int
+    nickname: str
+    hole_cards: str | None = Field(description="Only yours, and those shown at showdown")
+    shown: bool
+    net: int
+
+
+class HandEventOut(BaseModel):
+    seq_no: int
+    type: str
+    seat_no: int | None
+    payload: dict[str, Any]
+
+
+class HandDetailOut(BaseModel):
+    hand: HandSummaryOut
+    button_seat: int
+    deck_commitment: str = Field(description="SHA-256 commitment published at the start")
+    deck_seed: str = Field(description="Seed revealed at the end: verifies the shuffle")
+    pots: list[Any]
+    players: list[HandPlayerOut]
+    events: list[HandEventOut]
+
+
+# --- admin ------------------------------------------------------------------------------
+
+
+class WithdrawalOut(BaseModel):
+    id: int
+    user_id: int
+    amount_krw: int
+    coin: str
+    address: str
+    crypto_amount: str | None
+    status: str
+    due_at: datetime
+    created_at: datetime
+
+
+class WithdrawalPage(BaseModel):
+    items: list[WithdrawalOut]
+    next_cursor: str | None
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+_ERROR_TEXT = {
+    400: "Invalid value (see error.code)",
+    401: "Missing, invalid, expired or revoked credentials",
+    403: "Not allowed (e.g. operators only, account locked)",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    422: "The request does not match the schema",
+    429: "Rate limited; see the Retry-After header",
+    503: "A dependency is unavailable (e.g. no fresh exchange rate); retry later",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, all with the envelope."""
+    return {
+        status: {"model": ErrorEnvelope, "description": _ERROR_TEXT[status]} for status in statuses
+    }

@@ -1,0 +1,259 @@
+"""Accounts and sessions: register, login, refresh, logout, access-token checks, lock/unlock.
+
+Access tokens are stateless JWTs (``holdem.auth.tokens``) that the table servers verify too.
+They are revoked through two Redis keys, checked on every authenticated request:
+
+* ``auth:deny:{jti}`` — one token revoked by logout; TTL = the token's remaining life.
+* ``auth:cutoff:{user_id}`` — epoch second before which the user's tokens are void
+  (logout everywhere, account locked); TTL = the access-token lifetime.
+
+Tokens issued after a cutoff are stamped after it, so a fresh login is never caught by it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from holdem.adapters.orm.users import User
+from holdem.auth import refresh as refresh_tokens
+from holdem.auth.passwords import PasswordService
+from holdem.auth.refresh import RefreshToken
+from holdem.auth.tokens import AccessClaims, InvalidTokenError, decode_access_token
+from holdem.auth.tokens import issue_access_token as _issue
+from holdem.config import AuthSettings
+from holdem.services.admin import record_action
+from holdem.services.errors import (
+    AccountLocked,
+    EmailTaken,
+    InvalidAccessToken,
+    InvalidCredentials,
+    NicknameTaken,
+    NotFound,
+)
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a client gets from login and refresh."""
+
+    access_token: str
+    access_expires_at: int
+    refresh_token: str
+    refresh_expires_at: datetime
+    user_id: int
+    role: str
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding blanks."""
+    return email.strip().lower()
+
+
+class Accounts:
+    """The account use cases of one process."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        settings: AuthSettings,
+        passwords: PasswordService,
+        clock: Clock = time.time,
+    ) -> None:
+        self._sessions = sessions
+        self._redis = redis
+        self._settings = settings
+        self._passwords = passwords
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    async def register(self, email: str, nickname: str, password: str) -> User:
+        """Create a player account.
+
+        Raises:
+            EmailTaken, NicknameTaken: the email or nickname is already in use.
+        """
+        email = normalise_email(email)
+        nickname = nickname.strip()
+        password_hash = await self._passwords.hash(password)
+        async with self._sessions() as db:
+            taken = (
+                await db.execute(
+                    select(User.email, User.nickname).where(
+                        (User.email == email) | (User.nickname == nickname)
+                    )
+                )
+            ).first()
+            if taken is not None:
+                raise _taken_error(email, taken.email)
+            user = User(email=email, nickname=nickname, password_hash=password_hash)
+            db.add(user)
+            try:
+                await db.commit()
+            except IntegrityError as exc:  # a concurrent registration won the race
+                raise _constraint_error(exc) from exc
+            return user
+
+    async def login(self, email: str, password: str, user_agent: str | None) -> TokenPair:
+        """Check the password and start a session.
+
+        Raises:
+            InvalidCredentials: unknown email or wrong password (indistinguishable).
+            AccountLocked: the password is right but the account is locked.
+        """
+        async with self._sessions() as db:
+            user = (
+                await db.execute(select(User).where(User.email == normalise_email(email)))
+            ).scalar_one_or_none()
+            if user is None:
+                await self._passwords.verify_nothing(password)
+                raise InvalidCredentials("wrong email or password")
+            if not await self._passwords.verify(user.password_hash, password):
+                raise InvalidCredentials("wrong email or password")
+            if user.is_locked:
+                raise AccountLocked("this account is locked; contact support")
+            if self._passwords.needs_rehash(user.password_hash):
+                user.password_hash = await self._passwords.hash(password)
+            token = await refresh_tokens.start_family(
+                db, user.id, self._now(), self._settings.refresh_token_ttl_s, user_agent
+            )
+            await db.commit()
+        return await self._pair(token, user.role)
+
+    async def refresh(self, token: str, user_agent: str | None) -> TokenPair:
+        """Rotate a refresh token into a new pair.
+
+        Raises:
+            InvalidRefreshToken, RefreshTokenReused: see `holdem.auth.refresh_tokens.rotate`.
+            AccountLocked: the account was locked since login.
+        """
+        async with self._sessions() as db:
+            rotated = await refresh_tokens.rotate(db, token, self._now(), user_agent)
+            user = await db.get(User, rotated.user_id)
+            assert user is not None  # sessions cascade with their user
+            if user.is_locked:
+                await db.rollback()
+                raise AccountLocked("this account is locked; contact support")
+            await db.commit()
+        return await self._pair(rotated, user.role)
+
+    async def logout(self, refresh_token: str | None, claims: AccessClaims) -> None:
+        """End one login: revoke its refresh-token family and the access token presented."""
+        if refresh_token:
+            async with self._sessions() as db:
+                owner = await refresh_tokens.revoke_by_token(db, refresh_token, self._now())
+                if owner == claims.user_id:
+                    await db.commit()
+        await self._deny(claims)
+
+    async def logout_all(self, user_id: int) -> None:
+        """End every login of a user, including access tokens already issued."""
+        async with self._sessions() as db:
+            await refresh_tokens.revoke_user(db, user_id, self._now())
+            await db.commit()
+        await self._cut_off(user_id)
+
+    async def set_locked(self, user_id: int, locked: bool, actor_id: int) -> User:
+        """Lock (and sign out everywhere) or unlock a user; the operator's action is audited.
+
+        Raises:
+            NotFound: no such user.
+        """
+        async with self._sessions() as db:
+            user = await db.get(User, user_id, with_for_update=True)
+            if user is None:
+                raise NotFound("no such user", {"user_id": user_id})
+            user.is_locked = locked
+            await record_action(
+                db, actor_id, "lock_user" if locked else "unlock_user", target_user_id=user_id
+            )
+            if locked:
+                await refresh_tokens.revoke_user(db, user_id, self._now())
+            await db.commit()
+        if locked:
+            await self._cut_off(user_id)
+        return user
+
+    async def authenticate(self, token: str) -> AccessClaims:
+        """Verify an access token and that it was not revoked since.
+
+        Raises:
+            InvalidAccessToken: with ``details.reason`` one of invalid, expired, revoked.
+        """
+        now = self._clock()
+        try:
+            claims = decode_access_token(token, self._settings, now=now)
+        except InvalidTokenError as exc:
+            raise InvalidAccessToken(
+                "the access token is not valid", {"reason": exc.reason}
+            ) from exc
+        denied, cutoff = await self._redis.mget(
+            f"auth:deny:{claims.token_id}", f"auth:cutoff:{claims.user_id}"
+        )
+        if denied is not None or (cutoff is not None and _issued_at(claims, self) < int(cutoff)):
+            raise InvalidAccessToken("the access token was revoked", {"reason": "revoked"})
+        return claims
+
+    async def issue_access_token(self, user_id: int, role: str) -> tuple[str, AccessClaims]:
+        """An access token stamped after any cutoff of the user."""
+        cutoff = await self._redis.get(f"auth:cutoff:{user_id}")
+        now = self._clock()
+        if cutoff is not None:
+            now = max(now, float(int(cutoff)))
+        return _issue(user_id, role, self._settings, now=now)
+
+    @property
+    def access_ttl_s(self) -> int:
+        return self._settings.access_token_ttl_s
+
+    async def _pair(self, token: RefreshToken, role: str) -> TokenPair:
+        access, claims = await self.issue_access_token(token.user_id, role)
+        return TokenPair(
+            access_token=access,
+            access_expires_at=claims.expires_at,
+            refresh_token=token.token,
+            refresh_expires_at=token.expires_at,
+            user_id=token.user_id,
+            role=role,
+        )
+
+    async def _deny(self, claims: AccessClaims) -> None:
+        ttl = max(1, int(claims.expires_at - self._clock()) + 1)
+        await self._redis.set(f"auth:deny:{claims.token_id}", b"1", ex=ttl)
+
+    async def _cut_off(self, user_id: int) -> None:
+        # Tokens issued at or before this second are void; new ones are stamped at it or after.
+        cutoff = int(self._clock()) + 1
+        await self._redis.set(
+            f"auth:cutoff:{user_id}", cutoff, ex=self._settings.access_token_ttl_s + 60
+        )
+
+
+def _issued_at(claims: AccessClaims, accounts: Accounts) -> int:
+    return claims.expires_at - accounts.access_ttl_s
+
+
+def _taken_error(email: str, existing_email: str) -> EmailTaken | NicknameTaken:
+    if existing_email == email:
+        return EmailTaken("this email is already registered", {"field": "email"})
+    return NicknameTaken("this nickname is taken", {"field": "nickname"})
+
+
+def _constraint_error(exc: IntegrityError) -> EmailTaken | NicknameTaken:
+    name: Any = getattr(getattr(exc.orig, "diag", None), "constraint_name", "") or ""
+    if "email" in str(name):
+        return EmailTaken("this email is already registered", {"field": "email"})
+    return NicknameTaken("this nickname is taken", {"field": "nickname"})

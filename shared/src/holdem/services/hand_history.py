@@ -1,0 +1,171 @@
+"""Hand history of a player: their hands, newest first, and one hand with its events.
+
+What the table servers write, and what this module shows (documented in docs/api.md):
+
+* ``hand_players.hole_cards`` — each seat's two cards (``"AsKd"``); ``shown`` is true when
+  they were shown at showdown.
+* ``hand_events`` — ``type``, ``seat_no`` and a JSON ``payload``. Events whose type is in
+  `PRIVATE_EVENT_TYPES` carry one seat's hole cards: they are shown only to that seat's
+  player, or to everyone when the seat showed at showdown. Other events are public.
+* ``hands.result`` — public outcome; only its ``pots`` list is passed on.
+
+A player sees their own hole cards and any cards shown at showdown, never anything else.
+The deck commitment and the revealed seed let anyone verify the shuffle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.adapters.orm.users import User
+from holdem.services.errors import NotFound
+from holdem.services.pagination import Page, decode_cursor, encode_cursor
+
+PRIVATE_EVENT_TYPES = frozenset({"hole_cards"})
+
+
+@dataclass(frozen=True)
+class HandSummary:
+    hand_id: int
+    table_id: int
+    hand_no: int
+    started_at: datetime
+    ended_at: datetime
+    small_blind: int
+    big_blind: int
+    board: str
+    total_pot: int
+    rake: int
+    seat_no: int
+    hole_cards: str
+    net: int
+
+
+@dataclass(frozen=True)
+class PlayerView:
+    seat_no: int
+    user_id: int
+    nickname: str
+    hole_cards: str | None
+    shown: bool
+    net: int
+
+
+@dataclass(frozen=True)
+class EventView:
+    seq_no: int
+    type: str
+    seat_no: int | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HandDetail:
+    summary: HandSummary
+    button_seat: int
+    deck_commitment: str
+    deck_seed: str
+    pots: list[Any]
+    players: list[PlayerView]
+    events: list[EventView]
+
+
+def _summary(hand: Hand, me: HandPlayer) -> HandSummary:
+    return HandSummary(
+        hand_id=hand.id,
+        table_id=hand.table_id,
+        hand_no=hand.hand_no,
+        started_at=hand.started_at,
+        ended_at=hand.ended_at,
+        small_blind=hand.small_blind,
+        big_blind=hand.big_blind,
+        board=hand.board,
+        total_pot=hand.total_pot,
+        rake=hand.rake,
+        seat_no=me.seat_no,
+        hole_cards=me.hole_cards,
+        net=me.net,
+    )
+
+
+async def list_hands(
+    db: AsyncSession, user_id: int, cursor: str | None, limit: int
+) -> Page[HandSummary]:
+    """The user's hands, newest first (keyset on started_at, hand id)."""
+    query = (
+        select(HandPlayer, Hand)
+        .join(Hand, Hand.id == HandPlayer.hand_id)
+        .where(HandPlayer.user_id == user_id)
+        .order_by(HandPlayer.started_at.desc(), HandPlayer.hand_id.desc())
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        started_at, hand_id = decode_cursor(cursor, datetime, int)
+        query = query.where(
+            or_(
+                HandPlayer.started_at < started_at,
+                and_(HandPlayer.started_at == started_at, HandPlayer.hand_id < hand_id),
+            )
+        )
+    rows = (await db.execute(query)).all()
+    items = [_summary(hand, me) for me, hand in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(last.started_at, last.hand_id)
+    return Page(items, next_cursor)
+
+
+async def get_hand(db: AsyncSession, user_id: int, hand_id: int) -> HandDetail:
+    """One of the user's hands with its events, censored for them.
+
+    Raises:
+        NotFound: no such hand, or the user did not play it (not told apart).
+    """
+    players = (
+        await db.execute(
+            select(HandPlayer, User.nickname)
+            .join(User, User.id == HandPlayer.user_id)
+            .where(HandPlayer.hand_id == hand_id)
+            .order_by(HandPlayer.seat_no)
+        )
+    ).all()
+    mine = next((p for p, _ in players if p.user_id == user_id), None)
+    hand = await db.get(Hand, hand_id) if mine is not None else None
+    if mine is None or hand is None:
+        raise NotFound("no such hand in your history", {"hand_id": hand_id})
+    visible_seats = {p.seat_no for p, _ in players if p.shown or p.user_id == user_id}
+    events = (
+        await db.execute(
+            select(HandEvent).where(HandEvent.hand_id == hand_id).order_by(HandEvent.seq_no)
+        )
+    ).scalars()
+    return HandDetail(
+        summary=_summary(hand, mine),
+        button_seat=hand.button_seat,
+        deck_commitment=hand.deck_commitment,
+        deck_seed=hand.deck_seed,
+        pots=list((hand.result or {}).get("pots", [])),
+        players=[
+            PlayerView(
+                seat_no=p.seat_no,
+                user_id=p.user_id,
+                nickname=nickname,
+                hole_cards=p.hole_cards if p.seat_no in visible_seats else None,
+                shown=p.shown,
+                net=p.net,
+            )
+            for p, nickname in players
+        ],
+        events=[
+            EventView(e.seq_no, e.type, e.seat_no, e.payload)
+            for e in events
+            if e.type not in PRIVATE_EVENT_TYPES or e.seat_no in visible_seats
+        ],
+    )

@@ -1,0 +1,210 @@
+"""The lobby: list and inspect tables; operators open and close them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import ScalarSelect
+
+from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.adapters.orm.users import User
+from holdem.engine.rake import SPEC_RAKE_SCHEDULE
+from holdem.services.admin import record_action
+from holdem.services.errors import InvalidInput, NotFound, TableNotOpen
+from holdem.services.pagination import Page, decode_cursor, encode_cursor
+
+TABLE_STATUSES = ("open", "closing", "closed")
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    table: PokerTable
+    seated: int
+
+    @property
+    def free_seats(self) -> int:
+        return max(0, self.table.max_seats - self.seated)
+
+
+@dataclass(frozen=True)
+class SeatView:
+    seat_no: int
+    user_id: int
+    nickname: str
+    sat_at: datetime
+
+
+@dataclass(frozen=True)
+class TableDetail:
+    summary: TableSummary
+    seats: list[SeatView]
+
+
+@dataclass(frozen=True)
+class TableFilter:
+    status: str = "open"
+    small_blind: int | None = None
+    big_blind: int | None = None
+    min_free_seats: int = 0
+    max_seats: int | None = None
+
+
+@dataclass(frozen=True)
+class NewTable:
+    name: str
+    small_blind: int
+    big_blind: int
+    max_seats: int
+    min_buy_in: int
+    max_buy_in: int
+    rake_rate_bps: int
+    rake_cap: int
+
+
+def _seated_count() -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .where(Seat.table_id == PokerTable.id, Seat.left_at.is_(None))
+        .correlate(PokerTable)
+        .scalar_subquery()
+    )
+
+
+async def list_tables(
+    db: AsyncSession, where: TableFilter, cursor: str | None, limit: int
+) -> Page[TableSummary]:
+    """Tables newest first, filtered, one keyset page at a time."""
+    seated = _seated_count().label("seated")
+    query = (
+        select(PokerTable, seated)
+        .where(PokerTable.status == where.status)
+        .order_by(PokerTable.created_at.desc(), PokerTable.id.desc())
+        .limit(limit + 1)
+    )
+    if where.small_blind is not None:
+        query = query.where(PokerTable.small_blind == where.small_blind)
+    if where.big_blind is not None:
+        query = query.where(PokerTable.big_blind == where.big_blind)
+    if where.max_seats is not None:
+        query = query.where(PokerTable.max_seats == where.max_seats)
+    if where.min_free_seats > 0:
+        query = query.where(PokerTable.max_seats - _seated_count() >= where.min_free_seats)
+    if cursor is not None:
+        created_at, table_id = decode_cursor(cursor, datetime, int)
+        query = query.where(
+            or_(
+                PokerTable.created_at < created_at,
+                and_(PokerTable.created_at == created_at, PokerTable.id < table_id),
+            )
+        )
+    rows = (await db.execute(query)).all()
+    items = [TableSummary(row[0], int(row[1])) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1].table
+        next_cursor = encode_cursor(last.created_at, last.id)
+    return Page(items, next_cursor)
+
+
+async def get_table(db: AsyncSession, table_id: int) -> TableDetail:
+    """A table with who sits where (never any card).
+
+    Raises:
+        NotFound: no such table.
+    """
+    table = await db.get(PokerTable, table_id)
+    if table is None:
+        raise NotFound("no such table", {"table_id": table_id})
+    rows = (
+        await db.execute(
+            select(Seat.seat_no, Seat.user_id, User.nickname, Seat.sat_at)
+            .join(User, User.id == Seat.user_id)
+            .where(Seat.table_id == table_id, Seat.left_at.is_(None))
+            .order_by(Seat.seat_no)
+        )
+    ).all()
+    seats = [SeatView(r.seat_no, r.user_id, r.nickname, r.sat_at) for r in rows]
+    return TableDetail(TableSummary(table, len(seats)), seats)
+
+
+def default_rake(small_blind: int, big_blind: int) -> tuple[int, int]:
+    """The rake rate (basis points) and cap (won) of SPEC §4.1 for these stakes."""
+    rule = SPEC_RAKE_SCHEDULE.rule_for(small_blind, big_blind)
+    bps = rule.rate * 10_000
+    return int(bps), rule.cap
+
+
+def check_new_table(spec: NewTable) -> None:
+    """The rules of a table definition that the schema cannot express alone.
+
+    Raises:
+        InvalidInput: a rule is broken (``details.field`` names it).
+    """
+    if spec.big_blind < spec.small_blind:
+        raise InvalidInput("the big blind must be at least the small blind", {"field": "big_blind"})
+    if spec.max_buy_in < spec.min_buy_in:
+        raise InvalidInput("max_buy_in must be at least min_buy_in", {"field": "max_buy_in"})
+    if spec.min_buy_in < spec.big_blind:
+        raise InvalidInput("min_buy_in must be at least one big blind", {"field": "min_buy_in"})
+
+
+async def create_table(db: AsyncSession, spec: NewTable, actor_id: int) -> TableSummary:
+    """Open a new table (operators; audited).
+
+    Raises:
+        InvalidInput: see `check_new_table`.
+    """
+    check_new_table(spec)
+    table = PokerTable(
+        name=spec.name,
+        small_blind=spec.small_blind,
+        big_blind=spec.big_blind,
+        max_seats=spec.max_seats,
+        min_buy_in=spec.min_buy_in,
+        max_buy_in=spec.max_buy_in,
+        rake_rate_bps=spec.rake_rate_bps,
+        rake_cap=spec.rake_cap,
+        status="open",
+    )
+    db.add(table)
+    await db.flush()
+    await record_action(db, actor_id, "create_table", target_table_id=table.id, details=vars(spec))
+    await db.commit()
+    await db.refresh(table)
+    return TableSummary(table, 0)
+
+
+async def close_table(db: AsyncSession, table_id: int, actor_id: int) -> TableSummary:
+    """Close a table (audited): 'closing' while players still sit (the table server finishes
+    the hand and stands them up), 'closed' when it is empty.
+
+    Raises:
+        NotFound: no such table.
+        TableNotOpen: it is already closing or closed.
+    """
+    table = await db.get(PokerTable, table_id, with_for_update=True)
+    if table is None:
+        raise NotFound("no such table", {"table_id": table_id})
+    if table.status != "open":
+        raise TableNotOpen("the table is not open", {"status": table.status})
+    seated = int(
+        (
+            await db.execute(
+                select(func.count()).where(Seat.table_id == table_id, Seat.left_at.is_(None))
+            )
+        ).scalar_one()
+    )
+    now = datetime.now(UTC)
+    status = "closing" if seated else "closed"
+    await db.execute(
+        update(PokerTable)
+        .where(PokerTable.id == table_id)
+        .values(status=status, closed_at=None if seated else now)
+    )
+    await record_action(db, actor_id, "close_table", target_table_id=table_id)
+    await db.commit()
+    await db.refresh(table)
+    return TableSummary(table, seated)

@@ -1,0 +1,57 @@
+"""Fixtures for the REST API: the app on this test's PostgreSQL/Redis, clients, users."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from holdem.config import Settings
+from tests.functions.api.api_support import Users, make_app
+
+
+@pytest.fixture
+def settings(database_url, redis_url) -> Settings:
+    """Test settings with rate limits high enough that only the rate-limit tests meet them."""
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
+        money={"webhook_secret": "test-only-webhook-secret"},
+        rate_limits={
+            "default_per_minute": 10_000,
+            "login_per_minute": 1_000,
+            "register_per_minute": 1_000,
+        },
+    )
+
+
+@pytest.fixture
+def app(container):
+    return make_app(container)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+def users(client, container) -> Users:
+    return Users(client, container)
+
+
+@pytest.fixture
+def lambda_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The event loop Mangum runs the app on (the thread's), closed after the test."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)

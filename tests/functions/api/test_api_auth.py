@@ -1,0 +1,286 @@
+"""Accounts and sessions through the ASGI app, including the usual attacks on tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import jwt.warnings
+import pytest
+from sqlalchemy import func, select
+
+from holdem.adapters.orm.admin import AdminAction
+from holdem.adapters.orm.users import Session, User
+from holdem.auth.tokens import AUDIENCE, ISSUER, issue_access_token
+from tests.functions.api.api_support import PASSWORD
+
+
+def _error(response):
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    return body["error"]
+
+
+async def test_register_login_and_profile(client, users):
+    email, _, user_id = await users.register("alice")
+    r = await users.login(email)
+    assert r.status_code == 200
+    tokens = r.json()
+    assert tokens["token_type"] == "bearer"
+    assert tokens["expires_in"] == 15 * 60
+    me = await client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["user"] == {
+        **me.json()["user"],
+        "id": user_id,
+        "email": email,
+        "nickname": "alice",
+        "role": "player",
+        "is_locked": False,
+    }
+    assert me.json()["vip"]["level"] == "bronze"
+
+
+async def test_passwords_are_stored_as_argon2id_hashes(users, container):
+    _, _, user_id = await users.register("hashme")
+    async with container.sessions() as db:
+        user = await db.get(User, user_id)
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+async def test_emails_are_case_insensitive_and_unique(client, users):
+    await users.register("bob")
+    r = await client.post(
+        "/api/v1/auth/register",
+        json={"email": " BOB@Example.com", "nickname": "bob2", "password": PASSWORD},
+    )
+    assert r.status_code == 409
+    assert _error(r)["code"] == "email_taken"
+    r = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "other@example.com", "nickname": "bob", "password": PASSWORD},
+    )
+    assert r.status_code == 409
+    assert _error(r)["code"] == "nickname_taken"
+
+
+async def test_wrong_password_and_unknown_email_look_the_same(users):
+    email, _, _ = await users.register()
+    wrong = await users.login(email, "not the password")
+    unknown = await users.login("nobody@example.com")
+    assert wrong.status_code == unknown.status_code == 401
+    assert _error(wrong) == _error(unknown)
+    assert _error(wrong)["code"] == "invalid_credentials"
+
+
+async def test_refresh_rotates_the_token_and_the_old_one_is_spent(client, users):
+    p = await users.player()
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    assert r.status_code == 200
+    new = r.json()
+    assert new["refresh_token"] != p.refresh_token
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {new['access_token']}"})
+    assert me.status_code == 200
+
+
+async def test_refresh_token_reuse_revokes_the_whole_family(client, users, container):
+    p = await users.player()
+    first = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    successor = first.json()["refresh_token"]
+    # An attacker replays the stolen, already used token.
+    replay = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    assert replay.status_code == 401
+    assert _error(replay)["code"] == "refresh_token_reused"
+    # The legitimate successor is dead too: the family is revoked.
+    after = await client.post("/api/v1/auth/refresh", json={"refresh_token": successor})
+    assert after.status_code == 401
+    assert _error(after)["code"] == "invalid_refresh_token"
+    async with container.sessions() as db:
+        alive = await db.scalar(
+            select(func.count())
+            .select_from(Session)
+            .where(Session.user_id == p.user_id, Session.revoked_at.is_(None))
+        )
+    assert alive == 0
+
+
+async def test_refresh_tokens_are_stored_hashed(users, container):
+    p = await users.player()
+    async with container.sessions() as db:
+        hashes = list(await db.scalars(select(Session.token_hash)))
+    assert p.refresh_token not in hashes
+    assert all(len(h) == 64 for h in hashes)
+
+
+async def test_unknown_refresh_token_is_401(client):
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": "made-up"})
+    assert r.status_code == 401
+    assert _error(r)["code"] == "invalid_refresh_token"
+
+
+async def test_expired_refresh_token_is_refused(client, users, container):
+    p = await users.player()
+    async with container.sessions() as db:
+        await db.execute(
+            Session.__table__.update()
+            .where(Session.user_id == p.user_id)
+            .values(expires_at=func.now() - func.make_interval(0, 0, 0, 0, 0, 0, 1))
+        )
+        await db.commit()
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    assert r.status_code == 401
+    assert _error(r)["code"] == "invalid_refresh_token"
+
+
+async def test_logout_revokes_the_access_token_and_the_refresh_family(client, users):
+    p = await users.player()
+    r = await client.post(
+        "/api/v1/auth/logout", json={"refresh_token": p.refresh_token}, headers=p.headers
+    )
+    assert r.status_code == 204
+    me = await client.get("/api/v1/me", headers=p.headers)
+    assert me.status_code == 401
+    assert _error(me)["details"]["reason"] == "revoked"
+    again = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    assert again.status_code == 401
+
+
+async def test_logout_all_ends_every_login_but_a_new_login_works(client, users):
+    p = await users.player()
+    second = (await users.login(p.email)).json()
+    r = await client.post("/api/v1/auth/logout-all", headers=p.headers)
+    assert r.status_code == 204
+    for token in (p.access_token, second["access_token"]):
+        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401
+    for refresh_token in (p.refresh_token, second["refresh_token"]):
+        r = await client.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+        assert r.status_code == 401
+    fresh = (await users.login(p.email)).json()
+    me = await client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {fresh['access_token']}"}
+    )
+    assert me.status_code == 200
+
+
+async def test_locked_user_cannot_log_in_or_refresh_and_is_signed_out(client, users, container):
+    op = await users.operator()
+    p = await users.player()
+    r = await client.post(f"/api/v1/admin/users/{p.user_id}/lock", headers=op.headers)
+    assert r.status_code == 200
+    assert r.json()["is_locked"] is True
+    login = await users.login(p.email)
+    assert login.status_code == 403
+    assert _error(login)["code"] == "account_locked"
+    assert (await client.get("/api/v1/me", headers=p.headers)).status_code == 401
+    refresh = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    assert refresh.status_code == 401
+    r = await client.post(f"/api/v1/admin/users/{p.user_id}/unlock", headers=op.headers)
+    assert r.status_code == 200
+    assert (await users.login(p.email)).status_code == 200
+    async with container.sessions() as db:
+        actions = list(await db.scalars(select(AdminAction.action).order_by(AdminAction.id)))
+    assert actions == ["lock_user", "unlock_user"]
+
+
+# --- attacks on access tokens -----------------------------------------------------------
+
+
+async def test_missing_token_is_401(client):
+    r = await client.get("/api/v1/me")
+    assert r.status_code == 401
+    assert _error(r)["code"] == "invalid_token"
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_expired_token_is_401(client, users, settings):
+    p = await users.player()
+    token, _ = issue_access_token(p.user_id, "player", settings.auth, now=time.time() - 3600)
+    r = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+    assert _error(r)["details"]["reason"] == "expired"
+
+
+async def test_forged_token_signed_with_another_key_is_401(client, users):
+    p = await users.player()
+    now = int(time.time())
+    payload = {
+        "sub": str(p.user_id),
+        "role": "operator",
+        "typ": "access",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+        "jti": "x",
+    }
+    forged = jwt.encode(payload, "an-attacker-key-that-is-long-enough-1234", algorithm="HS256")
+    r = await client.get("/api/v1/admin/users/1", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401
+
+
+async def test_alg_none_and_tampered_payload_are_401(client, users):
+    p = await users.player()
+    header, payload, signature = p.access_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["role"] = "operator"
+    tampered_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    for token in (
+        f"{header}.{tampered_payload}.{signature}",
+        f"{none_header}.{tampered_payload}.",
+        "not-a-jwt",
+    ):
+        r = await client.get("/api/v1/admin/users/1", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, token
+
+
+async def test_wrong_algorithm_token_is_401(client, users, settings):
+    p = await users.player()
+    now = int(time.time())
+    payload = {
+        "sub": str(p.user_id),
+        "role": "player",
+        "typ": "access",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+        "jti": "y",
+    }
+    # Same secret, different HMAC: the algorithm is pinned to HS256.
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):
+        token = jwt.encode(payload, settings.auth.jwt_secret.get_secret_value(), algorithm="HS512")
+    r = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+
+
+async def test_players_cannot_reach_operator_endpoints(client, users):
+    p = await users.player()
+    r = await client.get(f"/api/v1/admin/users/{p.user_id}", headers=p.headers)
+    assert r.status_code == 403
+    assert _error(r)["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "not-an-email", "nickname": "valid_nick", "password": PASSWORD},
+        {"email": "a@example.com", "nickname": "x", "password": PASSWORD},
+        {"email": "a@example.com", "nickname": "valid_nick", "password": "short"},
+        {"email": "a@example.com", "nickname": "valid\x00nick", "password": PASSWORD},
+        {"email": "a@example.com", "nickname": "valid_nick", "password": PASSWORD, "x": 1},
+    ],
+)
+async def test_bad_registrations_are_422_and_create_nothing(client, container, body):
+    r = await client.post("/api/v1/auth/register", json=body)
+    assert r.status_code == 422
+    assert _error(r)["code"] == "validation_error"
+    async with container.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(User)) == 0
