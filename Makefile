@@ -18,6 +18,11 @@ build-DependenciesLayer:
 		--only-binary=:all: \
 		-r requirements/base.in -c requirements/lock.txt
 	cp -R shared/src/holdem "$(ARTIFACTS_DIR)/python/holdem"
+	# Exec wrapper (AWS_LAMBDA_EXEC_WRAPPER): resolve {{secret:ARN#key}} env values, then start
+	# the runtime. See holdem/adapters/secret_refs.py.
+	printf '#!/bin/sh\nexec python3 -m holdem.adapters.secret_refs -- "$$@"\n' \
+		> "$(ARTIFACTS_DIR)/holdem-secrets"
+	chmod 755 "$(ARTIFACTS_DIR)/holdem-secrets"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 # Any function: `build-<LogicalId>` copies the handlers. A new function needs no new target.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import string
 from collections.abc import Mapping
@@ -107,6 +108,8 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # werkzeug logs every request (the SQS pollers' long polls, once a second): keep errors.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
     from devstack.lambda_runtime import Invoker
 
 PYTHON = str(VENV_BIN / "python")
-SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack", "edge"]
+# The folder under .devstate/ of `./dev up` (and of the stack `./dev invoke` etc. look for).
+STACK_STATE = os.environ.get("DEVSTACK_STACK", "up")
+SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack", "tools/gateway_sim", "edge"]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -29,10 +32,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     from devstack.stack import local_stack
 
     supervisor = Supervisor()
-    with local_stack() as stack:
+    with local_stack(STACK_STATE) as stack:
         running = None
         try:
             api_port = args.api_port or free_port()
+            # The gateway simulator calls the deposit webhook back on the local API port.
+            webhook = f"http://127.0.0.1:{api_port}/api/v1/wallet/webhook/deposit"
+            stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = webhook
             running = start_functions(stack, supervisor, api_port)
             with advertised(stack, running):
                 functions = ", ".join(sorted(running.specs)) or "none"
@@ -47,7 +53,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                     f"  schedules    {schedules}\n"
                     f"  PostgreSQL   {stack.database_url}\n"
                     f"  Redis        {stack.redis_url}\n"
-                    f"  AWS (moto)   {stack.aws_endpoint_url}\n",
+                    f"  AWS (moto)   {stack.aws_endpoint_url}\n"
+                    f"  gateway sim  {stack.env.get('MONEY__GATEWAY_BASE_URL', 'none')}"
+                    "  (./dev pay deposit --user EMAIL --coin BTC --amount 0.01)\n",
                     flush=True,
                 )
                 return supervisor.wait()
@@ -57,14 +65,14 @@ def cmd_up(args: argparse.Namespace) -> int:
             supervisor.stop_all()
 
 
-def _with_functions(action: Callable[[Invoker], Any]) -> int:
+def _with_functions(function_id: str, action: Callable[[Invoker], Any]) -> int:
     """Run `action` against the running `./dev up`, or against a stack started for it."""
     from devstack.functions_host import function_environment, running_stack
     from devstack.lambda_runtime import HttpInvoker, InProcessInvoker, load_functions
     from devstack.paths import STATE
     from devstack.stack import local_stack
 
-    info = running_stack(STATE / "up")
+    info = running_stack(STATE / STACK_STATE)
     if info is not None:
         invoker = HttpInvoker(info["function_ports"])
         try:
@@ -75,11 +83,13 @@ def _with_functions(action: Callable[[Invoker], Any]) -> int:
     print("dev: no `./dev up` is running; starting a local stack for this call", file=sys.stderr)
     with local_stack("oneoff") as stack:
         specs = load_functions(stack.resolver())
-        # One process, so one environment: the stack's, with each function's own on top.
-        env = {
-            k: v for spec in specs.values() for k, v in function_environment(spec, stack).items()
-        }
-        _print_result(action(InProcessInvoker(specs, {**env, **stack.env})))
+        # A one-off process runs one function, with that function's environment.
+        env = function_environment(specs[function_id], stack)
+        # The function's own output (logs) goes to stderr, as with `sam local invoke`: stdout
+        # carries only the result.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = action(InProcessInvoker(specs, env))
+        _print_result(result)
     return 0
 
 
@@ -119,7 +129,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     path = Path(args.event) if args.event else _default_event(args.function)
     event = json.loads(path.read_text())
     try:
-        return _with_functions(lambda invoker: invoker.invoke(args.function, event))
+        return _with_functions(args.function, lambda invoker: invoker.invoke(args.function, event))
     except InvocationError as error:
         print(f"dev invoke: {args.function} failed: {error}", file=sys.stderr)
         return 1
@@ -140,7 +150,7 @@ def cmd_fire(args: argparse.Namespace) -> int:
         return 2
     print(f"dev fire: {schedule.name} -> {schedule.function_id}", file=sys.stderr)
     try:
-        return _with_functions(lambda invoker: fire(schedule, invoker))
+        return _with_functions(schedule.function_id, lambda invoker: fire(schedule, invoker))
     except InvocationError as error:
         print(f"dev fire: {schedule.function_id} failed: {error}", file=sys.stderr)
         return 1
@@ -151,11 +161,11 @@ def _stack_connections(action: Callable[[str, str], Any]) -> int:
     from devstack.paths import STATE
     from devstack.stack import local_stack
 
-    info = running_stack(STATE / "up")
+    info = running_stack(STATE / STACK_STATE)
     if info is not None:
         action(info["env"]["DATABASE_URL"], info["env"]["REDIS_URL"])
         return 0
-    with local_stack() as stack:
+    with local_stack(STACK_STATE) as stack:
         action(stack.database_url, stack.redis_url)
     return 0
 
@@ -287,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     from devstack import ledger_commands
 
     ledger_commands.add_parsers(sub)
+    from gateway_sim import pay
+
+    pay.add_parser(sub)
     return parser
 
 

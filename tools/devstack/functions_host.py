@@ -78,10 +78,14 @@ def start_functions(stack: Stack, supervisor: Supervisor, api_port: int) -> Runn
     resolver = stack.resolver()
     specs = load_functions(resolver)
     ports = {logical: free_port() for logical in specs}
-    for logical, spec in specs.items():
-        env = {**stack.env, "DEVSTACK_ENV": json.dumps(function_environment(spec, stack))}
-        argv = [PYTHON, "-m", "devstack.lambda_runtime", "--function", logical]
-        supervisor.spawn(f"function {logical}", [*argv, "--port", str(ports[logical])], env)
+    envs = {logical: function_environment(spec, stack) for logical, spec in specs.items()}
+    serve = [f"--serve={logical}={port}" for logical, port in ports.items()]
+    if serve:
+        supervisor.spawn(
+            "functions",
+            [PYTHON, "-m", "devstack.lambda_runtime", *serve],
+            {**stack.env, "DEVSTACK_ENVS": json.dumps(envs)},
+        )
     gateway_env = {**stack.env, "DEVSTACK_FUNCTION_PORTS": json.dumps(ports)}
     argv = [PYTHON, "-m", "devstack.http_routes", "--port", str(api_port)]
     supervisor.spawn("http api", argv, gateway_env)

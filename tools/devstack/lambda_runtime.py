@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -30,6 +32,7 @@ from typing import Any, Protocol
 import httpx
 
 from devstack.paths import ROOT, TEMPLATE
+from devstack.services import die_with_parent
 from devstack.template import LOCAL_ACCOUNT_ID, Resolver, load_template
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
@@ -257,12 +260,13 @@ def _invoke_api(environment: _ExecutionEnvironment) -> type[BaseHTTPRequestHandl
     return InvokeApi
 
 
-def serve(function_id: str, port: int) -> None:
+def serve(function_id: str, port: int, env: Mapping[str, str] | None = None) -> None:
     """Run one function's execution environment until SIGTERM / Ctrl-C."""
     spec = load_functions()[function_id]
-    os.environ.update({**spec.environment, **_stack_overrides()})
+    os.environ.update({**spec.environment, **(env or _stack_overrides())})
     environment = _ExecutionEnvironment(spec)
     server = ThreadingHTTPServer(("127.0.0.1", port), _invoke_api(environment))
+    signal.signal(signal.SIGTERM, lambda *_: _raise_interrupt())
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
@@ -272,6 +276,10 @@ def serve(function_id: str, port: int) -> None:
         environment.close()
 
 
+def _raise_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
 def _stack_overrides() -> dict[str, str]:
     """The local stack's connection settings, passed in by `./dev up` as JSON."""
     raw = os.environ.get("DEVSTACK_ENV", "{}")
@@ -279,12 +287,92 @@ def _stack_overrides() -> dict[str, str]:
     return overrides
 
 
+# Imported once before forking the execution environments: each then imports only its own
+# handler (a cold start), instead of every process importing the whole stack on two cores.
+# Third-party libraries only, plus holdem's settings: nothing here reads the environment.
+PRELOAD = (
+    "sqlalchemy.ext.asyncio",
+    "psycopg",
+    "redis.asyncio",
+    "fastapi",
+    "pydantic_settings",
+    "boto3",
+    "botocore.session",
+    "httpx",
+    "mangum",
+    "aws_lambda_powertools",
+    "holdem.config",
+)
+
+
+def serve_many(functions: Mapping[str, int], envs: Mapping[str, Mapping[str, str]]) -> int:
+    """Fork one execution environment per function from a preloaded parent; wait for them.
+
+    Ends every child when it gets SIGTERM / SIGINT, and returns 1 as soon as a child dies on
+    its own (an import error at cold start, say), after ending the others.
+    """
+    for module in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    children: dict[int, str] = {}
+    for function_id, port in functions.items():
+        pid = os.fork()
+        if pid == 0:  # the execution environment
+            code = 0
+            try:
+                die_with_parent(signal.SIGTERM)()
+                serve(function_id, port, envs.get(function_id, {}))
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = function_id
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        function_id = children.pop(pid, "?")
+        if not stopping:
+            print(f"dev: {function_id} exited ({status})", file=sys.stderr, flush=True)
+            code = 1
+            stop()
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.lambda_runtime")
-    parser.add_argument("--function", required=True, help="logical id of the function")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--function", help="logical id of the function (one environment)")
+    parser.add_argument("--port", type=int)
+    parser.add_argument(
+        "--serve",
+        action="append",
+        default=[],
+        metavar="ID=PORT",
+        help="several environments forked from one preloaded process; environments in "
+        "DEVSTACK_ENVS (JSON: id -> variables)",
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
+    if args.serve:
+        functions = {item.split("=")[0]: int(item.split("=")[1]) for item in args.serve}
+        envs: dict[str, dict[str, str]] = json.loads(os.environ.get("DEVSTACK_ENVS", "{}"))
+        return serve_many(functions, envs)
+    if not args.function or not args.port:
+        parser.error("give --function and --port, or --serve ID=PORT ...")
     serve(args.function, args.port)
     return 0
 

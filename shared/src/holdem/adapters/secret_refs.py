@@ -9,6 +9,16 @@ alone or inside a larger value such as a database URL::
 `resolve_secret_references()` replaces every reference with the secret's value, fetching each
 secret once, before the settings are read. Values without a reference are left untouched, and
 no AWS client is created when there is nothing to resolve (local runs and tests).
+
+Processes get resolved values before any of their code runs, whatever it calls first:
+
+- Lambda: the layer's exec wrapper (``AWS_LAMBDA_EXEC_WRAPPER=/opt/holdem-secrets``) runs
+  ``python -m holdem.adapters.secret_refs -- <runtime command>``;
+- the table-server image: its ENTRYPOINT is ``python -m holdem.adapters.secret_refs --``.
+
+``python -m holdem.adapters.secret_refs -- CMD ARGS...`` resolves the references in its own
+environment, then replaces itself with CMD (``os.execvp``), which inherits the values.
+`holdem.bootstrap.bootstrap()` also resolves them, for processes started any other way.
 """
 
 from __future__ import annotations
@@ -68,3 +78,21 @@ def resolve_secret_references(
         if "{{secret:" in value:
             env[name] = _REFERENCE.sub(substitute, value)
     return replaced
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Resolve the environment's references, then exec the command after ``--``."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if not args:
+        print("usage: python -m holdem.adapters.secret_refs -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    resolve_secret_references()
+    os.execvp(args[0], args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

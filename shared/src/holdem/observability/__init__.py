@@ -1,0 +1,1 @@
+"""Observability helpers shared by the functions and the table servers."""

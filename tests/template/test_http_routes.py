@@ -1,0 +1,143 @@
+"""The local API Gateway: the template's HttpApi routes, payload 2.0 events, responses."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from devstack.http_routes import Gateway, api_response, http_routes, match
+from devstack.lambda_runtime import FunctionSpec, InvocationError, load_functions
+from devstack.paths import ROOT
+
+
+class RecordingInvoker:
+    """A fake of our own Invoker port: records events, answers like a function would."""
+
+    def __init__(self, answer=None, fail=False):
+        self.calls = []
+        self._answer = answer or {"statusCode": 201, "headers": {"x-a": "b"}, "body": "{}"}
+        self._fail = fail
+
+    def invoke(self, function_id, event):
+        self.calls.append((function_id, event))
+        if self._fail:
+            raise InvocationError("RuntimeError", "boom", [])
+        return self._answer
+
+
+def _spec(logical, *events):
+    return FunctionSpec(
+        logical,
+        "h.handler",
+        ROOT,
+        3,
+        128,
+        {},
+        {f"E{i}": {"Type": "HttpApi", "Properties": p} for i, p in enumerate(events)},
+    )
+
+
+ROUTES = http_routes(
+    {
+        "Api": _spec("Api", {"Path": "/api/{proxy+}", "Method": "ANY"}),
+        "Webhook": _spec("Webhook", {"Path": "/api/v1/wallet/webhook/deposit", "Method": "POST"}),
+        "Hand": _spec("Hand", {"Path": "/hands/{hand_id}", "Method": "GET"}),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "function", "params"),
+    [
+        ("POST", "/api/v1/wallet/webhook/deposit", "Webhook", {}),
+        ("GET", "/api/v1/wallet/webhook/deposit", "Api", {"proxy": "v1/wallet/webhook/deposit"}),
+        ("DELETE", "/api/v1/me", "Api", {"proxy": "v1/me"}),
+        ("GET", "/hands/42", "Hand", {"hand_id": "42"}),
+    ],
+)
+def test_the_most_specific_route_wins_like_api_gateway(method, path, function, params):
+    found = match(ROUTES, method, path)
+    assert found is not None
+    route, got = found
+    assert (route.function_id, got) == (function, params)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/hands/42"), ("GET", "/hands/42/x"), ("GET", "/")]
+)
+def test_a_route_not_in_the_template_does_not_match(method, path):
+    assert match(ROUTES, method, path) is None
+
+
+def test_the_template_routes_reach_the_rest_api():
+    routes = http_routes(load_functions())
+    for path in ("/health/ready", "/health", "/api/v1/me", "/docs", "/openapi.json"):
+        found = match(routes, "GET", path)
+        assert found is not None, path
+    assert match(routes, "GET", "/nowhere") is None
+
+
+async def _request(gateway, method, url, **kwargs):
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://local") as client:
+        return await client.request(method, url, **kwargs)
+
+
+async def test_a_request_becomes_a_payload_2_event_and_the_response_comes_back():
+    invoker = RecordingInvoker()
+    response = await _request(
+        Gateway(ROUTES, invoker),
+        "POST",
+        "/api/v1/wallet/withdraw?coin=BTC&coin=ETH",
+        content=b'{"amount": 10000}',
+        headers={"content-type": "application/json", "cookie": "a=1; b=2", "x-trace": "t1"},
+    )
+    assert response.status_code == 201
+    assert response.headers["x-a"] == "b"
+    ((function, event),) = invoker.calls
+    assert function == "Api"
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "ANY /api/{proxy+}"
+    assert event["rawPath"] == "/api/v1/wallet/withdraw"
+    assert event["rawQueryString"] == "coin=BTC&coin=ETH"
+    assert event["queryStringParameters"] == {"coin": "BTC,ETH"}
+    assert event["pathParameters"] == {"proxy": "v1/wallet/withdraw"}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["headers"]["x-trace"] == "t1"
+    assert event["body"] == '{"amount": 10000}'
+    assert event["isBase64Encoded"] is False
+    assert event["requestContext"]["http"]["method"] == "POST"
+    assert event["requestContext"]["stage"] == "$default"
+
+
+async def test_binary_bodies_travel_base64_encoded():
+    invoker = RecordingInvoker()
+    await _request(
+        Gateway(ROUTES, invoker),
+        "PUT",
+        "/api/v1/blob",
+        content=b"\x00\x01\xff",
+        headers={"content-type": "application/octet-stream"},
+    )
+    ((_, event),) = invoker.calls
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\x00\x01\xff"
+
+
+async def test_unknown_route_is_404_and_a_function_error_is_500_without_details():
+    assert (await _request(Gateway(ROUTES, RecordingInvoker()), "GET", "/nope")).status_code == 404
+    failing = Gateway(ROUTES, RecordingInvoker(fail=True))
+    response = await _request(failing, "GET", "/api/v1/me")
+    assert response.status_code == 500
+    assert "boom" not in response.text
+
+
+def test_responses_without_a_status_code_are_200_json_and_binary_bodies_are_decoded():
+    assert api_response({"a": 1}) == (200, [(b"content-type", b"application/json")], b'{"a": 1}')
+    status, headers, body = api_response(
+        {"statusCode": 200, "isBase64Encoded": True, "body": "AAH/", "cookies": ["s=1"]}
+    )
+    assert (status, body) == (200, b"\x00\x01\xff")
+    assert (b"set-cookie", b"s=1") in headers

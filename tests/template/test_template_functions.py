@@ -1,0 +1,173 @@
+"""Every function of template.yaml imports, has an events/ sample, and runs with each sample in
+its local execution environment (a real `devstack.lambda_runtime` process, as `./dev up` runs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from devstack.aws import create_template_resources
+from devstack.cli import events_folder
+from devstack.functions_host import _wait_for_port, function_environment
+from devstack.lambda_runtime import HttpInvoker, import_handler, load_functions
+from devstack.paths import ROOT
+from devstack.services import free_port
+from devstack.stack import REGION, Stack
+from devstack.supervisor import Supervisor
+from devstack.template import Resolver, load_template
+
+TEMPLATE_PATH = ROOT / "template.yaml"
+SPECS = load_functions(template_path=TEMPLATE_PATH)
+SAMPLES = [
+    (logical, sample)
+    for logical, spec in SPECS.items()
+    for sample in sorted(events_folder(spec.handler).glob("*.json"))
+]
+
+
+def test_the_template_declares_the_rest_api():
+    assert "ApiFunction" in SPECS
+
+
+@pytest.mark.parametrize("logical", sorted(SPECS))
+def test_every_function_has_an_events_sample(logical):
+    folder = events_folder(SPECS[logical].handler)
+    assert sorted(folder.glob("*.json")), f"{logical}: add a sample event in {folder}"
+
+
+@pytest.mark.parametrize("logical", sorted(SPECS))
+def test_every_function_handler_imports(logical):
+    assert callable(import_handler(SPECS[logical]))
+
+
+@pytest.mark.parametrize("logical", sorted(SPECS))
+def test_every_function_is_committed_code_not_a_path_only_this_machine_has(logical):
+    module = SPECS[logical].handler.rpartition(".")[0]
+    path = ROOT / (module.replace(".", "/") + ".py")
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if (ROOT / ".git").exists():
+        assert tracked.returncode == 0, f"{path} is not committed: a clean clone would not have it"
+
+
+@pytest.fixture(scope="module")
+def module_database(postgres, migrated_template):
+    """One migrated database for the module's function processes (started once)."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with postgres.admin() as conn:
+        conn.execute(f'create database "{name}" template "{migrated_template}"')
+    try:
+        yield postgres.url_for(name)
+    finally:
+        with postgres.admin() as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def local_functions(module_database, redis_server, moto_server, tmp_path_factory):
+    """Each function of template.yaml in its own execution-environment process."""
+    database_url = module_database
+    redis_url = os.environ.get("REDIS_URL") or redis_server.url(db=3)
+    tmp_path = tmp_path_factory.mktemp("stack")
+    stack_name = f"t{uuid.uuid4().hex[:10]}"
+    resources = create_template_resources(
+        TEMPLATE_PATH, moto_server.endpoint_url, REGION, stack_name
+    )
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "AWS_ENDPOINT_URL": moto_server.endpoint_url,
+        "AWS__ENDPOINT_URL": moto_server.endpoint_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AUTH__JWT_SECRET": "test-only-signing-key-0123456789abcdef",
+        "MONEY__WEBHOOK_SECRET": "test-only-webhook-secret",
+    }
+    stack = Stack(database_url, redis_url, moto_server.endpoint_url, resources, env, tmp_path)
+    resolver = Resolver(load_template(TEMPLATE_PATH), stack_name, REGION, resources.refs())
+    specs = load_functions(resolver, TEMPLATE_PATH)
+    supervisor = Supervisor()
+    ports = {logical: free_port() for logical in specs}
+    envs = {logical: function_environment(spec, stack) for logical, spec in specs.items()}
+    child_env = {
+        **env,
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
+        "DEVSTACK_ENVS": json.dumps(envs),
+    }
+    try:
+        serve = [f"--serve={logical}={port}" for logical, port in ports.items()]
+        argv = [sys.executable, "-m", "devstack.lambda_runtime", *serve]
+        supervisor.spawn("functions", argv, child_env)
+        for port in ports.values():
+            _wait_for_port(port, supervisor)
+        invoker = HttpInvoker(ports)
+        try:
+            yield invoker
+        finally:
+            invoker.close()
+    finally:
+        supervisor.stop_all()
+
+
+@pytest.mark.parametrize(("logical", "sample"), SAMPLES, ids=lambda v: getattr(v, "name", v))
+def test_every_sample_event_runs_in_the_local_stack(local_functions, logical, sample: Path):
+    event = json.loads(sample.read_text())
+    # A function error (the handler raised) fails here as InvocationError. A reported partial
+    # batch failure or a 4xx is a valid outcome: some samples are bad input on purpose.
+    result = local_functions.invoke(logical, event)
+    if isinstance(result, dict) and "statusCode" in result:
+        assert result["statusCode"] < 500, result
+
+
+def test_dev_invoke_runs_a_function_with_its_sample(database_url, redis_url):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "invoke",
+            "ApiFunction",
+            str(ROOT / "events/api/health-ready.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["checks"]["postgres"]["ok"] is True
+
+
+def test_dev_invoke_refuses_an_unknown_function():
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack", "invoke", "NoSuchFunction"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "ApiFunction" in result.stderr
