@@ -95,7 +95,13 @@ async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
             bucket = settings.aws.audit_bucket
             copies.append(("s3", await asyncio.to_thread(audit_relay.s3_copies, s3, bucket)))
         for destination, found in copies:
-            report = audit_relay.compare_copy(destination, found, database, cursors[destination])
+            report = audit_relay.compare_copy(
+                destination,
+                found,
+                database,
+                cursors[destination],
+                trimmed=destination == "redis",
+            )
             published = sum(cursors[destination].values())
             print(
                 f"{destination}: {report.records} copied record(s), "

@@ -152,7 +152,7 @@ async def _cross_check(world, s3):
     in_redis = await audit_relay.redis_copies(world.container.redis)
     in_s3 = audit_relay.s3_copies(s3, BUCKET)
     return (
-        audit_relay.compare_copy("redis", in_redis, database, redis_cursor),
+        audit_relay.compare_copy("redis", in_redis, database, redis_cursor, trimmed=True),
         audit_relay.compare_copy("s3", in_s3, database, s3_cursor),
         len(database),
     )
@@ -237,3 +237,20 @@ async def test_verify_reads_the_chain_in_batches(world):
     async with world.container.sessions() as session:
         lanes = (await session.execute(text("select count(*) from audit_lanes"))).scalar_one()
     assert lanes == 8
+
+
+async def test_a_trimmed_stream_is_not_missing_records_but_a_gap_is(world):
+    await _some_money(world)
+    await AuditRelay(world.container.sessions, world.container.redis, None, None).run_once()
+    async with world.container.sessions() as session:
+        database = await audit_relay.database_records(session)
+        cursor = await audit_relay.published_cursors(session, "redis")
+    everything = await audit_relay.redis_copies(world.container.redis)
+    with_a_gap = [c for c in everything if (c.lane, c.seq) != (0, 4)]
+    report = audit_relay.compare_copy("redis", with_a_gap, database, cursor, trimmed=True)
+    assert any("missing 1 published record(s), first seq 4" in p for p in report.problems)
+    await world.container.redis.xtrim(audit_relay.STREAM, maxlen=2, approximate=False)
+    trimmed = await audit_relay.redis_copies(world.container.redis)
+    assert len(trimmed) == 2
+    assert audit_relay.compare_copy("redis", trimmed, database, cursor, trimmed=True).ok
+    assert audit_relay.compare_copy("redis", trimmed, database, cursor).problems

@@ -39,16 +39,22 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 STREAM = "holdem:audit"
+"""Redis Stream of audit records for live consumers; no TTL, trimmed to about
+`STREAM_MAX_LEN` entries (S3 keeps every record)."""
+STREAM_MAX_LEN = 100_000
 HIGH_WATER = "holdem:audit:hwm"
+"""Redis hash lane → highest sequence appended to the stream; no TTL (it must outlive
+every relay)."""
 S3_PREFIX = "audit/"
 
 _PUBLISH = """
 local hw = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 local added = 0
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
     local seq = tonumber(ARGV[i])
     if seq > hw then
-        redis.call('XADD', KEYS[1], '*', 'lane', ARGV[1], 'seq', ARGV[i], 'record', ARGV[i + 1])
+        redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'lane', ARGV[1], 'seq', ARGV[i],
+                   'record', ARGV[i + 1])
         hw = seq
         added = added + 1
     end
@@ -108,12 +114,14 @@ class AuditRelay:
         bucket: str | None,
         *,
         batch_size: int = 500,
+        stream_max_len: int = STREAM_MAX_LEN,
     ) -> None:
         self._sessions = sessions
         self._redis = redis
         self._s3 = s3
         self._bucket = bucket
         self._batch = batch_size
+        self._stream_max = stream_max_len
 
     async def run_once(self) -> RelayStats:
         """Copy every record committed so far (in batches), then return what was copied."""
@@ -173,7 +181,7 @@ class AuditRelay:
             records = await self._records(session, lane, cursor.published_seq)
             if not records:
                 return 0
-            args: list[str | int] = [lane]
+            args: list[str | int] = [lane, self._stream_max]
             for record in records:
                 args += [record.seq, record_json(record)]
             await self._redis.eval(_PUBLISH, 2, STREAM, HIGH_WATER, *args)
@@ -231,14 +239,24 @@ class CopyReport:
     records: int = 0
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
 
 def compare_copy(
     destination: str,
     copies: Iterable[StoredRecord],
     database: Mapping[tuple[int, int], StoredRecord],
     published: Mapping[int, int],
+    *,
+    trimmed: bool = False,
 ) -> CopyReport:
-    """Every record published (up to each lane's cursor) is copied once and unchanged."""
+    """Every record published (up to each lane's cursor) is copied once and unchanged.
+
+    With `trimmed` (the Redis Stream, capped in length), a lane's records older than its
+    oldest copy are taken as trimmed away rather than missing.
+    """
     report = CopyReport(destination)
     seen: set[tuple[int, int]] = set()
     for copy in copies:
@@ -259,7 +277,10 @@ def compare_copy(
                 f"{destination}: lane {copy.lane} seq {copy.seq} differs from the database"
             )
     for lane, upto in published.items():
-        missing = [seq for seq in range(1, upto + 1) if (lane, seq) not in seen]
+        start = 1
+        if trimmed:
+            start = min((seq for copied_lane, seq in seen if copied_lane == lane), default=1)
+        missing = [seq for seq in range(start, upto + 1) if (lane, seq) not in seen]
         if missing:
             report.problems.append(
                 f"{destination}: lane {lane} is missing {len(missing)} published record(s), "
