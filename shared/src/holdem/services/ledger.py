@@ -5,7 +5,9 @@ Every operation exists in two forms:
 * a module function taking an `AsyncSession` — it posts inside the caller's database
   transaction, so a caller can compose (create a withdrawal row *and* reserve its funds;
   write a hand *and* settle it) and commit once;
-* a method of `LedgerService`, which opens its own transaction and commits.
+* a method of `LedgerService`, which is its own transaction (a single post runs as one
+  autocommit statement; the withdrawal finishes, which read the reservation first, open a
+  transaction).
 
 Each operation is one balanced ledger transaction, posted by the database function
 ``ledger_post`` in one round trip: account rows locked in id order, funds checked, entries
@@ -23,6 +25,7 @@ Example::
                                 rate_krw=Decimal("100000000"), tx_hash="ab12", address="bc1…")
     async with container.sessions.begin() as session:      # composed with other writes
         session.add(hand_row)
+        await session.flush()
         await settle_hand(session, table_id=3, hand_id=hand_row.id, fencing_token=12,
                           nets={7: 5_700, 8: -6_000}, rake=300)
 """
