@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import httpx
-from gateway_sim.app import Delivery, address_for, deliveries
 
+from gateway_sim.app import Delivery, address_for, deliveries
 from holdem.payments import signatures
 from holdem.payments.conversion import krw_for_crypto
 
@@ -111,7 +111,12 @@ async def send_storm(
     async def one(kind: str, delivery: Delivery) -> None:
         async with gate:
             started = time.perf_counter()
-            response = await client.post(PATH, content=delivery.body, headers=delivery.headers)
+            try:
+                response = await client.post(PATH, content=delivery.body, headers=delivery.headers)
+            except httpx.HTTPError as exc:  # counted, so a gateway would retry it
+                result.by_kind_status[(kind, 0, type(exc).__name__)] += 1
+                result.delivered += 1
+                return
             result.latencies_s.append(time.perf_counter() - started)
         body = response.json()
         code = body["error"]["code"] if "error" in body else body["status"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 import httpx
+from gateway_sim.storm import build_storm, send_storm
 from sqlalchemy import func, select
 
 from functions.deposit_webhook.handler import create_asgi_app
 from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.payments import Deposit
 from holdem.services import deposits
-from tests.payments_storm import build_storm, send_storm
 from tests.payments_support import PRICES, SECRET, balances, conservation_ok, make_user
 
 EXPECTED_STATUS = {
