@@ -39,6 +39,15 @@ SHOWDOWN = [(0, "raise", 6_000), (1, "call", 0), (2, "call", 0)] + [
 
 PREFLOP_FOLD = [(0, "fold", 0), (1, "fold", 0)]
 
+SIDE_POT = [
+    (0, "allin", 0),
+    (1, "call", 0),
+    (2, "call", 0),
+    (1, "raise", 20_000),
+    (2, "call", 0),
+] + [(s, "check", 0) for _ in range(2) for s in (1, 2)]
+"""Seat 0 (short: give it ``stacks={0: 80_000}``) all-in preflop; seats 1 and 2 build a side pot."""
+
 
 @dataclass
 class PlayedHand:
@@ -56,6 +65,7 @@ def play(
     small_blind: int = 1_000,
     big_blind: int = 2_000,
     stack: int | None = None,
+    stacks: dict[int, int] | None = None,
 ) -> PlayedHand:
     """Play one hand at a fresh table with an explicit deck, button on seat 0."""
     rule = SPEC_RAKE_SCHEDULE.rule_for(small_blind, big_blind)
@@ -63,7 +73,7 @@ def play(
         TableConfig(seats=len(players), small_blind=small_blind, big_blind=big_blind, rake=rule)
     )
     for seat, name in enumerate(players):
-        table.sit_down(seat, name, stack or 100 * big_blind)
+        table.sit_down(seat, name, (stacks or {}).get(seat) or stack or 100 * big_blind)
     holes = holes or {0: "AsAd", 1: "KsKd", 2: "7c2h"}
     deck = stacked_deck(
         len(players), {s: c for s, c in holes.items() if s < len(players)}, board=board

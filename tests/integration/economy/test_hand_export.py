@@ -20,7 +20,15 @@ from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.services.archive import archive_due_hands, load_hand
 from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.hand_export import ExportFormat, export_hand, export_range
-from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
+from tests.economy_hands import (
+    PREFLOP_FOLD,
+    SHOWDOWN,
+    SIDE_POT,
+    make_table,
+    make_users,
+    play,
+    store_hand,
+)
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 AMOUNT = r"₩(\d+)"
@@ -114,6 +122,31 @@ async def _two_hands(container):
             session, table, users, play("abc", PREFLOP_FOLD), AT + timedelta(minutes=1)
         )
     return users, showdown, folded
+
+
+async def test_a_side_pot_hand_parses_back_too(container, store):
+    async with container.sessions() as session, session.begin():
+        users = await make_users(session, 3)
+        table = await make_table(session)
+        played = play("abc", SIDE_POT, stacks={0: 80_000})
+        hand_id = await store_hand(session, table, users, played, AT)
+    assert len(played.result.pots) == 2
+    async with container.sessions() as session:
+        hand = await load_hand(session, store, None, hand_id)
+        exported = await export_hand(
+            session, store, None, users[0], hand_id, ExportFormat.POKERSTARS
+        )
+        ohh = await export_hand(session, store, None, users[0], hand_id, ExportFormat.OHH)
+    assert "and is all-in" in exported.body
+    assert "side pot-1" in exported.body
+    facts = parse_pokerstars(exported.body)[0]
+    name_of = {seat - 1: name for name, (seat, _) in facts["seats"].items()}
+    assert {p.seat_no: facts["net"][name_of[p.seat_no]] for p in hand.players} == {
+        p.seat_no: p.net for p in hand.players
+    }
+    assert facts["pot"] - facts["rake"] == facts["collected"]
+    assert facts["rake"] == hand.rake
+    assert len(ohh.body[0]["ohh"]["pots"]) == 2
 
 
 async def test_pokerstars_export_parses_back_to_each_players_net_and_the_rake(container, store):

@@ -411,23 +411,25 @@ async def _archive_one_batch(
     body = encode_batch(hands, fmt)
     await store.put(key, body, {"hands": str(len(hands)), "format-version": str(FORMAT_VERSION)})
     # Only now, with the object confirmed by the store, does the hot copy go.
+    index_rows = insert(ArchivedHand).values(
+        [
+            {
+                "hand_id": h.id,
+                "table_id": h.table_id,
+                "started_at": h.started_at,
+                "object_key": key,
+                "position": i,
+            }
+            for i, h in enumerate(hands)
+        ]
+    )
     await session.execute(
-        insert(ArchivedHand)
-        .values(
-            [
-                {
-                    "hand_id": h.id,
-                    "table_id": h.table_id,
-                    "started_at": h.started_at,
-                    "object_key": key,
-                    "position": i,
-                }
-                for i, h in enumerate(hands)
-            ]
-        )
-        .on_conflict_do_update(
+        index_rows.on_conflict_do_update(
             index_elements=["hand_id"],
-            set_={"object_key": key, "position": insert(ArchivedHand).excluded.position},
+            set_={
+                "object_key": index_rows.excluded.object_key,
+                "position": index_rows.excluded.position,
+            },
         )
     )
     player_rows = [

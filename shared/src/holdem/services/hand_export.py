@@ -283,7 +283,6 @@ def to_ohh(
     showdown: dict[str, Any] | None = None
     number = 0
     pots: list[dict[str, Any]] = []
-    rake_by_seat: list[int] = []
 
     def add(round_: dict[str, Any], action: dict[str, Any]) -> None:
         nonlocal number
@@ -334,8 +333,6 @@ def to_ohh(
                 )
             else:
                 add(showdown, {"player_id": e["seat"], "action": "Mucks Cards"})
-        elif kind == "rake_taken":
-            rake_by_seat = e["by_seat"]
         elif kind == "pot_awarded":
             pots.append(
                 {
@@ -347,10 +344,6 @@ def to_ohh(
                     ],
                 }
             )
-    for pot in pots[:1]:
-        for win in pot["player_wins"]:
-            seat = win["player_id"]
-            win["contributed_rake"] = rake_by_seat[seat] if seat < len(rake_by_seat) else 0
     return {
         "ohh": {
             "spec_version": OHH_SPEC_VERSION,
