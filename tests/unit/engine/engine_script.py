@@ -76,10 +76,3 @@ def play(hand: Hand, script: str) -> list[ActionTaken]:
             assert not rest, step
             done.append(getattr(hand, verb)(seat))
     return done
-
-
-def chips_in_play(table: Table) -> int:
-    """Stacks plus everything committed to the running hand (for conservation checks)."""
-    hand = table.hand
-    committed = sum(hand.committed) if hand is not None and hand.result is None else 0
-    return sum(table.stacks) + committed

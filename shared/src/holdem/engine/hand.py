@@ -72,7 +72,7 @@ _FOLD, _CHECK, _CALL = ActionKind.FOLD, ActionKind.CHECK, ActionKind.CALL
 _BET, _RAISE = ActionKind.BET, ActionKind.RAISE
 _PREFLOP, _RIVER = Street.PREFLOP, Street.RIVER
 _STREETS = tuple(Street)
-_NEW_CARDS = {Street.FLOP: (0, 3), Street.TURN: (3, 4), Street.RIVER: (4, 5)}
+_NEW_CARDS = ((0, 0), (0, 3), (3, 4), (4, 5))  # board slice dealt on each street
 
 
 class Hand:
@@ -566,7 +566,7 @@ class Hand:
     def _deal_street(self) -> None:
         street = _STREETS[self.street + 1]
         self.street = street
-        first, last = _NEW_CARDS[street]
+        first, last = _NEW_CARDS[street.value]
         start = 2 * self.size
         new = self.cards[start + first : start + last]
         self.board.extend(new)

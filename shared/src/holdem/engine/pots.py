@@ -48,31 +48,24 @@ def build_pots(contributions: Sequence[int], live: Sequence[bool]) -> list[Pot]:
         # The common case (no live player all-in for less): one pot, every live player
         # eligible; folded chips above the live level could only be dead money anyway.
         return [Pot(total, tuple(seats))]
-    levels = sorted(c for c in contributions if c > 0)
-    count = len(levels)
+    # Layering at every contribution level and merging adjacent layers with the same
+    # eligible players comes to layering at the live players' levels only: eligibility
+    # changes nowhere else. Folded chips below a level are dead money in its layer.
     pots: list[Pot] = []
-    dead = 0
     previous = 0
-    for index, level in enumerate(levels):
-        if level == previous:
+    for level in sorted({contributions[s] for s in seats}):
+        if not level:
             continue
-        # Everyone from ``index`` on put in at least ``level``; everyone before, at most
-        # ``previous``: the layer holds ``level - previous`` from each of the former.
-        amount = (level - previous) * (count - index) + dead
+        amount = 0
+        for put in contributions:
+            if put > previous:
+                amount += (put if put < level else level) - previous
+        pots.append(Pot(amount, tuple(s for s in seats if contributions[s] >= level)))
         previous = level
-        group = tuple(s for s in seats if contributions[s] >= level)
-        if not pots:
-            if group:
-                pots.append(Pot(amount, group))
-                dead = 0
-            else:
-                # Only folded chips so far: they join the first pot a live player can win.
-                dead = amount
-        elif not group or pots[-1].eligible == group:
-            # Merge with the pot below: the same players, or dead money nobody live reached.
-            pots[-1] = Pot(pots[-1].amount + amount, pots[-1].eligible)
-        else:
-            pots.append(Pot(amount, group))
+    above = sum(put - previous for put in contributions if put > previous)
+    if above:
+        # Folded chips above every live player's level: dead money for the top pot.
+        pots[-1] = Pot(pots[-1].amount + above, pots[-1].eligible)
     return pots
 
 

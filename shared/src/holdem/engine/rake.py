@@ -165,7 +165,8 @@ def apportion(total: int, weights: Sequence[int], order: Sequence[int]) -> list[
     left = total - sum(shares)
     if left:
         remainders = [total * w % whole for w in weights]
-        for index in sorted(order, key=lambda i: -remainders[i])[:left]:
+        # A stable sort, so equal remainders keep their order of priority.
+        for index in sorted(order, key=remainders.__getitem__, reverse=True)[:left]:
             shares[index] += 1
     return shares
 
