@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from holdem.adapters.gateway.base import PaymentGateway
+from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.services import withdrawals as wd
 from holdem.services.withdrawals import OperatorAction, PayoutOutcome
@@ -202,6 +203,18 @@ async def test_an_operator_can_hold_release_and_reject_with_funds_returned(payme
     with pytest.raises(wd.TransitionNotAllowed):
         await wd.decide(deps, view.id, operator, OperatorAction.APPROVE)
     assert (await balances(container, user)).wallet == 100_000  # returned exactly once
+    async with container.sessions() as session:
+        audit = (
+            await session.execute(
+                select(AdminAction.action, AdminAction.actor_id).order_by(AdminAction.id)
+            )
+        ).all()
+    assert [tuple(a) for a in audit] == [
+        ("withdrawal_hold", operator),
+        ("withdrawal_release", operator),
+        ("withdrawal_hold", operator),
+        ("withdrawal_reject", operator),
+    ]
     await conservation_ok(container)
 
 

@@ -60,6 +60,7 @@ from holdem.payments.withdrawals import (
     transition,
 )
 from holdem.services import errors, ledger, ledger_errors
+from holdem.services.admin import record_action
 from holdem.services.notifications import Notice, NoticeKind, Notifier
 
 log = logging.getLogger(__name__)
@@ -391,13 +392,30 @@ async def decide(
     action: OperatorAction,
     reason: str | None = None,
 ) -> WithdrawalView:
-    """An operator approves, holds, releases or rejects (funds returned) a withdrawal."""
+    """An operator approves, holds, releases or rejects (funds returned) a withdrawal.
+
+    The decision is written to the operators' audit log in the same transaction.
+    """
     now = deps.clock()
     async with deps.sessions() as session, session.begin():
         row = await _locked(session, withdrawal_id)
+        before = row.status
         target = await _step(session, row, WithdrawalEvent(action.value), now, reason=reason)
         row.decided_by = operator_id
         row.decided_at = now
+        await record_action(
+            session,
+            operator_id,
+            f"withdrawal_{action.value}",
+            target_user_id=row.user_id,
+            details={
+                "withdrawal_id": row.id,
+                "from": before,
+                "to": target.value,
+                "amount_krw": row.amount_krw,
+                "reason": reason,
+            },
+        )
         view = WithdrawalView.of(row)
     if target in _NOTICE_FOR:
         await deps.notifier.notify(Notice(row.user_id, _NOTICE_FOR[target], view.to_json()))
