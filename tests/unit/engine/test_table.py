@@ -95,6 +95,8 @@ def test_a_hand_needs_exactly_one_valid_card_source():
         table.start_hand(deck=list(range(52)), seed=bytes(32))
     with pytest.raises(DeckError):
         table.start_hand(seed=b"too short")
+    with pytest.raises(InvalidSeatError):
+        table.start_hand(deck=list(range(52)), button=2)
     table.start_hand(deck=list(range(9)))
     with pytest.raises(HandInProgressError):
         table.start_hand(deck=list(range(52)))

@@ -79,7 +79,8 @@ class Hand:
     """The state machine of one hand. Chips are ``int`` won; seats are table indices.
 
     Per-seat lists are indexed by seat and cover the whole table. The table's ``stacks``
-    list is shared, so stacks move as players act.
+    list is shared, so stacks move as players act. Read the attributes, never write them:
+    only the action methods change a hand.
 
     Attributes:
         number: The table's hand counter.
@@ -88,8 +89,16 @@ class Hand:
         big_blind_seat: The seat that posted the big blind.
         street: The current betting round.
         to_act: The seat whose turn it is, ``-1`` when nobody may act.
+        current_bet: The street bet to match.
+        min_raise: The smallest raise increment (the last full bet or raise).
+        dealt: Whether each seat was dealt in.
+        folded: Whether each seat is out of the hand (folded, or never dealt in).
+        is_all_in: Whether each seat is all-in.
+        bets: Each seat's bet on the current street.
+        committed: Each seat's chips in the pot this hand, dead blinds included.
         board: The community cards dealt so far.
         pots: The pots as of the last completed betting round.
+        shown: Seats whose cards were shown at showdown, in showing order.
         result: The result once the hand is over, else ``None``.
     """
 

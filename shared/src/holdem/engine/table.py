@@ -358,6 +358,7 @@ class Table:
 
         Raises:
             HandInProgressError: A hand is running.
+            InvalidSeatError: ``button`` is not a seat of this table.
             DeckError: Not exactly one card source, or a bad deck.
             NotEnoughPlayersError: Fewer than two players are ready.
         """
@@ -365,6 +366,8 @@ class Table:
             raise HandInProgressError("finish the running hand first")
         if (deck is None) == (seed is None):
             raise DeckError("pass exactly one of deck= or seed=")
+        if button is not None:
+            self._seat(button)
         size = self.size
         if seed is not None:
             try:
