@@ -473,11 +473,8 @@ class Hand:
     # ------------------------------------------------------------------ flow
 
     def _post(self, seat: int, blind: BlindKind) -> None:
-        amount = (
-            self.small_blind
-            if blind in (BlindKind.SMALL, BlindKind.DEAD_SMALL)
-            else (self.big_blind)
-        )
+        small = blind is BlindKind.SMALL or blind is BlindKind.DEAD_SMALL
+        amount = self.small_blind if small else self.big_blind
         stack = self.stacks[seat]
         paid = amount if amount < stack else stack
         self.stacks[seat] = stack - paid
