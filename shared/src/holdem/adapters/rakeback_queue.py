@@ -28,15 +28,13 @@ class QueueError(ServiceError):
 class SqsRakebackQueue:
     """Sends JSON messages to one queue, ten per request."""
 
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
+    def __init__(self, client: SQSClient, queue_url: str | None) -> None:
         self._client = client
         self.queue_url = queue_url
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SqsRakebackQueue:
-        """The configured ``AWS__RAKEBACK_QUEUE_URL``."""
-        if not settings.aws.rakeback_queue_url:
-            raise QueueError("AWS__RAKEBACK_QUEUE_URL is not set")
+        """The configured ``AWS__RAKEBACK_QUEUE_URL`` (checked when something is sent)."""
         client = boto3.client(
             "sqs", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url
         )
@@ -44,6 +42,10 @@ class SqsRakebackQueue:
 
     async def send(self, messages: Sequence[dict[str, Any]]) -> None:
         """Send every message; raises :class:`QueueError` unless all were accepted."""
+        if not messages:
+            return
+        if not self.queue_url:
+            raise QueueError("AWS__RAKEBACK_QUEUE_URL is not set")
         for start in range(0, len(messages), SQS_BATCH):
             chunk = messages[start : start + SQS_BATCH]
             entries: Any = [
