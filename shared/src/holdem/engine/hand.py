@@ -251,19 +251,20 @@ class Hand:
                 small_blind,
                 big_blind,
                 plan.dealt,
-                tuple(stacks[s] for s in plan.dealt),
+                tuple([stacks[s] for s in plan.dealt]),
                 commitment,
             )
         )
         self.seq = 1
         for seat, blind in plan.posts:
             self._post(seat, blind)
-        for step in range(1, size + 1):
-            seat = (plan.button + step) % size
-            if not dealt[seat]:
-                continue
-            events.append(HoleCardsDealt(self.seq, seat, (cards[2 * seat], cards[2 * seat + 1])))
-            self.seq += 1
+        seq = self.seq
+        after = plan.button + 1
+        for seat in [*range(after, size), *range(after)]:  # from the left of the button
+            if dealt[seat]:
+                events.append(HoleCardsDealt(seq, seat, (cards[2 * seat], cards[2 * seat + 1])))
+                seq += 1
+        self.seq = seq
         self._advance(plan.big_blind_seat)
 
     # ------------------------------------------------------------------ queries
