@@ -80,7 +80,8 @@ _archives: list[tuple[Settings, S3ArchiveStore]] = []
 _queues: list[tuple[Settings, SqsRakebackQueue]] = []
 
 
-def _archive(settings: Settings) -> S3ArchiveStore:
+def archive_store(settings: Settings) -> S3ArchiveStore:
+    """The process's hand-archive store for these settings (one boto3 client)."""
     for known, store in _archives:
         if known is settings:
             return store
@@ -229,7 +230,7 @@ async def export_one_hand(
     """One of the caller's hands, hot or archived, with only the cards they may see."""
     exported = await hand_export.export_hand(
         db,
-        _archive(container.settings),
+        archive_store(container.settings),
         container.redis,
         claims.user_id,
         hand_id,
@@ -255,7 +256,7 @@ async def export_hands(
     """The caller's hands started in [since, until), oldest first, at most 500."""
     exported = await hand_export.export_range(
         db,
-        _archive(container.settings),
+        archive_store(container.settings),
         container.redis,
         claims.user_id,
         since,

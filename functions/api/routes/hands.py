@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from functions.api.deps import AuthedDep, DbDep
+from functions.api.deps import AuthedDep, ContainerDep, DbDep
+from functions.api.routes import economy
 from functions.api.schemas import (
     HandDetailOut,
     HandEventOut,
@@ -15,7 +17,7 @@ from functions.api.schemas import (
     HandSummaryOut,
     errors,
 )
-from holdem.services import hand_history
+from holdem.services import archive, hand_history
 
 router = APIRouter(prefix="/api/v1/hands", tags=["hand history"], responses=errors(401, 422, 429))
 
@@ -36,10 +38,15 @@ async def list_hands(
 
 @router.get("/{hand_id}", responses=errors(404))
 async def get_hand(
-    hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)], claims: AuthedDep, db: DbDep
+    hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    claims: AuthedDep,
+    db: DbDep,
+    container: ContainerDep,
 ) -> HandDetailOut:
     """One of the caller's hands: events in order, own and shown cards, deck proof."""
-    hand = await hand_history.get_hand(db, claims.user_id, hand_id)
+    store = economy.archive_store(container.settings)
+    reader = partial(archive.load_hand, db, store, container.redis)
+    hand = await hand_history.get_hand(db, claims.user_id, hand_id, reader)
     return HandDetailOut(
         hand=HandSummaryOut(**vars(hand.summary)),
         button_seat=hand.button_seat,

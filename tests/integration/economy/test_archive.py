@@ -21,6 +21,7 @@ from holdem.services.archive import (
     load_hand,
     load_hot_hands,
 )
+from holdem.services.errors import NotFound
 from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
@@ -185,3 +186,23 @@ def test_archive_objects_refuse_garbage():
     with pytest.raises(archive.ArchiveCorrupt):
         decode_batch(b"not an archive")
     assert decode_batch(encode_batch([])) == []
+
+
+async def test_the_hand_history_shows_an_archived_hand_as_it_showed_it_hot(container, store):
+    from functools import partial
+
+    from holdem.services import hand_history
+
+    old, _, users = await _seed(container, per_hour=1)
+    async with container.sessions() as session:
+        hot = await hand_history.get_hand(session, users[1], old[0])
+    await archive_due_hands(container.sessions, store, NOW)
+    async with container.sessions() as session:
+        reader = partial(load_hand, session, store, container.redis)
+        cold = await hand_history.get_hand(session, users[1], old[0], reader)
+        with pytest.raises(NotFound):
+            await hand_history.get_hand(session, users[1], old[0])  # no archive reader given
+    assert cold == hot
+    assert [p.hole_cards is None for p in cold.players] == [
+        p.hole_cards is None for p in hot.players
+    ]

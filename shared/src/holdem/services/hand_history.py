@@ -15,6 +15,7 @@ The deck commitment and the revealed seed let anyone verify the shuffle.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.users import User
+from holdem.services.archive import HandRecord
 from holdem.services.errors import NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
 
@@ -122,8 +124,16 @@ async def list_hands(
     return Page(items, next_cursor)
 
 
-async def get_hand(db: AsyncSession, user_id: int, hand_id: int) -> HandDetail:
+ArchivedHandReader = Callable[[int], Awaitable[HandRecord | None]]
+"""Reads a hand by id from the archive (e.g. ``functools.partial(archive.load_hand, ...)``)."""
+
+
+async def get_hand(
+    db: AsyncSession, user_id: int, hand_id: int, archived: ArchivedHandReader | None = None
+) -> HandDetail:
     """One of the user's hands with its events, censored for them.
+
+    Hands moved to S3 after 7 days are read through ``archived`` when it is given.
 
     Raises:
         NotFound: no such hand, or the user did not play it (not told apart).
@@ -137,6 +147,10 @@ async def get_hand(db: AsyncSession, user_id: int, hand_id: int) -> HandDetail:
         )
     ).all()
     mine = next((p for p, _ in players if p.user_id == user_id), None)
+    if mine is None and archived is not None:
+        record = await archived(hand_id)
+        if record is not None and any(p.user_id == user_id for p in record.players):
+            return await _archived_detail(db, user_id, record)
     hand = await db.get(Hand, hand_id) if mine is not None else None
     if mine is None or hand is None:
         raise NotFound("no such hand in your history", {"hand_id": hand_id})
@@ -166,6 +180,58 @@ async def get_hand(db: AsyncSession, user_id: int, hand_id: int) -> HandDetail:
         events=[
             EventView(e.seq_no, e.type, e.seat_no, e.payload)
             for e in events
+            if e.type not in PRIVATE_EVENT_TYPES or e.seat_no in visible_seats
+        ],
+    )
+
+
+async def _archived_detail(db: AsyncSession, user_id: int, record: HandRecord) -> HandDetail:
+    """The same view as for a hot hand, built from an archived record."""
+    names = dict(
+        (
+            await db.execute(
+                select(User.id, User.nickname).where(
+                    User.id.in_({p.user_id for p in record.players})
+                )
+            )
+        ).all()
+    )
+    me = next(p for p in record.players if p.user_id == user_id)
+    visible_seats = {p.seat_no for p in record.players if p.shown or p.user_id == user_id}
+    return HandDetail(
+        summary=HandSummary(
+            hand_id=record.id,
+            table_id=record.table_id,
+            hand_no=record.hand_no,
+            started_at=record.started_at,
+            ended_at=record.ended_at,
+            small_blind=record.small_blind,
+            big_blind=record.big_blind,
+            board=record.board,
+            total_pot=record.total_pot,
+            rake=record.rake,
+            seat_no=me.seat_no,
+            hole_cards=me.hole_cards,
+            net=me.net,
+        ),
+        button_seat=record.button_seat,
+        deck_commitment=record.deck_commitment,
+        deck_seed=record.deck_seed,
+        pots=list((record.result or {}).get("pots", [])),
+        players=[
+            PlayerView(
+                seat_no=p.seat_no,
+                user_id=p.user_id,
+                nickname=names.get(p.user_id, ""),
+                hole_cards=p.hole_cards if p.seat_no in visible_seats else None,
+                shown=p.shown,
+                net=p.net,
+            )
+            for p in record.players
+        ],
+        events=[
+            EventView(e.seq_no, e.type, e.seat_no, e.payload)
+            for e in record.events
             if e.type not in PRIVATE_EVENT_TYPES or e.seat_no in visible_seats
         ],
     )
