@@ -6,8 +6,9 @@ the same run ``pgbench -N`` (the simple-update TPC-B-like script) at 1 and 4 cli
 same server, as the physical reference. Target: settle-hand at 4 connections ≥ 50% of
 ``pgbench -N`` at 4 clients.
 
-Each connection is its own worker process (as table servers are) settling hands of its own
-table through the public API, ``LedgerService.settle_hand``, with the production settings.
+Each connection settles hands of its own table through the public API,
+``LedgerService.settle_hand``, with the production settings; the connections are spread
+over one worker process per CPU, each an asyncio loop (as table servers run).
 With ``DATABASE_URL`` unset it starts a private durable server under ``.devstate/bench``;
 with it set, it uses that server (creating the databases ``bench_ledger`` and ``bench_pgbench``).
 """
@@ -43,8 +44,8 @@ PLAYERS = 6
 BUY_IN = 10**12
 
 
-def _settings(url: str) -> Settings:
-    return Settings(database_url=url, db={"pool_size": 2, "max_overflow": 0})
+def _settings(url: str, connections: int = 1) -> Settings:
+    return Settings(database_url=url, db={"pool_size": connections, "max_overflow": 0})
 
 
 async def _prepare(url: str, tables: int) -> list[tuple[int, list[int]]]:
@@ -106,48 +107,69 @@ def _nets(users: list[int], hand: int) -> tuple[dict[int, int], int]:
     return nets, rake
 
 
-async def _settle_loop(
-    url: str, table: int, users: list[int], seconds: float, start: Event
+async def _table_loop(
+    service: LedgerService, table: int, users: list[int], began: float, seconds: float, hand: int
+) -> tuple[int, list[float]]:
+    done, latencies = 0, []
+    deadline = began + seconds
+    while (now := time.perf_counter()) < deadline:
+        hand += 1
+        nets, rake = _nets(users, hand)
+        posted = await service.settle_hand(
+            table_id=table, hand_id=hand, fencing_token=1, nets=nets, rake=rake
+        )
+        latencies.append(time.perf_counter() - now)
+        assert not posted.replayed, "a benchmark hand must be settled, not replayed"
+        done += 1
+    return done, latencies
+
+
+async def _settle_tables(
+    url: str, tables: list[tuple[int, list[int]]], seconds: float, start: Event
 ) -> tuple[int, float, list[float]]:
-    container = bootstrap(_settings(url))
+    """One process, one asyncio task and one pooled connection per table."""
+    container = bootstrap(_settings(url, len(tables)))
     service = LedgerService(container.sessions)
-    hand = 0
-    latencies: list[float] = []
+    base = time.time_ns() // 1000  # hand ids never seen before at these tables: no replays
     try:
-        for _ in range(20):  # warm up: connection, plans
-            hand += 1
-            nets, rake = _nets(users, hand)
-            await service.settle_hand(
-                table_id=table, hand_id=hand, fencing_token=1, nets=nets, rake=rake
-            )
+        for hand in range(base, base + 20):  # warm up: connections, plans
+            for table, users in tables:
+                nets, rake = _nets(users, hand)
+                await service.settle_hand(
+                    table_id=table, hand_id=hand, fencing_token=1, nets=nets, rake=rake
+                )
         await asyncio.to_thread(start.wait)
         began = time.perf_counter()
-        deadline = began + seconds
-        done = 0
-        while (now := time.perf_counter()) < deadline:
-            hand += 1
-            nets, rake = _nets(users, hand)
-            await service.settle_hand(
-                table_id=table, hand_id=hand, fencing_token=1, nets=nets, rake=rake
+        results = await asyncio.gather(
+            *(
+                _table_loop(service, table, users, began, seconds, base + 1_000)
+                for table, users in tables
             )
-            latencies.append(time.perf_counter() - now)
-            done += 1
-        return done, time.perf_counter() - began, latencies
+        )
+        spent = time.perf_counter() - began
     finally:
         await container.aclose()
+    return sum(d for d, _ in results), spent, [x for _, lat in results for x in lat]
 
 
-def _worker(url: str, table: int, users: list[int], seconds: float, start: Event, out: Any) -> None:
-    out.put(asyncio.run(_settle_loop(url, table, users, seconds, start)))
+def _worker(
+    url: str, tables: list[tuple[int, list[int]]], seconds: float, start: Event, out: Any
+) -> None:
+    out.put(asyncio.run(_settle_tables(url, tables, seconds, start)))
 
 
 def settle_rate(url: str, seated: list[tuple[int, list[int]]], seconds: float) -> dict[str, float]:
-    """Hands settled per second by one worker process per table, all started together."""
+    """Hands settled per second, one connection per table, all started together.
+
+    The tables are spread over one worker process per CPU (as table servers would run),
+    each settling its tables concurrently on its own asyncio loop.
+    """
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
+    workers = max(1, min(len(seated), os.cpu_count() or 1))
+    shares = [seated[n::workers] for n in range(workers)]
     procs = [
-        ctx.Process(target=_worker, args=(url, table, users, seconds, start, out))
-        for table, users in seated
+        ctx.Process(target=_worker, args=(url, share, seconds, start, out)) for share in shares
     ]
     for proc in procs:
         proc.start()
@@ -161,6 +183,7 @@ def settle_rate(url: str, seated: list[tuple[int, list[int]]], seconds: float) -
     latencies = sorted(x for _, _, lat in results for x in lat)
     return {
         "tps": total / elapsed,
+        "processes": workers,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
     }
@@ -260,6 +283,7 @@ def run(seconds: float = 10.0) -> None:
             f = figures[connections]
             print(
                 f"  settle_hand, {connections} connection(s)   {f['tps']:>9,.0f} tx/s"
+                f"   ({f['processes']:.0f} process(es))"
                 f"   p50 {f['p50_ms']:.2f} ms  p99 {f['p99_ms']:.2f} ms"
             )
         reference = {}
