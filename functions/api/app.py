@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from functions.api.errors import install_error_handlers
 from functions.api.observability import ObservabilityMiddleware
-from functions.api.routes import admin, auth, economy, hands, health, lobby, me
+from functions.api.routes import admin, auth, hands, health, lobby, me, wallet
 
 
 def create_app() -> FastAPI:
@@ -21,7 +21,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware)
-    for module in (health, auth, me, lobby, hands, admin, economy):
+    for module in (health, auth, me, wallet, lobby, hands, admin):
         app.include_router(module.router)
     return app
 

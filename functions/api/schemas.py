@@ -93,9 +93,47 @@ class VipOut(BaseModel):
     to_next_level: int
 
 
+class SeatBalanceOut(BaseModel):
+    table_id: int
+    amount: int = Field(description="Chips at that table, KRW")
+
+
+class BalanceOut(BaseModel):
+    currency: Literal["KRW"] = "KRW"
+    wallet: int
+    pending_withdrawal: int = Field(description="Withdrawals requested and not yet paid")
+    seats: list[SeatBalanceOut]
+    total: int
+
+
 class ProfileOut(BaseModel):
     user: UserOut
+    balance: BalanceOut
     vip: VipOut
+
+
+class StatementLineOut(BaseModel):
+    id: int
+    transaction_id: int
+    kind: str = Field(
+        description="crypto_deposit, crypto_withdrawal, buy_in, cash_out, win, lose, "
+        "rakeback, adjustment"
+    )
+    account: str = Field(description="wallet, pending_withdrawal or seat")
+    table_id: int | None
+    amount_krw: int = Field(description="Signed: credit > 0, debit < 0")
+    balance_after: int
+    created_at: datetime
+    completed_at: datetime | None
+    details: dict[str, Any] = Field(
+        description="Crypto details (coin, crypto_amount, rate '1 BTC = X KRW', tx_hash, "
+        "address) or the reason of an adjustment"
+    )
+
+
+class StatementPage(BaseModel):
+    items: list[StatementLineOut]
+    next_cursor: str | None
 
 
 # --- lobby ------------------------------------------------------------------------------
@@ -198,6 +236,22 @@ class HandDetailOut(BaseModel):
 
 
 # --- admin ------------------------------------------------------------------------------
+
+
+class AdjustmentRequest(Strict):
+    amount_krw: Annotated[int, Field(ge=-(10**12), le=10**12)] = Field(
+        description="Credit (> 0) or debit (< 0) of the player's wallet, KRW; not 0"
+    )
+    reason: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f]{3,500}$")]
+
+
+class AdjustmentOut(BaseModel):
+    transaction_id: int
+    user_id: int
+    amount_krw: int
+    wallet_after: int | None
+    replayed: bool = Field(description="True when the Idempotency-Key was already used")
+    created_at: datetime
 
 
 class WithdrawalOut(BaseModel):

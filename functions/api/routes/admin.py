@@ -1,14 +1,23 @@
-"""Operator endpoints: user lookup, lock/unlock, withdrawals by status. Every action that
-changes something is written to the audit log."""
+"""Operator endpoints: user lookup, lock/unlock, wallet adjustments, withdrawals by status.
+Every action that changes something is written to the audit log."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 
 from functions.api.deps import AccountsDep, DbDep, OperatorDep
-from functions.api.schemas import Email, UserOut, WithdrawalOut, WithdrawalPage, errors
+from functions.api.schemas import (
+    AdjustmentOut,
+    AdjustmentRequest,
+    Email,
+    UserOut,
+    WithdrawalOut,
+    WithdrawalPage,
+    errors,
+)
+from holdem.ledger.accounts import AccountKind
 from holdem.services import admin
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=errors(401, 403, 422, 429))
@@ -45,6 +54,33 @@ async def unlock_user(user_id: UserId, claims: OperatorDep, accounts: AccountsDe
     """Unlock an account (audited)."""
     user = await accounts.set_locked(user_id, False, actor_id=claims.user_id)
     return UserOut.model_validate(user, from_attributes=True)
+
+
+@router.post("/users/{user_id}/adjustments", status_code=201, responses=errors(400, 404, 409))
+async def adjust_balance(
+    user_id: UserId,
+    body: AdjustmentRequest,
+    claims: OperatorDep,
+    db: DbDep,
+    idempotency_key: Annotated[str, Header(pattern=r"^[A-Za-z0-9_.:-]{8,100}$")],
+) -> AdjustmentOut:
+    """Credit or debit a player's wallet with a reason (audited; idempotent by key)."""
+    posted = await admin.adjust_wallet(
+        db,
+        actor_id=claims.user_id,
+        user_id=user_id,
+        amount=body.amount_krw,
+        reason=body.reason,
+        key=idempotency_key,
+    )
+    return AdjustmentOut(
+        transaction_id=posted.transaction_id,
+        user_id=user_id,
+        amount_krw=body.amount_krw,
+        wallet_after=posted.balance_after(AccountKind.WALLET, user_id),
+        replayed=posted.replayed,
+        created_at=posted.created_at,
+    )
 
 
 @router.get("/withdrawals", responses=errors(400))

@@ -1,4 +1,4 @@
-"""The caller's profile and VIP status."""
+"""The caller's profile (account, balances, VIP level) and VIP status."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from functions.api.deps import AuthedDep, ContainerDep, DbDep
+from functions.api.routes.wallet import balance_out
 from functions.api.schemas import ProfileOut, UserOut, VipOut, errors
 from holdem.ledger.rakeback import tiers_from_rates
-from holdem.services import admin, vip
+from holdem.services import admin, ledger, vip
 
 router = APIRouter(prefix="/api/v1", tags=["profile"], responses=errors(401, 429))
 
@@ -34,10 +35,11 @@ async def _vip(db: DbDep, container: ContainerDep, user_id: int) -> VipOut:
 
 @router.get("/me")
 async def profile(claims: AuthedDep, db: DbDep, container: ContainerDep) -> ProfileOut:
-    """The caller's account and VIP level."""
+    """The caller's account, balances and VIP level."""
     user = await admin.find_user(db, user_id=claims.user_id, email=None)
     return ProfileOut(
         user=UserOut.model_validate(user, from_attributes=True),
+        balance=balance_out(await ledger.balances(db, claims.user_id)),
         vip=await _vip(db, container, claims.user_id),
     )
 

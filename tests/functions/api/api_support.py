@@ -154,3 +154,24 @@ async def make_hand(
         )
     await db.flush()
     return hand
+
+
+async def deposit(container, user_id: int, amount: int, n: int = 1) -> None:
+    """Credit a confirmed BTC deposit through the real ledger."""
+    from decimal import Decimal
+
+    from holdem.services import ledger
+
+    async with container.sessions() as db:
+        await ledger.credit_deposit(
+            db,
+            key=f"deposit:BTC:tx{user_id}-{n}:0",
+            user_id=user_id,
+            amount=amount,
+            coin="BTC",
+            crypto_amount=Decimal("0.001") * n,
+            rate_krw=Decimal("100000000"),
+            tx_hash=f"tx{user_id}-{n}",
+            address="bc1qexampleaddress",
+        )
+        await db.commit()

@@ -119,6 +119,12 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     call("admin-user", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
     call("admin-find-user", 200, ACCESS_TOKEN=op_token, EMAIL=player["email"])
     call("admin-withdrawals", 200, ACCESS_TOKEN=op_token)
+    adjusted = call("admin-adjust", 201, ACCESS_TOKEN=op_token, USER_ID=player["id"])
+    assert adjusted["wallet_after"] == 10_000
+    assert call("wallet-balance", 200, ACCESS_TOKEN=token)["wallet"] == 10_000
+    assert call("wallet-transactions", 200, ACCESS_TOKEN=token)["items"][0]["kind"] == (
+        "adjustment"
+    )
     call("admin-close-table", 200, ACCESS_TOKEN=op_token, TABLE_ID=table_id)
     call("admin-lock-user", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
     call("me", 401, ACCESS_TOKEN=token)  # locked users are signed out

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.users import User
-from holdem.services.errors import NotFound
+from holdem.services import ledger
+from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
 
 WITHDRAWAL_STATUSES = (
@@ -49,6 +50,43 @@ async def record_action(
             details=details or {},
         )
     )
+
+
+async def adjust_wallet(
+    db: AsyncSession, *, actor_id: int, user_id: int, amount: int, reason: str, key: str
+) -> ledger.Posted:
+    """An operator's credit (amount > 0) or debit of a player's wallet, with a reason.
+
+    The ledger transaction and the audit-log row commit together; the same ``key`` with the
+    same request is a replay (nothing moves twice).
+
+    Raises:
+        InvalidInput: a zero amount. NotFound: no such user.
+        InsufficientFunds: a debit larger than the wallet.
+        IdempotencyKeyReused: the key was used for another request.
+    """
+    if amount == 0:
+        raise InvalidInput("an adjustment moves a non-zero amount", {"field": "amount_krw"})
+    if await db.get(User, user_id) is None:
+        raise NotFound("no such user", {"user_id": user_id})
+    posted = await ledger.adjust(
+        db,
+        key=f"admin-adjust:{key}",
+        user_id=user_id,
+        amount=amount,
+        reason=reason,
+        operator_id=actor_id,
+    )
+    if not posted.replayed:
+        await record_action(
+            db,
+            actor_id,
+            "adjust_wallet",
+            target_user_id=user_id,
+            details={"amount": amount, "reason": reason, "transaction_id": posted.transaction_id},
+        )
+    await db.commit()
+    return posted
 
 
 async def find_user(db: AsyncSession, *, user_id: int | None, email: str | None) -> User:

@@ -1,0 +1,75 @@
+"""The caller's money: balances and the statement of every movement (the ledger's view)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from functions.api.deps import AuthedDep, DbDep
+from functions.api.schemas import (
+    BalanceOut,
+    SeatBalanceOut,
+    StatementLineOut,
+    StatementPage,
+    errors,
+)
+from holdem.services import ledger
+
+router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=errors(401, 422, 429))
+
+StatementKind = Literal[
+    "crypto_deposit",
+    "crypto_withdrawal",
+    "buy_in",
+    "cash_out",
+    "win",
+    "lose",
+    "rakeback",
+    "adjustment",
+]
+
+
+def balance_out(balances: ledger.Balances) -> BalanceOut:
+    return BalanceOut(
+        wallet=balances.wallet,
+        pending_withdrawal=balances.pending_withdrawal,
+        seats=[SeatBalanceOut(table_id=t, amount=a) for t, a in sorted(balances.seats.items())],
+        total=balances.total,
+    )
+
+
+@router.get("/balance")
+async def balance(claims: AuthedDep, db: DbDep) -> BalanceOut:
+    """Wallet, pending-withdrawal and at-table balances in KRW."""
+    return balance_out(await ledger.balances(db, claims.user_id))
+
+
+@router.get("/transactions", responses=errors(400))
+async def transactions(
+    claims: AuthedDep,
+    db: DbDep,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    kind: StatementKind | None = None,
+) -> StatementPage:
+    """Every movement of the caller's money, newest first (cursor pages, filter by kind)."""
+    page = await ledger.transactions(db, claims.user_id, cursor=cursor, limit=limit, kind=kind)
+    return StatementPage(
+        items=[
+            StatementLineOut(
+                id=line.entry_id,
+                transaction_id=line.transaction_id,
+                kind=line.kind,
+                account=str(line.account),
+                table_id=line.table_id,
+                amount_krw=line.amount_krw,
+                balance_after=line.balance_after,
+                created_at=line.created_at,
+                completed_at=line.completed_at,
+                details=dict(line.metadata),
+            )
+            for line in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
