@@ -6,7 +6,17 @@ from fastapi import FastAPI
 
 from functions.api.errors import install_error_handlers
 from functions.api.observability import ObservabilityMiddleware
-from functions.api.routes import admin, auth, hands, health, lobby, me, wallet
+from functions.api.routes import (
+    admin,
+    admin_withdrawals,
+    auth,
+    hands,
+    health,
+    lobby,
+    me,
+    wallet,
+    wallet_payments,
+)
 
 
 def create_app() -> FastAPI:
@@ -21,7 +31,17 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware)
-    for module in (health, auth, me, wallet, lobby, hands, admin):
+    for module in (
+        health,
+        auth,
+        me,
+        wallet_payments,
+        wallet,
+        lobby,
+        hands,
+        admin,
+        admin_withdrawals,
+    ):
         app.include_router(module.router)
     return app
 

@@ -1,0 +1,110 @@
+"""Operator decisions on withdrawals and the review list of unmatched deposits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import Field
+
+from functions.api.deps import DbDep, OperatorDep
+from functions.api.routes.wallet_payments import MAX_ID, PaymentsDep, WithdrawalDetailOut
+from functions.api.schemas import Strict, errors
+from holdem.services import deposits, withdrawals
+from holdem.services.withdrawals import OperatorAction
+
+router = APIRouter(
+    prefix="/api/v1/admin", tags=["admin"], responses=errors(401, 403, 404, 409, 422, 429)
+)
+WithdrawalId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class DecisionIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+
+
+class RejectIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class UnmatchedDepositOut(Strict):
+    id: int
+    coin: str
+    tx_hash: str
+    output_index: int
+    address: str
+    crypto_amount: Decimal
+    confirmations: int
+    created_at: datetime
+
+
+async def _decide(
+    payments: PaymentsDep,
+    claims: OperatorDep,
+    withdrawal_id: int,
+    action: OperatorAction,
+    reason: str | None,
+) -> WithdrawalDetailOut:
+    view = await withdrawals.decide(
+        payments.withdrawals(), withdrawal_id, claims.user_id, action, reason
+    )
+    return WithdrawalDetailOut.of(view)
+
+
+@router.post("/withdrawals/{withdrawal_id}/approve")
+async def approve(
+    withdrawal_id: WithdrawalId, claims: OperatorDep, payments: PaymentsDep
+) -> WithdrawalDetailOut:
+    """Approve a withdrawal (it is paid once its 24-hour wait is over)."""
+    return await _decide(payments, claims, withdrawal_id, OperatorAction.APPROVE, None)
+
+
+@router.post("/withdrawals/{withdrawal_id}/hold")
+async def hold(
+    withdrawal_id: WithdrawalId,
+    claims: OperatorDep,
+    payments: PaymentsDep,
+    body: DecisionIn | None = None,
+) -> WithdrawalDetailOut:
+    """Hold a withdrawal for review (nothing is paid while held)."""
+    reason = body.reason if body else None
+    return await _decide(payments, claims, withdrawal_id, OperatorAction.HOLD, reason)
+
+
+@router.post("/withdrawals/{withdrawal_id}/release")
+async def release(
+    withdrawal_id: WithdrawalId, claims: OperatorDep, payments: PaymentsDep
+) -> WithdrawalDetailOut:
+    """Release a held withdrawal back to pending."""
+    return await _decide(payments, claims, withdrawal_id, OperatorAction.RELEASE, None)
+
+
+@router.post("/withdrawals/{withdrawal_id}/reject")
+async def reject(
+    withdrawal_id: WithdrawalId, body: RejectIn, claims: OperatorDep, payments: PaymentsDep
+) -> WithdrawalDetailOut:
+    """Reject a withdrawal: its funds return to the player's wallet."""
+    return await _decide(payments, claims, withdrawal_id, OperatorAction.REJECT, body.reason)
+
+
+@router.get("/deposits/unmatched")
+async def unmatched(
+    claims: OperatorDep, db: DbDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[UnmatchedDepositOut]:
+    """Deposits paid to addresses we never issued, for review (they credit nobody)."""
+    rows = await deposits.unmatched_deposits(db, limit=limit)
+    return [
+        UnmatchedDepositOut(
+            id=r.id,
+            coin=r.coin,
+            tx_hash=r.tx_hash,
+            output_index=r.output_index,
+            address=r.address,
+            crypto_amount=r.crypto_amount.normalize(),
+            confirmations=r.confirmations,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
