@@ -396,6 +396,11 @@ class EdgeServer:
         while True:
             try:
                 await self.fleet.heartbeat(f"{self.host}:{self.port}", list(self.registry.by_user))
+                # Tables our clients sit at must have an owner, even if Redis lost the fleet's
+                # records (flushed or restarted empty): re-register them and take the orphans.
+                if not self.draining:
+                    for table_id in list(self.registry.by_table):
+                        await self.tables.ensure_owner(table_id)
             except asyncio.CancelledError:
                 raise
             except Exception:

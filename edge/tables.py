@@ -86,6 +86,7 @@ class TableHost:
             lease = await self.leases.acquire(table_id)
             if lease is None:
                 return
+            log.info("table taken", extra={"table": table_id, "fence": lease.token})
             actor = TableActor(self, lease)
             self.actors[table_id] = actor
             self.metrics.tables.set(len(self.actors))

@@ -221,12 +221,15 @@ class TableMoney:
                 )
                 for p in settlement["players"]
             )
+            nets = {p["user_id"]: p["net"] for p in settlement["players"]}
+            if not settlement["rake"] and not any(nets.values()):
+                return  # nothing changed hands (e.g. a walk with a dead small blind)
             await ledger.settle_hand(
                 session,
                 table_id=table_id,
                 hand_id=row.id,
                 fencing_token=settlement["fence"],
-                nets={p["user_id"]: p["net"] for p in settlement["players"]},
+                nets=nets,
                 rake=settlement["rake"],
                 rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
             )
