@@ -39,7 +39,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             # The gateway simulator calls the deposit webhook back on the local API port.
             webhook = f"http://127.0.0.1:{api_port}/api/v1/wallet/webhook/deposit"
             stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = webhook
-            running = start_functions(stack, supervisor, api_port)
+            running = start_functions(stack, supervisor, api_port, args.http_concurrency)
             with advertised(stack, running):
                 functions = ", ".join(sorted(running.specs)) or "none"
                 queues = ", ".join(p.source.queue_logical_id for p in running.pollers) or "none"
@@ -258,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help=cmd_up.__doc__)
     up.add_argument("--api-port", type=int, default=0, help="REST API port (default: a free one)")
+    up.add_argument(
+        "--http-concurrency",
+        type=int,
+        default=2,
+        help="execution environments per function with HTTP routes (default 2)",
+    )
     up.set_defaults(func=cmd_up)
 
     test = sub.add_parser("test", help=cmd_test.__doc__)

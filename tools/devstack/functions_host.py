@@ -38,7 +38,7 @@ class RunningFunctions:
     """The function processes and trigger threads of a running local stack."""
 
     specs: dict[str, FunctionSpec]
-    ports: dict[str, int]
+    ports: dict[str, list[int]]
     api_port: int
     invoker: HttpInvoker
     stop: threading.Event = field(default_factory=threading.Event)
@@ -73,13 +73,25 @@ def _wait_for_port(port: int, supervisor: Supervisor, timeout: float = 60) -> No
     raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
-def start_functions(stack: Stack, supervisor: Supervisor, api_port: int) -> RunningFunctions:
-    """Start every function of the template and its HTTP, SQS and schedule triggers."""
+def start_functions(
+    stack: Stack, supervisor: Supervisor, api_port: int, http_concurrency: int = 2
+) -> RunningFunctions:
+    """Start every function of the template and its HTTP, SQS and schedule triggers.
+
+    A function with HTTP routes gets `http_concurrency` execution environments (requests are
+    served side by side, as Lambda scales out); every other function gets one.
+    """
     resolver = stack.resolver()
     specs = load_functions(resolver)
-    ports = {logical: free_port() for logical in specs}
+    ports = {
+        logical: [
+            free_port()
+            for _ in range(max(1, http_concurrency) if spec.events_of_type("HttpApi") else 1)
+        ]
+        for logical, spec in specs.items()
+    }
     envs = {logical: function_environment(spec, stack) for logical, spec in specs.items()}
-    serve = [f"--serve={logical}={port}" for logical, port in ports.items()]
+    serve = [f"--serve={logical}={port}" for logical, found in ports.items() for port in found]
     if serve:
         supervisor.spawn(
             "functions",
@@ -89,7 +101,7 @@ def start_functions(stack: Stack, supervisor: Supervisor, api_port: int) -> Runn
     gateway_env = {**stack.env, "DEVSTACK_FUNCTION_PORTS": json.dumps(ports)}
     argv = [PYTHON, "-m", "devstack.http_routes", "--port", str(api_port)]
     supervisor.spawn("http api", argv, gateway_env)
-    for port in [*ports.values(), api_port]:
+    for port in [*(p for found in ports.values() for p in found), api_port]:
         _wait_for_port(port, supervisor)
 
     running = RunningFunctions(specs, ports, api_port, HttpInvoker(ports))

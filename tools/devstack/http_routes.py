@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.http_routes")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    ports: dict[str, int] = json.loads(os.environ["DEVSTACK_FUNCTION_PORTS"])
+    ports: dict[str, list[int]] = json.loads(os.environ["DEVSTACK_FUNCTION_PORTS"])
     invoker = HttpInvoker(ports)
     gateway = Gateway(http_routes(load_functions()), invoker)
     try:

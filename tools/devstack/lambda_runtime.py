@@ -17,12 +17,13 @@ import contextlib
 import importlib
 import json
 import os
+import queue
 import signal
 import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -187,16 +188,29 @@ class InProcessInvoker:
 
 
 class HttpInvoker:
-    """Calls the execution-environment processes of `./dev up` through the Invoke API."""
+    """Calls the execution-environment processes of `./dev up` through the Invoke API.
 
-    def __init__(self, ports: Mapping[str, int], timeout_s: float = 960) -> None:
-        self._ports = ports
-        self._client = httpx.Client(timeout=timeout_s)
+    A function may have several environments (ports): each invocation takes an idle one and
+    waits when all are busy, as Lambda would run them side by side up to a concurrency limit.
+    """
+
+    def __init__(self, ports: Mapping[str, int | Sequence[int]], timeout_s: float = 960) -> None:
+        self._idle: dict[str, queue.SimpleQueue[int]] = {}
+        for function_id, found in ports.items():
+            idle: queue.SimpleQueue[int] = queue.SimpleQueue()
+            for port in [found] if isinstance(found, int) else found:
+                idle.put(port)
+            self._idle[function_id] = idle
+        self._client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=None))
 
     def invoke(self, function_id: str, event: Any) -> Any:
-        port = self._ports[function_id]
-        url = f"http://127.0.0.1:{port}/2015-03-31/functions/{function_id}/invocations"
-        response = self._client.post(url, content=json.dumps(event))
+        idle = self._idle[function_id]
+        port = idle.get()
+        try:
+            url = f"http://127.0.0.1:{port}/2015-03-31/functions/{function_id}/invocations"
+            response = self._client.post(url, content=json.dumps(event))
+        finally:
+            idle.put(port)
         body: Any = response.json() if response.content else None
         if response.headers.get("X-Amz-Function-Error") and isinstance(body, dict):
             raise InvocationError(
@@ -305,7 +319,7 @@ PRELOAD = (
 )
 
 
-def serve_many(functions: Mapping[str, int], envs: Mapping[str, Mapping[str, str]]) -> int:
+def serve_many(functions: Sequence[tuple[str, int]], envs: Mapping[str, Mapping[str, str]]) -> int:
     """Fork one execution environment per function from a preloaded parent; wait for them.
 
     Ends every child when it gets SIGTERM / SIGINT, and returns 1 as soon as a child dies on
@@ -315,7 +329,7 @@ def serve_many(functions: Mapping[str, int], envs: Mapping[str, Mapping[str, str
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     children: dict[int, str] = {}
-    for function_id, port in functions.items():
+    for function_id, port in functions:
         pid = os.fork()
         if pid == 0:  # the execution environment
             code = 0
@@ -368,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     if args.serve:
-        functions = {item.split("=")[0]: int(item.split("=")[1]) for item in args.serve}
+        # The same id may come more than once: several environments of one function.
+        functions = [(item.split("=")[0], int(item.split("=")[1])) for item in args.serve]
         envs: dict[str, dict[str, str]] = json.loads(os.environ.get("DEVSTACK_ENVS", "{}"))
         return serve_many(functions, envs)
     if not args.function or not args.port:
