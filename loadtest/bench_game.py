@@ -4,9 +4,9 @@ Prints figures, asserts nothing:
 
 * full hands per second at a 6-seat table, every decision a random legal action
   (fold, check/call, bet/raise of a random legal size, all-in), including showdowns,
-  side pots and rake, with decks drawn by a seeded ``random.Random`` (the 17 cards a
-  6-seat hand uses) and with the production commit–reveal shuffle (engine + HMAC deck
-  derivation), in hands per CPU second;
+  side pots and rake, in hands per CPU second: with explicit decks drawn beforehand by a
+  seeded ``random.Random`` (the 17 cards a 6-seat hand uses), and with the production
+  commit–reveal shuffle (each hand derives its deck from a 256-bit seed by HMAC);
 * serialise + deserialise of a 9-seat table in the middle of a hand.
 """
 
@@ -69,16 +69,18 @@ def simulate(hands: int, *, seeded: bool, rng_seed: int = 7) -> tuple[float, dic
     """
     rng = random.Random(rng_seed)
     table = _table(6)
-    cards = range(52)
-    used = 2 * 6 + 5
-    seeds = [rng.randbytes(32) for _ in range(hands)] if seeded else []
+    # Card sources are drawn before the clock starts, like a server's seeds would be.
+    if seeded:
+        seeds = [rng.randbytes(32) for _ in range(hands)]
+    else:
+        decks = [rng.sample(range(52), 2 * 6 + 5) for _ in range(hands)]
     actions = showdowns = raked = 0
     started = time.process_time()
     for number in range(hands):
         if seeded:
             hand = table.start_hand(seed=seeds[number])
         else:
-            hand = table.start_hand(deck=rng.sample(cards, used))
+            hand = table.start_hand(deck=decks[number])
         while hand.to_act >= 0:
             _act(hand, rng)
             actions += 1

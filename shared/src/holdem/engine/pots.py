@@ -14,7 +14,9 @@ same eligible players are merged.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import NamedTuple
 
 __all__ = ["Pot", "build_pots", "odd_chip_order", "split_pot"]
@@ -51,21 +53,21 @@ def build_pots(contributions: Sequence[int], live: Sequence[bool]) -> list[Pot]:
     # Layering at every contribution level and merging adjacent layers with the same
     # eligible players comes to layering at the live players' levels only: eligibility
     # changes nowhere else. Folded chips below a level are dead money in its layer.
+    ordered = sorted(contributions)
+    running = [0, *accumulate(ordered)]
+    count = len(ordered)
     pots: list[Pot] = []
-    previous = 0
+    below = 0  # chips in the pots so far: every contribution capped at the last level
     for level in sorted({contributions[s] for s in seats}):
         if not level:
             continue
-        amount = 0
-        for put in contributions:
-            if put > previous:
-                amount += (put if put < level else level) - previous
-        pots.append(Pot(amount, tuple(s for s in seats if contributions[s] >= level)))
-        previous = level
-    above = sum(put - previous for put in contributions if put > previous)
-    if above:
+        under = bisect_left(ordered, level)
+        capped = running[under] + level * (count - under)
+        pots.append(Pot(capped - below, tuple([s for s in seats if contributions[s] >= level])))
+        below = capped
+    if total > below:
         # Folded chips above every live player's level: dead money for the top pot.
-        pots[-1] = Pot(pots[-1].amount + above, pots[-1].eligible)
+        pots[-1] = Pot(pots[-1].amount + total - below, pots[-1].eligible)
     return pots
 
 
