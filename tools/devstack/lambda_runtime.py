@@ -286,6 +286,10 @@ def serve(function_id: str, port: int, env: Mapping[str, str] | None = None) -> 
     except KeyboardInterrupt:
         pass
     finally:
+        # Stopping already: a second signal (Ctrl-C reaches the whole process group, then the
+        # supervisor's SIGTERM follows) must not interrupt the clean-up.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.server_close()
         environment.close()
 
