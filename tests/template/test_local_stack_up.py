@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
-import boto3
 import httpx
 
 from devstack.paths import ROOT, STATE
@@ -54,13 +54,21 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    banner = []
-    try:
+    banner: list[str] = []
+    seen_banner = threading.Event()
+
+    def drain() -> None:  # keep reading: a full pipe would block the stack's processes
         assert process.stdout is not None
         for line in process.stdout:
             banner.append(line)
             if line.startswith("  AWS (moto)"):
-                break
+                seen_banner.set()
+        seen_banner.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        assert seen_banner.wait(180)
         text = "".join(banner)
         assert "Hold'em backend is running" in text, text
         ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=30)
@@ -74,20 +82,15 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
             if logical.endswith("DeadLetterQueue"):
                 continue
             assert url.startswith(running["env"]["AWS_ENDPOINT_URL"])
-        sqs = boto3.client(
-            "sqs", endpoint_url=running["env"]["AWS_ENDPOINT_URL"], region_name="ap-northeast-2"
-        )
-        sqs.close()
         children = _children_of(process.pid)
         assert len(children) >= 2  # the function environment(s) and the gateway
     finally:
         process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(60)
-        finally:
-            if process.stdout is not None:
-                process.stdout.close()
-    assert code == 0
+        code = process.wait(60)
+        reader.join(10)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert code == 0, "".join(banner)[-3000:]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
         time.sleep(0.1)
