@@ -24,7 +24,7 @@ Betting rules (POKER_RULES.md, "Betting"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from holdem.engine.actions import ActionKind, LegalActions
 from holdem.engine.blinds import BlindPlan
@@ -583,23 +583,26 @@ class Hand:
     def _showdown(self) -> None:
         cards = self.cards
         board = self.board
-        live = [s for s in range(self.size) if not self.folded[s]]
+        folded = self.folded
+        size = self.size
+        live = [s for s in range(size) if not folded[s]]
         values = {s: evaluate([cards[2 * s], cards[2 * s + 1], *board]) for s in live}
         order = showdown_order(
-            live, self.button, self.size, self.aggressor if self.aggressor >= 0 else None
+            live, self.button, size, self.aggressor if self.aggressor >= 0 else None
         )
-        everyone = any(self.is_all_in[s] for s in live)
+        is_all_in = self.is_all_in
+        everyone = any(is_all_in[s] for s in live)
         shown, mucked = reveal(order, values, everyone_shows=everyone)
         self.shown = shown
-        shown_set = set(shown)
+        events = self.events
+        seq = self.seq
         for seat in order:
-            if seat in shown_set:
-                self.events.append(
-                    HandShown(self.seq, seat, (cards[2 * seat], cards[2 * seat + 1]))
-                )
+            if seat in shown:
+                events.append(HandShown(seq, seat, (cards[2 * seat], cards[2 * seat + 1])))
             else:
-                self.events.append(HandMucked(self.seq, seat))
-            self.seq += 1
+                events.append(HandMucked(seq, seat))
+            seq += 1
+        self.seq = seq
         self._settle(values, tuple(mucked))
 
     def _settle(self, values: dict[int, int] | None, mucked: tuple[int, ...] = ()) -> None:
@@ -608,31 +611,34 @@ class Hand:
         button = self.button
         stacks = self.stacks
         pots = self.pots
+        events = self.events
         split = take_rake(
             self.rake,
             [pot.amount for pot in pots],
             self.committed,
-            [(button + step) % size for step in range(1, size + 1)],
+            [*range(button + 1, size), *range(button + 1)],
             flop_dealt=len(self.board) >= 3,
         )
+        seq = self.seq
         if split.total:
-            self.events.append(RakeTaken(self.seq, split.total, split.by_pot, split.by_seat))
-            self.seq += 1
+            events.append(RakeTaken(seq, split.total, split.by_pot, split.by_seat))
+            seq += 1
         results = []
-        for index, pot in enumerate(pots):
-            eligible = pot.eligible
-            if values is None or len(eligible) == 1:
-                winners: Sequence[int] = eligible
-            else:
-                best = max(values[s] for s in eligible)
-                winners = odd_chip_order([s for s in eligible if values[s] == best], button, size)
+        for index, (amount, eligible) in enumerate(pots):
             rake = split.by_pot[index]
-            shares = tuple(split_pot(pot.amount - rake, winners))
+            if values is None or len(eligible) == 1:
+                shares: tuple[tuple[int, int], ...] = ((eligible[0], amount - rake),)
+            else:
+                best = max([values[s] for s in eligible])
+                winners = [s for s in eligible if values[s] == best]
+                if len(winners) > 1:
+                    winners = odd_chip_order(winners, button, size)
+                shares = tuple(split_pot(amount - rake, winners))
             for seat, chips in shares:
                 stacks[seat] += chips
-            results.append(PotResult(pot.amount, rake, eligible, shares))
-            self.events.append(PotAwarded(self.seq, index, pot.amount - rake, rake, shares))
-            self.seq += 1
+            results.append(PotResult(amount, rake, eligible, shares))
+            events.append(PotAwarded(seq, index, amount - rake, rake, shares))
+            seq += 1
         cards = self.cards
         start = self.start_stacks
         dealt = self.dealt
@@ -654,5 +660,5 @@ class Hand:
             seed=self.seed,
         )
         self.result = result
-        self.events.append(HandEnded(self.seq, result))
-        self.seq += 1
+        events.append(HandEnded(seq, result))
+        self.seq = seq + 1

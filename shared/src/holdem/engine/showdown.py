@@ -35,8 +35,9 @@ def showdown_order(
     Returns:
         ``live`` rotated to start with the aggressor, else the first seat left of the button.
     """
-    start = aggressor if aggressor is not None else button + 1
-    return sorted(live, key=lambda seat: (seat - start) % table_size)
+    start = aggressor if aggressor is not None else (button + 1) % table_size
+    seats = set(live)
+    return [s for s in (*range(start, table_size), *range(start)) if s in seats]
 
 
 def reveal(
