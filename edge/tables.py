@@ -171,6 +171,7 @@ class TableActor:
         return bool(running or self.rt.get("outbox"))
 
     async def _main(self) -> None:
+        logs.conn_id.set(None)  # the task was created in a connection's context
         logs.table_id.set(self.table_id)
         renewer = asyncio.create_task(self._renew_forever())
         try:
@@ -548,6 +549,16 @@ class TableActor:
             self.rt["outbox"].append(settlement)
             self.rt["hand_events"] = []
             self.metrics.hands.inc()
+            result = ended[0].result
+            log.info(
+                "hand ended",
+                extra={
+                    "board": settlement["board"],
+                    "pot": settlement["total_pot"],
+                    "rake": result.rake,
+                    "net": {p["user_id"]: p["net"] for p in settlement["players"]},
+                },
+            )
             self.outgoing.append(
                 (
                     None,

@@ -28,6 +28,7 @@ SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack", "tools/gatew
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Run the whole backend locally, as template.yaml declares it, until Ctrl-C."""
+    from devstack.edge_fleet import start_edge_fleet
     from devstack.functions_host import advertised, start_functions
     from devstack.stack import local_stack
 
@@ -40,6 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             webhook = f"http://127.0.0.1:{api_port}/api/v1/wallet/webhook/deposit"
             stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = webhook
             running = start_functions(stack, supervisor, api_port, args.http_concurrency)
+            fleet = start_edge_fleet(stack, supervisor, servers=2, bots=args.bots)
             with advertised(stack, running):
                 functions = ", ".join(sorted(running.specs)) or "none"
                 queues = ", ".join(p.source.queue_logical_id for p in running.pollers) or "none"
@@ -58,6 +60,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     "  (./dev pay deposit --user EMAIL --coin BTC --amount 0.01)\n",
                     flush=True,
                 )
+                print("\n".join(fleet), flush=True)
                 return supervisor.wait()
         finally:
             if running is not None:
@@ -258,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help=cmd_up.__doc__)
     up.add_argument("--api-port", type=int, default=0, help="REST API port (default: a free one)")
+    up.add_argument("--bots", type=int, default=0, help="seat N bots (2-9) at a demo table")
     up.add_argument(
         "--http-concurrency",
         type=int,

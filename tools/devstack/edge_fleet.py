@@ -1,0 +1,32 @@
+"""The table servers of `./dev up`: two `python -m edge` processes, and optional demo bots."""
+
+from __future__ import annotations
+
+from devstack.paths import VENV_BIN
+from devstack.services import free_port
+from devstack.stack import Stack
+from devstack.supervisor import Supervisor
+
+PYTHON = str(VENV_BIN / "python")
+
+
+def start_edge_fleet(stack: Stack, supervisor: Supervisor, servers: int, bots: int) -> list[str]:
+    """Start `servers` table servers (and `bots` demo bots); returns lines for the banner."""
+    urls, lines = [], []
+    for n in range(1, servers + 1):
+        port, metrics = free_port(), free_port()
+        env = {**stack.env, "EDGE_WORKER_ID": f"edge{n}"}
+        argv = [PYTHON, "-m", "edge", "--port", str(port), "--metrics-port", str(metrics)]
+        supervisor.spawn(f"edge{n}", argv, env)
+        urls.append(f"ws://127.0.0.1:{port}/")
+        lines.append(
+            f"  table server ws://127.0.0.1:{port}/  (/healthz, /readyz; "
+            f"metrics http://127.0.0.1:{metrics}/metrics)"
+        )
+    if bots:
+        argv = [PYTHON, "-m", "edge.demo", "--bots", str(bots)]
+        for url in urls:
+            argv += ["--url", url]
+        supervisor.spawn("bots", argv, dict(stack.env))
+        lines.append(f"  demo bots    {bots} bots at the demo table (hands in the logs)")
+    return lines
