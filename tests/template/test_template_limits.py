@@ -377,3 +377,37 @@ def test_cfnlintrc_ignores_nothing_without_a_reason():
     for line in text.splitlines():
         if re.match(r"\s*-\s*[EWI]\d{4}", line):
             assert "#" in line, f".cfnlintrc ignores {line.strip()} without a reason"
+
+
+def test_samconfig_has_a_deploy_profile_per_environment():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    allowed = TEMPLATE["Parameters"]["Environment"]["AllowedValues"]
+    for environment in ("dev", "staging", "prod"):
+        deploy = config[environment]["deploy"]["parameters"]
+        assert deploy["stack_name"] == f"holdem-{environment}"
+        assert f"Environment={environment}" in deploy["parameter_overrides"]
+        assert environment in allowed
+        assert "CAPABILITY_IAM" in deploy["capabilities"]
+        for override in deploy["parameter_overrides"]:
+            assert override.split("=")[0] in TEMPLATE["Parameters"], override
+    assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+
+
+@pytest.mark.parametrize(
+    ("image", "ok"),
+    [
+        ("123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/holdem-table-server:3f9c2ab", True),
+        (
+            "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/holdem-table-server@sha256:"
+            + "a" * 64,
+            True,
+        ),
+        ("123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/holdem-table-server", False),
+        ("", False),
+    ],
+)
+def test_the_table_server_image_must_be_pinned(image, ok):
+    pattern = TEMPLATE["Parameters"]["TableServerImage"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern.strip("^$"), image)) is ok
