@@ -22,12 +22,15 @@ verify`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -136,6 +139,25 @@ class AuditRelay:
                     stats.s3_records += copied
                     stats.s3_objects += 1
         return stats
+
+    async def run_forever(self, stop: asyncio.Event, interval_s: float = 1.0) -> RelayStats:
+        """Relay every `interval_s` until `stop` is set (a table server's background task).
+
+        A failed pass (Redis or S3 down) is retried on the next tick: nothing is lost, the
+        cursors have not moved.
+        """
+        total = RelayStats()
+        while not stop.is_set():
+            try:
+                stats = await self.run_once()
+            except (OSError, ConnectionError, RedisError, BotoCoreError, ClientError):
+                stats = RelayStats()
+            total.redis += stats.redis
+            total.s3_records += stats.s3_records
+            total.s3_objects += stats.s3_objects
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+        return total
 
     async def _lanes(self) -> list[int]:
         async with self._sessions() as session:
