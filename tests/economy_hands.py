@@ -8,6 +8,7 @@ ledger's settle-hand needs funded seats and a table lease that they do not set u
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from holdem.engine.rake import SPEC_RAKE_SCHEDULE
 from holdem.engine.results import HandResult
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
+from holdem.services.archive import EventRow, HandRecord, PlayerRow
 from holdem.services.table_runtime import build_settlement
 
 _unique = count(1)
@@ -185,3 +187,88 @@ async def store_hand(
     )
     await session.flush()
     return hand.id
+
+
+def play_random(seed: int, seats: int = 6, big_blind: int = 2_000) -> PlayedHand:
+    """One hand at a fresh table, seeded shuffle and a random legal policy (all-ins included)."""
+    rng = random.Random(seed)
+    table = Table(
+        TableConfig(
+            seats=seats,
+            small_blind=big_blind // 2,
+            big_blind=big_blind,
+            rake=SPEC_RAKE_SCHEDULE.rule_for(big_blind // 2, big_blind),
+        )
+    )
+    for seat in range(seats):
+        table.sit_down(seat, f"p{seat}", rng.randint(40, 100) * big_blind)
+    hand = table.start_hand(seed=rng.randbytes(32), button=rng.randrange(seats))
+    while hand.is_running:
+        seat = hand.to_act
+        legal = hand.legal_actions(seat)
+        roll = rng.random()
+        if legal.min_raise_to is not None and roll < 0.08:
+            hand.all_in(seat)
+        elif legal.min_raise_to is not None and roll < 0.25:
+            hand.raise_to(seat, rng.randint(legal.min_raise_to, legal.max_raise_to))
+        elif legal.can_check and roll < 0.85:
+            hand.check(seat)
+        elif legal.call_amount and roll < 0.7:
+            hand.call(seat)
+        elif legal.can_check:
+            hand.check(seat)
+        else:
+            hand.fold(seat)
+    assert hand.result is not None
+    return PlayedHand(table.drain_events(), hand.result, hand)
+
+
+def record_of(
+    played: PlayedHand, users: Sequence[int], started_at: datetime, hand_id: int, table_id: int = 1
+) -> HandRecord:
+    """The `HandRecord` the database would hold after `store_hand` (no database needed)."""
+    result = played.result._replace(
+        players=tuple(
+            str(users[seat]) if name is not None else None
+            for seat, name in enumerate(played.result.players)
+        )
+    )
+    settlement = build_settlement(
+        table_id=table_id,
+        fence=1,
+        hand=played.hand,
+        result=result,
+        started_at=started_at.timestamp(),
+        events=[event_to_wire(e) for e in played.events],
+    )
+    return HandRecord(
+        id=hand_id,
+        table_id=table_id,
+        hand_no=settlement["hand_no"],
+        started_at=started_at,
+        ended_at=started_at,
+        small_blind=settlement["small_blind"],
+        big_blind=settlement["big_blind"],
+        button_seat=settlement["button"],
+        board=settlement["board"],
+        total_pot=settlement["total_pot"],
+        rake=settlement["rake"],
+        deck_commitment=settlement["commitment"],
+        deck_seed=settlement["seed"],
+        result=settlement["result"],
+        events=tuple(
+            EventRow(i, e["event"], e.get("seat"), e) for i, e in enumerate(settlement["events"])
+        ),
+        players=tuple(
+            PlayerRow(
+                p["seat"],
+                p["user_id"],
+                started_at,
+                p["hole_cards"],
+                p["shown"],
+                p["net"],
+                p["rake_share"],
+            )
+            for p in settlement["players"]
+        ),
+    )
