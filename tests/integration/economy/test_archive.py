@@ -206,3 +206,19 @@ async def test_the_hand_history_shows_an_archived_hand_as_it_showed_it_hot(conta
     assert [p.hole_cards is None for p in cold.players] == [
         p.hole_cards is None for p in hot.players
     ]
+
+
+async def test_two_archivers_running_at_once_archive_each_hand_once(container, store):
+    import asyncio
+
+    old, _, _ = await _seed(container)
+    first, second = await asyncio.gather(
+        archive_due_hands(container.sessions, store, NOW),
+        archive_due_hands(container.sessions, store, NOW),
+    )
+    assert first.hands + second.hands == len(old)
+    assert not set(first.keys) & set(second.keys)
+    async with container.sessions() as session:
+        index = (await session.execute(select(ArchivedHand.hand_id))).scalars().all()
+        assert sorted(index) == sorted(old)
+        assert await load_hot_hands(session, old) == []
