@@ -1,5 +1,9 @@
 """FastAPI dependencies: the process's adapters (built once per cold start), the use cases,
-the caller's identity and the rate limits."""
+the caller's identity and the rate limits.
+
+Every dependency is ``async def``: FastAPI runs plain ``def`` dependencies in a worker thread,
+and a thread hop per dependency per request costs more than the request's own work.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,14 @@ from holdem.services.errors import Forbidden, InvalidAccessToken, RateLimited
 
 
 @lru_cache(maxsize=1)
-def get_container() -> Container:
+def process_container() -> Container:
     """The adapters of this process (one Lambda execution environment or one server)."""
     return bootstrap()
+
+
+async def get_container() -> Container:
+    """The process's adapters, as a dependency (tests override it with their own)."""
+    return process_container()
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -43,7 +52,7 @@ def _passwords(
     )
 
 
-def get_accounts(container: ContainerDep) -> Accounts:
+async def get_accounts(container: ContainerDep) -> Accounts:
     """The account use cases, sharing the process's password-hashing limiter."""
     auth = container.settings.auth
     passwords = _passwords(

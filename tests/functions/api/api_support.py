@@ -21,8 +21,11 @@ _counter = itertools.count(1)
 
 
 def make_app(container):
+    async def this_container():
+        return container
+
     app = create_app()
-    app.dependency_overrides[deps.get_container] = lambda: container
+    app.dependency_overrides[deps.get_container] = this_container
     return app
 
 

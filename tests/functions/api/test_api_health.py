@@ -67,7 +67,7 @@ def test_lambda_handler_answers_ready_from_an_api_gateway_event(
     monkeypatch.setenv("RUNTIME", "lambda")
     monkeypatch.setenv("AUTH__JWT_SECRET", "test-only-signing-key-0123456789abcdef")
     get_settings.cache_clear()
-    deps.get_container.cache_clear()
+    deps.process_container.cache_clear()
     from functions.api.handler import handler
 
     try:
@@ -75,8 +75,8 @@ def test_lambda_handler_answers_ready_from_an_api_gateway_event(
         response = handler(event, None)
     finally:
         # Mangum runs the app on the thread's event loop; close the cold start's pools there.
-        lambda_loop.run_until_complete(deps.get_container().aclose())
+        lambda_loop.run_until_complete(deps.process_container().aclose())
         get_settings.cache_clear()
-        deps.get_container.cache_clear()
+        deps.process_container.cache_clear()
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["checks"]["postgres"]["ok"] is True

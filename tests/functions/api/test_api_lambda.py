@@ -59,7 +59,7 @@ def lambda_env(database_url, redis_url, monkeypatch, lambda_loop):
     monkeypatch.setenv("RATE_LIMITS__REGISTER_PER_MINUTE", "100")
     monkeypatch.setenv("RATE_LIMITS__LOGIN_PER_MINUTE", "100")
     get_settings.cache_clear()
-    deps.get_container.cache_clear()
+    deps.process_container.cache_clear()
     from functions.api.handler import handler
 
     # Mangum runs the app on the thread's event loop: seed and clean up on the same one.
@@ -67,9 +67,9 @@ def lambda_env(database_url, redis_url, monkeypatch, lambda_loop):
     try:
         yield handler, loop
     finally:
-        loop.run_until_complete(deps.get_container().aclose())
+        loop.run_until_complete(deps.process_container().aclose())
         get_settings.cache_clear()
-        deps.get_container.cache_clear()
+        deps.process_container.cache_clear()
 
 
 def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
@@ -94,7 +94,7 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     player = register_and_login("player1")
 
     async def promote_and_seed() -> int:
-        container = deps.get_container()
+        container = deps.process_container()
         async with container.sessions() as db:
             await db.execute(update(User).where(User.id == int(op["id"])).values(role="operator"))
             table = await make_table(db, "seeded")

@@ -60,7 +60,7 @@ def test_fuzzing_an_endpoint_finds_no_5xx_and_no_schema_violation(operation, set
     container = bootstrap(settings)
     app = make_app(container)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-    accounts = get_accounts(container)
+    accounts = loop.run_until_complete(get_accounts(container))
 
     async def seed() -> int:
         r = await client.post(

@@ -1,0 +1,427 @@
+"""REST API benchmark: 200 concurrent clients against uvicorn with PostgreSQL and Redis.
+
+``./dev bench api [--clients N] [--seconds S]`` starts private PostgreSQL and Redis (or uses
+``DATABASE_URL`` / ``REDIS_URL``), seeds players with hands and ledger movements, and serves
+the API under uvicorn in its own process (one worker, as ``./dev up`` does). N clients, each
+on its own keep-alive connection, log in and then loop over a mix of requests:
+
+    login 2% · balance 24% · transactions 24% · lobby 25% · hand list 15% · one hand 10%
+
+It prints p50/p95/p99 per route and the mix's requests/s, then serves a bare FastAPI "hello"
+app the same way on the same machine and measures its requests/s with the same clients, as
+the reference (target: the mix at >= 25% of it; p95 < 50 ms and p99 < 100 ms per route).
+
+The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that the load
+generator (sharing this machine's cores) costs as little as possible. Rate limits are raised
+for the run: every client shares one address, 127.0.0.1. They are still checked in Redis on
+every request, so their cost is in the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import psycopg
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from devstack import migrate
+from devstack.paths import ROOT, STATE, VENV_BIN
+from devstack.services import PostgresServer, RedisServer, free_port
+from holdem.auth.passwords import PasswordService
+from holdem.bootstrap import bootstrap
+from holdem.config import AuthSettings, Settings
+from holdem.services import ledger
+
+PASSWORD = "bench-password-123"
+JWT_SECRET = "bench-only-signing-key-0123456789abcdef"
+HANDS_PER_PLAYER = 60
+DEPOSITS_PER_PLAYER = 30
+TABLES = 300
+
+MIX = [
+    ("login", 2),
+    ("balance", 24),
+    ("transactions", 24),
+    ("lobby", 25),
+    ("hands", 15),
+    ("hand", 10),
+]
+
+HELLO_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
+"""
+
+
+# --- a small keep-alive HTTP/1.1 client ------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive connection; requests are sent one after the other."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, token: str | None = None, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = [f"{method} {path} HTTP/1.1", "Host: bench", "Connection: keep-alive"]
+        if token:
+            head.append(f"Authorization: Bearer {token}")
+        if body is not None:
+            head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (body or b""))
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+@dataclass
+class Results:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    count: int = 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+# --- seeding ---------------------------------------------------------------------------------
+
+
+async def _seed(settings: Settings, players: int) -> list[dict[str, int | str]]:
+    """Players (one argon2id hash shared by all), tables, hands and ledger deposits."""
+    password_hash = await PasswordService(settings.auth).hash(PASSWORD)
+    url = make_url(settings.database_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into users (email, nickname, password_hash) "
+            "select 'p' || n || '@bench.example', 'p' || n, %s from generate_series(1, %s) n",
+            (password_hash, players * 10),  # more accounts than clients: realistic lookups
+        )
+        conn.execute(
+            "insert into poker_tables (name, small_blind, big_blind, max_seats, min_buy_in, "
+            "max_buy_in, rake_rate_bps, rake_cap, status, created_at) "
+            "select 't' || n, sb, sb * 2, 6, sb * 80, sb * 200, 500, sb * 6, "
+            "case when n %% 3 = 0 then 'closed' else 'open' end, now() - make_interval(mins => n) "
+            "from generate_series(1, %s) n, "
+            "lateral (select (array[1000, 5000, 25000])[1 + n %% 3] as sb) s",
+            (TABLES,),
+        )
+        conn.execute(
+            "insert into hands (table_id, hand_no, started_at, ended_at, small_blind, big_blind, "
+            "button_seat, board, total_pot, rake, deck_commitment, deck_seed, result) "
+            "select 1 + n %% %s, n, now() - make_interval(secs => n * 7), "
+            "now() - make_interval(secs => n * 7 - 5), 1000, 2000, 0, 'AhKh2c7d9s', 20000, 1000, "
+            "repeat('c', 64), repeat('s', 64), "
+            '\'{"pots": [{"amount": 20000, "rake": 1000, "winners": [0]}]}\'::jsonb '
+            "from generate_series(1, %s) n",
+            (TABLES, players * HANDS_PER_PLAYER),
+        )
+        conn.execute(
+            "insert into hand_players (hand_id, seat_no, user_id, started_at, hole_cards, shown, "
+            "net, rake_share) "
+            "select h.id, s, 1 + (h.id * 6 + s) %% %s, h.started_at, 'AsAd', s = 1, 0, 100 "
+            "from hands h, generate_series(0, 5) s",
+            (players * 10,),
+        )
+        conn.execute(
+            "insert into hand_events (hand_id, seq_no, type, seat_no, payload) "
+            "select h.id, e, case when e <= 6 then 'hole_cards' else 'bet' end, (e - 1) % 6, "
+            'case when e <= 6 then \'{"cards": "AsAd"}\'::jsonb '
+            "else '{\"amount\": 2000}'::jsonb end "
+            "from hands h, generate_series(1, 14) e"
+        )
+        rows = conn.execute(
+            "select u.id, u.email, (select hand_id from hand_players p where p.user_id = u.id "
+            "order by started_at desc limit 1) from users u order by u.id limit %s",
+            (players,),
+        ).fetchall()
+        conn.execute("analyze")
+    container = bootstrap(settings)
+    try:
+        service = ledger.LedgerService(container.sessions)
+        for user_id, _, _ in rows:
+            for n in range(DEPOSITS_PER_PLAYER):
+                await service.credit_deposit(
+                    key=f"bench:{user_id}:{n}",
+                    user_id=user_id,
+                    amount=10_000 + n,
+                    coin="BTC",
+                    crypto_amount=Decimal("0.0001"),
+                    rate_krw=Decimal("100000000"),
+                    tx_hash=f"{user_id:08x}{n:056x}",
+                    address="bc1qbenchaddress",
+                )
+    finally:
+        await container.aclose()
+    return [{"user_id": r[0], "email": r[1], "hand_id": r[2]} for r in rows]
+
+
+# --- the load --------------------------------------------------------------------------------
+
+
+def _login_body(email: str) -> bytes:
+    return json.dumps({"email": email, "password": PASSWORD}).encode()
+
+
+async def _client(
+    port: int,
+    player: dict[str, int | str],
+    until: float,
+    measure_from: float,
+    results: Results,
+    rng: random.Random,
+) -> None:
+    conn = Connection(port)
+    routes, weights = zip(*MIX, strict=True)
+    try:
+        status, body = await conn.request(
+            "POST", "/api/v1/auth/login", body=_login_body(str(player["email"]))
+        )
+        if status != 200:
+            raise RuntimeError(f"login failed: {status} {body[:200]!r}")
+        token = json.loads(body)["access_token"]
+        while (now := time.perf_counter()) < until:
+            route = rng.choices(routes, weights)[0]
+            req: tuple[str, str, str | None, bytes | None]
+            if route == "login":
+                req = ("POST", "/api/v1/auth/login", None, _login_body(str(player["email"])))
+            elif route == "balance":
+                req = ("GET", "/api/v1/wallet/balance", token, None)
+            elif route == "transactions":
+                req = ("GET", "/api/v1/wallet/transactions?limit=20", token, None)
+            elif route == "lobby":
+                bb = rng.choice(["", "&big_blind=2000", "&min_free_seats=1"])
+                req = ("GET", f"/api/v1/lobby/tables?limit=20{bb}", None, None)
+            elif route == "hands":
+                req = ("GET", "/api/v1/hands?limit=20", token, None)
+            else:
+                req = ("GET", f"/api/v1/hands/{player['hand_id']}", token, None)
+            started = time.perf_counter()
+            status, _ = await conn.request(*req)
+            elapsed = (time.perf_counter() - started) * 1000
+            if now >= measure_from:
+                results.latencies[route].append(elapsed)
+                results.count += 1
+                if status >= 400:
+                    results.errors[route] += 1
+    finally:
+        await conn.close()
+
+
+async def _hello_client(port: int, until: float, measure_from: float, results: Results) -> None:
+    conn = Connection(port)
+    try:
+        while (now := time.perf_counter()) < until:
+            started = time.perf_counter()
+            status, _ = await conn.request("GET", "/")
+            if now >= measure_from:
+                results.latencies["hello"].append((time.perf_counter() - started) * 1000)
+                results.count += 1
+                if status != 200:
+                    results.errors["hello"] += 1
+    finally:
+        await conn.close()
+
+
+async def _run_mix(
+    port: int, players: list[dict[str, int | str]], seconds: float, warmup: float
+) -> tuple[Results, float]:
+    results = Results()
+    start = time.perf_counter()
+    measure_from, until = start + warmup, start + warmup + seconds
+    rng = random.Random(7)
+    await asyncio.gather(
+        *(
+            _client(port, player, until, measure_from, results, random.Random(rng.random()))
+            for player in players
+        )
+    )
+    return results, seconds
+
+
+async def _run_hello(
+    port: int, clients: int, seconds: float, warmup: float
+) -> tuple[Results, float]:
+    results = Results()
+    start = time.perf_counter()
+    measure_from, until = start + warmup, start + warmup + seconds
+    await asyncio.gather(
+        *(_hello_client(port, until, measure_from, results) for _ in range(clients))
+    )
+    return results, seconds
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    argv = [
+        str(VENV_BIN / "python"),
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "2048",
+    ]
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    _wait_port(port, server)
+    return server, port
+
+
+def _wait_port(port: int, server: subprocess.Popen[bytes]) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server exited at start-up")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def _report(title: str, results: Results, seconds: float) -> float:
+    rate = results.count / seconds
+    print(f"\n{title}")
+    print(f"  {'route':<14}{'requests':>10}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
+    for route, values in sorted(results.latencies.items()):
+        print(
+            f"  {route:<14}{len(values):>10}{results.errors[route]:>8}"
+            f"{percentile(values, 50):>10.1f}{percentile(values, 95):>10.1f}"
+            f"{percentile(values, 99):>10.1f}"
+        )
+    print(f"  total: {results.count} requests in {seconds:.0f} s = {rate:,.0f} requests/s")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="./dev bench api")
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    args = parser.parse_args()
+    with ExitStack() as stop:
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            postgres = PostgresServer(STATE / "bench-api", durable=False)
+            postgres.start()
+            stop.callback(postgres.remove)
+            database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            redis = RedisServer(STATE / "bench-api", persistent=False)
+            redis.start()
+            stop.callback(redis.stop)
+            redis_url = redis.url()
+        migrate.upgrade(database_url)
+        settings = Settings(
+            database_url=database_url,
+            redis_url=redis_url,
+            auth=AuthSettings(jwt_secret=SecretStr(JWT_SECRET)),
+        )
+        print(f"seeding {args.clients} players ...", flush=True)
+        players = asyncio.run(_seed(settings, args.clients))
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tools'}",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "AUTH__JWT_SECRET": JWT_SECRET,
+            "LOG_LEVEL": "WARNING",
+            # All clients share 127.0.0.1: lift the per-client budgets (still checked).
+            "RATE_LIMITS__DEFAULT_PER_MINUTE": "100000000",
+            "RATE_LIMITS__LOGIN_PER_MINUTE": "100000000",
+        }
+        server, port = _serve("functions.api.app:app", env)
+        try:
+            results, seconds = asyncio.run(_run_mix(port, players, args.seconds, args.warmup))
+        finally:
+            server.terminate()
+            server.wait(10)
+        hello_dir = STATE / "bench-api-hello"
+        hello_dir.mkdir(parents=True, exist_ok=True)
+        (hello_dir / "bench_hello_app.py").write_text(HELLO_APP)
+        hello_env = {**env, "PYTHONPATH": str(hello_dir)}
+        server, hello_port = _serve("bench_hello_app:app", hello_env)
+        try:
+            hello, hello_seconds = asyncio.run(
+                _run_hello(hello_port, args.clients, args.seconds, args.warmup)
+            )
+        finally:
+            server.terminate()
+            server.wait(10)
+        print(
+            f"\nREST API benchmark: {args.clients} concurrent keep-alive clients, one uvicorn "
+            f"worker, PostgreSQL + Redis on this machine ({os.cpu_count()} CPUs), "
+            f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
+        )
+        mix_rate = _report(
+            "mix (login 2%, balance 24%, transactions 24%, lobby 25%, hand list 15%, one hand 10%)",
+            results,
+            seconds,
+        )
+        hello_rate = _report(
+            "bare FastAPI hello app (same server settings, same clients)", hello, hello_seconds
+        )
+        print(f"\nmix / bare app: {mix_rate / hello_rate:.0%} (target >= 25%)")
+        print("targets per route: p95 < 50 ms, p99 < 100 ms")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
