@@ -10,6 +10,7 @@ from functions.api.routes import (
     admin,
     admin_withdrawals,
     auth,
+    economy,
     hands,
     health,
     lobby,
@@ -41,6 +42,7 @@ def create_app() -> FastAPI:
         hands,
         admin,
         admin_withdrawals,
+        economy,
     ):
         app.include_router(module.router)
     return app
