@@ -125,19 +125,25 @@ def _notice(**overrides) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("body", "error"),
+    ("overrides", "error"),
     [
-        ({"payment_id": 1}, deposits.WebhookPayloadInvalid),
-        (_notice(actually_paid=-1), deposits.WebhookPayloadInvalid),
-        (_notice(payin_hash="not a hash!"), deposits.WebhookPayloadInvalid),
-        (_notice(confirmations=-3), deposits.WebhookPayloadInvalid),
-        (_notice(pay_currency="doge"), deposits.CoinNotAccepted),
-        (_notice(updated_at=int(time.time() * 1000) - 3_600_000), deposits.WebhookStale),
+        (None, deposits.WebhookPayloadInvalid),  # only a payment id
+        ({"actually_paid": -1}, deposits.WebhookPayloadInvalid),
+        ({"payin_hash": "not a hash!"}, deposits.WebhookPayloadInvalid),
+        ({"confirmations": -3}, deposits.WebhookPayloadInvalid),
+        ({"pay_currency": "doge"}, deposits.CoinNotAccepted),
+        ({"updated_at": -3_600_000}, deposits.WebhookStale),  # an hour old (relative to now)
     ],
 )
 async def test_invalid_or_stale_notices_are_refused_and_change_nothing(
-    payments, container, body, error
+    payments, container, overrides, error
 ):
+    if overrides is None:
+        body = {"payment_id": 1}
+    else:
+        # Stamped now, when the test runs (a collection-time stamp would go stale).
+        shift = overrides.get("updated_at", 0)
+        body = _notice(**{**overrides, "updated_at": int(time.time() * 1000) + shift})
     raw, sig = _signed(body)
     with pytest.raises(error):
         await deposits.receive_notice(payments.deposits, raw, sig)
