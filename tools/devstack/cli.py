@@ -249,6 +249,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.run(argv, cwd=ROOT, check=False).returncode
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    """Run the bot swarm against a local stack, in one stage or staged (see loadtest/)."""
+    argv = [PYTHON, "-m", "loadtest.stages", *args.bench_args]
+    return subprocess.run(argv, cwd=ROOT, check=False).returncode
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     """Regenerate docs/openapi.json from the REST API app."""
     argv = [PYTHON, "-m", "functions.api.openapi", "docs/openapi.json"]
@@ -304,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", help="engine, ledger, api, ...")
     bench.set_defaults(func=cmd_bench)
 
+    loadtest = sub.add_parser("loadtest", help=cmd_loadtest.__doc__, add_help=False)
+    loadtest.set_defaults(func=cmd_loadtest)
+
     from devstack import ledger_commands
 
     ledger_commands.add_parsers(sub)
@@ -316,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # `test` and `bench` pass every argument they do not know on to pytest / the benchmark.
     args, rest = build_parser().parse_known_args(argv)
-    if rest and args.command not in ("test", "bench"):
+    if rest and args.command not in ("test", "bench", "loadtest"):
         build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
     args.pytest_args = args.bench_args = rest
     code: int = args.func(args)

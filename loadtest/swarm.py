@@ -1,0 +1,446 @@
+"""The bot swarm: players that go through the whole product, measured.
+
+Each bot, like a real player:
+
+1. logs in through the REST API (registers first when its account does not exist yet);
+2. deposits through the gateway simulator when its wallet cannot cover the buy-in (the
+   simulator sends the signed IPNs to the deposit webhook; the API credits the wallet);
+3. opens a WebSocket to a table server (bots alternate servers and encodings), joins its
+   table and buys in (the ledger moves the buy-in wallet -> seat);
+4. plays every turn it is given, after a think time drawn from the pace's distribution
+   (``human``: uniform 1-3 s by default; ``full``: none), and meanwhile makes REST calls in a
+   realistic mix (lobby, balance, transactions, hand history, one hand).
+
+The measured window starts when the driver says ``go`` (after every bot sat down) and ends
+after the stage's duration: only what happens inside it is counted. A worker process runs
+many bots (one asyncio task each) and speaks a line protocol with the driver
+(`loadtest.stages`): it prints ``READY <json>`` once its bots are seated, reads ``GO``,
+measures, then prints ``RESULT <json>``.
+
+    python -m loadtest.swarm --spec spec.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from holdem.client import ClientError, ClosedError, TableClient
+from holdem.client.bot import BotStrategy
+
+PASSWORD = "load-test-password-1"
+DEPOSIT_BTC = "0.001"  # ₩100,000 at the simulator's BTC price
+
+
+# ---------------------------------------------------------------------------- think time
+
+
+def think_sampler(spec: str, rng: random.Random) -> Any:
+    """``none`` | ``uniform:A,B`` | ``lognormal:MEDIAN,SIGMA`` | ``exp:MEAN`` (seconds)."""
+    kind, _, params = spec.partition(":")
+    values = [float(v) for v in params.split(",")] if params else []
+    if kind in ("none", "full", ""):
+        return lambda: 0.0
+    if kind == "uniform":
+        low, high = values
+        return lambda: rng.uniform(low, high)
+    if kind == "lognormal":
+        import math
+
+        median, sigma = values
+        return lambda: rng.lognormvariate(math.log(median), sigma)
+    if kind == "exp":
+        (mean,) = values
+        return lambda: rng.expovariate(1 / mean)
+    raise ValueError(f"unknown think-time distribution {spec!r}")
+
+
+# ---------------------------------------------------------------------------- measurements
+
+
+@dataclass
+class Stats:
+    """Everything a worker measured in the window (merged by the driver)."""
+
+    ack_ms: list[float] = field(default_factory=list)
+    broadcast_ms: list[float] = field(default_factory=list)
+    rest_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    rest_status: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+    actions: int = 0
+    hand_results: int = 0  # hand_result messages received (one per seated bot per hand)
+    messages: int = 0
+    bytes_by_kind: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ack_ms": self.ack_ms,
+            "broadcast_ms": self.broadcast_ms,
+            "rest_ms": dict(self.rest_ms),
+            "rest_status": dict(self.rest_status),
+            "errors": dict(self.errors),
+            "dropped": self.dropped,
+            "actions": self.actions,
+            "hand_results": self.hand_results,
+            "messages": self.messages,
+            "bytes_by_kind": dict(self.bytes_by_kind),
+        }
+
+
+class Swarm:
+    """Shared state of the bots of one worker process."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.api = spec["api_url"].rstrip("/")
+        self.sim = spec["sim_url"].rstrip("/")
+        self.ws_urls: list[str] = spec["ws_urls"]
+        self.buy_in = int(spec["buy_in"])
+        self.stats = Stats()
+        self.measuring = False
+        self.stopping = asyncio.Event()
+        self.setup_errors: Counter[str] = Counter()
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            limits=httpx.Limits(max_connections=int(spec.get("http_connections", 64))),
+        )
+        # Logins and registrations hash passwords (argon2id): a bounded number at once.
+        self.auth_gate = asyncio.Semaphore(int(spec.get("auth_concurrency", 8)))
+
+    def error(self, code: str) -> None:
+        if self.measuring:
+            self.stats.errors[code] += 1
+        else:
+            self.setup_errors[code] += 1
+
+    async def rest(
+        self, name: str, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        started = time.perf_counter()
+        response = await self.http.request(method, self.api + path, headers=headers, **kw)
+        elapsed = (time.perf_counter() - started) * 1000
+        if self.measuring:
+            self.stats.rest_ms[name].append(elapsed)
+            self.stats.rest_status[f"{name} {response.status_code}"] += 1
+        return response
+
+
+class CountingCodec:
+    """Wraps the client's codec to count bytes per received message kind."""
+
+    def __init__(self, inner: Any, swarm: Swarm) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.swarm = swarm
+
+    def encode(self, message: dict[str, Any]) -> bytes | str:
+        frame: bytes | str = self.inner.encode(message)
+        return frame
+
+    def decode(self, frame: bytes | str) -> dict[str, Any]:
+        message: dict[str, Any] = self.inner.decode(frame)
+        if self.swarm.measuring:
+            kind = str(message.get("event") or message.get("type"))
+            size = len(frame.encode()) if isinstance(frame, str) else len(frame)
+            slot = self.swarm.stats.bytes_by_kind[f"{self.name}:{kind}"]
+            slot[0] += 1
+            slot[1] += size
+            self.swarm.stats.messages += 1
+        return message
+
+
+# ---------------------------------------------------------------------------- one bot
+
+
+class LoadBot:
+    def __init__(self, swarm: Swarm, index: int, table_id: int, seat: int) -> None:
+        self.swarm = swarm
+        self.index = index
+        self.table_id = table_id
+        self.seat = seat
+        self.rng = random.Random(index)
+        self.think = think_sampler(swarm.spec["think"], self.rng)
+        self.strategy = BotStrategy(seed=index)
+        self.email = f"lt{index}@load.test"
+        self.token = ""
+        self.client: TableClient | None = None
+        self.pending: dict[str, tuple[float, int]] = {}  # request id -> (sent, hand)
+        self.waiting_broadcast: tuple[float, int] | None = None
+        self.acting = False
+        self.ids = 0
+
+    # ---- setup through the REST API and the simulator
+
+    async def login(self) -> None:
+        swarm = self.swarm
+        async with swarm.auth_gate:
+            body = {"email": self.email, "password": PASSWORD}
+            answer = await swarm.rest("POST /auth/login", "POST", "/api/v1/auth/login", json=body)
+            if answer.status_code == 401:
+                reg = {"email": self.email, "nickname": f"lt{self.index}", "password": PASSWORD}
+                created = await swarm.rest(
+                    "POST /auth/register", "POST", "/api/v1/auth/register", json=reg
+                )
+                if created.status_code not in (201, 409):
+                    raise SetupError(f"register {created.status_code} {created.text[:200]}")
+                answer = await swarm.rest(
+                    "POST /auth/login", "POST", "/api/v1/auth/login", json=body
+                )
+        if answer.status_code != 200:
+            raise SetupError(f"login {answer.status_code} {answer.text[:200]}")
+        self.token = answer.json()["access_token"]
+
+    async def wallet(self) -> int:
+        answer = await self.swarm.rest(
+            "GET /wallet/balance", "GET", "/api/v1/wallet/balance", self.token
+        )
+        if answer.status_code != 200:
+            raise SetupError(f"balance {answer.status_code} {answer.text[:200]}")
+        return int(answer.json()["wallet"])
+
+    async def deposit(self) -> None:
+        swarm = self.swarm
+        address = await swarm.rest(
+            "GET /wallet/deposit-address", "GET", "/api/v1/wallet/deposit-address/BTC", self.token
+        )
+        if address.status_code != 200:
+            raise SetupError(f"deposit address {address.status_code} {address.text[:200]}")
+        body = {
+            "address": address.json()["address"],
+            "coin": "BTC",
+            "amount": DEPOSIT_BTC,
+            "callback_url": f"{swarm.api}/api/v1/wallet/webhook/deposit",
+        }
+        sent = await swarm.http.post(f"{swarm.sim}/sim/deposits", json=body)
+        if sent.status_code != 200:
+            raise SetupError(f"simulator {sent.status_code} {sent.text[:200]}")
+
+    async def set_up(self) -> None:
+        await self.login()
+        if await self.wallet() < self.swarm.buy_in:
+            await self.deposit()
+            if await self.wallet() < self.swarm.buy_in:
+                raise SetupError("deposit not credited")
+        url = self.swarm.ws_urls[self.index % len(self.swarm.ws_urls)]
+        encoding = "msgpack" if self.index % 2 else "json"
+        self.client = TableClient(url, self.token, encoding=encoding, on_message=self.observe)
+        await self.client.connect()
+        self.client.codec = CountingCodec(self.client.codec, self.swarm)  # type: ignore[has-type]
+        snapshot = await self.client.join(self.table_id, as_="player")
+        mine = snapshot["seats"][self.seat]
+        if mine["player_id"] != str(self.client.user_id):
+            await self.client.sit(self.table_id, self.seat, self.swarm.buy_in)
+
+    # ---- measurements (called by the client's reader for every message, in order)
+
+    def observe(self, message: dict[str, Any]) -> None:
+        swarm = self.swarm
+        kind = message.get("type")
+        now = time.perf_counter()
+        request_id = message.get("id")
+        if isinstance(request_id, str) and request_id in self.pending:
+            sent, _ = self.pending.pop(request_id)
+            if kind == "error":
+                swarm.error(f"ws:{message.get('code')}")
+            elif swarm.measuring:
+                swarm.stats.ack_ms.append((now - sent) * 1000)
+        elif kind == "error":
+            swarm.error(f"ws:{message.get('code')}")
+        if (
+            kind == "event"
+            and message.get("event") == "action"
+            and message.get("seat") == self.seat
+            and message.get("table_id") == self.table_id
+            and self.waiting_broadcast is not None
+        ):
+            sent, _ = self.waiting_broadcast
+            self.waiting_broadcast = None
+            if swarm.measuring:
+                swarm.stats.broadcast_ms.append((now - sent) * 1000)
+        elif kind == "hand_result" and message.get("table_id") == self.table_id and swarm.measuring:
+            swarm.stats.hand_results += 1
+
+    # ---- playing
+
+    async def play(self) -> None:
+        assert self.client is not None
+        async for message in self.client.messages():
+            if self.swarm.stopping.is_set():
+                return
+            kind = message.get("type")
+            if kind == "event" and message.get("event") == "turn":
+                if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
+                    await self.act(int(message["hand"]), message["legal"])
+            elif kind == "snapshot" and message.get("table_id") == self.table_id:
+                legal = message.get("legal_actions")
+                if message.get("running") and legal and message.get("to_act") == self.seat:
+                    await self.act(int(message["hand_number"]), legal)
+            elif kind == "notice" and message.get("code") == "sat_out":
+                with contextlib.suppress(ClientError, ClosedError, TimeoutError):
+                    await self.client.sit_in(self.table_id)
+        if not self.swarm.stopping.is_set():
+            if self.swarm.measuring:
+                self.swarm.stats.dropped += 1
+            raise ClosedError(self.client.closed.code if self.client.closed else None, "dropped")
+
+    async def act(self, hand: int, legal: dict[str, Any]) -> None:
+        assert self.client is not None
+        delay = self.think()
+        if delay:
+            await asyncio.sleep(delay)
+        action, amount = self.strategy.choose(legal)
+        self.ids += 1
+        request_id = f"a{self.ids}"
+        message = {
+            "type": "act",
+            "id": request_id,
+            "table_id": self.table_id,
+            "hand": hand,
+            "action": action,
+            "seq": self.client.next_seq(self.table_id),
+            **({"amount": amount} if amount is not None else {}),
+        }
+        sent = time.perf_counter()
+        self.pending[request_id] = (sent, hand)
+        self.waiting_broadcast = (sent, hand)
+        try:
+            await self.client.send(message)
+        except ClosedError:
+            return
+        if self.swarm.measuring:
+            self.swarm.stats.actions += 1
+
+    async def rest_mix(self) -> None:
+        """Lobby, balance, statement and hand history, at random, as a player's app does."""
+        swarm = self.swarm
+        mean_gap = float(swarm.spec["rest_gap_s"])
+        if mean_gap <= 0:
+            return
+        routes = [
+            (40, "GET /lobby/tables", "/api/v1/lobby/tables?limit=20"),
+            (10, "GET /lobby/tables/{id}", f"/api/v1/lobby/tables/{self.table_id}"),
+            (20, "GET /wallet/balance", "/api/v1/wallet/balance"),
+            (10, "GET /wallet/transactions", "/api/v1/wallet/transactions?limit=20"),
+            (15, "GET /hands", "/api/v1/hands?limit=20"),
+            (5, "GET /me", "/api/v1/me"),
+        ]
+        weights = [w for w, _, _ in routes]
+        last_hand: int | None = None
+        while not swarm.stopping.is_set():
+            await asyncio.sleep(self.rng.expovariate(1 / mean_gap))
+            if swarm.stopping.is_set():
+                return
+            _, name, path = self.rng.choices(routes, weights)[0]
+            if name == "GET /hands" and last_hand is not None and self.rng.random() < 0.5:
+                name, path = "GET /hands/{id}", f"/api/v1/hands/{last_hand}"
+            try:
+                answer = await swarm.rest(name, "GET", path, self.token)
+            except httpx.HTTPError as exc:
+                swarm.error(f"rest:{name}:{type(exc).__name__}")
+                continue
+            if answer.status_code >= 400:
+                swarm.error(f"rest:{name}:{answer.status_code}")
+            elif name == "GET /hands":
+                items = answer.json().get("items") or []
+                if items:
+                    last_hand = int(items[0]["hand_id"])
+
+    async def leave(self) -> None:
+        if self.client is None:
+            return
+        with contextlib.suppress(ClientError, ClosedError, TimeoutError, OSError):
+            await self.client.request({"type": "leave", "table_id": self.table_id}, wait_s=5)
+        await self.client.close()
+
+
+class SetupError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------- worker
+
+
+async def run_worker(spec: dict[str, Any], go: asyncio.Event | None = None) -> dict[str, Any]:
+    """Set the bots up, wait for `go` (stdin ``GO`` when None), measure, return the stats."""
+    swarm = Swarm(spec)
+    bots = [LoadBot(swarm, i, t, s) for i, t, s in spec["bots"]]
+    ramp_started = time.monotonic()
+    setup_gate = asyncio.Semaphore(int(spec.get("setup_concurrency", 50)))
+
+    async def set_up(bot: LoadBot) -> bool:
+        async with setup_gate:
+            try:
+                await bot.set_up()
+                return True
+            except (SetupError, ClientError, ClosedError, OSError, httpx.HTTPError) as exc:
+                swarm.setup_errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+                return False
+            except TimeoutError:
+                swarm.setup_errors["TimeoutError"] += 1
+                return False
+
+    seated = await asyncio.gather(*(set_up(bot) for bot in bots))
+    ready = [bot for bot, ok in zip(bots, seated, strict=True) if ok]
+    ramp_s = time.monotonic() - ramp_started
+    tasks = [asyncio.create_task(bot.play()) for bot in ready]
+    tasks += [asyncio.create_task(bot.rest_mix()) for bot in ready]
+    report = {"seated": len(ready), "ramp_s": ramp_s, "setup_errors": dict(swarm.setup_errors)}
+    if go is None:
+        print("READY " + json.dumps(report), flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.readline)
+    else:
+        await go.wait()
+    swarm.measuring = True
+    started = time.monotonic()
+    done, _ = await asyncio.wait(tasks, timeout=float(spec["duration_s"]))
+    swarm.measuring = False
+    window = time.monotonic() - started
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            swarm.stats.errors[f"task:{type(task.exception()).__name__}"] += 1
+    swarm.stopping.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if spec.get("leave", True):
+        gate = asyncio.Semaphore(200)
+
+        async def leave(bot: LoadBot) -> None:
+            async with gate:
+                await bot.leave()
+
+        await asyncio.gather(*(leave(bot) for bot in ready))
+    else:
+        await asyncio.gather(*(bot.client.close() for bot in ready if bot.client is not None))
+    await swarm.http.aclose()
+    return {**report, "window_s": window, **swarm.stats.as_json()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.swarm", description=__doc__)
+    parser.add_argument("--spec", required=True, help="JSON file written by loadtest.stages")
+    args = parser.parse_args()
+    with open(args.spec) as handle:
+        spec = json.load(handle)
+    result = asyncio.run(run_worker(spec))
+    with open(spec["result_path"], "w") as handle:
+        json.dump(result, handle)
+    print("RESULT " + spec["result_path"], flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
