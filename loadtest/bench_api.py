@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -86,17 +87,23 @@ class Connection:
     async def request(
         self, method: str, path: str, token: str | None = None, body: bytes | None = None
     ) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
         head = [f"{method} {path} HTTP/1.1", "Host: bench", "Connection: keep-alive"]
         if token:
             head.append(f"Authorization: Bearer {token}")
         if body is not None:
             head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (body or b""))
-        status_line = await self.reader.readline()
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+        for _ in range(2):  # a keep-alive connection the server closed is opened again
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            assert self.reader is not None
+            self.writer.write(raw)
+            status_line = await self.reader.readline()
+            if status_line:
+                break
+            await self.close()
         status = int(status_line.split()[1])
+        assert self.reader is not None
         length = 0
         while True:
             line = await self.reader.readline()
@@ -111,7 +118,9 @@ class Connection:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            await self.writer.wait_closed()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+            self.reader = self.writer = None
 
 
 @dataclass
@@ -208,23 +217,27 @@ def _login_body(email: str) -> bytes:
     return json.dumps({"email": email, "password": PASSWORD}).encode()
 
 
+async def _log_in(conn: Connection, player: dict[str, int | str]) -> str:
+    status, body = await conn.request(
+        "POST", "/api/v1/auth/login", body=_login_body(str(player["email"]))
+    )
+    if status != 200:
+        raise RuntimeError(f"login failed: {status} {body[:200]!r}")
+    token: str = json.loads(body)["access_token"]
+    return token
+
+
 async def _client(
-    port: int,
+    conn: Connection,
+    token: str,
     player: dict[str, int | str],
     until: float,
     measure_from: float,
     results: Results,
     rng: random.Random,
 ) -> None:
-    conn = Connection(port)
     routes, weights = zip(*MIX, strict=True)
     try:
-        status, body = await conn.request(
-            "POST", "/api/v1/auth/login", body=_login_body(str(player["email"]))
-        )
-        if status != 200:
-            raise RuntimeError(f"login failed: {status} {body[:200]!r}")
-        token = json.loads(body)["access_token"]
         while (now := time.perf_counter()) < until:
             route = rng.choices(routes, weights)[0]
             req: tuple[str, str, str | None, bytes | None]
@@ -272,13 +285,18 @@ async def _run_mix(
     port: int, players: list[dict[str, int | str]], seconds: float, warmup: float
 ) -> tuple[Results, float]:
     results = Results()
+    # Every client logs in first (argon2id is slow on purpose); then the clock starts.
+    connections = [Connection(port) for _ in players]
+    tokens = await asyncio.gather(
+        *(_log_in(c, p) for c, p in zip(connections, players, strict=True))
+    )
     start = time.perf_counter()
     measure_from, until = start + warmup, start + warmup + seconds
     rng = random.Random(7)
     await asyncio.gather(
         *(
-            _client(port, player, until, measure_from, results, random.Random(rng.random()))
-            for player in players
+            _client(conn, token, player, until, measure_from, results, random.Random(rng.random()))
+            for conn, token, player in zip(connections, tokens, players, strict=True)
         )
     )
     return results, seconds
@@ -316,7 +334,10 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]
         "--backlog",
         "2048",
     ]
-    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    log = STATE / "bench-api" / f"{app.split(':')[0]}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:  # the server's JSON log lines (warnings and errors only)
+        server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out)
     _wait_port(port, server)
     return server, port
 
@@ -386,6 +407,10 @@ def main() -> None:
             # All clients share 127.0.0.1: lift the per-client budgets (still checked).
             "RATE_LIMITS__DEFAULT_PER_MINUTE": "100000000",
             "RATE_LIMITS__LOGIN_PER_MINUTE": "100000000",
+            # One server process with 200 clients: a fixed pool of 80 connections (no overflow
+            # churn: an overflow connection is closed on return and reopened at the next peak).
+            "DB__POOL_SIZE": os.environ.get("DB__POOL_SIZE", "80"),
+            "DB__MAX_OVERFLOW": os.environ.get("DB__MAX_OVERFLOW", "0"),
         }
         server, port = _serve("functions.api.app:app", env)
         try:

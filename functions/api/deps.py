@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from holdem.adapters.rate_limit import Limit, RateLimiter
 from holdem.auth.passwords import PasswordService
@@ -74,6 +74,22 @@ async def get_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 
 
 DbDep = Annotated[AsyncSession, Depends(get_db)]
+
+_read_engines: dict[int, tuple[Container, AsyncEngine]] = {}
+
+
+async def get_read_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
+    """A session for read-only routes: autocommit, so each query is one round trip (no
+    BEGIN/ROLLBACK around it). Writes use `get_db` (one transaction) or their service's."""
+    found = _read_engines.get(id(container))
+    if found is None or found[0] is not container:
+        found = (container, container.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        _read_engines[id(container)] = found
+    async with AsyncSession(found[1], expire_on_commit=False) as session:
+        yield session
+
+
+ReadDbDep = Annotated[AsyncSession, Depends(get_read_db)]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 

@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sqlalchemy_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from holdem.ledger.rakeback import RakebackRuleError
@@ -93,8 +95,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+# An outage of a dependency is not the client's mistake, nor a bug of ours: 503, retry soon.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    sqlalchemy_errors.TimeoutError,
+    sqlalchemy_errors.OperationalError,
+)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    response = envelope(503, "service_unavailable", "a dependency is unavailable; retry soon")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the envelope for domain errors, validation errors and routing errors."""
+    """Register the envelope for domain errors, validation errors, routing errors and
+    outages of PostgreSQL or Redis."""
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, _unavailable)
     app.add_exception_handler(svc.ServiceError, _service_error)
     app.add_exception_handler(RakebackRuleError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -105,7 +105,10 @@ class ObservabilityMiddleware:
                     {
                         "type": "http.response.start",
                         "status": 500,
-                        "headers": [(b"content-type", b"application/json")],
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(_INTERNAL_ERROR)).encode()),
+                        ],
                     }
                 )
                 await send({"type": "http.response.body", "body": _INTERNAL_ERROR})

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query
 
-from functions.api.deps import AccountsDep, DbDep, OperatorDep
+from functions.api.deps import AccountsDep, DbDep, OperatorDep, ReadDbDep
 from functions.api.schemas import (
     AdjustmentOut,
     AdjustmentRequest,
@@ -29,14 +29,16 @@ WithdrawalStatus = Literal[
 
 
 @router.get("/users", responses=errors(404))
-async def find_user(claims: OperatorDep, db: DbDep, email: Annotated[Email, Query()]) -> UserOut:
+async def find_user(
+    claims: OperatorDep, db: ReadDbDep, email: Annotated[Email, Query()]
+) -> UserOut:
     """Look a user up by email."""
     user = await admin.find_user(db, user_id=None, email=email)
     return UserOut.model_validate(user, from_attributes=True)
 
 
 @router.get("/users/{user_id}", responses=errors(404))
-async def get_user(user_id: UserId, claims: OperatorDep, db: DbDep) -> UserOut:
+async def get_user(user_id: UserId, claims: OperatorDep, db: ReadDbDep) -> UserOut:
     """Look a user up by id."""
     user = await admin.find_user(db, user_id=user_id, email=None)
     return UserOut.model_validate(user, from_attributes=True)
@@ -86,7 +88,7 @@ async def adjust_balance(
 @router.get("/withdrawals", responses=errors(400))
 async def list_withdrawals(
     claims: OperatorDep,
-    db: DbDep,
+    db: ReadDbDep,
     withdrawal_status: Annotated[WithdrawalStatus, Query(alias="status")] = "pending",
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from functions.api.deps import AuthedDep, ContainerDep, DbDep
+from functions.api.deps import AuthedDep, ContainerDep, ReadDbDep
 from functions.api.routes import economy
 from functions.api.schemas import (
     HandDetailOut,
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1/hands", tags=["hand history"], responses=erro
 @router.get("", responses=errors(400))
 async def list_hands(
     claims: AuthedDep,
-    db: DbDep,
+    db: ReadDbDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HandPage:
@@ -40,7 +40,7 @@ async def list_hands(
 async def get_hand(
     hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     claims: AuthedDep,
-    db: DbDep,
+    db: ReadDbDep,
     container: ContainerDep,
 ) -> HandDetailOut:
     """One of the caller's hands: events in order, own and shown cards, deck proof."""

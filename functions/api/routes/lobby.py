@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from functions.api.deps import ContainerDep, DbDep, OperatorDep, general_limit
+from functions.api.deps import ContainerDep, DbDep, OperatorDep, ReadDbDep, general_limit
 from functions.api.schemas import (
     CreateTableRequest,
     SeatOut,
@@ -45,7 +45,7 @@ def _out(summary: lobby.TableSummary) -> TableOut:
 
 @router.get("/lobby/tables", dependencies=[Depends(general_limit)], responses=errors(400))
 async def list_tables(
-    db: DbDep,
+    db: ReadDbDep,
     table_status: Annotated[Literal["open", "closing", "closed"], Query(alias="status")] = "open",
     small_blind: Stake = None,
     big_blind: Stake = None,
@@ -69,7 +69,7 @@ async def list_tables(
 @router.get(
     "/lobby/tables/{table_id}", dependencies=[Depends(general_limit)], responses=errors(404)
 )
-async def get_table(table_id: TableId, db: DbDep) -> TableDetailOut:
+async def get_table(table_id: TableId, db: ReadDbDep) -> TableDetailOut:
     """One table and who sits where (never any card)."""
     detail = await lobby.get_table(db, table_id)
     return TableDetailOut(

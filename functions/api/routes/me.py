@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from functions.api.deps import AuthedDep, ContainerDep, DbDep
+from functions.api.deps import AuthedDep, ContainerDep, ReadDbDep
 from functions.api.routes.wallet import balance_out
 from functions.api.schemas import ProfileOut, UserOut, VipOut, errors
 from holdem.ledger.rakeback import tiers_from_rates
@@ -15,7 +15,7 @@ from holdem.services import admin, ledger, vip
 router = APIRouter(prefix="/api/v1", tags=["profile"], responses=errors(401, 429))
 
 
-async def _vip(db: DbDep, container: ContainerDep, user_id: int) -> VipOut:
+async def _vip(db: ReadDbDep, container: ContainerDep, user_id: int) -> VipOut:
     money = container.settings.money
     tiers = tiers_from_rates(money.rakeback_rates)
     state, since = await vip.status(
@@ -34,7 +34,7 @@ async def _vip(db: DbDep, container: ContainerDep, user_id: int) -> VipOut:
 
 
 @router.get("/me")
-async def profile(claims: AuthedDep, db: DbDep, container: ContainerDep) -> ProfileOut:
+async def profile(claims: AuthedDep, db: ReadDbDep, container: ContainerDep) -> ProfileOut:
     """The caller's account, balances and VIP level."""
     user = await admin.find_user(db, user_id=claims.user_id, email=None)
     return ProfileOut(
@@ -45,6 +45,6 @@ async def profile(claims: AuthedDep, db: DbDep, container: ContainerDep) -> Prof
 
 
 @router.get("/vip")
-async def vip_status(claims: AuthedDep, db: DbDep, container: ContainerDep) -> VipOut:
+async def vip_status(claims: AuthedDep, db: ReadDbDep, container: ContainerDep) -> VipOut:
     """VIP level, rake paid in the trailing window and the next threshold (SPEC §4.2)."""
     return await _vip(db, container, claims.user_id)

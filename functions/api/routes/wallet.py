@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from functions.api.deps import AuthedDep, DbDep
+from functions.api.deps import AuthedDep, ReadDbDep
 from functions.api.schemas import (
     BalanceOut,
     SeatBalanceOut,
@@ -40,7 +40,7 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
 
 
 @router.get("/balance")
-async def balance(claims: AuthedDep, db: DbDep) -> BalanceOut:
+async def balance(claims: AuthedDep, db: ReadDbDep) -> BalanceOut:
     """Wallet, pending-withdrawal and at-table balances in KRW."""
     return balance_out(await ledger.balances(db, claims.user_id))
 
@@ -48,7 +48,7 @@ async def balance(claims: AuthedDep, db: DbDep) -> BalanceOut:
 @router.get("/transactions", responses=errors(400))
 async def transactions(
     claims: AuthedDep,
-    db: DbDep,
+    db: ReadDbDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     kind: StatementKind | None = None,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -114,19 +114,26 @@ class Accounts:
             InvalidCredentials: unknown email or wrong password (indistinguishable).
             AccountLocked: the password is right but the account is locked.
         """
+        # No database connection is held while the (slow, rationed) hash is checked.
         async with self._sessions() as db:
             user = (
                 await db.execute(select(User).where(User.email == normalise_email(email)))
             ).scalar_one_or_none()
-            if user is None:
-                await self._passwords.verify_nothing(password)
-                raise InvalidCredentials("wrong email or password")
-            if not await self._passwords.verify(user.password_hash, password):
-                raise InvalidCredentials("wrong email or password")
-            if user.is_locked:
-                raise AccountLocked("this account is locked; contact support")
-            if self._passwords.needs_rehash(user.password_hash):
-                user.password_hash = await self._passwords.hash(password)
+        if user is None:
+            await self._passwords.verify_nothing(password)
+            raise InvalidCredentials("wrong email or password")
+        if not await self._passwords.verify(user.password_hash, password):
+            raise InvalidCredentials("wrong email or password")
+        if user.is_locked:
+            raise AccountLocked("this account is locked; contact support")
+        new_hash = None
+        if self._passwords.needs_rehash(user.password_hash):
+            new_hash = await self._passwords.hash(password)
+        async with self._sessions() as db:
+            if new_hash is not None:
+                await db.execute(
+                    update(User).where(User.id == user.id).values(password_hash=new_hash)
+                )
             token = await refresh_tokens.start_family(
                 db, user.id, self._now(), self._settings.refresh_token_ttl_s, user_agent
             )
