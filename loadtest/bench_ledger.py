@@ -9,7 +9,7 @@ same server, as the physical reference. Target: settle-hand at 4 connections ≥
 Each connection settles hands of its own table through the public API,
 ``LedgerService.settle_hand``, with the production settings; the connections are spread
 over one worker process per CPU, each an asyncio loop (as table servers run).
-With ``DATABASE_URL`` unset it starts a private durable server under ``.devstate/bench``;
+With ``DATABASE_URL`` unset it starts a private durable server under ``.devstate/bench-ledger``;
 with it set, it uses that server (creating the databases ``bench_ledger`` and ``bench_pgbench``).
 """
 
@@ -220,7 +220,7 @@ def pgbench_ledger_post(
         f"'{{\"rake\":500}}', null, {table_of}, :n, null, {table_of}, 1, "
         f"(case :client_id {' '.join(legs)} end)::jsonb);\n"
     )
-    path = STATE / "bench" / "ledger_post.sql"
+    path = STATE / "bench-ledger" / "ledger_post.sql"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(script)
     argv = [pgbench, "-n", "-c", str(len(seated)), "-j", str(min(len(seated), 2))]
@@ -262,7 +262,7 @@ def run(seconds: float = 10.0) -> None:
     with ExitStack() as stack:
         admin = os.environ.get("DATABASE_URL")
         if not admin:
-            server = PostgresServer(STATE / "bench", durable=True)
+            server = PostgresServer(STATE / "bench-ledger", durable=True)
             server.start()
             stack.callback(server.remove)
             admin = server.url("postgres")
