@@ -289,7 +289,9 @@ class TableActor:
             waits.append(turn["deadline"] - now)
         if self.rt.get("outbox"):
             waits.append(OUTBOX_RETRY_S)
-        elif self.table is not None and not self.table.hand_running:
+        elif self.table is not None and not self.draining and self.table.can_start_hand():
+            # Only a table that can deal waits for the next hand: an idle table (fewer than
+            # two players ready) blocks on its inbox instead of polling it every millisecond.
             waits.append(self.rt["next_hand_at"] - now)
         return max(0.0, min(waits))
 
