@@ -267,6 +267,17 @@ def render(run: dict[str, Any], images: list[str]) -> str:
             "process is the limit). Compare with the messages/s the bots received below.",
             "",
         ]
+    check = run.get("ledger_check")
+    if check:
+        verdict = "clean" if check["ok"] else "NOT clean"
+        lines += [
+            f"`./dev ledger check` on the stack's database after the run: **{verdict}**.",
+            "",
+            "```",
+            check["output"],
+            "```",
+            "",
+        ]
     for image in images:
         lines += [f"![{image}]({image})", ""]
     lines += ["## REST API", "", *_rest_table(stages), "", "## Resources", ""]
@@ -281,6 +292,21 @@ def render(run: dict[str, Any], images: list[str]) -> str:
         *_bytes_table(stages),
         "",
     ]
+    profiled = [s for s in stages if s.get("profiles")]
+    if profiled:
+        lines += ["## Profiles (py-spy, table servers, during the window)", ""]
+        for s in profiled:
+            for name, prof in s["profiles"].items():
+                lines += [
+                    f"`{name}` ({s['players']} players, {prof['samples']} samples), top "
+                    "functions by self time and inclusive time:",
+                    "",
+                    "| self | function | | inclusive | function |",
+                    "| ---: | --- | --- | ---: | --- |",
+                ]
+                for (a, x), (b, y) in zip(prof["self"], prof["inclusive"], strict=False):
+                    lines.append(f"| {x:.1%} | `{a}` | | {y:.1%} | `{b}` |")
+                lines.append("")
     problems = [s for s in stages if "failed" in s or s.get("errors") or s.get("setup_errors")]
     if problems:
         lines += ["## Errors", ""]

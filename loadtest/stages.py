@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -40,7 +41,8 @@ import psutil
 import psycopg
 import redis
 
-from devstack.paths import ROOT, VENV_BIN
+from devstack.paths import ROOT, STATE, VENV_BIN
+from loadtest import profiling
 
 PYTHON = str(VENV_BIN / "python")
 RESULTS = ROOT / "loadtest" / "results"
@@ -49,10 +51,11 @@ SMALL_BLIND, BIG_BLIND = 100, 200
 BUY_IN = 100 * BIG_BLIND
 PACES = {"human": "uniform:1,3", "full": "none"}
 
-# A load test comes from one address with thousands of players: the per-address limits of
-# registration and login, and the per-server connection cap (600 by default, SPEC's sizing
-# for a small Fargate task), are raised. Nothing else of the stack changes.
+# A load test comes from one address with thousands of players: the per-address limits
+# (anonymous routes, registration and login) and the per-server connection cap (600 by
+# default, the sizing of a small Fargate task) are raised. Nothing else of the stack changes.
 LOAD_ENV = {
+    "RATE_LIMITS__DEFAULT_PER_MINUTE": "1000000",
     "RATE_LIMITS__REGISTER_PER_MINUTE": "1000000",
     "RATE_LIMITS__LOGIN_PER_MINUTE": "1000000",
     "WS__MAX_CONNECTIONS": "20000",
@@ -290,10 +293,13 @@ def run_stage(
     rest_gap: float,
     folder: Path,
     bots_per_worker: int = 2500,
+    profile: bool = False,
 ) -> dict[str, Any]:
     run = time.strftime("%H%M%S")
     layout = open_tables(stack.database_url, players, run)
     workers = max(1, math.ceil(players / bots_per_worker))
+    # Bots keep their refresh tokens between stages and runs, as an app does.
+    tokens = _merged_tokens(STATE / os.environ.get("LOADTEST_STACK", "loadtest") / "bot-tokens")
     procs = []
     for w in range(workers):
         spec = {
@@ -306,6 +312,8 @@ def run_stage(
             "duration_s": duration,
             "bots": layout[w::workers],
             "result_path": str(folder / f"stage-{players}-{pace}-w{w}.json"),
+            "token_files": [str(tokens / "kept.json")],
+            "token_file": str(tokens / f"new-{time.time_ns()}-w{w}.json"),
         }
         path = folder / f"stage-{players}-{pace}-w{w}.spec.json"
         path.write_text(json.dumps(spec))
@@ -316,9 +324,27 @@ def run_stage(
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
-                env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}"},
+                env={**os.environ},
             )
         )
+    try:
+        return _measure(stack, procs, players, pace, think, duration, folder if profile else None)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _measure(
+    stack: RunningStack,
+    procs: list[subprocess.Popen[str]],
+    players: int,
+    pace: str,
+    think: str,
+    duration: float,
+    profile_to: Path | None,
+) -> dict[str, Any]:
     ready = []
     for proc in procs:
         assert proc.stdout is not None
@@ -332,8 +358,20 @@ def run_stage(
             assert proc.stdin is not None
             proc.stdin.write("GO\n")
             proc.stdin.flush()
+        profiles = None
+        if profile_to is not None:
+            servers = {
+                pid: f"edge-{players}"
+                for pid, (role, _, _) in monitor.start.items()
+                if role == "table servers"
+            }
+            profiles = profiling.record(servers, max(1.0, duration - 2), profile_to)
         time.sleep(duration)
         pg_after, redis_after = pg_counters(stack.database_url), redis_counters(stack.redis_url)
+    profile_summaries = {}
+    if profiles is not None:
+        for path in profiling.finish(profiles):
+            profile_summaries[path.name] = profiling.summarise(path)
     results = []
     for proc in procs:
         assert proc.stdout is not None
@@ -342,10 +380,29 @@ def run_stage(
         if not line.startswith("RESULT "):
             raise RuntimeError(f"swarm worker ended without a result: {line!r}")
         results.append(json.loads(Path(line[7:].strip()).read_text()))
-    return summarise(
+    summary = summarise(
         players, pace, think, duration, ready, results, monitor, pg_before, pg_after,
         redis_before, redis_after,
     )  # fmt: skip
+    if profile_summaries:
+        summary["profiles"] = profile_summaries
+    return summary
+
+
+def _merged_tokens(folder: Path) -> Path:
+    """Fold the refresh tokens the last stage's workers kept into ``kept.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    kept_path = folder / "kept.json"
+    kept: dict[str, str] = json.loads(kept_path.read_text()) if kept_path.exists() else {}
+    newer = sorted(folder.glob("new-*.json"))
+    for path in newer:
+        with contextlib.suppress(ValueError):
+            kept.update(json.loads(path.read_text()))
+    kept_path.write_text(json.dumps(kept))
+    kept_path.chmod(0o600)
+    for path in newer:
+        path.unlink()
+    return folder
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -443,6 +500,19 @@ def summarise(
 # ---------------------------------------------------------------------------- the run
 
 
+def ledger_check(database_url: str) -> dict[str, Any]:
+    """`./dev ledger check` on the stack's database after the stages (conservation)."""
+    done = subprocess.run(
+        [PYTHON, "-m", "devstack", "ledger", "check"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {"ok": done.returncode == 0, "output": (done.stdout + done.stderr).strip()}
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -490,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--echo-seconds", type=float, default=5.0, help="echo reference length")
     parser.add_argument("--log", help="the stack's output (default <results>/stack.log)")
     parser.add_argument("--stop-when-broken", action="store_true", help="stop after a failed stage")
+    parser.add_argument("--profile", action="store_true", help="py-spy the table servers")
     parser.add_argument("--out", help="results folder (default loadtest/results/<time>)")
     args = parser.parse_args(argv)
 
@@ -518,6 +589,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "stages": [],
     }
+    # This working tree's package first, for the driver and every process of the stack (the
+    # virtualenv's editable install may point at another clone of the repository).
+    shared_src = str(ROOT / "shared" / "src")
+    sys.path.insert(0, shared_src)
+    os.environ["PYTHONPATH"] = f"{shared_src}:{ROOT}:{ROOT / 'tools'}"
+    # SIGTERM unwinds like Ctrl-C: the stack's processes are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     console = _quiet_stack(Path(args.log) if args.log else folder / "stack.log")
     print(f"loadtest: results in {folder}", file=console, flush=True)
     run["echo"] = echo_reference.measure(clients=args.echo_clients, seconds=args.echo_seconds)
@@ -539,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
                     duration=args.duration,
                     rest_gap=args.rest_gap,
                     folder=folder,
+                    profile=args.profile,
                 )
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 stage = {"players": players, "pace": args.pace, "failed": str(exc)}
@@ -547,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
             print(report.stage_line(stage), file=console, flush=True)
             if args.stop_when_broken and not report.meets(stage):
                 break
+        run["ledger_check"] = ledger_check(stack.database_url)
+        print(f"loadtest: ledger check ok={run['ledger_check']['ok']}", file=console, flush=True)
     run["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     (folder / "results.json").write_text(json.dumps(run, indent=2))
     report.write(run, folder)

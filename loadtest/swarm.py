@@ -115,6 +115,10 @@ class Swarm:
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=int(spec.get("http_connections", 64))),
         )
+        self.refresh_tokens: dict[str, str] = {}
+        for path in spec.get("token_files", []):
+            with contextlib.suppress(OSError, ValueError), open(path) as handle:
+                self.refresh_tokens.update(json.load(handle))
         # Logins and registrations hash passwords (argon2id): a bounded number at once.
         self.auth_gate = asyncio.Semaphore(int(spec.get("auth_concurrency", 8)))
 
@@ -178,13 +182,22 @@ class LoadBot:
         self.client: TableClient | None = None
         self.pending: dict[str, tuple[float, int]] = {}  # request id -> (sent, hand)
         self.waiting_broadcast: tuple[float, int] | None = None
-        self.acting = False
+        self.decided: set[tuple[int, Any]] = set()  # (hand, turn deadline) already answered
         self.ids = 0
 
     # ---- setup through the REST API and the simulator
 
     async def login(self) -> None:
+        """Refresh a kept login (an app remembers its refresh token), else log in."""
         swarm = self.swarm
+        kept = swarm.refresh_tokens.get(self.email)
+        if kept:
+            answer = await swarm.rest(
+                "POST /auth/refresh", "POST", "/api/v1/auth/refresh", json={"refresh_token": kept}
+            )
+            if answer.status_code == 200:
+                self.keep(answer.json())
+                return
         async with swarm.auth_gate:
             body = {"email": self.email, "password": PASSWORD}
             answer = await swarm.rest("POST /auth/login", "POST", "/api/v1/auth/login", json=body)
@@ -200,7 +213,11 @@ class LoadBot:
                 )
         if answer.status_code != 200:
             raise SetupError(f"login {answer.status_code} {answer.text[:200]}")
-        self.token = answer.json()["access_token"]
+        self.keep(answer.json())
+
+    def keep(self, tokens: dict[str, Any]) -> None:
+        self.token = tokens["access_token"]
+        self.swarm.refresh_tokens[self.email] = tokens["refresh_token"]
 
     async def wallet(self) -> int:
         answer = await self.swarm.rest(
@@ -282,11 +299,15 @@ class LoadBot:
             kind = message.get("type")
             if kind == "event" and message.get("event") == "turn":
                 if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
-                    await self.act(int(message["hand"]), message["legal"])
+                    turn = (int(message["hand"]), message.get("deadline"))
+                    await self.act(turn, message["legal"])
             elif kind == "snapshot" and message.get("table_id") == self.table_id:
+                # Snapshots follow seating changes too: act only on a turn not answered yet.
                 legal = message.get("legal_actions")
                 if message.get("running") and legal and message.get("to_act") == self.seat:
-                    await self.act(int(message["hand_number"]), legal)
+                    clock = message.get("clock") or {}
+                    turn = (int(message["hand_number"]), clock.get("deadline"))
+                    await self.act(turn, legal)
             elif kind == "notice" and message.get("code") == "sat_out":
                 with contextlib.suppress(ClientError, ClosedError, TimeoutError):
                     await self.client.sit_in(self.table_id)
@@ -295,8 +316,12 @@ class LoadBot:
                 self.swarm.stats.dropped += 1
             raise ClosedError(self.client.closed.code if self.client.closed else None, "dropped")
 
-    async def act(self, hand: int, legal: dict[str, Any]) -> None:
+    async def act(self, turn: tuple[int, Any], legal: dict[str, Any]) -> None:
         assert self.client is not None
+        if turn in self.decided:
+            return
+        self.decided.add(turn)
+        hand = turn[0]
         delay = self.think()
         if delay:
             await asyncio.sleep(delay)
@@ -426,7 +451,8 @@ async def run_worker(spec: dict[str, Any], go: asyncio.Event | None = None) -> d
     else:
         await asyncio.gather(*(bot.client.close() for bot in ready if bot.client is not None))
     await swarm.http.aclose()
-    return {**report, "window_s": window, **swarm.stats.as_json()}
+    kept = {bot.email: swarm.refresh_tokens[bot.email] for bot in ready}
+    return {"refresh_tokens": kept, **report, "window_s": window, **swarm.stats.as_json()}
 
 
 def main() -> int:
@@ -436,6 +462,10 @@ def main() -> int:
     with open(args.spec) as handle:
         spec = json.load(handle)
     result = asyncio.run(run_worker(spec))
+    kept = result.pop("refresh_tokens")
+    if spec.get("token_file"):
+        with open(spec["token_file"], "w") as handle:
+            json.dump(kept, handle)
     with open(spec["result_path"], "w") as handle:
         json.dump(result, handle)
     print("RESULT " + spec["result_path"], flush=True)
