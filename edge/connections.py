@@ -102,8 +102,7 @@ class Connection:
                 await asyncio.wait_for(asyncio.shield(self._writer), 5.0)
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            await asyncio.wait([self._writer])
 
 
 class Registry:

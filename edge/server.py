@@ -138,9 +138,8 @@ class EdgeServer:
         await self.tables.stop()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks)
         self._tasks = []
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -83,7 +83,13 @@ class TableHost:
         async with self._lock:
             if table_id in self.actors or self.draining:
                 return
-            lease = await self.leases.acquire(table_id)
+            # Tokens stay above the ledger's: Redis may have lost the fence key.
+            try:
+                floor = await self.money.fence_floor(table_id)
+            except Exception:  # PostgreSQL down: a checkpointed hand can still go on
+                log.warning("fence floor unavailable", exc_info=True)
+                floor = 0
+            lease = await self.leases.acquire(table_id, floor)
             if lease is None:
                 return
             log.info("table taken", extra={"table": table_id, "fence": lease.token})
@@ -160,8 +166,8 @@ class TableActor:
 
     async def join(self) -> None:
         if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            # asyncio.wait, not a suppressed await: our own cancellation must propagate.
+            await asyncio.wait([self.task])
 
     @property
     def busy(self) -> bool:
@@ -187,8 +193,7 @@ class TableActor:
             log.exception("table task failed; releasing the table")
         finally:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await asyncio.wait([renewer])
             if not self.lost:
                 with contextlib.suppress(Exception):
                     await self._checkpoint()
@@ -232,12 +237,15 @@ class TableActor:
             # seat's balance as of the last settled hand, so a hand in progress is void and
             # every stack is back to its start-of-hand value.
             table = Table(config)
-            for seat_no, user_id, balance in await self.host.money.open_seats(self.table_id):
+            seated = await self.host.money.open_seats(self.table_id)
+            for seat_no, user_id, balance in seated:
                 if balance > 0:
                     _sit_restored(table, seat_no, str(user_id), balance)
             self.table = table
+            # A restored table skips one hand number: the voided hand's number is never
+            # reused, so a click meant for the voided hand cannot act in the next one.
             last_hand = await self.host.money.last_hand_number(self.table_id)
-            table.hand_count = last_hand
+            table.hand_count = last_hand + 1 if seated else last_hand
             self.rt = {
                 # From the start of the stream: commands sent while this owner was being
                 # chosen are applied; older ones are dropped by their age.
@@ -252,7 +260,7 @@ class TableActor:
                 "hand_events": [],
                 "next_hand_at": time.time() + self.settings.game.between_hands_s,
             }
-            if last_hand:
+            if seated:
                 self._notice_all("table_restored", "the table was restored from the ledger")
         await self._checkpoint()
         self._broadcast_snapshots()
@@ -695,12 +703,11 @@ class TableActor:
         self.metrics.redis_latency.observe(time.perf_counter() - started)
 
     async def _flush(self) -> None:
+        """Publish what the last commands produced, in order, in one Redis round trip."""
         outgoing, self.outgoing = self.outgoing, []
-        for user, conn, msg in outgoing:
-            if user is None:
-                await self.relay.publish_table(self.table_id, msg)
-            else:
-                await self.relay.publish_user(user, msg, conn)
+        await self.relay.publish_many(
+            [(self.table_id, user, conn, msg) for user, conn, msg in outgoing]
+        )
 
     def _snapshot_for(self, user: int | None) -> dict[str, Any]:
         table = self.table

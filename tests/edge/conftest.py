@@ -50,7 +50,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url,
         "AUTH__JWT_SECRET": settings.auth.jwt_secret.get_secret_value(),
         "LOG_LEVEL": "INFO",
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
+        "PYTHONPATH": f"{ROOT / 'shared' / 'src'}:{ROOT}:{ROOT / 'tools'}",
     }
     for group in ("ws", "game"):
         for name, value in getattr(settings, group).model_dump().items():

@@ -29,7 +29,8 @@ class Container:
 
     async def aclose(self) -> None:
         """Release pools and connections."""
-        await self.redis.aclose()
+        # The client was built on an explicit pool: close the pool too, or its connections leak.
+        await self.redis.aclose(close_connection_pool=True)
         await self.engine.dispose()
 
 

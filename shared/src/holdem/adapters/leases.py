@@ -28,6 +28,10 @@ if current then
   end
   return 0
 end
+local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
+if fence < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
 return token
@@ -84,12 +88,16 @@ class LeaseStore:
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
-    async def acquire(self, table_id: int) -> Lease | None:
-        """The lease if it was free (a new, larger token) or already ours; else None."""
+    async def acquire(self, table_id: int, floor: int = 0) -> Lease | None:
+        """The lease if it was free (a new, larger token) or already ours; else None.
+
+        `floor` is the highest token the system of record has seen (the ledger's table
+        fence): new tokens are always above it, even when Redis lost the fence key.
+        """
         token = int(
             await self._acquire(
                 keys=[lease_key(table_id), _fence_key(table_id)],
-                args=[self.worker_id, self.ttl_ms],
+                args=[self.worker_id, self.ttl_ms, floor],
             )
         )
         return Lease(table_id, self.worker_id, token) if token else None

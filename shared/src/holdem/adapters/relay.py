@@ -95,5 +95,20 @@ class Relay:
     ) -> None:
         await self._redis.publish(user_channel(user_id), pack(msg, conn))
 
+    async def publish_many(
+        self, batch: list[tuple[int, int | None, str | None, dict[str, Any]]]
+    ) -> None:
+        """Publish ``(table_id, user_id or None, connection or None, message)`` in order, in
+        one round trip: ``user_id`` None goes to the table channel, else to the user's."""
+        if not batch:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for table_id, user_id, conn, msg in batch:
+                if user_id is None:
+                    pipe.publish(table_channel(table_id), pack(msg))
+                else:
+                    pipe.publish(user_channel(user_id), pack(msg, conn))
+            await pipe.execute()
+
     async def publish_lobby(self, msg: dict[str, Any]) -> None:
         await self._redis.publish(LOBBY_CHANNEL, pack(msg))

@@ -120,11 +120,13 @@ class TableClient:
         await self.close()
 
     async def close(self) -> None:
-        for task in (self._pinger, self._reader):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        tasks = [t for t in (self._pinger, self._reader) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # asyncio.wait, not a suppressed await: a cancellation of close() itself must
+            # propagate (a suppressed one would leave the caller running forever).
+            await asyncio.wait(tasks)
         if self._ws is not None:
             await self._ws.close()
             self._ws = None

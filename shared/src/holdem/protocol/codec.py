@@ -3,6 +3,9 @@
 A client offers ``holdem.v1.msgpack`` and/or ``holdem.v1.json`` in
 ``Sec-WebSocket-Protocol``; the server prefers MessagePack. A client that offers neither
 gets JSON (the fallback). JSON travels in text frames, MessagePack in binary frames.
+
+In MessagePack, the field names listed in `KEYS` travel as their index (a one-byte integer);
+names not in the table travel as strings. Decoding accepts both.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class Codec:
     def encode(self, message: dict[str, Any]) -> bytes | str:
         """A frame for `message` (bytes for MessagePack, str for JSON)."""
         if self.binary:
-            packed: bytes = msgpack.packb(message, use_bin_type=True)
+            packed: bytes = msgpack.packb(_compact(message), use_bin_type=True)
             return packed
         return orjson.dumps(message).decode()
 
@@ -51,7 +54,7 @@ class Codec:
             if self.binary:
                 if isinstance(frame, str):
                     raise MalformedMessage("expected a binary MessagePack frame")
-                value = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+                value = _expand(msgpack.unpackb(frame, raw=False, strict_map_key=False))
             else:
                 value = orjson.loads(frame)
         except MalformedMessage:
@@ -63,6 +66,112 @@ class Codec:
         if not isinstance(value, dict):
             raise MalformedMessage("a message must be an object")
         return value
+
+
+KEYS: tuple[str, ...] = (
+    # Index = the key's number on the MessagePack wire. APPEND ONLY: never reorder or remove
+    # (a new name gets the next number; old clients keep decoding the ones they know).
+    "type",
+    "id",
+    "table_id",
+    "hand",
+    "seq",
+    "event",
+    "seat",
+    "seats",
+    "action",
+    "amount",
+    "player_id",
+    "status",
+    "stack",
+    "bet",
+    "in_hand",
+    "folded",
+    "all_in",
+    "cards",
+    "board",
+    "pots",
+    "to_act",
+    "legal_actions",
+    "legal",
+    "clock",
+    "hand_number",
+    "running",
+    "button",
+    "small_blind",
+    "big_blind",
+    "small_blind_seat",
+    "big_blind_seat",
+    "street",
+    "viewer",
+    "last_seq",
+    "settling",
+    "public",
+    "ok",
+    "code",
+    "message",
+    "added",
+    "blind",
+    "can_fold",
+    "can_check",
+    "call_amount",
+    "min_raise_to",
+    "max_raise_to",
+    "clock_s",
+    "time_bank_s",
+    "deadline",
+    "remaining_s",
+    "net",
+    "stacks",
+    "rake",
+    "rake_by_seat",
+    "shown",
+    "mucked",
+    "commitment",
+    "seed",
+    "winners",
+    "pot",
+    "eligible",
+    "uncalled",
+    "players",
+    "by_pot",
+    "by_seat",
+    "token",
+    "buy_in",
+    "user_id",
+    "connection_id",
+    "server",
+    "encoding",
+    "heartbeat_s",
+    "ts",
+    "reason",
+    "as",
+    "left",
+    "after_hand",
+)
+"""Field names sent as small integers in MessagePack (1 byte instead of the name), so binary
+messages are at least half the size of their JSON form. Both sides share this table."""
+_KEY_NUMBER = {name: number for number, name in enumerate(KEYS)}
+assert len(_KEY_NUMBER) == len(KEYS), "KEYS must not repeat a name"
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_KEY_NUMBER.get(k, k): _compact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_compact(v) for v in value]
+    return value
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            (KEYS[k] if type(k) is int and 0 <= k < len(KEYS) else k): _expand(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    return value
 
 
 JSON = Codec("json", binary=False)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.hands import HandEvent, HandPlayer
+from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.engine.cards import card_str
 from holdem.engine.hand import Hand
@@ -125,6 +126,14 @@ class TableMoney:
                 held = await ledger.balances(session, user_id)
                 found.append((seat_no, user_id, held.seats.get(table_id, 0)))
         return found
+
+    async def fence_floor(self, table_id: int) -> int:
+        """The highest fencing token that settled a hand at the table (0: none yet)."""
+        async with self._sessions() as session:
+            token = await session.scalar(
+                select(LedgerTableFence.token).where(LedgerTableFence.table_id == table_id)
+            )
+        return int(token or 0)
 
     async def last_hand_number(self, table_id: int) -> int:
         async with self._sessions() as session:

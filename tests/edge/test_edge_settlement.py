@@ -1,0 +1,80 @@
+"""Write-behind settlement: one finished hand = one PostgreSQL transaction, idempotent."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import event, func, select
+
+from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.engine.dealing import stacked_deck
+from holdem.engine.events import HandEnded
+from holdem.engine.rake import RakeRule
+from holdem.engine.table import Table, TableConfig
+from holdem.protocol.views import event_to_wire
+from holdem.services.ledger_errors import StaleFencingToken
+from holdem.services.table_runtime import TableMoney, build_settlement
+from tests.edge.conftest import ledger_report
+
+
+async def _played_hand(money, players, table_id, fence=1):
+    config = TableConfig(
+        seats=2, small_blind=1_000, big_blind=2_000, rake=RakeRule(Fraction(5, 100), 6_000)
+    )
+    table = Table(config)
+    for seat, player in enumerate(players):
+        await money.sit(table_id, seat, player.user_id, 200_000, key=f"sit:{table_id}:{seat}")
+        table.sit_down(seat, str(player.user_id), 200_000)
+    hand = table.start_hand(deck=stacked_deck(2, {0: "AsAd", 1: "KsKd"}, "2c7d9hJsQc"), button=0)
+    hand.raise_to(hand.to_act, 6_000)
+    hand.call(hand.to_act)
+    while hand.result is None:
+        hand.check(hand.to_act)
+    events = table.drain_events()
+    ended = next(e for e in events if isinstance(e, HandEnded))
+    return build_settlement(
+        table_id=table_id,
+        fence=fence,
+        hand=hand,
+        result=ended.result,
+        started_at=0.0,
+        events=[event_to_wire(e) for e in events],
+    )
+
+
+async def test_a_finished_hand_is_written_in_one_transaction_and_only_once(
+    container, make_players, make_table, fund
+):
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.sessions)
+    settlement = await _played_hand(money, players, table_id)
+    commits = []
+    event.listen(container.engine.sync_engine, "commit", lambda conn: commits.append(conn))
+    await money.settle(settlement)
+    assert len(commits) == 1
+    await money.settle(settlement)  # a retry from the outbox changes nothing
+    async with container.sessions() as session:
+        hands = await session.scalar(select(func.count()).where(Hand.table_id == table_id))
+        events = await session.scalar(select(func.count()).select_from(HandEvent))
+        parts = await session.scalar(select(func.count()).select_from(HandPlayer))
+    assert (hands, parts) == (1, 2)
+    assert events == len(settlement["events"])
+    assert (await ledger_report(container)).ok
+
+
+async def test_a_deposed_owner_cannot_settle(container, make_players, make_table, fund):
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.sessions)
+    newer = await _played_hand(money, players, table_id, fence=5)
+    await money.settle(newer)
+    stale = {**newer, "hand_no": newer["hand_no"] + 1, "fence": 4}
+    with pytest.raises(StaleFencingToken):
+        await money.settle(stale)
+    async with container.sessions() as session:
+        hands = await session.scalar(select(func.count()).where(Hand.table_id == table_id))
+    assert hands == 1
