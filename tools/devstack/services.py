@@ -58,7 +58,41 @@ def _wait_until(ready: Callable[[], bool], timeout: float, what: str, log: Path)
     raise RuntimeError(f"{what} did not become ready within {timeout:.0f} s\n{tail}")
 
 
-class PostgresServer:
+class _ServerProcess:
+    """A server run as a child process that dies with its parent, logging to a file."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    def _spawn(self, argv: list[str], log_path: Path, user: str | None, death: int) -> None:
+        self._log = log_path.open("ab")
+        self._proc = subprocess.Popen(
+            argv,
+            user=user,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(death),
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would."""
+        self._signal_and_wait(signal.SIGKILL, 10)
+
+    def _signal_and_wait(self, sig: int, timeout: float) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class PostgresServer(_ServerProcess):
     """A private PostgreSQL cluster. As root, the server runs as the `postgres` user."""
 
     def __init__(self, state_dir: Path, *, durable: bool = True, port: int | None = None) -> None:
@@ -66,8 +100,6 @@ class PostgresServer:
         self._durable = durable
         self.port = port or free_port()
         self._bins = postgres_binaries()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self._run_as = _POSTGRES_USER if os.geteuid() == 0 else None
         self.data_dir = self._choose_data_dir()
 
@@ -128,14 +160,7 @@ class PostgresServer:
         argv = [str(self._bins.postgres), "-D", str(self.data_dir)]
         for name, value in settings.items():
             argv += ["-c", f"{name}={value}"]
-        self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            argv,
-            user=self._run_as,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent(signal.SIGINT),
-        )
+        self._spawn(argv, self.log_path, self._run_as, signal.SIGINT)
         _wait_until(self._accepts_queries, 60, "PostgreSQL", self.log_path)
 
     def _accepts_queries(self) -> bool:
@@ -163,30 +188,13 @@ class PostgresServer:
         """A fast shutdown (rolls back open transactions), then SIGKILL if it hangs."""
         self._signal_and_wait(signal.SIGINT, timeout)
 
-    def kill(self) -> None:
-        """SIGKILL the server, as a crash would."""
-        self._signal_and_wait(signal.SIGKILL, 10)
-
-    def _signal_and_wait(self, sig: int, timeout: float) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
     def remove(self) -> None:
         """Stop the server and delete its data."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-class RedisServer:
+class RedisServer(_ServerProcess):
     """A private redis-server process."""
 
     def __init__(
@@ -196,8 +204,6 @@ class RedisServer:
         self._persistent = persistent
         self.port = port or free_port()
         self._binary = redis_server_binary()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def log_path(self) -> Path:
@@ -229,13 +235,7 @@ class RedisServer:
             argv += ["--appendonly", "yes", "--appendfsync", "everysec"]
         else:
             argv += ["--save", "", "--appendonly", "no"]
-        self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            argv,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent(signal.SIGTERM),
-        )
+        self._spawn(argv, self.log_path, None, signal.SIGTERM)
         _wait_until(self._answers_ping, 30, "Redis", self.log_path)
 
     def _answers_ping(self) -> bool:
@@ -251,23 +251,6 @@ class RedisServer:
     def stop(self, timeout: float = 15) -> None:
         """Stop the server (SIGTERM saves when persistent), SIGKILL if it hangs."""
         self._signal_and_wait(signal.SIGTERM, timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the server, as a crash would."""
-        self._signal_and_wait(signal.SIGKILL, 10)
-
-    def _signal_and_wait(self, sig: int, timeout: float) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def _ensure_system_user(name: str) -> None:
