@@ -47,6 +47,7 @@ log = logging.getLogger("edge.tables")
 COMMAND_MAX_AGE_S = 30.0
 """Commands older than this when read are dropped (e.g. left in the stream of a dead table)."""
 OUTBOX_RETRY_S = 1.0
+STOP_GRACE_S = 5.0
 
 
 class TableHost:
@@ -133,12 +134,23 @@ class TableHost:
         await self.stop()
 
     async def stop(self) -> None:
-        """Stop every actor; each checkpoints and releases its lease on the way out."""
+        """Stop every actor; each checkpoints and releases its lease on the way out.
+
+        An actor notices `stopping` between steps; one still waiting (on a stream read or a
+        settlement retry) after `STOP_GRACE_S` is cancelled, which runs the same checkpoint
+        and release on its way out, so stopping a server is always bounded.
+        """
         actors = list(self.actors.values())
         for actor in actors:
             actor.stopping = True
-        for actor in actors:
-            await actor.join()
+        tasks = [a.task for a in actors if a.task is not None]
+        if not tasks:
+            return
+        _, waiting = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+        for task in waiting:
+            task.cancel()
+        if waiting:
+            await asyncio.wait(waiting)
 
 
 class TableActor:
@@ -163,11 +175,6 @@ class TableActor:
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._main(), name=f"table-{self.table_id}")
-
-    async def join(self) -> None:
-        if self.task is not None:
-            # asyncio.wait, not a suppressed await: our own cancellation must propagate.
-            await asyncio.wait([self.task])
 
     @property
     def busy(self) -> bool:
