@@ -5,16 +5,19 @@
 
 The stack is the one of `./dev up` (`devstack.stack.local_stack`, the template's functions
 behind the local HTTP gateway, table servers from `devstack.edge_fleet`), with the limits a
-load test from one address needs raised (see `LOAD_ENV`). For each stage the driver opens
-fresh tables (6-max and 9-max alternately), starts swarm worker processes, waits until every
-bot sat down, then measures a window of `--duration` seconds:
+load test from one address needs raised (see `LOAD_ENV`). Every stage runs on a freshly
+started stack (`--staged` runs each stage in a process of its own; Redis is emptied, the
+durable PostgreSQL keeps users and the ledger). The driver opens fresh tables (6-max and
+9-max alternately), starts swarm worker processes, waits until every bot sat down, then
+measures a window of `--duration` seconds:
 
 - latencies and counts from the bots (`loadtest.swarm`);
 - PostgreSQL ``xact_commit`` and completed ``hands`` rows (deltas over the window);
 - Redis ``INFO commandstats`` calls (delta);
 - CPU and memory of every process of the stack (psutil, by role) and the load average.
 
-It writes ``results.json``, ``report.md`` and PNG plots to ``loadtest/results/<time>/``.
+It writes ``results.json``, ``report.md``, PNG plots and ``stack.log`` to
+``loadtest/results/<time>/``, and runs ``./dev ledger check`` on the database at the end.
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ def load_stack(servers: int, extra_env: dict[str, str]) -> Iterator[RunningStack
         running = None
         try:
             stack.env.update({**LOAD_ENV, **extra_env})
+            flushed = redis.Redis.from_url(stack.redis_url)
+            flushed.flushall()
+            flushed.close()
             _verify_sender(stack.aws_endpoint_url)
             api_port = free_port()
             api_url = f"http://127.0.0.1:{api_port}"
@@ -542,6 +548,63 @@ def _quiet_stack(log: Path) -> Any:
     return console
 
 
+def stage_env(pace: str, between: float) -> dict[str, str]:
+    """Settings of a stage: the pause between hands; at full speed, no per-socket message
+    rate limit (a bot with no think time sends faster than the 20/s a human never reaches)."""
+    env = {"GAME__BETWEEN_HANDS_S": str(between)}
+    if pace == "full":
+        env.update({"WS__MESSAGES_PER_SECOND": "100000", "WS__MESSAGE_BURST": "100000"})
+    return env
+
+
+def _one_stage(
+    args: argparse.Namespace, players: int, think: str, between: float, folder: Path
+) -> dict[str, Any]:
+    """Start a stack, run one stage on it, optionally check the ledger; stop the stack."""
+    with load_stack(args.servers, stage_env(args.pace, between)) as stack:
+        try:
+            stage = run_stage(
+                stack,
+                players,
+                pace=args.pace,
+                think=think,
+                duration=args.duration,
+                rest_gap=args.rest_gap,
+                folder=folder,
+                profile=args.profile,
+            )
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            stage = {"players": players, "pace": args.pace, "failed": str(exc)}
+        if args.ledger_check:
+            time.sleep(3)  # the last cash-outs settle
+            stage["ledger_check"] = ledger_check(stack.database_url)
+    return stage
+
+
+def _stage_in_child(
+    args: argparse.Namespace, players: int, folder: Path, last: bool, console: Any
+) -> dict[str, Any]:
+    """One stage in a process of its own: a fresh stack (moto's state lives in-process)."""
+    argv = [PYTHON, "-m", "loadtest.stages", "--players", str(players), "--stage-only"]
+    argv += ["--out", str(folder), "--log", str(folder / "stack.log"), "--pace", args.pace]
+    argv += ["--duration", str(args.duration), "--rest-gap", str(args.rest_gap)]
+    argv += ["--servers", str(args.servers)]
+    if args.think:
+        argv += ["--think", args.think]
+    if args.between_hands is not None:
+        argv += ["--between-hands", str(args.between_hands)]
+    if args.profile:
+        argv.append("--profile")
+    if last or args.stop_when_broken:
+        argv.append("--ledger-check")
+    subprocess.run(argv, cwd=ROOT, stdout=console, stderr=console, check=False)
+    path = folder / f"stage-{players}.summary.json"
+    if not path.exists():
+        return {"players": players, "pace": args.pace, "failed": "the stage's process failed"}
+    stage: dict[str, Any] = json.loads(path.read_text())
+    return stage
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev loadtest", description=__doc__)
     what = parser.add_mutually_exclusive_group(required=True)
@@ -562,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-when-broken", action="store_true", help="stop after a failed stage")
     parser.add_argument("--profile", action="store_true", help="py-spy the table servers")
     parser.add_argument("--out", help="results folder (default loadtest/results/<time>)")
+    parser.add_argument("--stage-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ledger-check", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     stages = [args.players] if args.players else [int(x) for x in args.stages.split(",")]
@@ -571,6 +636,19 @@ def main(argv: list[str] | None = None) -> int:
         between = 0.0 if args.pace == "full" else 2.0
     folder = Path(args.out) if args.out else RESULTS / time.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
+    # This working tree's package first, for the driver and every process of the stack (the
+    # virtualenv's editable install may point at another clone of the repository).
+    shared_src = str(ROOT / "shared" / "src")
+    sys.path.insert(0, shared_src)
+    os.environ["PYTHONPATH"] = f"{shared_src}:{ROOT}:{ROOT / 'tools'}"
+    # SIGTERM unwinds like Ctrl-C: the stack's processes are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    console = _quiet_stack(Path(args.log) if args.log else folder / "stack.log")
+    if args.stage_only:
+        stage = _one_stage(args, args.players, think, between, folder)
+        (folder / f"stage-{args.players}.summary.json").write_text(json.dumps(stage))
+        return 0
+
     command = "./dev loadtest " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     from loadtest import echo_reference, report
 
@@ -580,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "settings": {
             **LOAD_ENV,
-            "GAME__BETWEEN_HANDS_S": between,
+            **stage_env(args.pace, between),
             "servers": args.servers,
             "think": think,
             "rest_gap_s": args.rest_gap,
@@ -589,14 +667,6 @@ def main(argv: list[str] | None = None) -> int:
         },
         "stages": [],
     }
-    # This working tree's package first, for the driver and every process of the stack (the
-    # virtualenv's editable install may point at another clone of the repository).
-    shared_src = str(ROOT / "shared" / "src")
-    sys.path.insert(0, shared_src)
-    os.environ["PYTHONPATH"] = f"{shared_src}:{ROOT}:{ROOT / 'tools'}"
-    # SIGTERM unwinds like Ctrl-C: the stack's processes are stopped on the way out.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    console = _quiet_stack(Path(args.log) if args.log else folder / "stack.log")
     print(f"loadtest: results in {folder}", file=console, flush=True)
     run["echo"] = echo_reference.measure(clients=args.echo_clients, seconds=args.echo_seconds)
     print(
@@ -604,30 +674,25 @@ def main(argv: list[str] | None = None) -> int:
         file=console,
         flush=True,
     )
-    extra = {"GAME__BETWEEN_HANDS_S": str(between)}
-    with load_stack(args.servers, extra) as stack:
-        for players in stages:
-            print(f"loadtest: stage {players} players ({args.pace}) ...", file=console, flush=True)
-            try:
-                stage = run_stage(
-                    stack,
-                    players,
-                    pace=args.pace,
-                    think=think,
-                    duration=args.duration,
-                    rest_gap=args.rest_gap,
-                    folder=folder,
-                    profile=args.profile,
-                )
-            except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                stage = {"players": players, "pace": args.pace, "failed": str(exc)}
-            run["stages"].append(stage)
-            (folder / "results.json").write_text(json.dumps(run, indent=2))
-            print(report.stage_line(stage), file=console, flush=True)
-            if args.stop_when_broken and not report.meets(stage):
-                break
-        run["ledger_check"] = ledger_check(stack.database_url)
-        print(f"loadtest: ledger check ok={run['ledger_check']['ok']}", file=console, flush=True)
+    # Each stage gets a stack of its own (processes restarted, Redis emptied): tables of an
+    # earlier stage keep a task on their owner, which would load the next stage. PostgreSQL
+    # (users, ledger, hands) carries over, so returning bots keep their accounts.
+    for n, players in enumerate(stages):
+        print(f"loadtest: stage {players} players ({args.pace}) ...", file=console, flush=True)
+        if args.staged:
+            stage = _stage_in_child(args, players, folder, n == len(stages) - 1, console)
+        else:
+            args.ledger_check = True
+            stage = _one_stage(args, players, think, between, folder)
+        if "ledger_check" in stage:
+            run["ledger_check"] = stage.pop("ledger_check")
+            ok = run["ledger_check"]["ok"]
+            print(f"loadtest: ledger check ok={ok}", file=console, flush=True)
+        run["stages"].append(stage)
+        (folder / "results.json").write_text(json.dumps(run, indent=2))
+        print(report.stage_line(stage), file=console, flush=True)
+        if args.stop_when_broken and not report.meets(stage):
+            break
     run["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     (folder / "results.json").write_text(json.dumps(run, indent=2))
     report.write(run, folder)
