@@ -16,7 +16,6 @@ from itertools import count
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
 from holdem.engine.dealing import stacked_deck
@@ -27,7 +26,7 @@ from holdem.engine.results import HandResult
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
 from holdem.services.archive import EventRow, HandRecord, PlayerRow
-from holdem.services.table_runtime import build_settlement
+from holdem.services.table_runtime import add_hand_rows, build_settlement
 
 _unique = count(1)
 
@@ -145,46 +144,10 @@ async def store_hand(
         started_at=started_at.timestamp(),
         events=[event_to_wire(e) for e in played.events],
     )
-    hand = Hand(
-        table_id=table_id,
-        hand_no=hand_no if hand_no is not None else next(_unique),
-        started_at=started_at,
-        ended_at=ended_at or started_at,
-        small_blind=settlement["small_blind"],
-        big_blind=settlement["big_blind"],
-        button_seat=settlement["button"],
-        board=settlement["board"],
-        total_pot=settlement["total_pot"],
-        rake=settlement["rake"],
-        deck_commitment=settlement["commitment"],
-        deck_seed=settlement["seed"],
-        result=settlement["result"],
-    )
-    session.add(hand)
-    await session.flush()
-    session.add_all(
-        HandEvent(
-            hand_id=hand.id,
-            seq_no=index,
-            type=event["event"],
-            seat_no=event.get("seat"),
-            payload=event,
-        )
-        for index, event in enumerate(settlement["events"])
-    )
-    session.add_all(
-        HandPlayer(
-            hand_id=hand.id,
-            seat_no=p["seat"],
-            user_id=p["user_id"],
-            started_at=started_at,
-            hole_cards=p["hole_cards"],
-            shown=p["shown"],
-            net=p["net"],
-            rake_share=p["rake_share"],
-        )
-        for p in settlement["players"]
-    )
+    settlement["hand_no"] = hand_no if hand_no is not None else next(_unique)
+    settlement["started_at"] = started_at.timestamp()
+    settlement["ended_at"] = (ended_at or started_at).timestamp()
+    hand = await add_hand_rows(session, settlement)
     await session.flush()
     return hand.id
 

@@ -189,47 +189,7 @@ class TableMoney:
             )
             if exists is not None:
                 return
-            started = datetime.fromtimestamp(settlement["started_at"], UTC)
-            row = HandRow(
-                table_id=table_id,
-                hand_no=hand_no,
-                started_at=started,
-                ended_at=datetime.fromtimestamp(settlement["ended_at"], UTC),
-                small_blind=settlement["small_blind"],
-                big_blind=settlement["big_blind"],
-                button_seat=settlement["button"],
-                board=settlement["board"],
-                total_pot=settlement["total_pot"],
-                rake=settlement["rake"],
-                deck_commitment=settlement["commitment"],
-                deck_seed=settlement["seed"],
-                result=settlement["result"],
-            )
-            session.add(row)
-            await session.flush()
-            session.add_all(
-                HandEvent(
-                    hand_id=row.id,
-                    seq_no=index,
-                    type=event["event"],
-                    seat_no=event.get("seat"),
-                    payload=event,
-                )
-                for index, event in enumerate(settlement["events"])
-            )
-            session.add_all(
-                HandPlayer(
-                    hand_id=row.id,
-                    seat_no=p["seat"],
-                    user_id=p["user_id"],
-                    started_at=started,
-                    hole_cards=p["hole_cards"],
-                    shown=p["shown"],
-                    net=p["net"],
-                    rake_share=p["rake_share"],
-                )
-                for p in settlement["players"]
-            )
+            row = await add_hand_rows(session, settlement)
             nets = {p["user_id"]: p["net"] for p in settlement["players"]}
             if not settlement["rake"] and not any(nets.values()):
                 return  # nothing changed hands (e.g. a walk with a dead small blind)
@@ -242,3 +202,49 @@ class TableMoney:
                 rake=settlement["rake"],
                 rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
             )
+
+
+async def add_hand_rows(session: AsyncSession, settlement: HandSettlement) -> HandRow:
+    """Add a finished hand's rows (the hand, its events in order, each player's part)."""
+    started = datetime.fromtimestamp(settlement["started_at"], UTC)
+    row = HandRow(
+        table_id=settlement["table_id"],
+        hand_no=settlement["hand_no"],
+        started_at=started,
+        ended_at=datetime.fromtimestamp(settlement["ended_at"], UTC),
+        small_blind=settlement["small_blind"],
+        big_blind=settlement["big_blind"],
+        button_seat=settlement["button"],
+        board=settlement["board"],
+        total_pot=settlement["total_pot"],
+        rake=settlement["rake"],
+        deck_commitment=settlement["commitment"],
+        deck_seed=settlement["seed"],
+        result=settlement["result"],
+    )
+    session.add(row)
+    await session.flush()
+    session.add_all(
+        HandEvent(
+            hand_id=row.id,
+            seq_no=index,
+            type=event["event"],
+            seat_no=event.get("seat"),
+            payload=event,
+        )
+        for index, event in enumerate(settlement["events"])
+    )
+    session.add_all(
+        HandPlayer(
+            hand_id=row.id,
+            seat_no=p["seat"],
+            user_id=p["user_id"],
+            started_at=started,
+            hole_cards=p["hole_cards"],
+            shown=p["shown"],
+            net=p["net"],
+            rake_share=p["rake_share"],
+        )
+        for p in settlement["players"]
+    )
+    return row
