@@ -38,9 +38,9 @@ import psycopg
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from devstack import migrate
 from devstack.paths import ROOT, STATE, VENV_BIN
-from devstack.services import PostgresServer, RedisServer, free_port
+from devstack.services import free_port
+from devstack.stack import start_stores
 from holdem.auth.passwords import PasswordService
 from holdem.bootstrap import bootstrap
 from holdem.config import AuthSettings, Settings
@@ -377,19 +377,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args()
     with ExitStack() as stop:
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            postgres = PostgresServer(STATE / "bench-api", durable=False)
-            postgres.start()
-            stop.callback(postgres.remove)
-            database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            redis = RedisServer(STATE / "bench-api", persistent=False)
-            redis.start()
-            stop.callback(redis.stop)
-            redis_url = redis.url()
-        migrate.upgrade(database_url)
+        database_url, redis_url = start_stores(
+            stop,
+            STATE / "bench-api",
+            database=f"bench_{uuid.uuid4().hex[:8]}",
+            durable=False,
+            keep_data=False,
+        )
         settings = Settings(
             database_url=database_url,
             redis_url=redis_url,

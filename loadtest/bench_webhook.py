@@ -27,9 +27,9 @@ from gateway_sim import local as gateway_sim
 from gateway_sim.storm import build_storm, percentile, send_storm
 from sqlalchemy import func, select
 
-from devstack import migrate
 from devstack.paths import ROOT, STATE, VENV_BIN
-from devstack.services import PostgresServer, RedisServer, free_port
+from devstack.services import free_port
+from devstack.stack import start_stores
 from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.adapters.orm.payments import Deposit
 from holdem.adapters.orm.users import User
@@ -167,19 +167,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
     with ExitStack() as stop:
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            postgres = PostgresServer(STATE / "bench-webhook", durable=True)
-            postgres.start()
-            stop.callback(postgres.remove)
-            database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            redis = RedisServer(STATE / "bench-webhook", persistent=False)
-            redis.start()
-            stop.callback(redis.stop)
-            redis_url = redis.url()
-        migrate.upgrade(database_url)
+        database_url, redis_url = start_stores(
+            stop,
+            STATE / "bench-webhook",
+            database=f"bench_{uuid.uuid4().hex[:8]}",
+            durable=True,
+            keep_data=False,
+        )
         simulator = gateway_sim.start(SECRET)
         stop.callback(simulator.stop)
         settings = Settings(

@@ -52,24 +52,38 @@ def _dev_secrets(state: Path) -> dict[str, str]:
     return generated
 
 
+def start_stores(
+    stop: contextlib.ExitStack,
+    state: Path,
+    *,
+    database: str = "holdem",
+    durable: bool = True,
+    keep_data: bool = True,
+) -> tuple[str, str]:
+    """PostgreSQL (migrated) and Redis for a run: DATABASE_URL / REDIS_URL when set, else
+    private servers under `state`, stopped by `stop` (and their data removed unless kept)."""
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        postgres = PostgresServer(state, durable=durable)
+        postgres.start()
+        stop.callback(postgres.stop if keep_data else postgres.remove)
+        database_url = postgres.create_database(database)
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        redis = RedisServer(state, persistent=keep_data)
+        redis.start()
+        stop.callback(redis.stop)
+        redis_url = redis.url()
+    migrate.upgrade(database_url)
+    return database_url, redis_url
+
+
 @contextlib.contextmanager
 def local_stack(name: str = "up") -> Iterator[Stack]:
     """Start (or reuse, from DATABASE_URL / REDIS_URL) the stateful services, migrated."""
     state = STATE / name
     with contextlib.ExitStack() as stop:
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            postgres = PostgresServer(state, durable=True)
-            postgres.start()
-            stop.callback(postgres.stop)
-            database_url = postgres.create_database("holdem")
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            redis = RedisServer(state, persistent=True)
-            redis.start()
-            stop.callback(redis.stop)
-            redis_url = redis.url()
-        migrate.upgrade(database_url)
+        database_url, redis_url = start_stores(stop, state)
         os.environ.update(FAKE_CREDENTIALS)
         moto = MotoServer()
         moto.start()
