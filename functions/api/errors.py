@@ -27,6 +27,7 @@ HTTP_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (svc.NotFound, 404),
     (svc.Conflict, 409),
     (svc.RateLimited, 429),
+    (svc.Unavailable, 503),
     (RakebackRuleError, 400),
 )
 
@@ -68,6 +69,8 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     response = envelope(status, exc.code, message, details)
     if isinstance(exc, svc.RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, svc.Unavailable):
+        response.headers["Retry-After"] = "5"
     if isinstance(exc, svc.AuthenticationError):
         response.headers["WWW-Authenticate"] = "Bearer"
     return response

@@ -81,7 +81,7 @@ class CoinNotAccepted(errors.InvalidInput):
     code = "unsupported_coin"
 
 
-class GatewayUnavailableError(errors.ServiceError):
+class GatewayUnavailableError(errors.Unavailable):
     """The payment gateway could not be reached; try again later."""
 
     code = "gateway_unavailable"

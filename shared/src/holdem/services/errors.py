@@ -115,3 +115,9 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, retry_after_s: int, details: dict[str, Any] | None = None):
         super().__init__(message, {"retry_after_s": retry_after_s, **(details or {})})
         self.retry_after_s = retry_after_s
+
+
+class Unavailable(ServiceError):
+    """A provider we depend on (e.g. the payment gateway) cannot be reached: retry later."""
+
+    code = "service_unavailable"
