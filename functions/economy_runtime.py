@@ -8,16 +8,22 @@ execution environment. Nothing is built at import.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ValidationError
 
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.bootstrap import Container, bootstrap
+from holdem.services.errors import ServiceError
 from holdem.services.notifications import Notifier, sqs_sender
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseModel)
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +66,29 @@ def rakeback_queue() -> SqsRakebackQueue:
 def run(step: Coroutine[Any, Any, T]) -> T:
     """Run one async step on the execution environment's loop."""
     return loop().run_until_complete(step)
+
+
+def run_operation(
+    event: dict[str, Any] | None,
+    schema: type[E],
+    step: Callable[[E, datetime], Coroutine[Any, Any, dict[str, Any]]],
+    *,
+    name: str,
+    done: str,
+    logger: Logger,
+) -> dict[str, Any]:
+    """A scheduled (or operator) invocation: validate the event, run the step now, and answer
+    a bad event or a refused step with the same `{"error": {code, message}}` shape."""
+    try:
+        result = run(step(schema.model_validate(event or {}), datetime.now(UTC)))
+    except ValidationError as exc:
+        logger.error(f"bad {name} event", extra={"errors": exc.errors(include_url=False)})
+        return {"error": {"code": "invalid_input", "message": f"bad {name} event"}}
+    except ServiceError as exc:
+        logger.error(f"{name} refused", extra={"code": exc.code, "reason": exc.message})
+        return {"error": {"code": exc.code, "message": exc.message}}
+    logger.info(done, extra=result)
+    return result
 
 
 def reset() -> None:

@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from functions.economy_runtime import container, run
+from functions.economy_runtime import container, run_operation
 from holdem.ledger.rakeback import KST
-from holdem.services.errors import ServiceError
 from holdem.services.stats import compute_daily_stats
 
 logger = Logger(service="daily-stats")
@@ -42,13 +41,6 @@ async def compute(event: StatsEvent, now: datetime) -> dict[str, Any]:
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled (or operator) entry point."""
-    try:
-        result = run(compute(StatsEvent.model_validate(event or {}), datetime.now(UTC)))
-    except ValidationError as exc:
-        logger.error("bad stats event", extra={"errors": exc.errors(include_url=False)})
-        return {"error": {"code": "invalid_input", "message": "bad stats event"}}
-    except ServiceError as exc:
-        logger.error("stats refused", extra={"code": exc.code, "reason": exc.message})
-        return {"error": {"code": exc.code, "message": exc.message}}
-    logger.info("daily stats", extra=result)
-    return result
+    return run_operation(
+        event, StatsEvent, compute, name="stats", done="daily stats", logger=logger
+    )

@@ -7,16 +7,15 @@ yet paid. Bad input is answered with an error and changes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions.economy_runtime import container, rakeback_queue, run
+from functions.economy_runtime import container, rakeback_queue, run_operation
 from holdem.ledger.rakeback import previous_kst_week
 from holdem.services import rakeback
-from holdem.services.errors import ServiceError
 
 logger = Logger(service="rakeback-planner")
 
@@ -42,13 +41,6 @@ async def plan(event: PlannerEvent, now: datetime) -> dict[str, Any]:
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled (or operator) entry point."""
-    try:
-        result = run(plan(PlannerEvent.model_validate(event or {}), datetime.now(UTC)))
-    except ValidationError as exc:
-        logger.error("bad planner event", extra={"errors": exc.errors(include_url=False)})
-        return {"error": {"code": "invalid_input", "message": "bad planner event"}}
-    except ServiceError as exc:
-        logger.error("planner refused", extra={"code": exc.code, "reason": exc.message})
-        return {"error": {"code": exc.code, "message": exc.message}}
-    logger.info("rakeback planned", extra=result)
-    return result
+    return run_operation(
+        event, PlannerEvent, plan, name="planner", done="rakeback planned", logger=logger
+    )
