@@ -99,7 +99,8 @@ class Connection:
         """Stop the writer; when a close was requested, first let it flush and close."""
         if self._writer is not None and self.close_reason is not None:
             with contextlib.suppress(TimeoutError, ConnectionClosed):
-                await asyncio.wait_for(asyncio.shield(self._writer), 5.0)
+                async with asyncio.timeout(5.0):
+                    await asyncio.shield(self._writer)
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
             await asyncio.wait([self._writer])

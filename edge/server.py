@@ -205,7 +205,8 @@ class EdgeServer:
 
     async def _authenticate(self, conn: Connection) -> bool:
         try:
-            frame = await asyncio.wait_for(conn.ws.recv(), self.settings.ws.auth_timeout_s)
+            async with asyncio.timeout(self.settings.ws.auth_timeout_s):
+                frame = await conn.ws.recv()
         except TimeoutError:
             conn.close_later(perr.CLOSE_CODES["auth_timeout"], "auth_timeout")
             return False
@@ -247,7 +248,8 @@ class EdgeServer:
         limits = self.settings.ws
         while conn.close_reason is None:
             try:
-                frame = await asyncio.wait_for(conn.ws.recv(), limits.idle_timeout_s)
+                async with asyncio.timeout(limits.idle_timeout_s):
+                    frame = await conn.ws.recv()
             except TimeoutError:
                 conn.close_later(perr.CLOSE_CODES["idle_timeout"], "idle_timeout")
                 return

@@ -25,7 +25,8 @@ class CheckResult:
 async def _timed(name: str, probe: Awaitable[object]) -> CheckResult:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(probe, CHECK_TIMEOUT_S)
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            await probe
     except Exception as exc:  # any failure of a dependency means "not ready"
         return CheckResult(name, False, _ms_since(started), type(exc).__name__)
     return CheckResult(name, True, _ms_since(started))

@@ -156,7 +156,8 @@ class AuditRelay:
             total.s3_records += stats.s3_records
             total.s3_objects += stats.s3_objects
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
+                async with asyncio.timeout(interval_s):
+                    await stop.wait()
         return total
 
     async def _lanes(self) -> list[int]:

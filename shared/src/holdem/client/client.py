@@ -155,7 +155,8 @@ class TableClient:
         self._pending[request_id] = future
         try:
             await self.send({**message, "id": request_id})
-            answer = await asyncio.wait_for(future, wait_s)
+            async with asyncio.timeout(wait_s):
+                answer = await future
         finally:
             self._pending.pop(request_id, None)
         if answer.get("type") == "error":
@@ -213,7 +214,10 @@ class TableClient:
 
     async def next_message(self, wait_s: float = 10.0) -> dict[str, Any]:
         """The next message in arrival order; raises `ClosedError` once the socket closed."""
-        message = await asyncio.wait_for(self._queue.get(), wait_s)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the item does, and a bot reading forever would never stop.
+        async with asyncio.timeout(wait_s):
+            message = await self._queue.get()
         if message is None:
             self._queue.put_nowait(None)
             assert self.closed is not None

@@ -254,7 +254,8 @@ async def receive_notice(deps: DepositDeps, body: bytes, signature: str | None) 
 async def _quote_or_none(deps: DepositDeps, coin: Coin) -> Quote | None:
     """A fresh rate within the time budget (the webhook must answer in 3 s), else None."""
     try:
-        return await asyncio.wait_for(deps.rates.rate(coin.symbol), deps.rate_budget_s)
+        async with asyncio.timeout(deps.rate_budget_s):
+            return await deps.rates.rate(coin.symbol)
     except (RateUnavailable, TimeoutError):
         log.warning("no fresh %s rate in time: the deposit waits", coin.symbol)
         return None

@@ -107,7 +107,8 @@ class Notifier:
 
     async def _bounded(self, step: Awaitable[Any], what: str) -> None:
         try:
-            await asyncio.wait_for(step, self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                await step
         except Exception:  # a notice must never break the money path
             log.warning("payment notice (%s) not delivered", what, exc_info=True)
 
