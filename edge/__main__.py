@@ -30,7 +30,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     worker_id = args.worker_id or worker_id_from_env()
     logs.configure(worker_id, settings.log_level)
-    container = bootstrap(settings)
+    container = bootstrap(settings, component="edge")
     metrics = Metrics()
     server = EdgeServer(
         container, host=args.host, port=args.port, worker_id=worker_id, metrics=metrics

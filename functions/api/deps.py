@@ -27,7 +27,7 @@ from holdem.services.errors import Forbidden, InvalidAccessToken, RateLimited
 @lru_cache(maxsize=1)
 def process_container() -> Container:
     """The adapters of this process (one Lambda execution environment or one server)."""
-    return bootstrap()
+    return bootstrap(component="api")
 
 
 async def get_container() -> Container:

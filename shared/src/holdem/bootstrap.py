@@ -1,11 +1,14 @@
 """Composition root: builds the adapters a process needs, once, when first asked.
 
 Nothing here runs at import. A Lambda calls `bootstrap()` on its first invocation (clients
-then live for the whole execution environment); a server calls it at start-up.
+then live for the whole execution environment); a server calls it at start-up. Error
+tracking starts here too, so every process that builds its adapters reports its errors
+(Sentry, on only when ``SENTRY_DSN`` is set).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,7 @@ from holdem.adapters.database import create_engine, session_factory
 from holdem.adapters.redis_client import create_redis
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.config import Settings, get_settings
+from holdem.observability.sentry import init_sentry
 
 
 @dataclass
@@ -34,11 +38,19 @@ class Container:
         await self.engine.dispose()
 
 
-def bootstrap(settings: Settings | None = None) -> Container:
-    """Build the adapters from settings (the environment's by default). Opens no connection."""
+def bootstrap(settings: Settings | None = None, *, component: str | None = None) -> Container:
+    """Build the adapters from settings (the environment's by default). Opens no connection.
+
+    `component` tags this process's error reports (``edge``, ``api``); a Lambda defaults to
+    its function's name.
+    """
     if settings is None:
         resolve_secret_references()  # {{secret:ARN#key}} values set by template.yaml
         settings = get_settings()
+    init_sentry(
+        settings,
+        component=component or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "holdem",
+    )
     engine = create_engine(settings)
     return Container(
         settings=settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
+from holdem.bootstrap import bootstrap
 from holdem.config import Settings
 from holdem.observability.sentry import init_sentry, is_money_error, scrub_event
 
@@ -82,3 +83,17 @@ def test_money_errors_are_recognised_by_their_package():
     inside = type("Boom", (Exception,), {"__module__": "holdem.services.withdrawals"})
     assert not is_money_error(outside())
     assert is_money_error(inside())
+
+
+async def test_every_process_that_bootstraps_reports_its_errors_when_a_dsn_is_set():
+    settings = Settings(sentry_dsn="https://public@sentry.example.invalid/1", environment="test")
+    container = bootstrap(settings, component="edge")
+    try:
+        client = sentry_sdk.get_client()
+        assert client.is_active()
+        assert client.options["environment"] == "test"
+        assert sentry_sdk.get_isolation_scope()._tags["component"] == "edge"
+    finally:
+        sentry_sdk.get_client().close()  # nothing was captured, so nothing is sent
+        sentry_sdk.init()  # back to the inactive client
+        await container.aclose()

@@ -1,10 +1,9 @@
 """Optional error tracking with Sentry: on only when ``SENTRY_DSN`` is set, and never PII.
 
-Call `init_sentry()` once per process, at start-up (the API's app factory, a Lambda handler's
-cold start, the table server's main), before the first request::
+`holdem.bootstrap.bootstrap()` calls `init_sentry()` once per process, as it builds the
+process's adapters (a Lambda's cold start, the API, the table server's main)::
 
-    from holdem.observability.sentry import init_sentry
-    init_sentry(settings, component="api")
+    container = bootstrap(component="edge")   # component tag; a Lambda's defaults to its name
 
 It turns on the FastAPI/Starlette, SQLAlchemy and Redis integrations (and the Lambda one when
 ``RUNTIME=lambda``), sends no personal data (the ``data_collection`` equivalent of
