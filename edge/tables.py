@@ -30,7 +30,7 @@ from holdem.engine.errors import EngineError
 from holdem.engine.events import Event, HandEnded, HandStarted, audience
 from holdem.engine.rake import RakeRule
 from holdem.engine.table import Table, TableConfig
-from holdem.engine.views import view_for
+from holdem.engine.views import seat_status_name, view_for
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import ServerType
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
@@ -462,7 +462,7 @@ class TableActor:
         seat, amount = command["seat"], command["buy_in"]
         # Seat in the engine first (its checks: seat free, not seated yet, buy-in range), so
         # no money moves for a request the table refuses; undo it if the ledger refuses.
-        table.sit_down(seat, str(user), amount)
+        table.sit_down(seat, str(user), amount, post=bool(command.get("post", False)))
         try:
             await self.host.money.sit(
                 self.table_id, seat, user, amount, key=f"sit:{self.table_id}:{entry_id}"
@@ -472,7 +472,7 @@ class TableActor:
             raise
         self.rt["seqs"].setdefault(str(user), 0)
         self._broadcast_snapshots()
-        return {"seat": seat, "stack": amount}
+        return {"seat": seat, "stack": amount, "status": seat_status_name(table.status[seat])}
 
     async def _top_up(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
         table = self.table
@@ -502,10 +502,10 @@ class TableActor:
     async def _sit_in(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
         assert self.table is not None
         seat = self._seat_of(user)
-        self.table.sit_in(seat)
+        self.table.sit_in(seat, post=bool(command.get("post", False)))
         self.rt["timeouts"][str(seat)] = 0
         self._broadcast_snapshots()
-        return {"seat": seat}
+        return {"seat": seat, "status": seat_status_name(self.table.status[seat])}
 
     async def _leave(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
         table = self.table

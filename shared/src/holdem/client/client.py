@@ -169,9 +169,12 @@ class TableClient:
         self._seq[table_id] = max(self._seq.get(table_id, 0), int(snapshot.get("last_seq", 0)))
         return snapshot
 
-    async def sit(self, table_id: int, seat: int, buy_in: int) -> dict[str, Any]:
+    async def sit(
+        self, table_id: int, seat: int, buy_in: int, *, post: bool = False
+    ) -> dict[str, Any]:
+        """Take a seat; `post` posts a big blind to be dealt in at once (else wait for it)."""
         return await self.request(
-            {"type": "sit", "table_id": table_id, "seat": seat, "buy_in": buy_in}
+            {"type": "sit", "table_id": table_id, "seat": seat, "buy_in": buy_in, "post": post}
         )
 
     def next_seq(self, table_id: int) -> int:
@@ -204,8 +207,9 @@ class TableClient:
     async def sit_out(self, table_id: int) -> dict[str, Any]:
         return await self.request({"type": "sit_out", "table_id": table_id})
 
-    async def sit_in(self, table_id: int) -> dict[str, Any]:
-        return await self.request({"type": "sit_in", "table_id": table_id})
+    async def sit_in(self, table_id: int, *, post: bool = False) -> dict[str, Any]:
+        """Come back; `post` posts missed blinds to play at once (else wait for the BB)."""
+        return await self.request({"type": "sit_in", "table_id": table_id, "post": post})
 
     async def leave(self, table_id: int) -> dict[str, Any]:
         return await self.request({"type": "leave", "table_id": table_id})

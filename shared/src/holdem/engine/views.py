@@ -21,10 +21,16 @@ from holdem.engine.dealing import Street
 if TYPE_CHECKING:
     from holdem.engine.table import Table
 
-__all__ = ["spectator_view", "view_for"]
+__all__ = ["seat_status_name", "spectator_view", "view_for"]
 
 _STATUS_NAMES = {status.value: status.name.lower() for status in SeatStatus}
 _STREET_NAMES = {street.value: street.name.lower() for street in Street}
+
+
+def seat_status_name(status: int) -> str:
+    """A :class:`SeatStatus` as views name it: ``empty``, ``active``, ``waiting``, ``posting``
+    or ``sitting_out``."""
+    return _STATUS_NAMES[status]
 
 
 def view_for(table: Table, seat: int | None) -> dict[str, Any]:
@@ -49,7 +55,7 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
             {
                 "seat": s,
                 "player_id": table.players[s],
-                "status": _STATUS_NAMES[table.status[s]],
+                "status": seat_status_name(table.status[s]),
                 "stack": table.stacks[s],
                 "in_hand": in_hand,
                 "folded": hand is not None and in_hand and hand.folded[s],

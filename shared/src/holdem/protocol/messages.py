@@ -10,7 +10,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+)
 from pydantic import ValidationError as _ValidationError
 
 from holdem.protocol.errors import InvalidMessage, UnknownMessageType
@@ -65,12 +73,19 @@ class Join(_Message):
 
 
 class Sit(_Message):
-    """Take a seat with a buy-in moved from the wallet by the ledger."""
+    """Take a seat with a buy-in moved from the wallet by the ledger.
+
+    ``post`` chooses how the new player enters (POKER_RULES.md, "Entering a game"): wait for
+    the big blind (the default) or post a big blind to be dealt in at once where the rules
+    allow it (never between the button and the small blind, never just before one's own big
+    blind, never into a heads-up game).
+    """
 
     type: Literal["sit"]
     table_id: TableId
     seat: Annotated[StrictInt, Field(ge=0, le=8)]
     buy_in: PositiveAmount
+    post: StrictBool = False
 
 
 class ActionName(StrEnum):
@@ -103,8 +118,13 @@ class SitOut(_Message):
 
 
 class SitIn(_Message):
+    """Come back from sitting out. A player who missed blinds posts them (``post``: the big
+    blind live, the small blind dead) to play at once, or waits for the big blind (default);
+    a waiting newcomer may switch to posting the same way."""
+
     type: Literal["sit_in"]
     table_id: TableId
+    post: StrictBool = False
 
 
 class TopUp(_Message):
