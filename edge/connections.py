@@ -17,6 +17,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from holdem.auth.tokens import AccessClaims
 from holdem.protocol.codec import Codec
 
 log = logging.getLogger("edge.connections")
@@ -50,6 +51,8 @@ class Connection:
     bucket: TokenBucket
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     user_id: int = 0
+    claims: AccessClaims | None = None
+    """The access token's claims, once authenticated (a revocation notice is checked on them)."""
     tables: dict[int, str] = field(default_factory=dict)
     """Joined tables → role ("player" / "spectator")."""
     opened_at: float = field(default_factory=time.time)

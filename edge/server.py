@@ -31,7 +31,7 @@ from edge.tables import TableHost
 from holdem.adapters.fleet import EVICT_CHANNEL, Fleet
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.relay import LOBBY_CHANNEL, Relay, table_channel, unpack, user_channel
-from holdem.auth.tokens import InvalidTokenError, decode_access_token
+from holdem.auth.passwords import PasswordService
 from holdem.bootstrap import Container
 from holdem.health import check_dependencies
 from holdem.protocol import errors as perr
@@ -45,6 +45,8 @@ from holdem.protocol.messages import (
     ServerType,
     parse_client_message,
 )
+from holdem.services.accounts import Accounts
+from holdem.services.errors import InvalidAccessToken
 
 log = logging.getLogger("edge.server")
 
@@ -80,6 +82,11 @@ class EdgeServer:
         redis = container.redis
         self.fleet = Fleet(redis, self.worker_id, self.settings.ws.worker_heartbeat_ttl_s)
         self.relay = Relay(redis)
+        # The REST API's own token check (signature, expiry, revocation); no password is
+        # ever hashed here.
+        self.accounts = Accounts(
+            container.sessions, redis, self.settings.auth, PasswordService(self.settings.auth)
+        )
         self.tables = TableHost(container, self.worker_id, self.relay, self.fleet, self.metrics)
         self.draining = False
         self._server: Server | None = None
@@ -219,11 +226,13 @@ class EdgeServer:
             conn.close_later(perr.CLOSE_CODES["not_authenticated"], "not_authenticated")
             return False
         try:
-            claims = decode_access_token(message.token, self.settings.auth)
-        except InvalidTokenError as exc:
-            self._error(conn, perr.InvalidToken(exc.reason), message.id)
+            claims = await self.accounts.authenticate(message.token)
+        except InvalidAccessToken as exc:
+            reason = str(exc.details.get("reason", "invalid"))
+            self._error(conn, perr.InvalidToken(reason), message.id)
             conn.close_later(perr.CLOSE_CODES["invalid_token"], "invalid_token")
             return False
+        conn.claims = claims
         conn.user_id = claims.user_id
         if self.registry.bind_user(conn) and self._pubsub is not None:
             await self._pubsub.subscribe(user_channel(conn.user_id))
@@ -380,6 +389,11 @@ class EdgeServer:
                     task = asyncio.ensure_future(self._part(conn, int(msg["table_id"])))
                     self._background.add(task)
                     task.add_done_callback(self._background.discard)
+                    continue
+                if msg.get("type") == "_revoked":
+                    # Logout, logout everywhere, a locked account: the token is void now.
+                    if conn.claims is not None and self.accounts.voids(conn.claims, msg):
+                        conn.close_later(perr.CLOSE_CODES["token_revoked"], "token_revoked")
                     continue
                 conn.send(msg)
 

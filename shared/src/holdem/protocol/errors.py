@@ -157,6 +157,7 @@ CLOSE_CODES: dict[str, int] = {
     NotAuthenticated.code: CloseCode.UNAUTHENTICATED,
     InvalidToken.code: CloseCode.UNAUTHENTICATED,
     "auth_timeout": CloseCode.UNAUTHENTICATED,
+    "token_revoked": CloseCode.UNAUTHENTICATED,
     "server_full": CloseCode.TRY_AGAIN_LATER,
     "replaced_by_newer_connection": CloseCode.REPLACED,
     "idle_timeout": CloseCode.IDLE,

@@ -8,6 +8,10 @@ They are revoked through two Redis keys, checked on every authenticated request:
   (logout everywhere, account locked); TTL = the access-token lifetime.
 
 Tokens issued after a cutoff are stamped after it, so a fresh login is never caught by it.
+
+Each revocation is also published on the user's channel ``ws:user:{user_id}`` (in the same
+Redis round trip) as ``{"type": "_revoked", "token_id": ...}`` or ``{"type": "_revoked",
+"cutoff": ...}``: the table servers close the live connections it voids (`Accounts.voids`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.orm.users import User
+from holdem.adapters.relay import pack, user_channel
 from holdem.auth import refresh as refresh_tokens
 from holdem.auth.passwords import PasswordService
 from holdem.auth.refresh import RefreshToken
@@ -210,9 +215,21 @@ class Accounts:
         denied, cutoff = await self._redis.mget(
             f"auth:deny:{claims.token_id}", f"auth:cutoff:{claims.user_id}"
         )
-        if denied is not None or (cutoff is not None and _issued_at(claims, self) < int(cutoff)):
+        if self._revoked(claims, denied is not None, None if cutoff is None else int(cutoff)):
             raise InvalidAccessToken("the access token was revoked", {"reason": "revoked"})
         return claims
+
+    def voids(self, claims: AccessClaims, notice: dict[str, Any]) -> bool:
+        """Whether a revocation notice (published on the user's channel) voids this token."""
+        cutoff = notice.get("cutoff")
+        return self._revoked(
+            claims,
+            notice.get("token_id") == claims.token_id,
+            cutoff if isinstance(cutoff, int) else None,
+        )
+
+    def _revoked(self, claims: AccessClaims, denied: bool, cutoff: int | None) -> bool:
+        return denied or (cutoff is not None and _issued_at(claims, self) < cutoff)
 
     async def issue_access_token(self, user_id: int, role: str) -> tuple[str, AccessClaims]:
         """An access token stamped after any cutoff of the user."""
@@ -239,14 +256,19 @@ class Accounts:
 
     async def _deny(self, claims: AccessClaims) -> None:
         ttl = max(1, int(claims.expires_at - self._clock()) + 1)
-        await self._redis.set(f"auth:deny:{claims.token_id}", b"1", ex=ttl)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"auth:deny:{claims.token_id}", b"1", ex=ttl)
+            notice = {"type": "_revoked", "token_id": claims.token_id}
+            pipe.publish(user_channel(claims.user_id), pack(notice))
+            await pipe.execute()
 
     async def _cut_off(self, user_id: int) -> None:
         # Tokens issued at or before this second are void; new ones are stamped at it or after.
         cutoff = int(self._clock()) + 1
-        await self._redis.set(
-            f"auth:cutoff:{user_id}", cutoff, ex=self._settings.access_token_ttl_s + 60
-        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"auth:cutoff:{user_id}", cutoff, ex=self._settings.access_token_ttl_s + 60)
+            pipe.publish(user_channel(user_id), pack({"type": "_revoked", "cutoff": cutoff}))
+            await pipe.execute()
 
 
 def _issued_at(claims: AccessClaims, accounts: Accounts) -> int:
