@@ -110,12 +110,14 @@ class Connection:
 
 
 class Registry:
-    """This server's open connections, by id, by user and by table."""
+    """This server's open connections, by id, by user and by table; lobby subscribers."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, Connection] = {}
         self.by_user: dict[int, set[Connection]] = {}
         self.by_table: dict[int, set[Connection]] = {}
+        self.lobby: set[Connection] = set()
+        """Connections subscribed to the lobby channel."""
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -151,6 +153,7 @@ class Registry:
     def remove(self, conn: Connection) -> tuple[bool, list[int]]:
         """Forget the connection; (user gone from this server, tables now empty here)."""
         self.by_id.pop(conn.id, None)
+        self.lobby.discard(conn)
         emptied = [t for t in list(conn.tables) if self.part(conn, t)]
         user_gone = False
         users = self.by_user.get(conn.user_id)

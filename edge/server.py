@@ -15,6 +15,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -43,8 +44,11 @@ from holdem.protocol.messages import (
     Leave,
     Ping,
     ServerType,
+    Subscribe,
+    Unsubscribe,
     parse_client_message,
 )
+from holdem.services import lobby
 from holdem.services.accounts import Accounts
 from holdem.services.errors import InvalidAccessToken
 
@@ -94,6 +98,8 @@ class EdgeServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._background: set[asyncio.Future[None]] = set()
+        self._lobby_changes: dict[int, dict[str, Any]] = {}
+        """Lobby entries changed since the last lobby frame, by table (latest values win)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -120,6 +126,7 @@ class EdgeServer:
             asyncio.create_task(self._listen(), name="fanout"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self.tables.scan_forever(), name="takeover-scan"),
+            asyncio.create_task(self._lobby_fanout(), name="lobby"),
         ]
         await self.fleet.heartbeat(f"{self.host}:{self.port}", [])
         log.info("table server listening", extra={"port": self.port})
@@ -285,6 +292,13 @@ class EdgeServer:
             return
         if isinstance(message, Auth):
             raise perr.AlreadyAuthenticated("this connection is already authenticated")
+        if isinstance(message, Subscribe):
+            await self._subscribe_lobby(conn, message.id)
+            return
+        if isinstance(message, Unsubscribe):
+            self.registry.lobby.discard(conn)
+            conn.send({"type": ServerType.RESULT, "id": message.id, "ok": True, "channel": "lobby"})
+            return
         table_id = message.table_id
         if isinstance(message, Join):
             await self._join(conn, table_id, message.role)
@@ -304,6 +318,14 @@ class EdgeServer:
         if self.registry.join(conn, table_id, role) and self._pubsub is not None:
             await self._pubsub.subscribe(table_channel(table_id))
         await self.tables.ensure_owner(table_id)
+
+    async def _subscribe_lobby(self, conn: Connection, request_id: str | None) -> None:
+        # Subscribed before the lobby is read: a change published meanwhile is sent after it.
+        self.registry.lobby.add(conn)
+        live = await self.relay.lobby_live()
+        async with self.container.sessions() as session:
+            tables = await lobby.open_lobby(session, live)
+        conn.send({"type": ServerType.LOBBY, "id": request_id, "full": True, "tables": tables})
 
     async def _part(self, conn: Connection, table_id: int) -> None:
         if self.registry.part(conn, table_id) and self._pubsub is not None:
@@ -372,6 +394,10 @@ class EdgeServer:
                 self._deliver_user(int(channel.rsplit(":", 1)[1]), data)
             elif channel.startswith("ws:table:"):
                 self._deliver_table(int(channel.split(":")[2]), data)
+            elif channel == LOBBY_CHANNEL and self.registry.lobby:
+                _target, entry = unpack(data)
+                table_id = int(entry["table_id"])
+                self._lobby_changes[table_id] = {**self._lobby_changes.get(table_id, {}), **entry}
 
     def _evict(self, entry: str) -> None:
         _user, _, conn_id = entry.partition(":")
@@ -399,12 +425,16 @@ class EdgeServer:
 
     def _deliver_table(self, table_id: int, data: bytes) -> None:
         _target, msg = unpack(data)
-        frames: dict[bool, bytes | str] = {}
-        for conn in list(self.registry.by_table.get(table_id, ())):
-            binary = conn.codec.binary
-            if binary not in frames:
-                frames[binary] = (MSGPACK if binary else JSON).encode(msg)
-            conn.send_frame(frames[binary])
+        _broadcast(list(self.registry.by_table.get(table_id, ())), msg)
+
+    async def _lobby_fanout(self) -> None:
+        """Every lobby interval, one frame with the tables that changed to each subscriber."""
+        while True:
+            await asyncio.sleep(self.settings.ws.lobby_interval_s)
+            changes, self._lobby_changes = self._lobby_changes, {}
+            if changes and self.registry.lobby:
+                msg = {"type": ServerType.LOBBY, "full": False, "tables": list(changes.values())}
+                _broadcast(list(self.registry.lobby), msg)
 
     async def _heartbeat(self) -> None:
         interval = self.settings.ws.worker_heartbeat_interval_s
@@ -421,6 +451,16 @@ class EdgeServer:
             except Exception:
                 log.warning("fleet heartbeat failed", exc_info=True)
             await asyncio.sleep(interval)
+
+
+def _broadcast(conns: Iterable[Connection], msg: dict[str, Any]) -> None:
+    """Send one message to many connections, encoded once per encoding."""
+    frames: dict[bool, bytes | str] = {}
+    for conn in conns:
+        binary = conn.codec.binary
+        if binary not in frames:
+            frames[binary] = (MSGPACK if binary else JSON).encode(msg)
+        conn.send_frame(frames[binary])
 
 
 def _text(conn: ServerConnection, status: HTTPStatus, body: str) -> Response:

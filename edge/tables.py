@@ -35,6 +35,7 @@ from holdem.protocol import errors as perr
 from holdem.protocol.messages import ServerType
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
 from holdem.services.errors import ServiceError
+from holdem.services.lobby import LIVE_MAX_HANDS, live_figures
 from holdem.services.table_runtime import (
     HandSettlement,
     TableMoney,
@@ -170,6 +171,11 @@ class TableActor:
         self.stopping = False
         self.lost = False
         self.task: asyncio.Task[None] | None = None
+        # The lobby's live figures: the last published, when the next may go out (at most one
+        # per WS__LOBBY_INTERVAL_S), and when a withheld change is due.
+        self._lobby_sent: dict[str, Any] | None = None
+        self._lobby_next = 0.0
+        self._lobby_due: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -265,6 +271,7 @@ class TableActor:
                 "leaving": [],
                 "hand_started_at": None,
                 "hand_events": [],
+                "recent": [],
                 "next_hand_at": time.time() + self.settings.game.between_hands_s,
             }
             if seated:
@@ -293,6 +300,8 @@ class TableActor:
             if changed:
                 await self._checkpoint()
                 await self._flush()
+            elif self._lobby_due is not None and time.time() >= self._lobby_due:
+                await self._flush()
             if self.draining and not self.busy:
                 return
 
@@ -302,6 +311,8 @@ class TableActor:
         turn = self.rt.get("turn")
         if turn is not None:
             waits.append(turn["deadline"] - now)
+        if self._lobby_due is not None:
+            waits.append(self._lobby_due - now)
         if self.rt.get("outbox"):
             waits.append(OUTBOX_RETRY_S)
         elif self.table is not None and not self.draining and self.table.can_start_hand():
@@ -565,6 +576,9 @@ class TableActor:
             )
             self.rt["outbox"].append(settlement)
             self.rt["hand_events"] = []
+            recent = self.rt.setdefault("recent", [])
+            recent.append([settlement["started_at"], time.time(), settlement["total_pot"]])
+            del recent[:-LIVE_MAX_HANDS]
             self.metrics.hands.inc()
             result = ended[0].result
             log.info(
@@ -713,8 +727,27 @@ class TableActor:
         """Publish what the last commands produced, in order, in one Redis round trip."""
         outgoing, self.outgoing = self.outgoing, []
         await self.relay.publish_many(
-            [(self.table_id, user, conn, msg) for user, conn, msg in outgoing]
+            [(self.table_id, user, conn, msg) for user, conn, msg in outgoing],
+            lobby=self._lobby_update(),
         )
+
+    def _lobby_update(self) -> dict[str, Any] | None:
+        """The live figures if they changed and may go out now (else remember they are due)."""
+        table = self.table
+        assert table is not None
+        now = time.time()
+        seated = sum(1 for p in table.players if p is not None)
+        figures = live_figures(self.table_id, seated, self.rt.get("recent", []), now)
+        if figures == self._lobby_sent:
+            self._lobby_due = None
+            return None
+        if now < self._lobby_next:
+            self._lobby_due = self._lobby_next
+            return None
+        self._lobby_sent = figures
+        self._lobby_next = now + self.settings.ws.lobby_interval_s
+        self._lobby_due = None
+        return figures
 
     def _snapshot_for(self, user: int | None) -> dict[str, Any]:
         table = self.table

@@ -15,6 +15,7 @@ from functions.api.schemas import (
     TablePage,
     errors,
 )
+from holdem.adapters.relay import Relay
 from holdem.services import lobby
 
 router = APIRouter(prefix="/api/v1", tags=["lobby"], responses=errors(422, 429))
@@ -100,10 +101,16 @@ async def create_table(
         rake_rate_bps=body.rake_rate_bps if body.rake_rate_bps is not None else rule[0],
         rake_cap=body.rake_cap if body.rake_cap is not None else rule[1],
     )
-    return _out(await lobby.create_table(db, spec, claims.user_id))
+    summary = await lobby.create_table(db, spec, claims.user_id)
+    await lobby.announce(Relay(container.redis), summary)
+    return _out(summary)
 
 
 @router.post("/admin/tables/{table_id}/close", tags=["admin"], responses=errors(401, 403, 404, 409))
-async def close_table(table_id: TableId, claims: OperatorDep, db: DbDep) -> TableOut:
+async def close_table(
+    table_id: TableId, claims: OperatorDep, db: DbDep, container: ContainerDep
+) -> TableOut:
     """Close a table (operators): 'closing' until its players have left, else 'closed'."""
-    return _out(await lobby.close_table(db, table_id, claims.user_id))
+    summary = await lobby.close_table(db, table_id, claims.user_id)
+    await lobby.announce(Relay(container.redis), summary)
+    return _out(summary)

@@ -50,6 +50,9 @@ class WebSocketLimits(BaseModel):
     table_lease_ttl_s: float = 3.0
     shutdown_drain_s: float = 90.0
     auth_timeout_s: float = 10.0
+    lobby_interval_s: float = 1.0
+    """A table publishes its live lobby figures, and a server sends its lobby subscribers
+    the changes, at most once per interval (a busy table never floods the lobby)."""
 
 
 class GameSettings(BaseModel):

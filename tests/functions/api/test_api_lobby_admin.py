@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.tables import Seat
+from holdem.adapters.relay import LOBBY_CHANNEL, Relay, unpack
 from tests.functions.api.api_support import make_table
 
 
@@ -154,3 +156,47 @@ async def test_admin_lists_withdrawals_by_status_oldest_due_first(client, users,
         "/api/v1/admin/withdrawals", params={"status": "lost"}, headers=op.headers
     )
     assert bad.status_code == 422
+
+
+async def test_opening_and_closing_a_table_is_announced_on_the_lobby_channel(
+    client, users, container
+):
+    op = await users.operator()
+    relay = Relay(container.redis)
+    pubsub = container.redis.pubsub()
+    await pubsub.subscribe(LOBBY_CHANNEL)
+
+    async def announced() -> dict:
+        async with asyncio.timeout(10):
+            while True:
+                # None: nothing yet, or the subscription's confirmation (skipped).
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None and "status" in (entry := unpack(message["data"])[1]):
+                    return entry
+
+    try:
+        r = await client.post(
+            "/api/v1/admin/tables",
+            json={"name": "Live 1", "small_blind": 1_000, "big_blind": 2_000, "max_seats": 6},
+            headers=op.headers,
+        )
+        table_id = r.json()["id"]
+        assert await announced() == {
+            "table_id": table_id,
+            "name": "Live 1",
+            "small_blind": 1_000,
+            "big_blind": 2_000,
+            "max_seats": 6,
+            "seated": 0,
+            "status": "open",
+        }
+        # Its table server's live figures (as it would publish them) are forgotten on close.
+        await relay.publish_many([], lobby={"table_id": table_id, "seated": 0})
+        assert table_id in await relay.lobby_live()
+        r = await client.post(f"/api/v1/admin/tables/{table_id}/close", headers=op.headers)
+        assert r.status_code == 200, r.text
+        closed = await announced()
+        assert (closed["table_id"], closed["status"]) == (table_id, "closed")
+        assert table_id not in await relay.lobby_live()
+    finally:
+        await pubsub.aclose()

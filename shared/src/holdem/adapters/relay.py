@@ -7,7 +7,10 @@
 - ``ws:table:{id}:events`` — pub/sub channel of the table's public messages.
 - ``ws:user:{user_id}`` — pub/sub channel of a user's private messages (hole cards, answers
   to their requests, wallet notices).
-- ``ws:lobby`` — pub/sub channel of table openings/closings and seat counts.
+- ``ws:lobby`` — pub/sub channel of the lobby: tables opened/closed (the REST API) and each
+  table's live figures (its owner: seated, average pot, hands per hour).
+- ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
+  read when a client subscribes to the lobby; a closed table's entry is deleted.
 
 Every published payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``:
 ``conn`` addresses one connection of the user (e.g. the answer to its request).
@@ -22,6 +25,7 @@ from redis.asyncio import Redis
 
 __all__ = [
     "LOBBY_CHANNEL",
+    "LOBBY_LIVE",
     "Relay",
     "inbox_key",
     "table_channel",
@@ -29,6 +33,7 @@ __all__ = [
 ]
 
 LOBBY_CHANNEL = "ws:lobby"
+LOBBY_LIVE = "ws:lobby:live"
 _INBOX_MAXLEN = 10_000
 
 
@@ -96,11 +101,14 @@ class Relay:
         await self._redis.publish(user_channel(user_id), pack(msg, conn))
 
     async def publish_many(
-        self, batch: list[tuple[int, int | None, str | None, dict[str, Any]]]
+        self,
+        batch: list[tuple[int, int | None, str | None, dict[str, Any]]],
+        lobby: dict[str, Any] | None = None,
     ) -> None:
         """Publish ``(table_id, user_id or None, connection or None, message)`` in order, in
-        one round trip: ``user_id`` None goes to the table channel, else to the user's."""
-        if not batch:
+        one round trip: ``user_id`` None goes to the table channel, else to the user's.
+        ``lobby`` (a table's live figures) is stored and published in the same round trip."""
+        if not batch and lobby is None:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for table_id, user_id, conn, msg in batch:
@@ -108,7 +116,21 @@ class Relay:
                     pipe.publish(table_channel(table_id), pack(msg))
                 else:
                     pipe.publish(user_channel(user_id), pack(msg, conn))
+            if lobby is not None:
+                packed = pack(lobby)
+                pipe.hset(LOBBY_LIVE, str(lobby["table_id"]), packed)
+                pipe.publish(LOBBY_CHANNEL, packed)
             await pipe.execute()
 
-    async def publish_lobby(self, msg: dict[str, Any]) -> None:
-        await self._redis.publish(LOBBY_CHANNEL, pack(msg))
+    async def publish_lobby(self, entry: dict[str, Any]) -> None:
+        """Announce a table on the lobby channel (a closed one is forgotten by the lobby)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if entry.get("status") == "closed":
+                pipe.hdel(LOBBY_LIVE, str(entry["table_id"]))
+            pipe.publish(LOBBY_CHANNEL, pack(entry))
+            await pipe.execute()
+
+    async def lobby_live(self) -> dict[int, dict[str, Any]]:
+        """The live figures last published by each table's owner, by table id."""
+        stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
+        return {int(key): unpack(value)[1] for key, value in stored.items()}

@@ -211,6 +211,14 @@ class TableClient:
         """Come back; `post` posts missed blinds to play at once (else wait for the BB)."""
         return await self.request({"type": "sit_in", "table_id": table_id, "post": post})
 
+    async def subscribe_lobby(self) -> dict[str, Any]:
+        """Subscribe to the lobby; returns every open table (``lobby`` with ``full: true``).
+        Changes then arrive as ``lobby`` messages (``full: false``) merged by ``table_id``."""
+        return await self.request({"type": "subscribe", "channel": "lobby"})
+
+    async def unsubscribe_lobby(self) -> dict[str, Any]:
+        return await self.request({"type": "unsubscribe", "channel": "lobby"})
+
     async def leave(self, table_id: int) -> dict[str, Any]:
         return await self.request({"type": "leave", "table_id": table_id})
 

@@ -36,7 +36,9 @@ __all__ = [
     "Sit",
     "SitIn",
     "SitOut",
+    "Subscribe",
     "TopUp",
+    "Unsubscribe",
     "parse_client_message",
 ]
 
@@ -142,6 +144,21 @@ class Leave(_Message):
     table_id: TableId
 
 
+class Subscribe(_Message):
+    """Receive a channel's updates. ``lobby``: every open table (stakes, seats taken, average
+    pot, hands per hour), answered with the whole lobby, then changes as they happen."""
+
+    type: Literal["subscribe"]
+    channel: Literal["lobby"]
+
+
+class Unsubscribe(_Message):
+    """Stop receiving a channel's updates."""
+
+    type: Literal["unsubscribe"]
+    channel: Literal["lobby"]
+
+
 class Ping(_Message):
     """Application heartbeat; answered with ``pong``."""
 
@@ -149,11 +166,25 @@ class Ping(_Message):
 
 
 ClientMessage = Annotated[
-    Auth | Join | Sit | Act | SitOut | SitIn | TopUp | Leave | Ping,
+    Auth | Join | Sit | Act | SitOut | SitIn | TopUp | Leave | Subscribe | Unsubscribe | Ping,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-_TYPES = frozenset(["auth", "join", "sit", "act", "sit_out", "sit_in", "top_up", "leave", "ping"])
+_TYPES = frozenset(
+    [
+        "auth",
+        "join",
+        "sit",
+        "act",
+        "sit_out",
+        "sit_in",
+        "top_up",
+        "leave",
+        "subscribe",
+        "unsubscribe",
+        "ping",
+    ]
+)
 
 
 def parse_client_message(value: dict[str, Any]) -> ClientMessage:
@@ -182,3 +213,4 @@ class ServerType(StrEnum):
     PONG = "pong"
     RECONNECT = "reconnect"
     NOTICE = "notice"
+    LOBBY = "lobby"

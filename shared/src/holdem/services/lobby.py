@@ -1,9 +1,18 @@
-"""The lobby: list and inspect tables; operators open and close them."""
+"""The lobby: list and inspect tables; operators open and close them; the live lobby channel.
+
+The live lobby (`docs/protocol.md`, "Lobby channel") is fed from two sides: the REST API
+announces tables opened and closed (`announce`), and each table's server publishes its
+seated count, average pot and hands per hour (`live_figures`) when they change, at most
+once per ``WS__LOBBY_INTERVAL_S``.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +20,19 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.orm.users import User
+from holdem.adapters.relay import Relay
 from holdem.engine.rake import SPEC_RAKE_SCHEDULE
 from holdem.services.admin import record_action
 from holdem.services.errors import InvalidInput, NotFound, TableNotOpen
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
 
+log = logging.getLogger("holdem.lobby")
+
 TABLE_STATUSES = ("open", "closing", "closed")
+LIVE_WINDOW_S = 3600
+"""Live figures cover the hands of the last hour..."""
+LIVE_MAX_HANDS = 60
+"""...and at most this many of them (the newest)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,85 @@ async def get_table(db: AsyncSession, table_id: int) -> TableDetail:
     ).all()
     seats = [SeatView(r.seat_no, r.user_id, r.nickname, r.sat_at) for r in rows]
     return TableDetail(TableSummary(table, len(seats)), seats)
+
+
+def lobby_entry(summary: TableSummary) -> dict[str, Any]:
+    """A table as the lobby channel shows it: stakes, seats and status (its table server adds
+    the live figures)."""
+    table = summary.table
+    return {
+        "table_id": table.id,
+        "name": table.name,
+        "small_blind": table.small_blind,
+        "big_blind": table.big_blind,
+        "max_seats": table.max_seats,
+        "seated": summary.seated,
+        "status": table.status,
+    }
+
+
+async def open_lobby(db: AsyncSession, live: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every open table for a new lobby subscriber, with the live figures known for it.
+
+    Args:
+        live: The latest figures each table server published, by table id.
+    """
+    entries: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = await list_tables(db, TableFilter(status="open"), cursor, 100)
+        for summary in page.items:
+            figures = live.get(summary.table.id, {})
+            entries.append(
+                {
+                    **lobby_entry(summary),
+                    "avg_pot": int(figures.get("avg_pot", 0)),
+                    "hands_per_hour": int(figures.get("hands_per_hour", 0)),
+                }
+            )
+        if page.next_cursor is None:
+            return entries
+        cursor = page.next_cursor
+
+
+def live_figures(
+    table_id: int, seated: int, recent: Sequence[Sequence[float]], now: float
+) -> dict[str, Any]:
+    """A table server's live lobby figures.
+
+    Args:
+        recent: ``[started_at, ended_at, total_pot]`` of the table's latest hands, oldest
+            first (epoch seconds).
+
+    Returns:
+        ``table_id``, ``seated``, ``avg_pot`` (whole won, rounded down) and
+        ``hands_per_hour`` over the hands of the last hour (at most `LIVE_MAX_HANDS`):
+        their count over the time from the first one's start to the last one's end.
+
+    >>> live_figures(7, 3, [[0, 30, 6_000], [30, 90, 10_000]], now=100)
+    {'table_id': 7, 'seated': 3, 'avg_pot': 8000, 'hands_per_hour': 80}
+    """
+    hands = [h for h in recent[-LIVE_MAX_HANDS:] if h[0] >= now - LIVE_WINDOW_S]
+    avg_pot = hands_per_hour = 0
+    if hands:
+        avg_pot = int(sum(int(h[2]) for h in hands) // len(hands))
+        span = max(1.0, float(hands[-1][1]) - float(hands[0][0]))
+        hands_per_hour = int(len(hands) * 3600 / span)
+    return {
+        "table_id": table_id,
+        "seated": seated,
+        "avg_pot": avg_pot,
+        "hands_per_hour": hands_per_hour,
+    }
+
+
+async def announce(relay: Relay, summary: TableSummary) -> None:
+    """Tell lobby subscribers a table was opened or closed (best effort: a subscriber that
+    misses it sees the table as it is on its next subscribe)."""
+    try:
+        await relay.publish_lobby(lobby_entry(summary))
+    except Exception:
+        log.warning("lobby announcement failed", exc_info=True)
 
 
 def default_rake(small_blind: int, big_blind: int) -> tuple[int, int]:
