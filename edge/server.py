@@ -350,18 +350,19 @@ class EdgeServer:
                     await self._pubsub.unsubscribe(user_channel(conn.user_id))
                 if emptied:
                     await self._pubsub.unsubscribe(*[table_channel(t) for t in emptied])
-            for table_id, role in joined.items():
-                if role == "player":
-                    await self.relay.send_command(
-                        table_id,
-                        {
-                            "kind": "disconnected",
-                            "user": conn.user_id,
-                            "conn": conn.id,
-                            "rid": None,
-                            "at": time.time(),
-                        },
-                    )
+            # Every table the connection joined (a spectator may have sat down since): the
+            # owner knows who is still connected (the reconnect grace).
+            for table_id in joined:
+                await self.relay.send_command(
+                    table_id,
+                    {
+                        "kind": "disconnected",
+                        "user": conn.user_id,
+                        "conn": conn.id,
+                        "rid": None,
+                        "at": time.time(),
+                    },
+                )
         await conn.stop()
 
     def _error(self, conn: Connection, exc: perr.ProtocolError, request_id: str | None) -> None:

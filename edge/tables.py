@@ -266,6 +266,8 @@ class TableActor:
                 "seqs": {},
                 "timeouts": {},
                 "banks": {},
+                "graces": {},
+                "conns": {},
                 "turn": None,
                 "outbox": [],
                 "leaving": [],
@@ -337,6 +339,8 @@ class TableActor:
             seat = turn["seat"]
             key = str(seat)
             self.rt["banks"][key] = 0.0
+            if turn.get("grace"):
+                self.rt.setdefault("graces", {})[key] = 0.0
             hand.timeout(seat)
             count = self.rt["timeouts"].get(key, 0) + 1
             self.rt["timeouts"][key] = count
@@ -357,6 +361,7 @@ class TableActor:
         ):
             table.start_hand(seed=shuffle.new_seed())
             self.rt["hand_started_at"] = time.time()
+            self.rt["graces"] = {}  # the reconnect grace is a per-hand allowance
             self.rt["hand_events"] = []
             await self._after_engine()
             changed = True
@@ -374,9 +379,11 @@ class TableActor:
             return
         try:
             if kind == "join":
+                self._connected(user, conn)
                 self.outgoing.append((user, conn, {**self._snapshot_for(user), "id": rid}))
                 return
             if kind == "disconnected":
+                self._disconnected(user, conn)
                 return
             handler = _HANDLERS.get(str(kind))
             if handler is None:
@@ -423,6 +430,46 @@ class TableActor:
                 },
             )
         )
+
+    # ------------------------------------------------------------------ presence
+
+    def _connected(self, user: int, conn: str | None) -> None:
+        """A connection of the user joined the table (first join, or a reconnect)."""
+        conns: dict[str, list[str]] = self.rt.setdefault("conns", {})
+        mine = conns.setdefault(str(user), [])
+        if conn is not None and conn not in mine:
+            mine.append(conn)
+
+    def _disconnected(self, user: int, conn: str | None) -> None:
+        """A connection that had joined closed. When it was the user's last one, a seated
+        player to act gets the reconnect grace on top of the clock."""
+        conns: dict[str, list[str]] = self.rt.setdefault("conns", {})
+        mine = conns.get(str(user), [])
+        if conn in mine:
+            mine.remove(conn)
+        if mine:
+            return
+        conns.pop(str(user), None)
+        assert self.table is not None
+        seat = self.table.seat_of(str(user))
+        turn = self.rt.get("turn")
+        if seat is None or turn is None or turn["seat"] != seat or turn.get("grace"):
+            return
+        grace = self._grace_left(seat)
+        if grace > 0:
+            turn["grace"] = grace
+            turn["deadline"] += grace
+            self._turn_event("turn_extended", seat, turn)
+
+    def _away(self, seat: int) -> bool:
+        """Whether the seat's player has no connection joined to the table."""
+        assert self.table is not None
+        player = self.table.players[seat]
+        return player is not None and not self.rt.get("conns", {}).get(player)
+
+    def _grace_left(self, seat: int) -> float:
+        graces = self.rt.get("graces", {})
+        return float(graces.get(str(seat), self.settings.game.reconnect_grace_s))
 
     def _seat_of(self, user: int) -> int:
         assert self.table is not None
@@ -523,6 +570,7 @@ class TableActor:
         assert table is not None
         seat = table.seat_of(str(user))
         if seat is None:
+            self._disconnected(user, command.get("conn"))
             return {"left": True}  # a spectator stops watching (handled by its server)
         hand = table.hand
         if hand is not None and hand.result is None and hand.dealt[seat]:
@@ -546,6 +594,7 @@ class TableActor:
         )
         table.leave(seat)
         self.rt["seqs"].pop(player, None)
+        self.rt.get("conns", {}).pop(player, None)  # its servers part its connections
         self.outgoing.append((int(player), None, {"type": "_parted", "table_id": self.table_id}))
         self._broadcast_snapshots()
 
@@ -637,29 +686,40 @@ class TableActor:
             return
         clock = self.settings.game.action_clock_s
         bank = float(self.rt["banks"].get(str(seat), self.settings.game.time_bank_s))
+        # A disconnected player gets the reconnect grace too, spent before the time bank.
+        grace = self._grace_left(seat) if self._away(seat) else 0.0
         now = time.time()
-        self.rt["turn"] = {
+        turn = {
             "seat": seat,
             "started": now,
-            "deadline": now + clock + bank,
+            "deadline": now + clock + bank + grace,
             "clock": clock,
+            "grace": grace,
             "street_seq": self._street_seq(),
         }
+        self.rt["turn"] = turn
+        self._turn_event("turn", seat, turn)
+
+    def _turn_event(self, name: str, seat: int, turn: dict[str, Any]) -> None:
+        """Publish whose turn it is and its clock (``turn``; ``turn_extended`` when the player
+        disconnected during the turn and got the reconnect grace)."""
         assert self.table is not None
         assert self.table.hand is not None
+        bank = float(self.rt["banks"].get(str(seat), self.settings.game.time_bank_s))
         self.outgoing.append(
             (
                 None,
                 None,
                 {
                     "type": ServerType.EVENT,
-                    "event": "turn",
+                    "event": name,
                     "table_id": self.table_id,
                     "hand": self.table.hand.number,
                     "seat": seat,
-                    "clock_s": clock,
+                    "clock_s": turn["clock"],
                     "time_bank_s": bank,
-                    "deadline": now + clock + bank,
+                    "grace_s": turn["grace"],
+                    "deadline": turn["deadline"],
                     "legal": self.table.hand.legal_actions(seat)._asdict(),
                 },
             )
@@ -676,8 +736,16 @@ class TableActor:
             return
         used = time.time() - turn["started"]
         key = str(seat)
+        over = max(0.0, used - turn["clock"])
+        # Time beyond the clock comes out of the reconnect grace first (when it was granted
+        # this turn), then out of the time bank.
+        grace = float(turn.get("grace", 0.0))
+        if grace:
+            from_grace = min(over, grace)
+            self.rt.setdefault("graces", {})[key] = self._grace_left(seat) - from_grace
+            over -= from_grace
         bank = float(self.rt["banks"].get(key, self.settings.game.time_bank_s))
-        self.rt["banks"][key] = max(0.0, bank - max(0.0, used - turn["clock"]))
+        self.rt["banks"][key] = max(0.0, bank - over)
         self.rt["turn"] = None
 
     # ------------------------------------------------------------------ settlement
@@ -762,6 +830,7 @@ class TableActor:
                 "seat": turn["seat"],
                 "remaining_s": round(remaining, 3),
                 "deadline": turn["deadline"],
+                "grace_s": turn.get("grace", 0.0),
             }
         return {
             "type": ServerType.SNAPSHOT,
@@ -769,6 +838,7 @@ class TableActor:
             "clock": clock,
             "last_seq": self.rt["seqs"].get(str(user), 0) if user is not None else 0,
             "settling": bool(self.rt.get("outbox")),
+            "disconnected": [s for s in range(table.size) if self._away(s)],
             **view,
         }
 

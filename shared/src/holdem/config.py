@@ -65,6 +65,8 @@ class GameSettings(BaseModel):
     max_buy_in_bb: int = 100
     rathole_window_s: int = 2 * 3600
     reconnect_grace_s: float = 30.0
+    """Disconnect protection (SPEC §10, which names no figure): a disconnected player's turn
+    gets this on top of the action clock, spent before the time bank; per hand."""
     between_hands_s: float = 2.0
 
 
