@@ -54,18 +54,12 @@ def lambda_env(database_url, redis_url, sim_server, monkeypatch, aws):
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     payments_runtime.reset()
-    webhook.runtime.cache_clear()
     payout_worker.persistence.cache_clear()
     notifier.ses.cache_clear()
     try:
         yield {"sqs": sqs, "payout_queue": payout_queue, "notice_queue": notice_queue, "ses": ses}
     finally:
         payments_runtime.reset()
-        if webhook.runtime.cache_info().currsize:
-            built = webhook.runtime()
-            webhook._loop().run_until_complete(built.aclose())
-            webhook._loop().run_until_complete(built.container.aclose())
-        webhook.runtime.cache_clear()
         payout_worker.persistence().client.close()
         payout_worker.persistence.cache_clear()
         notifier.ses.cache_clear()

@@ -29,8 +29,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from pydantic import ConfigDict, Field, field_validator
+from sqlalchemy import case, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,11 +38,18 @@ from holdem.adapters.gateway.base import GatewayError, PaymentGateway
 from holdem.adapters.orm.payments import Deposit, DepositAddress
 from holdem.adapters.rates import Quote, RateService, RateUnavailable
 from holdem.config import MoneySettings
-from holdem.payments import signatures
 from holdem.payments.coins import Coin, CoinRegistry
 from holdem.payments.conversion import krw_for_crypto
-from holdem.payments.errors import InvalidAddress, InvalidSignature, StaleDelivery, UnsupportedCoin
+from holdem.payments.errors import InvalidAddress, UnsupportedCoin
 from holdem.services import errors, ledger
+from holdem.services.gateway_callbacks import (
+    SignedCallback,
+    WebhookMalformed,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+    WebhookStale,
+    verify_callback,
+)
 from holdem.services.notifications import Notice, NoticeKind, Notifier
 
 log = logging.getLogger(__name__)
@@ -51,30 +58,6 @@ Clock = Callable[[], datetime]
 
 
 # --- errors (mapped to HTTP by the webhook function and the API) -------------------------
-
-
-class WebhookSignatureInvalid(errors.AuthenticationError):
-    """The notice's signature is missing or wrong."""
-
-    code = "invalid_signature"
-
-
-class WebhookStale(errors.InvalidInput):
-    """The notice is outside the replay window (a replay, or delayed too long)."""
-
-    code = "stale_delivery"
-
-
-class WebhookMalformed(errors.InvalidInput):
-    """The body is not JSON."""
-
-    code = "malformed_body"
-
-
-class WebhookPayloadInvalid(errors.InvalidInput):
-    """The body is JSON but not a valid deposit notice."""
-
-    code = "invalid_payload"
 
 
 class CoinNotAccepted(errors.InvalidInput):
@@ -90,7 +73,7 @@ class GatewayUnavailableError(errors.Unavailable):
 # --- the notice ---------------------------------------------------------------------------
 
 
-class DepositNotice(BaseModel):
+class DepositNotice(SignedCallback):
     """A gateway IPN about a payment to one of our addresses (NOWPayments' field names).
 
     ``confirmations`` and ``output_index`` extend NOWPayments' payload (the simulator sends
@@ -99,6 +82,7 @@ class DepositNotice(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
+    what = "deposit notice"
 
     payment_id: int | str
     payment_status: str = Field(min_length=1, max_length=32)
@@ -116,6 +100,9 @@ class DepositNotice(BaseModel):
         if isinstance(value, float):
             raise ValueError("amounts must be exact decimals")
         return value
+
+    def stamped_at_ms(self) -> int:
+        return self.updated_at
 
     def confirmations_for(self, coin: Coin) -> int:
         if self.confirmations is not None:
@@ -137,6 +124,8 @@ class DepositResult:
     outcome: Outcome
     deposit_id: int
     amount_krw: int | None = None
+    notices: tuple[Notice, ...] = ()
+    """What the player should hear about this delivery (sent after the commit)."""
 
 
 @dataclass
@@ -150,7 +139,7 @@ class DepositDeps:
     notifier: Notifier
     gateway: PaymentGateway | None = None
     clock: Clock = lambda: datetime.now(UTC)
-    rate_budget_s: float = 2.0
+    rate_budget_s: float = 1.0
 
 
 def coin_registry(money: MoneySettings) -> CoinRegistry:
@@ -205,49 +194,28 @@ def parse_notice(
     body: bytes, signature: str | None, money: MoneySettings, now: datetime
 ) -> DepositNotice:
     """Verify and validate a delivery, or raise the webhook error that says why."""
-    try:
-        parsed = signatures.verify(body, signature, money.webhook_secret.get_secret_value())
-    except InvalidSignature as exc:
-        if isinstance(exc.__cause__, ValueError | UnicodeDecodeError):
-            raise WebhookMalformed("the body is not JSON") from exc
-        raise WebhookSignatureInvalid(exc.message) from exc
-    if not isinstance(parsed, dict):
-        raise WebhookPayloadInvalid("the body must be a JSON object")
-    try:
-        notice = DepositNotice.model_validate(parsed)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise WebhookPayloadInvalid(
-            "the deposit notice is invalid", {"problems": problems}
-        ) from exc
-    try:
-        signatures.check_fresh(
-            notice.updated_at, int(now.timestamp() * 1000), money.webhook_replay_window_s
-        )
-    except StaleDelivery as exc:
-        raise WebhookStale(exc.message, exc.details) from exc
-    return notice
+    return verify_callback(body, signature, money, now, DepositNotice)
 
 
-async def receive_notice(deps: DepositDeps, body: bytes, signature: str | None) -> DepositResult:
-    """Handle one webhook delivery end to end (see the module docstring)."""
+async def record_notice(deps: DepositDeps, body: bytes, signature: str | None) -> DepositResult:
+    """Apply one webhook delivery; its notices are left to the caller to send.
+
+    One database transaction: a repeat only reads; otherwise the output's row is locked (or
+    inserted), its confirmations grow, and at the minimum it is credited. A fresh rate is
+    fetched only when the row is about to be credited, within `DepositDeps.rate_budget_s`.
+    """
     notice = parse_notice(body, signature, deps.money, deps.clock())
     try:
         coin = deps.coins.by_gateway_code(notice.pay_currency)
     except UnsupportedCoin as exc:
         raise CoinNotAccepted(exc.message, exc.details) from exc
-    quote: Quote | None = None
-    if notice.confirmations_for(coin) >= coin.min_confirmations:
-        quote = await _quote_or_none(deps, coin)
-    result, notices = await _record(deps, notice, coin, quote)
-    if result.outcome is Outcome.AWAITING_RATE and quote is None:
-        quote = await _quote_or_none(deps, coin)
-        if quote is not None:
-            result, notices = await _record(deps, notice, coin, quote)
-    await deps.notifier.notify_all(notices)
+    return await _record(deps, notice, coin)
+
+
+async def receive_notice(deps: DepositDeps, body: bytes, signature: str | None) -> DepositResult:
+    """Handle one webhook delivery end to end (see the module docstring), notices included."""
+    result = await record_notice(deps, body, signature)
+    await deps.notifier.notify_all(list(result.notices))
     return result
 
 
@@ -261,20 +229,52 @@ async def _quote_or_none(deps: DepositDeps, coin: Coin) -> Quote | None:
         return None
 
 
-async def _record(
-    deps: DepositDeps, notice: DepositNotice, coin: Coin, quote: Quote | None
-) -> tuple[DepositResult, list[Notice]]:
-    now = deps.clock()
-    confirmations = notice.confirmations_for(coin)
-    async with deps.sessions() as session, session.begin():
-        owner = (
-            await session.execute(
-                select(DepositAddress.user_id).where(
-                    DepositAddress.coin == coin.symbol, DepositAddress.address == notice.pay_address
-                )
-            )
-        ).scalar_one_or_none()
-        inserted = await session.execute(
+def _output_of(coin: Coin, notice: DepositNotice) -> tuple[Any, ...]:
+    return (
+        Deposit.coin == coin.symbol,
+        Deposit.tx_hash == notice.payin_hash,
+        Deposit.output_index == notice.output_index,
+    )
+
+
+def _nothing_new(deposit: Deposit, confirmations: int, coin: Coin) -> bool:
+    """Whether a delivery can change nothing of this row, however stale the read.
+
+    Safe without a lock: a credited row never changes and confirmations only grow, so a
+    delivery with no more confirmations than a committed row has brings nothing new — except
+    to a confirmed row still waiting for a rate, which each delivery tries to credit.
+    """
+    if deposit.status == "credited":
+        return True
+    if confirmations > deposit.confirmations:
+        return False
+    return deposit.status == "unmatched" or deposit.confirmations < coin.min_confirmations
+
+
+async def _lock_or_insert(
+    session: AsyncSession,
+    notice: DepositNotice,
+    coin: Coin,
+    confirmations: int,
+    now: datetime,
+    seen: Deposit | None,
+) -> tuple[Deposit, bool]:
+    """The output's row, locked: (row, inserted now)."""
+    locked = (
+        select(Deposit)
+        .where(*_output_of(coin, notice))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if seen is not None:
+        return (await session.execute(locked)).scalar_one(), False
+    owner = (
+        select(DepositAddress.user_id)
+        .where(DepositAddress.coin == coin.symbol, DepositAddress.address == notice.pay_address)
+        .scalar_subquery()
+    )
+    inserted = (
+        await session.execute(
             insert(Deposit)
             .values(
                 user_id=owner,
@@ -284,50 +284,64 @@ async def _record(
                 address=notice.pay_address,
                 crypto_amount=notice.actually_paid,
                 confirmations=confirmations,
-                status="pending" if owner is not None else "unmatched",
+                status=case((owner.is_(None), "unmatched"), else_="pending"),
                 created_at=now,
                 updated_at=now,
             )
             .on_conflict_do_nothing(index_elements=["coin", "tx_hash", "output_index"])
-            .returning(Deposit.id)
+            .returning(Deposit)
         )
-        is_new = inserted.scalar_one_or_none() is not None
-        deposit = (
-            await session.execute(
-                select(Deposit)
-                .where(
-                    Deposit.coin == coin.symbol,
-                    Deposit.tx_hash == notice.payin_hash,
-                    Deposit.output_index == notice.output_index,
-                )
-                .with_for_update()
-            )
-        ).scalar_one()
+    ).scalar_one_or_none()
+    if inserted is not None:  # our uncommitted insert: nobody else can lock it
+        return inserted, True
+    # A concurrent delivery of the same output inserted it first: wait for its lock.
+    return (await session.execute(locked)).scalar_one(), False
+
+
+async def _record(deps: DepositDeps, notice: DepositNotice, coin: Coin) -> DepositResult:
+    """One transaction. A delivery with nothing new only reads (no lock, nothing to flush at
+    commit): most of a storm is repeats. Otherwise the row is locked or inserted, and its
+    confirmations grow, or it is credited."""
+    now = deps.clock()
+    confirmations = notice.confirmations_for(coin)
+    async with deps.sessions() as session, session.begin():
+        seen = (
+            await session.execute(select(Deposit).where(*_output_of(coin, notice)))
+        ).scalar_one_or_none()
+        if seen is not None and _nothing_new(seen, confirmations, coin):
+            return DepositResult(Outcome.DUPLICATE, seen.id, seen.amount_krw)
+        deposit, is_new = await _lock_or_insert(session, notice, coin, confirmations, now, seen)
         if deposit.status == "credited":
-            return DepositResult(Outcome.DUPLICATE, deposit.id, deposit.amount_krw), []
+            return DepositResult(Outcome.DUPLICATE, deposit.id, deposit.amount_krw)
+        grew = confirmations > deposit.confirmations
         if deposit.status == "unmatched":
-            if confirmations > deposit.confirmations:
+            if grew:
                 deposit.confirmations = confirmations
                 deposit.updated_at = now
-            outcome = Outcome.UNMATCHED if is_new else Outcome.DUPLICATE
-            return DepositResult(outcome, deposit.id), []
-        grew = confirmations > deposit.confirmations
-        if grew:
-            deposit.confirmations = confirmations
-            deposit.crypto_amount = notice.actually_paid
-            deposit.updated_at = now
-        if deposit.confirmations < coin.min_confirmations:
+            return DepositResult(Outcome.UNMATCHED if is_new else Outcome.DUPLICATE, deposit.id)
+        if max(confirmations, deposit.confirmations) < coin.min_confirmations:
             if not (is_new or grew):
-                return DepositResult(Outcome.DUPLICATE, deposit.id), []
+                return DepositResult(Outcome.DUPLICATE, deposit.id)
+            _grow(deposit, notice, confirmations, now)
             assert deposit.user_id is not None
             pending = Notice(
                 deposit.user_id, NoticeKind.DEPOSIT_PENDING, _notice_data(deposit, coin)
             )
-            return DepositResult(Outcome.PENDING, deposit.id), [pending]
+            return DepositResult(Outcome.PENDING, deposit.id, notices=(pending,))
+        quote = await _quote_or_none(deps, coin)  # the row lock waits at most the budget
         if quote is None:
-            return DepositResult(Outcome.AWAITING_RATE, deposit.id), []
-        notice_out = await _credit(session, deposit, coin, quote, now)
-    return DepositResult(Outcome.CREDITED, deposit.id, deposit.amount_krw), notice_out
+            if grew:
+                _grow(deposit, notice, confirmations, now)
+            return DepositResult(Outcome.AWAITING_RATE, deposit.id)
+        credited = await _credit(session, deposit, coin, quote, now, notice if grew else None)
+    return DepositResult(Outcome.CREDITED, deposit.id, deposit.amount_krw, credited)
+
+
+def _grow(deposit: Deposit, notice: DepositNotice, confirmations: int, now: datetime) -> None:
+    """More confirmations of a pending output (its amount as the latest notice says)."""
+    deposit.confirmations = confirmations
+    deposit.crypto_amount = notice.actually_paid
+    deposit.updated_at = now
 
 
 def _notice_data(deposit: Deposit, coin: Coin) -> dict[str, Any]:
@@ -342,15 +356,23 @@ def _notice_data(deposit: Deposit, coin: Coin) -> dict[str, Any]:
 
 
 async def _credit(
-    session: AsyncSession, deposit: Deposit, coin: Coin, quote: Quote, now: datetime
-) -> list[Notice]:
-    """Credit a locked, confirmed deposit through the ledger (its key makes it once only)."""
+    session: AsyncSession,
+    deposit: Deposit,
+    coin: Coin,
+    quote: Quote,
+    now: datetime,
+    grown_by: DepositNotice | None = None,
+) -> tuple[Notice, ...]:
+    """Credit a locked, confirmed deposit through the ledger (its key makes it once only).
+
+    `grown_by` is the delivery that brought the row to its minimum, if it is this one. The
+    ledger posts first, while the row is unchanged (nothing of it to flush before the post);
+    the row's new values then go out in one UPDATE at commit.
+    """
     assert deposit.user_id is not None
-    amount_krw = krw_for_crypto(Decimal(deposit.crypto_amount), quote.rate)
-    deposit.amount_krw = amount_krw
-    deposit.rate_krw = quote.rate
-    deposit.status = "credited"
-    deposit.updated_at = now
+    crypto_amount = Decimal(deposit.crypto_amount if grown_by is None else grown_by.actually_paid)
+    amount_krw = krw_for_crypto(crypto_amount, quote.rate)
+    transaction_id = None
     if amount_krw > 0:
         posted = await ledger.credit_deposit(
             session,
@@ -358,15 +380,22 @@ async def _credit(
             user_id=deposit.user_id,
             amount=amount_krw,
             coin=coin.symbol,
-            crypto_amount=Decimal(deposit.crypto_amount),
+            crypto_amount=crypto_amount,
             rate_krw=quote.rate,
             tx_hash=deposit.tx_hash,
             address=deposit.address,
             deposit_id=deposit.id,
         )
-        deposit.ledger_transaction_id = posted.transaction_id
+        transaction_id = posted.transaction_id
+    deposit.amount_krw = amount_krw
+    deposit.rate_krw = quote.rate
+    deposit.status = "credited"
+    deposit.updated_at = now
+    deposit.ledger_transaction_id = transaction_id
+    if grown_by is not None:
+        _grow(deposit, grown_by, grown_by.confirmations_for(coin), now)
     data = {**_notice_data(deposit, coin), "amount_krw": amount_krw, "rate_krw": str(quote.rate)}
-    return [Notice(deposit.user_id, NoticeKind.DEPOSIT_CREDITED, data)]
+    return (Notice(deposit.user_id, NoticeKind.DEPOSIT_CREDITED, data),)
 
 
 async def credit_waiting_deposits(deps: DepositDeps, limit: int = 100) -> int:
@@ -459,5 +488,6 @@ __all__ = [
     "list_deposits",
     "parse_notice",
     "receive_notice",
+    "record_notice",
     "unmatched_deposits",
 ]

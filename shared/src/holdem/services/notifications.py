@@ -1,7 +1,8 @@
 """Payment notices to players: live on their WebSocket user channel and by e-mail.
 
 A notice is published after the money has been committed, on two paths, each best-effort
-and bounded in time so it never blocks or fails the money path:
+and bounded in time (all of a call's paths run at once, within one timeout) so it never
+blocks or fails the money path:
 
 - Redis pub/sub ``ws:user:{user_id}`` — the table servers' user channel (payload as in
   `holdem.adapters.relay`: MessagePack ``{"conn": None, "msg": {...}}``), so an open client
@@ -91,19 +92,21 @@ class Notifier:
 
     async def notify(self, notice: Notice) -> None:
         """Publish live and enqueue the e-mail. Never raises."""
-        if self._redis is not None:
-            message = {"type": "wallet_notice", "kind": notice.kind.value, **notice.data}
-            payload = msgpack.packb({"conn": None, "msg": message}, use_bin_type=True)
-            await self._bounded(
-                self._redis.publish(USER_CHANNEL.format(user_id=notice.user_id), payload),
-                "live",
-            )
-        if self._send_to_queue is not None and notice.kind in EMAILED:
-            await self._bounded(self._send_to_queue(json.dumps(notice.to_json())), "queue")
+        await self.notify_all([notice])
 
     async def notify_all(self, notices: list[Notice]) -> None:
+        """Every path of every notice at once: the whole call takes at most `timeout_s`."""
+        steps: list[Awaitable[Any]] = []
         for notice in notices:
-            await self.notify(notice)
+            if self._redis is not None:
+                message = {"type": "wallet_notice", "kind": notice.kind.value, **notice.data}
+                payload = msgpack.packb({"conn": None, "msg": message}, use_bin_type=True)
+                channel = USER_CHANNEL.format(user_id=notice.user_id)
+                steps.append(self._bounded(self._redis.publish(channel, payload), "live"))
+            if self._send_to_queue is not None and notice.kind in EMAILED:
+                body = json.dumps(notice.to_json())
+                steps.append(self._bounded(self._send_to_queue(body), "queue"))
+        await asyncio.gather(*steps)
 
     async def _bounded(self, step: Awaitable[Any], what: str) -> None:
         try:

@@ -1,0 +1,106 @@
+"""What the gateway callback functions share: one status table and the two shells.
+
+Each gateway callback function (``functions/deposit_webhook``) supplies an `Apply`: the
+body and the ``x-nowpayments-sig`` header in, an `Answer` out. Here the errors become
+statuses (the one table of this transport), and the answer goes back through API Gateway
+(`lambda_handler`) or an ASGI server (`asgi_app`: the local stack, tests, the benchmark).
+The players' notices are sent after the answer is made: behind the response under ASGI,
+and just before returning from a Lambda (bounded by the notifier's timeout; a Lambda
+cannot work after its answer).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from functions import payments_runtime
+from holdem.adapters.gateway.wiring import PaymentsRuntime
+from holdem.payments.signatures import SIGNATURE_HEADER
+from holdem.services import deposits, errors, gateway_callbacks
+from holdem.services.notifications import Notice
+
+MAX_BODY_BYTES = 64 * 1024
+
+ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (gateway_callbacks.WebhookSignatureInvalid, 401),
+    (gateway_callbacks.WebhookStale, 400),
+    (gateway_callbacks.WebhookMalformed, 400),
+    (gateway_callbacks.WebhookPayloadInvalid, 422),
+    (deposits.CoinNotAccepted, 422),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    notices: tuple[Notice, ...] = ()
+
+
+Apply = Callable[[PaymentsRuntime, bytes, str | None], Awaitable[Answer]]
+GetRuntime = Callable[[], PaymentsRuntime]
+
+
+async def answer(
+    apply: Apply, runtime: PaymentsRuntime, body: bytes, signature: str | None, logger: Logger
+) -> Answer:
+    """One delivery → its answer; a refused delivery changes nothing and says why."""
+    if len(body) > MAX_BODY_BYTES:
+        return Answer(413, {"error": {"code": "payload_too_large", "message": "body over 64 KiB"}})
+    try:
+        return await apply(runtime, body, signature)
+    except errors.ServiceError as exc:
+        status = next((s for kind, s in ERROR_STATUS if isinstance(exc, kind)), 500)
+        logger.warning("gateway callback refused", extra={"code": exc.code, "status": status})
+        error = {"code": exc.code, "message": exc.message, "details": exc.details}
+        return Answer(status, {"error": error})
+
+
+def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """An API Gateway HTTP API (payload 2.0) entry point for `apply`."""
+
+    async def run(body: bytes, signature: str | None) -> Answer:
+        runtime = payments_runtime.runtime()
+        result = await answer(apply, runtime, body, signature, logger)
+        await runtime.notifier.notify_all(list(result.notices))
+        return result
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raw = event.get("body") or ""
+        body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        result = payments_runtime.run(run(body, headers.get(SIGNATURE_HEADER)))
+        return {
+            "statusCode": result.status,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps(result.body),
+        }
+
+    return handler
+
+
+def asgi_app(
+    path: str, apply: Apply, logger: Logger, get_runtime: GetRuntime = payments_runtime.runtime
+) -> Starlette:
+    """The same endpoint as an ASGI app; notices go out after the response."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        runtime = get_runtime()
+        body = await request.body()
+        signature = request.headers.get(SIGNATURE_HEADER)
+        result = await answer(apply, runtime, body, signature, logger)
+        later = BackgroundTask(runtime.notifier.notify_all, list(result.notices))
+        return JSONResponse(result.body, result.status, background=later)
+
+    return Starlette(routes=[Route(path, endpoint, methods=["POST"])])
