@@ -192,7 +192,7 @@ async def _seed(settings: Settings, players: int) -> list[dict[str, int | str]]:
         conn.execute("analyze")
     container = bootstrap(settings)
     try:
-        service = ledger.LedgerService(container.sessions)
+        service = ledger.LedgerService(container.sessions, container.statements)
         for user_id, _, _ in rows:
             for n in range(DEPOSITS_PER_PLAYER):
                 await service.credit_deposit(

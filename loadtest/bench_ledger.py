@@ -7,7 +7,8 @@ same server, as the physical reference. Target: settle-hand at 4 connections ≥
 ``pgbench -N`` at 4 clients.
 
 Each connection settles hands of its own table through the public API,
-``LedgerService.settle_hand``, with the production settings; the connections are spread
+``LedgerService.settle_hand`` (one prepared ``ledger_post`` call on a connection of the
+process's `StatementPool`), with the production settings; the connections are spread
 over one worker process per CPU, each an asyncio loop (as table servers run).
 With ``DATABASE_URL`` unset it starts a private durable server under ``.devstate/bench-ledger``;
 with it set, it uses that server (creating the databases ``bench_ledger`` and ``bench_pgbench``).
@@ -51,7 +52,7 @@ def _settings(url: str, connections: int = 1) -> Settings:
 async def _prepare(url: str, tables: int) -> list[tuple[int, list[int]]]:
     """Tables of six funded, seated players: one table per connection."""
     container = bootstrap(_settings(url))
-    service = LedgerService(container.sessions)
+    service = LedgerService(container.sessions, container.statements)
     stamp = time.time_ns()
     seated: list[tuple[int, list[int]]] = []
     try:
@@ -129,7 +130,7 @@ async def _settle_tables(
 ) -> tuple[int, float, list[float]]:
     """One process, one asyncio task and one pooled connection per table."""
     container = bootstrap(_settings(url, len(tables)))
-    service = LedgerService(container.sessions)
+    service = LedgerService(container.sessions, container.statements)
     base = time.time_ns() // 1000  # hand ids never seen before at these tables: no replays
     try:
         for hand in range(base, base + 20):  # warm up: connections, plans
@@ -275,6 +276,7 @@ def run(seconds: float = 10.0) -> None:
             check=True,
         )
         print(f"ledger benchmark: {_durability(ledger_url)}; {os.cpu_count()} CPU(s)")
+        print(f"  load average at the start: {_load()}")
         print(f"  each figure: {seconds:.0f} s; settle = 6 seats + rake, one transaction each")
         seated = asyncio.run(_prepare(ledger_url, 4))
         figures = {}
@@ -300,12 +302,20 @@ def run(seconds: float = 10.0) -> None:
         print(f"  settle_hand at 4 / pgbench -N at 4     {ratio:>9.0%}  (target ≥ 50%: {verdict})")
         report = asyncio.run(_check(ledger_url))
         print(f"  ledger check after the run: {'OK' if report else 'VIOLATIONS'}")
+        print(f"  load average at the end: {_load()}")
+
+
+def _load() -> str:
+    """The machine's 1/5/15-minute load averages: figures measured under load are noisy."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def _check(url: str) -> bool:
     container = bootstrap(_settings(url))
     try:
-        return (await LedgerService(container.sessions).conservation_report()).ok
+        return (
+            await LedgerService(container.sessions, container.statements).conservation_report()
+        ).ok
     finally:
         await container.aclose()
 

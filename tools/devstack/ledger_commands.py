@@ -48,7 +48,7 @@ async def _ledger_check() -> int:
 
     container = bootstrap(_settings())
     try:
-        report = await LedgerService(container.sessions).conservation_report()
+        report = await LedgerService(container.sessions, container.statements).conservation_report()
     finally:
         await container.aclose()
     t = report.totals
@@ -79,7 +79,7 @@ async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
     container = bootstrap(settings)
     problems: list[str] = []
     try:
-        chain = await LedgerService(container.sessions).verify_audit_chain()
+        chain = await LedgerService(container.sessions, container.statements).verify_audit_chain()
         print(f"audit chain: {chain.records} record(s) in {len(chain.heads)} lane(s)")
         problems += chain.problems
         async with container.sessions() as session:

@@ -15,7 +15,12 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from holdem.adapters.database import create_engine, session_factory
+from holdem.adapters.database import (
+    StatementPool,
+    create_engine,
+    create_statement_pool,
+    session_factory,
+)
 from holdem.adapters.redis_client import create_redis
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.config import Settings, get_settings
@@ -29,12 +34,15 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
+    statements: StatementPool
+    """Raw connections for the ledger's one-statement posts (`LedgerService`)."""
     redis: Redis
 
     async def aclose(self) -> None:
         """Release pools and connections."""
         # The client was built on an explicit pool: close the pool too, or its connections leak.
         await self.redis.aclose(close_connection_pool=True)
+        await self.statements.aclose()
         await self.engine.dispose()
 
 
@@ -56,5 +64,6 @@ def bootstrap(settings: Settings | None = None, *, component: str | None = None)
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
+        statements=create_statement_pool(settings),
         redis=create_redis(settings),
     )

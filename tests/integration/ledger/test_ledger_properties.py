@@ -54,7 +54,7 @@ class Model:
 
 async def _scenario(settings_, ops) -> None:
     container = bootstrap(settings_)
-    service = LedgerService(container.sessions)
+    service = LedgerService(container.sessions, container.statements)
     run = next(_run)
     try:
         async with container.sessions.begin() as session:

@@ -1,4 +1,4 @@
-"""SQLAlchemy engines for PostgreSQL through psycopg 3.
+"""PostgreSQL through psycopg 3: SQLAlchemy engines, and a private pool for one-statement paths.
 
 Servers get a sized pool (SPEC §7). Lambdas reach PostgreSQL through RDS Proxy, so they keep
 no pool of their own (NullPool) and disable psycopg's prepared statements, which would pin
@@ -7,19 +7,25 @@ proxy connections.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, NullPool
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from holdem.config import Settings
 
 
+def _connect_options(settings: Settings) -> str:
+    return f"-c statement_timeout={settings.db.statement_timeout_ms}"
+
+
 def _engine_options(settings: Settings) -> dict[str, Any]:
-    connect_args: dict[str, Any] = {
-        "options": f"-c statement_timeout={settings.db.statement_timeout_ms}",
-    }
+    connect_args: dict[str, Any] = {"options": _connect_options(settings)}
     if settings.runtime == "lambda":
         connect_args["prepare_threshold"] = None
         return {"poolclass": NullPool, "connect_args": connect_args}
@@ -47,3 +53,84 @@ def create_blocking_engine(settings: Settings) -> Engine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class StatementPool:
+    """Raw psycopg connections for hot paths that are one idempotent statement each.
+
+    A statement run here is its own transaction (autocommit): one round trip, without the
+    per-checkout work of a session and SQLAlchemy's pool (pre-ping, reset on return, events).
+    On a server each connection prepares the statement once and up to ``keep`` connections
+    stay open; in a Lambda nothing is prepared or kept, as with its engine's NullPool (RDS
+    Proxy would pin a connection that prepared a statement).
+
+    There is no pre-ping: a kept connection found dead when used (a server restart, a
+    failover) is closed and the statement sent once more on a new connection. Not knowing
+    whether the first one committed is only harmless for a statement that may run twice with
+    the same effect, hence the one entry point, `run_idempotent`. Built without I/O: the first
+    statement opens the first connection.
+    """
+
+    def __init__(self, conninfo: str, *, size: int, keep: int, prepare: bool, options: str) -> None:
+        self._conninfo = conninfo
+        self._keep = keep
+        self._prepare = prepare
+        self._options = options
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._closed = False
+
+    async def run_idempotent(self, query: str, params: Sequence[Any]) -> tuple[Any, ...]:
+        """Run one statement that is safe to repeat; return its first row."""
+        async with self._slots:
+            if self._idle:
+                kept = self._idle.pop()
+                try:
+                    return await self._run(kept, query, params)
+                except psycopg.OperationalError:
+                    if not kept.broken:
+                        raise
+            return await self._run(await self._connect(), query, params)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, options=self._options
+        )
+
+    async def _run(
+        self, connection: psycopg.AsyncConnection[Any], query: str, params: Sequence[Any]
+    ) -> tuple[Any, ...]:
+        try:
+            cursor = await connection.execute(query, params, prepare=self._prepare)
+            row: tuple[Any, ...] | None = await cursor.fetchone()
+        finally:
+            await self._release(connection)
+        assert row is not None, "run_idempotent is for statements that return a row"
+        return row
+
+    async def _release(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        idle = connection.info.transaction_status is psycopg.pq.TransactionStatus.IDLE
+        if idle and not connection.broken and not self._closed and len(self._idle) < self._keep:
+            self._idle.append(connection)
+        else:  # dead, left mid-statement, or not to be kept
+            await connection.close()
+
+    async def aclose(self) -> None:
+        """Close the kept connections; statements still running close theirs when done."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
+
+
+def create_statement_pool(settings: Settings) -> StatementPool:
+    """The process's `StatementPool`, sized like its engine (SPEC §7)."""
+    conninfo = make_url(settings.database_url).set(drivername="postgresql")
+    lambda_runtime = settings.runtime == "lambda"
+    return StatementPool(
+        conninfo.render_as_string(hide_password=False),
+        size=settings.db.pool_size + settings.db.max_overflow,
+        keep=0 if lambda_runtime else settings.db.pool_size,
+        prepare=not lambda_runtime,
+        options=_connect_options(settings),
+    )

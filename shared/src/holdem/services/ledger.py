@@ -19,7 +19,7 @@ is written, so the caller's transaction stays usable.
 
 Example::
 
-    ledger = LedgerService(container.sessions)
+    ledger = LedgerService(container.sessions, container.statements)
     await ledger.credit_deposit(key="deposit:BTC:ab12:0", user_id=7, amount=1_000_000,
                                 coin="BTC", crypto_amount=Decimal("0.01"),
                                 rate_krw=Decimal("100000000"), tx_hash="ab12", address="bc1…")
@@ -41,9 +41,10 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import and_, func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from holdem.adapters.database import StatementPool
 from holdem.adapters.orm.ledger import (
     AuditLane,
     AuditRecord,
@@ -120,27 +121,19 @@ class _Standalone:
     """Stands in for a session when an operation is its own database transaction.
 
     ``ledger_post`` is one statement, so in autocommit mode it *is* the transaction: one
-    round trip instead of BEGIN, the call and COMMIT, and no session machinery. Used by
+    round trip instead of BEGIN, the call and COMMIT, sent as a prepared statement on a raw
+    connection of the process's `StatementPool` (no session, no ORM, no pre-ping). Idempotent
+    by its key, so the pool may send it again when a kept connection turns out dead: if the
+    first one had committed, the second returns its result (``replayed``). Used by
     `LedgerService` for every operation that is a single post.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, statements: StatementPool) -> None:
+        self._statements = statements
 
     async def post(self, params: tuple[Any, ...]) -> dict[str, Any]:
-        async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            await driver.set_autocommit(True)
-            try:
-                cursor = await driver.execute(_POST_SQL, params)
-                found = await cursor.fetchone()
-            finally:
-                await driver.set_autocommit(False)
-        assert found is not None
-        result: dict[str, Any] = found[0]
-        return result
+        (result,) = await self._statements.run_idempotent(_POST_SQL, params)
+        return cast(dict[str, Any], result)
 
 
 async def _call_post(session: AsyncSession, params: tuple[Any, ...]) -> dict[str, Any]:
@@ -999,13 +992,15 @@ class LedgerService:
     """The ledger operations, each in its own database transaction (committed on return).
 
     Use the module functions instead to post inside a transaction of your own.
+
+    Args:
+        sessions: for the views and the operations that read before they post.
+        statements: for the operations that are a single post (`Container.statements`).
     """
 
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], statements: StatementPool) -> None:
         self._sessions = sessions
-        engine = sessions.kw.get("bind")
-        assert isinstance(engine, AsyncEngine), "the session factory must be bound to an engine"
-        self._standalone = cast(AsyncSession, _Standalone(engine))
+        self._standalone = cast(AsyncSession, _Standalone(statements))
 
     async def _single(self, operation: Any, **kwargs: Any) -> Any:
         return await operation(self._standalone, **kwargs)

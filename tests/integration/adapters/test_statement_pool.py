@@ -1,0 +1,99 @@
+"""The private pool of the ledger's posts: no pre-ping, a dead kept connection replaced once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psycopg
+import pytest
+
+from holdem.adapters.database import create_statement_pool
+from holdem.config import Settings
+
+_PID = "select pg_backend_pid()"
+
+
+def _admin(database_url: str) -> psycopg.Connection:
+    return psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True)
+
+
+def _wait_until_running(database_url: str, pid: int) -> None:
+    """Until the server runs a statement on that backend (nothing to await but its state)."""
+    with _admin(database_url) as admin:
+        for _ in range(3000):
+            if admin.execute(
+                "select 1 from pg_stat_activity where pid = %s and state = 'active'", (pid,)
+            ).fetchone():
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"backend {pid} never started its statement")
+
+
+async def test_a_kept_connection_is_reused_and_its_statement_prepared(settings):
+    pool = create_statement_pool(settings)
+    try:
+        first = await pool.run_idempotent(_PID, ())
+        again = await pool.run_idempotent(_PID, ())
+        assert first == again  # one connection, kept between statements, no ping in between
+        (prepared,) = await pool.run_idempotent(
+            "select count(*) from pg_prepared_statements where statement = %s", (_PID,)
+        )
+        assert prepared == 1
+    finally:
+        await pool.aclose()
+
+
+async def test_a_kept_connection_that_died_is_replaced_and_the_statement_sent_again(settings):
+    pool = create_statement_pool(settings)
+    try:
+        (before,) = await pool.run_idempotent(_PID, ())
+        with _admin(settings.database_url) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (before,))
+        (after,) = await pool.run_idempotent(_PID, ())
+        assert after != before
+    finally:
+        await pool.aclose()
+
+
+async def test_a_database_error_is_raised_and_the_connection_stays_usable(settings):
+    pool = create_statement_pool(settings)
+    try:
+        (before,) = await pool.run_idempotent(_PID, ())
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await pool.run_idempotent("select 1 / %s", (0,))
+        assert await pool.run_idempotent(_PID, ()) == (before,)
+    finally:
+        await pool.aclose()
+
+
+async def test_a_cancelled_statement_stops_in_the_server_and_its_connection_is_kept(settings):
+    pool = create_statement_pool(settings)
+    try:
+        (before,) = await pool.run_idempotent(_PID, ())
+        sleeping = asyncio.create_task(pool.run_idempotent("select pg_sleep(30)", ()))
+        await asyncio.to_thread(_wait_until_running, settings.database_url, before)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        with _admin(settings.database_url) as admin:
+            found = admin.execute(
+                "select state from pg_stat_activity where pid = %s", (before,)
+            ).fetchone()
+        assert found == ("idle",)  # psycopg cancelled the statement in the server too
+        assert await pool.run_idempotent(_PID, ()) == (before,)
+    finally:
+        await pool.aclose()
+
+
+async def test_a_lambda_keeps_no_connection_and_prepares_nothing(database_url):
+    pool = create_statement_pool(Settings(database_url=database_url, runtime="lambda"))
+    try:
+        (first,) = await pool.run_idempotent(_PID, ())
+        second, prepared = await pool.run_idempotent(
+            "select pg_backend_pid(), (select count(*) from pg_prepared_statements)", ()
+        )
+        assert second != first
+        assert prepared == 0
+    finally:
+        await pool.aclose()
