@@ -1,12 +1,12 @@
 """What the gateway callback functions share: one status table and the two shells.
 
-Each gateway callback function (``functions/deposit_webhook``) supplies an `Apply`: the
-body and the ``x-nowpayments-sig`` header in, an `Answer` out. Here the errors become
-statuses (the one table of this transport), and the answer goes back through API Gateway
-(`lambda_handler`) or an ASGI server (`asgi_app`: the local stack, tests, the benchmark).
-The players' notices are sent after the answer is made: behind the response under ASGI,
-and just before returning from a Lambda (bounded by the notifier's timeout; a Lambda
-cannot work after its answer).
+Each gateway callback function (``functions/deposit_webhook``, ``functions/payout_webhook``)
+supplies an `Apply`: the body and the ``x-nowpayments-sig`` header in, an `Answer` out.
+Here the errors become statuses (the one table of this transport), and the answer goes
+back through API Gateway (`lambda_handler`) or an ASGI server (`asgi_app`: the local stack,
+tests, the benchmark). The players' notices are sent after the answer is made: behind the
+response under ASGI, and just before returning from a Lambda (bounded by the notifier's
+timeout; a Lambda cannot work after its answer).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from starlette.routing import Route
 from functions import payments_runtime
 from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.payments.signatures import SIGNATURE_HEADER
-from holdem.services import deposits, errors, gateway_callbacks
+from holdem.services import deposits, errors, gateway_callbacks, withdrawals
 from holdem.services.notifications import Notice
 
 MAX_BODY_BYTES = 64 * 1024
@@ -38,6 +38,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (gateway_callbacks.WebhookMalformed, 400),
     (gateway_callbacks.WebhookPayloadInvalid, 422),
     (deposits.CoinNotAccepted, 422),
+    (withdrawals.PayoutNotFound, 404),
 )
 
 

@@ -37,9 +37,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         running = None
         try:
             api_port = args.api_port or free_port()
-            # The gateway simulator calls the deposit webhook back on the local API port.
-            webhook = f"http://127.0.0.1:{api_port}/api/v1/wallet/webhook/deposit"
-            stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = webhook
+            # The gateway simulator calls the deposit and payout webhooks back on the API port.
+            webhooks = f"http://127.0.0.1:{api_port}/api/v1/wallet/webhook"
+            stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = f"{webhooks}/deposit"
+            stack.env["MONEY__PAYOUT_CALLBACK_URL"] = f"{webhooks}/payout"
             running = start_functions(stack, supervisor, api_port, args.http_concurrency)
             fleet = start_edge_fleet(stack, supervisor, servers=2, bots=args.bots)
             with advertised(stack, running):

@@ -7,7 +7,8 @@ Gateway side (what our adapter calls):
 - ``POST /v1/auth`` — a bearer token for payouts;
 - ``POST /v1/payout`` / ``GET /v1/payout?unique_external_id=`` — accepts payouts, deduped by
   ``unique_external_id``; ``payout_mode`` decides whether they are sent at once, stay
-  waiting, fail, or answer 503.
+  waiting, fail, or answer 503. When the request names an ``ipn_callback_url``, each status
+  the new payout goes through is sent there as a signed callback, after the answer.
 
 Control side (for `./dev pay` and tests):
 
@@ -16,11 +17,14 @@ Control side (for `./dev pay` and tests):
   we issued: one IPN per confirmation count 0…N (N = the coin's minimum by default), signed
   with the IPN secret and sent to the callback URL, with optional duplicates, reordering,
   delays and deliberately bad signatures. Answers with the deliveries' statuses.
-- ``GET /sim/payouts`` — every payout received; ``POST /sim/config`` — change
-  ``payout_mode`` and ``prices_krw``;
+- ``GET /sim/payouts`` — every payout received; ``POST /sim/payouts/{unique_external_id}``
+  ``{"status", "duplicates"?, "shuffle"?, "bad_signature"?}`` — the payout's status changes
+  (``FINISHED`` gets a hash) and its signed callback is sent, with the extras asked for;
+  ``POST /sim/config`` — change ``payout_mode`` and ``prices_krw``;
 - ``GET /v1/ticker?markets=KRW-BTC`` — KRW prices in Upbit's format (the local stack's rates).
 
-`deliveries()` builds the same signed deliveries without sending them, for tests.
+`deliveries()` and `payout_notices()` build the same signed callbacks without sending them,
+for tests.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -75,6 +80,7 @@ class SimState:
     coins_by_address: dict[str, str] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)  # order_id → payment
     payouts: dict[str, dict[str, Any]] = field(default_factory=dict)  # external id → payout
+    payout_callbacks: dict[str, str] = field(default_factory=dict)  # external id → IPN URL
     tokens: set[str] = field(default_factory=set)
     next_id: int = 5_000_000_000
     prices_krw: dict[str, str] = field(
@@ -122,11 +128,7 @@ def deliveries(
             "confirmations": n,
             "updated_at": stamp,
         }
-        raw = signatures.canonical(body).encode()
-        sig = signatures.signature_of(signatures.parse_body(raw), secret)
-        out.append(
-            Delivery(raw, {"content-type": "application/json", "x-nowpayments-sig": sig}, n, True)
-        )
+        out.append(_signed(body, secret, n))
     out += [rng.choice(out) for _ in range(duplicates)]
     for _ in range(bad_signatures):
         base = rng.choice(out[: target + 1])
@@ -136,6 +138,62 @@ def deliveries(
     if shuffle:
         rng.shuffle(out)
     return out
+
+
+def _signed(body: dict[str, Any], secret: str, confirmations: int = 0) -> Delivery:
+    raw = signatures.canonical(body).encode()
+    sig = signatures.signature_of(signatures.parse_body(raw), secret)
+    headers = {"content-type": "application/json", "x-nowpayments-sig": sig}
+    return Delivery(raw, headers, confirmations, True)
+
+
+def _forge(base: Delivery) -> Delivery:
+    headers = {**base.headers, "x-nowpayments-sig": hashlib.sha512(base.body).hexdigest()}
+    return Delivery(base.body, headers, base.confirmations, False)
+
+
+def payout_notices(
+    secret: str,
+    payout: dict[str, Any],
+    statuses: list[str],
+    *,
+    duplicates: int = 0,
+    shuffle: bool = False,
+    bad_signatures: int = 0,
+    now_ms: int | None = None,
+    rng: random.Random | None = None,
+) -> list[Delivery]:
+    """A payout's signed status callbacks, one per status in order, then the extras asked for."""
+    rng = rng or random.Random()
+    stamp = now_ms if now_ms is not None else int(time.time() * 1000)
+    out: list[Delivery] = []
+    for n, status in enumerate(statuses):
+        body = {
+            "id": payout["id"],
+            "batch_withdrawal_id": payout.get("batch_id", payout["id"]),
+            "status": status,
+            "error": "payout failed" if status in ("FAILED", "REJECTED") else None,
+            "currency": payout["currency"],
+            "amount": Decimal(str(payout["amount"])),
+            "address": payout["address"],
+            "hash": payout.get("hash") if status == "FINISHED" else None,
+            "unique_external_id": payout["unique_external_id"],
+            "updated_at": stamp + n,  # milliseconds: each status a little later
+        }
+        out.append(_signed(body, secret, n))
+    originals = list(out)
+    out += [rng.choice(originals) for _ in range(duplicates)]
+    out += [_forge(rng.choice(originals)) for _ in range(bad_signatures)]
+    if shuffle:
+        rng.shuffle(out)
+    return out
+
+
+_PAYOUT_STEPS = {
+    "FINISHED": ["PROCESSING", "SENDING", "FINISHED"],
+    "SENDING": ["PROCESSING", "SENDING"],
+    "FAILED": ["PROCESSING", "FAILED"],
+}
 
 
 def create_app(state: SimState) -> Starlette:
@@ -181,6 +239,7 @@ def create_app(state: SimState) -> Starlette:
             return JSONResponse({"message": "address rejected"}, 400)
         body = await request.json()
         items = []
+        created: list[dict[str, Any]] = []
         for item in body.get("withdrawals", []):
             key = str(item.get("unique_external_id") or _id())
             known = state.payouts.get(key)
@@ -198,8 +257,45 @@ def create_app(state: SimState) -> Starlette:
                     "hash": secrets.token_hex(32) if status == "FINISHED" else None,
                 }
                 state.payouts[key] = known
+                created.append(known)
+                if body.get("ipn_callback_url"):
+                    state.payout_callbacks[key] = str(body["ipn_callback_url"])
             items.append(known)
-        return JSONResponse({"id": _id(), "withdrawals": items})
+        later = [
+            (state.payout_callbacks[p["unique_external_id"]], p)
+            for p in created
+            if p["unique_external_id"] in state.payout_callbacks
+        ]
+
+        async def call_back() -> None:  # after the answer, as a gateway does
+            for url, p in later:
+                await send(url, payout_notices(state.ipn_secret, p, _PAYOUT_STEPS[p["status"]]))
+
+        return JSONResponse(
+            {"id": _id(), "withdrawals": items}, background=BackgroundTask(call_back)
+        )
+
+    async def change_payout(request: Request) -> JSONResponse:
+        key = request.path_params["key"]
+        payout = state.payouts.get(key)
+        if payout is None:
+            return JSONResponse({"message": "no such payout"}, 404)
+        body = await request.json()
+        payout["status"] = str(body["status"]).upper()
+        if payout["status"] == "FINISHED" and not payout.get("hash"):
+            payout["hash"] = secrets.token_hex(32)
+        url = body.get("callback_url") or state.payout_callbacks.get(key)
+        if not url:
+            return JSONResponse({"payout": payout, "deliveries": []})
+        batch = payout_notices(
+            state.ipn_secret,
+            payout,
+            [payout["status"]],
+            duplicates=int(body.get("duplicates", 0)),
+            shuffle=bool(body.get("shuffle", False)),
+            bad_signatures=int(body.get("bad_signature", 0)),
+        )
+        return JSONResponse({"payout": payout, "deliveries": await send(url, batch)})
 
     async def find_payout(request: Request) -> JSONResponse:
         if not _authorised(request):
@@ -260,6 +356,7 @@ def create_app(state: SimState) -> Starlette:
             Route("/v1/ticker", ticker, methods=["GET"]),
             Route("/sim/deposits", simulate_deposit, methods=["POST"]),
             Route("/sim/payouts", list_payouts, methods=["GET"]),
+            Route("/sim/payouts/{key}", change_payout, methods=["POST"]),
             Route("/sim/config", configure, methods=["POST"]),
         ]
     )

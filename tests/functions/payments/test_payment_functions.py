@@ -15,6 +15,7 @@ from sqlalchemy import select
 from functions import payments_runtime
 from functions.deposit_webhook import handler as webhook
 from functions.notifier import handler as notifier
+from functions.payout_webhook import handler as payout_webhook
 from functions.payout_worker import handler as payout_worker
 from functions.withdrawal_scheduler import handler as scheduler
 from holdem.adapters.orm.payments import Withdrawal
@@ -212,3 +213,54 @@ def test_a_notice_for_an_unknown_user_is_dropped_not_retried_forever(lambda_env)
     notice["user_id"] = 987_654
     event["Records"][0]["body"] = json.dumps(notice)
     assert notifier.handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+
+def _fresh_payout(event: dict, withdrawal_id: int) -> dict:
+    """The sample about our withdrawal's first payout attempt, stamped now and re-signed."""
+    notice = json.loads(event["body"])
+    notice.update(
+        unique_external_id=wd.payout_key(withdrawal_id, 0), updated_at=utc_now().isoformat()
+    )
+    event["body"] = json.dumps(notice)
+    event["headers"]["x-nowpayments-sig"] = signatures.sign(event["body"].encode(), SECRET)
+    return event
+
+
+def test_the_payout_webhook_sample_pays_a_processing_withdrawal_once(lambda_env):
+    built = payments_runtime.runtime()
+    withdrawal_id = _processing_withdrawal(built)
+    event = _fresh_payout(_event("payout_webhook/payout-finished.json"), withdrawal_id)
+    first = payout_webhook.handler(event, LambdaContext())
+    again = payout_webhook.handler(event, LambdaContext())
+    assert (first["statusCode"], json.loads(first["body"])["status"]) == (200, "paid")
+    assert (again["statusCode"], json.loads(again["body"])["status"]) == (200, "skipped")
+
+    async def row():
+        async with built.container.sessions() as session:
+            return await session.get(Withdrawal, withdrawal_id)
+
+    paid = _run(row())
+    assert (paid.status, paid.tx_hash) == ("paid", json.loads(event["body"])["hash"])
+
+
+def test_the_rejected_payout_sample_returns_the_funds(lambda_env):
+    built = payments_runtime.runtime()
+    withdrawal_id = _processing_withdrawal(built)
+    event = _fresh_payout(_event("payout_webhook/payout-rejected.json"), withdrawal_id)
+    answer = payout_webhook.handler(event, LambdaContext())
+    assert (answer["statusCode"], json.loads(answer["body"])["status"]) == (200, "failed")
+
+    async def user_wallet():
+        async with built.container.sessions() as session:
+            user = (await session.get(Withdrawal, withdrawal_id)).user_id
+        return (await balances(built.container, user)).wallet
+
+    assert _run(user_wallet()) == 100_000
+
+
+def test_the_payout_webhook_refuses_a_bad_signature_sample(lambda_env):
+    answer = payout_webhook.handler(
+        _event("payout_webhook/payout-bad-signature.json"), LambdaContext()
+    )
+    assert answer["statusCode"] == 401
+    assert json.loads(answer["body"])["error"]["code"] == "invalid_signature"

@@ -14,6 +14,7 @@ from holdem.adapters.gateway import (
     NowPaymentsGateway,
     PayoutState,
 )
+from holdem.adapters.gateway.nowpayments import payout_state
 from holdem.payments.coins import CoinRegistry
 
 COINS = CoinRegistry.build(("BTC", "USDT"), {"BTC": 3, "USDT": 12})
@@ -205,3 +206,18 @@ async def test_a_malformed_answer_is_reported_not_crashed_on():
             await gateway.create_deposit_address(COINS.get("BTC"), "u")
     finally:
         await gateway.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("FINISHED", PayoutState.SENT),
+        ("sending", PayoutState.PENDING),
+        ("WAITING", PayoutState.PENDING),
+        ("FAILED", PayoutState.FAILED),
+        ("expired", PayoutState.FAILED),
+        ("REJECTED", PayoutState.REJECTED),  # a refusal: not retried under a new key
+    ],
+)
+def test_payout_statuses_map_to_ours(status, state):
+    assert payout_state(status) is state

@@ -25,6 +25,7 @@ The coin amount is fixed by the quote at request time.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from pydantic import AwareDatetime, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,6 +45,7 @@ from holdem.adapters.gateway.base import (
     PayoutInfo,
     PayoutState,
 )
+from holdem.adapters.gateway.nowpayments import payout_state
 from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.users import User
@@ -61,6 +64,7 @@ from holdem.payments.withdrawals import (
 )
 from holdem.services import errors, ledger, ledger_errors
 from holdem.services.admin import record_action
+from holdem.services.gateway_callbacks import SignedCallback, verify_callback
 from holdem.services.notifications import Notice, NoticeKind, Notifier
 
 log = logging.getLogger(__name__)
@@ -116,6 +120,12 @@ class WithdrawalNotFound(errors.NotFound):
 
 class TransitionNotAllowed(errors.Conflict):
     code = "illegal_withdrawal_transition"
+
+
+class PayoutNotFound(errors.NotFound):
+    """A payout callback names a payout we never made."""
+
+    code = "payout_not_found"
 
 
 # --- dependencies and views ---------------------------------------------------------------
@@ -558,7 +568,6 @@ async def pay_out(deps: WithdrawalDeps, withdrawal_id: int) -> PayoutOutcome:
     """Pay one leased withdrawal through the gateway, exactly once (module docstring)."""
     if deps.gateway is None:
         raise errors.ServiceError("no payment gateway is configured")
-    notices: list[Notice] = []
     async with deps.sessions() as session, session.begin():
         stmt = (
             select(Withdrawal)
@@ -569,20 +578,22 @@ async def pay_out(deps: WithdrawalDeps, withdrawal_id: int) -> PayoutOutcome:
         if row is None or row.status != WithdrawalStatus.PROCESSING.value:
             return PayoutOutcome.SKIPPED  # another worker holds it, or it is not ours to pay
         outcome = await _attempt(deps, session, row)
-        if outcome in (PayoutOutcome.PAID, PayoutOutcome.FAILED):
-            kind = (
-                NoticeKind.WITHDRAWAL_PAID
-                if outcome is PayoutOutcome.PAID
-                else NoticeKind.WITHDRAWAL_FAILED
-            )
-            notices.append(Notice(row.user_id, kind, WithdrawalView.of(row).to_json()))
+        notices = _finished_notices(row, outcome)
     await deps.notifier.notify_all(notices)
     return outcome
 
 
+def _finished_notices(row: Withdrawal, outcome: PayoutOutcome) -> list[Notice]:
+    """The player hears when a payout is paid or finally failed (funds returned)."""
+    kinds = {PayoutOutcome.PAID: NoticeKind.WITHDRAWAL_PAID}
+    kinds[PayoutOutcome.FAILED] = NoticeKind.WITHDRAWAL_FAILED
+    if outcome not in kinds:
+        return []
+    return [Notice(row.user_id, kinds[outcome], WithdrawalView.of(row).to_json())]
+
+
 async def _attempt(deps: WithdrawalDeps, session: AsyncSession, row: Withdrawal) -> PayoutOutcome:
     assert deps.gateway is not None
-    now = deps.clock()
     coin = deps.coins.get(row.coin)
     key = payout_key(row.id, row.attempts)
     info: PayoutInfo | None
@@ -601,11 +612,22 @@ async def _attempt(deps: WithdrawalDeps, session: AsyncSession, row: Withdrawal)
     except GatewayError as exc:
         log.warning("payout %s: gateway unavailable: %s", key, exc)
         return await _failed_attempt(deps, session, row, f"gateway unavailable: {exc.message}")
+    return await _apply_payout(deps, session, row, info)
+
+
+async def _apply_payout(
+    deps: WithdrawalDeps, session: AsyncSession, row: Withdrawal, info: PayoutInfo
+) -> PayoutOutcome:
+    """What the gateway says of the current attempt's payout (a lookup or its callback)."""
+    now = deps.clock()
     row.payout_id = info.payout_id
     if info.state is PayoutState.SENT:
         row.tx_hash = info.tx_hash
         await _step(session, row, WithdrawalEvent.PAID, now)
         return PayoutOutcome.PAID
+    if info.state is PayoutState.REJECTED:
+        reason = "the gateway rejected the payout"
+        return await _failed_attempt(deps, session, row, reason, final=True)
     if info.state is PayoutState.FAILED:
         return await _failed_attempt(deps, session, row, "the gateway reported the payout failed")
     row.due_at = now + PENDING_POLL
@@ -630,3 +652,87 @@ async def _failed_attempt(
     await _step(session, row, WithdrawalEvent.RETRY, now, reason=reason)
     row.due_at = now + timedelta(seconds=deps.retry.delay_s(row.attempts))
     return PayoutOutcome.RETRY
+
+
+# --- payout callbacks ---------------------------------------------------------------------
+
+_PAYOUT_KEY = re.compile(r"withdrawal-([1-9][0-9]{0,17})-([0-9]{1,4})")
+
+
+class PayoutNotice(SignedCallback):
+    """The gateway's callback when a payout changes status (NOWPayments' field names).
+
+    ``unique_external_id`` is our key of the attempt (`payout_key`); ``updated_at`` is when
+    the gateway changed the status (an ISO time with its offset, or epoch milliseconds).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    what = "payout notice"
+
+    id: int | str
+    status: str = Field(min_length=1, max_length=32)
+    unique_external_id: str = Field(min_length=1, max_length=128)
+    hash: str | None = Field(default=None, max_length=128, pattern=r"^[0-9A-Za-z]+$")
+    updated_at: AwareDatetime
+
+    def stamped_at_ms(self) -> int:
+        return int(self.updated_at.timestamp() * 1000)
+
+    def info(self) -> PayoutInfo:
+        return PayoutInfo(str(self.id), payout_state(self.status), self.hash)
+
+
+@dataclass(frozen=True)
+class PayoutNoticeResult:
+    outcome: PayoutOutcome
+    withdrawal_id: int
+    status: str
+    notices: tuple[Notice, ...] = ()
+    """What the player should hear (sent after the commit, off the answer path)."""
+
+
+async def record_payout_notice(
+    deps: WithdrawalDeps, body: bytes, signature: str | None
+) -> PayoutNoticeResult:
+    """Apply one payout callback; its notices are left to the caller to send.
+
+    Checked exactly like a deposit notice (`verify_callback`). The withdrawal is locked and
+    the callback counts only if it is about the attempt being paid now, while the withdrawal
+    is ``processing``: then it takes the same path as a lookup's answer (`_apply_payout`):
+    sent → paid (ledger completed); failed → a failed attempt (retried, the last one returns
+    the funds); rejected → failed at once, funds returned. Anything else — a duplicate, an
+    older status arriving late, a previous attempt, a withdrawal already finished — changes
+    nothing (``skipped``): a status only moves forward, and each ledger effect has its key.
+    """
+    notice = verify_callback(body, signature, deps.money, deps.clock(), PayoutNotice)
+    matched = _PAYOUT_KEY.fullmatch(notice.unique_external_id)
+    if matched is None:
+        raise PayoutNotFound("no payout of ours has this key", {"key": notice.unique_external_id})
+    withdrawal_id, attempt = int(matched[1]), int(matched[2])
+    info = notice.info()
+    async with deps.sessions() as session, session.begin():
+        try:
+            row = await _locked(session, withdrawal_id)
+        except WithdrawalNotFound as exc:
+            raise PayoutNotFound(
+                "no payout of ours has this key", {"key": notice.unique_external_id}
+            ) from exc
+        current = row.status == WithdrawalStatus.PROCESSING.value and attempt == row.attempts
+        if not current:
+            if info.state is PayoutState.SENT and attempt != row.attempts:
+                log.error(
+                    "payout %s reported sent, but withdrawal %s is on attempt %s (%s): "
+                    "check it at the gateway",
+                    notice.unique_external_id,
+                    row.id,
+                    row.attempts,
+                    row.status,
+                )
+            return PayoutNoticeResult(PayoutOutcome.SKIPPED, row.id, row.status)
+        if info.state is PayoutState.PENDING:
+            return PayoutNoticeResult(PayoutOutcome.WAITING, row.id, row.status)
+        outcome = await _apply_payout(deps, session, row, info)
+        result = PayoutNoticeResult(
+            outcome, row.id, row.status, tuple(_finished_notices(row, outcome))
+        )
+    return result

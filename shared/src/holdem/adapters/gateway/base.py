@@ -44,7 +44,8 @@ class PayoutState(StrEnum):
 
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # this attempt failed; another one may succeed
+    REJECTED = "rejected"  # the gateway refuses this payout: repeating it will not help
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ from holdem.payments.coins import Coin
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _SENT = {"finished", "sent", "completed"}
-_FAILED = {"failed", "rejected", "expired"}
+_FAILED = {"failed", "expired"}
+_REJECTED = {"rejected"}
 
 
 class _ConnectFailed(GatewayUnavailable):
@@ -55,6 +56,8 @@ def payout_state(status: str) -> PayoutState:
         return PayoutState.SENT
     if lowered in _FAILED:
         return PayoutState.FAILED
+    if lowered in _REJECTED:
+        return PayoutState.REJECTED
     return PayoutState.PENDING
 
 

@@ -1,0 +1,54 @@
+"""Payout webhook Lambda: ``POST /api/v1/wallet/webhook/payout`` (the gateway's callback
+when a payout changes status; its URL is ``MONEY__PAYOUT_CALLBACK_URL``).
+
+Thin: `holdem.services.withdrawals.record_payout_notice` applies the callback; the outcome
+becomes a status in the table below, errors in `functions.gateway_callbacks` (shared with
+the deposit webhook, so the signature is checked the same way).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from starlette.applications import Starlette
+
+from functions import gateway_callbacks, payments_runtime
+from functions.gateway_callbacks import Answer, GetRuntime
+from holdem.adapters.gateway.wiring import PaymentsRuntime
+from holdem.services import withdrawals
+
+logger = Logger(service="payout-webhook")
+PATH = "/api/v1/wallet/webhook/payout"
+
+OUTCOME_STATUS = {
+    withdrawals.PayoutOutcome.PAID: 200,
+    withdrawals.PayoutOutcome.RETRY: 200,
+    withdrawals.PayoutOutcome.FAILED: 200,
+    withdrawals.PayoutOutcome.WAITING: 202,
+    withdrawals.PayoutOutcome.SKIPPED: 200,  # a duplicate, late or superseded status
+}
+
+
+async def apply(runtime: PaymentsRuntime, body: bytes, signature: str | None) -> Answer:
+    """One payout callback → its answer."""
+    result = await withdrawals.record_payout_notice(runtime.withdrawals(), body, signature)
+    logger.info(
+        "payout notice",
+        extra={"outcome": result.outcome, "withdrawal_id": result.withdrawal_id},
+    )
+    payload = {
+        "status": result.outcome.value,
+        "withdrawal_id": result.withdrawal_id,
+        "withdrawal_status": result.status,
+    }
+    return Answer(OUTCOME_STATUS[result.outcome], payload, result.notices)
+
+
+handler = gateway_callbacks.lambda_handler(apply, logger)
+
+
+def create_asgi_app(get_runtime: GetRuntime = payments_runtime.runtime) -> Starlette:
+    """The endpoint as an ASGI app (the local stack, tests)."""
+    return gateway_callbacks.asgi_app(PATH, apply, logger, get_runtime)
+
+
+asgi_app = create_asgi_app()
