@@ -322,9 +322,14 @@ class EdgeServer:
     async def _subscribe_lobby(self, conn: Connection, request_id: str | None) -> None:
         # Subscribed before the lobby is read: a change published meanwhile is sent after it.
         self.registry.lobby.add(conn)
-        live = await self.relay.lobby_live()
-        async with self.container.sessions() as session:
-            tables = await lobby.open_lobby(session, live)
+        try:
+            live = await self.relay.lobby_live()
+            async with self.container.sessions() as session:
+                tables = await lobby.open_lobby(session, live)
+        except Exception as exc:
+            self.registry.lobby.discard(conn)
+            log.warning("lobby read failed", exc_info=True)
+            raise perr.LobbyUnavailable("the lobby cannot be read now; retry") from exc
         conn.send({"type": ServerType.LOBBY, "id": request_id, "full": True, "tables": tables})
 
     async def _part(self, conn: Connection, table_id: int) -> None:

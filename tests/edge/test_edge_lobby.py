@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from devstack.services import free_port
 from holdem.adapters.relay import LOBBY_CHANNEL, Relay, pack
 from holdem.client import Bot, BotStrategy, ClientError
 from tests.edge.conftest import fast_settings, url_of
@@ -139,3 +140,21 @@ async def test_subscribing_needs_a_known_channel(start_edge, make_players, clien
             await client.request({"type": "subscribe", **bad})
         assert raised.value.code == "invalid_message"
     assert not server.registry.lobby
+
+
+async def test_a_lobby_that_cannot_be_read_is_a_clear_error_and_the_connection_stays(
+    start_edge, make_players, clients, edge_settings
+):
+    # PostgreSQL unreachable (nothing listens on that port); Redis is fine.
+    broken = edge_settings.model_copy(
+        update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"}
+    )
+    server = await start_edge(broken)
+    [player] = await make_players(1)
+    client = clients(url_of(server), player.token)
+    await client.connect()
+    with pytest.raises(ClientError) as raised:
+        await client.subscribe_lobby()
+    assert raised.value.code == "lobby_unavailable"
+    assert not server.registry.lobby
+    assert (await client.request({"type": "ping"}))["type"] == "pong"

@@ -20,6 +20,7 @@ the close reason::
     ├── NotSeated                 not_seated
     ├── StaleAction               stale_action          wrong hand number / old sequence number
     ├── TableUnavailable          table_unavailable     no owner could be reached in time
+    ├── LobbyUnavailable          lobby_unavailable     the lobby could not be read; retry
     └── ServerBusy                server_busy
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "FrameTooLarge",
     "InvalidMessage",
     "InvalidToken",
+    "LobbyUnavailable",
     "MalformedMessage",
     "NotAuthenticated",
     "NotJoined",
@@ -130,6 +132,12 @@ class TableUnavailable(ProtocolError):
     """The table's owner did not answer in time; nothing was done, retry."""
 
     code = "table_unavailable"
+
+
+class LobbyUnavailable(ProtocolError):
+    """The lobby could not be read (PostgreSQL or Redis did not answer); not subscribed."""
+
+    code = "lobby_unavailable"
 
 
 class ServerBusy(ProtocolError):
