@@ -18,6 +18,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from holdem.auth.tokens import AccessClaims
+from holdem.cancellation import cancel_and_wait
 from holdem.protocol.codec import Codec
 
 log = logging.getLogger("edge.connections")
@@ -104,9 +105,8 @@ class Connection:
             with contextlib.suppress(TimeoutError, ConnectionClosed):
                 async with asyncio.timeout(5.0):
                     await asyncio.shield(self._writer)
-        if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
-            await asyncio.wait([self._writer])
+        if self._writer is not None:
+            await cancel_and_wait([self._writer])
 
 
 class Registry:

@@ -34,6 +34,7 @@ from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.relay import LOBBY_CHANNEL, Relay, table_channel, unpack, user_channel
 from holdem.auth.passwords import PasswordService
 from holdem.bootstrap import Container
+from holdem.cancellation import cancel_and_wait
 from holdem.health import check_dependencies
 from holdem.protocol import errors as perr
 from holdem.protocol.codec import JSON, MSGPACK, SUBPROTOCOLS, codec_for
@@ -150,10 +151,7 @@ class EdgeServer:
             self._server.close(close_connections=True, code=SHUTDOWN_CLOSE, reason="server_restart")
             await self._server.wait_closed()
         await self.tables.stop()
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]

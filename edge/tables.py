@@ -24,6 +24,7 @@ from holdem.adapters.fleet import Fleet
 from holdem.adapters.leases import Lease, LeaseStore
 from holdem.adapters.relay import Relay
 from holdem.bootstrap import Container
+from holdem.cancellation import cancel_and_wait
 from holdem.engine import shuffle
 from holdem.engine.blinds import SeatStatus
 from holdem.engine.errors import EngineError
@@ -148,10 +149,7 @@ class TableHost:
         if not tasks:
             return
         _, waiting = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
-        for task in waiting:
-            task.cancel()
-        if waiting:
-            await asyncio.wait(waiting)
+        await cancel_and_wait(waiting)
 
 
 class TableActor:
@@ -205,8 +203,7 @@ class TableActor:
         except Exception:
             log.exception("table task failed; releasing the table")
         finally:
-            renewer.cancel()
-            await asyncio.wait([renewer])
+            await cancel_and_wait([renewer])
             if not self.lost:
                 with contextlib.suppress(Exception):
                     await self._checkpoint()

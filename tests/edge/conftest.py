@@ -8,6 +8,8 @@ time bank, 50 ms between hands, a 1.5 s takeover bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import itertools
 import os
 import signal
@@ -56,6 +58,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
         for name, value in getattr(settings, group).model_dump().items():
             env[f"{group.upper()}__{name.upper()}"] = str(value)
     return env
+
+
+@contextlib.asynccontextmanager
+async def bounded(what: str, wait_s: float = 60.0) -> AsyncIterator[None]:
+    """Fail a teardown that does not finish in `wait_s`, showing where every task waits
+    (instead of the whole test's timeout with only the event loop's frame to show)."""
+    try:
+        async with asyncio.timeout(wait_s):
+            yield
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        pytest.fail(f"{what} took over {wait_s} s; the tasks:\n{stacks.getvalue()}")
 
 
 @pytest.fixture
@@ -123,9 +139,10 @@ async def start_edge(edge_settings) -> AsyncIterator[Callable[..., asyncio.Futur
         return server
 
     yield start
-    for server, container in reversed(started):
-        await server.close()
-        await container.aclose()
+    async with bounded("closing the table servers"):
+        for server, container in reversed(started):
+            await server.close()
+            await container.aclose()
 
 
 def url_of(server: EdgeServer) -> str:
@@ -143,8 +160,9 @@ async def clients() -> AsyncIterator[Callable[..., TableClient]]:
         return client
 
     yield make
-    for client in made:
-        await client.close()
+    async with bounded("closing the clients"):
+        for client in made:
+            await client.close()
 
 
 class EdgeProcess:

@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from holdem.cancellation import cancel_and_wait
 from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_for
 
 __all__ = ["ClientError", "ClosedError", "TableClient"]
@@ -120,13 +121,9 @@ class TableClient:
         await self.close()
 
     async def close(self) -> None:
-        tasks = [t for t in (self._pinger, self._reader) if t is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            # asyncio.wait, not a suppressed await: a cancellation of close() itself must
-            # propagate (a suppressed one would leave the caller running forever).
-            await asyncio.wait(tasks)
+        # Not a suppressed await: a cancellation of close() itself must propagate (a
+        # suppressed one would leave the caller running forever).
+        await cancel_and_wait(t for t in (self._pinger, self._reader) if t is not None)
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
