@@ -33,6 +33,7 @@ from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 from pydantic import SecretStr
@@ -45,6 +46,7 @@ from holdem.auth.passwords import PasswordService
 from holdem.bootstrap import bootstrap
 from holdem.config import AuthSettings, Settings
 from holdem.services import ledger
+from loadtest import profiling
 
 PASSWORD = "bench-password-123"
 JWT_SECRET = "bench-only-signing-key-0123456789abcdef"
@@ -93,12 +95,17 @@ class Connection:
         if body is not None:
             head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
         raw = ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
-        for _ in range(2):  # a keep-alive connection the server closed is opened again
+        for attempt in range(2):  # a keep-alive connection the server closed is opened again
             if self.writer is None:
                 self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
             assert self.reader is not None
             self.writer.write(raw)
-            status_line = await self.reader.readline()
+            try:
+                status_line = await self.reader.readline()
+            except ConnectionResetError:  # closed while the request was on its way
+                if attempt:
+                    raise
+                status_line = b""
             if status_line:
                 break
             await self.close()
@@ -231,12 +238,13 @@ async def _client(
     conn: Connection,
     token: str,
     player: dict[str, int | str],
+    mix: list[tuple[str, int]],
     until: float,
     measure_from: float,
     results: Results,
     rng: random.Random,
 ) -> None:
-    routes, weights = zip(*MIX, strict=True)
+    routes, weights = zip(*mix, strict=True)
     try:
         while (now := time.perf_counter()) < until:
             route = rng.choices(routes, weights)[0]
@@ -282,8 +290,13 @@ async def _hello_client(port: int, until: float, measure_from: float, results: R
 
 
 async def _run_mix(
-    port: int, players: list[dict[str, int | str]], seconds: float, warmup: float
-) -> tuple[Results, float]:
+    port: int,
+    players: list[dict[str, int | str]],
+    mix: list[tuple[str, int]],
+    seconds: float,
+    warmup: float,
+    profile_pid: int | None,
+) -> tuple[Results, float, dict[str, Any] | None]:
     results = Results()
     # Every client logs in first (argon2id is slow on purpose); then the clock starts.
     connections = [Connection(port) for _ in players]
@@ -293,13 +306,24 @@ async def _run_mix(
     start = time.perf_counter()
     measure_from, until = start + warmup, start + warmup + seconds
     rng = random.Random(7)
-    await asyncio.gather(
+    clients = asyncio.gather(
         *(
-            _client(conn, token, player, until, measure_from, results, random.Random(rng.random()))
+            _client(
+                conn, token, player, mix, until, measure_from, results, random.Random(rng.random())
+            )
             for conn, token, player in zip(connections, tokens, players, strict=True)
         )
     )
-    return results, seconds
+    profile = None
+    if profile_pid is not None:  # py-spy samples the server during the measured window
+        await asyncio.sleep(warmup)
+        folder = STATE / "bench-api"
+        started = profiling.record({profile_pid: "api"}, seconds, folder)
+        await clients
+        done = await asyncio.to_thread(profiling.finish, started)
+        profile = profiling.summarise(done[0], top=25) if done else None
+    await clients
+    return results, seconds, profile
 
 
 async def _run_hello(
@@ -356,7 +380,9 @@ def _wait_port(port: int, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def _report(title: str, results: Results, seconds: float) -> float:
+def _report(
+    title: str, results: Results, seconds: float, load: tuple[float, float, float]
+) -> float:
     rate = results.count / seconds
     print(f"\n{title}")
     print(f"  {'route':<14}{'requests':>10}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
@@ -367,7 +393,16 @@ def _report(title: str, results: Results, seconds: float) -> float:
             f"{percentile(values, 99):>10.1f}"
         )
     print(f"  total: {results.count} requests in {seconds:.0f} s = {rate:,.0f} requests/s")
+    print("  load average at the end (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in load))
     return rate
+
+
+def _print_profile(profile: dict[str, Any]) -> None:
+    print(f"\npy-spy of the API server, measured window ({profile['samples']} samples)")
+    for kind in ("self", "inclusive"):
+        print(f"  {kind}:")
+        for name, share in profile[kind]:
+            print(f"    {share:6.1%}  {name}")
 
 
 def main() -> None:
@@ -375,7 +410,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--route",
+        choices=[name for name, _ in MIX],
+        help="request only this route (e.g. with --clients 1 for its single-client latency)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the API server during the measured window"
+    )
     args = parser.parse_args()
+    mix = [(args.route, 1)] if args.route else MIX
     with ExitStack() as stop:
         database_url, redis_url = start_stores(
             stop,
@@ -390,7 +434,9 @@ def main() -> None:
             auth=AuthSettings(jwt_secret=SecretStr(JWT_SECRET)),
         )
         print(f"seeding {args.clients} players ...", flush=True)
+        seeding = time.perf_counter()
         players = asyncio.run(_seed(settings, args.clients))
+        print(f"seeded in {time.perf_counter() - seeding:.0f} s", flush=True)
         env = {
             **os.environ,
             "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tools'}",
@@ -408,7 +454,17 @@ def main() -> None:
         }
         server, port = _serve("functions.api.app:app", env)
         try:
-            results, seconds = asyncio.run(_run_mix(port, players, args.seconds, args.warmup))
+            results, seconds, profile = asyncio.run(
+                _run_mix(
+                    port,
+                    players,
+                    mix,
+                    args.seconds,
+                    args.warmup,
+                    server.pid if args.profile else None,
+                )
+            )
+            mix_load = os.getloadavg()
         finally:
             server.terminate()
             server.wait(10)
@@ -421,6 +477,7 @@ def main() -> None:
             hello, hello_seconds = asyncio.run(
                 _run_hello(hello_port, args.clients, args.seconds, args.warmup)
             )
+            hello_load = os.getloadavg()
         finally:
             server.terminate()
             server.wait(10)
@@ -429,16 +486,20 @@ def main() -> None:
             f"worker, PostgreSQL + Redis on this machine ({os.cpu_count()} CPUs), "
             f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
         )
-        mix_rate = _report(
-            "mix (login 2%, balance 24%, transactions 24%, lobby 25%, hand list 15%, one hand 10%)",
-            results,
-            seconds,
+        shares = ", ".join(
+            f"{name} {weight * 100 // sum(w for _, w in mix)}%" for name, weight in mix
         )
+        mix_rate = _report(f"mix ({shares})", results, seconds, mix_load)
         hello_rate = _report(
-            "bare FastAPI hello app (same server settings, same clients)", hello, hello_seconds
+            "bare FastAPI hello app (same server settings, same clients)",
+            hello,
+            hello_seconds,
+            hello_load,
         )
         print(f"\nmix / bare app: {mix_rate / hello_rate:.0%} (target >= 25%)")
         print("targets per route: p95 < 50 ms, p99 < 100 ms")
+        if profile is not None:
+            _print_profile(profile)
     sys.stdout.flush()
 
 

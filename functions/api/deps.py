@@ -8,6 +8,7 @@ and a thread hop per dependency per request costs more than the request's own wo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
 
@@ -15,7 +16,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from holdem.adapters.rate_limit import Limit, RateLimiter
+from holdem.adapters.rate_limit import (
+    Decision,
+    Limit,
+    RateLimiter,
+    address_client,
+    user_client,
+)
 from holdem.auth.passwords import PasswordService
 from holdem.auth.tokens import AccessClaims
 from holdem.bootstrap import Container, bootstrap
@@ -52,16 +59,45 @@ def _passwords(
     )
 
 
+@dataclass(frozen=True)
+class _Adapters:
+    """What the API builds once on top of a container: its read-only engine, its rate
+    limiter and its account use cases."""
+
+    container: Container
+    read_engine: AsyncEngine
+    limiter: RateLimiter
+    accounts: Accounts
+
+
+_adapters: dict[int, _Adapters] = {}
+
+
+def _adapters_of(container: Container) -> _Adapters:
+    found = _adapters.get(id(container))
+    if found is None or found.container is not container:
+        auth = container.settings.auth
+        passwords = _passwords(
+            auth.argon2_time_cost,
+            auth.argon2_memory_kib,
+            auth.argon2_parallelism,
+            auth.argon2_max_concurrency,
+        )
+        found = _Adapters(
+            container=container,
+            # Autocommit: each query of a read-only route is one round trip (no BEGIN and
+            # ROLLBACK around it).
+            read_engine=container.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            limiter=RateLimiter(container.redis),
+            accounts=Accounts(container.sessions, container.redis, auth, passwords),
+        )
+        _adapters[id(container)] = found
+    return found
+
+
 async def get_accounts(container: ContainerDep) -> Accounts:
     """The account use cases, sharing the process's password-hashing limiter."""
-    auth = container.settings.auth
-    passwords = _passwords(
-        auth.argon2_time_cost,
-        auth.argon2_memory_kib,
-        auth.argon2_parallelism,
-        auth.argon2_max_concurrency,
-    )
-    return Accounts(container.sessions, container.redis, auth, passwords)
+    return _adapters_of(container).accounts
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
@@ -75,18 +111,12 @@ async def get_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 
 DbDep = Annotated[AsyncSession, Depends(get_db)]
 
-_read_engines: dict[int, tuple[Container, AsyncEngine]] = {}
-
 
 async def get_read_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
     """A session for read-only routes: autocommit, so each query is one round trip (no
     BEGIN/ROLLBACK around it). Writes use `get_db` (one transaction) or their service's."""
-    found = _read_engines.get(id(container))
-    if found is None or found[0] is not container:
-        found = (container, container.engine.execution_options(isolation_level="AUTOCOMMIT"))
-        _read_engines[id(container)] = found
-    async with AsyncSession(found[1], expire_on_commit=False) as session:
-        yield session
+    async with AsyncSession(_adapters_of(container).read_engine, expire_on_commit=False) as db:
+        yield db
 
 
 ReadDbDep = Annotated[AsyncSession, Depends(get_read_db)]
@@ -94,28 +124,18 @@ ReadDbDep = Annotated[AsyncSession, Depends(get_read_db)]
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 
 
-async def current_user(
-    request: Request,
-    accounts: AccountsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> AccessClaims:
-    """The verified, unrevoked claims of the caller's access token."""
-    cached = getattr(request.state, "claims", None)
-    if isinstance(cached, AccessClaims):
-        return cached
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise InvalidAccessToken("an access token is required", {"reason": "missing"})
-    claims = await accounts.authenticate(credentials.credentials)
-    request.state.claims = claims
-    return claims
-
-
-UserDep = Annotated[AccessClaims, Depends(current_user)]
-
-
 def client_ip(request: Request) -> str:
     """The caller's address (API Gateway's sourceIp on Lambda, the peer under uvicorn)."""
     return request.client.host if request.client and request.client.host else "unknown"
+
+
+def _refuse_over(limit: Limit, decision: Decision) -> None:
+    if not decision.allowed:
+        raise RateLimited(
+            f"too many requests: at most {limit.limit} per {limit.window_s} s",
+            decision.reset_after_s,
+            {"scope": limit.scope, "limit": limit.limit, "window_s": limit.window_s},
+        )
 
 
 class RateLimit:
@@ -125,7 +145,8 @@ class RateLimit:
         self.scope = scope
         self.per_user = per_user
 
-    def _limit(self, container: Container) -> Limit:
+    def limit(self, container: Container) -> Limit:
+        """This scope's limit under the container's settings."""
         limits = container.settings.rate_limits
         if self.scope == "login":
             return Limit("login", limits.login_per_minute, 60)
@@ -136,19 +157,13 @@ class RateLimit:
         return Limit(self.scope, limits.default_per_minute, 60)
 
     async def __call__(self, request: Request, container: ContainerDep) -> None:
-        client = f"ip:{client_ip(request)}"
+        client = address_client(client_ip(request))
         if self.per_user:
             claims = getattr(request.state, "claims", None)
             if isinstance(claims, AccessClaims):
-                client = f"user:{claims.user_id}"
-        limit = self._limit(container)
-        decision = await RateLimiter(container.redis).hit(limit, client)
-        if not decision.allowed:
-            raise RateLimited(
-                f"too many requests: at most {limit.limit} per {limit.window_s} s",
-                decision.reset_after_s,
-                {"scope": limit.scope, "limit": limit.limit, "window_s": limit.window_s},
-            )
+                client = user_client(claims.user_id)
+        limit = self.limit(container)
+        _refuse_over(limit, await _adapters_of(container).limiter.hit(limit, client))
 
 
 general_limit = RateLimit("general", per_user=True)
@@ -158,10 +173,21 @@ withdraw_limit = RateLimit("withdraw", per_user=True)
 
 
 async def authenticated_general_limit(
-    claims: UserDep, request: Request, container: ContainerDep
+    request: Request,
+    container: ContainerDep,
+    accounts: AccountsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> AccessClaims:
-    """Authenticate, then count the request against the caller's general budget."""
-    await general_limit(request, container)
+    """The verified, unrevoked claims of the caller's access token; the request is counted
+    against the caller's general budget (one Redis round trip for both)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidAccessToken("an access token is required", {"reason": "missing"})
+    limit = general_limit.limit(container)
+    claims, decision = await accounts.authenticate_and_count(
+        credentials.credentials, _adapters_of(container).limiter, limit
+    )
+    request.state.claims = claims  # per-user limits of the route (e.g. withdraw) use it
+    _refuse_over(limit, decision)
     return claims
 
 

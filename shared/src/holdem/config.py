@@ -23,6 +23,10 @@ class DatabasePool(BaseModel):
     pool_timeout: float = 30.0
     pool_recycle: int = 1800
     pool_pre_ping: bool = True
+    # Pre-ping only a connection that sat in the pool at least this long (0: every checkout).
+    # A busy server reuses its connections within milliseconds: a ping per checkout would be
+    # one more round trip per request for connections that were just seen working.
+    pool_pre_ping_idle_s: float = 1.0
     statement_timeout_ms: int = 30_000
 
 

@@ -151,6 +151,16 @@ async def test_logout_revokes_the_access_token_and_the_refresh_family(client, us
     assert again.status_code == 401
 
 
+async def test_a_revoked_token_is_not_counted_against_its_users_budget(client, users, container):
+    p = await users.player()
+    budget = f"rl:general:user:{p.user_id}"
+    await client.post("/api/v1/auth/logout", json={}, headers=p.headers)
+    counted = int(await container.redis.get(budget))  # the logout itself counts
+    for _ in range(3):
+        assert (await client.get("/api/v1/me", headers=p.headers)).status_code == 401
+    assert int(await container.redis.get(budget)) == counted
+
+
 async def test_logout_all_ends_every_login_but_a_new_login_works(client, users):
     p = await users.player()
     second = (await users.login(p.email)).json()

@@ -3,21 +3,30 @@
 Servers get a sized pool (SPEC §7). Lambdas reach PostgreSQL through RDS Proxy, so they keep
 no pool of their own (NullPool) and disable psycopg's prepared statements, which would pin
 proxy connections.
+
+An engine's pooled connection is pre-pinged when it comes out of the pool after sitting idle
+for ``db.pool_pre_ping_idle_s`` or longer (0: on every checkout, SQLAlchemy's own pre-ping).
+A failed ping invalidates the whole pool, as SQLAlchemy's pre-ping does; a connection that
+dies while in use fails its statement (a 503 at the API) and invalidates the pool too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, NullPool
+from sqlalchemy import Engine, NullPool, event, exc
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from holdem.config import Settings
+
+_IDLE_SINCE = "idle_since"
 
 
 def _connect_options(settings: Settings) -> str:
@@ -35,19 +44,48 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         "max_overflow": pool.max_overflow,
         "pool_timeout": pool.pool_timeout,
         "pool_recycle": pool.pool_recycle,
-        "pool_pre_ping": pool.pool_pre_ping,
+        "pool_pre_ping": pool.pool_pre_ping and pool.pool_pre_ping_idle_s <= 0,
         "connect_args": connect_args,
     }
 
 
+def _ping_after_idle(engine: Engine, settings: Settings) -> Engine:
+    """Pre-ping the pooled connections that were idle for `pool_pre_ping_idle_s` or more."""
+    pool = settings.db
+    if settings.runtime == "lambda" or not pool.pool_pre_ping or pool.pool_pre_ping_idle_s <= 0:
+        return engine
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_: object, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection
+    ) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < pool.pool_pre_ping_idle_s:
+            return
+        # SQLAlchemy's pre-ping: False when the ping failed on a lost connection.
+        if not dialect._do_ping_w_event(dbapi_connection):
+            raise exc.InvalidatePoolError()
+
+    return engine
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """The asyncio engine used by the API, the functions and the table servers."""
-    return create_async_engine(settings.database_url, **_engine_options(settings))
+    engine = create_async_engine(settings.database_url, **_engine_options(settings))
+    _ping_after_idle(engine.sync_engine, settings)
+    return engine
 
 
 def create_blocking_engine(settings: Settings) -> Engine:
     """A synchronous engine, for migrations and operator commands."""
-    return create_sync_engine(settings.database_url, **_engine_options(settings))
+    return _ping_after_idle(
+        create_sync_engine(settings.database_url, **_engine_options(settings)), settings
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:

@@ -8,6 +8,9 @@ They are revoked through two Redis keys, checked on every authenticated request:
   (logout everywhere, account locked); TTL = the access-token lifetime.
 
 Tokens issued after a cutoff are stamped after it, so a fresh login is never caught by it.
+The REST API checks them as the precondition of the request's rate-limit count
+(`authenticate_and_count`): one Redis round trip for both, and a revoked token is refused
+without being counted against its user's budget.
 
 Each revocation is also published on the user's channel ``ws:user:{user_id}`` (in the same
 Redis round trip) as ``{"type": "_revoked", "token_id": ...}`` or ``{"type": "_revoked",
@@ -28,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.orm.users import User
+from holdem.adapters.rate_limit import Decision, Limit, Precondition, RateLimiter, user_client
 from holdem.adapters.relay import pack, user_channel
 from holdem.auth import refresh as refresh_tokens
 from holdem.auth.passwords import PasswordService
@@ -205,19 +209,42 @@ class Accounts:
         Raises:
             InvalidAccessToken: with ``details.reason`` one of invalid, expired, revoked.
         """
-        now = self._clock()
+        claims = self._decode(token)
+        denied, cutoff = await self._redis.mget(_deny_key(claims), _cutoff_key(claims.user_id))
+        if self._revoked(claims, denied is not None, None if cutoff is None else int(cutoff)):
+            raise InvalidAccessToken("the access token was revoked", {"reason": "revoked"})
+        return claims
+
+    async def authenticate_and_count(
+        self, token: str, limiter: RateLimiter, limit: Limit
+    ) -> tuple[AccessClaims, Decision]:
+        """`authenticate`, and count the request against the caller's ``limit`` in the same
+        Redis round trip (the revocation check is the count's precondition).
+
+        Returns:
+            The claims, and the rate limit's decision (the caller refuses when not allowed).
+
+        Raises:
+            InvalidAccessToken: with ``details.reason`` one of invalid, expired, revoked.
+        """
+        claims = self._decode(token)
+        # Revoked unless the deny key is absent and the cutoff is at most the issue time.
+        not_revoked = Precondition(
+            absent=(_deny_key(claims),),
+            at_most=((_cutoff_key(claims.user_id), _issued_at(claims, self)),),
+        )
+        decision = await limiter.hit(limit, user_client(claims.user_id), not_revoked)
+        if decision.precondition_failed:
+            raise InvalidAccessToken("the access token was revoked", {"reason": "revoked"})
+        return claims, decision
+
+    def _decode(self, token: str) -> AccessClaims:
         try:
-            claims = decode_access_token(token, self._settings, now=now)
+            return decode_access_token(token, self._settings, now=self._clock())
         except InvalidTokenError as exc:
             raise InvalidAccessToken(
                 "the access token is not valid", {"reason": exc.reason}
             ) from exc
-        denied, cutoff = await self._redis.mget(
-            f"auth:deny:{claims.token_id}", f"auth:cutoff:{claims.user_id}"
-        )
-        if self._revoked(claims, denied is not None, None if cutoff is None else int(cutoff)):
-            raise InvalidAccessToken("the access token was revoked", {"reason": "revoked"})
-        return claims
 
     def voids(self, claims: AccessClaims, notice: dict[str, Any]) -> bool:
         """Whether a revocation notice (published on the user's channel) voids this token."""
@@ -233,7 +260,7 @@ class Accounts:
 
     async def issue_access_token(self, user_id: int, role: str) -> tuple[str, AccessClaims]:
         """An access token stamped after any cutoff of the user."""
-        cutoff = await self._redis.get(f"auth:cutoff:{user_id}")
+        cutoff = await self._redis.get(_cutoff_key(user_id))
         now = self._clock()
         if cutoff is not None:
             now = max(now, float(int(cutoff)))
@@ -257,7 +284,7 @@ class Accounts:
     async def _deny(self, claims: AccessClaims) -> None:
         ttl = max(1, int(claims.expires_at - self._clock()) + 1)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(f"auth:deny:{claims.token_id}", b"1", ex=ttl)
+            pipe.set(_deny_key(claims), b"1", ex=ttl)
             notice = {"type": "_revoked", "token_id": claims.token_id}
             pipe.publish(user_channel(claims.user_id), pack(notice))
             await pipe.execute()
@@ -266,9 +293,17 @@ class Accounts:
         # Tokens issued at or before this second are void; new ones are stamped at it or after.
         cutoff = int(self._clock()) + 1
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(f"auth:cutoff:{user_id}", cutoff, ex=self._settings.access_token_ttl_s + 60)
+            pipe.set(_cutoff_key(user_id), cutoff, ex=self._settings.access_token_ttl_s + 60)
             pipe.publish(user_channel(user_id), pack({"type": "_revoked", "cutoff": cutoff}))
             await pipe.execute()
+
+
+def _deny_key(claims: AccessClaims) -> str:
+    return f"auth:deny:{claims.token_id}"
+
+
+def _cutoff_key(user_id: int) -> str:
+    return f"auth:cutoff:{user_id}"
 
 
 def _issued_at(claims: AccessClaims, accounts: Accounts) -> int:
