@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import psutil
 import psycopg
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -135,6 +137,8 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     count: int = 0
+    cpu: list[CpuSample] = field(default_factory=list)
+    """At the start and the end of the measured window."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -314,15 +318,7 @@ async def _run_mix(
             for conn, token, player in zip(connections, tokens, players, strict=True)
         )
     )
-    profile = None
-    if profile_pid is not None:  # py-spy samples the server during the measured window
-        await asyncio.sleep(warmup)
-        folder = STATE / "bench-api"
-        started = profiling.record({profile_pid: "api"}, seconds, folder)
-        await clients
-        done = await asyncio.to_thread(profiling.finish, started)
-        profile = profiling.summarise(done[0], top=25) if done else None
-    await clients
+    profile = await _measure(clients, warmup, seconds, results, profile_pid)
     return results, seconds, profile
 
 
@@ -332,10 +328,81 @@ async def _run_hello(
     results = Results()
     start = time.perf_counter()
     measure_from, until = start + warmup, start + warmup + seconds
-    await asyncio.gather(
+    running = asyncio.gather(
         *(_hello_client(port, until, measure_from, results) for _ in range(clients))
     )
+    await _measure(running, warmup, seconds, results, None)
     return results, seconds
+
+
+async def _measure(
+    clients: asyncio.Future[list[None]],
+    warmup: float,
+    seconds: float,
+    results: Results,
+    profile_pid: int | None,
+) -> dict[str, Any] | None:
+    """Sample CPU (and py-spy the server) over the measured window while the clients run."""
+    await asyncio.sleep(warmup)
+    results.cpu.append(await asyncio.to_thread(CpuSample.take))
+    started = (
+        profiling.record({profile_pid: "api"}, seconds, STATE / "bench-api") if profile_pid else []
+    )
+    await clients
+    results.cpu.append(await asyncio.to_thread(CpuSample.take))
+    done = await asyncio.to_thread(profiling.finish, started)
+    return profiling.summarise(done[0], top=25) if done else None
+
+
+# --- where the CPU goes ----------------------------------------------------------------------
+
+ROLES = [
+    ("API server", re.compile(r"uvicorn functions\.api")),
+    ("hello server", re.compile(r"uvicorn bench_hello_app")),
+    ("PostgreSQL", re.compile(r"^postgres")),
+    ("Redis", re.compile(r"redis-server")),
+]
+
+
+@dataclass
+class CpuSample:
+    """CPU seconds so far of this run's processes by role, and of the whole machine."""
+
+    wall: float
+    by_role: dict[str, float]
+    machine_busy: float
+
+    @classmethod
+    def take(cls) -> CpuSample:
+        me = psutil.Process()
+        by_role: dict[str, float] = defaultdict(float)
+        for process in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                cmdline = " ".join(process.cmdline()) or process.name()
+                role = "load generator" if process.pid == me.pid else None
+                role = role or next((r for r, rx in ROLES if rx.search(cmdline)), None)
+                if role is not None:
+                    times = process.cpu_times()
+                    by_role[role] += times.user + times.system
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return cls(time.perf_counter(), dict(by_role), busy)
+
+
+def _cpu_report(before: CpuSample, after: CpuSample, requests: int) -> None:
+    """CPU per request by role, and how busy the machine was (others' processes included)."""
+    wall = after.wall - before.wall
+    parts = [
+        f"{role} {1000 * (after.by_role[role] - before.by_role.get(role, 0.0)) / requests:.2f}"
+        for role in after.by_role
+    ]
+    ours = sum(after.by_role.values()) - sum(before.by_role.values())
+    machine = after.machine_busy - before.machine_busy
+    print(f"  CPU ms per request: {', '.join(parts)}")
+    print(
+        f"  CPU busy: this run's processes {ours / wall:.2f} cores, the whole machine "
+        f"{machine / wall:.2f} of {os.cpu_count()} cores"
+    )
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -394,6 +461,7 @@ def _report(
         )
     print(f"  total: {results.count} requests in {seconds:.0f} s = {rate:,.0f} requests/s")
     print("  load average at the end (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in load))
+    _cpu_report(results.cpu[0], results.cpu[1], results.count)
     return rate
 
 

@@ -138,22 +138,24 @@ async def get_hand(
     Raises:
         NotFound: no such hand, or the user did not play it (not told apart).
     """
-    players = (
+    rows = (
         await db.execute(
-            select(HandPlayer, User.nickname)
+            select(HandPlayer, User.nickname, Hand)  # the hand with its seats: one round trip
             .join(User, User.id == HandPlayer.user_id)
+            .join(Hand, Hand.id == HandPlayer.hand_id)
             .where(HandPlayer.hand_id == hand_id)
             .order_by(HandPlayer.seat_no)
         )
     ).all()
+    players = [(p, nickname) for p, nickname, _ in rows]
     mine = next((p for p, _ in players if p.user_id == user_id), None)
     if mine is None and archived is not None:
         record = await archived(hand_id)
         if record is not None and any(p.user_id == user_id for p in record.players):
             return await _archived_detail(db, user_id, record)
-    hand = await db.get(Hand, hand_id) if mine is not None else None
-    if mine is None or hand is None:
+    if mine is None:
         raise NotFound("no such hand in your history", {"hand_id": hand_id})
+    hand = rows[0][2]
     visible_seats = {p.seat_no for p, _ in players if p.shown or p.user_id == user_id}
     events = (
         await db.execute(

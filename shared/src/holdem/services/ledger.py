@@ -687,6 +687,35 @@ def _decode_cursor(cursor: str) -> int:
     return value
 
 
+_FINISH = aliased(LedgerTransaction)
+# Built once (a statement is immutable; each call adds its filters to a copy).
+_STATEMENT = (
+    select(
+        LedgerEntry.id,
+        LedgerEntry.amount,
+        LedgerEntry.balance_after,
+        LedgerAccount.kind,
+        LedgerAccount.table_id,
+        LedgerTransaction.id,
+        LedgerTransaction.kind,
+        LedgerTransaction.metadata_,
+        LedgerTransaction.created_at,
+        _FINISH.created_at,
+    )
+    .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+    .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+    .outerjoin(
+        _FINISH,
+        and_(
+            LedgerTransaction.kind == TransactionKind.WITHDRAWAL_RESERVE,
+            _FINISH.related_id == LedgerTransaction.id,
+            _FINISH.kind.in_([str(k) for k in WITHDRAWAL_FINISHES]),
+        ),
+    )
+    .order_by(LedgerEntry.id.desc())
+)
+
+
 async def transactions(
     session: AsyncSession,
     user_id: int,
@@ -703,34 +732,7 @@ async def transactions(
     """
     if not 1 <= limit <= 200:
         raise InvalidLedgerRequest("limit must be between 1 and 200")
-    finish = aliased(LedgerTransaction)
-    query = (
-        select(
-            LedgerEntry.id,
-            LedgerEntry.amount,
-            LedgerEntry.balance_after,
-            LedgerAccount.kind,
-            LedgerAccount.table_id,
-            LedgerTransaction.id,
-            LedgerTransaction.kind,
-            LedgerTransaction.metadata_,
-            LedgerTransaction.created_at,
-            finish.created_at,
-        )
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .outerjoin(
-            finish,
-            and_(
-                LedgerTransaction.kind == TransactionKind.WITHDRAWAL_RESERVE,
-                finish.related_id == LedgerTransaction.id,
-                finish.kind.in_([str(k) for k in WITHDRAWAL_FINISHES]),
-            ),
-        )
-        .where(LedgerEntry.user_id == user_id)
-        .order_by(LedgerEntry.id.desc())
-        .limit(limit + 1)
-    )
+    query = _STATEMENT.where(LedgerEntry.user_id == user_id).limit(limit + 1)
     if cursor is not None:
         query = query.where(LedgerEntry.id < _decode_cursor(cursor))
     if kind is not None:

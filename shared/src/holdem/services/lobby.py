@@ -80,26 +80,23 @@ class NewTable:
     rake_cap: int
 
 
-def _seated_count() -> ScalarSelect[int]:
-    return (
-        select(func.count())
-        .where(Seat.table_id == PokerTable.id, Seat.left_at.is_(None))
-        .correlate(PokerTable)
-        .scalar_subquery()
-    )
+# Built once (statements are immutable; each call adds its filters to a copy).
+_SEATED: ScalarSelect[int] = (
+    select(func.count())
+    .where(Seat.table_id == PokerTable.id, Seat.left_at.is_(None))
+    .correlate(PokerTable)
+    .scalar_subquery()
+)
+_TABLES = select(PokerTable, _SEATED.label("seated")).order_by(
+    PokerTable.created_at.desc(), PokerTable.id.desc()
+)
 
 
 async def list_tables(
     db: AsyncSession, where: TableFilter, cursor: str | None, limit: int
 ) -> Page[TableSummary]:
     """Tables newest first, filtered, one keyset page at a time."""
-    seated = _seated_count().label("seated")
-    query = (
-        select(PokerTable, seated)
-        .where(PokerTable.status == where.status)
-        .order_by(PokerTable.created_at.desc(), PokerTable.id.desc())
-        .limit(limit + 1)
-    )
+    query = _TABLES.where(PokerTable.status == where.status).limit(limit + 1)
     if where.small_blind is not None:
         query = query.where(PokerTable.small_blind == where.small_blind)
     if where.big_blind is not None:
@@ -107,7 +104,7 @@ async def list_tables(
     if where.max_seats is not None:
         query = query.where(PokerTable.max_seats == where.max_seats)
     if where.min_free_seats > 0:
-        query = query.where(PokerTable.max_seats - _seated_count() >= where.min_free_seats)
+        query = query.where(PokerTable.max_seats - _SEATED >= where.min_free_seats)
     if cursor is not None:
         created_at, table_id = decode_cursor(cursor, datetime, int)
         query = query.where(
