@@ -53,3 +53,23 @@ def test_a_refresh_typed_token_is_not_an_access_token():
     token = jwt.encode({**payload, "exp": 2**31, "jti": "x"}, key, algorithm="HS256")
     with pytest.raises(InvalidTokenError):
         decode_access_token(token, SETTINGS, now=NOW)
+
+
+def test_a_token_verified_before_still_expires_and_is_still_tied_to_its_key():
+    token, claims = issue_access_token(43, "player", SETTINGS, now=NOW)
+    assert decode_access_token(token, SETTINGS, now=NOW + 1) == claims
+    assert decode_access_token(token, SETTINGS, now=NOW + 2) == claims  # the remembered answer
+    with pytest.raises(InvalidTokenError) as error:
+        decode_access_token(token, SETTINGS, now=NOW + 15 * 60)
+    assert error.value.reason == "expired"
+    rotated = AuthSettings(jwt_secret="a-rotated-signing-key-0123456789abcdef")
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token, rotated, now=NOW + 1)
+
+
+def test_a_token_from_the_future_is_refused_even_when_verified_before():
+    token, _ = issue_access_token(44, "player", SETTINGS, now=NOW + 60)
+    assert decode_access_token(token, SETTINGS, now=NOW + 60).user_id == 44
+    with pytest.raises(InvalidTokenError) as error:
+        decode_access_token(token, SETTINGS, now=NOW)  # issued 60 s after "now": skew > 30 s
+    assert error.value.reason == "invalid"

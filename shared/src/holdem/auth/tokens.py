@@ -6,6 +6,7 @@ algorithm (no `none`, no algorithm confusion) and requires expiry, issuer, audie
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -76,13 +77,28 @@ def decode_access_token(
     token: str, settings: AuthSettings, now: float | None = None
 ) -> AccessClaims:
     """Verify signature, algorithm, expiry, issuer, audience and type; return the claims."""
-    # Time claims are checked below against `now`, so tests and replays use one clock.
+    claims, issued_at = _verified(token, _signing_key(settings), settings.jwt_algorithm)
+    # Time claims are checked here against `now`, so tests and replays use one clock.
+    current = time.time() if now is None else now
+    if claims.expires_at <= current:
+        raise InvalidTokenError("expired")
+    if issued_at > current + _CLOCK_SKEW_S:
+        raise InvalidTokenError("invalid")
+    return claims
+
+
+@functools.lru_cache(maxsize=8192)
+def _verified(token: str, key: str, algorithm: str) -> tuple[AccessClaims, int]:
+    """The claims of a token whose signature and time-independent claims are valid, with its
+    issue time. Cached by the exact token string: a client presents the same token on every
+    request for its 15 minutes, and verifying it again would give the same answer (PyJWT
+    also re-parses the key on each decode). Refusals are not cached: they raise."""
     options = {"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False}
     try:
         payload = jwt.decode(
             token,
-            _signing_key(settings),
-            algorithms=[settings.jwt_algorithm],
+            key,
+            algorithms=[algorithm],
             audience=AUDIENCE,
             issuer=ISSUER,
             options=options,  # type: ignore[arg-type]
@@ -90,18 +106,14 @@ def decode_access_token(
         )
     except jwt.PyJWTError as exc:
         raise InvalidTokenError("invalid") from exc
-    current = time.time() if now is None else now
     if not isinstance(payload["exp"], int) or not isinstance(payload["iat"], int):
-        raise InvalidTokenError("invalid")
-    if payload["exp"] <= current:
-        raise InvalidTokenError("expired")
-    if payload["iat"] > current + _CLOCK_SKEW_S:
         raise InvalidTokenError("invalid")
     if payload["typ"] != "access" or not str(payload["sub"]).isdigit():
         raise InvalidTokenError("invalid")
-    return AccessClaims(
+    claims = AccessClaims(
         user_id=int(payload["sub"]),
         role=str(payload.get("role", "player")),
         token_id=str(payload["jti"]),
         expires_at=int(payload["exp"]),
     )
+    return claims, payload["iat"]

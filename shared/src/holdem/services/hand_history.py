@@ -78,6 +78,24 @@ class HandDetail:
     events: list[EventView]
 
 
+# HandSummary's fields, in order.
+_SUMMARY_COLUMNS = (
+    Hand.id,
+    Hand.table_id,
+    Hand.hand_no,
+    Hand.started_at,
+    Hand.ended_at,
+    Hand.small_blind,
+    Hand.big_blind,
+    Hand.board,
+    Hand.total_pot,
+    Hand.rake,
+    HandPlayer.seat_no,
+    HandPlayer.hole_cards,
+    HandPlayer.net,
+)
+
+
 def _summary(hand: Hand, me: HandPlayer) -> HandSummary:
     return HandSummary(
         hand_id=hand.id,
@@ -101,7 +119,7 @@ async def list_hands(
 ) -> Page[HandSummary]:
     """The user's hands, newest first (keyset on started_at, hand id)."""
     query = (
-        select(HandPlayer, Hand)
+        select(*_SUMMARY_COLUMNS)  # rows, not ORM objects: a page is read, never changed
         .join(Hand, Hand.id == HandPlayer.hand_id)
         .where(HandPlayer.user_id == user_id)
         .order_by(HandPlayer.started_at.desc(), HandPlayer.hand_id.desc())
@@ -116,7 +134,7 @@ async def list_hands(
             )
         )
     rows = (await db.execute(query)).all()
-    items = [_summary(hand, me) for me, hand in rows[:limit]]
+    items = [HandSummary(*tuple(row)) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
