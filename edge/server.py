@@ -27,6 +27,7 @@ from websockets.http11 import Request, Response
 
 from edge import logs
 from edge.connections import Connection, Registry, TokenBucket
+from edge.lobby import LobbyCache
 from edge.metrics import Metrics
 from edge.tables import TableHost
 from holdem.adapters.fleet import EVICT_CHANNEL, Fleet
@@ -101,6 +102,7 @@ class EdgeServer:
         self._background: set[asyncio.Future[None]] = set()
         self._lobby_changes: dict[int, dict[str, Any]] = {}
         """Lobby entries changed since the last lobby frame, by table (latest values win)."""
+        self.lobby = LobbyCache()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -321,14 +323,17 @@ class EdgeServer:
         # Subscribed before the lobby is read: a change published meanwhile is sent after it.
         self.registry.lobby.add(conn)
         try:
-            live = await self.relay.lobby_live()
-            async with self.container.sessions() as session:
-                tables = await lobby.open_lobby(session, live)
+            tables = await self.lobby.tables(self._read_lobby)
         except Exception as exc:
             self.registry.lobby.discard(conn)
             log.warning("lobby read failed", exc_info=True)
             raise perr.LobbyUnavailable("the lobby cannot be read now; retry") from exc
         conn.send({"type": ServerType.LOBBY, "id": request_id, "full": True, "tables": tables})
+
+    async def _read_lobby(self) -> list[dict[str, Any]]:
+        live = await self.relay.lobby_live()
+        async with self.container.sessions() as session:
+            return await lobby.open_lobby(session, live)
 
     async def _part(self, conn: Connection, table_id: int) -> None:
         if self.registry.part(conn, table_id) and self._pubsub is not None:
@@ -398,10 +403,13 @@ class EdgeServer:
                 self._deliver_user(int(channel.rsplit(":", 1)[1]), data)
             elif channel.startswith("ws:table:"):
                 self._deliver_table(int(channel.split(":")[2]), data)
-            elif channel == LOBBY_CHANNEL and self.registry.lobby:
+            elif channel == LOBBY_CHANNEL:
                 _target, entry = unpack(data)
-                table_id = int(entry["table_id"])
-                self._lobby_changes[table_id] = {**self._lobby_changes.get(table_id, {}), **entry}
+                self.lobby.apply(entry)
+                if self.registry.lobby:
+                    table_id = int(entry["table_id"])
+                    changed = self._lobby_changes.get(table_id, {})
+                    self._lobby_changes[table_id] = {**changed, **entry}
 
     def _evict(self, entry: str) -> None:
         _user, _, conn_id = entry.partition(":")

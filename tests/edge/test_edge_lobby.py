@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from devstack.services import free_port
+from edge.lobby import LobbyCache
 from holdem.adapters.relay import LOBBY_CHANNEL, Relay, pack
 from holdem.client import Bot, BotStrategy, ClientError
 from tests.edge.conftest import fast_settings, url_of
@@ -158,3 +159,58 @@ async def test_a_lobby_that_cannot_be_read_is_a_clear_error_and_the_connection_s
     assert raised.value.code == "lobby_unavailable"
     assert not server.registry.lobby
     assert (await client.request({"type": "ping"}))["type"] == "pong"
+
+
+async def test_subscribers_share_one_lobby_read_kept_current_by_the_channel(
+    start_edge, make_players, make_table, clients, container
+):
+    first_server, other_server = await start_edge(), await start_edge()
+    listed = await make_table()
+    [player] = await make_players(1)
+    first = clients(url_of(first_server), player.token)
+    await first.connect()
+    assert [e["table_id"] for e in (await first.subscribe_lobby())["tables"]] == [listed]
+
+    # A table opened behind the lobby's back (nothing announced) and one announced.
+    silent = await make_table()
+    announced = {"table_id": 99_001, "name": "new", "seated": 0, "status": "open"}
+    await Relay(container.redis).publish_lobby(announced)
+    await first.wait_for(lambda m: m["type"] == "lobby" and not m["full"])
+
+    second = clients(url_of(first_server), player.token)
+    await second.connect()
+    # Served from this server's copy (no PostgreSQL read), which the channel kept current.
+    copy = {e["table_id"] for e in (await second.subscribe_lobby())["tables"]}
+    assert copy == {listed, announced["table_id"]}
+    # A server without a copy reads the lobby: PostgreSQL lists the silent table.
+    third = clients(url_of(other_server), player.token)
+    await third.connect()
+    read = {e["table_id"] for e in (await third.subscribe_lobby())["tables"]}
+    assert read == {listed, silent}
+
+
+async def test_the_lobby_copy_applies_what_the_channel_said_during_a_read_after_it():
+    cache = LobbyCache()
+
+    async def read():
+        # Published while PostgreSQL is being read: newer than what the read returns.
+        cache.apply({"table_id": 1, "seated": 5})
+        cache.apply({"table_id": 2, "status": "closed"})
+        cache.apply({"table_id": 3, "seated": 1})  # figures of a table the lobby lacks
+        return [
+            {"table_id": 1, "name": "a", "seated": 2, "status": "open"},
+            {"table_id": 2, "name": "b", "seated": 0, "status": "open"},
+        ]
+
+    tables = await cache.tables(read)
+    assert tables == [{"table_id": 1, "name": "a", "seated": 5, "status": "open"}]
+    cache.apply({"table_id": 1, "avg_pot": 4_000})
+    cache.apply({"table_id": 4, "name": "d", "seated": 0, "status": "open"})
+
+    async def must_not_read():
+        raise AssertionError("the copy is fresh")
+
+    assert {e["table_id"]: e.get("avg_pot") for e in await cache.tables(must_not_read)} == {
+        1: 4_000,
+        4: None,
+    }
