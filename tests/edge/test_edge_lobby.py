@@ -5,10 +5,10 @@ so a busy table never floods it."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
-from devstack.services import free_port
 from edge.lobby import LobbyCache
 from holdem.adapters.relay import LOBBY_CHANNEL, Relay, pack
 from holdem.client import Bot, BotStrategy, ClientError
@@ -146,16 +146,21 @@ async def test_subscribing_needs_a_known_channel(start_edge, make_players, clien
 async def test_a_lobby_that_cannot_be_read_is_a_clear_error_and_the_connection_stays(
     start_edge, make_players, clients, edge_settings
 ):
-    # PostgreSQL unreachable (nothing listens on that port); Redis is fine.
-    broken = edge_settings.model_copy(
-        update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"}
-    )
-    server = await start_edge(broken)
-    [player] = await make_players(1)
-    client = clients(url_of(server), player.token)
-    await client.connect()
-    with pytest.raises(ClientError) as raised:
-        await client.subscribe_lobby()
+    # PostgreSQL unreachable: a port bound here and never listened on refuses connections
+    # (and no other server can take it meanwhile). Redis is fine.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        server = await start_edge(
+            edge_settings.model_copy(
+                update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"}
+            )
+        )
+        [player] = await make_players(1)
+        client = clients(url_of(server), player.token)
+        await client.connect()
+        with pytest.raises(ClientError) as raised:
+            await client.subscribe_lobby()
     assert raised.value.code == "lobby_unavailable"
     assert not server.registry.lobby
     assert (await client.request({"type": "ping"}))["type"] == "pong"
