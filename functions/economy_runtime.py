@@ -1,4 +1,5 @@
-"""What the economy Lambdas share: one event loop and one set of adapters per cold start.
+"""What the economy Lambdas and the audit relay share: one event loop and one set of adapters
+per cold start.
 
 Lambda handlers are synchronous; each economy function runs its async use case on the loop
 built here, so the asyncio engine and Redis pool stay bound to one loop for the life of the
@@ -17,6 +18,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
 
 from holdem.adapters.archive_store import S3ArchiveStore
+from holdem.adapters.audit_relay import AuditRelay
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.bootstrap import Container, bootstrap
 from holdem.services.errors import ServiceError
@@ -42,6 +44,13 @@ def container() -> Container:
 def archive_store() -> S3ArchiveStore:
     """The hand archive bucket."""
     return S3ArchiveStore.from_settings(container().settings)
+
+
+@lru_cache(maxsize=1)
+def audit_relay() -> AuditRelay:
+    """The audit outbox relay: the Redis Stream and the audit bucket."""
+    built = container()
+    return AuditRelay.from_settings(built.sessions, built.redis, built.settings)
 
 
 @lru_cache(maxsize=1)
@@ -95,5 +104,5 @@ def reset() -> None:
     """Close and forget the adapters (tests, or a settings change)."""
     if container.cache_info().currsize:
         run(container().aclose())
-    for cached in (container, archive_store, notifier, rakeback_queue):
+    for cached in (container, archive_store, audit_relay, notifier, rakeback_queue):
         cached.cache_clear()

@@ -20,8 +20,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
     from holdem.config import Settings
 
 
@@ -31,15 +29,6 @@ def _settings() -> Settings:
     if not os.environ.get("DATABASE_URL"):
         raise SystemExit("set DATABASE_URL to the database to check")
     return Settings(db={"pool_size": 2, "max_overflow": 0})
-
-
-def _s3(settings: Settings) -> S3Client:
-    import boto3
-
-    client: S3Client = boto3.client(
-        "s3", endpoint_url=settings.aws.endpoint_url, region_name=settings.aws.region
-    )
-    return client
 
 
 async def _ledger_check() -> int:
@@ -91,7 +80,7 @@ async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
         if check_redis:
             copies.append(("redis", await audit_relay.redis_copies(container.redis)))
         if check_s3:
-            s3 = _s3(settings)
+            s3 = audit_relay.s3_client(settings)
             bucket = settings.aws.audit_bucket
             copies.append(("s3", await asyncio.to_thread(audit_relay.s3_copies, s3, bucket)))
         for destination, found in copies:
@@ -127,9 +116,7 @@ async def _audit_relay() -> int:
     settings = _settings()
     container = bootstrap(settings)
     try:
-        relay = AuditRelay(
-            container.sessions, container.redis, _s3(settings), settings.aws.audit_bucket
-        )
+        relay = AuditRelay.from_settings(container.sessions, container.redis, settings)
         stats = await relay.run_once()
     finally:
         await container.aclose()

@@ -20,6 +20,7 @@ class Lambda:
     s3: object
     sqs: object
     bucket: str
+    audit_bucket: str
     queue_url: str
     notice_url: str
     settings: Settings
@@ -54,7 +55,9 @@ def lam(aws, database_url, redis_url, monkeypatch):
     s3 = boto3.client("s3", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
     bucket = "fn-hand-archive"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    audit_bucket = "fn-audit"
+    for name in (bucket, audit_bucket):
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
     queue_url = sqs.create_queue(QueueName="fn-rakeback")["QueueUrl"]
     notice_url = sqs.create_queue(QueueName="fn-notifications")["QueueUrl"]
     env = {
@@ -63,6 +66,7 @@ def lam(aws, database_url, redis_url, monkeypatch):
         "RUNTIME": "lambda",
         "AWS__REGION": REGION,
         "AWS__ARCHIVE_BUCKET": bucket,
+        "AWS__AUDIT_BUCKET": audit_bucket,
         "AWS__RAKEBACK_QUEUE_URL": queue_url,
         "AWS__NOTIFICATION_QUEUE_URL": notice_url,
     }
@@ -71,7 +75,9 @@ def lam(aws, database_url, redis_url, monkeypatch):
     get_settings.cache_clear()
     economy_runtime.reset()
     try:
-        yield Lambda(s3, sqs, bucket, queue_url, notice_url, get_settings(), LambdaContext())
+        yield Lambda(
+            s3, sqs, bucket, audit_bucket, queue_url, notice_url, get_settings(), LambdaContext()
+        )
     finally:
         economy_runtime.reset()
         get_settings.cache_clear()

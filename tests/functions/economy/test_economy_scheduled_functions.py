@@ -1,15 +1,23 @@
-"""The planner, archiver and daily-stats Lambdas with their sample events."""
+"""The planner, archiver, daily-stats and audit-relay Lambdas with their sample events."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+from devstack.lambda_runtime import load_functions
+from devstack.paths import ROOT
+from devstack.scheduler import find_schedule, schedules
+from devstack.template import Resolver, load_template
 from functions.archiver import handler as archiver
+from functions.audit_relay import handler as audit_relay_function
 from functions.daily_stats import handler as daily_stats
 from functions.rakeback_planner import handler as planner
+from holdem.adapters import audit_relay
 from holdem.ledger.rakeback import KST
+from holdem.services.ledger import LedgerService
 from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
-from tests.functions.economy.economy_lambda import event
+from tests.functions.economy.economy_lambda import REGION, event
 
 
 def _hands(instants, players=3):
@@ -97,3 +105,57 @@ def test_daily_stats_at_03_00_kst_cover_the_day_before(lam):
     long_ago = (yesterday - timedelta(days=10)).isoformat()
     assert daily_stats.handler({"day": long_ago}, lam.context)["error"]["code"] == "invalid_input"
     assert daily_stats.StatsEvent.model_validate(event("daily_stats/recompute-day.json")).day
+
+
+def _template_schedule(function_id):
+    template = ROOT / "template.yaml"
+    resolver = Resolver(load_template(template), "holdem-local", REGION)
+    return find_schedule(schedules(load_functions(resolver, template), resolver), function_id)
+
+
+async def _deposits(container):
+    async with container.sessions() as session, session.begin():
+        users = await make_users(session, 2)
+    service = LedgerService(container.sessions, container.statements)
+    for user in users:
+        await service.credit_deposit(
+            key=f"deposit:USDT:relay{user}:0",
+            user_id=user,
+            amount=150_000,
+            coin="USDT",
+            crypto_amount=Decimal(100),
+            rate_krw=Decimal(1500),
+            tx_hash=f"relay{user}",
+            address="0xrelay",
+        )
+
+
+def test_the_audit_relay_runs_every_minute_and_copies_new_records_to_redis_and_s3(lam):
+    schedule = _template_schedule("AuditRelayFunction")
+    at = datetime(2026, 11, 26, 13, 7, 30, tzinfo=UTC)
+    assert schedule.next_after(at) == datetime(2026, 11, 26, 13, 8, tzinfo=UTC)
+    lam.seed(_deposits)
+
+    fired = schedule.event(schedule.next_after(at))
+    result = audit_relay_function.handler(fired, lam.context)
+
+    assert result == {"redis": 2, "s3_records": 2, "s3_objects": 1}
+    assert audit_relay_function.handler(fired, lam.context) == {
+        "redis": 0,
+        "s3_records": 0,
+        "s3_objects": 0,
+    }
+
+    async def copies(container):
+        async with container.sessions() as session:
+            database = await audit_relay.database_records(session)
+            cursors = {d: await audit_relay.published_cursors(session, d) for d in ("redis", "s3")}
+        streamed = await audit_relay.redis_copies(container.redis)
+        return database, cursors, streamed
+
+    database, cursors, streamed = lam.seed(copies)
+    stored = audit_relay.s3_copies(lam.s3, lam.audit_bucket)
+    for destination, found in (("redis", streamed), ("s3", stored)):
+        report = audit_relay.compare_copy(destination, found, database, cursors[destination])
+        assert report.ok, report.problems
+        assert report.records == 2

@@ -15,27 +15,27 @@ Exactly once, whatever crashes:
   committed in PostgreSQL) before the object is written; after a crash the same batch, with
   the same key and bytes, is written again, never a differently cut one.
 
-`cross_check` reads both copies back and compares them with the database (`./dev audit
+`AuditRelayFunction` (template.yaml) runs `AuditRelay.run_once` every minute; `./dev audit
+relay` runs it by hand. `compare_copy` checks both copies against the database (`./dev audit
 verify`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+import boto3
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.orm.ledger import AuditLane, AuditRecord, AuditRelayCursor
+from holdem.config import Settings
 from holdem.ledger.audit import StoredRecord
 
 if TYPE_CHECKING:
@@ -106,8 +106,23 @@ class RelayStats:
     s3_objects: int = 0
 
 
+def s3_client(settings: Settings) -> S3Client:
+    """A blocking S3 client for the audit bucket (calls run in worker threads)."""
+    client: S3Client = boto3.client(
+        "s3", endpoint_url=settings.aws.endpoint_url, region_name=settings.aws.region
+    )
+    return client
+
+
 class AuditRelay:
     """Copies new audit records to Redis and S3. Safe to run in several processes at once."""
+
+    @classmethod
+    def from_settings(
+        cls, sessions: async_sessionmaker[Any], redis: Redis, settings: Settings
+    ) -> AuditRelay:
+        """Both copies: the process's Redis, and the audit bucket of `settings`."""
+        return cls(sessions, redis, s3_client(settings), settings.aws.audit_bucket)
 
     def __init__(
         self,
@@ -139,26 +154,6 @@ class AuditRelay:
                     stats.s3_records += copied
                     stats.s3_objects += 1
         return stats
-
-    async def run_forever(self, stop: asyncio.Event, interval_s: float = 1.0) -> RelayStats:
-        """Relay every `interval_s` until `stop` is set (a table server's background task).
-
-        A failed pass (Redis or S3 down) is retried on the next tick: nothing is lost, the
-        cursors have not moved.
-        """
-        total = RelayStats()
-        while not stop.is_set():
-            try:
-                stats = await self.run_once()
-            except (OSError, ConnectionError, RedisError, BotoCoreError, ClientError):
-                stats = RelayStats()
-            total.redis += stats.redis
-            total.s3_records += stats.s3_records
-            total.s3_objects += stats.s3_objects
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval_s):
-                    await stop.wait()
-        return total
 
     async def _lanes(self) -> list[int]:
         async with self._sessions() as session:
