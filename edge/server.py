@@ -125,6 +125,7 @@ class EdgeServer:
             close_timeout=5,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self.tables.inbox.start()
         self._tasks = [
             asyncio.create_task(self._listen(), name="fanout"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
@@ -153,6 +154,7 @@ class EdgeServer:
             self._server.close(close_connections=True, code=SHUTDOWN_CLOSE, reason="server_restart")
             await self._server.wait_closed()
         await self.tables.stop()
+        await self.tables.inbox.stop()
         await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._pubsub is not None:

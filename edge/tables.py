@@ -2,9 +2,10 @@
 
 `TableHost` takes leases (on a player's join, and by scanning ``ws:tables:active`` for tables
 whose owner died), renews them, and runs one `TableActor` per owned table. The actor is the
-only caller of the engine for its table: it reads commands from the table's relay stream in
-order, applies them, checkpoints the engine state to Redis (fenced by the lease), then
-publishes the resulting messages. No PostgreSQL round trip per action: PostgreSQL is
+only caller of the engine for its table: it takes the commands of the table's relay stream
+in order from its mailbox (one reader per server reads every owned table's stream, see
+`edge.inbox`), applies them, checkpoints the engine state to Redis (fenced by the lease),
+then publishes the resulting messages. No PostgreSQL round trip per action: PostgreSQL is
 touched to seat / top up / cash out (the ledger) and once per finished hand (write-behind).
 """
 
@@ -18,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from edge import logs
+from edge.inbox import Inbox, Mailbox
 from edge.metrics import Metrics
 from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.fleet import Fleet
@@ -69,6 +71,7 @@ class TableHost:
         # dead owner's table is taken within the bound.
         self.leases = LeaseStore(container.redis, worker_id, int(ttl_s * 800))
         self.checkpoints = CheckpointStore(container.redis)
+        self.inbox = Inbox(relay, worker_id)
         self.money = TableMoney(container.sessions)
         self.actors: dict[int, TableActor] = {}
         self.draining = False
@@ -138,7 +141,7 @@ class TableHost:
     async def stop(self) -> None:
         """Stop every actor; each checkpoints and releases its lease on the way out.
 
-        An actor notices `stopping` between steps; one still waiting (on a stream read or a
+        An actor notices `stopping` between steps; one still waiting (on its mailbox or a
         settlement retry) after `STOP_GRACE_S` is cancelled, which runs the same checkpoint
         and release on its way out, so stopping a server is always bounded.
         """
@@ -164,6 +167,7 @@ class TableActor:
         self.metrics = host.metrics
         self.table: Table | None = None
         self.rt: dict[str, Any] = {}
+        self.mailbox: Mailbox | None = None
         self.outgoing: list[tuple[int | None, str | None, dict[str, Any]]] = []
         self.draining = host.draining
         self.stopping = False
@@ -204,6 +208,8 @@ class TableActor:
             log.exception("table task failed; releasing the table")
         finally:
             await cancel_and_wait([renewer])
+            if self.mailbox is not None:
+                self.host.inbox.close(self.mailbox)
             if not self.lost:
                 with contextlib.suppress(Exception):
                     await self._checkpoint()
@@ -275,6 +281,7 @@ class TableActor:
             }
             if seated:
                 self._notice_all("table_restored", "the table was restored from the ledger")
+        self.mailbox = self.host.inbox.open(self.table_id, self.rt["cursor"])
         await self._checkpoint()
         self._broadcast_snapshots()
         await self._flush()
@@ -282,10 +289,11 @@ class TableActor:
     # ------------------------------------------------------------------ main loop
 
     async def _loop(self) -> None:
+        mailbox = self.mailbox
+        assert mailbox is not None
         while not self.stopping:
-            wait = self._seconds_to_next_deadline()
-            block_ms = max(1, min(500, int(wait * 1000)))
-            commands = await self.relay.read_commands(self.table_id, self.rt["cursor"], block_ms)
+            # At least 1 ms: the loop always yields to the event loop.
+            commands = await mailbox.take(max(0.001, self._seconds_to_next_deadline()))
             changed = False
             for entry_id, command in commands:
                 self.rt["cursor"] = entry_id

@@ -1,9 +1,12 @@
 """Relay between the servers of the fleet: commands to a table's owner, events back out.
 
 - ``ws:table:{id}:inbox`` — a Redis stream (capped at ~10,000 entries). Any server appends
-  a client's command; the owner reads it in order with ``XREAD BLOCK``. The owner keeps the
-  id of the last command it applied in its checkpoint, so a new owner continues exactly
-  where the old one stopped.
+  a client's command; the owner reads it in order with ``XREAD BLOCK`` (one read per server
+  over the inboxes of all the tables it owns). The owner keeps the id of the last command
+  it applied in its checkpoint, so a new owner continues exactly where the old one stopped.
+- ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
+  inboxes: appending to it ends the server's blocking read, so the read is re-issued when
+  the server's set of tables changes.
 - ``ws:table:{id}:events`` — pub/sub channel of the table's public messages.
 - ``ws:user:{user_id}`` — pub/sub channel of a user's private messages (hole cards, answers
   to their requests, wallet notices).
@@ -30,15 +33,22 @@ __all__ = [
     "inbox_key",
     "table_channel",
     "user_channel",
+    "wake_key",
 ]
 
 LOBBY_CHANNEL = "ws:lobby"
 LOBBY_LIVE = "ws:lobby:live"
 _INBOX_MAXLEN = 10_000
+_WAKE_MAXLEN = 16
+_WAKE_TTL_S = 3600
 
 
 def inbox_key(table_id: int) -> str:
     return f"ws:table:{table_id}:inbox"
+
+
+def wake_key(worker_id: str) -> str:
+    return f"ws:worker:{worker_id}:wake"
 
 
 def table_channel(table_id: int) -> str:
@@ -73,24 +83,39 @@ class Relay:
         )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
-    async def read_commands(
-        self, table_id: int, after: str, block_ms: int, count: int = 100
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """Commands after stream id `after`, waiting up to `block_ms` for the first one."""
-        reply: Any = await self._redis.xread(
-            {inbox_key(table_id): after}, count=count, block=block_ms
-        )
-        found: list[tuple[str, dict[str, Any]]] = []
-        for _stream, entries in reply or []:
-            for entry_id, fields in entries:
-                command = msgpack.unpackb(fields[b"c"], raw=False, strict_map_key=False)
-                found.append((entry_id.decode(), command))
-        return found
+    async def read_inboxes(
+        self, cursors: dict[int, str], wake: tuple[str, str], block_ms: int, count: int = 100
+    ) -> tuple[dict[int, list[tuple[str, dict[str, Any]]]], str]:
+        """Commands after each table's cursor, in one ``XREAD`` over all the inboxes.
 
-    async def last_command_id(self, table_id: int) -> str:
-        """The id of the newest command in the inbox ("0-0" when empty)."""
-        entries: Any = await self._redis.xrevrange(inbox_key(table_id), count=1)
-        return str(entries[0][0].decode()) if entries else "0-0"
+        Waits up to `block_ms` for the first command, or for an entry in the wake stream
+        ``wake = (key, cursor)``. Returns the commands by table and the new wake cursor.
+        """
+        streams: dict[bytes | str | memoryview[int], int | bytes | str | memoryview[int]] = {
+            inbox_key(table_id): cursor for table_id, cursor in cursors.items()
+        }
+        wake_stream, wake_cursor = wake
+        streams[wake_stream] = wake_cursor
+        reply: Any = await self._redis.xread(streams, count=count, block=block_ms)
+        found: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        for stream, entries in reply or []:
+            key = stream.decode()
+            if key == wake_stream:
+                wake_cursor = entries[-1][0].decode()
+                continue
+            table_id = int(key.split(":")[2])
+            found[table_id] = [
+                (entry_id.decode(), msgpack.unpackb(fields[b"c"], raw=False, strict_map_key=False))
+                for entry_id, fields in entries
+            ]
+        return found, wake_cursor
+
+    async def wake(self, key: str) -> None:
+        """End the blocking read of the server whose wake stream is `key`."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {"w": b"1"}, maxlen=_WAKE_MAXLEN, approximate=False)
+            pipe.expire(key, _WAKE_TTL_S)
+            await pipe.execute()
 
     async def publish_table(self, table_id: int, msg: dict[str, Any]) -> None:
         await self._redis.publish(table_channel(table_id), pack(msg))

@@ -1,0 +1,132 @@
+"""The server's one reader of its tables' command streams.
+
+Every table this server owns has a `Mailbox`: the table's actor takes commands from it
+without touching Redis. One task (started by `Inbox.start`) does a single blocking ``XREAD`` over
+the inboxes of all the mailboxes, and puts each command into its table's mailbox in stream
+order. An idle table holds no Redis connection; the server holds one for all its tables.
+
+When a mailbox opens, the reader's blocking read is ended through the server's wake stream
+(`holdem.adapters.relay.wake_key`) so the next read includes the new table at once. A reply
+for a mailbox that was closed (or replaced) while the read was in flight is dropped: the
+table's next owner reads on from the cursor in its checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from holdem.adapters.relay import Relay, wake_key
+from holdem.cancellation import cancel_and_wait
+
+log = logging.getLogger("edge.inbox")
+
+BLOCK_MS = 2_000
+"""The longest blocking read; below the Redis socket timeout."""
+READ_RETRY_S = 0.5
+
+
+class Mailbox:
+    """The commands read for one table, in stream order, after `cursor`."""
+
+    def __init__(self, table_id: int, cursor: str) -> None:
+        self.table_id = table_id
+        self.cursor = cursor
+        """The id of the last command read (not yet necessarily applied)."""
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+
+    def put(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
+        for entry in entries:
+            self._queue.put_nowait(entry)
+        self.cursor = entries[-1][0]
+
+    async def take(self, wait_s: float) -> list[tuple[str, dict[str, Any]]]:
+        """Every command waiting, after waiting up to `wait_s` for the first one."""
+        queue = self._queue
+        if queue.empty() and wait_s > 0:
+            try:
+                async with asyncio.timeout(wait_s):
+                    first = await queue.get()
+            except TimeoutError:
+                return []
+            taken = [first]
+        else:
+            taken = []
+        while not queue.empty():
+            taken.append(queue.get_nowait())
+        return taken
+
+
+class Inbox:
+    """One blocking read over the inboxes of every table this server owns."""
+
+    def __init__(self, relay: Relay, worker_id: str) -> None:
+        self._relay = relay
+        self._wake_key = wake_key(worker_id)
+        self._mailboxes: dict[int, Mailbox] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._read_forever(), name="inbox")
+
+    async def stop(self) -> None:
+        """End the reader: the wake-up ends its blocking read and it returns.
+
+        (Cancelling it is only the fallback: the Redis client may answer a cancellation that
+        lands during a blocking read as an empty reply, and block again.)
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        await self._wake()
+        _, waiting = await asyncio.wait([task], timeout=2 * BLOCK_MS / 1000)
+        await cancel_and_wait(waiting)
+
+    def open(self, table_id: int, cursor: str) -> Mailbox:
+        """A mailbox for `table_id` receiving the commands after `cursor`."""
+        mailbox = Mailbox(table_id, cursor)
+        self._mailboxes[table_id] = mailbox
+        task = asyncio.create_task(self._wake())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return mailbox
+
+    def close(self, mailbox: Mailbox) -> None:
+        """Stop reading for this mailbox (no wake-up needed: a late reply is dropped)."""
+        if self._mailboxes.get(mailbox.table_id) is mailbox:
+            del self._mailboxes[mailbox.table_id]
+
+    async def _wake(self) -> None:
+        try:
+            await self._relay.wake(self._wake_key)
+        except Exception:  # the read still returns within BLOCK_MS
+            log.warning("inbox wake-up failed", exc_info=True)
+
+    async def _read_forever(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        wake_cursor = "0-0"
+        while not self._stopping:
+            reading = dict(self._mailboxes)
+            try:
+                found, wake_cursor = await self._relay.read_inboxes(
+                    {t: m.cursor for t, m in reading.items()},
+                    (self._wake_key, wake_cursor),
+                    BLOCK_MS,
+                )
+            except Exception:
+                if task.cancelling():
+                    raise asyncio.CancelledError from None
+                log.warning("inbox read failed; retrying", exc_info=True)
+                await asyncio.sleep(READ_RETRY_S)
+                continue
+            if task.cancelling():  # the Redis client answered it with an empty reply
+                raise asyncio.CancelledError
+            for table_id, entries in found.items():
+                mailbox = reading[table_id]
+                if self._mailboxes.get(table_id) is mailbox and entries:
+                    mailbox.put(entries)

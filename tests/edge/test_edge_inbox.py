@@ -1,0 +1,89 @@
+"""The server's one reader of its tables' command streams (edge.inbox), on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from edge.inbox import Inbox, Mailbox
+from holdem.adapters.relay import Relay, wake_key
+
+
+@pytest.fixture
+async def relay(redis_url: str) -> AsyncIterator[Relay]:
+    client = Redis.from_url(redis_url)
+    try:
+        yield Relay(client)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def inbox(relay: Relay) -> AsyncIterator[Inbox]:
+    reader = Inbox(relay, "w1")
+    reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
+
+
+async def take(mailbox: Mailbox, count: int) -> list[tuple[str, dict]]:
+    taken: list[tuple[str, dict]] = []
+    while len(taken) < count:
+        taken += await mailbox.take(0.5)
+    return taken
+
+
+async def test_one_reader_hands_each_table_its_commands_in_stream_order(relay, inbox):
+    one, two = inbox.open(1, "0-0"), inbox.open(2, "0-0")
+    sent: dict[int, list[str]] = {1: [], 2: []}
+    for n in range(30):
+        table = 1 + n % 2
+        sent[table].append(await relay.send_command(table, {"kind": "act", "n": n}))
+
+    got_one, got_two = await take(one, 15), await take(two, 15)
+
+    assert [entry_id for entry_id, _ in got_one] == sent[1]
+    assert [entry_id for entry_id, _ in got_two] == sent[2]
+    assert [c["n"] for _, c in got_one] == list(range(0, 30, 2))
+    assert one.cursor == sent[1][-1]
+
+
+async def test_a_table_opened_while_the_reader_blocks_gets_commands_sent_before_it_opened(
+    relay, inbox
+):
+    first = await relay.send_command(7, {"kind": "join"})
+    second = await relay.send_command(7, {"kind": "act"})
+    await asyncio.sleep(0)  # the reader is blocked with no table
+
+    mailbox = inbox.open(7, first)  # a checkpoint's cursor: `first` was applied already
+
+    assert [entry_id for entry_id, _ in await take(mailbox, 1)] == [second]
+
+
+async def test_a_reopened_table_reads_again_from_its_own_cursor(relay, inbox):
+    ids = [await relay.send_command(3, {"kind": "act", "n": n}) for n in range(3)]
+    old = inbox.open(3, "0-0")
+    assert len(await take(old, 3)) == 3
+    inbox.close(old)
+
+    new = inbox.open(3, ids[0])  # the next owner restores a checkpoint after the first
+
+    assert [entry_id for entry_id, _ in await take(new, 2)] == ids[1:]
+    assert await old.take(0) == []
+
+
+async def test_appending_to_the_wake_stream_ends_a_blocking_read(relay):
+    key = wake_key("w2")
+    read = asyncio.create_task(relay.read_inboxes({}, (key, "0-0"), block_ms=4_000))
+    await asyncio.sleep(0.05)
+
+    await relay.wake(key)
+    found, cursor = await read
+
+    assert found == {}
+    assert cursor != "0-0"  # returned for the wake-up, not because the block ran out
