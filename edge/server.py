@@ -406,12 +406,12 @@ class EdgeServer:
             elif channel.startswith("ws:table:"):
                 self._deliver_table(int(channel.split(":")[2]), data)
             elif channel == LOBBY_CHANNEL:
-                _target, entry = unpack(data)
-                self.lobby.apply(entry)
-                if self.registry.lobby:
-                    table_id = int(entry["table_id"])
-                    changed = self._lobby_changes.get(table_id, {})
-                    self._lobby_changes[table_id] = {**changed, **entry}
+                for entry in unpack(data)[1]:
+                    self.lobby.apply(entry)
+                    if self.registry.lobby:
+                        table_id = int(entry["table_id"])
+                        changed = self._lobby_changes.get(table_id, {})
+                        self._lobby_changes[table_id] = {**changed, **entry}
 
     def _evict(self, entry: str) -> None:
         _user, _, conn_id = entry.partition(":")
@@ -422,24 +422,27 @@ class EdgeServer:
             )
 
     def _deliver_user(self, user_id: int, data: bytes) -> None:
-        target, msg = unpack(data)
+        target, msgs = unpack(data)
         for conn in list(self.registry.by_user.get(user_id, ())):
             if target is None or target == conn.id:
-                if msg.get("type") == "_parted":
-                    task = asyncio.ensure_future(self._part(conn, int(msg["table_id"])))
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
-                    continue
-                if msg.get("type") == "_revoked":
-                    # Logout, logout everywhere, a locked account: the token is void now.
-                    if conn.claims is not None and self.accounts.voids(conn.claims, msg):
-                        conn.close_later(perr.CLOSE_CODES["token_revoked"], "token_revoked")
-                    continue
-                conn.send(msg)
+                for msg in msgs:
+                    if msg.get("type") == "_parted":
+                        task = asyncio.ensure_future(self._part(conn, int(msg["table_id"])))
+                        self._background.add(task)
+                        task.add_done_callback(self._background.discard)
+                        continue
+                    if msg.get("type") == "_revoked":
+                        # Logout, logout everywhere, a locked account: the token is void now.
+                        if conn.claims is not None and self.accounts.voids(conn.claims, msg):
+                            conn.close_later(perr.CLOSE_CODES["token_revoked"], "token_revoked")
+                        continue
+                    conn.send(msg)
 
     def _deliver_table(self, table_id: int, data: bytes) -> None:
-        _target, msg = unpack(data)
-        _broadcast(list(self.registry.by_table.get(table_id, ())), msg)
+        _target, msgs = unpack(data)
+        members = list(self.registry.by_table.get(table_id, ()))
+        for msg in msgs:
+            _broadcast(members, msg)
 
     async def _lobby_fanout(self) -> None:
         """Every lobby interval, one frame with the tables that changed to each subscriber."""

@@ -24,7 +24,7 @@ from edge.metrics import Metrics
 from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.fleet import Fleet
 from holdem.adapters.leases import Lease, LeaseStore
-from holdem.adapters.relay import Relay
+from holdem.adapters.relay import Relay, pack_live, pack_many
 from holdem.bootstrap import Container
 from holdem.cancellation import cancel_and_wait
 from holdem.engine import shuffle
@@ -282,9 +282,8 @@ class TableActor:
             if seated:
                 self._notice_all("table_restored", "the table was restored from the ledger")
         self.mailbox = self.host.inbox.open(self.table_id, self.rt["cursor"])
-        await self._checkpoint()
         self._broadcast_snapshots()
-        await self._flush()
+        await self._checkpoint()
 
     # ------------------------------------------------------------------ main loop
 
@@ -306,9 +305,8 @@ class TableActor:
                 changed = True
             if changed:
                 await self._checkpoint()
-                await self._flush()
             elif self._lobby_due is not None and time.time() >= self._lobby_due:
-                await self._flush()
+                await self._checkpoint()  # the live figures that were held back
             if self.draining and not self.busy:
                 return
 
@@ -789,20 +787,23 @@ class TableActor:
     # ------------------------------------------------------------------ output
 
     async def _checkpoint(self) -> None:
+        """Store the state, then publish what the last commands produced, in order: one
+        fenced Redis round trip."""
         table = self.table
         if table is None:
             return
-        started = time.perf_counter()
-        await self.host.checkpoints.save(self.lease, {"engine": table.to_state(), "rt": self.rt})
-        self.metrics.redis_latency.observe(time.perf_counter() - started)
-
-    async def _flush(self) -> None:
-        """Publish what the last commands produced, in order, in one Redis round trip."""
         outgoing, self.outgoing = self.outgoing, []
-        await self.relay.publish_many(
-            [(self.table_id, user, conn, msg) for user, conn, msg in outgoing],
-            lobby=self._lobby_update(),
+        publish = pack_many([(self.table_id, user, conn, msg) for user, conn, msg in outgoing])
+        live = None
+        figures = self._lobby_update()
+        if figures is not None:
+            live, announce = pack_live(figures)
+            publish.append(announce)
+        started = time.perf_counter()
+        await self.host.checkpoints.save(
+            self.lease, {"engine": table.to_state(), "rt": self.rt}, publish, live
         )
+        self.metrics.redis_latency.observe(time.perf_counter() - started)
 
     def _lobby_update(self) -> dict[str, Any] | None:
         """The live figures if they changed and may go out now (else remember they are due)."""

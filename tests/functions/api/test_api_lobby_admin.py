@@ -10,7 +10,7 @@ from sqlalchemy import select
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.tables import Seat
-from holdem.adapters.relay import LOBBY_CHANNEL, Relay, unpack
+from holdem.adapters.relay import LOBBY_CHANNEL, Relay, pack_live, unpack
 from tests.functions.api.api_support import make_table
 
 
@@ -171,7 +171,7 @@ async def test_opening_and_closing_a_table_is_announced_on_the_lobby_channel(
             while True:
                 # None: nothing yet, or the subscription's confirmation (skipped).
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is not None and "status" in (entry := unpack(message["data"])[1]):
+                if message is not None and "status" in (entry := unpack(message["data"])[1][0]):
                     return entry
 
     try:
@@ -191,7 +191,8 @@ async def test_opening_and_closing_a_table_is_announced_on_the_lobby_channel(
             "status": "open",
         }
         # Its table server's live figures (as it would publish them) are forgotten on close.
-        await relay.publish_many([], lobby={"table_id": table_id, "seated": 0})
+        live, _announce = pack_live({"table_id": table_id, "seated": 0})
+        await container.redis.hset(*live)
         assert table_id in await relay.lobby_live()
         r = await client.post(f"/api/v1/admin/tables/{table_id}/close", headers=op.headers)
         assert r.status_code == 200, r.text

@@ -15,7 +15,9 @@
 - ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
   read when a client subscribes to the lobby; a closed table's entry is deleted.
 
-Every published payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``:
+Every published payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``, or
+``{"conn": ..., "msgs": [{...}, ...]}`` for several messages in order (`pack_many` merges a
+table owner's consecutive messages to the same channel and connection into one publish):
 ``conn`` addresses one connection of the user (e.g. the answer to its request).
 """
 
@@ -64,9 +66,40 @@ def pack(msg: dict[str, Any], conn: str | None = None) -> bytes:
     return packed
 
 
-def unpack(payload: bytes) -> tuple[str | None, dict[str, Any]]:
+def unpack(payload: bytes) -> tuple[str | None, list[dict[str, Any]]]:
+    """The connection a payload is for (None: all) and its messages, in order."""
     value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-    return value["conn"], value["msg"]
+    return value["conn"], value["msgs"] if "msgs" in value else [value["msg"]]
+
+
+def pack_live(figures: dict[str, Any]) -> tuple[tuple[str, str, bytes], tuple[str, bytes]]:
+    """A table's live lobby figures: the ``LOBBY_LIVE`` hash field to set and the publish."""
+    packed = pack(figures)
+    return (LOBBY_LIVE, str(figures["table_id"]), packed), (LOBBY_CHANNEL, packed)
+
+
+def pack_many(
+    batch: list[tuple[int, int | None, str | None, dict[str, Any]]],
+) -> list[tuple[str, bytes]]:
+    """``(channel, payload)`` to publish, in order, for ``(table_id, user_id or None,
+    connection or None, message)``: ``user_id`` None goes to the table channel, else to the
+    user's. Consecutive messages to the same channel and connection share one payload."""
+    runs: list[tuple[str, str | None, list[dict[str, Any]]]] = []
+    for table_id, user_id, conn, msg in batch:
+        channel = table_channel(table_id) if user_id is None else user_channel(user_id)
+        if runs and runs[-1][0] == channel and runs[-1][1] == conn:
+            runs[-1][2].append(msg)
+        else:
+            runs.append((channel, conn, [msg]))
+    return [
+        (
+            channel,
+            pack(msgs[0], conn)
+            if len(msgs) == 1
+            else msgpack.packb({"conn": conn, "msgs": msgs}, use_bin_type=True),
+        )
+        for channel, conn, msgs in runs
+    ]
 
 
 class Relay:
@@ -125,28 +158,6 @@ class Relay:
     ) -> None:
         await self._redis.publish(user_channel(user_id), pack(msg, conn))
 
-    async def publish_many(
-        self,
-        batch: list[tuple[int, int | None, str | None, dict[str, Any]]],
-        lobby: dict[str, Any] | None = None,
-    ) -> None:
-        """Publish ``(table_id, user_id or None, connection or None, message)`` in order, in
-        one round trip: ``user_id`` None goes to the table channel, else to the user's.
-        ``lobby`` (a table's live figures) is stored and published in the same round trip."""
-        if not batch and lobby is None:
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for table_id, user_id, conn, msg in batch:
-                if user_id is None:
-                    pipe.publish(table_channel(table_id), pack(msg))
-                else:
-                    pipe.publish(user_channel(user_id), pack(msg, conn))
-            if lobby is not None:
-                packed = pack(lobby)
-                pipe.hset(LOBBY_LIVE, str(lobby["table_id"]), packed)
-                pipe.publish(LOBBY_CHANNEL, packed)
-            await pipe.execute()
-
     async def publish_lobby(self, entry: dict[str, Any]) -> None:
         """Announce a table on the lobby channel (a closed one is forgotten by the lobby)."""
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -158,4 +169,4 @@ class Relay:
     async def lobby_live(self) -> dict[int, dict[str, Any]]:
         """The live figures last published by each table's owner, by table id."""
         stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
-        return {int(key): unpack(value)[1] for key, value in stored.items()}
+        return {int(key): unpack(value)[1][0] for key, value in stored.items()}
