@@ -1,9 +1,10 @@
 """Benchmark of the table-server fleet: bots at many tables over two real servers.
 
-``./dev bench edge [--tables 50] [--seats 6] [--seconds 30] [--think 0.1]`` starts private
-PostgreSQL and Redis, two ``python -m edge`` processes, seats bots (half JSON, half
-MessagePack, spread over both servers) and prints:
+``./dev bench edge [--tables 50] [--seats 6] [--seconds 30] [--think 0.1] [--servers 2]``
+starts private PostgreSQL and Redis, two (or ``--servers 1``: one) ``python -m edge``
+processes, seats bots (half JSON, half MessagePack, spread over the servers) and prints:
 
+- hands/s and actions/s, and the table servers' CPU (% of one core) over the window;
 - action → broadcast latency p50 / p99: from a bot sending ``act`` to the same bot receiving
   the ``action`` event the owner broadcast for it (through the relay stream, the table task,
   the checkpoint and pub/sub);
@@ -11,7 +12,13 @@ MessagePack, spread over both servers) and prints:
   result, re-encoding messages actually received;
 - PostgreSQL transactions per hand and per action (``pg_stat_database`` deltas over the
   steady window, against the hands and actions the bots saw);
-- takeover time after SIGKILL of one server (until every table it owned has a new owner).
+- Redis commands per action (``INFO commandstats`` deltas over the window: every command of
+  the table servers, those inside Lua scripts included);
+- takeover time after SIGKILL of one server (until every table it owned has a new owner;
+  two servers only).
+
+``--think 0 --servers 1`` is the full-speed figure of one table-server process. The load
+average is printed with the figures: on a shared machine they are noisy.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 from redis.asyncio import Redis
 
@@ -43,6 +51,7 @@ from holdem.client import Bot, BotStrategy, TableClient
 from holdem.config import Settings
 from holdem.protocol.codec import JSON, MSGPACK
 from holdem.services import ledger
+from loadtest.stages import redis_counters
 
 BUY_IN = 200_000
 
@@ -140,6 +149,30 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+async def _takeover(
+    a: subprocess.Popen[bytes], redis_url: str, table_ids: list[int], settings: Settings
+) -> None:
+    """SIGKILL server a; print the time until every table it owned has a new owner."""
+    redis = Redis.from_url(redis_url)
+    owned_by_a = [
+        t for t in table_ids if (await redis.get(f"ws:table:{t}:lease") or b"").startswith(b"a:")
+    ]
+    a.send_signal(signal.SIGKILL)
+    killed = time.perf_counter()
+    pending = set(owned_by_a)
+    while pending and time.perf_counter() - killed < 30:
+        for t in list(pending):
+            if (await redis.get(f"ws:table:{t}:lease") or b"").startswith(b"b:"):
+                pending.discard(t)
+        await asyncio.sleep(0.01)
+    took = time.perf_counter() - killed
+    print(
+        f"takeover after SIGKILL: {len(owned_by_a) - len(pending)}/{len(owned_by_a)} "
+        f"tables re-owned within {took:.2f} s (lease bound {settings.ws.table_lease_ttl_s} s)"
+    )
+    await redis.aclose()
+
+
 async def run(args: argparse.Namespace) -> None:
     state = STATE / "bench" / "edge"
     shutil.rmtree(state, ignore_errors=True)
@@ -166,11 +199,10 @@ async def run(args: argparse.Namespace) -> None:
             "GAME__BETWEEN_HANDS_S": "0.2",
             "PYTHONPATH": f"{ROOT / 'shared' / 'src'}:{ROOT}:{ROOT / 'tools'}",
         }
-        (a, ready_a), (b, ready_b) = _start_edge(env, "a", state), _start_edge(env, "b", state)
-        procs += [a, b]
+        started = [_start_edge(env, name, state) for name in "ab"[: args.servers]]
+        procs += [proc for proc, _ in started]
         urls = [
-            f"ws://127.0.0.1:{await asyncio.to_thread(_read_port, ready_a)}/",
-            f"ws://127.0.0.1:{await asyncio.to_thread(_read_port, ready_b)}/",
+            f"ws://127.0.0.1:{await asyncio.to_thread(_read_port, ready)}/" for _, ready in started
         ]
         container = bootstrap(settings)
         bots: list[TimedBot] = []
@@ -210,7 +242,7 @@ async def run(args: argparse.Namespace) -> None:
             t, s = divmod(index, args.seats)
             # Tables alternate their first joiner (and so their owner) between the servers.
             client = TableClient(
-                urls[(t + s) % 2], token, encoding="msgpack" if index % 2 else "json"
+                urls[(t + s) % len(urls)], token, encoding="msgpack" if index % 2 else "json"
             )
             await client.connect()
             bot = TimedBot(
@@ -224,7 +256,7 @@ async def run(args: argparse.Namespace) -> None:
             await bot.sit_down()
             bots.append(bot)
         print(
-            f"bench edge: {args.tables} tables x {args.seats} bots on 2 servers, "
+            f"bench edge: {args.tables} tables x {args.seats} bots on {args.servers} server(s), "
             f"think {args.think} s, {args.seconds} s",
             flush=True,
         )
@@ -235,15 +267,25 @@ async def run(args: argparse.Namespace) -> None:
         hands0 = sum(len(bot.hands_seen) for bot in bots[:: args.seats])
         actions0 = sum(bot.actions for bot in bots)
         xacts0 = _xacts(postgres.url(driver="postgresql"), "bench_edge")
+        redis0 = redis_counters(redis_server.url())
+        servers = [psutil.Process(proc.pid) for proc in procs]
+        cpu0 = [sum(p.cpu_times()[:2]) for p in servers]
         await asyncio.sleep(args.seconds)
+        cpu1 = [sum(p.cpu_times()[:2]) for p in servers]
+        redis1 = redis_counters(redis_server.url())
         await asyncio.sleep(0.5)  # let the last hands' settlements land
         xacts1 = _xacts(postgres.url(driver="postgresql"), "bench_edge")
         hands = sum(len(bot.hands_seen) for bot in bots[:: args.seats]) - hands0
         actions = sum(bot.actions for bot in bots) - actions0
         latencies = [v for bot in bots for v in bot.latencies]
+        load = os.getloadavg()
         print(
             f"hands completed: {hands} ({hands / args.seconds:.1f}/s), "
-            f"actions: {actions} ({actions / args.seconds:.1f}/s)"
+            f"actions: {actions} ({actions / args.seconds:.1f}/s); table server CPU "
+            + ", ".join(
+                f"{(c1 - c0) / args.seconds * 100:.0f}%" for c0, c1 in zip(cpu0, cpu1, strict=True)
+            )
+            + f" of a core; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
         )
         if latencies:
             print(
@@ -257,6 +299,15 @@ async def run(args: argparse.Namespace) -> None:
             f"PostgreSQL in the window: {commits} commits -> {commits / max(1, hands):.2f} per "
             f"hand, {max(0, commits - hands) / max(1, actions):.3f} per action beyond the hands'"
             f"; {rollbacks} rollbacks (pool pre-pings and read-only checks)"
+        )
+        calls = {name: redis1[name] - redis0.get(name, 0) for name in redis1}
+        calls = {name: n for name, n in calls.items() if n > 0 and name != "info"}
+        top = sorted(calls.items(), key=lambda item: -item[1])[:8]
+        print(
+            f"Redis in the window: {sum(calls.values())} commands -> "
+            f"{sum(calls.values()) / max(1, actions):.2f} per action ("
+            + ", ".join(f"{name} {n / max(1, actions):.2f}" for name, n in top)
+            + ")"
         )
         samples: dict[str, dict[str, Any]] = {}
         for bot in bots:
@@ -277,26 +328,8 @@ async def run(args: argparse.Namespace) -> None:
                     f"({(1 - mp / js) * 100:.0f}% smaller)"
                 )
         # Takeover: SIGKILL server a; time until all its tables have a new owner.
-        redis = Redis.from_url(redis_server.url())
-        owned_by_a = [
-            t
-            for t in table_ids
-            if (await redis.get(f"ws:table:{t}:lease") or b"").startswith(b"a:")
-        ]
-        a.send_signal(signal.SIGKILL)
-        killed = time.perf_counter()
-        pending = set(owned_by_a)
-        while pending and time.perf_counter() - killed < 30:
-            for t in list(pending):
-                if (await redis.get(f"ws:table:{t}:lease") or b"").startswith(b"b:"):
-                    pending.discard(t)
-            await asyncio.sleep(0.01)
-        took = time.perf_counter() - killed
-        print(
-            f"takeover after SIGKILL: {len(owned_by_a) - len(pending)}/{len(owned_by_a)} "
-            f"tables re-owned within {took:.2f} s (lease bound {settings.ws.table_lease_ttl_s} s)"
-        )
-        await redis.aclose()
+        if args.servers == 2:
+            await _takeover(procs[0], redis_server.url(), table_ids, settings)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -317,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seats", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--think", type=float, default=0.1, help="bot thinking time (s)")
+    parser.add_argument("--servers", type=int, choices=(1, 2), default=2)
     asyncio.run(run(parser.parse_args(argv)))
     return 0
 
