@@ -33,4 +33,5 @@ async def test_finished_tasks_and_an_empty_list_return_at_once():
     await done
     await cancel_and_wait([done])
     await cancel_and_wait([])
-    assert done.done() and not done.cancelled()
+    assert done.done()
+    assert not done.cancelled()
