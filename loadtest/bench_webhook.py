@@ -1,12 +1,16 @@
-"""Deposit webhook benchmark: throughput and latency at 50 concurrent deliveries, and a storm.
+"""Deposit webhook benchmark: one delivery phase by phase, the Lambda cold path, and a storm.
 
-``./dev bench webhook [--outputs N] [--concurrency C]`` starts private PostgreSQL and Redis
-(or uses ``DATABASE_URL`` / ``REDIS_URL``), the gateway simulator (addresses and KRW rates)
-and the deposit webhook under uvicorn in its own process, exactly as ``./dev up`` serves it.
-It then sends a webhook storm — every confirmation of each chain output, duplicates, forged,
-unsigned, stale, malformed and invalid deliveries, shuffled — with C deliveries in flight,
-and prints deliveries/s, latency percentiles, and the counts by outcome. Afterwards it checks
-that every output was credited exactly once and runs the ledger's conservation check.
+``./dev bench webhook [--outputs N] [--concurrency C] [--workers W]`` starts private
+PostgreSQL and Redis (or uses ``DATABASE_URL`` / ``REDIS_URL``), the gateway simulator
+(addresses and KRW rates) and the deposit webhook under uvicorn in its own process (W worker
+processes, default 1), as ``./dev up`` serves it. It first times one delivery at a time,
+phase by phase (signature, rates, each database path, notifier), and the Lambda entry point
+in a fresh process (import, first delivery, warm deliveries). It then sends a webhook storm —
+every confirmation of each chain output, duplicates, forged, unsigned, stale, malformed and
+invalid deliveries, shuffled — with C deliveries in flight, and prints deliveries/s, latency
+percentiles, the webhook's CPU time and PostgreSQL's commits and WAL syncs per delivery, the
+load average, and the counts by outcome. Afterwards it checks that every output was credited
+exactly once and runs the ledger's conservation check.
 """
 
 from __future__ import annotations
@@ -170,6 +174,12 @@ def _cold_lambda(settings: Settings, sim_url: str, address: str) -> None:
     print(f"  warm deliveries, median               {statistics.median(warm) * 1000:8.1f} ms")
 
 
+def _cpu_s(server: psutil.Process) -> float:
+    """User + system CPU seconds of the webhook server and its worker processes."""
+    processes = [server, *server.children(recursive=True)]
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
 async def _db_counters(container: Container) -> tuple[int, int]:
     """PostgreSQL's transaction commits (this database) and WAL syncs (the server) so far."""
     async with container.engine.connect() as conn:
@@ -191,7 +201,9 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def _start_webhook(settings: Settings, sim_url: str) -> tuple[subprocess.Popen[bytes], int]:
+def _start_webhook(
+    settings: Settings, sim_url: str, workers: int
+) -> tuple[subprocess.Popen[bytes], int]:
     """The deposit webhook under uvicorn in its own process, as `./dev up` serves it."""
     port = free_port()
     env = {
@@ -214,6 +226,8 @@ def _start_webhook(settings: Settings, sim_url: str) -> tuple[subprocess.Popen[b
             "functions.deposit_webhook.handler:asgi_app",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             "--no-access-log",
             "--timeout-keep-alive",
             "120",
@@ -243,7 +257,7 @@ async def _run(
         storm = build_storm(SECRET, addresses, prices, outputs=args.outputs, unknown=args.unknown)
         limits = httpx.Limits(max_connections=args.concurrency)
         server = psutil.Process(server_pid)
-        cpu_before = sum(server.cpu_times()[:2])
+        cpu_before = _cpu_s(server)
         db_before = await _db_counters(container)
         load_before = os.getloadavg()
         async with httpx.AsyncClient(
@@ -251,11 +265,12 @@ async def _run(
         ) as client:
             result = await send_storm(client, storm, concurrency=args.concurrency)
         load_after = os.getloadavg()
-        cpu_s = sum(server.cpu_times()[:2]) - cpu_before
+        cpu_s = _cpu_s(server) - cpu_before
         db_after = await _db_counters(container)
         lat = result.latencies_s
         print(
-            f"deposit webhook storm ({args.concurrency} concurrent deliveries, one uvicorn worker)"
+            f"deposit webhook storm ({args.concurrency} concurrent deliveries, "
+            f"{args.workers} uvicorn worker{'s' if args.workers > 1 else ''})"
         )
         print(
             f"  load average   {load_before[0]:.2f} before, {load_after[0]:.2f} after "
@@ -313,6 +328,7 @@ def main() -> None:
     parser.add_argument("--unknown", type=int, default=20, help="outputs to unknown addresses")
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     with ExitStack() as stop:
         database_url, redis_url = start_stores(
@@ -334,7 +350,7 @@ def main() -> None:
                 "rate_providers": ["upbit"],
             },
         )
-        server, port = _start_webhook(settings, simulator.url)
+        server, port = _start_webhook(settings, simulator.url, args.workers)
         try:
             asyncio.run(_run(args, settings, port, simulator.url, server.pid))
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -94,6 +95,17 @@ async def test_a_rate_is_cached_for_sixty_seconds_in_redis(redis):
     assert upbit.calls == 1
     ttl = await redis.ttl("rates:krw:BTC")
     assert 0 < ttl <= 60
+
+
+async def test_a_burst_on_a_cold_cache_asks_the_provider_once(redis):
+    upbit = Script(upbit_answer("100", NOW))
+    service = _service(redis, upbit, Script(), Clock(NOW))
+    try:
+        quotes = await asyncio.gather(*(service.rate("BTC") for _ in range(20)))
+    finally:
+        await service.aclose()
+    assert upbit.calls == 1
+    assert {q.rate for q in quotes} == {Decimal("100")}
 
 
 async def test_the_primary_is_retried_three_times_then_the_fallback_answers(redis):

@@ -13,6 +13,7 @@ Redis keys: ``rates:krw:{COIN}`` → JSON ``{"rate", "source", "observed_at"}``,
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
@@ -180,17 +181,35 @@ class RateService:
         self._cache_ttl_s = cache_ttl_s
         self._max_age_s = max_age_s
         self._clock = clock
+        self._fetching: dict[str, asyncio.Lock] = {}
 
     async def aclose(self) -> None:
         for provider in self._providers:
             await provider.aclose()
 
     async def rate(self, coin: str) -> Quote:
-        """A quote no older than the limit, or RateUnavailable."""
-        now = self._clock()
+        """A quote no older than the limit, or RateUnavailable.
+
+        Callers that miss the cache at once wait for one provider request between them
+        (one per coin and process): a burst of credits on a cold cache asks the providers
+        once, not once per delivery.
+        """
+        fresh = await self._fresh_cached(coin)
+        if fresh is not None:
+            return fresh
+        async with self._fetching.setdefault(coin, asyncio.Lock()):
+            fresh = await self._fresh_cached(coin)  # stored while this caller waited
+            if fresh is not None:
+                return fresh
+            return await self._from_providers(coin)
+
+    async def _fresh_cached(self, coin: str) -> Quote | None:
         cached = await self._cached(coin)
-        if cached is not None and cached.age_s(now) <= self._max_age_s:
+        if cached is not None and cached.age_s(self._clock()) <= self._max_age_s:
             return cached
+        return None
+
+    async def _from_providers(self, coin: str) -> Quote:
         failures: dict[str, str] = {}
         for provider in self._providers:
             try:
