@@ -437,7 +437,11 @@ class TableActor:
     # ------------------------------------------------------------------ presence
 
     def _connected(self, user: int, conn: str | None) -> None:
-        """A connection of the user joined the table (first join, or a reconnect)."""
+        """A connection of a seated user joined the table (a reconnect) or took the seat.
+        Spectators are not tracked: the checkpoint stays small however many watch."""
+        assert self.table is not None
+        if self.table.seat_of(str(user)) is None:
+            return
         conns: dict[str, list[str]] = self.rt.setdefault("conns", {})
         mine = conns.setdefault(str(user), [])
         if conn is not None and conn not in mine:
@@ -532,6 +536,7 @@ class TableActor:
             table.leave(seat)
             raise
         self.rt["seqs"].setdefault(str(user), 0)
+        self._connected(user, command.get("conn"))
         self._broadcast_snapshots()
         return {"seat": seat, "stack": amount, "status": seat_status_name(table.status[seat])}
 

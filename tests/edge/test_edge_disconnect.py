@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from holdem.client import Bot, BotStrategy
-from tests.edge.conftest import fast_settings
+from tests.edge.conftest import fast_settings, url_of
 from tests.edge.test_edge_failover import seen, wait_until
 from tests.edge.test_edge_table_protocol import BUY_IN, heads_up
 
@@ -25,9 +25,16 @@ async def test_the_reconnect_grace_covers_a_disconnected_turn_and_leaves_the_tim
         edge_settings,
         game=clock(action_clock_s=0.3, time_bank_s=10.0, reconnect_grace_s=30.0),
     )
-    _server, table_id, (a, b) = await heads_up(
+    server, table_id, (a, b) = await heads_up(
         start_edge, make_players, fund, make_table, clients, settings
     )
+    # Only seated players' connections are tracked (the checkpoint stays small).
+    [watcher] = await make_players(1)
+    spectator = clients(url_of(server), watcher.token)
+    await spectator.connect()
+    await spectator.join(table_id, as_="spectator")
+    tracked = server.tables.actors[table_id].rt["conns"]
+    assert set(tracked) == {str(a.user_id), str(b.user_id)}
     # Heads-up from button 0: seat 0 (a) posts the small blind and acts first.
     turn = await seen(b, lambda m: m.get("event") == "turn")
     assert (turn["seat"], turn["grace_s"], turn["time_bank_s"]) == (0, 0.0, 10.0)
