@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from holdem.adapters.gateway.base import PaymentGateway
+from holdem.adapters.gateway.base import GatewayUnavailable, PaymentGateway
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.services import withdrawals as wd
@@ -317,6 +317,30 @@ async def test_a_crash_after_the_gateway_call_never_pays_twice(payments, contain
     assert await wd.pay_out(deps, view.id) is PayoutOutcome.PAID
     assert len(payments.sim.payouts) == 1  # found by its key, not paid again
     assert (await balances(container, user)).pending_withdrawal == 0
+    await conservation_ok(container)
+
+
+class LostAnswer(CrashAfterPayout):
+    """The payout goes out, but its answer is lost (a read timeout): the gateway is
+    'unavailable' as far as we know."""
+
+    async def create_payout(self, coin, address, amount, idempotency_key):
+        await self.inner.create_payout(coin, address, amount, idempotency_key)
+        raise GatewayUnavailable("read timeout: the answer was lost")
+
+
+async def test_a_payout_whose_answer_was_lost_is_found_and_never_paid_twice(payments, container):
+    deps, clock, user, view = await _due(payments, container)
+    lossy = replace(deps, gateway=LostAnswer(deps.gateway))
+    assert await wd.pay_out(lossy, view.id) is PayoutOutcome.RETRY  # we could not know
+    row = await _row(container, view.id)
+    assert (row.status, row.attempts) == ("approved", 1)
+    clock.now = row.due_at
+    assert (await wd.schedule_payouts(deps)).enqueued == [view.id]
+    assert await wd.pay_out(deps, view.id) is PayoutOutcome.PAID  # attempt 0's payout found
+    assert list(payments.sim.payouts) == [f"withdrawal-{view.id}-0"]  # paid once
+    held = await balances(container, user)
+    assert (held.wallet, held.pending_withdrawal) == (50_000, 0)
     await conservation_ok(container)
 
 

@@ -12,8 +12,9 @@ The life of a withdrawal (`holdem.payments.withdrawals` has the table of steps):
    cancelling returns the funds.
 3. `schedule_payouts` moves due approved withdrawals to ``processing`` under a lease and
    enqueues them; `pay_out` (the payout worker) pays each through the gateway with the
-   key ``withdrawal-{id}-{attempt}``, after looking that key up at the gateway — so a
-   crash between the gateway call and our commit never pays twice. A payout that fails
+   key ``withdrawal-{id}-{attempt}``, after looking that key and the earlier attempts' keys
+   up at the gateway — so neither a crash between the gateway call and our commit nor a
+   lost answer to a payout request ever pays twice. A payout that fails
    is retried with exponential backoff; the last failure returns the funds and flags the
    withdrawal (``failed`` with a reason).
 
@@ -598,7 +599,9 @@ async def _attempt(deps: WithdrawalDeps, session: AsyncSession, row: Withdrawal)
     key = payout_key(row.id, row.attempts)
     info: PayoutInfo | None
     try:
-        info = await deps.gateway.find_payout(key)
+        info = await _earlier_payout(deps.gateway, row)
+        if info is None:
+            info = await deps.gateway.find_payout(key)
         if info is None:
             assert row.crypto_amount is not None
             # numeric(38, 18) comes back with 18 places; the gateway gets the coin's precision.
@@ -613,6 +616,20 @@ async def _attempt(deps: WithdrawalDeps, session: AsyncSession, row: Withdrawal)
         log.warning("payout %s: gateway unavailable: %s", key, exc)
         return await _failed_attempt(deps, session, row, f"gateway unavailable: {exc.message}")
     return await _apply_payout(deps, session, row, info)
+
+
+async def _earlier_payout(gateway: PaymentGateway, row: Withdrawal) -> PayoutInfo | None:
+    """A payout of an earlier attempt that the gateway sent or is still sending.
+
+    An attempt counted as failed because the gateway did not answer (a lost answer to the
+    payout request) may still have paid: that payout is the withdrawal's, and no new one
+    is made while it is sent or under way.
+    """
+    for attempt in range(row.attempts):
+        found = await gateway.find_payout(payout_key(row.id, attempt))
+        if found is not None and found.state in (PayoutState.SENT, PayoutState.PENDING):
+            return found
+    return None
 
 
 async def _apply_payout(
