@@ -38,6 +38,7 @@ from typing import Any
 
 import psutil
 import psycopg
+from argon2 import PasswordHasher
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
@@ -465,6 +466,28 @@ def _report(
     return rate
 
 
+def _login_share(settings: Settings, results: Results) -> None:
+    """What the logins' argon2id verifications cost of the API server's CPU in the window."""
+    logins = len(results.latencies.get("login", ()))
+    api_cpu = results.cpu[1].by_role["API server"] - results.cpu[0].by_role["API server"]
+    if not logins or api_cpu <= 0:
+        return
+    hasher = PasswordHasher(
+        time_cost=settings.auth.argon2_time_cost,
+        memory_cost=settings.auth.argon2_memory_kib,
+        parallelism=settings.auth.argon2_parallelism,
+    )
+    encoded = hasher.hash(PASSWORD)
+    started = time.process_time()
+    for _ in range(5):
+        hasher.verify(encoded, PASSWORD)
+    each = (time.process_time() - started) / 5
+    print(
+        f"login: one argon2id verification costs {each * 1000:.1f} ms of CPU here; the "
+        f"{logins} logins of the window ~ {logins * each / api_cpu:.0%} of the API server's CPU"
+    )
+
+
 def _print_profile(profile: dict[str, Any]) -> None:
     print(f"\npy-spy of the API server, measured window ({profile['samples']} samples)")
     for kind in ("self", "inclusive"):
@@ -566,6 +589,7 @@ def main() -> None:
         )
         print(f"\nmix / bare app: {mix_rate / hello_rate:.0%} (target >= 25%)")
         print("targets per route: p95 < 50 ms, p99 < 100 ms")
+        _login_share(settings, results)
         if profile is not None:
             _print_profile(profile)
     sys.stdout.flush()
