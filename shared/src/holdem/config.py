@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class DatabasePool(BaseModel):
-    """SQLAlchemy pool of a long-running server (SPEC §7). Lambdas use no pool at all."""
+    """SQLAlchemy pool of a long-running server (SPEC §7). A Lambda keeps one connection
+    (pool_size 1) and the same overflow, pre-ping and timeouts."""
 
     pool_size: int = 50
     max_overflow: int = 30

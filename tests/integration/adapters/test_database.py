@@ -90,3 +90,24 @@ async def test_zero_threshold_is_sqlalchemys_pre_ping_on_every_checkout(settings
         assert await _backend_pid(engine) != first  # no time passed, still pinged
     finally:
         await engine.dispose()
+
+
+async def test_a_lambda_keeps_one_connection_between_invocations_and_replaces_a_closed_one(
+    settings, clock
+):
+    lambda_settings = settings.model_copy(update={"runtime": "lambda"})
+    engine = database.create_engine(lambda_settings)
+    try:
+        first = await _backend_pid(engine)
+        assert await _backend_pid(engine) == first  # a warm invocation pays no connect
+        # Two sessions at once in one invocation: the second is an overflow connection.
+        async with engine.connect() as held:
+            await held.execute(text("select 1"))
+            assert await _backend_pid(engine) != first
+        assert engine.pool.size() == 1
+        # The proxy closed the kept connection while the environment was frozen.
+        _terminate(settings, first)
+        clock.now += lambda_settings.db.pool_pre_ping_idle_s
+        assert await _backend_pid(engine) != first
+    finally:
+        await engine.dispose()

@@ -1,8 +1,11 @@
 """PostgreSQL through psycopg 3: SQLAlchemy engines, and a private pool for one-statement paths.
 
-Servers get a sized pool (SPEC §7). Lambdas reach PostgreSQL through RDS Proxy, so they keep
-no pool of their own (NullPool) and disable psycopg's prepared statements, which would pin
-proxy connections.
+Servers get a sized pool (SPEC §7). Lambdas reach PostgreSQL through RDS Proxy: an execution
+environment serves one invocation at a time, so it keeps ONE connection to the proxy between
+invocations (a warm invocation does not pay a connect) and opens short-lived overflow
+connections only if one invocation needs more at once; psycopg's prepared statements are off,
+since they would pin proxy connections. A kept connection the proxy closed while the
+environment was frozen is found by the idle pre-ping below and replaced.
 
 An engine's pooled connection is pre-pinged when it comes out of the pool after sitting idle
 for ``db.pool_pre_ping_idle_s`` or longer (0: on every checkout, SQLAlchemy's own pre-ping).
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, NullPool, event, exc
+from sqlalchemy import Engine, event, exc
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -35,12 +38,13 @@ def _connect_options(settings: Settings) -> str:
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
     connect_args: dict[str, Any] = {"options": _connect_options(settings)}
+    pool = settings.db
+    pool_size = pool.pool_size
     if settings.runtime == "lambda":
         connect_args["prepare_threshold"] = None
-        return {"poolclass": NullPool, "connect_args": connect_args}
-    pool = settings.db
+        pool_size = 1
     return {
-        "pool_size": pool.pool_size,
+        "pool_size": pool_size,
         "max_overflow": pool.max_overflow,
         "pool_timeout": pool.pool_timeout,
         "pool_recycle": pool.pool_recycle,
@@ -52,7 +56,7 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
 def _ping_after_idle(engine: Engine, settings: Settings) -> Engine:
     """Pre-ping the pooled connections that were idle for `pool_pre_ping_idle_s` or more."""
     pool = settings.db
-    if settings.runtime == "lambda" or not pool.pool_pre_ping or pool.pool_pre_ping_idle_s <= 0:
+    if not pool.pool_pre_ping or pool.pool_pre_ping_idle_s <= 0:
         return engine
     dialect = engine.dialect
 
@@ -99,7 +103,7 @@ class StatementPool:
     A statement run here is its own transaction (autocommit): one round trip, without the
     per-checkout work of a session and SQLAlchemy's pool (pre-ping, reset on return, events).
     On a server each connection prepares the statement once and up to ``keep`` connections
-    stay open; in a Lambda nothing is prepared or kept, as with its engine's NullPool (RDS
+    stay open; in a Lambda nothing is prepared or kept (RDS
     Proxy would pin a connection that prepared a statement).
 
     There is no pre-ping: a kept connection found dead when used (a server restart, a
