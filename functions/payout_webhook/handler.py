@@ -24,6 +24,7 @@ OUTCOME_STATUS = {
     withdrawals.PayoutOutcome.RETRY: 200,
     withdrawals.PayoutOutcome.FAILED: 200,
     withdrawals.PayoutOutcome.WAITING: 202,
+    withdrawals.PayoutOutcome.HELD: 200,  # a lookup's outcome only; listed for completeness
     withdrawals.PayoutOutcome.SKIPPED: 200,  # a duplicate, late or superseded status
 }
 

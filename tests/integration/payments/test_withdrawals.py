@@ -329,6 +329,16 @@ class LostAnswer(CrashAfterPayout):
         raise GatewayUnavailable("read timeout: the answer was lost")
 
 
+class Down:
+    """A gateway that cannot be reached at all: lookups fail as well as payouts."""
+
+    async def create_payout(self, coin, address, amount, idempotency_key):
+        raise GatewayUnavailable("connection refused")
+
+    async def find_payout(self, idempotency_key):
+        raise GatewayUnavailable("connection refused")
+
+
 async def test_a_payout_whose_answer_was_lost_is_found_and_never_paid_twice(payments, container):
     deps, clock, user, view = await _due(payments, container)
     lossy = replace(deps, gateway=LostAnswer(deps.gateway))
@@ -344,10 +354,11 @@ async def test_a_payout_whose_answer_was_lost_is_found_and_never_paid_twice(paym
     await conservation_ok(container)
 
 
-async def test_an_unavailable_gateway_is_retried_with_backoff_then_funds_return(
+async def test_an_unavailable_gateway_is_retried_with_backoff_then_held_for_an_operator(
     payments, container
 ):
     deps, clock, user, view = await _due(payments, container, payout_max_attempts=3)
+    operator = await make_user(container, role="operator")
     payments.sim.payout_mode = "unavailable"
     delays = []
     for attempt in (1, 2):
@@ -359,13 +370,44 @@ async def test_an_unavailable_gateway_is_retried_with_backoff_then_funds_return(
         clock.now = row.due_at
         assert (await wd.schedule_payouts(deps)).enqueued == [view.id]
     assert delays == [timedelta(seconds=60), timedelta(seconds=120)]
-    assert await wd.pay_out(deps, view.id) is PayoutOutcome.FAILED
+    # Out of attempts without ever hearing the gateway: nobody knows whether a payout went
+    # out, so the funds stay reserved and an operator decides.
+    assert await wd.pay_out(deps, view.id) is PayoutOutcome.HELD
     row = await _row(container, view.id)
-    assert (row.status, row.attempts) == ("failed", 3)
+    assert (row.status, row.attempts) == ("held", 3)
     assert "unavailable" in (row.failure_reason or "")
     held = await balances(container, user)
-    assert (held.wallet, held.pending_withdrawal) == (100_000, 0)
+    assert (held.wallet, held.pending_withdrawal) == (50_000, 50_000)
+    assert (await wd.schedule_payouts(deps)).enqueued == []  # never paid without a decision
+    # The operator sees nothing went out at the gateway and rejects: the funds return once.
     assert payments.sim.payouts == {}
+    assert (await wd.decide(deps, view.id, operator, OperatorAction.REJECT)).status == "rejected"
+    back = await balances(container, user)
+    assert (back.wallet, back.pending_withdrawal) == (100_000, 0)
+    await conservation_ok(container)
+
+
+async def test_a_lost_answer_then_a_gateway_outage_holds_and_never_refunds_a_paid_payout(
+    payments, container
+):
+    deps, clock, user, view = await _due(payments, container, payout_max_attempts=2)
+    operator = await make_user(container, role="operator")
+    lossy = replace(deps, gateway=LostAnswer(deps.gateway))
+    assert await wd.pay_out(lossy, view.id) is PayoutOutcome.RETRY  # it did pay, unknown to us
+    clock.now = (await _row(container, view.id)).due_at
+    await wd.schedule_payouts(deps)
+    # The gateway is down for the last attempt: it cannot even look attempt 0 up.
+    assert await wd.pay_out(replace(deps, gateway=Down()), view.id) is PayoutOutcome.HELD
+    held = await balances(container, user)
+    assert (held.wallet, held.pending_withdrawal) == (50_000, 50_000)  # no refund
+    # The gateway is back; the operator approves: attempt 0's payout is found, not repeated.
+    payments.sim.payout_mode = "sent"
+    assert (await wd.decide(deps, view.id, operator, OperatorAction.APPROVE)).status == "approved"
+    assert (await wd.schedule_payouts(deps)).enqueued == [view.id]
+    assert await wd.pay_out(deps, view.id) is PayoutOutcome.PAID
+    assert list(payments.sim.payouts) == [f"withdrawal-{view.id}-0"]  # paid exactly once
+    paid = await balances(container, user)
+    assert (paid.wallet, paid.pending_withdrawal) == (50_000, 0)
     await conservation_ok(container)
 
 

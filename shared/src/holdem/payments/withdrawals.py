@@ -47,6 +47,7 @@ class WithdrawalEvent(StrEnum):
     PAID = "paid"
     RETRY = "retry"
     FAIL = "fail"
+    REVIEW = "review"  # the payout's outcome is unknown: an operator checks the gateway
 
 
 S, E = WithdrawalStatus, WithdrawalEvent
@@ -66,6 +67,7 @@ TRANSITIONS: dict[tuple[WithdrawalStatus, WithdrawalEvent], WithdrawalStatus] = 
     (S.PROCESSING, E.PAID): S.PAID,
     (S.PROCESSING, E.RETRY): S.APPROVED,
     (S.PROCESSING, E.FAIL): S.FAILED,
+    (S.PROCESSING, E.REVIEW): S.HELD,
 }
 """Every legal step. Anything else raises IllegalTransition."""
 

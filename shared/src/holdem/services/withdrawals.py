@@ -16,7 +16,11 @@ The life of a withdrawal (`holdem.payments.withdrawals` has the table of steps):
    up at the gateway — so neither a crash between the gateway call and our commit nor a
    lost answer to a payout request ever pays twice. A payout that fails
    is retried with exponential backoff; the last failure returns the funds and flags the
-   withdrawal (``failed`` with a reason).
+   withdrawal (``failed`` with a reason). When the last attempt ends with the gateway
+   unreachable, nobody knows whether an attempt paid: the withdrawal is ``held`` with its
+   funds still reserved, for an operator who checks the gateway and approves it (the next
+   payout looks every earlier attempt up first, so a paid one completes it) or rejects it
+   (funds returned). Refunding blindly there could pay the player twice.
 
 Rows are locked (``FOR UPDATE``, ``SKIP LOCKED`` for the batch pickers), and every ledger
 call carries an idempotency key, so duplicate deliveries and parallel workers are harmless.
@@ -557,6 +561,7 @@ class PayoutOutcome(StrEnum):
     WAITING = "waiting"  # the gateway accepted it; not on chain yet
     RETRY = "retry"  # failed for now; back to approved with a backoff
     FAILED = "failed"  # gave up: funds returned, flagged
+    HELD = "held"  # gave up not knowing whether a payout went out: an operator decides
     SKIPPED = "skipped"  # not processing (a duplicate message, or already finished)
 
 
@@ -614,7 +619,9 @@ async def _attempt(deps: WithdrawalDeps, session: AsyncSession, row: Withdrawal)
         )
     except GatewayError as exc:
         log.warning("payout %s: gateway unavailable: %s", key, exc)
-        return await _failed_attempt(deps, session, row, f"gateway unavailable: {exc.message}")
+        return await _failed_attempt(
+            deps, session, row, f"gateway unavailable: {exc.message}", outcome_known=False
+        )
     return await _apply_payout(deps, session, row, info)
 
 
@@ -659,10 +666,28 @@ async def _failed_attempt(
     reason: str,
     *,
     final: bool = False,
+    outcome_known: bool = True,
 ) -> PayoutOutcome:
+    """Count a failed attempt: retry with backoff, or give up.
+
+    Giving up after a known failure returns the funds (``failed``). Giving up after an
+    attempt whose outcome is unknown (the gateway unreachable, so neither this attempt's
+    payout nor the earlier ones could be looked up) holds the withdrawal for an operator.
+    """
     now = deps.clock()
     row.attempts += 1
     row.payout_id = None
+    if not outcome_known and deps.retry.gives_up(row.attempts):
+        log.error(
+            "withdrawal %s held after %s attempts: payout outcome unknown (%s); "
+            "check the gateway, then approve or reject it",
+            row.id,
+            row.attempts,
+            reason,
+        )
+        await _step(session, row, WithdrawalEvent.REVIEW, now, reason=f"held: {reason}")
+        row.due_at = now  # once approved, paid at the scheduler's next run
+        return PayoutOutcome.HELD
     if final or deps.retry.gives_up(row.attempts):
         await _step(session, row, WithdrawalEvent.FAIL, now, reason=reason)
         return PayoutOutcome.FAILED
