@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from edge import logs
-from edge.connections import Connection, Registry, TokenBucket
+from edge.connections import BatchingConnection, Connection, Registry, TokenBucket
 from edge.lobby import LobbyCache
 from edge.metrics import Metrics
 from edge.tables import TableHost
@@ -118,6 +118,7 @@ class EdgeServer:
             subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
             select_subprotocol=_select_subprotocol,
             process_request=self._process_request,
+            create_connection=BatchingConnection,
             max_size=ws.max_frame_bytes * 4,
             compression=None,
             ping_interval=20,
@@ -201,6 +202,7 @@ class EdgeServer:
     async def _handle(self, ws: ServerConnection) -> None:
         limits = self.settings.ws
         codec = codec_for(ws.subprotocol)
+        assert isinstance(ws, BatchingConnection)  # serve(create_connection=...)
         conn = Connection(ws, codec, TokenBucket(limits.messages_per_second, limits.message_burst))
         token = logs.conn_id.set(conn.id)
         if len(self.registry) >= limits.max_connections:

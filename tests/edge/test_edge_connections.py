@@ -191,3 +191,22 @@ async def test_a_flood_is_rate_limited(start_edge, make_players, clients, edge_s
     answers = [await client.next_message() for _ in range(6)]
     assert [a["type"] for a in answers].count("pong") == 3
     assert {a.get("code") for a in answers if a["type"] == "error"} == {"rate_limited"}
+
+
+@pytest.mark.parametrize("encoding", ["json", "msgpack"])
+async def test_messages_queued_together_arrive_as_separate_messages_in_order(
+    start_edge, make_players, clients, encoding
+):
+    server = await start_edge()
+    [player] = await make_players(1)
+    client = clients(url_of(server), player.token, encoding=encoding, record=True)
+    hello = await client.connect()
+    conn = server.registry.by_id[hello["connection_id"]]
+
+    for n in range(50):  # queued at once: the writer sends them in one socket write
+        conn.send({"type": "notice", "code": "burst", "message": str(n)})
+    conn.close_later(1000, "done")
+    await client.wait_closed()
+
+    burst = [m["message"] for m in client.received if m.get("code") == "burst"]
+    assert burst == [str(n) for n in range(50)]
