@@ -85,6 +85,8 @@ class Inbox:
         await self._wake()
         _, waiting = await asyncio.wait([task], timeout=2 * BLOCK_MS / 1000)
         await cancel_and_wait(waiting)
+        if self._background:  # wake-ups still in flight end on their own (one XADD each)
+            await asyncio.wait(self._background)
 
     def open(self, table_id: int, cursor: str) -> Mailbox:
         """A mailbox for `table_id` receiving the commands after `cursor`."""
