@@ -111,3 +111,16 @@ async def test_a_lambda_keeps_one_connection_between_invocations_and_replaces_a_
         assert await _backend_pid(engine) != first
     finally:
         await engine.dispose()
+
+
+async def test_the_connection_returned_last_is_checked_out_first(settings):
+    engine = database.create_engine(_pool_settings(settings, pool_size=2))
+    try:
+        async with engine.connect() as a, engine.connect() as b:
+            pid_a = (await a.execute(text("select pg_backend_pid()"))).scalar_one()
+            pid_b = (await b.execute(text("select pg_backend_pid()"))).scalar_one()
+        # a is returned last (the context managers exit in reverse): the warm one, reused.
+        assert pid_a != pid_b
+        assert await _backend_pid(engine) == pid_a
+    finally:
+        await engine.dispose()
