@@ -287,6 +287,12 @@ async def run(args: argparse.Namespace) -> None:
             )
             + f" of a core; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
         )
+        cpu_ms = sum(cpu1) - sum(cpu0)
+        print(
+            f"table server CPU per action {cpu_ms * 1000 / max(1, actions):.2f} ms, per hand "
+            f"{cpu_ms * 1000 / max(1, hands):.1f} ms (-> {hands / max(cpu_ms, 1e-9):.0f} hands/s "
+            "per busy core at this mix)"
+        )
         if latencies:
             print(
                 f"action -> broadcast latency: p50 {_pct(latencies, 0.50):.1f} ms, "
