@@ -97,6 +97,7 @@ class EdgeServer:
         self.draining = False
         self._server: Server | None = None
         self._pubsub: PubSub | None = None
+        self._subscriptions = asyncio.Lock()  # subscribe / unsubscribe, one at a time
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._background: set[asyncio.Future[None]] = set()
@@ -245,8 +246,8 @@ class EdgeServer:
             return False
         conn.claims = claims
         conn.user_id = claims.user_id
-        if self.registry.bind_user(conn) and self._pubsub is not None:
-            await self._pubsub.subscribe(user_channel(conn.user_id))
+        if self.registry.bind_user(conn):
+            await self._subscribe(user_channel(conn.user_id))
         ordered = await self.fleet.add_connection(conn.user_id, conn.id)
         excess = len(ordered) - self.settings.ws.max_connections_per_user
         for old in ordered[: max(0, excess)]:
@@ -319,8 +320,8 @@ class EdgeServer:
     async def _join(self, conn: Connection, table_id: int, role: str) -> None:
         if table_id not in conn.tables and not await self._table_is_open(table_id):
             raise perr.TableNotFound(f"no open table {table_id}")
-        if self.registry.join(conn, table_id, role) and self._pubsub is not None:
-            await self._pubsub.subscribe(table_channel(table_id))
+        if self.registry.join(conn, table_id, role):
+            await self._subscribe(table_channel(table_id))
         await self.tables.ensure_owner(table_id)
 
     async def _subscribe_lobby(self, conn: Connection, request_id: str | None) -> None:
@@ -340,8 +341,30 @@ class EdgeServer:
             return await lobby.open_lobby(session, live)
 
     async def _part(self, conn: Connection, table_id: int) -> None:
-        if self.registry.part(conn, table_id) and self._pubsub is not None:
-            await self._pubsub.unsubscribe(table_channel(table_id))
+        if self.registry.part(conn, table_id):
+            await self._unsubscribe_unused(tables=[table_id])
+
+    async def _subscribe(self, channel: str) -> None:
+        """Subscribe this server to a user's or a table's channel."""
+        if self._pubsub is not None:
+            async with self._subscriptions:
+                await self._pubsub.subscribe(channel)
+
+    async def _unsubscribe_unused(
+        self, users: Iterable[int] = (), tables: Iterable[int] = ()
+    ) -> None:
+        """Unsubscribe from the channels of users and tables no connection here needs now.
+
+        Checked under the lock subscribing takes, at the moment of unsubscribing: a connection
+        that arrived while the last one was leaving (a client reconnecting) keeps its channel.
+        """
+        if self._pubsub is None:
+            return
+        async with self._subscriptions:
+            unused = [user_channel(u) for u in users if not self.registry.by_user.get(u)]
+            unused += [table_channel(t) for t in tables if not self.registry.by_table.get(t)]
+            if unused:
+                await self._pubsub.unsubscribe(*unused)
 
     async def _table_is_open(self, table_id: int) -> bool:
         async with self.container.sessions() as session:
@@ -357,11 +380,9 @@ class EdgeServer:
         with contextlib.suppress(Exception):
             if conn.user_id:
                 await self.fleet.remove_connection(conn.user_id, conn.id)
-            if self._pubsub is not None:
-                if user_gone and conn.user_id:
-                    await self._pubsub.unsubscribe(user_channel(conn.user_id))
-                if emptied:
-                    await self._pubsub.unsubscribe(*[table_channel(t) for t in emptied])
+            await self._unsubscribe_unused(
+                users=[conn.user_id] if user_gone and conn.user_id else [], tables=emptied
+            )
             # Every table the connection joined (a spectator may have sat down since): the
             # owner knows who is still connected (the reconnect grace).
             for table_id in joined:
