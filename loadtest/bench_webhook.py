@@ -129,6 +129,20 @@ async def _async(fn: Callable[..., object], *args: object) -> object:
     return fn(*args)
 
 
+def _webhook_env(settings: Settings, sim_url: str) -> dict[str, str]:
+    """The environment of a webhook process: this run's stores, secret and simulator."""
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "MONEY__WEBHOOK_SECRET": SECRET,
+        "MONEY__GATEWAY_BASE_URL": sim_url,
+        "MONEY__UPBIT_BASE_URL": sim_url,
+        "MONEY__RATE_PROVIDERS": '["upbit"]',
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+
+
 def _cold_lambda(settings: Settings, sim_url: str, address: str) -> None:
     """The Lambda entry point in a fresh process: import, first delivery, warm deliveries."""
     batch = deliveries(SECRET, address=address, coin="BTC", amount="0.002", tx_hash="c0" * 32)
@@ -147,17 +161,7 @@ def _cold_lambda(settings: Settings, sim_url: str, address: str) -> None:
         "    assert r['statusCode'] < 300, r\n"
         "print(json.dumps([t1 - t0, *times]))\n"
     )
-    env = {
-        **os.environ,
-        "RUNTIME": "lambda",
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "MONEY__WEBHOOK_SECRET": SECRET,
-        "MONEY__GATEWAY_BASE_URL": sim_url,
-        "MONEY__UPBIT_BASE_URL": sim_url,
-        "MONEY__RATE_PROVIDERS": '["upbit"]',
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
+    env = {**_webhook_env(settings, sim_url), "RUNTIME": "lambda"}
     done = subprocess.run(
         [str(VENV_BIN / "python"), "-c", script],
         input=json.dumps(events),
@@ -168,7 +172,7 @@ def _cold_lambda(settings: Settings, sim_url: str, address: str) -> None:
         check=True,
     )
     imported, first, *warm = json.loads(done.stdout.strip().splitlines()[-1])
-    print("Lambda entry point in a fresh process (RUNTIME=lambda: no pool, a connection each)")
+    print("Lambda entry point in a fresh process (RUNTIME=lambda: one kept connection)")
     print(f"  import of the handler module          {imported * 1000:8.1f} ms")
     print(f"  first delivery (bootstrap, connect)   {first * 1000:8.1f} ms")
     print(f"  warm deliveries, median               {statistics.median(warm) * 1000:8.1f} ms")
@@ -206,18 +210,7 @@ def _start_webhook(
 ) -> tuple[subprocess.Popen[bytes], int]:
     """The deposit webhook under uvicorn in its own process, as `./dev up` serves it."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "MONEY__WEBHOOK_SECRET": SECRET,
-        "MONEY__GATEWAY_BASE_URL": sim_url,
-        "MONEY__UPBIT_BASE_URL": sim_url,
-        "MONEY__RATE_PROVIDERS": '["upbit"]',
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "DB__POOL_SIZE": "20",
-        "DB__MAX_OVERFLOW": "10",
-    }
+    env = {**_webhook_env(settings, sim_url), "DB__POOL_SIZE": "20", "DB__MAX_OVERFLOW": "10"}
     server = subprocess.Popen(
         [
             str(VENV_BIN / "python"),
