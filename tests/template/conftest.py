@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from devstack.paths import ROOT
+
 HERE = Path(__file__).parent
+
+
+def run_python(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in a fresh process at the repository root, with the repository's
+    packages importable and `env` added to this process's environment."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
 
 SMALL_TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"

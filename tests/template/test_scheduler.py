@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devstack.lambda_runtime import InProcessInvoker, load_functions
-from devstack.paths import ROOT
 from devstack.scheduler import (
     Cron,
     Schedule,
@@ -23,6 +19,7 @@ from devstack.scheduler import (
     schedules,
 )
 from devstack.template import Resolver, load_template
+from tests.template.conftest import run_python
 
 
 def _schedule(expression: str, timezone: str = "Asia/Seoul") -> Schedule:
@@ -144,21 +141,14 @@ def test_scheduler_thread_fires_when_its_clock_passes_the_time(small_template, r
 def test_dev_fire_runs_a_schedule_of_the_template(
     small_template, record_file, database_url, redis_url
 ):
-    env = {
-        **os.environ,
-        "DEVSTACK_TEMPLATE": str(small_template),
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "devstack", "fire", "weekly"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_python(
+        "-m",
+        "devstack",
+        "fire",
+        "weekly",
+        DEVSTACK_TEMPLATE=str(small_template),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
@@ -168,16 +158,8 @@ def test_dev_fire_runs_a_schedule_of_the_template(
 
 
 def test_dev_fire_names_the_known_schedules_when_asked_for_an_unknown_one(small_template):
-    env = {**os.environ, "DEVSTACK_TEMPLATE": str(small_template)}
-    env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'tools'}"
-    result = subprocess.run(
-        [sys.executable, "-m", "devstack", "fire", "nightly"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_python(
+        "-m", "devstack", "fire", "nightly", timeout=60, DEVSTACK_TEMPLATE=str(small_template)
     )
     assert result.returncode == 2
     assert "holdem-local-weekly" in result.stderr

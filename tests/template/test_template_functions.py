@@ -22,6 +22,7 @@ from devstack.services import free_port
 from devstack.stack import REGION, Stack
 from devstack.supervisor import Supervisor
 from devstack.template import Resolver, load_template
+from tests.template.conftest import run_python
 
 TEMPLATE_PATH = ROOT / "template.yaml"
 SPECS = load_functions(template_path=TEMPLATE_PATH)
@@ -59,16 +60,7 @@ print(json.dumps(report))
 def import_report():
     """Every handler imported once in a fresh process, as a cold start would (and so this
     test process keeps no handler state, loops or clients of its own)."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}"}
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT_ALL],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("-c", _IMPORT_ALL)
     assert result.returncode == 0, result.stderr
     report: dict[str, str | None] = json.loads(result.stdout.strip().splitlines()[-1])
     return report
@@ -162,27 +154,14 @@ def test_every_sample_event_runs_in_the_local_stack(local_functions, logical, sa
 
 
 def test_dev_invoke_runs_a_function_with_its_sample(database_url, redis_url):
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devstack",
-            "invoke",
-            "ApiFunction",
-            str(ROOT / "events/api/health-ready.json"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_python(
+        "-m",
+        "devstack",
+        "invoke",
+        "ApiFunction",
+        str(ROOT / "events/api/health-ready.json"),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
     )
     assert result.returncode == 0, result.stderr
     response = json.loads(result.stdout)
@@ -191,15 +170,6 @@ def test_dev_invoke_runs_a_function_with_its_sample(database_url, redis_url):
 
 
 def test_dev_invoke_refuses_an_unknown_function():
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "devstack", "invoke", "NoSuchFunction"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-m", "devstack", "invoke", "NoSuchFunction", timeout=60)
     assert result.returncode == 2
     assert "ApiFunction" in result.stderr
