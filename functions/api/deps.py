@@ -29,6 +29,7 @@ from holdem.bootstrap import Container, bootstrap
 from holdem.config import AuthSettings
 from holdem.services.accounts import Accounts
 from holdem.services.errors import Forbidden, InvalidAccessToken, RateLimited
+from holdem.services.lobby import TablesCache
 
 
 @lru_cache(maxsize=1)
@@ -62,12 +63,13 @@ def _passwords(
 @dataclass(frozen=True)
 class _Adapters:
     """What the API builds once on top of a container: its read-only engine, its rate
-    limiter and its account use cases."""
+    limiter, its account use cases and its lobby pages."""
 
     container: Container
     read_engine: AsyncEngine
     limiter: RateLimiter
     accounts: Accounts
+    tables: TablesCache
 
 
 _adapters: dict[int, _Adapters] = {}
@@ -90,6 +92,8 @@ def _adapters_of(container: Container) -> _Adapters:
             read_engine=container.engine.execution_options(isolation_level="AUTOCOMMIT"),
             limiter=RateLimiter(container.redis),
             accounts=Accounts(container.sessions, container.redis, auth, passwords),
+            # The lobby list is as fresh as the live lobby channel (one interval).
+            tables=TablesCache(container.settings.ws.lobby_interval_s),
         )
         _adapters[id(container)] = found
     return found
@@ -103,6 +107,11 @@ async def get_accounts(container: ContainerDep) -> Accounts:
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
+def tables_cache(container: Container) -> TablesCache:
+    """The process's lobby pages (see `holdem.services.lobby.TablesCache`)."""
+    return _adapters_of(container).tables
+
+
 async def get_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
     """A database session for the request, closed after it."""
     async with container.sessions() as session:
@@ -112,10 +121,15 @@ async def get_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 DbDep = Annotated[AsyncSession, Depends(get_db)]
 
 
+def read_session(container: Container) -> AsyncSession:
+    """A session for reads: autocommit, so each query is one round trip (no BEGIN/ROLLBACK
+    around it). Writes use `get_db` (one transaction) or their service's."""
+    return AsyncSession(_adapters_of(container).read_engine, expire_on_commit=False)
+
+
 async def get_read_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    """A session for read-only routes: autocommit, so each query is one round trip (no
-    BEGIN/ROLLBACK around it). Writes use `get_db` (one transaction) or their service's."""
-    async with AsyncSession(_adapters_of(container).read_engine, expire_on_commit=False) as db:
+    """A `read_session` for the request of a read-only route, closed after it."""
+    async with read_session(container) as db:
         yield db
 
 

@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from functions.api.deps import ContainerDep, DbDep, OperatorDep, ReadDbDep, general_limit
+from functions.api.deps import (
+    ContainerDep,
+    DbDep,
+    OperatorDep,
+    ReadDbDep,
+    general_limit,
+    read_session,
+    tables_cache,
+)
 from functions.api.schemas import (
     CreateTableRequest,
     SeatOut,
@@ -17,6 +25,7 @@ from functions.api.schemas import (
 )
 from holdem.adapters.relay import Relay
 from holdem.services import lobby
+from holdem.services.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["lobby"], responses=errors(422, 429))
 
@@ -46,7 +55,7 @@ def _out(summary: lobby.TableSummary) -> TableOut:
 
 @router.get("/lobby/tables", dependencies=[Depends(general_limit)], responses=errors(400))
 async def list_tables(
-    db: ReadDbDep,
+    container: ContainerDep,
     table_status: Annotated[Literal["open", "closing", "closed"], Query(alias="status")] = "open",
     small_blind: Stake = None,
     big_blind: Stake = None,
@@ -55,7 +64,8 @@ async def list_tables(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> TablePage:
-    """Tables, newest first, filtered by stakes, seats free and status (cursor pages)."""
+    """Tables, newest first, filtered by stakes, seats free and status (cursor pages).
+    A page is at most one second old (the lobby channel's interval)."""
     where = lobby.TableFilter(
         status=table_status,
         small_blind=small_blind,
@@ -63,7 +73,12 @@ async def list_tables(
         min_free_seats=min_free_seats,
         max_seats=max_seats,
     )
-    page = await lobby.list_tables(db, where, cursor, limit)
+
+    async def read() -> Page[lobby.TableSummary]:
+        async with read_session(container) as db:
+            return await lobby.list_tables(db, where, cursor, limit)
+
+    page = await tables_cache(container).get((where, cursor, limit), read)
     return TablePage(items=[_out(s) for s in page.items], next_cursor=page.next_cursor)
 
 
@@ -102,6 +117,7 @@ async def create_table(
         rake_cap=body.rake_cap if body.rake_cap is not None else rule[1],
     )
     summary = await lobby.create_table(db, spec, claims.user_id)
+    tables_cache(container).clear()
     await lobby.announce(Relay(container.redis), summary)
     return _out(summary)
 
@@ -112,5 +128,6 @@ async def close_table(
 ) -> TableOut:
     """Close a table (operators): 'closing' until its players have left, else 'closed'."""
     summary = await lobby.close_table(db, table_id, claims.user_id)
+    tables_cache(container).clear()
     await lobby.announce(Relay(container.redis), summary)
     return _out(summary)

@@ -8,8 +8,10 @@ once per ``WS__LOBBY_INTERVAL_S``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +122,75 @@ async def list_tables(
         last = items[-1].table
         next_cursor = encode_cursor(last.created_at, last.id)
     return Page(items, next_cursor)
+
+
+TablesKey = tuple[TableFilter, str | None, int]
+"""A lobby page: its filter, cursor and size."""
+
+
+class TablesCache:
+    """The lobby pages of the last ``ttl_s`` seconds, in one process.
+
+    The lobby changes at most about once a second (players sit and leave, operators open and
+    close tables), and it is the most requested listing: every client entering the lobby asks
+    for it. A page is read from PostgreSQL once per ``ttl_s`` per process, whoever asks;
+    concurrent requests for a page being read wait for that one read. A failed read is not
+    kept. `clear` drops everything (this process opened or closed a table); other processes
+    see the change within ``ttl_s``.
+    """
+
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        max_pages: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._max_pages = max_pages
+        self._clock = clock
+        self._pages: dict[TablesKey, tuple[float, Page[TableSummary]]] = {}
+        self._reading: dict[TablesKey, asyncio.Task[Page[TableSummary]]] = {}
+        self._generation = 0
+
+    async def get(
+        self, key: TablesKey, read: Callable[[], Awaitable[Page[TableSummary]]]
+    ) -> Page[TableSummary]:
+        """The page of ``key``: kept if younger than ``ttl_s``, else ``read()`` (once for all
+        the requests that ask for it meanwhile)."""
+        kept = self._pages.get(key)
+        if kept is not None and kept[0] > self._clock():
+            return kept[1]
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(key, read, self._generation))
+            self._reading[key] = reading
+        # Shielded: a request that gives up does not cancel the read the others wait for.
+        return await asyncio.shield(reading)
+
+    async def _read(
+        self, key: TablesKey, read: Callable[[], Awaitable[Page[TableSummary]]], generation: int
+    ) -> Page[TableSummary]:
+        try:
+            page = await read()
+        finally:
+            if generation == self._generation:
+                del self._reading[key]
+        if generation != self._generation:  # cleared meanwhile: may predate the change
+            return page
+        if len(self._pages) >= self._max_pages:
+            now = self._clock()
+            self._pages = {k: v for k, v in self._pages.items() if v[0] > now}
+            if len(self._pages) >= self._max_pages:
+                self._pages.clear()
+        self._pages[key] = (self._clock() + self._ttl_s, page)
+        return page
+
+    def clear(self) -> None:
+        """Forget every kept page; reads under way answer their waiters but are not kept."""
+        self._generation += 1
+        self._pages.clear()
+        self._reading.clear()
 
 
 async def get_table(db: AsyncSession, table_id: int) -> TableDetail:
