@@ -105,6 +105,27 @@ async def test_a_silent_connection_is_closed_and_forgotten(
     assert not await server.container.redis.hgetall(f"ws:connections:{player.user_id}")
 
 
+async def test_the_sdk_heartbeat_pings_only_a_connection_that_sent_nothing(
+    start_edge, make_players, clients
+):
+    server = await start_edge()
+    idle_player, busy_player = await make_players(2)
+    idle = clients(url_of(server), idle_player.token, heartbeat_s=0.2)
+    await idle.connect()
+    # Nothing sent: the heartbeat pings (its pong carries no request id).
+    pong = await idle.wait_for(lambda m: m["type"] == "pong" and m.get("id") is None, wait_s=10)
+    assert pong["type"] == "pong"
+    busy = clients(url_of(server), busy_player.token, heartbeat_s=1.0, record=True)
+    await busy.connect()
+    # A connection that sends every 0.1 s is never silent for `heartbeat_s`: no heartbeat
+    # (a timer-driven ping would have gone out twice in these 2.5 s).
+    for _ in range(25):
+        assert (await busy.request({"type": "ping"}))["type"] == "pong"
+        await asyncio.sleep(0.1)
+    heartbeats = [m for m in busy.received if m["type"] == "pong" and m.get("id") is None]
+    assert heartbeats == []
+
+
 async def test_bad_input_gets_its_error_code_and_the_connection_stays_usable(
     start_edge, make_players, make_table, clients
 ):

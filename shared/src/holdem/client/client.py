@@ -3,6 +3,10 @@
 One reader task decodes every frame: answers to requests (``result`` / ``error`` /
 ``snapshot`` carrying the request's ``id``) resolve the awaiting call; every message is also
 queued for `messages()` / `next_message()`, in arrival order.
+
+The heartbeat is the application's ``ping``, sent only after `heartbeat_s` without any other
+message (any message keeps the server's idle timer alive). The client sends no WebSocket
+protocol pings of its own: the server pings every connection and the client answers.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class TableClient:
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._seq: dict[int, int] = {}
+        self._last_sent = 0.0  # loop time of the last message sent (the heartbeat's clock)
         self.closed: ClosedError | None = None
 
     # ------------------------------------------------------------------ connection
@@ -100,6 +105,7 @@ class TableClient:
             compression=None,
             max_size=2**22,
             open_timeout=10,
+            ping_interval=None,  # the server pings; a second timer per connection is waste
         )
         self.codec = codec_for(self._ws.subprotocol)
         self._reader = asyncio.create_task(self._read_loop())
@@ -139,10 +145,12 @@ class TableClient:
     async def send_raw(self, frame: bytes | str) -> None:
         """Send a frame as it is (tests of bad input)."""
         assert self._ws is not None, "connect first"
+        self._last_sent = asyncio.get_running_loop().time()
         await self._ws.send(frame)
 
     async def send(self, message: dict[str, Any]) -> None:
         assert self._ws is not None, "connect first"
+        self._last_sent = asyncio.get_running_loop().time()
         await self._ws.send(self.codec.encode(message))
 
     async def request(self, message: dict[str, Any], wait_s: float = 10.0) -> dict[str, Any]:
@@ -248,12 +256,13 @@ class TableClient:
                 return message
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
-        """Every message until the connection closes."""
+        """Every message until the connection closes (no timeout: no timer per message)."""
         while True:
-            try:
-                yield await self.next_message(wait_s=3600)
-            except ClosedError:
+            message = await self._queue.get()
+            if message is None:
+                self._queue.put_nowait(None)
                 return
+            yield message
 
     async def wait_closed(self, wait_s: float = 10.0) -> ClosedError:
         """Wait until the server closes the connection; returns code and reason."""
@@ -291,7 +300,10 @@ class TableClient:
             self._queue.put_nowait(None)
 
     async def _ping_loop(self, interval: float) -> None:
+        """Ping once `interval` passed without sending anything (one timer per interval)."""
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(ConnectionClosed):
             while True:
-                await asyncio.sleep(interval)
-                await self.send({"type": "ping"})
+                await asyncio.sleep(max(0.0, self._last_sent + interval - loop.time()))
+                if loop.time() - self._last_sent >= interval:
+                    await self.send({"type": "ping"})
