@@ -115,12 +115,10 @@ class TableHost:
         while True:
             try:
                 if not self.draining:
-                    for table_id in await self.fleet.active_tables():
-                        if (
-                            table_id not in self.actors
-                            and await self.leases.owner(table_id) is None
-                        ):
-                            await self._try_take(table_id)
+                    # One MGET for every lease, not a GET per table (~3 per table a second).
+                    others = [t for t in await self.fleet.active_tables() if t not in self.actors]
+                    for table_id in await self.leases.unowned(others):
+                        await self._try_take(table_id)
             except asyncio.CancelledError:
                 raise
             except Exception:

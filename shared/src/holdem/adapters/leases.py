@@ -114,8 +114,18 @@ class LeaseStore:
 
     async def owner(self, table_id: int) -> str | None:
         """The worker id holding the table, if any."""
-        value = await self._redis.get(lease_key(table_id))
-        if value is None:
-            return None
-        text = value.decode() if isinstance(value, bytes) else str(value)
-        return text.split(":", 1)[0]
+        return _holder(await self._redis.get(lease_key(table_id)))
+
+    async def unowned(self, table_ids: list[int]) -> list[int]:
+        """Those of `table_ids` nobody holds, in one ``MGET`` (a takeover scan's question)."""
+        if not table_ids:
+            return []
+        values = await self._redis.mget([lease_key(t) for t in table_ids])
+        return [t for t, value in zip(table_ids, values, strict=True) if _holder(value) is None]
+
+
+def _holder(value: bytes | str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return text.split(":", 1)[0]
