@@ -53,6 +53,8 @@ STAGES = [100, 200, 300, 400, 500, 1000, 2000, 5000]
 SMALL_BLIND, BIG_BLIND = 100, 200
 BUY_IN = 100 * BIG_BLIND
 PACES = {"human": "uniform:1,3", "full": "none"}
+SETUP_CONCURRENCY = 100  # bots setting up at once, in all workers of a stage
+SETUP_AUTH_CONCURRENCY = 8  # of which logging in or registering (password hashes) at once
 
 # A load test comes from one address with thousands of players: the per-address limits
 # (anonymous routes, registration and login) and the per-server connection cap (600 by
@@ -79,8 +81,11 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def load_stack(servers: int, extra_env: dict[str, str]) -> Iterator[RunningStack]:
-    """`./dev up`'s stack (same code), with `LOAD_ENV` and `extra_env` applied."""
+def load_stack(
+    servers: int, extra_env: dict[str, str], api_environments: int = 2
+) -> Iterator[RunningStack]:
+    """`./dev up`'s stack (same code), with `LOAD_ENV` and `extra_env` applied and
+    `api_environments` execution environments for the REST API."""
     from devstack.edge_fleet import start_edge_fleet
     from devstack.functions_host import start_functions
     from devstack.services import free_port
@@ -99,7 +104,9 @@ def load_stack(servers: int, extra_env: dict[str, str]) -> Iterator[RunningStack
             api_port = free_port()
             api_url = f"http://127.0.0.1:{api_port}"
             stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = f"{api_url}/api/v1/wallet/webhook/deposit"
-            running = start_functions(stack, supervisor, api_port, http_concurrency=2)
+            running = start_functions(
+                stack, supervisor, api_port, http_concurrency=api_environments
+            )
             lines = start_edge_fleet(stack, supervisor, servers=servers, bots=0)
             ws_urls = [m.group(0) for line in lines if (m := re.search(r"ws://\S+/", line))]
             for url in ws_urls:
@@ -298,11 +305,13 @@ def run_stage(
     duration: float,
     rest_gap: float,
     folder: Path,
-    bots_per_worker: int = 2500,
+    bots_per_worker: int = 600,
     profile: bool = False,
 ) -> dict[str, Any]:
     run = time.strftime("%H%M%S")
     layout = open_tables(stack.database_url, players, run)
+    # Several bot processes (one event loop each): one loop for thousands of sockets lags, and
+    # its lag is added to every latency the bots measure and makes them late to act.
     workers = max(1, math.ceil(players / bots_per_worker))
     # Bots keep their refresh tokens between stages and runs, as an app does.
     tokens = _merged_tokens(STATE / os.environ.get("LOADTEST_STACK", "loadtest") / "bot-tokens")
@@ -317,6 +326,10 @@ def run_stage(
             "rest_gap_s": rest_gap,
             "duration_s": duration,
             "bots": layout[w::workers],
+            # The set-up's bounds are the stage's, shared by its workers: logins hash
+            # passwords (argon2id, two at a time per API environment).
+            "auth_concurrency": max(1, SETUP_AUTH_CONCURRENCY // workers),
+            "setup_concurrency": max(1, SETUP_CONCURRENCY // workers),
             "result_path": str(folder / f"stage-{players}-{pace}-w{w}.json"),
             "token_files": [str(tokens / "kept.json")],
             "token_file": str(tokens / f"new-{time.time_ns()}-w{w}.json"),
@@ -548,6 +561,14 @@ def _quiet_stack(log: Path) -> Any:
     return console
 
 
+def api_environments(players: int) -> int:
+    """REST API execution environments for a stage. Lambda serves one request at a time per
+    environment and scales out with concurrent requests; two (`./dev up`'s) queue the REST
+    mix of 2,000 players (a call per 20 s each). One per 750 players: 2 up to 1,500, 3 at
+    2,000, at most 6 (5,000)."""
+    return max(2, min(6, math.ceil(players / 750)))
+
+
 def stage_env(pace: str, between: float) -> dict[str, str]:
     """Settings of a stage: the pause between hands; at full speed, no per-socket message
     rate limit (a bot with no think time sends faster than the 20/s a human never reaches)."""
@@ -561,7 +582,8 @@ def _one_stage(
     args: argparse.Namespace, players: int, think: str, between: float, folder: Path
 ) -> dict[str, Any]:
     """Start a stack, run one stage on it, optionally check the ledger; stop the stack."""
-    with load_stack(args.servers, stage_env(args.pace, between)) as stack:
+    environments = api_environments(players)
+    with load_stack(args.servers, stage_env(args.pace, between), environments) as stack:
         try:
             stage = run_stage(
                 stack,
@@ -660,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
             **LOAD_ENV,
             **stage_env(args.pace, between),
             "servers": args.servers,
+            "api_environments": ", ".join(f"{n}: {api_environments(n)}" for n in stages),
             "think": think,
             "rest_gap_s": args.rest_gap,
             "buy_in": BUY_IN,
