@@ -130,7 +130,11 @@ class Swarm:
         self.setup_errors: Counter[str] = Counter()
         # aiohttp: keep-alive connections and a C parser, a fraction of httpx's CPU per call.
         self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=int(spec.get("http_connections", 64))),
+            # Idle connections are dropped before the gateway's (uvicorn: 5 s) drops them: a
+            # call on a connection the server is closing fails with a reset.
+            connector=aiohttp.TCPConnector(
+                limit=int(spec.get("http_connections", 64)), keepalive_timeout=4.0
+            ),
             # connect: the socket's own; waiting for a free pooled connection is not bounded
             # by it (only by `total`), as a busy app's queued calls are not failed calls.
             timeout=aiohttp.ClientTimeout(total=60.0, sock_connect=10.0),
