@@ -147,9 +147,9 @@ async def store_hand(
     settlement["hand_no"] = hand_no if hand_no is not None else next(_unique)
     settlement["started_at"] = started_at.timestamp()
     settlement["ended_at"] = (ended_at or started_at).timestamp()
-    hand = await add_hand_rows(session, settlement)
-    await session.flush()
-    return hand.id
+    hand_id = await add_hand_rows(session, settlement)
+    assert hand_id is not None, "a new hand number was written before"
+    return hand_id
 
 
 def play_random(seed: int, seats: int = 6, big_blind: int = 2_000) -> PlayedHand:
