@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
+import threading
 
 import httpx
 import pytest
@@ -141,3 +144,44 @@ def test_responses_without_a_status_code_are_200_json_and_binary_bodies_are_deco
     )
     assert (status, body) == (200, b"\x00\x01\xff")
     assert (b"set-cookie", b"s=1") in headers
+
+
+class BlockingInvoker:
+    """Api invocations block until released; counts how many run at once."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.running = 0
+        self.most = 0
+        self._lock = threading.Lock()
+
+    def invoke(self, function_id, event):
+        if function_id != "Api":
+            return {"statusCode": 200, "body": "{}"}
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        self.release.wait(30)
+        with self._lock:
+            self.running -= 1
+        return {"statusCode": 200, "body": "{}"}
+
+
+async def test_a_busy_function_neither_exceeds_its_environments_nor_blocks_another_function():
+    invoker = BlockingInvoker()
+    gateway = Gateway(ROUTES, invoker, {"Api": 2, "Webhook": 1, "Hand": 1})
+    # More waiting API requests than asyncio's default threads (cpu count + 4).
+    api = [
+        asyncio.create_task(_request(gateway, "GET", "/api/v1/me"))
+        for _ in range((os.cpu_count() or 1) + 8)
+    ]
+    try:
+        async with asyncio.timeout(20):
+            webhook = await _request(gateway, "POST", "/api/v1/wallet/webhook/deposit")
+        assert webhook.status_code == 200
+        assert invoker.most <= 2
+    finally:
+        invoker.release.set()
+        answers = await asyncio.gather(*api)
+    assert {a.status_code for a in answers} == {200}
+    assert invoker.most == 2

@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -171,11 +173,24 @@ def api_response(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
 
 
 class Gateway:
-    """An ASGI app serving the template's HttpApi routes through an `Invoker`."""
+    """An ASGI app serving the template's HttpApi routes through an `Invoker`.
 
-    def __init__(self, routes: list[Route], invoker: Invoker) -> None:
+    `environments` (function id -> execution environments) bounds the invocations of each
+    function under way at once; a request waits for one of its function's environments
+    here, holding no thread, and the invocations run on a thread each. Without it (tests)
+    invocations run on asyncio's default threads (cpu count + 4 of them): with every thread
+    waiting for a busy function's environment, other functions' requests (the deposit
+    webhook behind the API's queue) waited too.
+    """
+
+    def __init__(
+        self, routes: list[Route], invoker: Invoker, environments: Mapping[str, int] | None = None
+    ) -> None:
         self._routes = routes
         self._invoker = invoker
+        found = environments or {}
+        self._slots = {function_id: asyncio.Semaphore(n) for function_id, n in found.items()}
+        self._threads = ThreadPoolExecutor(sum(found.values())) if found else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -212,8 +227,12 @@ class Gateway:
         event = api_event(
             route, params, method, path, scope["query_string"].decode(), headers, body, client[0]
         )
+        slot = self._slots.get(route.function_id)
         try:
-            result = await asyncio.to_thread(self._invoker.invoke, route.function_id, event)
+            async with slot if slot is not None else contextlib.nullcontext():
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, self._invoker.invoke, route.function_id, event
+                )
         except InvocationError:
             return 500, json_type, b'{"message":"Internal Server Error"}'
         return api_response(result)
@@ -229,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ports: dict[str, list[int]] = json.loads(os.environ["DEVSTACK_FUNCTION_PORTS"])
     invoker = HttpInvoker(ports)
-    gateway = Gateway(http_routes(load_functions()), invoker)
+    environments = {function_id: len(found) for function_id, found in ports.items()}
+    gateway = Gateway(http_routes(load_functions()), invoker, environments)
     try:
         uvicorn.run(gateway, host="127.0.0.1", port=args.port, log_level="warning")
     finally:
