@@ -54,7 +54,7 @@ SMALL_BLIND, BIG_BLIND = 100, 200
 BUY_IN = 100 * BIG_BLIND
 PACES = {"human": "uniform:1,3", "full": "none"}
 SETUP_CONCURRENCY = 100  # bots setting up at once, in all workers of a stage
-SETUP_AUTH_CONCURRENCY = 8  # of which logging in or registering (password hashes) at once
+SETUP_AUTH_CONCURRENCY = 12  # of which logging in or registering (password hashes) at once
 
 # A load test comes from one address with thousands of players: the per-address limits
 # (anonymous routes, registration and login) and the per-server connection cap (600 by
@@ -328,8 +328,8 @@ def run_stage(
             "bots": layout[w::workers],
             # The set-up's bounds are the stage's, shared by its workers: logins hash
             # passwords (argon2id, two at a time per API environment).
-            "auth_concurrency": max(1, SETUP_AUTH_CONCURRENCY // workers),
-            "setup_concurrency": max(1, SETUP_CONCURRENCY // workers),
+            "auth_concurrency": math.ceil(SETUP_AUTH_CONCURRENCY / workers),
+            "setup_concurrency": math.ceil(SETUP_CONCURRENCY / workers),
             "result_path": str(folder / f"stage-{players}-{pace}-w{w}.json"),
             "token_files": [str(tokens / "kept.json")],
             "token_file": str(tokens / f"new-{time.time_ns()}-w{w}.json"),

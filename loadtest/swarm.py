@@ -456,6 +456,9 @@ async def run_worker(spec: dict[str, Any], go: asyncio.Event | None = None) -> d
     tasks = [asyncio.create_task(bot.play()) for bot in ready]
     tasks += [asyncio.create_task(bot.rest_mix()) for bot in ready]
     report = {"seated": len(ready), "ramp_s": ramp_s, "setup_errors": dict(swarm.setup_errors)}
+    # Refresh tokens rotate when used: keep the new ones now, so a stage stopped before its
+    # end (Ctrl-C, a failed stage) costs the next one no logins.
+    keep_tokens(spec, swarm, ready)
     if go is None:
         print("READY " + json.dumps(report), flush=True)
         loop = asyncio.get_running_loop()
@@ -485,8 +488,15 @@ async def run_worker(spec: dict[str, Any], go: asyncio.Event | None = None) -> d
     else:
         await asyncio.gather(*(bot.client.close() for bot in ready if bot.client is not None))
     await swarm.http.close()
-    kept = {bot.email: swarm.refresh_tokens[bot.email] for bot in ready}
-    return {"refresh_tokens": kept, **report, "window_s": window, **swarm.stats.as_json()}
+    return {**report, "window_s": window, **swarm.stats.as_json()}
+
+
+def keep_tokens(spec: dict[str, Any], swarm: Swarm, bots: list[LoadBot]) -> None:
+    """Write the bots' refresh tokens to the spec's ``token_file`` (merged by the driver)."""
+    if spec.get("token_file"):
+        kept = {bot.email: swarm.refresh_tokens[bot.email] for bot in bots}
+        with open(spec["token_file"], "w") as handle:
+            json.dump(kept, handle)
 
 
 def main() -> int:
@@ -496,10 +506,6 @@ def main() -> int:
     with open(args.spec) as handle:
         spec = json.load(handle)
     result = uvloop.run(run_worker(spec))  # uvloop: a cheaper event loop for many sockets
-    kept = result.pop("refresh_tokens")
-    if spec.get("token_file"):
-        with open(spec["token_file"], "w") as handle:
-            json.dump(kept, handle)
     with open(spec["result_path"], "w") as handle:
         json.dump(result, handle)
     print("RESULT " + spec["result_path"], flush=True)
