@@ -5,11 +5,24 @@
 the API under uvicorn in its own process (one worker, as ``./dev up`` does). N clients, each
 on its own keep-alive connection, log in and then loop over a mix of requests:
 
-    login 2% · balance 24% · transactions 24% · lobby 25% · hand list 15% · one hand 10%
+    login 0.5% · refresh 1% · balance 23.5% · transactions 23.5% · lobby 25% ·
+    hand list 15% · one hand 11.5%
 
-It prints p50/p95/p99 per route and the mix's requests/s, then serves a bare FastAPI "hello"
-app the same way on the same machine and measures its requests/s with the same clients, as
-the reference (target: the mix at >= 25% of it; p95 < 50 ms and p99 < 100 ms per route).
+The shares of login and refresh follow the product: an access token lives 15 minutes and a
+refresh token 30 days (SPEC §6, ``AUTH__*``), so a client logs in once per session (or not
+at all: a kept refresh token opens the next one) and refreshes every 15 minutes after. Most
+of a player's traffic is on the WebSocket; a client in the lobby or at a table makes about
+one REST request every 10 s (balance, lobby, history), so ~90 REST requests per refresh
+(1.1%) and a few hundred per login (a 1-hour session: 360, 0.3%). Login is rounded up to
+0.5%, refresh down to 1%. Login weighs far more than its share: one argon2id verification
+(SPEC/OWASP parameters, m = 19 MiB, t = 2) costs ~20 ms of CPU, 100-200 ordinary reads.
+
+It prints p50/p95/p99 per route and the mix's requests/s, then each route alone on the same
+server for a few seconds with 20 of the clients (requests/s, latency, and the CPU per request
+of the API server, PostgreSQL and Redis: what each route costs, login's argon2id apart from
+the reads), then serves a bare FastAPI "hello" app the same way on the same machine and measures its
+requests/s with the same clients, as the reference (target: the mix at >= 25% of it; p95 <
+50 ms and p99 < 100 ms per route).
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that the load
 generator (sharing this machine's cores) costs as little as possible. Rate limits are raised
@@ -56,14 +69,17 @@ JWT_SECRET = "bench-only-signing-key-0123456789abcdef"
 HANDS_PER_PLAYER = 60
 DEPOSITS_PER_PLAYER = 30
 TABLES = 300
+ALONE_CLIENTS = 20
+"""Clients of each route's run alone."""
 
-MIX = [
-    ("login", 2),
-    ("balance", 24),
-    ("transactions", 24),
-    ("lobby", 25),
-    ("hands", 15),
-    ("hand", 10),
+MIX = [  # per mille; see the module docstring for login's and refresh's shares
+    ("login", 5),
+    ("refresh", 10),
+    ("balance", 235),
+    ("transactions", 235),
+    ("lobby", 250),
+    ("hands", 150),
+    ("hand", 115),
 ]
 
 HELLO_APP = """
@@ -225,24 +241,37 @@ async def _seed(settings: Settings, players: int) -> list[dict[str, int | str]]:
 # --- the load --------------------------------------------------------------------------------
 
 
+@dataclass
+class Client:
+    """One player's keep-alive connection and current tokens."""
+
+    conn: Connection
+    player: dict[str, int | str]
+    access: str = ""
+    refresh: str = ""
+
+    def keep_tokens(self, status: int, body: bytes) -> None:
+        """The tokens of a login or refresh answer."""
+        if status == 200:
+            answer = json.loads(body)
+            self.access, self.refresh = answer["access_token"], answer["refresh_token"]
+
+
 def _login_body(email: str) -> bytes:
     return json.dumps({"email": email, "password": PASSWORD}).encode()
 
 
-async def _log_in(conn: Connection, player: dict[str, int | str]) -> str:
-    status, body = await conn.request(
-        "POST", "/api/v1/auth/login", body=_login_body(str(player["email"]))
+async def _log_in(client: Client) -> None:
+    status, body = await client.conn.request(
+        "POST", "/api/v1/auth/login", body=_login_body(str(client.player["email"]))
     )
     if status != 200:
         raise RuntimeError(f"login failed: {status} {body[:200]!r}")
-    token: str = json.loads(body)["access_token"]
-    return token
+    client.keep_tokens(status, body)
 
 
 async def _client(
-    conn: Connection,
-    token: str,
-    player: dict[str, int | str],
+    client: Client,
     mix: list[tuple[str, int]],
     until: float,
     measure_from: float,
@@ -250,33 +279,37 @@ async def _client(
     rng: random.Random,
 ) -> None:
     routes, weights = zip(*mix, strict=True)
-    try:
-        while (now := time.perf_counter()) < until:
-            route = rng.choices(routes, weights)[0]
-            req: tuple[str, str, str | None, bytes | None]
-            if route == "login":
-                req = ("POST", "/api/v1/auth/login", None, _login_body(str(player["email"])))
-            elif route == "balance":
-                req = ("GET", "/api/v1/wallet/balance", token, None)
-            elif route == "transactions":
-                req = ("GET", "/api/v1/wallet/transactions?limit=20", token, None)
-            elif route == "lobby":
-                bb = rng.choice(["", "&big_blind=2000", "&min_free_seats=1"])
-                req = ("GET", f"/api/v1/lobby/tables?limit=20{bb}", None, None)
-            elif route == "hands":
-                req = ("GET", "/api/v1/hands?limit=20", token, None)
-            else:
-                req = ("GET", f"/api/v1/hands/{player['hand_id']}", token, None)
-            started = time.perf_counter()
-            status, _ = await conn.request(*req)
-            elapsed = (time.perf_counter() - started) * 1000
-            if now >= measure_from:
-                results.latencies[route].append(elapsed)
-                results.count += 1
-                if status >= 400:
-                    results.errors[route] += 1
-    finally:
-        await conn.close()
+    conn, player = client.conn, client.player
+    while (now := time.perf_counter()) < until:
+        route = rng.choices(routes, weights)[0]
+        token = client.access
+        req: tuple[str, str, str | None, bytes | None]
+        if route == "login":
+            req = ("POST", "/api/v1/auth/login", None, _login_body(str(player["email"])))
+        elif route == "refresh":
+            body = json.dumps({"refresh_token": client.refresh}).encode()
+            req = ("POST", "/api/v1/auth/refresh", None, body)
+        elif route == "balance":
+            req = ("GET", "/api/v1/wallet/balance", token, None)
+        elif route == "transactions":
+            req = ("GET", "/api/v1/wallet/transactions?limit=20", token, None)
+        elif route == "lobby":
+            bb = rng.choice(["", "&big_blind=2000", "&min_free_seats=1"])
+            req = ("GET", f"/api/v1/lobby/tables?limit=20{bb}", None, None)
+        elif route == "hands":
+            req = ("GET", "/api/v1/hands?limit=20", token, None)
+        else:
+            req = ("GET", f"/api/v1/hands/{player['hand_id']}", token, None)
+        started = time.perf_counter()
+        status, answer = await conn.request(*req)
+        elapsed = (time.perf_counter() - started) * 1000
+        if route in ("login", "refresh"):
+            client.keep_tokens(status, answer)
+        if now >= measure_from:
+            results.latencies[route].append(elapsed)
+            results.count += 1
+            if status >= 400:
+                results.errors[route] += 1
 
 
 async def _hello_client(port: int, until: float, measure_from: float, results: Results) -> None:
@@ -295,32 +328,49 @@ async def _hello_client(port: int, until: float, measure_from: float, results: R
 
 
 async def _run_mix(
-    port: int,
-    players: list[dict[str, int | str]],
+    clients: list[Client],
     mix: list[tuple[str, int]],
     seconds: float,
     warmup: float,
     profile_pid: int | None,
-) -> tuple[Results, float, dict[str, Any] | None]:
+) -> tuple[Results, dict[str, Any] | None]:
     results = Results()
-    # Every client logs in first (argon2id is slow on purpose); then the clock starts.
-    connections = [Connection(port) for _ in players]
-    tokens = await asyncio.gather(
-        *(_log_in(c, p) for c, p in zip(connections, players, strict=True))
-    )
     start = time.perf_counter()
     measure_from, until = start + warmup, start + warmup + seconds
     rng = random.Random(7)
-    clients = asyncio.gather(
+    running = asyncio.gather(
         *(
-            _client(
-                conn, token, player, mix, until, measure_from, results, random.Random(rng.random())
-            )
-            for conn, token, player in zip(connections, tokens, players, strict=True)
+            _client(client, mix, until, measure_from, results, random.Random(rng.random()))
+            for client in clients
         )
     )
-    profile = await _measure(clients, warmup, seconds, results, profile_pid)
-    return results, seconds, profile
+    profile = await _measure(running, warmup, seconds, results, profile_pid)
+    return results, profile
+
+
+async def _run_api(
+    port: int,
+    players: list[dict[str, int | str]],
+    mix: list[tuple[str, int]],
+    args: argparse.Namespace,
+    profile_pid: int | None,
+) -> tuple[Results, dict[str, Any] | None, dict[str, Results]]:
+    """The mix, then (unless one route was asked for) each route alone, same clients."""
+    clients = [Client(Connection(port), player) for player in players]
+    try:
+        # Every client logs in first (argon2id is slow on purpose); then the clock starts.
+        await asyncio.gather(*(_log_in(client) for client in clients))
+        results, profile = await _run_mix(clients, mix, args.seconds, args.warmup, profile_pid)
+        alone: dict[str, Results] = {}
+        if len(mix) > 1:
+            # Fewer clients: a window of a few seconds must be much longer than a request's
+            # time in the queue for the CPU per request to be that of steady state.
+            few = clients[:ALONE_CLIENTS]
+            for route, _ in mix:
+                alone[route], _ = await _run_mix(few, [(route, 1)], args.route_seconds, 1.0, None)
+        return results, profile, alone
+    finally:
+        await asyncio.gather(*(client.conn.close() for client in clients))
 
 
 async def _run_hello(
@@ -466,6 +516,28 @@ def _report(
     return rate
 
 
+def _routes_report(alone: dict[str, Results], seconds: float) -> None:
+    """Each route alone: its rate, latency and CPU per request by process."""
+    if not alone:
+        return
+    roles = ["API server", "PostgreSQL", "Redis"]
+    print(f"\neach route alone ({ALONE_CLIENTS} of the clients, {seconds:.0f} s each, same server)")
+    header = f"  {'route':<14}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}"
+    print(header + "".join(f"{'CPU ms ' + role:>18}" for role in roles))
+    for route, results in alone.items():
+        values = results.latencies[route]
+        before, after = results.cpu
+        count = max(1, results.count)
+        cpu = "".join(
+            f"{1000 * (after.by_role.get(r, 0.0) - before.by_role.get(r, 0.0)) / count:>18.2f}"
+            for r in roles
+        )
+        print(
+            f"  {route:<14}{results.count / seconds:>8,.0f}{percentile(values, 50):>9.1f}"
+            f"{percentile(values, 95):>9.1f}{results.errors[route]:>8}{cpu}"
+        )
+
+
 def _login_share(settings: Settings, results: Results) -> None:
     """What the logins' argon2id verifications cost of the API server's CPU in the window."""
     logins = len(results.latencies.get("login", ()))
@@ -501,6 +573,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--route-seconds", type=float, default=3.0, help="how long each route runs alone"
+    )
     parser.add_argument(
         "--route",
         choices=[name for name, _ in MIX],
@@ -545,15 +620,8 @@ def main() -> None:
         }
         server, port = _serve("functions.api.app:app", env)
         try:
-            results, seconds, profile = asyncio.run(
-                _run_mix(
-                    port,
-                    players,
-                    mix,
-                    args.seconds,
-                    args.warmup,
-                    server.pid if args.profile else None,
-                )
+            results, profile, alone = asyncio.run(
+                _run_api(port, players, mix, args, server.pid if args.profile else None)
             )
             mix_load = os.getloadavg()
         finally:
@@ -578,9 +646,10 @@ def main() -> None:
             f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
         )
         shares = ", ".join(
-            f"{name} {weight * 100 // sum(w for _, w in mix)}%" for name, weight in mix
+            f"{name} {weight * 100 / sum(w for _, w in mix):g}%" for name, weight in mix
         )
-        mix_rate = _report(f"mix ({shares})", results, seconds, mix_load)
+        mix_rate = _report(f"mix ({shares})", results, args.seconds, mix_load)
+        _routes_report(alone, args.route_seconds)
         hello_rate = _report(
             "bare FastAPI hello app (same server settings, same clients)",
             hello,
