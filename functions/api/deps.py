@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from holdem.adapters.rate_limit import (
     Decision,
@@ -119,6 +119,14 @@ async def get_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 
 
 DbDep = Annotated[AsyncSession, Depends(get_db)]
+
+
+def read_connection(container: Container) -> AsyncConnection:
+    """A bare connection for reads that select columns (rows, never ORM objects): autocommit,
+    one round trip per query, and none of a session's unit-of-work bookkeeping. Opened by the
+    route around its query (``async with``), so it goes back to the pool before the answer is
+    serialised and sent."""
+    return _adapters_of(container).read_engine.connect()
 
 
 def read_session(container: Container) -> AsyncSession:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from functions.api.deps import AuthedDep, ContainerDep, ReadDbDep
+from functions.api.deps import AuthedDep, ContainerDep, ReadDbDep, read_connection
 from functions.api.routes import economy
 from functions.api.schemas import (
     HandDetailOut,
@@ -25,12 +25,13 @@ router = APIRouter(prefix="/api/v1/hands", tags=["hand history"], responses=erro
 @router.get("", responses=errors(400))
 async def list_hands(
     claims: AuthedDep,
-    db: ReadDbDep,
+    container: ContainerDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HandPage:
     """The caller's hands, newest first (cursor pages)."""
-    page = await hand_history.list_hands(db, claims.user_id, cursor, limit)
+    async with read_connection(container) as db:
+        page = await hand_history.list_hands(db, claims.user_id, cursor, limit)
     return HandPage(
         items=[HandSummaryOut(**vars(h)) for h in page.items], next_cursor=page.next_cursor
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from functions.api.deps import AuthedDep, ReadDbDep
+from functions.api.deps import AuthedDep, ContainerDep, read_connection
 from functions.api.schemas import (
     BalanceOut,
     SeatBalanceOut,
@@ -40,21 +40,24 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
 
 
 @router.get("/balance")
-async def balance(claims: AuthedDep, db: ReadDbDep) -> BalanceOut:
+async def balance(claims: AuthedDep, container: ContainerDep) -> BalanceOut:
     """Wallet, pending-withdrawal and at-table balances in KRW."""
-    return balance_out(await ledger.balances(db, claims.user_id))
+    async with read_connection(container) as db:
+        balances = await ledger.balances(db, claims.user_id)
+    return balance_out(balances)
 
 
 @router.get("/transactions", responses=errors(400))
 async def transactions(
     claims: AuthedDep,
-    db: ReadDbDep,
+    container: ContainerDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     kind: StatementKind | None = None,
 ) -> StatementPage:
     """Every movement of the caller's money, newest first (cursor pages, filter by kind)."""
-    page = await ledger.transactions(db, claims.user_id, cursor=cursor, limit=limit, kind=kind)
+    async with read_connection(container) as db:
+        page = await ledger.transactions(db, claims.user_id, cursor=cursor, limit=limit, kind=kind)
     return StatementPage(
         items=[
             StatementLineOut(

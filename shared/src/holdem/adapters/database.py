@@ -24,12 +24,22 @@ import psycopg
 from sqlalchemy import Engine, event, exc
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from holdem.config import Settings
 
 _IDLE_SINCE = "idle_since"
+
+Reader = AsyncSession | AsyncConnection
+"""What a query that selects columns (rows, never ORM objects) runs on: a session, or a bare
+connection, which spares a read-only path the session's unit-of-work bookkeeping."""
 
 
 def _connect_options(settings: Settings) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from holdem.adapters.database import Reader
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.users import User
 from holdem.services.archive import HandRecord
@@ -114,9 +115,7 @@ def _summary(hand: Hand, me: HandPlayer) -> HandSummary:
     )
 
 
-async def list_hands(
-    db: AsyncSession, user_id: int, cursor: str | None, limit: int
-) -> Page[HandSummary]:
+async def list_hands(db: Reader, user_id: int, cursor: str | None, limit: int) -> Page[HandSummary]:
     """The user's hands, newest first (keyset on started_at, hand id)."""
     query = (
         select(*_SUMMARY_COLUMNS)  # rows, not ORM objects: a page is read, never changed

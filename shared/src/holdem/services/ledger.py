@@ -44,7 +44,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from holdem.adapters.database import StatementPool
+from holdem.adapters.database import Reader, StatementPool
 from holdem.adapters.orm.ledger import (
     AuditLane,
     AuditRecord,
@@ -607,7 +607,7 @@ class Balances:
         return self.wallet + self.pending_withdrawal + sum(self.seats.values())
 
 
-async def balances(session: AsyncSession, user_id: int) -> Balances:
+async def balances(session: Reader, user_id: int) -> Balances:
     """A player's balances (zero for accounts that do not exist yet)."""
     rows = await session.execute(
         select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.balance).where(
@@ -717,7 +717,7 @@ _STATEMENT = (
 
 
 async def transactions(
-    session: AsyncSession,
+    session: Reader,
     user_id: int,
     *,
     cursor: str | None = None,
