@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from functions.api.deps import AuthedDep, ContainerDep, ReadDbDep, read_connection
+from functions.api.deps import AuthedDep, ContainerDep, read_connection, read_session
 from functions.api.routes import economy
 from functions.api.schemas import (
     HandDetailOut,
@@ -41,13 +40,17 @@ async def list_hands(
 async def get_hand(
     hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     claims: AuthedDep,
-    db: ReadDbDep,
     container: ContainerDep,
 ) -> HandDetailOut:
     """One of the caller's hands: events in order, own and shown cards, deck proof."""
-    store = economy.archive_store(container.settings)
-    reader = partial(archive.load_hand, db, store, container.redis)
-    hand = await hand_history.get_hand(db, claims.user_id, hand_id, reader)
+
+    async def archived(archived_id: int) -> archive.HandRecord | None:
+        async with read_session(container) as db:
+            store = economy.archive_store(container.settings)
+            return await archive.load_hand(db, store, container.redis, archived_id)
+
+    async with read_connection(container) as db:
+        hand = await hand_history.get_hand(db, claims.user_id, hand_id, archived)
     return HandDetailOut(
         hand=HandSummaryOut(**vars(hand.summary)),
         button_seat=hand.button_seat,

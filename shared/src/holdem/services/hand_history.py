@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, or_, select
 
 from holdem.adapters.database import Reader
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
@@ -97,24 +96,6 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _summary(hand: Hand, me: HandPlayer) -> HandSummary:
-    return HandSummary(
-        hand_id=hand.id,
-        table_id=hand.table_id,
-        hand_no=hand.hand_no,
-        started_at=hand.started_at,
-        ended_at=hand.ended_at,
-        small_blind=hand.small_blind,
-        big_blind=hand.big_blind,
-        board=hand.board,
-        total_pot=hand.total_pot,
-        rake=hand.rake,
-        seat_no=me.seat_no,
-        hole_cards=me.hole_cards,
-        net=me.net,
-    )
-
-
 async def list_hands(db: Reader, user_id: int, cursor: str | None, limit: int) -> Page[HandSummary]:
     """The user's hands, newest first (keyset on started_at, hand id)."""
     query = (
@@ -145,8 +126,36 @@ ArchivedHandReader = Callable[[int], Awaitable[HandRecord | None]]
 """Reads a hand by id from the archive (e.g. ``functools.partial(archive.load_hand, ...)``)."""
 
 
+# One hand with its seats (one round trip): HandSummary's hand columns, then each seat's,
+# then the hand's proof and result. Rows, not ORM objects: a hand is read, never changed.
+_HAND_WITH_SEATS = (
+    select(
+        *_SUMMARY_COLUMNS[:10],
+        HandPlayer.seat_no,
+        HandPlayer.hole_cards,
+        HandPlayer.net,
+        HandPlayer.user_id,
+        HandPlayer.shown,
+        User.nickname,
+        Hand.button_seat,
+        Hand.deck_commitment,
+        Hand.deck_seed,
+        Hand.result,
+    )
+    .join(User, User.id == HandPlayer.user_id)
+    .join(Hand, Hand.id == HandPlayer.hand_id)
+    .where(HandPlayer.hand_id == bindparam("hand_id"))
+    .order_by(HandPlayer.seat_no)
+)
+_EVENTS = (
+    select(HandEvent.seq_no, HandEvent.type, HandEvent.seat_no, HandEvent.payload)
+    .where(HandEvent.hand_id == bindparam("hand_id"))
+    .order_by(HandEvent.seq_no)
+)
+
+
 async def get_hand(
-    db: AsyncSession, user_id: int, hand_id: int, archived: ArchivedHandReader | None = None
+    db: Reader, user_id: int, hand_id: int, archived: ArchivedHandReader | None = None
 ) -> HandDetail:
     """One of the user's hands with its events, censored for them.
 
@@ -155,56 +164,42 @@ async def get_hand(
     Raises:
         NotFound: no such hand, or the user did not play it (not told apart).
     """
-    rows = (
-        await db.execute(
-            select(HandPlayer, User.nickname, Hand)  # the hand with its seats: one round trip
-            .join(User, User.id == HandPlayer.user_id)
-            .join(Hand, Hand.id == HandPlayer.hand_id)
-            .where(HandPlayer.hand_id == hand_id)
-            .order_by(HandPlayer.seat_no)
-        )
-    ).all()
-    players = [(p, nickname) for p, nickname, _ in rows]
-    mine = next((p for p, _ in players if p.user_id == user_id), None)
+    rows = (await db.execute(_HAND_WITH_SEATS, {"hand_id": hand_id})).all()
+    mine = next((row for row in rows if row.user_id == user_id), None)
     if mine is None and archived is not None:
         record = await archived(hand_id)
         if record is not None and any(p.user_id == user_id for p in record.players):
             return await _archived_detail(db, user_id, record)
     if mine is None:
         raise NotFound("no such hand in your history", {"hand_id": hand_id})
-    hand = rows[0][2]
-    visible_seats = {p.seat_no for p, _ in players if p.shown or p.user_id == user_id}
-    events = (
-        await db.execute(
-            select(HandEvent).where(HandEvent.hand_id == hand_id).order_by(HandEvent.seq_no)
-        )
-    ).scalars()
+    visible_seats = {row.seat_no for row in rows if row.shown or row.user_id == user_id}
+    events = (await db.execute(_EVENTS, {"hand_id": hand_id})).all()
     return HandDetail(
-        summary=_summary(hand, mine),
-        button_seat=hand.button_seat,
-        deck_commitment=hand.deck_commitment,
-        deck_seed=hand.deck_seed,
-        pots=list((hand.result or {}).get("pots", [])),
+        summary=HandSummary(*tuple(mine)[:13]),
+        button_seat=mine.button_seat,
+        deck_commitment=mine.deck_commitment,
+        deck_seed=mine.deck_seed,
+        pots=list((mine.result or {}).get("pots", [])),
         players=[
             PlayerView(
-                seat_no=p.seat_no,
-                user_id=p.user_id,
-                nickname=nickname,
-                hole_cards=p.hole_cards if p.seat_no in visible_seats else None,
-                shown=p.shown,
-                net=p.net,
+                seat_no=row.seat_no,
+                user_id=row.user_id,
+                nickname=row.nickname,
+                hole_cards=row.hole_cards if row.seat_no in visible_seats else None,
+                shown=row.shown,
+                net=row.net,
             )
-            for p, nickname in players
+            for row in rows
         ],
         events=[
-            EventView(e.seq_no, e.type, e.seat_no, e.payload)
-            for e in events
-            if e.type not in PRIVATE_EVENT_TYPES or e.seat_no in visible_seats
+            EventView(seq_no, kind, seat_no, payload)
+            for seq_no, kind, seat_no, payload in events
+            if kind not in PRIVATE_EVENT_TYPES or seat_no in visible_seats
         ],
     )
 
 
-async def _archived_detail(db: AsyncSession, user_id: int, record: HandRecord) -> HandDetail:
+async def _archived_detail(db: Reader, user_id: int, record: HandRecord) -> HandDetail:
     """The same view as for a hot hand, built from an archived record."""
     names = dict(
         (
