@@ -96,24 +96,34 @@ _SUMMARY_COLUMNS = (
 )
 
 
+# The user's hands, newest first, from the start and after a cursor's (started_at, hand id).
+# Rows, not ORM objects: a page is read, never changed. Built once.
+_MY_HANDS = (
+    select(*_SUMMARY_COLUMNS)
+    .join(Hand, Hand.id == HandPlayer.hand_id)
+    .where(HandPlayer.user_id == bindparam("user_id"))
+    .order_by(HandPlayer.started_at.desc(), HandPlayer.hand_id.desc())
+    .limit(bindparam("limit"))
+)
+_MY_HANDS_AFTER = _MY_HANDS.where(
+    or_(
+        HandPlayer.started_at < bindparam("started_at"),
+        and_(
+            HandPlayer.started_at == bindparam("started_at"),
+            HandPlayer.hand_id < bindparam("hand_id"),
+        ),
+    )
+)
+
+
 async def list_hands(db: Reader, user_id: int, cursor: str | None, limit: int) -> Page[HandSummary]:
     """The user's hands, newest first (keyset on started_at, hand id)."""
-    query = (
-        select(*_SUMMARY_COLUMNS)  # rows, not ORM objects: a page is read, never changed
-        .join(Hand, Hand.id == HandPlayer.hand_id)
-        .where(HandPlayer.user_id == user_id)
-        .order_by(HandPlayer.started_at.desc(), HandPlayer.hand_id.desc())
-        .limit(limit + 1)
-    )
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
+    query = _MY_HANDS
     if cursor is not None:
-        started_at, hand_id = decode_cursor(cursor, datetime, int)
-        query = query.where(
-            or_(
-                HandPlayer.started_at < started_at,
-                and_(HandPlayer.started_at == started_at, HandPlayer.hand_id < hand_id),
-            )
-        )
-    rows = (await db.execute(query)).all()
+        params["started_at"], params["hand_id"] = decode_cursor(cursor, datetime, int)
+        query = _MY_HANDS_AFTER
+    rows = (await db.execute(query, params)).all()
     items = [HandSummary(*tuple(row)) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:

@@ -40,7 +40,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -607,13 +607,14 @@ class Balances:
         return self.wallet + self.pending_withdrawal + sum(self.seats.values())
 
 
+_BALANCES = select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.balance).where(
+    LedgerAccount.user_id == bindparam("user_id")
+)  # built once
+
+
 async def balances(session: Reader, user_id: int) -> Balances:
     """A player's balances (zero for accounts that do not exist yet)."""
-    rows = await session.execute(
-        select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.balance).where(
-            LedgerAccount.user_id == user_id
-        )
-    )
+    rows = await session.execute(_BALANCES, {"user_id": user_id})
     wallet = pending = 0
     seats: dict[int, int] = {}
     for kind, table_id, balance in rows:
