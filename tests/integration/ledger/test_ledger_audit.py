@@ -64,7 +64,23 @@ async def test_entries_that_do_not_balance_are_refused_by_the_database(world, da
     with _admin(database_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
         conn.execute(
             "insert into ledger_entries (transaction_id, account_id, amount, balance_after) "
-            "select 1, id, 5, balance + 5 from ledger_accounts limit 1"
+            "select 1, id, 5, balance + 5 from ledger_accounts where id not in "
+            "(select account_id from ledger_entries where transaction_id = 1) limit 1"
+        )
+
+
+@pytest.mark.parametrize("missing", ["transaction", "account"])
+async def test_entries_naming_a_missing_row_are_refused_by_the_database(
+    world, database_url, missing
+):
+    await _some_money(world)
+    # Two balanced entries (+5, -5) on two accounts: only the named row is missing.
+    transaction, accounts = (-1, (1, 2)) if missing == "transaction" else (1, (-1, -2))
+    with _admin(database_url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        conn.execute(
+            "insert into ledger_entries (transaction_id, account_id, amount, balance_after) "
+            "values (%s, %s, 5, 0), (%s, %s, -5, 0)",
+            (transaction, accounts[0], transaction, accounts[1]),
         )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Sequence,
     SmallInteger,
     String,
     Text,
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from holdem.adapters.orm.base import Base, Won, created_at_column
 
 PLAYER_KINDS_SQL = "('wallet', 'pending_withdrawal', 'seat')"
+_NEXT_ENTRY_ID = text("nextval('ledger_entries_id_seq'::regclass)")
 
 
 class LedgerAccount(Base):
@@ -70,7 +72,12 @@ class LedgerTransaction(Base):
             unique=True,
             postgresql_where=text("kind in ('withdrawal_complete', 'withdrawal_return')"),
         ),
-        Index("ix_ledger_transactions_user_id_created_at", "user_id", text("created_at desc")),
+        Index(
+            "ix_ledger_transactions_user_id_created_at",
+            "user_id",
+            text("created_at desc"),
+            postgresql_where=text("user_id is not null"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -87,13 +94,18 @@ class LedgerTransaction(Base):
 
 
 class LedgerEntry(Base):
-    """One leg of a transaction: a signed amount on one account and the balance after it."""
+    """One leg of a transaction: a signed amount on one account and the balance after it.
+
+    Keyed by (transaction, account): a transaction moves each account once. `id` comes from
+    its sequence and orders a player's statement (``ix_ledger_entries_user_id_id``). The
+    ``ledger_entries_balanced`` statement trigger refuses entries that do not sum to zero or
+    name a missing transaction or account (migration 0005; one set check per statement
+    instead of a foreign-key check per row).
+    """
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),
-        Index("ix_ledger_entries_transaction_id", "transaction_id"),
-        Index("ix_ledger_entries_account_id_id", "account_id", "id"),
         Index(
             "ix_ledger_entries_user_id_id",
             "user_id",
@@ -102,22 +114,28 @@ class LedgerEntry(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    id: Mapped[int] = mapped_column(
+        BigInteger, Sequence("ledger_entries_id_seq"), server_default=_NEXT_ENTRY_ID
+    )
+    transaction_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(Won)
     balance_after: Mapped[int] = mapped_column(Won)
 
 
 class AuditRecord(Base):
-    """One link of an audit lane's hash chain: one per ledger transaction."""
+    """One link of an audit lane's hash chain: one per ledger transaction.
+
+    `audit verify` reports a record whose transaction is missing (no per-row foreign key
+    since migration 0005).
+    """
 
     __tablename__ = "audit_log"
 
     lane: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), unique=True)
+    transaction_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
