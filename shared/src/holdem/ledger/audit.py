@@ -10,7 +10,7 @@ The first record of a lane follows `GENESIS`. Lanes let concurrent writers commi
 parallel (each holds a different lane's head) while every lane stays a strict chain.
 
 The database builds the same content when it posts a transaction (the ``ledger_post``
-function of migration 0003); `audit verify` rebuilds it from the stored rows with
+function, migrations 0003 and 0005); `audit verify` rebuilds it from the stored rows with
 `canonical_content`, so an edit to an entry, a transaction or an audit row breaks the chain.
 
 Content, one field per ``|``, one line per item, entries in account-id order::
