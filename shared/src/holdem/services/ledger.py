@@ -715,6 +715,12 @@ _STATEMENT = (
     )
     .order_by(LedgerEntry.id.desc())
 )
+# A player's statement from the newest line, and before a cursor's line (the hot pages:
+# built once, so a request neither builds a statement nor computes its cache key).
+_MY_STATEMENT = _STATEMENT.where(LedgerEntry.user_id == bindparam("user_id")).limit(
+    bindparam("limit")
+)
+_MY_STATEMENT_BEFORE = _MY_STATEMENT.where(LedgerEntry.id < bindparam("before"))
 
 
 async def transactions(
@@ -733,9 +739,11 @@ async def transactions(
     """
     if not 1 <= limit <= 200:
         raise InvalidLedgerRequest("limit must be between 1 and 200")
-    query = _STATEMENT.where(LedgerEntry.user_id == user_id).limit(limit + 1)
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
+    query = _MY_STATEMENT
     if cursor is not None:
-        query = query.where(LedgerEntry.id < _decode_cursor(cursor))
+        params["before"] = _decode_cursor(cursor)
+        query = _MY_STATEMENT_BEFORE
     if kind is not None:
         if kind not in _LABEL_FILTERS:
             raise InvalidLedgerRequest(f"kind must be one of {sorted(_LABEL_FILTERS)}")
@@ -746,7 +754,7 @@ async def transactions(
                 LedgerAccount.kind == AccountKind.SEAT,
                 LedgerEntry.amount > 0 if sign > 0 else LedgerEntry.amount < 0,
             )
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(query, params)).all()
     items = []
     for row in rows[:limit]:
         (entry_id, amount, after, account, table_id, tx_id, tx_kind, meta, created, done) = row
