@@ -197,7 +197,6 @@ withdraw_limit = RateLimit("withdraw", per_user=True)
 async def authenticated_general_limit(
     request: Request,
     container: ContainerDep,
-    accounts: AccountsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> AccessClaims:
     """The verified, unrevoked claims of the caller's access token; the request is counted
@@ -205,8 +204,9 @@ async def authenticated_general_limit(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidAccessToken("an access token is required", {"reason": "missing"})
     limit = general_limit.limit(container)
-    claims, decision = await accounts.authenticate_and_count(
-        credentials.credentials, _adapters_of(container).limiter, limit
+    adapters = _adapters_of(container)  # not a dependency: one fewer to solve per request
+    claims, decision = await adapters.accounts.authenticate_and_count(
+        credentials.credentials, adapters.limiter, limit
     )
     request.state.claims = claims  # per-user limits of the route (e.g. withdraw) use it
     _refuse_over(limit, decision)
