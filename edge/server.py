@@ -132,6 +132,7 @@ class EdgeServer:
             asyncio.create_task(self._listen(), name="fanout"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
             asyncio.create_task(self.tables.scan_forever(), name="takeover-scan"),
+            asyncio.create_task(self.tables.renew_forever(), name="lease-renewal"),
             asyncio.create_task(self._lobby_fanout(), name="lobby"),
         ]
         await self.fleet.heartbeat(f"{self.host}:{self.port}", [])
@@ -322,7 +323,7 @@ class EdgeServer:
             raise perr.TableNotFound(f"no open table {table_id}")
         if self.registry.join(conn, table_id, role):
             await self._subscribe(table_channel(table_id))
-        await self.tables.ensure_owner(table_id)
+        await self.tables.ensure_owners([table_id])
 
     async def _subscribe_lobby(self, conn: Connection, request_id: str | None) -> None:
         # Subscribed before the lobby is read: a change published meanwhile is sent after it.
@@ -367,11 +368,13 @@ class EdgeServer:
                 await self._pubsub.unsubscribe(*unused)
 
     async def _table_is_open(self, table_id: int) -> bool:
+        """Open, or closing: a player of a closing table may still join it to see it end
+        (and their join gets the table an owner to end it, if it has none)."""
         async with self.container.sessions() as session:
             status = await session.scalar(
                 select(PokerTable.status).where(PokerTable.id == table_id)
             )
-        return bool(status == "open")
+        return status in ("open", "closing")
 
     async def _forget(self, conn: Connection) -> None:
         joined = dict(conn.tables)
@@ -484,8 +487,7 @@ class EdgeServer:
                 # Tables our clients sit at must have an owner, even if Redis lost the fleet's
                 # records (flushed or restarted empty): re-register them and take the orphans.
                 if not self.draining:
-                    for table_id in list(self.registry.by_table):
-                        await self.tables.ensure_owner(table_id)
+                    await self.tables.ensure_owners(list(self.registry.by_table))
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -22,7 +22,27 @@ async def test_unowned_names_the_tables_nobody_holds_in_one_call(redis_url):
 
         assert await mine.unowned([1, 2, 3, 4]) == [3, 4]
         assert await mine.unowned([]) == []
-        assert await mine.owner(2) == "worker-b"
-        assert await mine.owner(3) is None
+    finally:
+        await redis.aclose()
+
+
+async def test_renew_all_extends_the_held_leases_and_names_the_lost_ones(redis_url):
+    redis = Redis.from_url(redis_url)
+    try:
+        mine = LeaseStore(redis, "worker-a", 1_000)
+        theirs = LeaseStore(redis, "worker-b", 60_000)
+        held = [await mine.acquire(t) for t in (11, 12, 13)]
+        assert None not in held
+        kept, expired, taken = held
+        await redis.delete("ws:table:12:lease")  # expired
+        await redis.delete("ws:table:13:lease")
+        assert await theirs.acquire(13) is not None  # and taken over
+
+        longer = LeaseStore(redis, "worker-a", 60_000)
+        assert await longer.renew_all([kept, expired, taken]) == [expired, taken]
+        assert await redis.pttl("ws:table:11:lease") > 30_000
+        assert await redis.pttl("ws:table:12:lease") == -2  # not brought back
+        assert (await redis.get("ws:table:13:lease")).startswith(b"worker-b:")  # untouched
+        assert await longer.renew_all([]) == []
     finally:
         await redis.aclose()

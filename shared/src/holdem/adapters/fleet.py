@@ -78,8 +78,9 @@ class Fleet:
         await self._redis.hdel(_connections_key(user_id), connection_id)
         await self._redis.publish(EVICT_CHANNEL, f"{user_id}:{connection_id}")
 
-    async def mark_active(self, table_id: int) -> None:
-        await self._redis.sadd(ACTIVE_TABLES, table_id)
+    async def mark_active(self, *table_ids: int) -> None:
+        if table_ids:
+            await self._redis.sadd(ACTIVE_TABLES, *table_ids)
 
     async def mark_idle(self, table_id: int) -> None:
         await self._redis.srem(ACTIVE_TABLES, table_id)

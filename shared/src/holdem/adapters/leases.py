@@ -7,7 +7,9 @@ Keys (documented with TTLs in docs/protocol.md):
 
 Acquire, renew and release are Lua scripts, so check-and-set is atomic. Every acquisition
 gets a strictly larger token; PostgreSQL writes (the ledger's settle_hand) and checkpoint
-writes carry it so a deposed owner cannot overwrite its successor.
+writes carry it so a deposed owner cannot overwrite its successor. A server renews all the
+leases it holds in one script call (`LeaseStore.renew_all`): one round trip per renewal
+period per server, not one per table.
 """
 
 from __future__ import annotations
@@ -37,12 +39,17 @@ redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
 return token
 """
 
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+_RENEW_ALL = """
+local kept = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+    kept[i] = 1
+  else
+    kept[i] = 0
+  end
 end
-return 0
+return kept
 """
 
 _RELEASE = """
@@ -85,7 +92,7 @@ class LeaseStore:
         self.worker_id = worker_id
         self.ttl_ms = ttl_ms
         self._acquire = redis.register_script(_ACQUIRE)
-        self._renew = redis.register_script(_RENEW)
+        self._renew_all = redis.register_script(_RENEW_ALL)
         self._release = redis.register_script(_RELEASE)
 
     async def acquire(self, table_id: int, floor: int = 0) -> Lease | None:
@@ -102,19 +109,19 @@ class LeaseStore:
         )
         return Lease(table_id, self.worker_id, token) if token else None
 
-    async def renew(self, lease: Lease) -> bool:
-        """Extend the lease; False when it was lost (expired or taken over)."""
-        return bool(
-            await self._renew(keys=[lease_key(lease.table_id)], args=[lease.value, self.ttl_ms])
+    async def renew_all(self, leases: list[Lease]) -> list[Lease]:
+        """Extend every lease in one script call; return those that were lost."""
+        if not leases:
+            return []
+        kept = await self._renew_all(
+            keys=[lease_key(lease.table_id) for lease in leases],
+            args=[self.ttl_ms, *(lease.value for lease in leases)],
         )
+        return [lease for lease, ok in zip(leases, kept, strict=True) if not ok]
 
     async def release(self, lease: Lease) -> bool:
         """Give the lease up (only if still ours)."""
         return bool(await self._release(keys=[lease_key(lease.table_id)], args=[lease.value]))
-
-    async def owner(self, table_id: int) -> str | None:
-        """The worker id holding the table, if any."""
-        return _holder(await self._redis.get(lease_key(table_id)))
 
     async def unowned(self, table_ids: list[int]) -> list[int]:
         """Those of `table_ids` nobody holds, in one ``MGET`` (a takeover scan's question)."""

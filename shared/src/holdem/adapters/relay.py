@@ -23,10 +23,13 @@ table owner's consecutive messages to the same channel and connection into one p
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgpack
 from redis.asyncio import Redis
+
+from holdem.adapters.fleet import ACTIVE_TABLES
 
 __all__ = [
     "LOBBY_CHANNEL",
@@ -142,6 +145,21 @@ class Relay:
                 for entry_id, fields in entries
             ]
         return found, wake_cursor
+
+    async def close_table(self, table_id: int) -> None:
+        """Ask the table's owner to finish the table (the operator closed it): a ``close``
+        command in its inbox, and the table in ``ws:tables:active`` so that a server takes it
+        over if nobody runs it."""
+        command = {"kind": "close", "at": time.time()}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                inbox_key(table_id),
+                {"c": msgpack.packb(command, use_bin_type=True)},
+                maxlen=_INBOX_MAXLEN,
+                approximate=True,
+            )
+            pipe.sadd(ACTIVE_TABLES, table_id)
+            await pipe.execute()
 
     async def wake(self, key: str) -> None:
         """End the blocking read of the server whose wake stream is `key`."""

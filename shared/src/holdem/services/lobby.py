@@ -285,10 +285,13 @@ def live_figures(
 
 
 async def announce(relay: Relay, summary: TableSummary) -> None:
-    """Tell lobby subscribers a table was opened or closed (best effort: a subscriber that
-    misses it sees the table as it is on its next subscribe)."""
+    """Tell lobby subscribers a table was opened or closed, and the owner of a table that is
+    closing to finish it (best effort: a subscriber that misses it sees the table as it is on
+    its next subscribe; a table's next owner reads 'closing' from PostgreSQL)."""
     try:
         await relay.publish_lobby(lobby_entry(summary))
+        if summary.table.status == "closing":
+            await relay.close_table(summary.table.id)
     except Exception:
         log.warning("lobby announcement failed", exc_info=True)
 
@@ -341,8 +344,9 @@ async def create_table(db: AsyncSession, spec: NewTable, actor_id: int) -> Table
 
 
 async def close_table(db: AsyncSession, table_id: int, actor_id: int) -> TableSummary:
-    """Close a table (audited): 'closing' while players still sit (the table server finishes
-    the hand and stands them up), 'closed' when it is empty.
+    """Close a table (audited): 'closing' while players still sit (its table server deals no
+    more hands, cashes everybody out after the last one and marks it 'closed'), 'closed'
+    when it is empty.
 
     Raises:
         NotFound: no such table.

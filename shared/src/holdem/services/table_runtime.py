@@ -104,11 +104,22 @@ class TableMoney:
         self._sessions = sessions
 
     async def table_row(self, table_id: int) -> PokerTable:
-        """The table's stakes and limits; raises `TableNotOpen` unless it is open."""
+        """The table's stakes, limits and status; raises `TableNotOpen` unless it is open or
+        closing (an operator closed it while players sat: it is run until they are out)."""
         async with self._sessions() as session:
             row = await session.get(PokerTable, table_id)
-        if row is None or row.status != "open":
+        if row is None or row.status not in ("open", "closing"):
             raise TableNotOpen(f"table {table_id} is not open")
+        return row
+
+    async def finish_closing(self, table_id: int) -> PokerTable | None:
+        """Mark a closing table closed (its players are out); None unless it was closing."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(PokerTable, table_id, with_for_update=True)
+            if row is None or row.status != "closing":
+                return None
+            row.status = "closed"
+            row.closed_at = datetime.now(UTC)
         return row
 
     async def open_seats(self, table_id: int) -> list[tuple[int, int, int]]:
