@@ -7,9 +7,10 @@ Each bot, like a real player:
    simulator sends the signed IPNs to the deposit webhook; the API credits the wallet);
 3. opens a WebSocket to a table server (bots alternate servers and encodings), joins its
    table and buys in (the ledger moves the buy-in wallet -> seat);
-4. plays every turn it is given, after a think time drawn from the pace's distribution
-   (``human``: uniform 1-3 s by default; ``full``: none), and meanwhile makes REST calls in a
-   realistic mix (lobby, balance, transactions, hand history, one hand).
+4. plays every turn it is given from the moment it sits, after a think time drawn from the
+   pace's distribution (``human``: uniform 1-3 s by default; ``full``: none; a turn whose
+   clock ran out meanwhile is left to the table), and makes REST calls in a realistic mix
+   (lobby, balance, transactions, hand history, one hand) once the swarm is set up.
 
 The measured window starts when the driver says ``go`` (after every bot sat down) and ends
 after the stage's duration: only what happens inside it is counted. A worker process runs
@@ -355,10 +356,12 @@ class LoadBot:
         if turn in self.decided:
             return
         self.decided.add(turn)
-        hand = turn[0]
+        hand, deadline = turn
         delay = self.think()
         if delay:
             await asyncio.sleep(delay)
+        if deadline is not None and time.time() >= float(deadline):
+            return  # the clock ran out meanwhile: the table acted for us, as for a person
         action, amount = self.strategy.choose(legal)
         self.ids += 1
         request_id = f"a{self.ids}"
@@ -438,22 +441,26 @@ async def run_worker(spec: dict[str, Any], go: asyncio.Event | None = None) -> d
     ramp_started = time.monotonic()
     setup_gate = asyncio.Semaphore(int(spec.get("setup_concurrency", 50)))
 
+    tasks: list[asyncio.Task[None]] = []
+
     async def set_up(bot: LoadBot) -> bool:
         async with setup_gate:
             try:
                 await bot.set_up()
-                return True
             except (SetupError, ClientError, ClosedError, OSError, aiohttp.ClientError) as exc:
                 swarm.setup_errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
                 return False
             except TimeoutError:
                 swarm.setup_errors["TimeoutError"] += 1
                 return False
+        # A bot plays from the moment it sits, as a person does: its table deals as soon as
+        # two players sit, long before the rest of the swarm is set up.
+        tasks.append(asyncio.create_task(bot.play()))
+        return True
 
     seated = await asyncio.gather(*(set_up(bot) for bot in bots))
     ready = [bot for bot, ok in zip(bots, seated, strict=True) if ok]
     ramp_s = time.monotonic() - ramp_started
-    tasks = [asyncio.create_task(bot.play()) for bot in ready]
     tasks += [asyncio.create_task(bot.rest_mix()) for bot in ready]
     report = {"seated": len(ready), "ramp_s": ramp_s, "setup_errors": dict(swarm.setup_errors)}
     # Refresh tokens rotate when used: keep the new ones now, so a stage stopped before its
