@@ -37,14 +37,9 @@ from holdem.engine.views import seat_status_name, view_for
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import ServerType
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
-from holdem.services.errors import NotFound, ServiceError
+from holdem.services.errors import NotFound, ServiceError, TableNotOpen
 from holdem.services.lobby import LIVE_MAX_HANDS, TableSummary, announce, live_figures
-from holdem.services.table_runtime import (
-    HandSettlement,
-    TableMoney,
-    TableNotOpen,
-    build_settlement,
-)
+from holdem.services.table_runtime import HandSettlement, TableMoney, build_settlement
 
 log = logging.getLogger("edge.tables")
 

@@ -8,11 +8,14 @@ import pytest
 from sqlalchemy import event, func, select
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.adapters.orm.tables import Seat
 from holdem.engine.dealing import stacked_deck
 from holdem.engine.events import HandEnded
 from holdem.engine.rake import RakeRule
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
+from holdem.services import ledger
+from holdem.services.errors import SeatTaken
 from holdem.services.ledger_errors import StaleFencingToken
 from holdem.services.table_runtime import TableMoney, build_settlement
 from tests.edge.conftest import ledger_report
@@ -78,3 +81,28 @@ async def test_a_deposed_owner_cannot_settle(container, make_players, make_table
     async with container.sessions() as session:
         hands = await session.scalar(select(func.count()).where(Hand.table_id == table_id))
     assert hands == 1
+
+
+async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(
+    container, make_players, make_table, fund
+):
+    """The old owner committed the sit but lost its lease before checkpointing it: the new
+    owner applies the same command again (same key)."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.sessions)
+    await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
+    await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
+    with pytest.raises(SeatTaken):  # PostgreSQL has the seat open: nothing moves
+        await money.sit(table_id, 0, players[1].user_id, 200_000, key=f"sit:{table_id}:2-0")
+    async with container.sessions() as session:
+        seated = await ledger.balances(session, players[0].user_id)
+        refused = await ledger.balances(session, players[1].user_id)
+        seats = await session.scalar(
+            select(func.count()).where(Seat.table_id == table_id, Seat.left_at.is_(None))
+        )
+    assert (seated.wallet, seated.seats) == (800_000, {table_id: 200_000})
+    assert (refused.wallet, refused.seats) == (1_000_000, {})
+    assert seats == 1
+    assert (await ledger_report(container)).ok

@@ -10,6 +10,7 @@ Transports map these to wire outcomes in one table each (the REST API does it in
     ├── Conflict                     conflict
     │   ├── EmailTaken               email_taken
     │   ├── NicknameTaken            nickname_taken
+    │   ├── SeatTaken                seat_taken
     │   └── TableNotOpen             table_not_open
     ├── AuthenticationError          unauthenticated
     │   ├── InvalidCredentials       invalid_credentials
@@ -63,7 +64,15 @@ class NicknameTaken(Conflict):
     code = "nickname_taken"
 
 
+class SeatTaken(Conflict):
+    """The seat, or another seat of this player, is open at the table in PostgreSQL."""
+
+    code = "seat_taken"
+
+
 class TableNotOpen(Conflict):
+    """The table does not exist or is not open (closing or closed)."""
+
     code = "table_not_open"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.orm.hands import Hand as HandRow
@@ -26,18 +27,12 @@ from holdem.engine.cards import card_str
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
 from holdem.services import ledger
-from holdem.services.errors import Conflict, NotFound
+from holdem.services.errors import NotFound, SeatTaken, TableNotOpen
 
-__all__ = ["HandSettlement", "TableMoney", "TableNotOpen", "build_settlement"]
+__all__ = ["HandSettlement", "TableMoney", "build_settlement"]
 
 HandSettlement = dict[str, Any]
 """A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
-
-
-class TableNotOpen(Conflict):
-    """The table does not exist or is not open."""
-
-    code = "table_not_open"
 
 
 def build_settlement(
@@ -156,11 +151,30 @@ class TableMoney:
     async def sit(
         self, table_id: int, seat_no: int, user_id: int, amount: int, *, key: str
     ) -> None:
-        """Record the seat and move the buy-in from the wallet to the seat account."""
+        """Move the buy-in from the wallet to the seat account and record the seat.
+
+        Idempotent by `key` (the sit command's): a new owner applying again a sit that had
+        committed (its old owner lost the lease before checkpointing it) finds the buy-in
+        replayed and the seat recorded with it, and changes nothing.
+
+        Raises:
+            SeatTaken: PostgreSQL has this seat, or another seat of this player, open at the
+                table; nothing changed.
+        """
         async with self._sessions() as session, session.begin():
+            posted = await ledger.buy_in(
+                session, key=key, user_id=user_id, table_id=table_id, amount=amount
+            )
+            if posted.replayed:
+                return
             session.add(Seat(table_id=table_id, seat_no=seat_no, user_id=user_id))
-            await session.flush()
-            await ledger.buy_in(session, key=key, user_id=user_id, table_id=table_id, amount=amount)
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise SeatTaken(
+                    f"seat {seat_no} or user {user_id} is already seated at table {table_id}",
+                    {"table_id": table_id, "seat": seat_no},
+                ) from exc
 
     async def top_up(self, table_id: int, user_id: int, amount: int, *, key: str) -> None:
         async with self._sessions() as session, session.begin():
