@@ -453,9 +453,7 @@ class EdgeServer:
             if target is None or target == conn.id:
                 for msg in msgs:
                     if msg.get("type") == "_parted":
-                        task = asyncio.ensure_future(self._part(conn, int(msg["table_id"])))
-                        self._background.add(task)
-                        task.add_done_callback(self._background.discard)
+                        self._part_later(conn, int(msg["table_id"]))
                         continue
                     if msg.get("type") == "_revoked":
                         # Logout, logout everywhere, a locked account: the token is void now.
@@ -468,7 +466,17 @@ class EdgeServer:
         _target, msgs = unpack(data)
         members = list(self.registry.by_table.get(table_id, ()))
         for msg in msgs:
+            if msg.get("type") == "_closed":  # the table closed: nobody here watches it now
+                for conn in members:
+                    self._part_later(conn, table_id)
+                continue
             _broadcast(members, msg)
+
+    def _part_later(self, conn: Connection, table_id: int) -> None:
+        """Part a connection from a table, from a synchronous delivery."""
+        task = asyncio.ensure_future(self._part(conn, table_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _lobby_fanout(self) -> None:
         """Every lobby interval, one frame with the tables that changed to each subscriber."""

@@ -412,6 +412,9 @@ class TableActor:
             log.warning("closing deferred", exc_info=True)
             return False
         self._notice_all("table_closed", "the table is closed")
+        # Every server parts the table's remaining connections (spectators), so none of
+        # them asks for an owner of the closed table again.
+        self.outgoing.append((None, None, {"type": "_closed", "table_id": self.table_id}))
         await self._checkpoint()
         if row is not None:
             await announce(self.relay, TableSummary(row, 0))

@@ -3,6 +3,8 @@ seat is cashed out to its wallet and the table is closed (docs/protocol.md, "Clo
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -79,6 +81,11 @@ async def test_the_running_hand_is_the_last_then_everybody_is_cashed_out(
     by_seat = dict(enumerate(seated))
     await by_seat[snapshot["to_act"]].act(table_id, hand, "fold")
     await newcomer.wait_for(lambda m: m.get("code") == "table_closed")
+    for _ in range(500):  # the spectator is parted too (within 10 s)
+        if table_id not in server.registry.by_table:
+            break
+        await asyncio.sleep(0.02)
+    assert table_id not in server.registry.by_table
     for client in seated:
         assert not any(
             m.get("event") == "hand_started" and m["hand_number"] > hand for m in client.received
