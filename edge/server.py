@@ -53,6 +53,7 @@ from holdem.protocol.messages import (
 from holdem.services import lobby
 from holdem.services.accounts import Accounts
 from holdem.services.errors import InvalidAccessToken
+from holdem.services.table_runtime import RUN_STATUSES
 
 log = logging.getLogger("edge.server")
 
@@ -374,7 +375,7 @@ class EdgeServer:
             status = await session.scalar(
                 select(PokerTable.status).where(PokerTable.id == table_id)
             )
-        return status in ("open", "closing")
+        return status in RUN_STATUSES
 
     async def _forget(self, conn: Connection) -> None:
         joined = dict(conn.tables)

@@ -105,18 +105,23 @@ def pack_many(
     ]
 
 
+def _append_command(redis: Any, table_id: int, command: dict[str, Any]) -> Any:
+    """``XADD`` a command to the table's inbox on a client (awaitable) or a pipeline."""
+    return redis.xadd(
+        inbox_key(table_id),
+        {"c": msgpack.packb(command, use_bin_type=True)},
+        maxlen=_INBOX_MAXLEN,
+        approximate=True,
+    )
+
+
 class Relay:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
     async def send_command(self, table_id: int, command: dict[str, Any]) -> str:
         """Append a command to the table's inbox; returns its stream id."""
-        entry_id = await self._redis.xadd(
-            inbox_key(table_id),
-            {"c": msgpack.packb(command, use_bin_type=True)},
-            maxlen=_INBOX_MAXLEN,
-            approximate=True,
-        )
+        entry_id = await _append_command(self._redis, table_id, command)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def read_inboxes(
@@ -150,14 +155,8 @@ class Relay:
         """Ask the table's owner to finish the table (the operator closed it): a ``close``
         command in its inbox, and the table in ``ws:tables:active`` so that a server takes it
         over if nobody runs it."""
-        command = {"kind": "close", "at": time.time()}
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                inbox_key(table_id),
-                {"c": msgpack.packb(command, use_bin_type=True)},
-                maxlen=_INBOX_MAXLEN,
-                approximate=True,
-            )
+            _append_command(pipe, table_id, {"kind": "close", "at": time.time()})
             pipe.sadd(ACTIVE_TABLES, table_id)
             await pipe.execute()
 

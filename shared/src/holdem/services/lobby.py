@@ -289,9 +289,9 @@ async def announce(relay: Relay, summary: TableSummary) -> None:
     closing to finish it (best effort: a subscriber that misses it sees the table as it is on
     its next subscribe; a table's next owner reads 'closing' from PostgreSQL)."""
     try:
-        await relay.publish_lobby(lobby_entry(summary))
-        if summary.table.status == "closing":
+        if summary.table.status == "closing":  # the owner first: the lobby can wait
             await relay.close_table(summary.table.id)
+        await relay.publish_lobby(lobby_entry(summary))
     except Exception:
         log.warning("lobby announcement failed", exc_info=True)
 

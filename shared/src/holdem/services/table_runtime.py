@@ -29,7 +29,10 @@ from holdem.engine.results import HandResult
 from holdem.services import ledger
 from holdem.services.errors import NotFound, SeatTaken, TableNotOpen
 
-__all__ = ["HandSettlement", "TableMoney", "build_settlement"]
+__all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney", "build_settlement"]
+
+RUN_STATUSES = ("open", "closing")
+"""The statuses of a table a table server runs: a closing one until its players are out."""
 
 HandSettlement = dict[str, Any]
 """A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
@@ -103,7 +106,7 @@ class TableMoney:
         closing (an operator closed it while players sat: it is run until they are out)."""
         async with self._sessions() as session:
             row = await session.get(PokerTable, table_id)
-        if row is None or row.status not in ("open", "closing"):
+        if row is None or row.status not in RUN_STATUSES:
             raise TableNotOpen(f"table {table_id} is not open")
         return row
 
