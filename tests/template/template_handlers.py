@@ -35,3 +35,10 @@ def weekly(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled handler: records its input."""
     _record("schedule", event, context)
     return {"ok": True, "received": event}
+
+
+def echo(event: Any, context: Any) -> Any:
+    """Invoke API handler: answers its event; an event {"raise": message} raises."""
+    if isinstance(event, dict) and "raise" in event:
+        raise ValueError(event["raise"])
+    return {"echo": event, "fn": context.function_name}

@@ -14,23 +14,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.client
 import importlib
 import json
 import os
 import queue
+import selectors
 import signal
+import socket
 import sys
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
-
-import httpx
 
 from devstack.paths import ROOT, TEMPLATE
 from devstack.services import die_with_parent
@@ -192,6 +191,9 @@ class HttpInvoker:
 
     A function may have several environments (ports): each invocation takes an idle one and
     waits when all are busy, as Lambda would run them side by side up to a concurrency limit.
+    An environment runs one invocation at a time, so each port keeps one HTTP/1.1 connection,
+    used by one invocation at a time (a new connection and thread per invocation cost as
+    much CPU as a light API request itself).
     """
 
     def __init__(self, ports: Mapping[str, int | Sequence[int]], timeout_s: float = 960) -> None:
@@ -201,101 +203,192 @@ class HttpInvoker:
             for port in [found] if isinstance(found, int) else found:
                 idle.put(port)
             self._idle[function_id] = idle
-        self._client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=None))
+        self._timeout_s = timeout_s
+        self._connections: dict[int, http.client.HTTPConnection] = {}
 
     def invoke(self, function_id: str, event: Any) -> Any:
         idle = self._idle[function_id]
         port = idle.get()
         try:
-            url = f"http://127.0.0.1:{port}/2015-03-31/functions/{function_id}/invocations"
-            response = self._client.post(url, content=json.dumps(event))
+            path = f"/2015-03-31/functions/{function_id}/invocations"
+            status, failed, content = self._post(port, path, json.dumps(event).encode())
         finally:
             idle.put(port)
-        body: Any = response.json() if response.content else None
-        if response.headers.get("X-Amz-Function-Error") and isinstance(body, dict):
+        body: Any = json.loads(content) if content else None
+        if failed and isinstance(body, dict):
             raise InvocationError(
                 str(body.get("errorType")),
                 str(body.get("errorMessage")),
                 body.get("stackTrace", []),
             )
-        response.raise_for_status()
+        if status >= 400:
+            raise RuntimeError(f"the Invoke API of {function_id} answered {status}")
         return body
 
+    def _post(self, port: int, path: str, payload: bytes) -> tuple[int, bool, bytes]:
+        """POST on the port's kept connection, or once more on a new one when the kept one
+        turns out closed (an environment closes an idle connection before reading from it)."""
+        connection = self._connections.pop(port, None)
+        reused = connection is not None
+        while True:
+            if connection is None:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=self._timeout_s)
+            try:
+                connection.request("POST", path, payload, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                content = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                connection.close()
+                if not reused:
+                    raise
+                connection, reused = None, False
+                continue
+            except BaseException:
+                connection.close()
+                raise
+            self._connections[port] = connection
+            return response.status, bool(response.getheader("X-Amz-Function-Error")), content
+
     def close(self) -> None:
-        self._client.close()
+        connections, self._connections = self._connections, {}
+        for connection in connections.values():
+            connection.close()
 
 
 class _ExecutionEnvironment:
-    """One function, imported once, invoked by one thread at a time."""
+    """One function, imported once, serving the Invoke API on one thread.
 
-    def __init__(self, spec: FunctionSpec) -> None:
+    Like the Lambda runtime, one thread runs every invocation, one at a time, and it has an
+    event loop (Mangum and asyncio.run-style handlers use the thread's loop across
+    invocations). That thread also reads the requests: connections are kept open (each
+    caller keeps one per environment) and watched with a selector, and a request is parsed
+    by hand — the standard library's threaded HTTP server spent as much CPU per invocation
+    (a thread per connection, a hand-off to the invoking thread, e-mail header parsing) as a
+    light API request itself.
+    """
+
+    def __init__(self, spec: FunctionSpec, port: int) -> None:
         self.spec = spec
         self.handler = import_handler(spec)
-        # Like the Lambda runtime: one thread runs every invocation, and it has an event loop
-        # (Mangum and asyncio.run-style handlers use the thread's loop across invocations).
-        self._worker = ThreadPoolExecutor(max_workers=1, initializer=self._new_event_loop)
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._listener = socket.create_server(("127.0.0.1", port))
+        self._listener.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ)
+        self._pending: dict[socket.socket, bytes] = {}
+        self.stopping = False
 
-    @staticmethod
-    def _new_event_loop() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    def serve(self) -> None:
+        """Serve invocations until `stopping` is set; the one running then ends first."""
+        while not self.stopping:
+            for key, _ in self._selector.select(timeout=0.2):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if sock is self._listener:
+                    self._accept()
+                else:
+                    self._read(sock)
 
-    def _invoke(self, event: Any) -> tuple[bool, Any]:
+    def _accept(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            connection, _ = self._listener.accept()
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._pending[connection] = b""
+            self._selector.register(connection, selectors.EVENT_READ)
+
+    def _read(self, connection: socket.socket) -> None:
         try:
-            return True, call_handler(self.spec, self.handler, event)
+            chunk = connection.recv(65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop(connection)
+            return
+        buffer = self._pending[connection] + chunk
+        while (request := _complete_request(buffer)) is not None:
+            if isinstance(request, ValueError):
+                self._drop(connection)  # not an Invoke API request
+                return
+            body, buffer = request
+            connection.setblocking(True)  # the answer goes out whole before the next request
+            try:
+                connection.sendall(self._respond(body))
+            except OSError:
+                self._drop(connection)
+                return
+            connection.setblocking(False)
+        self._pending[connection] = buffer
+
+    def _respond(self, body: bytes) -> bytes:
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            return _response(400, True, {"Type": "User", "message": "the payload is not JSON"})
+        try:
+            return _response(200, True, call_handler(self.spec, self.handler, event))
         except InvocationError as error:
             print(f"{self.spec.logical_id}: {error}", file=sys.stderr, flush=True)
-            return False, error.payload()
+            return _response(200, False, error.payload())
 
-    def invoke(self, event: Any) -> tuple[bool, Any]:
-        return self._worker.submit(self._invoke, event).result()
+    def _drop(self, connection: socket.socket) -> None:
+        self._selector.unregister(connection)
+        self._pending.pop(connection, None)
+        connection.close()
 
     def close(self) -> None:
-        self._worker.shutdown(wait=True)
+        for connection in list(self._pending):
+            self._drop(connection)
+        self._selector.close()
+        self._listener.close()
+        self._loop.close()
 
 
-def _invoke_api(environment: _ExecutionEnvironment) -> type[BaseHTTPRequestHandler]:
-    class InvokeApi(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b"{}"
-            ok, result = environment.invoke(json.loads(raw or b"{}"))
-            body = json.dumps(result).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            if not ok:
-                self.send_header("X-Amz-Function-Error", "Unhandled")
-            self.end_headers()
-            self.wfile.write(body)
+def _response(status: int, ok: bool, result: Any) -> bytes:
+    """An Invoke API answer; a handler that raised is flagged as a function error."""
+    payload = json.dumps(result).encode()
+    head = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Bad Request'}\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    if not ok:
+        head += "X-Amz-Function-Error: Unhandled\r\n"
+    return head.encode() + b"\r\n" + payload
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
-    return InvokeApi
+def _complete_request(buffer: bytes) -> tuple[bytes, bytes] | ValueError | None:
+    """The body of the first whole request in `buffer` and what follows it; None until it
+    is whole; a ValueError when its Content-Length is not a number."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    length = 0
+    for line in buffer[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                length = int(value)
+            except ValueError as error:
+                return error
+    start = end + 4
+    if len(buffer) < start + length:
+        return None
+    return buffer[start : start + length], buffer[start + length :]
 
 
 def serve(function_id: str, port: int, env: Mapping[str, str] | None = None) -> None:
     """Run one function's execution environment until SIGTERM / Ctrl-C."""
     spec = load_functions()[function_id]
     os.environ.update({**spec.environment, **(env or _stack_overrides())})
-    environment = _ExecutionEnvironment(spec)
-    server = ThreadingHTTPServer(("127.0.0.1", port), _invoke_api(environment))
-    signal.signal(signal.SIGTERM, lambda *_: _raise_interrupt())
+    environment = _ExecutionEnvironment(spec, port)
+
+    def stop(*_: Any) -> None:
+        environment.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+        environment.serve()
     finally:
-        # Stopping already: a second signal (Ctrl-C reaches the whole process group, then the
-        # supervisor's SIGTERM follows) must not interrupt the clean-up.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        server.server_close()
         environment.close()
-
-
-def _raise_interrupt() -> None:
-    raise KeyboardInterrupt
 
 
 def _stack_overrides() -> dict[str, str]:
