@@ -86,7 +86,11 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
         assert len(children) >= 2  # the function environment(s) and the gateway
     finally:
         process.send_signal(signal.SIGINT)
-        code = process.wait(60)
+        try:
+            code = process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # its children follow (they die with their parent)
+            raise
         reader.join(10)
         if process.stdout is not None:
             process.stdout.close()

@@ -35,8 +35,13 @@ class Supervisor:
         return child
 
     def wait(self) -> int:
-        """Block until Ctrl-C / SIGTERM (exit 0) or until a child dies (exit 1)."""
+        """Block until Ctrl-C / SIGTERM (exit 0) or until a child dies (exit 1).
+
+        Ctrl-C works even when the shell started this process with SIGINT ignored (a
+        background job of a script): otherwise ``kill -INT`` would leave the stack running.
+        """
         previous = signal.signal(signal.SIGTERM, lambda *_: self._request_stop())
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while not self._stopping:
                 for child in self.children:
@@ -49,6 +54,7 @@ class Supervisor:
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
         return 0
 
     def _request_stop(self) -> None:
