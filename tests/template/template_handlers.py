@@ -42,3 +42,8 @@ def echo(event: Any, context: Any) -> Any:
     if isinstance(event, dict) and "raise" in event:
         raise ValueError(event["raise"])
     return {"echo": event, "fn": context.function_name}
+
+
+def not_json(event: Any, context: Any) -> Any:
+    """Invoke API handler: returns a value that JSON cannot carry."""
+    return {"when": object()}

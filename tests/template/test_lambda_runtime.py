@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from collections.abc import Iterator
@@ -29,13 +30,13 @@ SPEC = FunctionSpec(
 
 
 @contextmanager
-def environment(port: int) -> Iterator[None]:
-    """One execution environment of `SPEC` serving on `port`, on a thread of its own."""
+def environment(port: int, spec: FunctionSpec = SPEC) -> Iterator[None]:
+    """One execution environment of `spec` serving on `port`, on a thread of its own."""
     ready, stop = threading.Event(), threading.Event()
     found: list[_ExecutionEnvironment] = []
 
     def run() -> None:
-        env = _ExecutionEnvironment(SPEC, port)
+        env = _ExecutionEnvironment(spec, port)
         found.append(env)
         ready.set()
         try:
@@ -108,3 +109,17 @@ def test_a_payload_that_is_not_json_is_refused_and_the_environment_goes_on():
             assert invoker.invoke("Echo", "still here")["echo"] == "still here"
         finally:
             invoker.close()
+
+
+def test_a_result_that_is_not_json_is_a_function_error_and_the_environment_goes_on():
+    port = free_port()
+    spec = dataclasses.replace(SPEC, logical_id="NotJson", handler="template_handlers.not_json")
+    invoker = HttpInvoker({"NotJson": port})
+    try:
+        with environment(port, spec):
+            for _ in range(2):
+                with pytest.raises(InvocationError) as raised:
+                    invoker.invoke("NotJson", {})
+                assert raised.value.error_type == "Runtime.MarshalError"
+    finally:
+        invoker.close()

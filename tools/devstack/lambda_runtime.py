@@ -146,8 +146,9 @@ def import_handler(spec: FunctionSpec) -> Handler:
     return handler
 
 
-def call_handler(spec: FunctionSpec, handler: Handler, event: Any) -> Any:
-    """One invocation; the handler's exception becomes an `InvocationError`."""
+def invoke_json(spec: FunctionSpec, handler: Handler, event: Any) -> str:
+    """One invocation, its result as JSON text. The handler's exception, or a result that is
+    not JSON (a real invocation must return JSON), becomes an `InvocationError`."""
     context = LambdaContext(spec)
     try:
         result = handler(event, context)
@@ -155,8 +156,16 @@ def call_handler(spec: FunctionSpec, handler: Handler, event: Any) -> Any:
         raise InvocationError(
             type(exc).__name__, str(exc), traceback.format_exception(exc)
         ) from exc
-    # A real invocation returns JSON: anything else fails here as it would there.
-    return json.loads(json.dumps(result))
+    try:
+        return json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        message = f"Unable to marshal response: {exc}"
+        raise InvocationError("Runtime.MarshalError", message, []) from exc
+
+
+def call_handler(spec: FunctionSpec, handler: Handler, event: Any) -> Any:
+    """One invocation; its result as the caller would decode it (see `invoke_json`)."""
+    return json.loads(invoke_json(spec, handler, event))
 
 
 class Invoker(Protocol):
@@ -324,12 +333,13 @@ class _ExecutionEnvironment:
         try:
             event = json.loads(body or b"{}")
         except ValueError:
-            return _response(400, True, {"Type": "User", "message": "the payload is not JSON"})
+            refused = {"Type": "User", "message": "the payload is not JSON"}
+            return _response(400, True, json.dumps(refused))
         try:
-            return _response(200, True, call_handler(self.spec, self.handler, event))
+            return _response(200, True, invoke_json(self.spec, self.handler, event))
         except InvocationError as error:
             print(f"{self.spec.logical_id}: {error}", file=sys.stderr, flush=True)
-            return _response(200, False, error.payload())
+            return _response(200, False, json.dumps(error.payload()))
 
     def _drop(self, connection: socket.socket) -> None:
         self._selector.unregister(connection)
@@ -344,9 +354,9 @@ class _ExecutionEnvironment:
         self._loop.close()
 
 
-def _response(status: int, ok: bool, result: Any) -> bytes:
+def _response(status: int, ok: bool, body: str) -> bytes:
     """An Invoke API answer; a handler that raised is flagged as a function error."""
-    payload = json.dumps(result).encode()
+    payload = body.encode()
     head = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Bad Request'}\r\n"
     head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
     if not ok:
