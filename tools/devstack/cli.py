@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +29,10 @@ SHIPPED_CODE = ["shared/src/holdem", "functions", "tools/devstack", "tools/gatew
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Run the whole backend locally, as template.yaml declares it, until Ctrl-C."""
+    # Ctrl-C stops the stack even when the shell started us with SIGINT ignored (a background
+    # job of a script): otherwise `kill -INT` would leave it running. From the first step, so
+    # a Ctrl-C during the start-up stops what has started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from devstack.edge_fleet import start_edge_fleet
     from devstack.functions_host import advertised, start_functions
     from devstack.stack import local_stack

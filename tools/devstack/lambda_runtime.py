@@ -235,28 +235,30 @@ class HttpInvoker:
         return body
 
     def _post(self, port: int, path: str, payload: bytes) -> tuple[int, bool, bytes]:
-        """POST on the port's kept connection, or once more on a new one when the kept one
-        turns out closed (an environment closes an idle connection before reading from it)."""
-        connection = self._connections.pop(port, None)
-        reused = connection is not None
-        while True:
-            if connection is None:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=self._timeout_s)
-            try:
-                connection.request("POST", path, payload, {"Content-Type": "application/json"})
-                response = connection.getresponse()
-                content = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                connection.close()
-                if not reused:
-                    raise
-                connection, reused = None, False
-                continue
-            except BaseException:
-                connection.close()
-                raise
-            self._connections[port] = connection
-            return response.status, bool(response.getheader("X-Amz-Function-Error")), content
+        """POST on the port's kept connection, or on a new one when the kept one turns out
+        closed (an environment closes an idle connection before reading from it)."""
+        kept = self._connections.pop(port, None)
+        if kept is not None:
+            with contextlib.suppress(
+                http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError
+            ):
+                return self._exchange(port, kept, path, payload)
+        fresh = http.client.HTTPConnection("127.0.0.1", port, timeout=self._timeout_s)
+        return self._exchange(port, fresh, path, payload)
+
+    def _exchange(
+        self, port: int, connection: http.client.HTTPConnection, path: str, payload: bytes
+    ) -> tuple[int, bool, bytes]:
+        """One request and its answer; the connection is kept for the port when it worked."""
+        try:
+            connection.request("POST", path, payload, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            content = response.read()
+        except BaseException:
+            connection.close()
+            raise
+        self._connections[port] = connection
+        return response.status, bool(response.getheader("X-Amz-Function-Error")), content
 
     def close(self) -> None:
         connections, self._connections = self._connections, {}
@@ -320,13 +322,11 @@ class _ExecutionEnvironment:
                 self._drop(connection)  # not an Invoke API request
                 return
             body, buffer = request
-            connection.setblocking(True)  # the answer goes out whole before the next request
-            try:
+            try:  # a blocking socket (as accepted): the answer goes out whole
                 connection.sendall(self._respond(body))
             except OSError:
                 self._drop(connection)
                 return
-            connection.setblocking(False)
         self._pending[connection] = buffer
 
     def _respond(self, body: bytes) -> bytes:

@@ -35,13 +35,8 @@ class Supervisor:
         return child
 
     def wait(self) -> int:
-        """Block until Ctrl-C / SIGTERM (exit 0) or until a child dies (exit 1).
-
-        Ctrl-C works even when the shell started this process with SIGINT ignored (a
-        background job of a script): otherwise ``kill -INT`` would leave the stack running.
-        """
+        """Block until Ctrl-C / SIGTERM (exit 0) or until a child dies (exit 1)."""
         previous = signal.signal(signal.SIGTERM, lambda *_: self._request_stop())
-        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while not self._stopping:
                 for child in self.children:
@@ -54,7 +49,6 @@ class Supervisor:
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, previous_int)
         return 0
 
     def _request_stop(self) -> None:
