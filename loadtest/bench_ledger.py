@@ -10,7 +10,7 @@ at 4 connections ≥ 50% of ``pgbench -N`` at 4 clients.
 Each connection settles hands of its own table through the public API,
 ``LedgerService.settle_hand`` (one prepared ``ledger_post`` call on a connection of the
 process's `StatementPool`), with the production settings; the connections are spread
-over one worker process per CPU, each an asyncio loop (as table servers run).
+over one worker process per CPU, each a uvloop event loop (as table servers run).
 With ``DATABASE_URL`` unset it starts a private durable server under ``.devstate/bench-ledger``;
 with it set, it uses that server (creating the databases ``bench_ledger`` and ``bench_pgbench``).
 """
@@ -31,6 +31,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 import psycopg
+import uvloop
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -158,14 +159,16 @@ async def _settle_tables(
 def _worker(
     url: str, tables: list[tuple[int, list[int]]], seconds: float, start: Event, out: Any
 ) -> None:
-    out.put(asyncio.run(_settle_tables(url, tables, seconds, start)))
+    # uvloop, as the table servers that settle hands run (edge/__main__.py): the default
+    # loop costs the client ~15% more CPU per settlement, taken from PostgreSQL on 2 cores.
+    out.put(uvloop.run(_settle_tables(url, tables, seconds, start)))
 
 
 def settle_rate(url: str, seated: list[tuple[int, list[int]]], seconds: float) -> dict[str, float]:
     """Hands settled per second, one connection per table, all started together.
 
     The tables are spread over one worker process per CPU (as table servers would run),
-    each settling its tables concurrently on its own asyncio loop.
+    each settling its tables concurrently on its own uvloop event loop.
     """
     ctx = multiprocessing.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
