@@ -89,7 +89,12 @@ class MoneySettings(BaseModel):
     allow_withdrawal_cancel: bool = False
     kyc_required_above_krw: int = 5_000_000
     rate_cache_ttl_s: int = 60
+    """A cached rate is refreshed from the providers once it was fetched this long ago."""
     rate_max_age_s: int = 300
+    """A quote older than this (by the provider's own timestamp) is never used."""
+    rate_refresh_wait_s: float = 0.5
+    """How long a refresh may hold up a caller while the cached quote is still usable; keep
+    it below the deposit webhook's 1 s rate budget."""
     webhook_replay_window_s: int = 300
     webhook_secret: SecretStr = SecretStr("")
     address_network: Literal["mainnet", "testnet"] = "mainnet"

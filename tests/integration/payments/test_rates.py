@@ -64,12 +64,35 @@ async def redis(container):
     return container.redis
 
 
-def _service(redis, upbit: Script, gecko: Script, clock: Clock, max_age_s: int = 300):
+class Held:
+    """A MockTransport handler that answers only once released: a provider slower than any wait."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        self.answer = answer
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        self.asked.set()
+        await self.release.wait()
+        return self.answer
+
+
+def _service(redis, upbit, gecko, clock: Clock, max_age_s: int = 300, refresh_wait_s: float = 0.5):
     providers = [
         UpbitProvider("https://upbit", transport=httpx.MockTransport(upbit), sleep=_no_sleep),
         CoinGeckoProvider("https://gecko", transport=httpx.MockTransport(gecko), sleep=_no_sleep),
     ]
-    return RateService(redis, providers, cache_ttl_s=60, max_age_s=max_age_s, clock=clock)
+    return RateService(
+        redis,
+        providers,
+        cache_ttl_s=60,
+        max_age_s=max_age_s,
+        refresh_wait_s=refresh_wait_s,
+        clock=clock,
+    )
 
 
 async def test_the_primary_provider_gives_an_exact_decimal_rate(redis):
@@ -84,17 +107,84 @@ async def test_the_primary_provider_gives_an_exact_decimal_rate(redis):
     assert gecko.calls == 0
 
 
-async def test_a_rate_is_cached_for_sixty_seconds_in_redis(redis):
-    upbit = Script(upbit_answer("100", NOW))
-    service = _service(redis, upbit, Script(), Clock(NOW))
+async def test_a_rate_is_cached_in_redis_and_refreshed_after_sixty_seconds(redis):
+    clock = Clock(NOW)
+    later = NOW + timedelta(seconds=60)
+    upbit = Script(upbit_answer("100", NOW), upbit_answer("101", later))
+    service = _service(redis, upbit, Script(), clock)
     try:
-        await service.rate("BTC")
-        await service.rate("BTC")
+        assert (await service.rate("BTC")).rate == Decimal(100)
+        clock.now = NOW + timedelta(seconds=59)
+        assert (await service.rate("BTC")).rate == Decimal(100)
+        assert upbit.calls == 1
+        clock.now = later
+        assert (await service.rate("BTC")).rate == Decimal(101)
     finally:
         await service.aclose()
-    assert upbit.calls == 1
+    assert upbit.calls == 2
     ttl = await redis.ttl("rates:krw:BTC")
-    assert 0 < ttl <= 60
+    assert 60 < ttl <= 300  # kept for the age limit: a usable quote outlives a failed refresh
+
+
+async def test_a_refresh_that_fails_answers_with_the_cached_quote_within_the_age_limit(redis):
+    clock = Clock(NOW)
+    upbit = Script(upbit_answer("100", NOW), httpx.Response(503))
+    gecko = Script(httpx.Response(503))
+    service = _service(redis, upbit, gecko, clock)
+    try:
+        await service.rate("BTC")
+        clock.now = NOW + timedelta(seconds=290)
+        quote = await service.rate("BTC")
+        assert (quote.rate, quote.observed_at) == (Decimal(100), NOW)
+        assert (upbit.calls, gecko.calls) == (4, 3)  # the refresh was tried, and failed
+        clock.now = NOW + timedelta(seconds=301)  # past the limit: never used
+        with pytest.raises(RateUnavailable):
+            await service.rate("BTC")
+    finally:
+        await service.aclose()
+
+
+async def test_a_refresh_slower_than_the_wait_answers_with_the_cached_quote(redis):
+    clock = Clock(NOW)
+    first = _service(redis, Script(upbit_answer("100", NOW)), Script(), clock)
+    try:
+        await first.rate("BTC")
+    finally:
+        await first.aclose()
+    clock.now = NOW + timedelta(seconds=90)
+    slow = Held(upbit_answer("105", clock.now))
+    service = _service(redis, slow, Script(), clock, refresh_wait_s=0.05)
+    try:
+        quote = await service.rate("BTC")  # the provider never answers
+    finally:
+        slow.release.set()
+        await service.aclose()
+    assert (quote.rate, slow.calls) == (Decimal(100), 1)
+
+
+async def test_callers_during_a_refresh_take_the_cached_quote_at_once(redis):
+    clock = Clock(NOW)
+    first = _service(redis, Script(upbit_answer("100", NOW)), Script(), clock)
+    try:
+        await first.rate("BTC")
+    finally:
+        await first.aclose()
+    clock.now = NOW + timedelta(seconds=90)
+    slow = Held(upbit_answer("105", clock.now))
+    service = _service(redis, slow, Script(), clock, refresh_wait_s=30)
+    try:
+        refreshing = asyncio.create_task(service.rate("BTC"))
+        await slow.asked.wait()
+        others = await asyncio.gather(*(service.rate("BTC") for _ in range(5)))
+        assert {q.rate for q in others} == {Decimal(100)}
+        assert not refreshing.done()
+        slow.release.set()
+        assert (await refreshing).rate == Decimal(105)
+        assert (await service.rate("BTC")).rate == Decimal(105)
+    finally:
+        slow.release.set()
+        await service.aclose()
+    assert slow.calls == 1
 
 
 async def test_a_burst_on_a_cold_cache_asks_the_provider_once(redis):
@@ -161,7 +251,7 @@ async def test_a_cached_rate_past_the_age_limit_is_never_used(redis):
     service = _service(redis, upbit, Script(httpx.Response(503)), clock, max_age_s=30)
     try:
         assert (await service.rate("BTC")).rate == Decimal(100)
-        clock.now = NOW + timedelta(seconds=31)  # the cache entry still lives (TTL 60 s)
+        clock.now = NOW + timedelta(seconds=31)  # the cache entry still lives in Redis
         with pytest.raises(RateUnavailable):
             await service.rate("BTC")
     finally:

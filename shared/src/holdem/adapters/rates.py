@@ -1,13 +1,21 @@
 # ruff: noqa: N818  (error names follow the domain: InvalidAddress, RateUnavailable...)
-"""Live KRW exchange rates: a primary and a fallback provider, cached 60 s in Redis.
+"""Live KRW exchange rates: a primary and a fallback provider, cached in Redis.
 
 Providers (public, no key): Upbit's KRW market ticker and CoinGecko's simple price with
 ``vs_currencies=krw``. Each request has timeouts of 10 s (connect 5 s) and is retried by
 tenacity (3 tries, exponential 1–10 s). A quote carries the provider's own timestamp; a
-quote older than ``MONEY__RATE_MAX_AGE_S`` is never used — not from a provider, not from the
-cache — and `RateUnavailable` is raised instead (deposits wait, withdrawals are refused).
+quote older than ``MONEY__RATE_MAX_AGE_S`` (300 s) is never used — not from a provider, not
+from the cache — and `RateUnavailable` is raised instead (deposits wait, withdrawals are
+refused).
 
-Redis keys: ``rates:krw:{COIN}`` → JSON ``{"rate", "source", "observed_at"}``, TTL 60 s.
+A cached quote is refreshed from the providers once it was fetched
+``MONEY__RATE_CACHE_TTL_S`` (60 s) ago. Until it passes the age limit it stays usable: a
+refresh that fails, or does not answer within ``MONEY__RATE_REFRESH_WAIT_S`` (0.5 s), answers
+with the cached quote, and callers arriving while another refreshes it take the cached quote
+at once — a slow or failing provider does not hold up deposits that a usable quote can price.
+
+Redis keys: ``rates:krw:{COIN}`` → JSON ``{"rate", "source", "observed_at", "fetched_at"}``,
+kept for the age limit.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import abc
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +43,8 @@ UPBIT_MARKETS = {"BTC": "KRW-BTC", "ETH": "KRW-ETH", "USDT": "KRW-USDT", "USDC":
 COINGECKO_IDS = {"BTC": "bitcoin", "ETH": "ethereum", "USDT": "tether", "USDC": "usd-coin"}
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger(__name__)
 
 
 class RateError(Exception):
@@ -164,6 +175,12 @@ PROVIDERS: dict[str, type[RateProvider]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Cached:
+    quote: Quote
+    fetched_at: datetime
+
+
 class RateService:
     """Fresh KRW rates: the Redis cache, else the providers in order (primary, fallback)."""
 
@@ -174,12 +191,14 @@ class RateService:
         *,
         cache_ttl_s: int = 60,
         max_age_s: int = 300,
+        refresh_wait_s: float = 0.5,
         clock: Clock = _utc_now,
     ) -> None:
         self._redis = redis
         self._providers = list(providers)
         self._cache_ttl_s = cache_ttl_s
         self._max_age_s = max_age_s
+        self._refresh_wait_s = refresh_wait_s
         self._clock = clock
         self._fetching: dict[str, asyncio.Lock] = {}
 
@@ -190,22 +209,41 @@ class RateService:
     async def rate(self, coin: str) -> Quote:
         """A quote no older than the limit, or RateUnavailable.
 
-        Callers that miss the cache at once wait for one provider request between them
-        (one per coin and process): a burst of credits on a cold cache asks the providers
-        once, not once per delivery.
+        Callers that find no usable quote wait for one provider request between them (one
+        per coin and process): a burst of credits on a cold cache asks the providers once,
+        not once per delivery. A usable quote due for refresh is refreshed by one caller,
+        for at most the refresh wait; the others take it as it is meanwhile.
         """
-        fresh = await self._fresh_cached(coin)
-        if fresh is not None:
-            return fresh
-        async with self._fetching.setdefault(coin, asyncio.Lock()):
-            fresh = await self._fresh_cached(coin)  # stored while this caller waited
-            if fresh is not None:
-                return fresh
-            return await self._from_providers(coin)
+        cached = await self._usable_cached(coin)
+        if cached is not None and not self._due(cached):
+            return cached.quote
+        fetching = self._fetching.setdefault(coin, asyncio.Lock())
+        if cached is not None and fetching.locked():
+            return cached.quote  # being refreshed by another caller, and still usable
+        async with fetching:
+            cached = await self._usable_cached(coin)  # stored while this caller waited?
+            if cached is None:
+                return await self._from_providers(coin)
+            if not self._due(cached):
+                return cached.quote
+            try:
+                async with asyncio.timeout(self._refresh_wait_s):
+                    return await self._from_providers(coin)
+            except (RateUnavailable, TimeoutError) as exc:
+                log.warning(
+                    "%s rate refresh failed (%s): using the cached quote, %.0f s old",
+                    coin,
+                    str(exc) or "no answer in time",
+                    cached.quote.age_s(self._clock()),
+                )
+                return cached.quote
 
-    async def _fresh_cached(self, coin: str) -> Quote | None:
+    def _due(self, cached: _Cached) -> bool:
+        return (self._clock() - cached.fetched_at).total_seconds() >= self._cache_ttl_s
+
+    async def _usable_cached(self, coin: str) -> _Cached | None:
         cached = await self._cached(coin)
-        if cached is not None and cached.age_s(self._clock()) <= self._max_age_s:
+        if cached is not None and cached.quote.age_s(self._clock()) <= self._max_age_s:
             return cached
         return None
 
@@ -224,7 +262,7 @@ class RateService:
             return quote
         raise RateUnavailable(f"no fresh {coin}/KRW rate: {failures}")
 
-    async def _cached(self, coin: str) -> Quote | None:
+    async def _cached(self, coin: str) -> _Cached | None:
         try:
             raw = await self._redis.get(CACHE_KEY.format(coin=coin))
         except RedisError:
@@ -233,13 +271,14 @@ class RateService:
             return None
         try:
             data = json.loads(raw)
-            return Quote(
+            quote = Quote(
                 coin,
                 Decimal(data["rate"]),
                 data["source"],
                 datetime.fromisoformat(data["observed_at"]),
             )
-        except (ValueError, KeyError, InvalidOperation):
+            return _Cached(quote, datetime.fromisoformat(data["fetched_at"]))
+        except (ValueError, KeyError, TypeError, InvalidOperation):
             return None
 
     async def _store(self, quote: Quote) -> None:
@@ -248,8 +287,11 @@ class RateService:
                 "rate": str(quote.rate),
                 "source": quote.source,
                 "observed_at": quote.observed_at.isoformat(),
+                "fetched_at": self._clock().isoformat(),
             }
         )
-        # A missed cache write only costs the next caller a provider request.
+        # Kept as long as it may be used; a missed write only costs a provider request.
         with contextlib.suppress(RedisError):
-            await self._redis.set(CACHE_KEY.format(coin=quote.coin), payload, ex=self._cache_ttl_s)
+            await self._redis.set(
+                CACHE_KEY.format(coin=quote.coin), payload, ex=max(1, self._max_age_s)
+            )

@@ -58,6 +58,7 @@ class PaymentsRuntime:
                 providers,
                 cache_ttl_s=money.rate_cache_ttl_s,
                 max_age_s=money.rate_max_age_s,
+                refresh_wait_s=money.rate_refresh_wait_s,
             )
         aws = settings.aws
         if enqueue is None and aws.payout_queue_url:
