@@ -278,6 +278,10 @@ class LoadBot:
         sent = await swarm.call("POST", f"{swarm.sim}/sim/deposits", body=body)
         if sent.status_code != 200:
             raise SetupError(f"simulator {sent.status_code} {sent.text[:200]}")
+        final = sent.json()["deliveries"][-1]  # the IPN that completes the deposit
+        if final.get("status") != 200:
+            reason = final.get("error", "").split("(")[0] or f"status {final.get('status')}"
+            raise SetupError(f"deposit IPN not accepted: {reason}")
 
     async def set_up(self) -> None:
         await self.login()

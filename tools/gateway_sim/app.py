@@ -20,7 +20,8 @@ Control side (for `./dev pay` and tests):
 - ``GET /sim/payouts`` — every payout received; ``POST /sim/payouts/{unique_external_id}``
   ``{"status", "duplicates"?, "shuffle"?, "bad_signature"?}`` — the payout's status changes
   (``FINISHED`` gets a hash) and its signed callback is sent, with the extras asked for;
-  ``POST /sim/config`` — change ``payout_mode`` and ``prices_krw``;
+  ``POST /sim/config`` — change ``payout_mode`` and ``prices_krw``; a callback that is not
+  accepted (no answer, or a 5xx) is resent after 0.5, 1 and 2 s, as the gateway resends it;
 - ``GET /v1/ticker?markets=KRW-BTC`` — KRW prices in Upbit's format (the local stack's rates).
 
 `deliveries()` and `payout_notices()` build the same signed callbacks without sending them,
@@ -362,18 +363,41 @@ def create_app(state: SimState) -> Starlette:
     )
 
 
-async def send(url: str, batch: list[Delivery], *, delay_s: float = 0.0) -> list[dict[str, Any]]:
-    """POST each delivery in order (waiting `delay_s` between them); their HTTP statuses."""
+RESEND_AFTER_S = (0.5, 1.0, 2.0)
+"""A delivery that is not accepted (no answer, or a 5xx such as ``awaiting_rate``) is sent
+again after each of these waits, as the gateway resends an IPN its receiver did not take."""
+
+
+async def send(
+    url: str,
+    batch: list[Delivery],
+    *,
+    delay_s: float = 0.0,
+    resend_after_s: tuple[float, ...] = RESEND_AFTER_S,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[dict[str, Any]]:
+    """POST each delivery in order (waiting `delay_s` between them); each one's last outcome.
+
+    An outcome is ``{"confirmations", "status" or "error", "attempts"}``: a delivery that was
+    not accepted is resent after each wait of `resend_after_s`, and its last answer kept.
+    """
     statuses: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
+    timeout = httpx.Timeout(10.0, connect=5.0)
+    async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
         for delivery in batch:
             if delay_s:
                 await asyncio.sleep(delay_s)
-            try:
-                response = await client.post(url, content=delivery.body, headers=delivery.headers)
-                statuses.append(
-                    {"confirmations": delivery.confirmations, "status": response.status_code}
-                )
-            except httpx.HTTPError as exc:
-                statuses.append({"confirmations": delivery.confirmations, "error": repr(exc)})
+            outcome: dict[str, Any] = {}
+            for attempt, wait_s in enumerate((0.0, *resend_after_s), start=1):
+                await asyncio.sleep(wait_s)
+                try:
+                    response = await client.post(
+                        url, content=delivery.body, headers=delivery.headers
+                    )
+                    outcome = {"status": response.status_code, "attempts": attempt}
+                except httpx.HTTPError as exc:
+                    outcome = {"error": repr(exc), "attempts": attempt}
+                if outcome.get("status", 500) < 500:
+                    break
+            statuses.append({"confirmations": delivery.confirmations, **outcome})
     return statuses

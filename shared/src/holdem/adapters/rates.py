@@ -34,7 +34,13 @@ from typing import Any, ClassVar
 import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 CACHE_KEY = "rates:krw:{coin}"
@@ -90,6 +96,11 @@ def _decimal(value: Any) -> Decimal:
     return number
 
 
+def _log_retry(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    log.warning("rate provider attempt %d failed (%s): retrying", state.attempt_number, failure)
+
+
 class RateProvider(abc.ABC):
     """One source of KRW prices."""
 
@@ -113,6 +124,7 @@ class RateProvider(abc.ABC):
             "stop": stop_after_attempt(3),
             "wait": wait_exponential(multiplier=1, min=1, max=10),
             "retry": retry_if_exception_type(ProviderFailed),
+            "before_sleep": _log_retry,
             "reraise": True,
         }
         if self._sleep is not None:

@@ -224,8 +224,11 @@ async def _quote_or_none(deps: DepositDeps, coin: Coin) -> Quote | None:
     try:
         async with asyncio.timeout(deps.rate_budget_s):
             return await deps.rates.rate(coin.symbol)
-    except (RateUnavailable, TimeoutError):
-        log.warning("no fresh %s rate in time: the deposit waits", coin.symbol)
+    except RateUnavailable as exc:
+        log.warning("no fresh %s rate (%s): the deposit waits", coin.symbol, exc)
+        return None
+    except TimeoutError:
+        log.warning("no %s rate within %.1f s: the deposit waits", coin.symbol, deps.rate_budget_s)
         return None
 
 
