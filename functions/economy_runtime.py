@@ -1,14 +1,10 @@
-"""What the economy Lambdas and the audit relay share: one event loop and one set of adapters
-per cold start.
-
-Lambda handlers are synchronous; each economy function runs its async use case on the loop
-built here, so the asyncio engine and Redis pool stay bound to one loop for the life of the
-execution environment. Nothing is built at import.
+"""What the economy Lambdas and the audit relay share: one set of adapters per cold start,
+used on the execution environment's event loop (`functions.event_loop`). Nothing is built at
+import.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -17,6 +13,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
 
+from functions.event_loop import run
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.audit_relay import AuditRelay
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
@@ -24,14 +21,7 @@ from holdem.bootstrap import Container, bootstrap
 from holdem.services.errors import ServiceError
 from holdem.services.notifications import Notifier, sqs_sender
 
-T = TypeVar("T")
 E = TypeVar("E", bound=BaseModel)
-
-
-@lru_cache(maxsize=1)
-def loop() -> asyncio.AbstractEventLoop:
-    """The execution environment's event loop."""
-    return asyncio.new_event_loop()
 
 
 @lru_cache(maxsize=1)
@@ -70,11 +60,6 @@ def notifier() -> Notifier:
 def rakeback_queue() -> SqsRakebackQueue:
     """The rakeback settlement queue."""
     return SqsRakebackQueue.from_settings(container().settings)
-
-
-def run(step: Coroutine[Any, Any, T]) -> T:
-    """Run one async step on the execution environment's loop."""
-    return loop().run_until_complete(step)
 
 
 def run_operation(

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from functions import payments_runtime
+from functions import event_loop, payments_runtime
 from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.payments.signatures import SIGNATURE_HEADER
 from holdem.services import deposits, errors, gateway_callbacks, withdrawals
@@ -81,7 +81,7 @@ def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], An
         raw = event.get("body") or ""
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        result = payments_runtime.run(run(body, headers.get(SIGNATURE_HEADER)))
+        result = event_loop.run(run(body, headers.get(SIGNATURE_HEADER)))
         return {
             "statusCode": result.status,
             "headers": {"content-type": "application/json"},

@@ -12,7 +12,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.economy_runtime import archive_store, container, run
+from functions.economy_runtime import archive_store, container
+from functions.event_loop import run
 from holdem.services.archive import archive_due_hands
 
 logger = Logger(service="archiver")

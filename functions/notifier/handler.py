@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from functions.payments_runtime import run, runtime
+from functions.event_loop import run
+from functions.payments_runtime import runtime
 from holdem.adapters.orm.users import User
 from holdem.config import get_settings
 from holdem.services.notifications import Notice, render_email

@@ -25,7 +25,8 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.persistence.cache import CachePersistenceLayer
 from pydantic import BaseModel, Field
 
-from functions.payments_runtime import run, runtime
+from functions.event_loop import run
+from functions.payments_runtime import runtime
 from holdem.config import get_settings
 from holdem.services import withdrawals
 

@@ -22,7 +22,8 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.economy_runtime import container, notifier, run
+from functions.economy_runtime import container, notifier
+from functions.event_loop import run
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import rakeback
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.payments_runtime import run, runtime
+from functions.event_loop import run
+from functions.payments_runtime import runtime
 from holdem.services import deposits, withdrawals
 
 logger = Logger(service="withdrawal-scheduler")

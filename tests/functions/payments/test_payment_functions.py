@@ -12,7 +12,7 @@ import boto3
 import pytest
 from sqlalchemy import select
 
-from functions import payments_runtime
+from functions import event_loop, payments_runtime
 from functions.deposit_webhook import handler as webhook
 from functions.notifier import handler as notifier
 from functions.payout_webhook import handler as payout_webhook
@@ -77,7 +77,7 @@ def _fresh(event: dict, address: str) -> dict:
 
 
 def _run(step):
-    return payments_runtime.run(step)
+    return event_loop.run(step)
 
 
 def test_the_webhook_credits_a_confirmed_sample_once(lambda_env):
