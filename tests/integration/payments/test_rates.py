@@ -144,15 +144,21 @@ async def test_a_refresh_that_fails_answers_with_the_cached_quote_within_the_age
         await service.aclose()
 
 
-async def test_a_refresh_slower_than_the_wait_answers_with_the_cached_quote(redis):
-    clock = Clock(NOW)
+async def _cached_90_s_ago(redis, clock: Clock) -> Held:
+    """Cache a quote of 100 fetched at NOW, move the clock 90 s on (a refresh is due), and
+    return a provider that will quote 105 only when released."""
     first = _service(redis, Script(upbit_answer("100", NOW)), Script(), clock)
     try:
         await first.rate("BTC")
     finally:
         await first.aclose()
     clock.now = NOW + timedelta(seconds=90)
-    slow = Held(upbit_answer("105", clock.now))
+    return Held(upbit_answer("105", clock.now))
+
+
+async def test_a_refresh_slower_than_the_wait_answers_with_the_cached_quote(redis):
+    clock = Clock(NOW)
+    slow = await _cached_90_s_ago(redis, clock)
     service = _service(redis, slow, Script(), clock, refresh_wait_s=0.05)
     try:
         quote = await service.rate("BTC")  # the provider never answers
@@ -164,13 +170,7 @@ async def test_a_refresh_slower_than_the_wait_answers_with_the_cached_quote(redi
 
 async def test_callers_during_a_refresh_take_the_cached_quote_at_once(redis):
     clock = Clock(NOW)
-    first = _service(redis, Script(upbit_answer("100", NOW)), Script(), clock)
-    try:
-        await first.rate("BTC")
-    finally:
-        await first.aclose()
-    clock.now = NOW + timedelta(seconds=90)
-    slow = Held(upbit_answer("105", clock.now))
+    slow = await _cached_90_s_ago(redis, clock)
     service = _service(redis, slow, Script(), clock, refresh_wait_s=30)
     try:
         refreshing = asyncio.create_task(service.rate("BTC"))
