@@ -16,16 +16,17 @@ Control side (for `./dev pay` and tests):
   "shuffle"?, "bad_signature"?, "delay_s"?}`` — simulates a chain transaction to an address
   we issued: one IPN per confirmation count 0…N (N = the coin's minimum by default), signed
   with the IPN secret and sent to the callback URL, with optional duplicates, reordering,
-  delays and deliberately bad signatures. Answers with the deliveries' statuses.
+  delays and deliberately bad signatures. Answers with each delivery's last status and its
+  number of attempts.
 - ``GET /sim/payouts`` — every payout received; ``POST /sim/payouts/{unique_external_id}``
   ``{"status", "duplicates"?, "shuffle"?, "bad_signature"?}`` — the payout's status changes
   (``FINISHED`` gets a hash) and its signed callback is sent, with the extras asked for;
-  ``POST /sim/config`` — change ``payout_mode`` and ``prices_krw``; a callback that is not
-  accepted (no answer, or a 5xx) is resent after 0.5, 1 and 2 s, as the gateway resends it;
+  ``POST /sim/config`` — change ``payout_mode`` and ``prices_krw``;
 - ``GET /v1/ticker?markets=KRW-BTC`` — KRW prices in Upbit's format (the local stack's rates).
 
-`deliveries()` and `payout_notices()` build the same signed callbacks without sending them,
-for tests.
+A callback that is not accepted (no answer, or a 5xx) is resent after 0.5, 1 and 2 s, as the
+gateway resends an IPN (`send`). `deliveries()` and `payout_notices()` build the same signed
+callbacks without sending them, for tests.
 """
 
 from __future__ import annotations
