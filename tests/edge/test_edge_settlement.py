@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.tables import Seat
@@ -105,4 +106,21 @@ async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(
     assert (seated.wallet, seated.seats) == (800_000, {table_id: 200_000})
     assert (refused.wallet, refused.seats) == (1_000_000, {})
     assert seats == 1
+    assert (await ledger_report(container)).ok
+
+
+async def test_a_sit_refused_by_another_constraint_is_not_seat_taken_and_changes_nothing(
+    container, make_players, make_table, fund
+):
+    """Only the open-seat indexes mean the seat is taken; any other violation (here the seat
+    number's CHECK, which the engine never lets through) surfaces as the bug it is."""
+    (player,) = await make_players(1)
+    await fund([player.user_id], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.sessions)
+    with pytest.raises(IntegrityError):
+        await money.sit(table_id, 9, player.user_id, 200_000, key=f"sit:{table_id}:bad")
+    async with container.sessions() as session:
+        held = await ledger.balances(session, player.user_id)
+    assert (held.wallet, held.seats) == (1_000_000, {})
     assert (await ledger_report(container)).ok

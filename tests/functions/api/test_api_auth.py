@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -9,7 +10,7 @@ import time
 import jwt
 import jwt.warnings
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.users import Session, User
@@ -68,6 +69,45 @@ async def test_emails_are_case_insensitive_and_unique(client, users):
     )
     assert r.status_code == 409
     assert _error(r)["code"] == "nickname_taken"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"email": "race@example.com", "nickname": "racer_b"}, "email_taken"),
+        ({"email": "other@example.com", "nickname": "racer_a"}, "nickname_taken"),
+    ],
+)
+async def test_a_registration_that_loses_the_race_for_an_email_or_nickname_is_409(
+    client, container, body, code
+):
+    """A rival registration commits between this one's check and its insert."""
+    async with container.sessions() as rival:
+        rival.add(User(email="race@example.com", nickname="racer_a", password_hash="x"))
+        await rival.flush()  # not committed: invisible to the check, in the way of the insert
+        answer = asyncio.create_task(
+            client.post("/api/v1/auth/register", json={**body, "password": PASSWORD})
+        )
+        while not await _insert_waits_on_a_lock(container):
+            assert not answer.done(), answer.result().text
+            await asyncio.sleep(0.01)
+        await rival.commit()
+    r = await answer
+    assert r.status_code == 409
+    assert _error(r)["code"] == code
+    async with container.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(User)) == 1
+
+
+async def _insert_waits_on_a_lock(container) -> bool:
+    async with container.sessions() as db:
+        waiting = await db.scalar(
+            text(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                " and query ilike 'insert into users%'"
+            )
+        )
+    return bool(waiting)
 
 
 async def test_wrong_password_and_unknown_email_look_the_same(users):

@@ -42,6 +42,12 @@ Reader = AsyncSession | AsyncConnection
 connection, which spares a read-only path the session's unit-of-work bookkeeping."""
 
 
+def violated_constraint(error: exc.IntegrityError) -> str:
+    """The name of the constraint or unique index PostgreSQL reports ('' when it names none)."""
+    diag = getattr(error.orig, "diag", None)
+    return str(getattr(diag, "constraint_name", None) or "")
+
+
 def _connect_options(settings: Settings) -> str:
     return f"-c statement_timeout={settings.db.statement_timeout_ms}"
 

@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.users import User
 from holdem.adapters.rate_limit import Decision, Limit, Precondition, RateLimiter, user_client
 from holdem.adapters.relay import pack, user_channel
@@ -112,8 +113,11 @@ class Accounts:
             db.add(user)
             try:
                 await db.commit()
-            except IntegrityError as exc:  # a concurrent registration won the race
-                raise _constraint_error(exc) from exc
+            except IntegrityError as exc:
+                conflict = _constraint_error(exc)
+                if conflict is None:
+                    raise  # not a taken email or nickname: a bug, with nothing changed
+                raise conflict from exc  # a concurrent registration won the race
             return user
 
     async def login(self, email: str, password: str, user_agent: str | None) -> TokenPair:
@@ -316,8 +320,11 @@ def _taken_error(email: str, existing_email: str) -> EmailTaken | NicknameTaken:
     return NicknameTaken("this nickname is taken", {"field": "nickname"})
 
 
-def _constraint_error(exc: IntegrityError) -> EmailTaken | NicknameTaken:
-    name: Any = getattr(getattr(exc.orig, "diag", None), "constraint_name", "") or ""
-    if "email" in str(name):
+def _constraint_error(exc: IntegrityError) -> EmailTaken | NicknameTaken | None:
+    """The taken field a unique index reports (None: the violation is of something else)."""
+    name = violated_constraint(exc)
+    if name == "uq_users_email":
         return EmailTaken("this email is already registered", {"field": "email"})
-    return NicknameTaken("this nickname is taken", {"field": "nickname"})
+    if name == "uq_users_nickname":
+        return NicknameTaken("this nickname is taken", {"field": "nickname"})
+    return None

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
@@ -32,6 +33,7 @@ from holdem.services.errors import NotFound, SeatTaken, TableNotOpen
 __all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney", "build_settlement"]
 
 RUN_STATUSES = ("open", "closing")
+_OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
 """The statuses of a table a table server runs: a closing one until its players are out."""
 
 HandSettlement = dict[str, Any]
@@ -174,6 +176,8 @@ class TableMoney:
             try:
                 await session.flush()
             except IntegrityError as exc:
+                if violated_constraint(exc) not in _OPEN_SEAT_INDEXES:
+                    raise  # not a seat conflict: a bug, with nothing changed
                 raise SeatTaken(
                     f"seat {seat_no} or user {user_id} is already seated at table {table_id}",
                     {"table_id": table_id, "seat": seat_no},
