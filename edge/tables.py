@@ -155,13 +155,16 @@ class TableHost:
         await self.stop()
 
     async def stop(self) -> None:
-        """Stop every actor; each checkpoints and releases its lease on the way out.
+        """Take no more tables and stop every actor; each checkpoints and releases its lease
+        on the way out.
 
         An actor notices `stopping` between steps; one still waiting (on its mailbox or a
         settlement retry) after `STOP_GRACE_S` is cancelled, which runs the same checkpoint
         and release on its way out, so stopping a server is always bounded.
         """
-        actors = list(self.actors.values())
+        async with self._lock:  # no table is taken from here on (scan, ensure_owners)
+            self.draining = True
+            actors = list(self.actors.values())
         for actor in actors:
             actor.stopping = True
         tasks = [a.task for a in actors if a.task is not None]
