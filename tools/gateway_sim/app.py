@@ -388,17 +388,24 @@ async def send(
         for delivery in batch:
             if delay_s:
                 await asyncio.sleep(delay_s)
-            outcome: dict[str, Any] = {}
-            for attempt, wait_s in enumerate((0.0, *resend_after_s), start=1):
+            outcome = await _post_once(client, url, delivery)
+            attempts = 1
+            for wait_s in resend_after_s:
+                if "status" in outcome and outcome["status"] < 500:
+                    break  # accepted, or refused for good (4xx)
                 await asyncio.sleep(wait_s)
-                try:
-                    response = await client.post(
-                        url, content=delivery.body, headers=delivery.headers
-                    )
-                    outcome = {"status": response.status_code, "attempts": attempt}
-                except httpx.HTTPError as exc:
-                    outcome = {"error": repr(exc), "attempts": attempt}
-                if outcome.get("status", 500) < 500:
-                    break
-            statuses.append({"confirmations": delivery.confirmations, **outcome})
+                outcome = await _post_once(client, url, delivery)
+                attempts += 1
+            statuses.append(
+                {"confirmations": delivery.confirmations, **outcome, "attempts": attempts}
+            )
     return statuses
+
+
+async def _post_once(client: httpx.AsyncClient, url: str, delivery: Delivery) -> dict[str, Any]:
+    """``{"status": code}``, or ``{"error": repr}`` when no answer came."""
+    try:
+        response = await client.post(url, content=delivery.body, headers=delivery.headers)
+    except httpx.HTTPError as exc:
+        return {"error": repr(exc)}
+    return {"status": response.status_code}
