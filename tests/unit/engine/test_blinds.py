@@ -17,6 +17,8 @@ from holdem.engine import (
     NotEnoughPlayersError,
     SeatStatus,
     Street,
+    Table,
+    TableConfig,
 )
 
 STACK = 200_000
@@ -358,3 +360,86 @@ def test_players_may_sit_down_during_a_hand_and_join_a_later_one():
     assert not hand.dealt[2]
     finish(hand)
     assert deal(table).dealt[2]  # the big blind reaches seat 2 at once
+
+
+# Between-hands sequences found by the whole-table property test (test_table_sequences.py),
+# at a 6-seat table with blinds 50/100: a seat's blind history leaves with its player.
+
+
+def _entry_poster_then_leaves():
+    """Seats 2 and 3 play, then 1, 4 and 5 sit down posting; seat 1 posts to enter."""
+    table = Table(TableConfig(seats=6, small_blind=50, big_blind=100, min_buy_in=1))
+    table.sit_down(2, "a", 10_000, post=True)
+    table.sit_down(3, "b", 10_000, post=True)
+    for _ in range(3):
+        finish(deal(table))
+    for seat, player in [(1, "c"), (4, "d"), (5, "e")]:
+        table.sit_down(seat, player, 10_000, post=True)
+    hand = deal(table)
+    assert positions(hand) == (2, 3, 4)
+    assert (1, BlindKind.POSTED_BIG, 100) in blinds_posted(hand)
+    finish(hand)
+    table.leave(5)
+    table.leave(1)
+    return table
+
+
+def test_a_newcomer_waiting_in_a_seat_an_entry_poster_left_is_the_next_big_blind():
+    table = _entry_poster_then_leaves()
+    table.sit_down(1, "f", 10_000)
+    hand = deal(table)
+    assert positions(hand) == (3, 4, 1)
+    assert hand.dealt[1]
+    assert [b for b in blinds_posted(hand) if b[0] == 1] == [(1, BlindKind.BIG, 100)]
+
+
+def test_a_newcomer_posting_in_a_seat_an_entry_poster_left_posts_one_big_blind_not_on_the_button():
+    table = _entry_poster_then_leaves()
+    table.sit_down(1, "f", 10_000, post=True)
+    hand = deal(table)
+    assert positions(hand) == (3, 4, 1)
+    assert [b for b in blinds_posted(hand) if b[0] == 1] == [(1, BlindKind.BIG, 100)]
+
+
+def test_a_newcomer_never_starts_on_the_button_without_posting_a_big_blind():
+    table = _entry_poster_then_leaves()
+    table.leave(2)
+    table.leave(4)
+    table.sit_down(1, "f", 10_000)  # only seat 3 and the newcomer are left
+    hand = deal(table)
+    assert positions(hand) == (3, 3, 1)
+    assert [b for b in blinds_posted(hand) if b[0] == 1] == [(1, BlindKind.BIG, 100)]
+
+
+def test_with_three_dealt_in_the_button_is_never_on_the_big_blind():
+    # The big blind goes round from seat 2 to last hand's small blind, seat 1: seat 4 posted
+    # to enter last hand and seats 3 and 0 left. The anchors would put the button on seat 1
+    # as well; instead the small blind and the button are placed before the big blind.
+    table = make_table([STACK, STACK, STACK, None, None, None])
+    finish(deal(table, button=2))  # (2, 0, 1)
+    table.sit_down(3, "waits", STACK)
+    table.sit_down(4, "posts", STACK, post=True)
+    hand = deal(table)
+    assert positions(hand) == (0, 1, 2)
+    assert (4, BlindKind.POSTED_BIG, 2_000) in blinds_posted(hand)
+    finish(hand)
+    table.leave(3)
+    table.leave(0)
+    hand = deal(table)
+    assert positions(hand) == (2, 4, 1)
+    assert blinds_posted(hand) == [(4, BlindKind.SMALL, 1_000), (1, BlindKind.BIG, 2_000)]
+    finish(hand)
+    assert positions(deal(table)) == (4, 1, 2)
+
+
+def test_a_big_blind_sitting_out_misses_no_small_blind_when_the_next_hand_is_heads_up():
+    table = make_table([STACK] * 3)
+    finish(deal(table, button=0))  # (0, 1, 2)
+    table.sit_out(2)
+    hand = deal(table)
+    assert hand.dealt == [True, True, False]  # heads-up: no small blind falls on seat 2
+    assert not table.owes_small[2]
+    assert not table.owes_big[2]
+    finish(hand)
+    table.sit_in(2)
+    assert table.status[2] == SeatStatus.ACTIVE

@@ -10,8 +10,16 @@ Rules applied to plan each hand (POKER_RULES.md, "Blinds and the button"):
   again at once: that post was their big blind.
 * The small blind falls on **last hand's big-blind seat** and the button on **last hand's
   small-blind seat**, so either may be an empty seat (a dead small blind is not posted,
-  a dead button deals from an empty seat). A player sitting out on the small-blind seat
-  has **missed the small blind**. Nobody skips the big blind or posts it twice in a row.
+  a dead button deals from an empty seat). A player sitting out on the seat the small
+  blind falls on has **missed the small blind** (a heads-up hand passes no small blind
+  over anyone: its small blind is the button's). Nobody skips the big blind or posts it
+  twice in a row, except when every ready player posted one last hand.
+* **The button is never the big blind with three or more dealt in.** When the big blind
+  goes round to last hand's small blind (every seat in between posted a big blind last
+  hand or left), the small blind and the button are placed before the big blind as on a
+  first hand: the small blind on the first player before it, the button on the one
+  before that.
+* **A seat's history leaves with its player**: a newcomer in a seat has posted nothing.
 * **Heads-up** (TDA 34-B): with two players dealt in, the player who is not the big blind
   has the button and posts the small blind. Because the big blind is anchored, going
   from three players to two never gives anyone the big blind twice in a row.
@@ -170,14 +178,20 @@ def plan_hand(
         big = _after(ready, last_big)
         missed = [s for s in missed if (s - last_big) % size < (big - last_big) % size]
     missed_big = tuple(missed)
-    missed_small = (last_big,) if status[last_big] != empty and not ready[last_big] else ()
 
     active = SeatStatus.ACTIVE
     dealt = [s for s in range(size) if ready[s] and (status[s] == active or s == big)]
     if len(dealt) < 2:
-        return _dealt_all(ready, big, missed_big, missed_small, first_button=None)
+        return _dealt_all(ready, big, missed_big, (), first_button=None)
 
     small_position, the_button = last_big, last_small
+    if the_button == big and len(dealt) > 2:
+        # The big blind went round to last hand's small blind (everyone in between posted
+        # a big blind last hand or left): the anchors would put the button on the big
+        # blind. Place the small blind and the button before it, as on a first hand.
+        in_hand = [s in dealt for s in range(size)]
+        small_position = _before(in_hand, big)
+        the_button = _before(in_hand, small_position)
     entered = [] if status[big] == active else [big]
     posters: list[int] = []
     if SeatStatus.POSTING in status:
@@ -205,9 +219,12 @@ def plan_hand(
             posts=((other, BlindKind.SMALL), (big, BlindKind.BIG)),
             entered=tuple(entered),
             missed_big=missed_big,
-            missed_small=missed_small,
+            missed_small=(),
             restart=False,
         )
+    # A seat misses the small blind only when it falls on that seat while it sits out.
+    sitting_out = status[small_position] != empty and not ready[small_position]
+    missed_small = (small_position,) if sitting_out else ()
     posts: list[tuple[int, BlindKind]] = []
     small_seat = small_position if small_position in dealt else None
     if small_seat is not None:

@@ -265,9 +265,13 @@ class Table:
         self.status[seat] = SeatStatus.POSTING if post else SeatStatus.WAITING
         self.owes_big[seat] = True
         self.owes_small[seat] = False
+        self.posted_big[seat] = False
 
     def leave(self, seat: int) -> int:
         """Free a seat and return the chips to cash out.
+
+        The seat's blind history leaves with its player: a newcomer there has posted
+        nothing and owes a big blind to enter.
 
         Raises:
             SeatEmptyError: Nobody sits there.
@@ -281,6 +285,7 @@ class Table:
         self.status[seat] = SeatStatus.EMPTY
         self.owes_big[seat] = False
         self.owes_small[seat] = False
+        self.posted_big[seat] = False
         return chips
 
     def sit_out(self, seat: int) -> None:
