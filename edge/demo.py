@@ -31,6 +31,9 @@ log = logging.getLogger("edge.demo")
 TABLE_NAME = "Demo ₩1,000/₩2,000"
 SMALL_BLIND, BIG_BLIND = 1_000, 2_000
 BUY_IN = 100 * BIG_BLIND
+DEMO_SEATS = 9
+MAX_BOTS = DEMO_SEATS - 2
+"""Bots leave two seats free, for people to join the demo table."""
 WALLET_FLOOR = 10 * BUY_IN
 
 
@@ -100,10 +103,10 @@ async def main(args: argparse.Namespace) -> int:
     logs.configure("demo", settings.log_level)
     container = bootstrap(settings)
     try:
-        seats = max(2, min(9, args.bots))
-        table_id = await demo_table(container, seats)
-        users = await bot_users(container, seats)
-        log.info("demo table ready", extra={"table": table_id, "bots": seats})
+        bots = max(2, min(MAX_BOTS, args.bots))
+        table_id = await demo_table(container, DEMO_SEATS)
+        users = await bot_users(container, bots)
+        log.info("demo table ready", extra={"table": table_id, "bots": bots})
         tasks = []
         for seat, user_id in enumerate(users):
             token, _ = issue_access_token(
@@ -121,7 +124,7 @@ async def main(args: argparse.Namespace) -> int:
 
 def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m edge.demo", description=__doc__)
-    parser.add_argument("--bots", type=int, default=6, help="2 to 9")
+    parser.add_argument("--bots", type=int, default=6, help=f"2 to {MAX_BOTS}")
     parser.add_argument("--url", action="append", required=True, help="a table server")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C of ./dev up
         return asyncio.run(main(parser.parse_args()))

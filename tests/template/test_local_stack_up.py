@@ -61,7 +61,7 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
         assert process.stdout is not None
         for line in process.stdout:
             banner.append(line)
-            if line.startswith("  AWS (moto)"):
+            if line.startswith("  operator"):
                 seen_banner.set()
         seen_banner.set()
 
@@ -75,6 +75,20 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["postgres"]["ok"] is True
         assert httpx.get(f"http://127.0.0.1:{port}/not-a-route", timeout=10).status_code == 404
+        # A newcomer finds an operator login and open tables with free seats in the banner.
+        operator = next(line for line in banner if line.startswith("  operator"))
+        email, password = operator.split()[1], operator.split()[3]
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"email": email, "password": password},
+            timeout=30,
+        )
+        assert login.status_code == 200, login.text
+        tables = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/lobby/tables?min_free_seats=2", timeout=30
+        ).json()["items"]
+        assert {t["max_seats"] for t in tables} >= {2, 6, 9}
+        assert len({t["big_blind"] for t in tables}) >= 3
         running = json.loads((STATE / name / "running.json").read_text())
         assert "ApiFunction" in running["function_ports"]
         # Every SQS event source of the template is polled (the queue is drained by its handler).

@@ -35,6 +35,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from devstack.edge_fleet import start_edge_fleet
     from devstack.functions_host import advertised, start_functions
+    from devstack.local_room import LOCAL_RATE_LIMITS, open_local_room
     from devstack.stack import local_stack
 
     supervisor = Supervisor()
@@ -46,7 +47,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             webhooks = f"http://127.0.0.1:{api_port}/api/v1/wallet/webhook"
             stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = f"{webhooks}/deposit"
             stack.env["MONEY__PAYOUT_CALLBACK_URL"] = f"{webhooks}/payout"
+            stack.env.update(LOCAL_RATE_LIMITS)
             running = start_functions(stack, supervisor, api_port, args.http_concurrency)
+            room = open_local_room(stack, f"http://127.0.0.1:{api_port}")
             fleet = start_edge_fleet(stack, supervisor, servers=2, bots=args.bots)
             with advertised(stack, running):
                 functions = ", ".join(sorted(running.specs)) or "none"
@@ -66,7 +69,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     "  (./dev pay deposit --user EMAIL --coin BTC --amount 0.01)\n",
                     flush=True,
                 )
-                print("\n".join(fleet), flush=True)
+                print("\n".join([*room, *fleet]), flush=True)
                 return supervisor.wait()
         finally:
             if running is not None:
@@ -273,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help=cmd_up.__doc__)
     up.add_argument("--api-port", type=int, default=0, help="REST API port (default: a free one)")
-    up.add_argument("--bots", type=int, default=0, help="seat N bots (2-9) at a demo table")
+    up.add_argument("--bots", type=int, default=0, help="seat N bots (2-7) at a 9-seat demo table")
     up.add_argument(
         "--http-concurrency",
         type=int,
@@ -320,8 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     loadtest.set_defaults(func=cmd_loadtest)
 
     from devstack import ledger_commands
+    from holdem import admin_cli
 
     ledger_commands.add_parsers(sub)
+    admin = sub.add_parser("admin", help="operator bootstrap against DATABASE_URL")
+    admin_cli.add_commands(admin.add_subparsers(dest="admin_command", required=True))
     from gateway_sim import pay
 
     pay.add_parser(sub)

@@ -207,6 +207,41 @@ class Accounts:
             await self._cut_off(user_id)
         return user
 
+    async def make_operator(self, email: str, nickname: str, password: str) -> tuple[User, bool]:
+        """Give an account the operator role, creating it first when the email is unknown.
+
+        The bootstrap of a new room (the first operator cannot be made over the API, which
+        only operators may use). Idempotent: an operator stays one, and a run cut short
+        after the account was created promotes it when run again. The promotion is recorded
+        in the operators' audit log as ``grant_operator``, acted by the account itself.
+        An existing account keeps its password; its current tokens keep the player role
+        until it logs in again.
+
+        Returns:
+            The account and whether it was created now.
+
+        Raises:
+            NicknameTaken: the email is new and another account has the nickname.
+            NotFound: the account was deleted while this ran.
+        """
+        created = False
+        async with self._sessions() as db:
+            existing = await db.scalar(select(User.id).where(User.email == normalise_email(email)))
+        if existing is None:
+            existing = (await self.register(email, nickname, password)).id
+            created = True
+        async with self._sessions() as db:
+            user = await db.get(User, existing, with_for_update=True)
+            if user is None:
+                raise NotFound("the account was deleted meanwhile", {"email": email})
+            if user.role != "operator":
+                user.role = "operator"
+                await record_action(
+                    db, user.id, "grant_operator", target_user_id=user.id, details={"via": "cli"}
+                )
+                await db.commit()
+            return user, created
+
     async def authenticate(self, token: str) -> AccessClaims:
         """Verify an access token and that it was not revoked since.
 
