@@ -72,7 +72,7 @@ def parse_pokerstars(text: str) -> list[dict]:
                 put[m[1]] = int(m[3])
             elif m := re.match(rf"Uncalled bet \({AMOUNT}\) returned to (\S+)$", line):
                 hand["net"][m[2]] += int(m[1])
-            elif m := re.match(r"(\S+): shows \[(.+)\]$", line):
+            elif m := re.match(r"(\S+): shows \[(.+)\] \((.+)\)$", line):
                 hand["shown"][m[1]] = m[2].split()
             elif m := re.match(rf"(\S+) collected {AMOUNT} from", line):
                 hand["net"][m[1]] += int(m[2])

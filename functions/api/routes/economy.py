@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from functions.api.deps import AuthedDep, ContainerDep, DbDep, OperatorDep
@@ -201,14 +201,13 @@ def _download(exported: hand_export.Exported) -> Response:
         "Content-Disposition": f'attachment; filename="{exported.filename}"',
         "X-Hand-Count": str(exported.hands),
     }
-    if isinstance(exported.body, str):
-        return PlainTextResponse(exported.body, headers=headers)
-    return JSONResponse(exported.body, headers=headers)
+    return Response(exported.body, media_type=exported.media_type, headers=headers)
 
 
 _EXPORT_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {
-        "description": "PokerStars text (text/plain) or a JSON array of OHH documents",
+        "description": "PokerStars text (text/plain), or Open Hand History: one hand is a JSON "
+        "document, several are OHH's storage format (one document per hand, a blank line between)",
         "content": {"text/plain": {}, "application/json": {}},
     }
 }

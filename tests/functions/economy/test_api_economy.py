@@ -136,7 +136,8 @@ async def test_players_export_their_hands_in_both_formats(client, table):
     ohh = await client.get(
         f"/api/v1/hand-exports/{hand_id}", params={"format": "ohh"}, headers=me.headers
     )
-    assert ohh.json()[0]["ohh"]["currency"] == "KRW"
+    assert ohh.json()["ohh"]["currency"] == "KRW"  # one hand: one OHH document
+    assert ohh.headers["content-disposition"].endswith('.ohh"')
     start = SUNDAY_LATE - timedelta(hours=1)
     ranged = await client.get(
         "/api/v1/hand-exports",

@@ -9,12 +9,14 @@ checks it against the ledger-facing ``hand_players.net`` the table server stored
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from holdem.adapters.archive_store import S3ArchiveStore
+from holdem.adapters.orm.tables import PokerTable
 from holdem.services.archive import archive_due_hands, load_hand
 from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.hand_export import ExportFormat, export_hand, export_range
@@ -74,7 +76,8 @@ async def test_a_side_pot_hand_parses_back_too(container, store):
     }
     assert facts["pot"] - facts["rake"] == facts["collected"]
     assert facts["rake"] == hand.rake
-    assert len(ohh.body[0]["ohh"]["pots"]) == 2
+    assert ohh.media_type == "application/json"
+    assert len(json.loads(ohh.body)["ohh"]["pots"]) == 2
 
 
 async def test_pokerstars_export_parses_back_to_each_players_net_and_the_rake(container, store):
@@ -123,8 +126,8 @@ async def test_exports_show_only_the_viewers_cards_and_those_shown(container, st
             )
         ).body
     hidden = [mucker.hole_cards[:2], mucker.hole_cards[2:]]
-    assert not any(card in text for card in hidden)
-    assert not any(card in json.dumps(ohh) for card in hidden)
+    assert not any(re.search(rf"\b{card}\b", text) for card in hidden)  # not "Aces" for "Ac"
+    assert not any(f'"{card}"' in ohh for card in hidden)
     facts = parse_pokerstars(text)[0]
     assert set(facts["dealt"]) == {
         name for name in facts["seats"] if facts["seats"][name][0] - 1 == viewer.seat_no
@@ -137,8 +140,7 @@ async def test_ohh_export_is_a_complete_document_in_krw(container, store):
     users, showdown, _ = await _two_hands(container)
     async with container.sessions() as session:
         exported = await export_hand(session, store, None, users[2], showdown, ExportFormat.OHH)
-    (doc,) = exported.body
-    ohh = doc["ohh"]
+    ohh = json.loads(exported.body)["ohh"]
     assert ohh["currency"] == "KRW"
     assert ohh["game_number"] == str(showdown)
     assert [r["street"] for r in ohh["rounds"]] == ["Preflop", "Flop", "Turn", "River", "Showdown"]
@@ -184,3 +186,23 @@ async def test_someone_elses_hand_or_a_bad_range_is_refused(container, store):
             await export_range(
                 session, store, None, users[0], AT.replace(tzinfo=None), AT, ExportFormat.OHH
             )
+
+
+async def test_many_hands_in_ohh_follow_the_storage_format_with_the_tables_name(container, store):
+    users, showdown, folded = await _two_hands(container)
+    async with container.sessions() as session:
+        exported = await export_range(
+            session, store, None, users[0], AT, AT + timedelta(hours=1), ExportFormat.OHH
+        )
+        table_id = (await load_hand(session, store, None, showdown)).table_id
+        table_name = (await session.get(PokerTable, table_id)).name
+    assert exported.filename.endswith(".ohh")
+    assert exported.media_type.startswith("text/plain")
+    # One {"ohh": ...} document per hand, a blank line between (OHH "Storage Format").
+    chunks = exported.body.rstrip("\n").split("\n\n")
+    documents = [json.loads(chunk) for chunk in chunks]
+    assert [d["ohh"]["game_number"] for d in documents] == [str(showdown), str(folded)]
+    assert all("\n" not in chunk for chunk in chunks)
+    assert {(d["ohh"]["table_handle"], d["ohh"]["table_name"]) for d in documents} == {
+        (str(table_id), table_name)
+    }

@@ -175,6 +175,20 @@ def test_a_raise_is_refused_when_every_opponent_is_all_in():
     assert hand.call(2).added == 48_000
 
 
+def test_a_raise_is_refused_when_no_opponent_could_put_in_more_than_the_current_bet():
+    # Seat 0 is live with chips behind, but fewer than the bet seat 2 faces: a raise could
+    # never be called and would all come back, so seat 2 may only call or fold (as PokerKit
+    # and card-room software have it; tracking tools refuse such a raise in a history).
+    hand = four_handed((15_000, 60_000, 200_000, 200_000))
+    play(hand, "p3 fold; p0 raise 6000; p1 allin")
+    assert not hand.is_all_in[0]
+    with pytest.raises(NoOpponentToRaiseError):
+        hand.verify_raise_to(2, 120_000)
+    assert not hand.can_all_in(2)
+    assert hand.legal_actions(2).min_raise_to is None
+    assert hand.call(2).added == 58_000
+
+
 def test_out_of_turn_actions_are_rejected_and_change_nothing():
     hand = four_handed()
     events = len(hand.events)

@@ -79,10 +79,14 @@ def test_replay_everyone_all_in_before_the_flop():
     table = make_table(stacks, rake=SPEC_RAKE_SCHEDULE.rule_for(1_000, 2_000))
     hole = {0: "AsAd", 1: "KsKd", 2: "QsQd", 3: "JsJd", 4: "TsTd", 5: "9s8s"}
     hand = deal(table, hole, "2c3d4h6h7d", button=0)
-    play(hand, "p3 allin; p4 allin; p5 allin; p0 allin; p1 allin; p2 allin")
+    play(hand, "p3 allin; p4 allin")
+    # Seat 5 covers everyone: nobody could put in more than 50,000, so it may only call.
+    assert hand.legal_actions(5).min_raise_to is None
+    play(hand, "p5 call; p0 allin; p1 allin; p2 allin")
     result = hand.result
     assert len(result.board) == 5
-    assert result.uncalled == ((5, 10_000),)
+    assert result.uncalled == ()
+    assert table.stacks[5] == 10_000
     # Nobody improves to a straight (no 5 on the board): the pairs win in order.
     assert [(p.amount, p.winners[0][0]) for p in result.pots] == [
         (60_000, 0),

@@ -43,6 +43,7 @@ __all__ = [
     "best_five",
     "category",
     "describe",
+    "describe_pokerstars",
     "evaluate",
     "evaluate_many",
 ]
@@ -388,4 +389,40 @@ def describe(value: int) -> str:
         return "Royal flush"
     low = _ACE if r1 == _FIVE else r1 - 4
     kind = "Straight" if cat is HandCategory.STRAIGHT else "Straight flush"
+    return f"{kind}, {_NAMES[low]} to {_NAMES[r1]}"
+
+
+def describe_pokerstars(value: int) -> str:
+    """A hand value in the words PokerStars hand histories use (tracking tools read them).
+
+    >>> from holdem.engine.cards import parse_cards
+    >>> [describe_pokerstars(evaluate(parse_cards(h))) for h in ("AsKd9h7c3s", "KsKd9h7c3s")]
+    ['high card Ace', 'a pair of Kings']
+    >>> describe_pokerstars(evaluate(parse_cards("Ah2c3d4s5h9c9d")))
+    'a straight, Ace to Five'
+    >>> describe_pokerstars(evaluate(parse_cards("KsKdKh2c2d")))
+    'a full house, Kings full of Twos'
+    >>> describe_pokerstars(evaluate(parse_cards("AsKsQsJsTs")))
+    'a Royal Flush'
+    """
+    cat = category(value)
+    r1, r2 = value >> 16 & 15, value >> 12 & 15
+    if cat is HandCategory.HIGH_CARD:
+        return f"high card {_NAMES[r1]}"
+    if cat is HandCategory.ONE_PAIR:
+        return f"a pair of {_PLURALS[r1]}"
+    if cat is HandCategory.TWO_PAIR:
+        return f"two pair, {_PLURALS[r1]} and {_PLURALS[r2]}"
+    if cat is HandCategory.THREE_OF_A_KIND:
+        return f"three of a kind, {_PLURALS[r1]}"
+    if cat is HandCategory.FLUSH:
+        return f"a flush, {_NAMES[r1]} high"
+    if cat is HandCategory.FULL_HOUSE:
+        return f"a full house, {_PLURALS[r1]} full of {_PLURALS[r2]}"
+    if cat is HandCategory.FOUR_OF_A_KIND:
+        return f"four of a kind, {_PLURALS[r1]}"
+    if cat is HandCategory.STRAIGHT_FLUSH and r1 == _ACE:
+        return "a Royal Flush"
+    low = _ACE if r1 == _FIVE else r1 - 4
+    kind = "a straight" if cat is HandCategory.STRAIGHT else "a straight flush"
     return f"{kind}, {_NAMES[low]} to {_NAMES[r1]}"

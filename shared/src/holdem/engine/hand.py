@@ -17,6 +17,8 @@ Betting rules (POKER_RULES.md, "Betting"):
   not reopen the betting: a player who already acted may raise again only when the bet
   they now face exceeds the bet after their last action by at least a full raise, which
   also covers several short all-ins adding up to a full raise (TDA 47-A).
+* Nobody may bet or raise when no opponent could put in more than the current bet
+  (each has folded, is all-in, or is covered by it): the raise could never be called.
 * When betting closes, the part of the largest bet nobody matched goes back to its
   owner before the pots are built; it is never in a pot or raked (TDA 15-B).
 * When at most one player can still bet, the remaining board is dealt out (runout).
@@ -293,8 +295,8 @@ class Hand:
         acted = self.acted[seat]
         if (
             most > current
-            and self.actor_count > 1
             and (acted < 0 or current - acted >= self.min_raise)
+            and self._raise_can_be_called(seat)
         ):
             least = current + self.min_raise
             return LegalActions(seat, True, to_call <= 0, call_amount, min(least, most), most)
@@ -334,8 +336,23 @@ class Hand:
             raise BettingNotReopenedError(
                 f"seat {seat} already acted and faces no full raise since: call or fold"
             )
-        if self.actor_count < 2:
-            raise NoOpponentToRaiseError("every opponent is all-in: call or fold")
+        if not self._raise_can_be_called(seat):
+            raise NoOpponentToRaiseError(
+                "no opponent could put in more than the current bet: call or fold"
+            )
+
+    def _raise_can_be_called(self, seat: int) -> bool:
+        """Whether an opponent still in the hand could put in more than the current bet.
+
+        When every opponent has folded, is all-in, or is covered by the current bet, a raise
+        could never be called (it would all come back as an uncalled bet): only call or fold.
+        """
+        current, bets, stacks = self.current_bet, self.bets, self.stacks
+        folded, is_all_in = self.folded, self.is_all_in
+        return any(
+            s != seat and not folded[s] and not is_all_in[s] and bets[s] + stacks[s] > current
+            for s in range(self.size)
+        )
 
     def verify_raise_to(self, seat: int, amount: int) -> None:
         """Raise unless ``seat`` may bet or raise to a street total of ``amount``."""

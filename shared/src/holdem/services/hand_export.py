@@ -12,6 +12,7 @@ so archived and hot hands export the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.adapters.archive_store import ObjectStore
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
+from holdem.engine.cards import parse_cards
+from holdem.engine.evaluator import describe_pokerstars, evaluate
 from holdem.ledger.rakeback import KST
 from holdem.services.archive import HandRecord, list_player_hands, load_hand, load_hands
 from holdem.services.errors import InvalidInput, NotFound
@@ -33,6 +36,7 @@ __all__ = [
     "MAX_EXPORT_HANDS",
     "ExportFormat",
     "Exported",
+    "TableFacts",
     "export_hand",
     "export_range",
     "to_ohh",
@@ -86,11 +90,23 @@ def _viewer_seat(hand: HandRecord, viewer_id: int) -> int:
     raise NotFound(f"hand {hand.id} not found", {"hand_id": hand.id})
 
 
-def _table_size(hand: HandRecord, known: int | None) -> int:
-    if known:
-        return known
+@dataclass(frozen=True, slots=True)
+class TableFacts:
+    """What an export names of the table a hand was played at."""
+
+    name: str
+    seats: int
+
+
+def _table_size(hand: HandRecord, table: TableFacts | None) -> int:
+    if table is not None:
+        return table.seats
     players = hand.result.get("players")  # older results listed every seat's player
     return len(players) if isinstance(players, list) and players else 9
+
+
+def _table_name(hand: HandRecord, table: TableFacts | None) -> str:
+    return table.name if table is not None else f"Table {hand.table_id}"
 
 
 def _visible_events(hand: HandRecord, viewer_seat: int) -> list[dict[str, Any]]:
@@ -103,15 +119,22 @@ def _visible_events(hand: HandRecord, viewer_seat: int) -> list[dict[str, Any]]:
 
 
 def to_pokerstars(
-    hand: HandRecord, names: Mapping[int, str], viewer_id: int, table_size: int | None = None
+    hand: HandRecord,
+    names: Mapping[int, str],
+    viewer_id: int,
+    table: TableFacts | None = None,
 ) -> str:
     """One hand as PokerStars text, as ``viewer_id`` may see it.
+
+    Seats are numbered from 1, as PokerStars does (the protocol and REST count from 0).
+    Shown hands carry PokerStars' hand descriptions (``shows [Ah Kh] (a pair of Kings)``,
+    ``showed [..] and won (₩X) with ...``): tracking tools award the pot from them.
 
     Args:
         hand: The hand.
         names: Display name of each user id who played it.
         viewer_id: The player exporting; they must have played the hand.
-        table_size: The table's number of seats ("6-max"), if known.
+        table: The table's name and number of seats, if known.
 
     Raises:
         NotFound: The viewer did not play this hand.
@@ -127,7 +150,7 @@ def to_pokerstars(
     lines = [
         f"PokerStars Hand #{hand.id}:  Hold'em No Limit ({won(hand.small_blind)}/"
         f"{won(hand.big_blind)} KRW) - {local:%Y/%m/%d %H:%M:%S} KST",
-        f"Table 'Table {hand.table_id}' {_table_size(hand, table_size)}-max "
+        f"Table '{_table_name(hand, table)}' {_table_size(hand, table)}-max "
         f"Seat #{hand.button_seat + 1} is the button",
     ]
     for seat, stack in zip(start["seats"], start["stacks"], strict=True):
@@ -138,6 +161,7 @@ def to_pokerstars(
     street_name = "Preflop"
     collected: dict[int, int] = {}
     shown: dict[int, list[str]] = {}
+    described: dict[int, str] = {}
     mucked: set[int] = set()
     pots: list[int] = []
     rake = 0
@@ -195,7 +219,10 @@ def to_pokerstars(
             if "*** SHOW DOWN ***" not in lines:
                 lines.append("*** SHOW DOWN ***")
             shown[e["seat"]] = e["cards"]
-            lines.append(f"{seats.name(e['seat'])}: shows [{' '.join(e['cards'])}]")
+            described[e["seat"]] = _description(e["cards"], board)
+            lines.append(
+                f"{seats.name(e['seat'])}: shows [{' '.join(e['cards'])}] ({described[e['seat']]})"
+            )
         elif kind == "hand_mucked":
             if "*** SHOW DOWN ***" not in lines:
                 lines.append("*** SHOW DOWN ***")
@@ -234,7 +261,7 @@ def to_pokerstars(
         if seat in shown:
             cards = " ".join(shown[seat])
             result = f"won ({won(collected[seat])})" if seat in collected else "lost"
-            lines.append(f"{head} showed [{cards}] and {result}")
+            lines.append(f"{head} showed [{cards}] and {result} with {described[seat]}")
         elif seat in mucked:
             lines.append(f"{head} mucked")
         elif seat in folded_on:
@@ -244,6 +271,11 @@ def to_pokerstars(
         else:
             lines.append(f"{head} lost")
     return "\n".join(lines) + "\n"
+
+
+def _description(cards: Sequence[str], board: Sequence[str]) -> str:
+    """PokerStars' words for a shown hand (showdowns come after the river: seven cards)."""
+    return describe_pokerstars(evaluate(parse_cards(" ".join([*cards, *board]))))
 
 
 def _action_kind(payload: Mapping[str, Any]) -> str:
@@ -257,9 +289,12 @@ def _fold_phrase(street: str) -> str:
 
 
 def to_ohh(
-    hand: HandRecord, names: Mapping[int, str], viewer_id: int, table_size: int | None = None
+    hand: HandRecord, names: Mapping[int, str], viewer_id: int, table: TableFacts | None = None
 ) -> dict[str, Any]:
     """One hand as an Open Hand History document (``{"ohh": {...}}``), for ``viewer_id``.
+
+    Spec 1.4.6. A player's ``id`` is the seat on the wire (from 0) and ``seat`` the seat as
+    the table shows it (from 1); amounts are chips put in by the action, in won.
 
     Raises:
         NotFound: The viewer did not play this hand.
@@ -268,17 +303,20 @@ def to_ohh(
     events = _visible_events(hand, viewer_seat)
     start = next(e for e in events if e["event"] == "hand_started")
     by_seat = {p.seat_no: p for p in hand.players}
-    players = [
-        {
-            "id": seat,
-            "seat": seat + 1,
-            "name": names.get(by_seat[seat].user_id, f"player{by_seat[seat].user_id}")
-            if seat in by_seat
-            else f"seat{seat + 1}",
-            "starting_stack": stack,
-        }
-        for seat, stack in zip(start["seats"], start["stacks"], strict=True)
-    ]
+    players = []
+    for seat, stack in zip(start["seats"], start["stacks"], strict=True):
+        player = by_seat.get(seat)
+        name = names.get(player.user_id, f"player{player.user_id}") if player else f"seat{seat + 1}"
+        players.append(
+            {
+                "id": seat,
+                "seat": seat + 1,
+                "name": name,
+                "display": name,
+                "starting_stack": stack,
+                "is_sitting_out": False,
+            }
+        )
     rounds: list[dict[str, Any]] = [{"id": 0, "street": "Preflop", "cards": [], "actions": []}]
     showdown: dict[str, Any] | None = None
     number = 0
@@ -325,7 +363,7 @@ def to_ohh(
             )
         elif kind in ("hand_shown", "hand_mucked"):
             if showdown is None:
-                showdown = {"id": len(rounds), "street": "Showdown", "actions": []}
+                showdown = {"id": len(rounds), "street": "Showdown", "cards": [], "actions": []}
                 rounds.append(showdown)
             if kind == "hand_shown":
                 add(
@@ -339,8 +377,10 @@ def to_ohh(
                     "number": e["pot"],
                     "amount": e["amount"] + e["rake"],
                     "rake": e["rake"],
+                    "jackpot": 0,
                     "player_wins": [
-                        {"player_id": seat, "win_amount": chips} for seat, chips in e["winners"]
+                        {"player_id": seat, "win_amount": chips, "contributed_rake": 0}
+                        for seat, chips in e["winners"]
                     ],
                 }
             )
@@ -353,17 +393,19 @@ def to_ohh(
             "tournament": False,
             "game_number": str(hand.id),
             "start_date_utc": hand.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "table_name": f"Table {hand.table_id}",
+            "table_name": _table_name(hand, table),
             "table_handle": str(hand.table_id),
+            "table_skin": SITE_NAME,
             "game_type": "Holdem",
             "bet_limit": {"bet_type": "NL", "bet_cap": 0},
-            "table_size": _table_size(hand, table_size),
+            "table_size": _table_size(hand, table),
             "currency": "KRW",
             "dealer_seat": hand.button_seat + 1,
             "small_blind_amount": hand.small_blind,
             "big_blind_amount": hand.big_blind,
             "ante_amount": 0,
             "hero_player_id": viewer_seat,
+            "flags": [],
             "players": players,
             "rounds": rounds,
             "pots": pots,
@@ -377,7 +419,7 @@ class Exported:
 
     media_type: str
     filename: str
-    body: str | list[dict[str, Any]]
+    body: str
     hands: int
 
 
@@ -389,14 +431,14 @@ async def _names(session: AsyncSession, hands: Sequence[HandRecord]) -> dict[int
     return {int(i): str(n) for i, n in rows}
 
 
-async def _sizes(session: AsyncSession, hands: Sequence[HandRecord]) -> dict[int, int]:
+async def _tables(session: AsyncSession, hands: Sequence[HandRecord]) -> dict[int, TableFacts]:
     ids = {h.table_id for h in hands}
     if not ids:
         return {}
     rows = await session.execute(
-        select(PokerTable.id, PokerTable.max_seats).where(PokerTable.id.in_(ids))
+        select(PokerTable.id, PokerTable.name, PokerTable.max_seats).where(PokerTable.id.in_(ids))
     )
-    return {int(i): int(n) for i, n in rows}
+    return {int(i): TableFacts(str(name), int(seats)) for i, name, seats in rows}
 
 
 async def _render(
@@ -407,16 +449,18 @@ async def _render(
     stem: str,
 ) -> Exported:
     names = await _names(session, hands)
-    sizes = await _sizes(session, hands)
+    tables = await _tables(session, hands)
     if fmt is ExportFormat.POKERSTARS:
-        body = "\n\n".join(to_pokerstars(h, names, viewer_id, sizes.get(h.table_id)) for h in hands)
+        body = "\n\n".join(
+            to_pokerstars(h, names, viewer_id, tables.get(h.table_id)) for h in hands
+        )
         return Exported("text/plain; charset=utf-8", f"{stem}.txt", body, len(hands))
-    return Exported(
-        "application/json",
-        f"{stem}.ohh.json",
-        [to_ohh(h, names, viewer_id, sizes.get(h.table_id)) for h in hands],
-        len(hands),
-    )
+    # The OHH storage format: one {"ohh": ...} object per hand, separated by a blank line
+    # (a file of many hands is not one JSON document; one hand is).
+    documents = [to_ohh(h, names, viewer_id, tables.get(h.table_id)) for h in hands]
+    body = "\n\n".join(json.dumps(d, ensure_ascii=False) for d in documents) + "\n"
+    media = "application/json" if len(hands) == 1 else "text/plain; charset=utf-8"
+    return Exported(media, f"{stem}.ohh", body, len(hands))
 
 
 async def export_hand(
