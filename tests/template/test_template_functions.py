@@ -11,9 +11,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 
-from devstack.aws import create_template_resources
+from devstack.aws import SENDER_VARIABLE, create_template_resources
 from devstack.cli import events_folder
 from devstack.functions_host import _wait_for_port, function_environment
 from devstack.lambda_runtime import HttpInvoker, load_functions
@@ -173,3 +174,20 @@ def test_dev_invoke_refuses_an_unknown_function():
     result = run_python("-m", "devstack", "invoke", "NoSuchFunction", timeout=60)
     assert result.returncode == 2
     assert "ApiFunction" in result.stderr
+
+
+def test_the_local_stack_verifies_the_notification_sender_so_e_mails_go_out(moto_server):
+    create_template_resources(TEMPLATE_PATH, moto_server.endpoint_url, REGION, "ses-check")
+    resolver = Resolver(load_template(TEMPLATE_PATH), "ses-check", REGION)
+    notifier = resolver.resources_of_type("AWS::Serverless::Function")["NotifierFunction"]
+    sender = resolver.resolve(notifier["Properties"]["Environment"]["Variables"][SENDER_VARIABLE])
+    ses = boto3.client("ses", endpoint_url=moto_server.endpoint_url, region_name=REGION)
+    assert sender in ses.list_identities(IdentityType="EmailAddress")["Identities"]
+    before = sum(p["DeliveryAttempts"] for p in ses.get_send_statistics()["SendDataPoints"])
+    ses.send_email(
+        Source=sender,
+        Destination={"ToAddresses": ["player@example.test"]},
+        Message={"Subject": {"Data": "Deposit credited"}, "Body": {"Text": {"Data": "₩10,000"}}},
+    )
+    after = sum(p["DeliveryAttempts"] for p in ses.get_send_statistics()["SendDataPoints"])
+    assert after == before + 1

@@ -17,6 +17,9 @@ from moto.server import ThreadedMotoServer
 from devstack.services import free_port
 from devstack.template import Resolver, load_template
 
+SENDER_VARIABLE = "MONEY__NOTIFICATION_SENDER"
+"""The environment variable of a function's e-mail sender (template.yaml)."""
+
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -93,7 +96,21 @@ def create_template_resources(
         name = resolver.physical_name(logical)
         arn = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
         created.secret_arns[logical] = arn
+    _verify_senders(resolver, boto3.client("ses", endpoint_url=endpoint_url, region_name=region))
     return created
+
+
+def _verify_senders(resolver: Resolver, ses: Any) -> None:
+    """Verify in SES every sender address a function sends from, as an operator does in AWS.
+
+    moto refuses mail from an unverified address (``MessageRejected``), as SES does.
+    """
+    for function in resolver.resources_of_type("AWS::Serverless::Function").values():
+        variables = function.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if SENDER_VARIABLE in variables:
+            ses.verify_email_identity(
+                EmailAddress=str(resolver.resolve(variables[SENDER_VARIABLE]))
+            )
 
 
 class MotoServer:
