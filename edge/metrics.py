@@ -6,6 +6,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
+SERVER_FAULTS = frozenset(
+    ("internal_error", "table_unavailable", "lobby_unavailable", "server_busy", "server_full")
+)
+"""Error codes that mean the service failed the client; every other code is the client's
+mistake (bad input, out of turn, not seated...). Only these count towards the error-rate
+alerts (ops/prometheus/alerts.yml): a client probing with bad messages must not page anyone."""
+
 
 class Metrics:
     """The server's instruments, in a registry of their own (tests run several servers)."""
@@ -19,7 +26,9 @@ class Metrics:
         self.messages_in = Counter(
             "edge_messages_received", "Client messages", ["type"], registry=r
         )
-        self.errors = Counter("edge_errors", "Errors sent to clients", ["code"], registry=r)
+        self.errors = Counter(
+            "edge_errors", "Errors sent to clients", ["code", "fault"], registry=r
+        )
         self.action_latency = Histogram(
             "edge_action_latency_seconds",
             "From a command entering the owner's inbox to its events being published",
@@ -42,6 +51,10 @@ class Metrics:
             "edge_settlement_failures", "Settlements left in the outbox for retry", registry=r
         )
         self.takeovers = Counter("edge_takeovers", "Tables taken over", registry=r)
+
+    def count_error(self, code: str) -> None:
+        """Count an error sent to a client, labelled ``fault="server"`` or ``"client"``."""
+        self.errors.labels(code, "server" if code in SERVER_FAULTS else "client").inc()
 
     def serve(self, host: str, port: int) -> int:
         """Start the scrape endpoint; returns the bound port (0 picks a free one)."""

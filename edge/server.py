@@ -209,7 +209,7 @@ class EdgeServer:
         conn = Connection(ws, codec, TokenBucket(limits.messages_per_second, limits.message_burst))
         token = logs.conn_id.set(conn.id)
         if len(self.registry) >= limits.max_connections:
-            self.metrics.errors.labels("server_full").inc()
+            self.metrics.count_error("server_full")
             await ws.close(perr.CLOSE_CODES["server_full"], "server_full")
             return
         self.registry.add(conn)
@@ -403,7 +403,7 @@ class EdgeServer:
         await conn.stop()
 
     def _error(self, conn: Connection, exc: perr.ProtocolError, request_id: str | None) -> None:
-        self.metrics.errors.labels(exc.code).inc()
+        self.metrics.count_error(exc.code)
         conn.send(
             {"type": ServerType.ERROR, "id": request_id, "code": exc.code, "message": str(exc)}
         )

@@ -477,7 +477,7 @@ class TableActor:
     def _reply_error(
         self, user: int, conn: str | None, rid: str | None, code: str, text: str
     ) -> None:
-        self.metrics.errors.labels(code).inc()
+        self.metrics.count_error(code)
         self.outgoing.append(
             (
                 user,

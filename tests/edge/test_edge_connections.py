@@ -198,6 +198,16 @@ async def test_bad_input_gets_its_error_code_and_the_connection_stays_usable(
     assert raised.value.code == "invalid_message"
     assert (await js.request({"type": "ping"}))["type"] == "pong"
     assert (await mp.request({"type": "ping"}))["type"] == "pong"
+    # Every one of them is the client's mistake: counted, but not as a server fault (the
+    # error-rate alerts count only fault="server").
+    errors = [
+        sample
+        for family in server.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "edge_errors_total" and sample.value
+    ]
+    assert sum(e.value for e in errors) == len(cases) + 1
+    assert {e.labels["fault"] for e in errors} == {"client"}
 
 
 async def test_a_flood_is_rate_limited(start_edge, make_players, clients, edge_settings):
