@@ -166,3 +166,50 @@ async def test_a_body_that_is_not_utf8_is_a_4xx_envelope_and_creates_nothing(
     assert 400 <= r.status_code < 500, r.text
     assert _error(r)["code"] in {"bad_request", "validation_error"}
     assert await _count(container, User) == 0
+
+
+# --- an operator's token outliving the operator -----------------------------------------
+
+
+async def _operator_writes(client, headers, victim_id: int) -> list:
+    key = {"Idempotency-Key": "gone-00001"}
+    return [
+        await client.post("/api/v1/admin/tables", json=TABLE, headers=headers),
+        await client.post(f"/api/v1/admin/users/{victim_id}/lock", headers=headers),
+        await client.post(
+            f"/api/v1/admin/users/{victim_id}/adjustments",
+            json={"amount_krw": 5, "reason": "gone"},
+            headers=headers | key,
+        ),
+        await client.get(f"/api/v1/admin/users/{victim_id}", headers=headers),
+    ]
+
+
+async def _nothing_written(container, victim_id: int) -> None:
+    assert await _count(container, PokerTable) == 0
+    assert await _count(container, AdminAction) == 0
+    assert await _count(container, LedgerTransaction) == 0
+    async with container.sessions() as db:
+        assert (await db.get(User, victim_id)).is_locked is False
+
+
+async def test_a_deleted_operators_token_is_401_on_operator_routes_and_writes_nothing(
+    client, users, container
+):
+    op, victim = await users.operator(), await users.player()
+    async with container.sessions() as db, db.begin():
+        await db.delete(await db.get(User, op.user_id))  # not a 500 on the audit log's actor
+    for r in await _operator_writes(client, op.headers, victim.user_id):
+        assert r.status_code == 401, r.text
+        assert _error(r) == {**_error(r), "code": "invalid_token", "details": {"reason": "revoked"}}
+    await _nothing_written(container, victim.user_id)
+
+
+async def test_a_demoted_operators_token_is_403_at_once(client, users, container):
+    op, victim = await users.operator(), await users.player()
+    async with container.sessions() as db, db.begin():
+        (await db.get(User, op.user_id)).role = "player"
+    for r in await _operator_writes(client, op.headers, victim.user_id):
+        assert r.status_code == 403, r.text
+        assert _error(r)["code"] == "forbidden"
+    await _nothing_written(container, victim.user_id)
