@@ -6,6 +6,12 @@ matching every method), turned into a version 2.0 event, handed to the function'
 environment, and the function's response is sent back. So the locally served API is the
 template's API: a route that is not in the template answers 404, as it would in AWS.
 
+Bodies as API Gateway passes them: as text only when the content type is textual and the
+bytes are valid UTF-8, else base64 with ``isBase64Encoded`` (a body claiming JSON that is not
+UTF-8 included: the function answers it, the gateway never crashes on it); over the 10 MB
+payload quota, 413 without invoking anything — by ``Content-Length`` before reading, else as
+soon as the bytes read pass it.
+
 Run: `python -m devstack.http_routes --port N` with DEVSTACK_FUNCTION_PORTS (JSON, function id →
 port of its execution environment), as `./dev up` does.
 """
