@@ -38,28 +38,24 @@ async def _count(container, model) -> int:
         return int(await db.scalar(select(func.count()).select_from(model)))
 
 
-@pytest.mark.parametrize(
-    ("path", "cursor", "code"),
-    [
-        ("/api/v1/wallet/transactions", _statement_cursor(BEYOND), "invalid_cursor"),
-        ("/api/v1/wallet/transactions", _statement_cursor(10**40), "invalid_cursor"),
-        ("/api/v1/wallet/transactions", _statement_cursor(0), "invalid_cursor"),
-        ("/api/v1/wallet/transactions", _statement_cursor(-5), "invalid_cursor"),
-        ("/api/v1/wallet/transactions", "ZSs1", "invalid_cursor"),  # "e+5": int() took it
-        ("/api/v1/wallet/transactions", "_w", "invalid_cursor"),  # not UTF-8
-        ("/api/v1/hands", _keyset_cursor("2026-01-01T00:00:00+00:00", BEYOND), "invalid_input"),
-        (
-            "/api/v1/lobby/tables",
-            _keyset_cursor("2026-01-01T00:00:00+00:00", BEYOND),
-            "invalid_input",
-        ),
-    ],
-)
-async def test_a_cursor_naming_a_number_beyond_bigint_is_400(client, users, path, cursor, code):
+CURSORS = [
+    ("/api/v1/wallet/transactions", _statement_cursor(BEYOND), "invalid_cursor"),
+    ("/api/v1/wallet/transactions", _statement_cursor(10**40), "invalid_cursor"),
+    ("/api/v1/wallet/transactions", _statement_cursor(0), "invalid_cursor"),
+    ("/api/v1/wallet/transactions", _statement_cursor(-5), "invalid_cursor"),
+    ("/api/v1/wallet/transactions", "ZSs1", "invalid_cursor"),  # "e+5": int() took it
+    ("/api/v1/wallet/transactions", "_w", "invalid_cursor"),  # not UTF-8
+    ("/api/v1/hands", _keyset_cursor("2026-01-01T00:00:00+00:00", BEYOND), "invalid_input"),
+    ("/api/v1/lobby/tables", _keyset_cursor("2026-01-01T00:00:00+00:00", BEYOND), "invalid_input"),
+]
+# One user per test, not per case: each registration costs an argon2 hash.
+
+
+async def test_a_cursor_naming_a_number_beyond_bigint_is_400(client, users):
     p = await users.player()
-    r = await client.get(path, params={"cursor": cursor}, headers=p.headers)
-    assert r.status_code == 400, r.text
-    assert _error(r)["code"] == code
+    for path, cursor, code in CURSORS:
+        r = await client.get(path, params={"cursor": cursor}, headers=p.headers)
+        assert (r.status_code, _error(r)["code"]) == (400, code), (path, cursor, r.text)
 
 
 async def test_an_operator_list_cursor_beyond_bigint_is_400(client, users):
@@ -70,37 +66,22 @@ async def test_an_operator_list_cursor_beyond_bigint_is_400(client, users):
     assert _error(r)["code"] == "invalid_input"
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("get", f"/api/v1/hands/{BEYOND}"),
-        ("get", f"/api/v1/hand-exports/{BEYOND}"),
-        ("get", f"/api/v1/lobby/tables/{BEYOND}"),
-        ("post", f"/api/v1/wallet/withdrawals/{BEYOND}/cancel"),
-        ("get", f"/api/v1/wallet/deposits?before_id={BEYOND}"),
-        ("get", f"/api/v1/wallet/withdrawals?before_id={BEYOND}"),
-    ],
-)
-async def test_an_id_beyond_bigint_in_a_path_or_query_is_422(client, users, method, path):
-    p = await users.player()
-    r = await getattr(client, method)(path, headers=p.headers)
-    assert r.status_code == 422, r.text
-    assert _error(r)["code"] == "validation_error"
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        f"/api/v1/admin/users/{BEYOND}",
-        f"/api/v1/admin/withdrawals/{BEYOND}/approve",
-        f"/api/v1/admin/tables/{BEYOND}/close",
-    ],
-)
-async def test_an_operator_path_id_beyond_bigint_is_422(client, users, path):
-    op = await users.operator()
-    method = client.get if path.startswith("/api/v1/admin/users") else client.post
-    r = await method(path, headers=op.headers)
-    assert r.status_code == 422, r.text
+async def test_an_id_beyond_bigint_in_a_path_or_query_is_422(client, users):
+    p, op = await users.player(), await users.operator()
+    for method, path, who in [
+        ("get", f"/api/v1/hands/{BEYOND}", p),
+        ("get", f"/api/v1/hand-exports/{BEYOND}", p),
+        ("get", f"/api/v1/lobby/tables/{BEYOND}", p),
+        ("post", f"/api/v1/wallet/withdrawals/{BEYOND}/cancel", p),
+        ("get", f"/api/v1/wallet/deposits?before_id={BEYOND}", p),
+        ("get", f"/api/v1/wallet/withdrawals?before_id={BEYOND}", p),
+        ("get", f"/api/v1/admin/users/{BEYOND}", op),
+        ("post", f"/api/v1/admin/withdrawals/{BEYOND}/approve", op),
+        ("post", f"/api/v1/admin/tables/{BEYOND}/close", op),
+    ]:
+        r = await getattr(client, method)(path, headers=who.headers)
+        assert r.status_code == 422, (path, r.text)
+        assert _error(r)["code"] == "validation_error"
 
 
 # --- strict types on money and counts ---------------------------------------------------
@@ -108,44 +89,44 @@ async def test_an_operator_path_id_beyond_bigint_is_422(client, users, path):
 TABLE = {"name": "strict", "small_blind": 1_000, "big_blind": 2_000, "max_seats": 6}
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"rake_rate_bps": False},
-        {"rake_rate_bps": True},
-        {"rake_rate_bps": "500"},
-        {"small_blind": "1000"},
-        {"big_blind": 2000.0},
-        {"max_seats": "6"},
-        {"max_seats": True},
-        {"rake_cap": "3000"},
-        {"min_buy_in": 80_000.5},
-    ],
-    ids=repr,
-)
+WRONG_TABLE_TYPES = [
+    {"rake_rate_bps": False},
+    {"rake_rate_bps": True},
+    {"rake_rate_bps": "500"},
+    {"small_blind": "1000"},
+    {"big_blind": 2000.0},
+    {"max_seats": "6"},
+    {"max_seats": True},
+    {"rake_cap": "3000"},
+    {"min_buy_in": 80_000.5},
+]
+
+
 async def test_a_table_with_a_money_or_count_field_of_the_wrong_type_is_422_and_not_created(
-    client, users, container, change
+    client, users, container
 ):
     op = await users.operator()
-    r = await client.post("/api/v1/admin/tables", json=TABLE | change, headers=op.headers)
-    assert r.status_code == 422, r.text
-    assert _error(r)["code"] == "validation_error"
+    for change in WRONG_TABLE_TYPES:
+        r = await client.post("/api/v1/admin/tables", json=TABLE | change, headers=op.headers)
+        assert r.status_code == 422, (change, r.text)
+        assert _error(r)["code"] == "validation_error"
     assert await _count(container, PokerTable) == 0
+    assert await _count(container, AdminAction) == 0
     created = await client.post("/api/v1/admin/tables", json=TABLE, headers=op.headers)
     assert created.status_code == 201  # the same body with the right types is fine
 
 
-@pytest.mark.parametrize("amount", ["100", True, 100.0, "1e3", None], ids=repr)
 async def test_an_adjustment_amount_that_is_not_an_integer_is_422_and_moves_nothing(
-    client, users, container, amount
+    client, users, container
 ):
     op, p = await users.operator(), await users.player()
-    r = await client.post(
-        f"/api/v1/admin/users/{p.user_id}/adjustments",
-        json={"amount_krw": amount, "reason": "typed"},
-        headers=op.headers | {"Idempotency-Key": "strict-0001"},
-    )
-    assert r.status_code == 422, r.text
+    for amount in ["100", True, 100.0, "1e3", None]:
+        r = await client.post(
+            f"/api/v1/admin/users/{p.user_id}/adjustments",
+            json={"amount_krw": amount, "reason": "typed"},
+            headers=op.headers | {"Idempotency-Key": "strict-0001"},
+        )
+        assert r.status_code == 422, (amount, r.text)
     assert await _count(container, LedgerTransaction) == 0
     assert await _count(container, AdminAction) == 0
 
