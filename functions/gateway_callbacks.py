@@ -31,6 +31,7 @@ from holdem.services import deposits, errors, gateway_callbacks, withdrawals
 from holdem.services.notifications import Notice
 
 MAX_BODY_BYTES = 64 * 1024
+TOO_LARGE = {"error": {"code": "payload_too_large", "message": "body over 64 KiB", "details": {}}}
 
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (gateway_callbacks.WebhookSignatureInvalid, 401),
@@ -38,6 +39,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (gateway_callbacks.WebhookMalformed, 400),
     (gateway_callbacks.WebhookPayloadInvalid, 422),
     (deposits.CoinNotAccepted, 422),
+    (deposits.DepositOverLimit, 422),  # recorded for an operator; the gateway must not retry
     (withdrawals.PayoutNotFound, 404),
 )
 
@@ -58,7 +60,7 @@ async def answer(
 ) -> Answer:
     """One delivery → its answer; a refused delivery changes nothing and says why."""
     if len(body) > MAX_BODY_BYTES:
-        return Answer(413, {"error": {"code": "payload_too_large", "message": "body over 64 KiB"}})
+        return Answer(413, TOO_LARGE)
     try:
         return await apply(runtime, body, signature)
     except errors.ServiceError as exc:
@@ -79,16 +81,44 @@ def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], An
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raw = event.get("body") or ""
-        body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+        encoded = bool(event.get("isBase64Encoded"))
+        if len(raw) > (_MAX_BASE64_CHARS if encoded else MAX_BODY_BYTES):
+            return _response(Answer(413, TOO_LARGE))  # refused before it is decoded
+        body = base64.b64decode(raw) if encoded else raw.encode()
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        result = event_loop.run(run(body, headers.get(SIGNATURE_HEADER)))
-        return {
-            "statusCode": result.status,
-            "headers": {"content-type": "application/json"},
-            "body": json.dumps(result.body),
-        }
+        return _response(event_loop.run(run(body, headers.get(SIGNATURE_HEADER))))
 
     return handler
+
+
+# The longest base64 text of a body within MAX_BODY_BYTES (4 characters per 3 bytes); a text
+# body has at least as many bytes as characters.
+_MAX_BASE64_CHARS = 4 * -(-MAX_BODY_BYTES // 3)
+
+
+def _response(result: Answer) -> dict[str, Any]:
+    return {
+        "statusCode": result.status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(result.body),
+    }
+
+
+async def read_capped(request: Request, cap: int) -> bytes | None:
+    """The request's body, or None when it is over ``cap`` bytes: refused by its declared
+    Content-Length before any of it is read, else as soon as the bytes read pass the cap (a
+    chunked body, or one longer than it declared) — never read to its end."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def asgi_app(
@@ -97,8 +127,11 @@ def asgi_app(
     """The same endpoint as an ASGI app; notices go out after the response."""
 
     async def endpoint(request: Request) -> JSONResponse:
+        body = await read_capped(request, MAX_BODY_BYTES)
+        if body is None:
+            # Close the connection: the rest of the body is never read.
+            return JSONResponse(TOO_LARGE, 413, headers={"connection": "close"})
         runtime = get_runtime()
-        body = await request.body()
         signature = request.headers.get(SIGNATURE_HEADER)
         result = await answer(apply, runtime, body, signature, logger)
         later = BackgroundTask(runtime.notifier.notify_all, list(result.notices))

@@ -27,6 +27,7 @@ from holdem.auth.passwords import PasswordService
 from holdem.auth.tokens import AccessClaims
 from holdem.bootstrap import Container, bootstrap
 from holdem.config import AuthSettings
+from holdem.services import admin
 from holdem.services.accounts import Accounts
 from holdem.services.errors import Forbidden, InvalidAccessToken, RateLimited
 from holdem.services.lobby import TablesCache
@@ -216,9 +217,19 @@ async def authenticated_general_limit(
 AuthedDep = Annotated[AccessClaims, Depends(authenticated_general_limit)]
 
 
-async def operator(claims: AuthedDep) -> AccessClaims:
-    """The caller, who must be an operator."""
+async def operator(claims: AuthedDep, container: ContainerDep) -> AccessClaims:
+    """The caller, who must be an operator by the token and, now, by the account: an operator
+    demoted since the token was issued is refused (403), one deleted is unauthenticated (401)
+    — their actions would name an actor who is not there."""
     if claims.role != "operator":
+        raise Forbidden("operators only")
+    async with read_connection(container) as db:
+        role = await admin.role_of(db, claims.user_id)
+    if role is None:
+        raise InvalidAccessToken(
+            "the access token's account no longer exists", {"reason": "revoked"}
+        )
+    if role != "operator":
         raise Forbidden("operators only")
     return claims
 

@@ -1,4 +1,9 @@
-"""Request and response bodies (pydantic, at the boundary only). Amounts are integer KRW."""
+"""Request and response bodies (pydantic, at the boundary only). Amounts are integer KRW.
+
+Request bodies are strict (`Strict`), as the WebSocket protocol's messages are: a value must
+already have its type — the string ``"10000"`` is not an amount, ``false`` is not a rate —
+and a field the schema does not name is refused.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,9 @@ PositiveWon = Annotated[int, Field(ge=1, le=10**15)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: no coercion between types (bools are not ints), no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorBody(BaseModel):

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from functions.economy_runtime import container, notifier
 from functions.event_loop import run
@@ -35,7 +35,7 @@ class RakebackBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     week: date
-    user_ids: list[int] = Field(min_length=1, max_length=1000)
+    user_ids: list[StrictInt] = Field(min_length=1, max_length=1000)
 
 
 async def settle(batch: RakebackBatch) -> dict[str, int]:

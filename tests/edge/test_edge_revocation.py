@@ -1,5 +1,6 @@
 """Revoked access tokens at the edge: refused at authentication, and live connections closed
-when the REST API revokes them (logout, logout everywhere, a locked account)."""
+when the REST API revokes them (logout, logout everywhere, a locked account, the reuse of a
+rotated refresh token)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from holdem.auth.passwords import PasswordService
 from holdem.auth.tokens import decode_access_token, issue_access_token
 from holdem.client import ClientError
 from holdem.services.accounts import Accounts
+from holdem.services.errors import RefreshTokenReused
 from tests.edge.conftest import url_of
 
 
@@ -74,3 +76,34 @@ async def test_logging_out_everywhere_or_a_lock_closes_every_connection_of_the_u
         fresh, _ = await accounts.issue_access_token(player.user_id, "player")
         welcome = clients(url_of(servers[1]), fresh)
         assert (await welcome.connect())["user_id"] == player.user_id
+
+
+async def test_reusing_a_rotated_refresh_token_closes_every_connection_of_that_login_at_once(
+    start_edge, clients, accounts
+):
+    server = await start_edge()
+    password = "correct horse battery staple"
+    user = await accounts.register("reuse@example.com", "reuser", password)
+    victim = await accounts.login("reuse@example.com", password, None)
+    elsewhere = await accounts.login("reuse@example.com", password, None)  # another device
+    thief = await accounts.refresh(victim.refresh_token, None)  # the stolen token, used first
+    live = {
+        name: clients(url_of(server), pair.access_token)
+        for name, pair in (("victim", victim), ("thief", thief), ("elsewhere", elsewhere))
+    }
+    for client in live.values():
+        assert (await client.connect())["user_id"] == user.id
+
+    with pytest.raises(RefreshTokenReused):  # the victim's app refreshes with its spent token
+        await accounts.refresh(victim.refresh_token, None)
+
+    for name in ("victim", "thief"):
+        closed = await live[name].wait_closed()
+        assert (closed.code, closed.reason) == (4001, "token_revoked")
+    # Only that login: the user's other device stays connected.
+    assert (await live["elsewhere"].request({"type": "ping"}))["type"] == "pong"
+    for pair in (victim, thief):
+        again = clients(url_of(server), pair.access_token)
+        with pytest.raises(ClientError) as raised:
+            await again.connect()
+        assert (raised.value.code, raised.value.message["message"]) == ("invalid_token", "revoked")

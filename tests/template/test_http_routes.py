@@ -10,7 +10,7 @@ import threading
 import httpx
 import pytest
 
-from devstack.http_routes import Gateway, api_response, http_routes, match
+from devstack.http_routes import MAX_PAYLOAD_BYTES, Gateway, api_response, http_routes, match
 from devstack.lambda_runtime import FunctionSpec, InvocationError, load_functions
 from devstack.paths import ROOT
 
@@ -185,3 +185,92 @@ async def test_a_busy_function_neither_exceeds_its_environments_nor_blocks_anoth
         answers = await asyncio.gather(*api)
     assert {a.status_code for a in answers} == {200}
     assert invoker.most == 2
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b'{"email": "\xff\xfe"}'),  # claims JSON, is not UTF-8
+        ("text/plain; charset=utf-8", b"\xc3\x28"),
+        (None, b'{"amount": 10000}'),  # no content type: binary to API Gateway
+    ],
+)
+async def test_a_body_api_gateway_cannot_pass_as_text_travels_base64_encoded(content_type, body):
+    """API Gateway passes a body as text only when its type is textual AND it is UTF-8."""
+    invoker = RecordingInvoker()
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = await _request(
+        Gateway(ROUTES, invoker), "POST", "/api/v1/auth/login", content=body, headers=headers
+    )
+    assert response.status_code == 201  # the function's answer: the gateway did not crash
+    ((_, event),) = invoker.calls
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == body
+
+
+async def test_header_and_query_bytes_that_are_not_utf8_do_not_crash_the_gateway():
+    invoker = RecordingInvoker()
+    gateway = Gateway(ROUTES, invoker)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/v1/me",
+        "query_string": b"q=\xff",
+        "headers": [(b"x-odd", b"\xe9t\xe9")],
+        "client": ("127.0.0.1", 1),
+    }
+    status, _, _ = await gateway.handle(scope, b"")
+    assert status == 201
+    ((_, event),) = invoker.calls
+    assert event["headers"]["x-odd"] == "\xe9t\xe9"
+    assert event["rawQueryString"] == "q=\xff"
+
+
+class CountingBody:
+    """An ASGI receive() of `size` bytes in 64 KiB messages; counts what was pulled."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self.pulled = 0
+
+    async def __call__(self) -> dict:
+        chunk = min(self.left, 64 * 1024)
+        self.left -= chunk
+        self.pulled += chunk
+        return {"type": "http.request", "body": b"x" * chunk, "more_body": self.left > 0}
+
+
+async def _send_to(gateway, headers, receive) -> list[dict]:
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/wallet/webhook/deposit",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+    }
+    await gateway(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("declared", [None, b"100"], ids=["chunked", "lying"])
+async def test_a_payload_over_api_gateways_quota_is_413_once_the_bytes_read_pass_it(declared):
+    invoker = RecordingInvoker()
+    body = CountingBody(3 * MAX_PAYLOAD_BYTES)
+    headers = [] if declared is None else [(b"content-length", declared)]
+    sent = await _send_to(Gateway(ROUTES, invoker), headers, body)
+    assert sent[0]["status"] == 413
+    assert body.pulled <= MAX_PAYLOAD_BYTES + 64 * 1024  # stopped at the quota
+    assert invoker.calls == []
+
+
+async def test_a_payload_declared_over_api_gateways_quota_is_413_before_any_of_it_is_read():
+    invoker = RecordingInvoker()
+    body = CountingBody(30 * 1024 * 1024)
+    sent = await _send_to(Gateway(ROUTES, invoker), [(b"content-length", b"31457280")], body)
+    assert (sent[0]["status"], body.pulled, invoker.calls) == (413, 0, [])

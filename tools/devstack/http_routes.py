@@ -6,6 +6,12 @@ matching every method), turned into a version 2.0 event, handed to the function'
 environment, and the function's response is sent back. So the locally served API is the
 template's API: a route that is not in the template answers 404, as it would in AWS.
 
+Bodies as API Gateway passes them: as text only when the content type is textual and the
+bytes are valid UTF-8, else base64 with ``isBase64Encoded`` (a body claiming JSON that is not
+UTF-8 included: the function answers it, the gateway never crashes on it); over the 10 MB
+payload quota, 413 without invoking anything — by ``Content-Length`` before reading, else as
+soon as the bytes read pass it.
+
 Run: `python -m devstack.http_routes --port N` with DEVSTACK_FUNCTION_PORTS (JSON, function id →
 port of its execution environment), as `./dev up` does.
 """
@@ -34,6 +40,10 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+"""API Gateway's quota on an HTTP API request's payload: a longer body is refused (413) before
+any function is invoked."""
+_TOO_LARGE = b'{"message":"Request Entity Too Large"}'
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,17 @@ def match(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str,
     return None
 
 
-def _is_text(content_type: str) -> bool:
-    return any(content_type.startswith(prefix) for prefix in _TEXT_TYPES)
+def _as_text(content_type: str | None, body: bytes) -> str | None:
+    """The body as API Gateway passes it in ``body`` without base64: only a textual content
+    type whose bytes are valid UTF-8. Anything else — no content type, a binary one, or bytes
+    that are not UTF-8 whatever the type claims — arrives base64-encoded with
+    ``isBase64Encoded`` true, and the function decides what to make of it."""
+    if content_type is None or not content_type.startswith(_TEXT_TYPES):
+        return None
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def api_event(
@@ -118,7 +137,7 @@ def api_event(
     query_params: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         query_params[key] = f"{query_params[key]},{value}" if key in query_params else value
-    text = _is_text(joined.get("content-type", "application/json"))
+    text = _as_text(joined.get("content-type"), body)
     now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -144,7 +163,7 @@ def api_event(
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(time.time() * 1000),
         },
-        "isBase64Encoded": bool(body) and not text,
+        "isBase64Encoded": bool(body) and text is None,
     }
     if cookies:
         event["cookies"] = cookies
@@ -153,7 +172,7 @@ def api_event(
     if params:
         event["pathParameters"] = params
     if body:
-        event["body"] = body.decode() if text else base64.b64encode(body).decode()
+        event["body"] = base64.b64encode(body).decode() if text is None else text
     return event
 
 
@@ -203,13 +222,12 @@ class Gateway:
                     return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status, headers, payload = await self.handle(scope, body)
+        body = await _read_capped(scope, receive, MAX_PAYLOAD_BYTES)
+        if body is None:
+            status, headers, payload = 413, [(b"content-type", b"application/json")], _TOO_LARGE
+            headers.append((b"connection", b"close"))  # the rest of the body is not read
+        else:
+            status, headers, payload = await self.handle(scope, body)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
@@ -222,11 +240,12 @@ class Gateway:
         if found is None:
             return 404, json_type, b'{"message":"Not Found"}'
         route, params = found
-        headers = [(k.decode().lower(), v.decode()) for k, v in scope["headers"]]
+        # HTTP header values and the raw query are bytes: latin-1 decodes any of them (a
+        # client's stray byte must not crash the gateway), and is what they are on the wire.
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         client = scope.get("client") or ("127.0.0.1", 0)
-        event = api_event(
-            route, params, method, path, scope["query_string"].decode(), headers, body, client[0]
-        )
+        query = scope["query_string"].decode("latin-1")
+        event = api_event(route, params, method, path, query, headers, body, client[0])
         slot = self._slots.get(route.function_id)
         try:
             async with slot if slot is not None else contextlib.nullcontext():
@@ -236,6 +255,25 @@ class Gateway:
         except InvocationError:
             return 500, json_type, b'{"message":"Internal Server Error"}'
         return api_response(result)
+
+
+async def _read_capped(scope: Scope, receive: Receive, cap: int) -> bytes | None:
+    """The request's body, or None when it is over ``cap`` bytes: refused by a declared
+    Content-Length before any of it is read, else as soon as the bytes read pass the cap."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length" and value.isdigit() and int(value) > cap:
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,12 +17,13 @@ from functions.api.schemas import (
     WithdrawalPage,
     errors,
 )
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
 from holdem.services import admin
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=errors(401, 403, 422, 429))
 
-UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 WithdrawalStatus = Literal[
     "pending", "held", "approved", "processing", "paid", "failed", "rejected", "cancelled"
 ]

@@ -1,4 +1,5 @@
-"""Operator decisions on withdrawals and the review list of unmatched deposits."""
+"""Operator decisions on withdrawals and the review lists of deposits (unmatched, over the
+limit)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,23 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from functions.api.deps import DbDep, OperatorDep
-from functions.api.routes.wallet_payments import MAX_ID, PaymentsDep, WithdrawalDetailOut
+from functions.api.routes.wallet_payments import (
+    CryptoAmountOut,
+    PaymentsDep,
+    WithdrawalDetailOut,
+)
 from functions.api.schemas import Strict, errors
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.services import deposits, withdrawals
 from holdem.services.withdrawals import OperatorAction
 
 router = APIRouter(
     prefix="/api/v1/admin", tags=["admin"], responses=errors(401, 403, 404, 409, 422, 429)
 )
-WithdrawalId = Annotated[int, Path(ge=1, le=MAX_ID)]
+WithdrawalId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 
 
 class DecisionIn(Strict):
@@ -29,15 +35,21 @@ class RejectIn(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class UnmatchedDepositOut(Strict):
+class UnmatchedDepositOut(BaseModel):
     id: int
     coin: str
     tx_hash: str
     output_index: int
     address: str
-    crypto_amount: Decimal
+    crypto_amount: CryptoAmountOut
     confirmations: int
     created_at: datetime
+
+
+class OverLimitDepositOut(UnmatchedDepositOut):
+    user_id: int | None
+    rate_krw: Decimal | None = Field(description="The rate at which it was refused, KRW per coin")
+    updated_at: datetime
 
 
 async def _decide(
@@ -102,9 +114,33 @@ async def unmatched(
             tx_hash=r.tx_hash,
             output_index=r.output_index,
             address=r.address,
-            crypto_amount=r.crypto_amount.normalize(),
+            crypto_amount=r.crypto_amount,
             confirmations=r.confirmations,
             created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/deposits/over-limit")
+async def over_limit(
+    claims: OperatorDep, db: DbDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[OverLimitDepositOut]:
+    """Deposits worth more than ₩10^15 at their rate, refused to the gateway (credit nobody)."""
+    rows = await deposits.over_limit_deposits(db, limit=limit)
+    return [
+        OverLimitDepositOut(
+            id=r.id,
+            user_id=r.user_id,
+            coin=r.coin,
+            tx_hash=r.tx_hash,
+            output_index=r.output_index,
+            address=r.address,
+            crypto_amount=r.crypto_amount,
+            confirmations=r.confirmations,
+            rate_krw=r.rate_krw,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
         )
         for r in rows
     ]

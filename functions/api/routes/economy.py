@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from functions.api.deps import AuthedDep, ContainerDep, DbDep, OperatorDep
 from functions.api.schemas import errors
 from holdem.adapters.archive_store import S3ArchiveStore
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.config import Settings
 from holdem.ledger.rakeback import tiers_from_rates
@@ -220,7 +221,7 @@ _EXPORT_RESPONSES: dict[int | str, dict[str, object]] = {
     response_class=Response,
 )
 async def export_one_hand(
-    hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    hand_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
     claims: AuthedDep,
     db: DbDep,
     container: ContainerDep,

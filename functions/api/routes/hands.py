@@ -16,6 +16,7 @@ from functions.api.schemas import (
     HandSummaryOut,
     errors,
 )
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.services import archive, hand_history
 
 router = APIRouter(prefix="/api/v1/hands", tags=["hand history"], responses=errors(401, 422, 429))
@@ -38,7 +39,7 @@ async def list_hands(
 
 @router.get("/{hand_id}", responses=errors(404))
 async def get_hand(
-    hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    hand_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
     claims: AuthedDep,
     container: ContainerDep,
 ) -> HandDetailOut:

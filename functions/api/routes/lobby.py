@@ -23,13 +23,14 @@ from functions.api.schemas import (
     TablePage,
     errors,
 )
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.relay import Relay
 from holdem.services import lobby
 from holdem.services.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["lobby"], responses=errors(422, 429))
 
-TableId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TableId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 Stake = Annotated[int | None, Query(ge=1, le=10**15)]
 

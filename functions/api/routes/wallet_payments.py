@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, status
-from pydantic import Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 from functions.api.deps import AuthedDep, ContainerDep, DbDep, withdraw_limit
 from functions.api.schemas import PositiveWon, Strict, errors
 from holdem.adapters.gateway.wiring import PaymentsRuntime
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.bootstrap import Container
 from holdem.services import deposits, withdrawals
 
@@ -30,11 +31,20 @@ def get_payments(container: ContainerDep) -> PaymentsRuntime:
 
 
 PaymentsDep = Annotated[PaymentsRuntime, Depends(get_payments)]
-MAX_ID = 2**63 - 1  # ids are bigint
+
 Coin = Annotated[str, Path(pattern=r"^[A-Za-z]{2,10}$", description="BTC, ETH, USDT or USDC")]
 
 
-class DepositAddressOut(Strict):
+def _plain(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
+
+
+CryptoAmountOut = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
+"""A stored crypto amount as a decimal string without its padding zeros and never in exponent
+form (``str(Decimal("20000000.00").normalize())`` reads ``2E+7``)."""
+
+
+class DepositAddressOut(BaseModel):
     coin: str
     address: str
     chain: str
@@ -42,12 +52,12 @@ class DepositAddressOut(Strict):
     min_confirmations: int
 
 
-class DepositOut(Strict):
+class DepositOut(BaseModel):
     id: int
     coin: str
     tx_hash: str
     address: str
-    crypto_amount: Decimal
+    crypto_amount: CryptoAmountOut
     confirmations: int
     required_confirmations: int
     status: str
@@ -62,7 +72,7 @@ class WithdrawIn(Strict):
     address: Annotated[str, Field(min_length=10, max_length=128)]
 
 
-class WithdrawalDetailOut(Strict):
+class WithdrawalDetailOut(BaseModel):
     id: int
     status: str
     amount_krw: int
@@ -114,7 +124,7 @@ async def my_deposits(
     db: DbDep,
     payments: PaymentsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> list[DepositOut]:
     """My deposits, newest first, pending ones included (cursor: `before_id`)."""
     rows = await deposits.list_deposits(db, claims.user_id, limit=limit, before_id=before_id)
@@ -124,7 +134,7 @@ async def my_deposits(
             coin=r.coin,
             tx_hash=r.tx_hash,
             address=r.address,
-            crypto_amount=r.crypto_amount.normalize(),
+            crypto_amount=r.crypto_amount,
             confirmations=r.confirmations,
             required_confirmations=payments.coins.get(r.coin).min_confirmations,
             status=r.status,
@@ -165,7 +175,7 @@ async def my_withdrawals(
     claims: AuthedDep,
     db: DbDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> list[WithdrawalDetailOut]:
     """My withdrawals, newest first (cursor: `before_id`)."""
     views = await withdrawals.list_withdrawals(
@@ -176,7 +186,9 @@ async def my_withdrawals(
 
 @router.post("/withdrawals/{withdrawal_id}/cancel", responses=errors(403, 404, 409))
 async def cancel_withdrawal(
-    withdrawal_id: Annotated[int, Path(ge=1, le=MAX_ID)], claims: AuthedDep, payments: PaymentsDep
+    withdrawal_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
+    claims: AuthedDep,
+    payments: PaymentsDep,
 ) -> WithdrawalDetailOut:
     """Take back a pending withdrawal, where the card room allows it (off by default)."""
     view = await withdrawals.cancel(payments.withdrawals(), claims.user_id, withdrawal_id)

@@ -150,6 +150,45 @@ async def test_refresh_token_reuse_revokes_the_whole_family(client, users, conta
     assert alive == 0
 
 
+async def test_refresh_token_reuse_voids_the_access_tokens_of_the_thief_and_the_victim_at_once(
+    client, users
+):
+    p = await users.player()
+    elsewhere = (await users.login(p.email)).json()  # the same user on another device
+    # The thief uses the stolen refresh token first; the victim's app then presents it again.
+    thief = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    thief_headers = {"Authorization": f"Bearer {thief.json()['access_token']}"}
+    assert (await client.get("/api/v1/me", headers=thief_headers)).status_code == 200
+    replay = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    assert replay.status_code == 401
+    assert _error(replay)["code"] == "refresh_token_reused"
+    for headers in (p.headers, thief_headers):
+        me = await client.get("/api/v1/me", headers=headers)
+        assert me.status_code == 401
+        assert _error(me) == {
+            **_error(me),
+            "code": "invalid_token",
+            "details": {"reason": "revoked"},
+        }
+    # Only that login: the user's other device keeps its session.
+    other = {"Authorization": f"Bearer {elsewhere['access_token']}"}
+    assert (await client.get("/api/v1/me", headers=other)).status_code == 200
+    r = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": elsewhere["refresh_token"]}
+    )
+    assert r.status_code == 200
+
+
+async def test_logout_voids_every_access_token_of_the_login(client, users):
+    p = await users.player()
+    rotated = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    newer = {"Authorization": f"Bearer {rotated.json()['access_token']}"}
+    assert (await client.post("/api/v1/auth/logout", json={}, headers=newer)).status_code == 204
+    me = await client.get("/api/v1/me", headers=p.headers)  # issued earlier to the same login
+    assert me.status_code == 401
+    assert _error(me)["details"]["reason"] == "revoked"
+
+
 async def test_refresh_tokens_are_stored_hashed(users, container):
     p = await users.player()
     async with container.sessions() as db:
@@ -334,3 +373,11 @@ async def test_bad_registrations_are_422_and_create_nothing(client, container, b
     assert _error(r)["code"] == "validation_error"
     async with container.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_a_signed_token_of_a_user_id_beyond_bigint_is_401_not_500(client, settings):
+    token, _ = issue_access_token(2**63, "player", settings.auth)
+    for path in ("/api/v1/me", "/api/v1/wallet/balance", "/api/v1/wallet/deposit-address/BTC"):
+        r = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, (path, r.text)
+        assert _error(r)["code"] == "invalid_token"

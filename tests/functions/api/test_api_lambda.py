@@ -3,6 +3,7 @@ against real PostgreSQL and Redis; plus the correlation id and the EMF metrics."
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -147,3 +148,15 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     assert hand_metrics[0]["requests"] == [1.0]
     names = {d["Name"] for d in hand_metrics[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert names == {"requests", "errors", "client_errors", "latency"}
+
+
+@pytest.mark.parametrize("name", ["auth-register", "auth-login", "auth-refresh"])
+def test_a_body_that_is_not_utf8_arrives_base64_encoded_and_is_a_4xx_envelope(lambda_env, name):
+    """API Gateway passes such a body base64-encoded (isBase64Encoded); the app refuses it."""
+    handler, _ = lambda_env
+    event = _event(name, EMAIL="x@example.com", NICKNAME="x", REFRESH_TOKEN="x")
+    event["body"] = base64.b64encode(b'{"email": "\xff\xfe"}').decode()
+    event["isBase64Encoded"] = True
+    response = handler(event, None)
+    assert 400 <= response["statusCode"] < 500, response["body"]
+    assert json.loads(response["body"])["error"]["code"] in {"bad_request", "validation_error"}

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from functions.api.routes.wallet_payments import get_payments
-from holdem.adapters.orm.payments import Withdrawal
+from holdem.adapters.orm.payments import DepositAddress, Withdrawal
+from holdem.adapters.orm.users import User
 from holdem.services import withdrawals as wd
 from tests.functions.api.conftest import Users, make_app
 from tests.payments_support import balances, fund, utc_now
@@ -216,3 +218,32 @@ async def test_operators_see_unmatched_deposits(client, users, payments):
     await deposits.receive_notice(payments.deposits, stray.body, stray.headers["x-nowpayments-sig"])
     rows = (await client.get("/api/v1/admin/deposits/unmatched", headers=operator.headers)).json()
     assert [(r["coin"], r["crypto_amount"]) for r in rows] == [("BTC", "2")]
+
+
+async def test_a_withdrawal_amount_that_is_not_an_integer_is_422_and_moves_nothing(
+    client, users, container
+):
+    player = await users.player()
+    await fund(container, player.user_id, 100_000)
+    for n, amount in enumerate(["10000", "50000", True, 50_000.0, [50_000]]):
+        r = await _withdraw(client, player, key=f"typed-{n}", amount_krw=amount)
+        assert r.status_code == 422, (amount, r.text)
+        assert r.json()["error"]["code"] == "validation_error"
+    after = await balances(container, player.user_id)
+    assert (after.wallet, after.pending_withdrawal) == (100_000, 0)
+    async with container.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(Withdrawal)) == 0
+
+
+async def test_a_deleted_users_token_gets_a_404_for_a_deposit_address_not_a_500(
+    client, users, container, payments
+):
+    player = await users.player()
+    async with container.sessions() as db, db.begin():
+        await db.delete(await db.get(User, player.user_id))
+    r = await client.get("/api/v1/wallet/deposit-address/BTC", headers=player.headers)
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["code"] == "not_found"
+    async with container.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(DepositAddress)) == 0
+    assert payments.sim.payments == {}  # the gateway was not asked for an address

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from decimal import Decimal
@@ -10,9 +11,11 @@ import pytest
 from gateway_sim.app import address_for, deliveries
 from sqlalchemy import func, select
 
+from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.payments import Deposit, DepositAddress
+from holdem.adapters.orm.users import User
 from holdem.payments import signatures
-from holdem.services import deposits
+from holdem.services import deposits, errors
 from holdem.services.deposits import Outcome
 from tests.payments_support import SECRET, balances, conservation_ok, make_user
 
@@ -105,6 +108,98 @@ async def test_without_a_fresh_rate_a_confirmed_deposit_waits_then_is_swept_once
     await conservation_ok(container)
 
 
+# 20,000,000 BTC at ₩100,000,000: ₩2×10^15, twice what one ledger movement may carry.
+HUGE_BTC = "20000000"
+
+
+async def _ledger_size(container) -> int:
+    async with container.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(LedgerTransaction))
+
+
+async def test_a_deposit_worth_more_than_the_ledger_carries_is_refused_and_kept_for_review(
+    payments, container
+):
+    user = await make_user(container)
+    address = (await deposits.deposit_address(payments.deposits, user, "BTC")).address
+    *pending, confirmed = deliveries(SECRET, address=address, coin="BTC", amount=HUGE_BTC)
+    assert [(await _deliver(payments, d)).outcome for d in pending] == [Outcome.PENDING] * 3
+    with pytest.raises(deposits.DepositOverLimit) as refused:
+        await _deliver(payments, confirmed)
+    assert refused.value.details["max_krw"] == 10**15
+    async with container.sessions() as session:
+        row = (await session.execute(select(Deposit))).scalar_one()
+    assert (row.status, row.confirmations, row.amount_krw) == ("over_limit", 3, None)
+    assert row.rate_krw == Decimal("100000000")
+    assert refused.value.details["deposit_id"] == row.id
+    # Every later delivery is refused the same way and changes nothing.
+    for delivery in (confirmed, *pending):
+        with pytest.raises(deposits.DepositOverLimit):
+            await _deliver(payments, delivery)
+    async with container.sessions() as session:
+        again = (await session.execute(select(Deposit))).scalar_one()
+        review = await deposits.over_limit_deposits(session)
+    assert (again.status, again.updated_at) == ("over_limit", row.updated_at)
+    assert [(r.id, r.user_id) for r in review] == [(row.id, user)]
+    assert (await balances(container, user)).wallet == 0
+    assert await _ledger_size(container) == 0
+    await conservation_ok(container)
+
+
+async def test_the_sweep_keeps_an_over_limit_deposit_for_review_and_credits_the_others(
+    payments, container
+):
+    """One deposit over the limit must not fail the sweep of its coin on every run."""
+    user = await make_user(container)
+    address = (await deposits.deposit_address(payments.deposits, user, "BTC")).address
+    payments.market.down = True
+    for amount in (HUGE_BTC, "0.001"):
+        for delivery in deliveries(SECRET, address=address, coin="BTC", amount=amount):
+            await _deliver(payments, delivery)
+    payments.market.down = False
+    assert await deposits.credit_waiting_deposits(payments.deposits) == 1
+    assert await deposits.credit_waiting_deposits(payments.deposits) == 0
+    async with container.sessions() as session:
+        statuses = sorted((await session.scalars(select(Deposit.status))).all())
+    assert statuses == ["credited", "over_limit"]
+    assert (await balances(container, user)).wallet == 100_000
+    await conservation_ok(container)
+
+
+async def test_a_deleted_user_gets_no_deposit_address_and_the_gateway_is_not_asked(
+    payments, container
+):
+    user = await make_user(container)
+    async with container.sessions() as session, session.begin():
+        await session.delete(await session.get(User, user))
+    with pytest.raises(errors.NotFound):
+        await deposits.deposit_address(payments.deposits, user, "BTC")
+    async with container.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(DepositAddress)) == 0
+    assert payments.sim.payments == {}
+
+
+async def test_a_user_deleted_while_the_gateway_issues_an_address_is_not_found_and_stores_nothing(
+    payments, container
+):
+    user = await make_user(container)
+    gateway = payments.deposits.gateway
+
+    class DeletingGateway:
+        """The real gateway, but the account is deleted while it issues the address."""
+
+        async def create_deposit_address(self, coin, order_id):
+            async with container.sessions() as session, session.begin():
+                await session.delete(await session.get(User, user))
+            return await gateway.create_deposit_address(coin, order_id)
+
+    racing = dataclasses.replace(payments.deposits, gateway=DeletingGateway())
+    with pytest.raises(errors.NotFound):
+        await deposits.deposit_address(racing, user, "BTC")
+    async with container.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(DepositAddress)) == 0
+
+
 def _signed(body: dict) -> tuple[bytes, str]:
     raw = json.dumps(body).encode()
     return raw, signatures.sign(raw, SECRET)
@@ -131,6 +226,9 @@ def _notice(**overrides) -> dict:
         ({"actually_paid": -1}, deposits.WebhookPayloadInvalid),
         ({"payin_hash": "not a hash!"}, deposits.WebhookPayloadInvalid),
         ({"confirmations": -3}, deposits.WebhookPayloadInvalid),
+        ({"confirmations": True}, deposits.WebhookPayloadInvalid),  # not one confirmation
+        ({"confirmations": "3"}, deposits.WebhookPayloadInvalid),
+        ({"output_index": False}, deposits.WebhookPayloadInvalid),
         ({"pay_currency": "doge"}, deposits.CoinNotAccepted),
         ({"updated_at": -3_600_000}, deposits.WebhookStale),  # an hour old (relative to now)
     ],

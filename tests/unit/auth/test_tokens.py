@@ -73,3 +73,28 @@ def test_a_token_from_the_future_is_refused_even_when_verified_before():
     with pytest.raises(InvalidTokenError) as error:
         decode_access_token(token, SETTINGS, now=NOW)  # issued 60 s after "now": skew > 30 s
     assert error.value.reason == "invalid"
+
+
+def test_a_token_issued_to_a_login_names_it():
+    token, claims = issue_access_token(45, "player", SETTINGS, now=NOW, family_id="fam-1")
+    assert decode_access_token(token, SETTINGS, now=NOW).family_id == claims.family_id == "fam-1"
+    plain, _ = issue_access_token(45, "player", SETTINGS, now=NOW)
+    assert decode_access_token(plain, SETTINGS, now=NOW).family_id is None
+
+
+@pytest.mark.parametrize(
+    "subject", [str(2**63), "9" * 40, "0", "-1", "+7", " 7", "٣", "1_000"], ids=repr
+)
+def test_a_signed_token_whose_subject_is_not_a_bigint_user_id_is_invalid(subject):
+    """A subject beyond bigint names nobody: refused here, it never reaches a query (where it
+    would fail the statement: a 500)."""
+    key = SETTINGS.jwt_secret.get_secret_value()
+    payload = {"sub": subject, "typ": "access", "iss": ISSUER, "aud": AUDIENCE, "iat": NOW}
+    token = jwt.encode({**payload, "exp": NOW + 60, "jti": "x"}, key, algorithm="HS256")
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(token, SETTINGS, now=NOW)
+
+
+def test_the_largest_bigint_user_id_is_a_valid_subject():
+    token, _ = issue_access_token(2**63 - 1, "player", SETTINGS, now=NOW)
+    assert decode_access_token(token, SETTINGS, now=NOW).user_id == 2**63 - 1

@@ -5,8 +5,9 @@ token marks its row used and issues the next token of the family, which keeps th
 expiry (a login lasts ``refresh_token_ttl_s`` however often it is refreshed). Presenting a
 token that was already used is the sign of a stolen token: the whole family is revoked, so
 both the thief and the victim must log in again (OAuth 2.0 Security BCP, refresh token
-rotation). The claim of a token is one conditional UPDATE, so two concurrent uses of the same
-token cannot both succeed.
+rotation); the caller's ``revoke_access`` voids the family's access tokens too, before the
+revocation is committed. The claim of a token is one conditional UPDATE, so two concurrent
+uses of the same token cannot both succeed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +27,9 @@ from holdem.services.errors import InvalidRefreshToken, RefreshTokenReused
 
 _TOKEN_BYTES = 32
 _MAX_TOKEN_CHARS = 128
+
+RevokeAccess = Callable[[int, uuid.UUID], Awaitable[None]]
+"""Void the access tokens of a user's login (family), wherever they are checked."""
 
 
 @dataclass(frozen=True)
@@ -70,13 +75,20 @@ async def start_family(
 
 
 async def rotate(
-    db: AsyncSession, token: str, now: datetime, user_agent: str | None
+    db: AsyncSession,
+    token: str,
+    now: datetime,
+    user_agent: str | None,
+    revoke_access: RevokeAccess,
 ) -> RefreshToken:
     """Use a refresh token once and issue its successor.
 
     Raises:
         InvalidRefreshToken: unknown, expired or revoked token.
-        RefreshTokenReused: the token was already used; the family is now revoked (committed).
+        RefreshTokenReused: the token was already used; the family is now revoked (committed),
+            and its access tokens through ``revoke_access`` (called first: should the commit
+            fail, the login's access tokens are void and its refresh tokens still usable,
+            never the other way round).
     """
     if not token or len(token) > _MAX_TOKEN_CHARS:
         raise InvalidRefreshToken("the refresh token is not valid")
@@ -105,6 +117,7 @@ async def rotate(
     ).scalar_one_or_none()
     if known is not None and known.used_at is not None and known.revoked_at is None:
         await revoke_family(db, known.family_id, now)
+        await revoke_access(known.user_id, known.family_id)
         await db.commit()
         raise RefreshTokenReused(
             "this refresh token was already used; every session of this login is revoked"

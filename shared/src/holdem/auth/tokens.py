@@ -2,23 +2,30 @@
 
 Tokens are HS256 with a key from the environment / Secrets Manager. Decoding pins the
 algorithm (no `none`, no algorithm confusion) and requires expiry, issuer, audience and type.
+
+A token issued by a login or a refresh names its login (``sid``: the refresh-token family), so
+revoking the login — logout, or the reuse of a rotated refresh token — voids every access
+token the login was given, not only the one presented.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import time
 import uuid
 from dataclasses import dataclass
 
 import jwt
 
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.config import AuthSettings
 
 ISSUER = "holdem"
 AUDIENCE = "holdem-clients"
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "typ", "jti"]
 _CLOCK_SKEW_S = 30
+_DIGITS = re.compile(r"[1-9][0-9]{0,18}")
 
 
 class InvalidTokenError(Exception):
@@ -39,6 +46,9 @@ class AccessClaims:
     role: str
     token_id: str
     expires_at: int
+    family_id: str | None = None
+    """The login (refresh-token family) the token was issued to; None when issued outside a
+    login (tools, tests)."""
 
 
 def _signing_key(settings: AuthSettings) -> str:
@@ -49,17 +59,23 @@ def _signing_key(settings: AuthSettings) -> str:
 
 
 def issue_access_token(
-    user_id: int, role: str, settings: AuthSettings, now: float | None = None
+    user_id: int,
+    role: str,
+    settings: AuthSettings,
+    now: float | None = None,
+    family_id: str | None = None,
 ) -> tuple[str, AccessClaims]:
-    """Sign a short-lived access token (SPEC: 15 minutes by default)."""
+    """Sign a short-lived access token (SPEC: 15 minutes by default), for the login
+    ``family_id`` when it is given."""
     issued = int(time.time() if now is None else now)
     claims = AccessClaims(
         user_id=user_id,
         role=role,
         token_id=uuid.uuid4().hex,
         expires_at=issued + settings.access_token_ttl_s,
+        family_id=family_id,
     )
-    payload = {
+    payload: dict[str, object] = {
         "sub": str(user_id),
         "role": role,
         "typ": "access",
@@ -69,6 +85,8 @@ def issue_access_token(
         "exp": claims.expires_at,
         "jti": claims.token_id,
     }
+    if family_id is not None:
+        payload["sid"] = family_id
     token = jwt.encode(payload, _signing_key(settings), algorithm=settings.jwt_algorithm)
     return token, claims
 
@@ -108,12 +126,17 @@ def _verified(token: str, key: str, algorithm: str) -> tuple[AccessClaims, int]:
         raise InvalidTokenError("invalid") from exc
     if not isinstance(payload["exp"], int) or not isinstance(payload["iat"], int):
         raise InvalidTokenError("invalid")
-    if payload["typ"] != "access" or not str(payload["sub"]).isdigit():
+    subject, family = payload["sub"], payload.get("sid")
+    if payload["typ"] != "access" or not isinstance(subject, str) or not _DIGITS.fullmatch(subject):
+        raise InvalidTokenError("invalid")
+    # User ids are bigints: a subject above the range names nobody (and would fail a query).
+    if int(subject) > MAX_BIGINT or not (family is None or isinstance(family, str)):
         raise InvalidTokenError("invalid")
     claims = AccessClaims(
-        user_id=int(payload["sub"]),
+        user_id=int(subject),
         role=str(payload.get("role", "player")),
         token_id=str(payload["jti"]),
         expires_at=int(payload["exp"]),
+        family_id=family,
     )
     return claims, payload["iat"]

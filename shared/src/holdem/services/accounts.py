@@ -1,11 +1,15 @@
 """Accounts and sessions: register, login, refresh, logout, access-token checks, lock/unlock.
 
 Access tokens are stateless JWTs (``holdem.auth.tokens``) that the table servers verify too.
-They are revoked through two Redis keys, checked on every authenticated request:
+They are revoked through three Redis keys, checked on every authenticated request:
 
 * ``auth:deny:{jti}`` — one token revoked by logout; TTL = the token's remaining life.
+* ``auth:family:{family_id}`` — every token of one login (the ``sid`` claim, its refresh-token
+  family) is void: logout, or a rotated refresh token presented again (a stolen token: the
+  thief's and the victim's access tokens die with the family); TTL = the access-token
+  lifetime + 60 s (no token of the login outlives it).
 * ``auth:cutoff:{user_id}`` — epoch second before which the user's tokens are void
-  (logout everywhere, account locked); TTL = the access-token lifetime.
+  (logout everywhere, account locked); TTL = the access-token lifetime + 60 s.
 
 Tokens issued after a cutoff are stamped after it, so a fresh login is never caught by it.
 The REST API checks them as the precondition of the request's rate-limit count
@@ -13,13 +17,15 @@ The REST API checks them as the precondition of the request's rate-limit count
 without being counted against its user's budget.
 
 Each revocation is also published on the user's channel ``ws:user:{user_id}`` (in the same
-Redis round trip) as ``{"type": "_revoked", "token_id": ...}`` or ``{"type": "_revoked",
-"cutoff": ...}``: the table servers close the live connections it voids (`Accounts.voids`).
+Redis round trip) as ``{"type": "_revoked", "token_id": ...}`` (with ``"family_id"`` when the
+login is revoked too) or ``{"type": "_revoked", "cutoff": ...}``: the table servers close the
+live connections it voids (`Accounts.voids`).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,11 +163,14 @@ class Accounts:
         """Rotate a refresh token into a new pair.
 
         Raises:
-            InvalidRefreshToken, RefreshTokenReused: see `holdem.auth.refresh_tokens.rotate`.
+            InvalidRefreshToken, RefreshTokenReused: see `holdem.auth.refresh.rotate` (a reuse
+                revokes the login's access tokens too, as logout does).
             AccountLocked: the account was locked since login.
         """
         async with self._sessions() as db:
-            rotated = await refresh_tokens.rotate(db, token, self._now(), user_agent)
+            rotated = await refresh_tokens.rotate(
+                db, token, self._now(), user_agent, self._revoke_family
+            )
             user = await db.get(User, rotated.user_id)
             assert user is not None  # sessions cascade with their user
             if user.is_locked:
@@ -171,7 +180,8 @@ class Accounts:
         return await self._pair(rotated, user.role)
 
     async def logout(self, refresh_token: str | None, claims: AccessClaims) -> None:
-        """End one login: revoke its refresh-token family and the access token presented."""
+        """End one login: revoke its refresh-token family, the access token presented and
+        every other access token of its login."""
         if refresh_token:
             async with self._sessions() as db:
                 owner = await refresh_tokens.revoke_by_token(db, refresh_token, self._now())
@@ -249,8 +259,8 @@ class Accounts:
             InvalidAccessToken: with ``details.reason`` one of invalid, expired, revoked.
         """
         claims = self._decode(token)
-        denied, cutoff = await self._redis.mget(_deny_key(claims), _cutoff_key(claims.user_id))
-        if self._revoked(claims, denied is not None, None if cutoff is None else int(cutoff)):
+        cutoff, *denied = await self._redis.mget(_cutoff_key(claims.user_id), *_deny_keys(claims))
+        if self._revoked(claims, any(d is not None for d in denied), _int_or_none(cutoff)):
             raise InvalidAccessToken("the access token was revoked", {"reason": "revoked"})
         return claims
 
@@ -269,7 +279,7 @@ class Accounts:
         claims = self._decode(token)
         # Revoked unless the deny key is absent and the cutoff is at most the issue time.
         not_revoked = Precondition(
-            absent=(_deny_key(claims),),
+            absent=_deny_keys(claims),
             at_most=((_cutoff_key(claims.user_id), _issued_at(claims, self)),),
         )
         decision = await limiter.hit(limit, user_client(claims.user_id), not_revoked)
@@ -288,29 +298,34 @@ class Accounts:
     def voids(self, claims: AccessClaims, notice: dict[str, Any]) -> bool:
         """Whether a revocation notice (published on the user's channel) voids this token."""
         cutoff = notice.get("cutoff")
+        family = notice.get("family_id")
         return self._revoked(
             claims,
-            notice.get("token_id") == claims.token_id,
+            notice.get("token_id") == claims.token_id
+            or (family is not None and family == claims.family_id),
             cutoff if isinstance(cutoff, int) else None,
         )
 
     def _revoked(self, claims: AccessClaims, denied: bool, cutoff: int | None) -> bool:
         return denied or (cutoff is not None and _issued_at(claims, self) < cutoff)
 
-    async def issue_access_token(self, user_id: int, role: str) -> tuple[str, AccessClaims]:
-        """An access token stamped after any cutoff of the user."""
+    async def issue_access_token(
+        self, user_id: int, role: str, family_id: uuid.UUID | None = None
+    ) -> tuple[str, AccessClaims]:
+        """An access token stamped after any cutoff of the user (of the login ``family_id``)."""
         cutoff = await self._redis.get(_cutoff_key(user_id))
         now = self._clock()
         if cutoff is not None:
             now = max(now, float(int(cutoff)))
-        return _issue(user_id, role, self._settings, now=now)
+        family = None if family_id is None else str(family_id)
+        return _issue(user_id, role, self._settings, now=now, family_id=family)
 
     @property
     def access_ttl_s(self) -> int:
         return self._settings.access_token_ttl_s
 
     async def _pair(self, token: RefreshToken, role: str) -> TokenPair:
-        access, claims = await self.issue_access_token(token.user_id, role)
+        access, claims = await self.issue_access_token(token.user_id, role, token.family_id)
         return TokenPair(
             access_token=access,
             access_expires_at=claims.expires_at,
@@ -325,8 +340,25 @@ class Accounts:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(_deny_key(claims), b"1", ex=ttl)
             notice = {"type": "_revoked", "token_id": claims.token_id}
+            if claims.family_id is not None:
+                pipe.set(_family_key(claims.family_id), b"1", ex=self._family_ttl_s)
+                notice["family_id"] = claims.family_id
             pipe.publish(user_channel(claims.user_id), pack(notice))
             await pipe.execute()
+
+    async def _revoke_family(self, user_id: int, family_id: uuid.UUID) -> None:
+        """Void every access token of one login, and close its live connections."""
+        family = str(family_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(_family_key(family), b"1", ex=self._family_ttl_s)
+            notice = {"type": "_revoked", "family_id": family}
+            pipe.publish(user_channel(user_id), pack(notice))
+            await pipe.execute()
+
+    @property
+    def _family_ttl_s(self) -> int:
+        # Every token of the login was issued before now, so it expires within one lifetime.
+        return self._settings.access_token_ttl_s + 60
 
     async def _cut_off(self, user_id: int) -> None:
         # Tokens issued at or before this second are void; new ones are stamped at it or after.
@@ -339,6 +371,21 @@ class Accounts:
 
 def _deny_key(claims: AccessClaims) -> str:
     return f"auth:deny:{claims.token_id}"
+
+
+def _family_key(family_id: str) -> str:
+    return f"auth:family:{family_id}"
+
+
+def _deny_keys(claims: AccessClaims) -> tuple[str, ...]:
+    """The keys whose presence voids this token (its own, and its login's)."""
+    if claims.family_id is None:
+        return (_deny_key(claims),)
+    return _deny_key(claims), _family_key(claims.family_id)
+
+
+def _int_or_none(value: bytes | str | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _cutoff_key(user_id: int) -> str:

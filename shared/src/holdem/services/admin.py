@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from holdem.adapters.database import Reader
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.users import User
@@ -29,6 +30,11 @@ WITHDRAWAL_STATUSES = (
     "rejected",
     "cancelled",
 )
+
+
+async def role_of(db: Reader, user_id: int) -> str | None:
+    """The account's current role (None: there is no such account any more)."""
+    return await db.scalar(select(User.role).where(User.id == user_id))
 
 
 async def record_action(

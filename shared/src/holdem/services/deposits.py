@@ -13,7 +13,10 @@ coin + transaction hash + output index:
   rate (rounded down to the won) and credited through the ledger, exactly once: the
   deposit row is locked, and the ledger's idempotency key is ``deposit:{coin}:{tx}:{n}``;
 - if no fresh rate exists the deposit waits (the gateway's retry or the scheduler's sweep,
-  `credit_waiting_deposits`, credits it later).
+  `credit_waiting_deposits`, credits it later);
+- an output worth more than one ledger movement may carry (`MAX_WON`, ₩10^15) at the rate of
+  its credit is recorded ``over_limit`` for an operator instead, credits nobody, and every
+  delivery of it is refused (`DepositOverLimit`): it is not the gateway's to retry.
 
 Deliveries may be duplicated, reordered or concurrent: each ends in one of `Outcome`.
 """
@@ -29,15 +32,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, field_validator
 from sqlalchemy import case, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from holdem.adapters.database import violated_constraint
 from holdem.adapters.gateway.base import GatewayError, PaymentGateway
 from holdem.adapters.orm.payments import Deposit, DepositAddress
+from holdem.adapters.orm.users import User
 from holdem.adapters.rates import Quote, RateService, RateUnavailable
 from holdem.config import MoneySettings
+from holdem.ledger.amounts import MAX_WON
 from holdem.payments.coins import Coin, CoinRegistry
 from holdem.payments.conversion import krw_for_crypto
 from holdem.payments.errors import InvalidAddress, UnsupportedCoin
@@ -64,6 +71,13 @@ class CoinNotAccepted(errors.InvalidInput):
     code = "unsupported_coin"
 
 
+class DepositOverLimit(errors.InvalidInput):
+    """The output is worth more than one ledger movement may carry: it is kept ``over_limit``
+    for an operator's review and credits nobody."""
+
+    code = "deposit_over_limit"
+
+
 class GatewayUnavailableError(errors.Unavailable):
     """The payment gateway could not be reached; try again later."""
 
@@ -84,15 +98,16 @@ class DepositNotice(SignedCallback):
     model_config = ConfigDict(extra="allow", frozen=True)
     what = "deposit notice"
 
-    payment_id: int | str
+    payment_id: StrictInt | StrictStr
     payment_status: str = Field(min_length=1, max_length=32)
     pay_address: str = Field(min_length=1, max_length=128)
     pay_currency: str = Field(min_length=1, max_length=16)
     actually_paid: Decimal = Field(gt=0, max_digits=38, decimal_places=18)
     payin_hash: str = Field(min_length=8, max_length=128, pattern=r"^[0-9A-Za-z]+$")
-    output_index: int = Field(default=0, ge=0, le=100_000)
-    confirmations: int | None = Field(default=None, ge=0, le=1_000_000)
-    updated_at: int = Field(gt=0, description="milliseconds since the epoch")
+    # Counts are strict, as the ledger's amounts are: `true` is not one confirmation.
+    output_index: StrictInt = Field(default=0, ge=0, le=100_000)
+    confirmations: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
+    updated_at: StrictInt = Field(gt=0, description="milliseconds since the epoch")
 
     @field_validator("actually_paid", mode="before")
     @classmethod
@@ -117,6 +132,7 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     UNMATCHED = "unmatched"
     AWAITING_RATE = "awaiting_rate"
+    OVER_LIMIT = "over_limit"
 
 
 @dataclass(frozen=True)
@@ -151,13 +167,21 @@ def coin_registry(money: MoneySettings) -> CoinRegistry:
 
 
 async def deposit_address(deps: DepositDeps, user_id: int, coin_symbol: str) -> DepositAddress:
-    """The user's standing address for a coin: created at the gateway once, then stored."""
+    """The user's standing address for a coin: created at the gateway once, then stored.
+
+    Raises:
+        CoinNotAccepted: the coin is not one the card room takes.
+        NotFound: no such user (the account was deleted while its access token lives on).
+        GatewayUnavailableError: the gateway issued no usable address.
+    """
     try:
         coin = deps.coins.get(coin_symbol)
     except UnsupportedCoin as exc:
         raise CoinNotAccepted(exc.message, exc.details) from exc
     async with deps.sessions() as session:
         found = await _address_of(session, user_id, coin.symbol)
+        if found is None and await session.get(User, user_id) is None:
+            raise _no_such_user(user_id)  # before asking the gateway for an address
     if found is not None:
         return found
     if deps.gateway is None:
@@ -167,17 +191,32 @@ async def deposit_address(deps: DepositDeps, user_id: int, coin_symbol: str) -> 
         address = coin.validate_address(issued.address, deps.money.address_network)
     except (GatewayError, InvalidAddress) as exc:
         raise GatewayUnavailableError(f"the gateway did not issue a usable address: {exc}") from exc
-    async with deps.sessions() as session, session.begin():
-        await session.execute(
-            insert(DepositAddress)
-            .values(
-                user_id=user_id, coin=coin.symbol, address=address, gateway_ref=issued.gateway_ref
+    try:
+        async with deps.sessions() as session, session.begin():
+            await session.execute(
+                insert(DepositAddress)
+                .values(
+                    user_id=user_id,
+                    coin=coin.symbol,
+                    address=address,
+                    gateway_ref=issued.gateway_ref,
+                )
+                .on_conflict_do_nothing(index_elements=["user_id", "coin"])
             )
-            .on_conflict_do_nothing(index_elements=["user_id", "coin"])
-        )
-        stored = await _address_of(session, user_id, coin.symbol)
+            stored = await _address_of(session, user_id, coin.symbol)
+    except IntegrityError as exc:
+        if violated_constraint(exc) != _ADDRESS_USER_FK:
+            raise
+        raise _no_such_user(user_id) from exc  # deleted while the gateway was asked
     assert stored is not None
     return stored
+
+
+_ADDRESS_USER_FK = "fk_deposit_addresses_user_id_users"
+
+
+def _no_such_user(user_id: int) -> errors.NotFound:
+    return errors.NotFound("no such user", {"user_id": user_id})
 
 
 async def _address_of(session: AsyncSession, user_id: int, coin: str) -> DepositAddress | None:
@@ -203,13 +242,22 @@ async def record_notice(deps: DepositDeps, body: bytes, signature: str | None) -
     One database transaction: a repeat only reads; otherwise the output's row is locked (or
     inserted), its confirmations grow, and at the minimum it is credited. A fresh rate is
     fetched only when the row is about to be credited, within `DepositDeps.rate_budget_s`.
+
+    Raises:
+        DepositOverLimit: the output is (now, or was already) recorded ``over_limit``.
     """
     notice = parse_notice(body, signature, deps.money, deps.clock())
     try:
         coin = deps.coins.by_gateway_code(notice.pay_currency)
     except UnsupportedCoin as exc:
         raise CoinNotAccepted(exc.message, exc.details) from exc
-    return await _record(deps, notice, coin)
+    result = await _record(deps, notice, coin)
+    if result.outcome is Outcome.OVER_LIMIT:  # raised after the commit: the record stays
+        raise DepositOverLimit(
+            f"the deposit is worth more than ₩{MAX_WON:,}: kept for an operator's review",
+            {"deposit_id": result.deposit_id, "max_krw": MAX_WON},
+        )
+    return result
 
 
 async def receive_notice(deps: DepositDeps, body: bytes, signature: str | None) -> DepositResult:
@@ -247,7 +295,7 @@ def _nothing_new(deposit: Deposit, confirmations: int, coin: Coin) -> bool:
     delivery with no more confirmations than a committed row has brings nothing new — except
     to a confirmed row still waiting for a rate, which each delivery tries to credit.
     """
-    if deposit.status == "credited":
+    if deposit.status in ("credited", "over_limit"):
         return True
     if confirmations > deposit.confirmations:
         return False
@@ -312,10 +360,10 @@ async def _record(deps: DepositDeps, notice: DepositNotice, coin: Coin) -> Depos
             await session.execute(select(Deposit).where(*_output_of(coin, notice)))
         ).scalar_one_or_none()
         if seen is not None and _nothing_new(seen, confirmations, coin):
-            return DepositResult(Outcome.DUPLICATE, seen.id, seen.amount_krw)
+            return _repeat(seen)
         deposit, is_new = await _lock_or_insert(session, notice, coin, confirmations, now, seen)
-        if deposit.status == "credited":
-            return DepositResult(Outcome.DUPLICATE, deposit.id, deposit.amount_krw)
+        if deposit.status in ("credited", "over_limit"):
+            return _repeat(deposit)
         grew = confirmations > deposit.confirmations
         if deposit.status == "unmatched":
             if grew:
@@ -337,7 +385,16 @@ async def _record(deps: DepositDeps, notice: DepositNotice, coin: Coin) -> Depos
                 _grow(deposit, notice, confirmations, now)
             return DepositResult(Outcome.AWAITING_RATE, deposit.id)
         credited = await _credit(session, deposit, coin, quote, now, notice if grew else None)
+    if deposit.status == "over_limit":
+        return DepositResult(Outcome.OVER_LIMIT, deposit.id)
     return DepositResult(Outcome.CREDITED, deposit.id, deposit.amount_krw, credited)
+
+
+def _repeat(deposit: Deposit) -> DepositResult:
+    """A delivery of an output already settled: credited, or refused as over the limit."""
+    if deposit.status == "over_limit":
+        return DepositResult(Outcome.OVER_LIMIT, deposit.id)
+    return DepositResult(Outcome.DUPLICATE, deposit.id, deposit.amount_krw)
 
 
 def _grow(deposit: Deposit, notice: DepositNotice, confirmations: int, now: datetime) -> None:
@@ -370,11 +427,24 @@ async def _credit(
 
     `grown_by` is the delivery that brought the row to its minimum, if it is this one. The
     ledger posts first, while the row is unchanged (nothing of it to flush before the post);
-    the row's new values then go out in one UPDATE at commit.
+    the row's new values then go out in one UPDATE at commit. A deposit worth more than
+    `MAX_WON` at this rate is marked ``over_limit`` instead (no notice: an operator decides).
     """
     assert deposit.user_id is not None
     crypto_amount = Decimal(deposit.crypto_amount if grown_by is None else grown_by.actually_paid)
     amount_krw = krw_for_crypto(crypto_amount, quote.rate)
+    if amount_krw > MAX_WON:
+        if grown_by is not None:
+            _grow(deposit, grown_by, grown_by.confirmations_for(coin), now)
+        log.warning(
+            "deposit %s is worth %s KRW, over the limit: kept over_limit for review",
+            deposit.id,
+            amount_krw,
+        )
+        deposit.rate_krw = quote.rate
+        deposit.status = "over_limit"
+        deposit.updated_at = now
+        return ()
     transaction_id = None
     if amount_krw > 0:
         posted = await ledger.credit_deposit(
@@ -444,7 +514,7 @@ async def credit_waiting_deposits(deps: DepositDeps, limit: int = 100) -> int:
             )
             for deposit in rows:
                 notices += await _credit(session, deposit, coin, quote, deps.clock())
-                credited += 1
+                credited += deposit.status == "credited"
     await deps.notifier.notify_all(notices)
     return credited
 
@@ -465,12 +535,16 @@ async def list_deposits(
 
 async def unmatched_deposits(session: AsyncSession, *, limit: int = 100) -> list[Deposit]:
     """Deposits to addresses we never issued, for operator review."""
-    stmt = (
-        select(Deposit)
-        .where(Deposit.status == "unmatched")
-        .order_by(Deposit.id.desc())
-        .limit(limit)
-    )
+    return await _for_review(session, "unmatched", limit)
+
+
+async def over_limit_deposits(session: AsyncSession, *, limit: int = 100) -> list[Deposit]:
+    """Deposits worth more than one ledger movement may carry, for operator review."""
+    return await _for_review(session, "over_limit", limit)
+
+
+async def _for_review(session: AsyncSession, status: str, limit: int) -> list[Deposit]:
+    stmt = select(Deposit).where(Deposit.status == status).order_by(Deposit.id.desc()).limit(limit)
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -478,6 +552,7 @@ __all__ = [
     "CoinNotAccepted",
     "DepositDeps",
     "DepositNotice",
+    "DepositOverLimit",
     "DepositResult",
     "GatewayUnavailableError",
     "Outcome",
@@ -489,6 +564,7 @@ __all__ = [
     "credit_waiting_deposits",
     "deposit_address",
     "list_deposits",
+    "over_limit_deposits",
     "parse_notice",
     "receive_notice",
     "record_notice",

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -45,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from holdem.adapters.database import Reader, StatementPool
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.orm.ledger import (
     AuditLane,
     AuditRecord,
@@ -675,17 +677,20 @@ def _encode_cursor(entry_id: int) -> str:
     return base64.urlsafe_b64encode(f"e{entry_id}".encode()).decode().rstrip("=")
 
 
+_CURSOR = re.compile(r"e([1-9][0-9]{0,18})")
+
+
 def _decode_cursor(cursor: str) -> int:
+    """The entry id of a cursor `_encode_cursor` made: a positive bigint, written canonically
+    (so a forged one never reaches PostgreSQL as a number out of its range)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("e"):
-            raise ValueError(raw)
-        value = int(raw[1:])
-    except ValueError as exc:
+    except ValueError as exc:  # not base64, or not UTF-8 (both ValueErrors)
         raise InvalidCursor("the cursor is not one this statement issued") from exc
-    if value <= 0:
+    found = _CURSOR.fullmatch(raw)
+    if found is None or int(found[1]) > MAX_BIGINT:
         raise InvalidCursor("the cursor is not one this statement issued")
-    return value
+    return int(found[1])
 
 
 _FINISH = aliased(LedgerTransaction)

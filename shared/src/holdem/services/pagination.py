@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.services.errors import InvalidInput
 
 MAX_CURSOR_CHARS = 512
@@ -52,7 +53,7 @@ def decode_cursor(cursor: str, *kinds: type[Any]) -> tuple[Any, ...]:
                 if parsed.tzinfo is None:
                     raise ValueError("naive datetime")
                 values.append(parsed)
-            elif (kind is int and type(value) is int and abs(value) < 2**63) or (
+            elif (kind is int and type(value) is int and abs(value) <= MAX_BIGINT) or (
                 kind is str and isinstance(value, str)
             ):
                 values.append(value)

@@ -38,7 +38,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field, StrictInt, StrictStr
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -711,7 +711,7 @@ class PayoutNotice(SignedCallback):
     model_config = ConfigDict(extra="allow", frozen=True)
     what = "payout notice"
 
-    id: int | str
+    id: StrictInt | StrictStr
     status: str = Field(min_length=1, max_length=32)
     unique_external_id: str = Field(min_length=1, max_length=128)
     hash: str | None = Field(default=None, max_length=128, pattern=r"^[0-9A-Za-z]+$")

@@ -37,12 +37,16 @@ class DepositAddress(Base):
 
 
 class Deposit(Base):
-    """One chain output paid to one of our addresses, pending until confirmed enough."""
+    """One chain output paid to one of our addresses, pending until confirmed enough; then
+    credited, or ``over_limit`` (worth more than one ledger movement may carry: for an
+    operator). ``unmatched``: paid to an address we never issued."""
 
     __tablename__ = "deposits"
     __table_args__ = (
         UniqueConstraint("coin", "tx_hash", "output_index"),
-        CheckConstraint("status in ('pending', 'credited', 'unmatched')", name="status"),
+        CheckConstraint(
+            "status in ('pending', 'credited', 'unmatched', 'over_limit')", name="status"
+        ),
         Index("ix_deposits_user_id_created_at", "user_id", "created_at"),
     )
 
