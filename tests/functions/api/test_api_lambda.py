@@ -115,7 +115,9 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     assert call("lobby-tables", 200)["items"][0]["id"] == table["id"]
     assert call("lobby-table", 200, TABLE_ID=table_id)["seats"] == []
     assert call("hands", 200, ACCESS_TOKEN=token)["items"][0]["hand_id"] == int(hand_id)
-    assert call("hand", 200, ACCESS_TOKEN=token, HAND_ID=hand_id)["deck_seed"]
+    detail = call("hand", 200, ACCESS_TOKEN=token, HAND_ID=hand_id)
+    assert detail["deck_commitment"]
+    assert "deck_seed" not in detail
     call("admin-user", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
     call("admin-find-user", 200, ACCESS_TOKEN=op_token, EMAIL=player["email"])
     call("admin-withdrawals", 200, ACCESS_TOKEN=op_token)

@@ -1,8 +1,11 @@
 """What one viewer may see of a table, as plain data for the wire.
 
 A view never contains hole cards the viewer may not see: a seated player sees their own
-cards; everybody sees the cards shown at showdown; a spectator sees only those. Views
-are plain ``dict``/``list``/``int``/``str``/``bool``/``None`` structures.
+cards; everybody sees the cards shown at showdown; a spectator sees only those. The same
+rule decides which cards the view opens against the hand's commitment (``openings``: the
+viewer's own hole cards, the board dealt so far, cards shown at showdown). Views are plain
+``dict``/``list``/``int``/``str``/``bool``/``None`` structures, openings being
+:class:`~holdem.engine.shuffle.Opening` tuples.
 
 >>> from holdem.engine.table import Table, TableConfig
 >>> table = Table(TableConfig(seats=2, small_blind=1, big_blind=2))
@@ -40,17 +43,20 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
         ``hand_number``, ``running``, the blinds and positions, ``street``, ``board``,
         ``pots`` (``[amount, eligible seats]``, as of the last finished betting round),
         ``to_act``, one entry per seat (player, status, stack, street bet, folded, all-in,
-        and ``cards`` only when the viewer may see them), and ``legal_actions`` when it
-        is the viewer's turn.
+        and ``cards`` only when the viewer may see them), ``legal_actions`` when it
+        is the viewer's turn, the hand's ``commitment`` and the ``openings`` of the cards
+        the viewer may see.
     """
     hand = table.hand
     shown = set(hand.shown) if hand is not None else set()
     seats = []
+    opened: list[int] = []
     for s in range(table.size):
         in_hand = hand is not None and hand.dealt[s]
         cards = None
         if hand is not None and in_hand and (s == seat or s in shown):
             cards = [hand.cards[2 * s], hand.cards[2 * s + 1]]
+            opened += [2 * s, 2 * s + 1]
         seats.append(
             {
                 "seat": s,
@@ -83,6 +89,8 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
             pots=[],
             to_act=None,
             legal_actions=None,
+            commitment=None,
+            openings=[],
         )
         return view
     running = hand.result is None
@@ -100,6 +108,10 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
         pots=[[pot.amount, list(pot.eligible)] for pot in hand.pots],
         to_act=hand.to_act if hand.to_act >= 0 else None,
         legal_actions=legal,
+        commitment=hand.commitment,
+        openings=list(
+            hand.openings(*opened, *range(2 * hand.size, 2 * hand.size + len(hand.board)))
+        ),
     )
     return view
 

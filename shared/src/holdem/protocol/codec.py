@@ -128,7 +128,7 @@ KEYS: tuple[str, ...] = (
     "shown",
     "mucked",
     "commitment",
-    "seed",
+    "seed",  # no longer sent (the seed stays server side); its number stays taken
     "winners",
     "pot",
     "eligible",
@@ -148,6 +148,11 @@ KEYS: tuple[str, ...] = (
     "as",
     "left",
     "after_hand",
+    "openings",
+    "position",
+    "card",
+    "nonce",
+    "proof",
 )
 """Field names sent as small integers in MessagePack (1 byte instead of the name), so binary
 messages are at least half the size of their JSON form. Both sides share this table."""
