@@ -269,6 +269,21 @@ class AdjustmentOut(BaseModel):
     created_at: datetime
 
 
+class HandVerificationOut(BaseModel):
+    hand_id: int
+    table_id: int
+    hand_no: int
+    archived: bool = Field(description="Read back from the S3 archive")
+    ok: bool = Field(description="The seed explains the commitment and every recorded card")
+    scheme: Literal["cards", "seed"] | None = Field(
+        description="cards: per-card commitment; seed: an older hand that published "
+        "sha256(seed); null: the seed produces neither"
+    )
+    cards_checked: int = Field(description="Recorded cards compared: hole cards, board, shown")
+    openings_checked: int = Field(description="Recorded openings compared with the deal")
+    problems: list[str] = Field(description="What did not match (positions, never cards)")
+
+
 class WithdrawalOut(BaseModel):
     id: int
     user_id: int

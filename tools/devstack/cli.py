@@ -319,9 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     loadtest = sub.add_parser("loadtest", help=cmd_loadtest.__doc__, add_help=False)
     loadtest.set_defaults(func=cmd_loadtest)
 
-    from devstack import ledger_commands
+    from devstack import hand_commands, ledger_commands
 
     ledger_commands.add_parsers(sub)
+    hand_commands.add_parsers(sub)
     from gateway_sim import pay
 
     pay.add_parser(sub)
