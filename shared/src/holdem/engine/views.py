@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from holdem.engine.blinds import SeatStatus
-from holdem.engine.dealing import Street
+from holdem.engine.dealing import Street, board_offset
 
 if TYPE_CHECKING:
     from holdem.engine.table import Table
@@ -49,12 +49,19 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
     """
     hand = table.hand
     shown = set(hand.shown) if hand is not None else set()
+    # Between hands the last hand stays on the table, and its seats may have changed hands:
+    # a player who sits in a seat after its hand sees nothing of the cards dealt to it.
+    mine = (
+        seat is not None
+        and hand is not None
+        and (hand.result is None or hand.result.players[seat] == table.players[seat])
+    )
     seats = []
     opened: list[int] = []
     for s in range(table.size):
         in_hand = hand is not None and hand.dealt[s]
         cards = None
-        if hand is not None and in_hand and (s == seat or s in shown):
+        if hand is not None and in_hand and ((s == seat and mine) or s in shown):
             cards = [hand.cards[2 * s], hand.cards[2 * s + 1]]
             opened += [2 * s, 2 * s + 1]
         seats.append(
@@ -110,7 +117,9 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
         legal_actions=legal,
         commitment=hand.commitment,
         openings=list(
-            hand.openings(*opened, *range(2 * hand.size, 2 * hand.size + len(hand.board)))
+            hand.openings(
+                *opened, *range(board_offset(hand.size), board_offset(hand.size) + len(hand.board))
+            )
         ),
     )
     return view
