@@ -1,4 +1,4 @@
-"""Events: order, sequence numbers, privacy, commit-reveal (STYLE.md "The engine")."""
+"""Events: order, sequence numbers, privacy, per-card commitments (STYLE.md "The engine")."""
 
 from __future__ import annotations
 
