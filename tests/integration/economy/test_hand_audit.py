@@ -17,7 +17,7 @@ from sqlalchemy import update
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.orm.hands import Hand, HandPlayer
 from holdem.engine.shuffle import seed_commitment
-from holdem.services.archive import archive_due_hands, load_hand
+from holdem.services.archive import EventRow, HandRecord, archive_due_hands, load_hand
 from holdem.services.errors import NotFound
 from holdem.services.hand_audit import verify_hand, verify_record
 from tests.economy_hands import make_table, make_users, play_random, store_hand
@@ -129,3 +129,32 @@ async def test_dev_hand_verify_passes_a_sound_hand_and_fails_a_tampered_one(
     assert tampered.returncode == 1
     assert "PROBLEM the board" in tampered.stdout
     assert _dev(["hand", "verify", "999999999"], database_url).returncode == 2
+
+
+def test_an_unreadable_record_is_reported_not_raised():
+    record = HandRecord(
+        id=1,
+        table_id=1,
+        hand_no=1,
+        started_at=NOW,
+        ended_at=NOW,
+        small_blind=1_000,
+        big_blind=2_000,
+        button_seat=0,
+        board="Xx",
+        total_pot=0,
+        rake=0,
+        deck_commitment="✗" * 64,
+        deck_seed="00" * 32,
+        result={},
+        events=(EventRow(0, "hand_shown", 1, {"seat": 1, "cards": ["??"], "openings": "x"}),),
+        players=(),
+    )
+    verdict = verify_record(record, 6)
+    assert not verdict.ok
+    assert verdict.scheme is None
+    assert "the board is unreadable" in verdict.problems
+    assert "event 0 is unreadable" in verdict.problems
+    assert verify_record(dataclasses.replace(record, deck_seed="not hex"), 6).problems == (
+        "no seed is stored with the hand",
+    )

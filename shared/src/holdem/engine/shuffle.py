@@ -366,9 +366,10 @@ def verify_deal(
     """
     deal = deal_from_seed(seed, seats, client_seeds)
     problems = []
-    if hmac.compare_digest(deal.commitment, commitment.lower()):
+    published = commitment.lower().encode()  # bytes: any text compares, none raises
+    if hmac.compare_digest(deal.commitment.encode(), published):
         scheme: str | None = "cards"
-    elif hmac.compare_digest(seed_commitment(seed), commitment.lower()):
+    elif hmac.compare_digest(seed_commitment(seed).encode(), published):
         scheme = "seed"
     else:
         scheme = None

@@ -84,29 +84,42 @@ async def verify_hand(
     return verify_record(record, int(seats))
 
 
-def _recorded(record: HandRecord, seats: int) -> list[tuple[int, int, str]]:
-    """``(position, card, where it was recorded)`` for every card the hand kept."""
-    found = []
-    for player in record.players:
-        for offset, card in enumerate(parse_cards(player.hole_cards)):
-            found.append((2 * player.seat_no + offset, card, f"seat {player.seat_no}'s cards"))
+def _recorded(record: HandRecord, seats: int) -> tuple[list[tuple[int, int, str]], list[str]]:
+    """``(position, card, where it was recorded)`` for every card the hand kept, and what
+    could not be read (a record is checked, not trusted)."""
+    found: list[tuple[int, int, str]] = []
+    unreadable: list[str] = []
+
+    def add(first: int, cards: list[int], where: str) -> None:
+        found.extend((first + index, card, where) for index, card in enumerate(cards))
+
     start = board_offset(seats)
-    for index, card in enumerate(parse_cards(record.board)):
-        found.append((start + index, card, "the board"))
+    for player in record.players:
+        try:
+            add(
+                2 * player.seat_no, parse_cards(player.hole_cards), f"seat {player.seat_no}'s cards"
+            )
+        except ValueError:
+            unreadable.append(f"seat {player.seat_no}'s cards are unreadable")
+    try:
+        add(start, parse_cards(record.board), "the board")
+    except ValueError:
+        unreadable.append("the board is unreadable")
     for event in record.events:
+        if event.type not in ("hole_cards", "hand_shown", "street_dealt"):
+            continue
         payload = event.payload
-        cards = payload.get("cards")
-        if not isinstance(cards, list):
+        try:
+            cards = [parse_card(card) for card in payload["cards"]]
+            if event.type == "street_dealt":
+                first = start + len(payload["board"]) - len(cards)
+            else:
+                first = 2 * int(payload["seat"])
+        except (KeyError, TypeError, ValueError):
+            unreadable.append(f"event {event.seq_no} is unreadable")
             continue
-        if event.type in ("hole_cards", "hand_shown"):
-            first = 2 * int(payload["seat"])
-        elif event.type == "street_dealt":
-            first = start + len(payload["board"]) - len(cards)
-        else:
-            continue
-        for index, card in enumerate(cards):
-            found.append((first + index, parse_card(card), f"event {event.seq_no}"))
-    return found
+        add(first, cards, f"event {event.seq_no}")
+    return found, unreadable
 
 
 def verify_record(record: HandRecord, seats: int) -> HandVerification:
@@ -114,7 +127,10 @@ def verify_record(record: HandRecord, seats: int) -> HandVerification:
     problems: list[str] = []
     scheme = None
     cards_checked = openings_checked = 0
-    seed = bytes.fromhex(record.deck_seed) if record.deck_seed else b""
+    try:
+        seed = bytes.fromhex(record.deck_seed)
+    except ValueError:
+        seed = b""
     if len(seed) < SEED_BYTES:
         problems.append("no seed is stored with the hand")
     else:
@@ -122,7 +138,9 @@ def verify_record(record: HandRecord, seats: int) -> HandVerification:
         scheme = check.scheme
         problems += check.problems
         deal = check.deal
-        for position, card, where in _recorded(record, seats):
+        recorded, unreadable = _recorded(record, seats)
+        problems += unreadable
+        for position, card, where in recorded:
             cards_checked += 1
             if not 0 <= position < len(deal.cards) or deal.cards[position] != card:
                 problems.append(f"{where}: position {position} is not the card the seed deals")
