@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgpack
 import pytest
 from sqlalchemy import func, select
 
@@ -101,13 +102,24 @@ _HEX_RUN = re.compile(rb"[0-9a-fA-F]{64,}")
 
 def hex_values(blob: bytes) -> set[bytes]:
     """Every 32-byte value written in hex anywhere in ``blob`` (each 64-digit window of a
-    longer run too), lowercased: where a nonce or a seed would show up. The protocol and the
-    API carry no binary values (checked below), so hex is the only form they could take."""
+    longer run too), lowercased: where a nonce or a seed would show up as text."""
     found = set()
     for run in _HEX_RUN.findall(blob):
         run = run.lower()
         found.update(run[i : i + 64] for i in range(len(run) - 63))
     return found
+
+
+def frame_values(frame: bytes | str) -> set[bytes]:
+    """The 32-byte values one raw frame carries: as hex text in JSON; in MessagePack also as
+    raw bytes (openings' nonces and proofs travel as ``bin``), read with a plain MessagePack
+    decoder, not the SDK's codec."""
+    if isinstance(frame, str):
+        return hex_values(frame.encode())
+    raw = msgpack.unpackb(frame, raw=False, strict_map_key=False)
+    blobs = [b for b in binary_values(raw) if len(b) >= 32]
+    windows = {b[i : i + 32].hex().encode() for b in blobs for i in range(len(b) - 31)}
+    return hex_values(frame) | windows
 
 
 def binary_values(value: Any) -> list[bytes]:
@@ -128,10 +140,6 @@ def strings_in(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in strings_in(v)]
     return []
-
-
-def as_bytes(frame: bytes | str) -> bytes:
-    return frame if isinstance(frame, bytes) else frame.encode()
 
 
 async def play_until(bots: list[Bot], hands: int) -> None:
@@ -205,7 +213,7 @@ async def test_over_200_hands_no_client_learns_a_card_it_may_not_see(
         opened += client.openings.verified
         assert not binary_values(client.received)
         # Every frame as it came off the socket, not the SDK's reading of it.
-        sent = hex_values(b"\n".join(as_bytes(frame) for frame in client.frames))
+        sent = set().union(*(frame_values(frame) for frame in client.frames))
         assert not seeds & sent
         if user_id is not None:  # the detector sees what the client was entitled to
             own = {
