@@ -31,6 +31,7 @@ import msgpack
 
 from holdem.engine.cards import card_str
 from holdem.engine.events import Event, HoleCardsDealt
+from holdem.engine.hand import Hand
 from holdem.engine.rake import SPEC_RAKE_SCHEDULE
 from holdem.engine.shuffle import new_seed
 from holdem.engine.table import Table, TableConfig
@@ -87,14 +88,16 @@ def play_table_hours(
                 events = table.drain_events()
                 hand_id += 1
                 started = START + timedelta(hours=hour, seconds=i * 3600 // per_hour)
-                batch.append(_record(hand_id, table_id, started, events, hand.result))
+                batch.append(_record(hand_id, table_id, started, events, hand))
             batches.append(batch)
     return batches
 
 
 def _record(
-    hand_id: int, table_id: int, started: datetime, events: list[Event], result: Any
+    hand_id: int, table_id: int, started: datetime, events: list[Event], hand: Hand
 ) -> HandRecord:
+    result = hand.result
+    assert result is not None
     holes = {e.seat: e.cards for e in events if isinstance(e, HoleCardsDealt)}
     shown = {s for s, _ in result.shown}
     ended = started + timedelta(seconds=45)
@@ -111,7 +114,7 @@ def _record(
         total_pot=sum(p.amount for p in result.pots),
         rake=result.rake,
         deck_commitment=result.commitment or "",
-        deck_seed=result.seed.hex() if result.seed else "",
+        deck_seed=hand.seed.hex() if hand.seed else "",
         result=result_to_wire(result),
         events=tuple(
             EventRow(e.seq, e.type, getattr(e, "seat", None), event_to_wire(e)) for e in events

@@ -6,7 +6,8 @@ Prints figures, asserts nothing:
   (fold, check/call, bet/raise of a random legal size, all-in), including showdowns,
   side pots and rake, in hands per CPU second: with explicit decks drawn beforehand by a
   seeded ``random.Random`` (the 17 cards a 6-seat hand uses), and with the production
-  commit–reveal shuffle (each hand derives its deck from a 256-bit seed by HMAC);
+  shuffle (each hand derives its deck from a 256-bit seed by HMAC and commits to every
+  position it can deal: a nonce per position and a Merkle tree, openings as it deals);
 * serialise + deserialise of a 9-seat table in the middle of a hand.
 """
 

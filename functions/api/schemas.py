@@ -232,11 +232,26 @@ class HandEventOut(BaseModel):
     payload: dict[str, Any]
 
 
+class OpeningOut(BaseModel):
+    """One card opened against the deck commitment (docs/engine/evaluator-and-shuffle.md)."""
+
+    position: int = Field(description="The card's position in the deck")
+    card: str = Field(description="The card, e.g. As")
+    nonce: str = Field(description="The card's 32-byte nonce, hex")
+    proof: list[str] = Field(description="Merkle proof: sibling hashes from the leaf up, hex")
+
+
 class HandDetailOut(BaseModel):
     hand: HandSummaryOut
     button_seat: int
-    deck_commitment: str = Field(description="SHA-256 commitment published at the start")
-    deck_seed: str = Field(description="Seed revealed at the end: verifies the shuffle")
+    deck_commitment: str = Field(
+        description="Merkle root over every dealt position, published at the start (hands "
+        "dealt before per-card commitments: sha256 of the seed)"
+    )
+    openings: list[OpeningOut] = Field(
+        description="Openings of the cards you may see: your hole cards, the board, cards "
+        "shown at showdown (none for hands dealt before per-card commitments)"
+    )
     pots: list[Any]
     players: list[HandPlayerOut]
     events: list[HandEventOut]
@@ -259,6 +274,21 @@ class AdjustmentOut(BaseModel):
     wallet_after: int | None
     replayed: bool = Field(description="True when the Idempotency-Key was already used")
     created_at: datetime
+
+
+class HandVerificationOut(BaseModel):
+    hand_id: int
+    table_id: int
+    hand_no: int
+    archived: bool = Field(description="Read back from the S3 archive")
+    ok: bool = Field(description="The seed explains the commitment and every recorded card")
+    scheme: Literal["cards", "seed"] | None = Field(
+        description="cards: per-card commitment; seed: an older hand that published "
+        "sha256(seed); null: the seed produces neither"
+    )
+    cards_checked: int = Field(description="Recorded cards compared: hole cards, board, shown")
+    openings_checked: int = Field(description="Recorded openings compared with the deal")
+    problems: list[str] = Field(description="What did not match (positions, never cards)")
 
 
 class WithdrawalOut(BaseModel):

@@ -322,10 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     loadtest = sub.add_parser("loadtest", help=cmd_loadtest.__doc__, add_help=False)
     loadtest.set_defaults(func=cmd_loadtest)
 
-    from devstack import ledger_commands
+    from devstack import hand_commands, ledger_commands
     from holdem import admin_cli
 
     ledger_commands.add_parsers(sub)
+    hand_commands.add_parsers(sub)
     admin = sub.add_parser("admin", help="operator bootstrap against DATABASE_URL")
     admin_cli.add_commands(admin.add_subparsers(dest="admin_command", required=True))
     from gateway_sim import pay

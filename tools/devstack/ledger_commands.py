@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from holdem.config import Settings
 
 
-def _settings() -> Settings:
+def operator_settings() -> Settings:
+    """An operator command's settings: the environment's, with a two-connection pool."""
     from holdem.config import Settings
 
     if not os.environ.get("DATABASE_URL"):
@@ -35,7 +36,7 @@ async def _ledger_check() -> int:
     from holdem.bootstrap import bootstrap
     from holdem.services.ledger import LedgerService
 
-    container = bootstrap(_settings())
+    container = bootstrap(operator_settings())
     try:
         report = await LedgerService(container.sessions, container.statements).conservation_report()
     finally:
@@ -64,7 +65,7 @@ async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
     from holdem.bootstrap import bootstrap
     from holdem.services.ledger import LedgerService
 
-    settings = _settings()
+    settings = operator_settings()
     container = bootstrap(settings)
     problems: list[str] = []
     try:
@@ -113,7 +114,7 @@ async def _audit_relay() -> int:
     from holdem.adapters.audit_relay import AuditRelay
     from holdem.bootstrap import bootstrap
 
-    settings = _settings()
+    settings = operator_settings()
     container = bootstrap(settings)
     try:
         relay = AuditRelay.from_settings(container.sessions, container.redis, settings)

@@ -1,5 +1,6 @@
-"""Operator endpoints: user lookup, lock/unlock, wallet adjustments, withdrawals by status.
-Every action that changes something is written to the audit log."""
+"""Operator endpoints: user lookup, lock/unlock, wallet adjustments, withdrawals by status,
+verification of a hand's deal. Every action that changes something is written to the audit
+log."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query
 
-from functions.api.deps import AccountsDep, DbDep, OperatorDep, ReadDbDep
+from functions.api.deps import AccountsDep, ContainerDep, DbDep, OperatorDep, ReadDbDep
+from functions.api.routes import economy
 from functions.api.schemas import (
     AdjustmentOut,
     AdjustmentRequest,
     Email,
+    HandVerificationOut,
     UserOut,
     WithdrawalOut,
     WithdrawalPage,
@@ -19,7 +22,7 @@ from functions.api.schemas import (
 )
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
-from holdem.services import admin
+from holdem.services import admin, hand_audit
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=errors(401, 403, 422, 429))
 
@@ -83,6 +86,31 @@ async def adjust_balance(
         wallet_after=posted.balance_after(AccountKind.WALLET, user_id),
         replayed=posted.replayed,
         created_at=posted.created_at,
+    )
+
+
+@router.get("/hands/{hand_id}/verification", responses=errors(404))
+async def verify_hand(
+    hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    claims: OperatorDep,
+    db: ReadDbDep,
+    container: ContainerDep,
+) -> HandVerificationOut:
+    """Recompute a hand's deal from its stored seed; check it against the commitment and
+    every recorded card and opening (hot or archived hands)."""
+    verdict = await hand_audit.verify_hand(
+        db, economy.archive_store(container.settings), container.redis, hand_id
+    )
+    return HandVerificationOut(
+        hand_id=verdict.hand_id,
+        table_id=verdict.table_id,
+        hand_no=verdict.hand_no,
+        archived=verdict.archived,
+        ok=verdict.ok,
+        scheme=verdict.scheme,
+        cards_checked=verdict.cards_checked,
+        openings_checked=verdict.openings_checked,
+        problems=list(verdict.problems),
     )
 
 

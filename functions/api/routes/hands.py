@@ -14,6 +14,7 @@ from functions.api.schemas import (
     HandPage,
     HandPlayerOut,
     HandSummaryOut,
+    OpeningOut,
     errors,
 )
 from holdem.adapters.orm.base import MAX_BIGINT
@@ -43,7 +44,7 @@ async def get_hand(
     claims: AuthedDep,
     container: ContainerDep,
 ) -> HandDetailOut:
-    """One of the caller's hands: events in order, own and shown cards, deck proof."""
+    """One of the caller's hands: events in order, own and shown cards, their openings."""
 
     async def archived(archived_id: int) -> archive.HandRecord | None:
         async with read_session(container) as db:
@@ -56,7 +57,7 @@ async def get_hand(
         hand=HandSummaryOut(**vars(hand.summary)),
         button_seat=hand.button_seat,
         deck_commitment=hand.deck_commitment,
-        deck_seed=hand.deck_seed,
+        openings=[OpeningOut(**o) for o in hand.openings],
         pots=hand.pots,
         players=[HandPlayerOut(**vars(p)) for p in hand.players],
         events=[HandEventOut(**vars(e)) for e in hand.events],

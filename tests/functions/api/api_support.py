@@ -100,6 +100,20 @@ async def make_table(db, name="Seoul 1", small_blind=1_000, big_blind=2_000, **k
     return table
 
 
+def openings(seat_no: int, cards: str) -> list[dict]:
+    """Stand-in openings of a seat's hole cards, each nonce naming its seat (``"a0a0..."``
+    for seat 0) so a test can look for it."""
+    return [
+        {
+            "position": 2 * seat_no + i,
+            "card": cards[2 * i : 2 * i + 2],
+            "nonce": f"a{seat_no}" * 32,
+            "proof": ["00" * 32],
+        }
+        for i in range(2)
+    ]
+
+
 async def make_hand(
     db,
     table_id: int,
@@ -132,7 +146,9 @@ async def make_hand(
     await db.flush()
     events = [("hand_started", None, {"hand_no": hand_no})]
     for seat_no, _, cards, _ in seats:
-        events.append(("hole_cards", seat_no, {"cards": cards}))
+        events.append(
+            ("hole_cards", seat_no, {"cards": cards, "openings": openings(seat_no, cards)})
+        )
     events += [
         ("bet", seats[0][0], {"action": "raise", "amount": 6_000}),
         ("board", None, {"street": "flop", "cards": "AhKh2c"}),

@@ -33,7 +33,17 @@ async def test_a_hand_shows_my_cards_and_shown_cards_only(client, users, contain
     assert "7h2s" not in json.dumps(body)
     assert [e["seq_no"] for e in body["events"]] == sorted(e["seq_no"] for e in body["events"])
     assert body["deck_commitment"] == "c" * 64
-    assert body["deck_seed"] == "s" * 64
+    # The seed stays server side (it would open the folder's cards); the openings are those
+    # of my cards and of the shown ones.
+    assert "deck_seed" not in body
+    assert "s" * 64 not in json.dumps(body)
+    assert [(o["position"], o["card"]) for o in body["openings"]] == [
+        (0, "As"),
+        (1, "Ad"),
+        (2, "Kc"),
+        (3, "Kd"),
+    ]
+    assert "a2" * 32 not in json.dumps(body)
     assert body["pots"] == [{"amount": 20_000, "rake": 1_000, "winners": [0]}]
     assert "must not leak" not in json.dumps(body)
 
@@ -43,6 +53,8 @@ async def test_a_hand_shows_my_cards_and_shown_cards_only(client, users, contain
     assert "7h2s" in text
     assert "KcKd" in text
     assert "AsAd" not in text
+    assert "a2" * 32 in text
+    assert "a0" * 32 not in text
 
 
 async def test_someone_elses_hand_is_404(client, users, container):

@@ -1,4 +1,4 @@
-"""Events: order, sequence numbers, privacy, commit-reveal (STYLE.md "The engine")."""
+"""Events: order, sequence numbers, privacy, per-card commitments (STYLE.md "The engine")."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from holdem.engine import (
     audience,
     visible_to,
 )
-from holdem.engine.shuffle import commitment, shuffled_deck
+from holdem.engine.shuffle import deal_from_seed, shuffled_deck, verify_opening
 
 SEED = bytes(range(32))
 
@@ -146,28 +146,48 @@ def test_pots_are_published_after_every_betting_round():
     assert [(p.amount, p.eligible) for p in pots.pots] == [(20_000, (0, 1))]
 
 
-def test_a_seeded_hand_publishes_the_commitment_and_reveals_a_seed_that_explains_the_cards():
+def test_a_seeded_hand_publishes_a_commitment_and_opens_each_card_where_it_is_seen():
     table = make_table([200_000] * 3)
     hand = table.start_hand(seed=SEED, button=0)
     started = table.events[0]
     assert isinstance(started, HandStarted)
-    assert started.commitment == commitment(SEED)
+    deal = deal_from_seed(SEED, 3)
+    assert started.commitment == deal.commitment
     play(hand, "p0 allin; p1 call; p2 call")
-    ended = table.events[-1]
+    events = table.drain_events()
+    ended = events[-1]
     assert isinstance(ended, HandEnded)
-    assert ended.result.seed == SEED
-    assert ended.result.commitment == commitment(SEED)
+    assert ended.result.commitment == deal.commitment
     deck = shuffled_deck(SEED)
     assert [hand.hole_cards(s) for s in range(3)] == [
         (deck[2 * s], deck[2 * s + 1]) for s in range(3)
     ]
     assert list(ended.result.board) == deck[6:11]
+    opened = []
+    for event in events:
+        if isinstance(event, HoleCardsDealt | HandShown | StreetDealt):
+            assert [o.card for o in event.openings] == list(event.cards)
+            assert all(verify_opening(started.commitment, o) for o in event.openings)
+            opened += [o.position for o in event.openings]
+    # Hole cards twice (privately, then shown at the all-in showdown), the board once.
+    assert sorted(opened) == sorted([*range(6), *range(6), *range(6, 11)])
 
 
-def test_the_seed_is_not_in_any_event_before_the_hand_ends():
-    table = make_table([200_000] * 2)
+def test_the_seed_is_in_no_event_and_a_folded_hand_is_opened_only_to_its_owner():
+    table = make_table([200_000] * 3)
     hand = table.start_hand(seed=SEED, button=0)
-    hand.call(0)
-    for event in table.drain_events():
+    play(hand, "p0 fold; p1 call; p2 check")
+    for _ in range(3):
+        play(hand, "p1 check; p2 check")
+    events = table.drain_events()
+    assert hand.result is not None
+    assert "seed" not in hand.result._fields
+    for event in events:
         assert SEED not in repr(event).encode()
         assert "seed" not in event._fields
+    folded = {0, 1}  # seat 0's positions
+    for seat in (None, 1, 2):
+        seen = {o.position for e in visible_to(events, seat) for o in getattr(e, "openings", ())}
+        assert not seen & folded, seat
+    mine = {o.position for e in visible_to(events, 0) for o in getattr(e, "openings", ())}
+    assert mine >= folded

@@ -18,6 +18,7 @@ from holdem.engine import (
     Table,
     visible_to,
 )
+from holdem.engine.shuffle import verify_opening
 
 RAKE = SPEC_RAKE_SCHEDULE.rule_for(1_000, 2_000)
 MAX_ACTIONS = 400  # far above any real hand; reaching it means the hand did not end
@@ -193,3 +194,40 @@ def test_over_many_hands_nobody_posts_the_big_blind_twice_in_a_row(stacks, seed)
         last_big_posters = big
         play_out(table, rng)
         table.drain_events()
+
+
+@ENGINE
+@given(stacks=stacks_strategy, seed=st.binary(min_size=32, max_size=32), rng_seed=st.integers())
+def test_each_viewer_gets_openings_of_exactly_the_cards_it_may_see_and_they_verify(
+    stacks, seed, rng_seed
+):
+    rng = random.Random(rng_seed)
+    table = make_table(stacks)
+    hand = table.start_hand(seed=seed, button=0)
+    board_start = 2 * table.size
+
+    def allowed(viewer):
+        hand = table.hand
+        shown = set(hand.shown)
+        seats = {s for s in range(table.size) if hand.dealt[s] and (s == viewer or s in shown)}
+        board = range(board_start, board_start + len(hand.board))
+        return {p for s in seats for p in (2 * s, 2 * s + 1)} | set(board)
+
+    def openings_match(table):
+        for viewer in [None, *range(table.size)]:
+            view = table.view_for(viewer)
+            opened = {o.position for o in view["openings"]}
+            assert opened == allowed(viewer)
+            assert all(verify_opening(view["commitment"], o) for o in view["openings"])
+
+    openings_match(table)
+    play_out(table, rng, openings_match)
+    events = table.drain_events()
+    for viewer in [None, *range(table.size)]:
+        opened = {
+            o.position for e in visible_to(events, viewer) for o in getattr(e, "openings", ())
+        }
+        assert opened == allowed(viewer)
+    assert all(
+        verify_opening(hand.commitment, o) for e in events for o in getattr(e, "openings", ())
+    )

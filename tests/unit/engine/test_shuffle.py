@@ -1,4 +1,5 @@
-"""The verifiable shuffle: round trips, tampering, a pinned vector, uniformity."""
+"""The shuffle and its per-card commitment: the documented scheme, pinned vectors, openings
+that verify, tampering that does not, uniformity."""
 
 from __future__ import annotations
 
@@ -16,7 +17,18 @@ from hypothesis import strategies as st
 
 from holdem.engine import shuffle
 from holdem.engine.cards import cards_str
-from holdem.engine.shuffle import SEED_BYTES, commitment, new_seed, shuffled_deck, verify
+from holdem.engine.shuffle import (
+    SEED_BYTES,
+    Opening,
+    card_nonce,
+    deal_from_seed,
+    dealt_positions,
+    new_seed,
+    seed_commitment,
+    shuffled_deck,
+    verify_deal,
+    verify_opening,
+)
 
 SEED = bytes(range(32))
 seeds = st.binary(min_size=SEED_BYTES, max_size=64)
@@ -60,27 +72,10 @@ def test_matches_the_documented_algorithm(seed: bytes, client_seeds: list[bytes]
 
 
 @given(seeds, client_seed_lists)
-def test_deck_is_a_permutation_and_verifies(seed: bytes, client_seeds: list[bytes]) -> None:
+def test_deck_is_a_permutation(seed: bytes, client_seeds: list[bytes]) -> None:
     deck = shuffled_deck(seed, client_seeds)
     assert sorted(deck) == list(range(52))
     assert shuffled_deck(seed, client_seeds) == deck
-    assert verify(commitment(seed), seed, deck, client_seeds)
-    assert verify(commitment(seed).upper(), seed, tuple(deck), tuple(client_seeds))
-
-
-def test_tampering_is_detected() -> None:
-    deck = shuffled_deck(SEED, [b"seat3"])
-    swapped = [deck[1], deck[0], *deck[2:]]
-    other_seed = bytes(31) + b"\x01"
-    assert verify(commitment(SEED), SEED, deck, [b"seat3"])
-    assert not verify(commitment(SEED), SEED, swapped, [b"seat3"])
-    assert not verify(commitment(SEED), SEED, deck[:51], [b"seat3"])
-    assert not verify(commitment(SEED), SEED, deck)  # client seed omitted
-    assert not verify(commitment(SEED), SEED, deck, [b"seat4"])
-    assert not verify(commitment(other_seed), other_seed, deck, [b"seat3"])
-    assert not verify(commitment(other_seed), SEED, deck, [b"seat3"])
-    assert not verify("not hex at all ✗", SEED, deck, [b"seat3"])
-    assert not verify(commitment(SEED[:16]), SEED[:16], deck, [b"seat3"])
 
 
 def test_client_seeds_change_the_deck() -> None:
@@ -92,14 +87,139 @@ def test_client_seeds_change_the_deck() -> None:
     assert len(decks) == 7
 
 
-def test_commitment_is_sha256_and_hides_the_seed() -> None:
+def test_new_seeds_are_fresh_256_bit_values() -> None:
     seed = new_seed()
     assert len(seed) == SEED_BYTES
     assert new_seed() != seed
-    digest = commitment(seed)
-    assert digest == hashlib.sha256(seed).hexdigest()
-    assert len(digest) == 64
-    assert seed.hex() not in digest
+
+
+# --- the per-card commitment ------------------------------------------------------------
+
+
+def reimplemented_root(seed: bytes, seats: int, client_seeds: Sequence[bytes] = ()) -> str:
+    """The commitment as written in the module docstring, coded independently."""
+    deck = reimplemented_deck(seed, client_seeds)
+    count = 2 * seats + 5
+    level = []
+    for p in range(count):
+        nonce = hmac.new(seed, b"holdem-card-nonce-v1" + p.to_bytes(4, "big"), "sha256").digest()
+        level.append(
+            hashlib.sha256(b"\x00holdem-card-leaf-v1" + bytes([p, deck[p]]) + nonce).digest()
+        )
+    while len(level) & (len(level) - 1):
+        level.append(bytes(32))
+    while len(level) > 1:
+        level = [
+            hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest()
+            for i in range(0, len(level), 2)
+        ]
+    return level[0].hex()
+
+
+@given(seeds, client_seed_lists, st.integers(2, 9))
+def test_the_commitment_matches_the_documented_scheme(seed, client_seeds, seats) -> None:
+    deal = deal_from_seed(seed, seats, client_seeds)
+    assert deal.commitment == reimplemented_root(seed, seats, client_seeds)
+    assert list(deal.cards) == shuffled_deck(seed, client_seeds)[: 2 * seats + 5]
+
+
+def test_known_answer_pins_the_commitment() -> None:
+    # Players' verifiers check against this; changing it breaks every published hand.
+    assert deal_from_seed(SEED, 2).commitment == (
+        "109a03e5f893924fb5a65bfdfc8a0bc818ef477f0856ba50cc2e267724cbeb1f"
+    )
+    assert deal_from_seed(SEED, 6).commitment == reimplemented_root(SEED, 6)
+
+
+@given(seeds, st.integers(2, 9))
+def test_every_position_of_a_deal_opens_and_verifies(seed: bytes, seats: int) -> None:
+    deal = deal_from_seed(seed, seats)
+    for position in range(dealt_positions(seats)):
+        opening = deal.opening(position)
+        assert (opening.position, opening.card) == (position, deal.cards[position])
+        assert verify_opening(deal.commitment, opening)
+        assert verify_opening(deal.commitment.upper(), opening)
+        assert Opening.from_wire(opening.to_wire()) == opening
+
+
+def test_a_tampered_card_nonce_position_or_proof_is_rejected() -> None:
+    deal = deal_from_seed(SEED, 6)
+    opening = deal.opening(7)
+    assert verify_opening(deal.commitment, opening)
+    other = deal_from_seed(bytes(31) + b"\x01", 6)
+    flipped = bytes([opening.nonce[0] ^ 1]) + opening.nonce[1:]
+    proof = list(opening.proof)
+    for card in range(52):
+        if card != opening.card:
+            assert not verify_opening(deal.commitment, opening._replace(card=card))
+    assert not verify_opening(deal.commitment, opening._replace(nonce=flipped))
+    assert not verify_opening(deal.commitment, opening._replace(nonce=deal.opening(6).nonce))
+    for position in [6, 8, 23, 31, 32, -1]:
+        assert not verify_opening(deal.commitment, opening._replace(position=position))
+    for level in range(len(proof)):
+        bad = [*proof]
+        bad[level] = bytes(32)
+        assert not verify_opening(deal.commitment, opening._replace(proof=tuple(bad)))
+    assert not verify_opening(deal.commitment, opening._replace(proof=tuple(proof[:-1])))
+    assert not verify_opening(deal.commitment, opening._replace(proof=(*proof, bytes(32))))
+    assert not verify_opening(deal.commitment, opening._replace(proof=()))
+    assert not verify_opening(other.commitment, opening)  # another hand's commitment
+    assert not verify_opening(deal.commitment, other.opening(7))
+    assert not verify_opening("not hex ✗", opening)
+    # The other position's opening does not stand in for this one.
+    assert not verify_opening(deal.commitment, deal.opening(8)._replace(position=7))
+
+
+def test_an_inner_node_cannot_be_passed_off_as_a_leaf() -> None:
+    # With a bare hash for leaves, the two children of an inner node would "open" it.
+    deal = deal_from_seed(SEED, 2)
+    opening = deal.opening(0)
+    shorter = opening._replace(proof=opening.proof[1:], position=0)
+    assert not verify_opening(deal.commitment, shorter)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        {},
+        {"position": "1", "card": "As", "nonce": "00" * 32, "proof": []},
+        {"position": 1, "card": "Xx", "nonce": "00" * 32, "proof": []},
+        {"position": 1, "card": "As", "nonce": "zz", "proof": []},
+        {"position": 1, "card": "As", "nonce": "00" * 32, "proof": "00"},
+        {"position": 1, "card": "As", "nonce": "00" * 32, "proof": [1]},
+    ],
+)
+def test_a_malformed_opening_is_refused_as_such(wire) -> None:
+    with pytest.raises(ValueError, match="not an opening"):
+        Opening.from_wire(wire)
+
+
+def test_nonces_differ_per_position_and_per_hand_and_hide_the_seed() -> None:
+    nonces = {card_nonce(SEED, p) for p in range(23)}
+    other = {card_nonce(bytes(31) + b"\x01", p) for p in range(23)}
+    assert len(nonces) == 23
+    assert not nonces & other
+    everything = b"".join(nonces)
+    assert SEED not in everything
+    # A nonce is not part of the shuffle's byte stream either.
+    mix = hashlib.sha256(b"holdem-shuffle-v1" + bytes(4)).digest()
+    stream = b"".join(hmac.digest(SEED, mix + i.to_bytes(8, "big"), "sha256") for i in range(8))
+    assert not any(n in stream for n in nonces)
+
+
+def test_the_operator_check_recomputes_the_deal_and_finds_a_wrong_card() -> None:
+    deal = deal_from_seed(SEED, 3, [b"seat0"])
+    recorded = {p: deal.cards[p] for p in (0, 1, 6, 7, 8)}
+    check = verify_deal(deal.commitment, SEED, 3, [b"seat0"], recorded)
+    assert check == (True, "cards", check.deal, ())
+    wrong = {**recorded, 6: (deal.cards[6] + 1) % 52}
+    assert verify_deal(deal.commitment, SEED, 3, [b"seat0"], wrong).problems
+    assert verify_deal(deal.commitment, SEED, 3).scheme is None  # client seed omitted
+    assert not verify_deal(deal.commitment, bytes(32), 3, [b"seat0"]).ok
+    # A hand from before per-card commitments published sha256(seed).
+    legacy = verify_deal(seed_commitment(SEED), SEED, 3, (), {0: shuffled_deck(SEED)[0]})
+    assert (legacy.ok, legacy.scheme) == (True, "seed")
+    assert seed_commitment(SEED) == hashlib.sha256(SEED).hexdigest()
 
 
 def test_short_seed_is_rejected() -> None:

@@ -12,6 +12,7 @@ from holdem.engine import (
     Table,
     UnknownStateVersionError,
 )
+from holdem.engine.shuffle import deal_from_seed, seed_commitment, verify_opening
 
 ALLOWED = (list, dict, int, str, bytes, bool, type(None))
 
@@ -104,3 +105,52 @@ def test_a_malformed_state_is_refused(broken):
     with pytest.raises(StateError) as caught:
         Table.from_state(broken)
     assert caught.value.code in ("invalid_state", "unknown_state_version")
+
+
+def test_a_hand_restored_mid_way_opens_its_later_cards_against_the_same_commitment():
+    table = make_table([200_000] * 3)
+    hand = table.start_hand(seed=bytes(range(32)), button=0)
+    commitment = hand.commitment
+    play(hand, "p0 call; p1 call; p2 check")
+    table.drain_events()
+    restored = round_trip(table)
+    assert restored.hand.commitment == commitment
+    play(restored.hand, "p1 check; p2 check; p0 check")
+    (turn,) = [e for e in restored.drain_events() if e.type == "street_dealt"]
+    assert [o.position for o in turn.openings] == [9]
+    assert verify_opening(commitment, turn.openings[0])
+
+
+def version_1(state):
+    """A state as a server before per-card commitments wrote it: version 1, the hand's
+    commitment sha256(seed), and the seed at the end of a finished hand's result."""
+    old = [1, state[1], state[2], None if state[3] is None else list(state[3])]
+    hand = old[3]
+    if hand is not None:
+        hand[24] = seed_commitment(hand[25])  # commitment, seed
+        if hand[26] is not None:
+            hand[26] = [*hand[26][:-1], hand[24], hand[25]]
+    return old
+
+
+def test_a_version_1_checkpoint_of_a_rolling_deploy_still_loads():
+    table = make_table([200_000] * 3)
+    hand = table.start_hand(seed=bytes(range(32)), button=0)
+    play(hand, "p0 call; p1 call; p2 check")
+    table.drain_events()
+    restored = Table.from_state(version_1(table.to_state()))
+    # The hand keeps the commitment it published; no opening can match it, so none is sent.
+    assert restored.hand.commitment == seed_commitment(bytes(range(32)))
+    assert restored.hand.seed == bytes(range(32))
+    play(restored.hand, "p1 check; p2 check; p0 check")
+    (turn,) = [e for e in restored.drain_events() if e.type == "street_dealt"]
+    assert turn.openings == ()
+    assert restored.view_for(None)["openings"] == []
+    play(restored.hand, "p1 check; p2 check; p0 check; p1 check; p2 check; p0 check")
+    assert "seed" not in restored.hand.result._fields
+    # Rewritten as version 2, and the next hand is committed card by card.
+    assert restored.to_state()[0] == STATE_VERSION == 2
+    finished = Table.from_state(version_1(restored.to_state()))
+    assert finished.hand.result == restored.hand.result
+    nxt = finished.start_hand(seed=bytes(32))
+    assert nxt.commitment == deal_from_seed(bytes(32), 3).commitment

@@ -91,3 +91,19 @@ def test_a_table_without_a_hand_has_a_plain_view():
     assert_plain(view)
     assert view["hand_number"] is None
     assert view["seats"][0]["status"] == "waiting"
+
+
+def test_a_player_who_takes_a_seat_after_its_hand_sees_nothing_of_that_hands_cards():
+    table = make_table([200_000] * 3)
+    hand = table.start_hand(seed=bytes(range(32)), button=0)
+    play(hand, "p0 fold; p1 fold")  # seat 0's folded cards, then a walk
+    assert hand.result is not None
+    assert cards_seen(table.view_for(0)) == {0: list(hand.hole_cards(0))}
+    table.leave(0)
+    table.sit_down(0, "newcomer", 200_000)
+    view = table.view_for(0)
+    assert cards_seen(view) == {}
+    assert view["openings"] == []
+    table.leave(0)
+    table.sit_down(0, "p0", 200_000)  # the same player back in the same seat
+    assert cards_seen(table.view_for(0)) == {0: list(hand.hole_cards(0))}

@@ -4,6 +4,9 @@ One reader task decodes every frame: answers to requests (``result`` / ``error``
 ``snapshot`` carrying the request's ``id``) resolve the awaiting call; every message is also
 queued for `messages()` / `next_message()`, in arrival order.
 
+Every card the client is shown is checked against its hand's commitment as it arrives
+(`openings`, an `holdem.client.openings.OpeningChecker`: per-hand verdicts and totals).
+
 The heartbeat is the application's ``ping``, sent only after `heartbeat_s` without any other
 message (any message keeps the server's idle timer alive). The client sends no WebSocket
 protocol pings of its own: the server pings every connection and the client answers.
@@ -22,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from holdem.cancellation import cancel_and_wait
+from holdem.client.openings import OpeningChecker
 from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_for
 
 __all__ = ["ClientError", "ClosedError", "TableClient"]
@@ -53,7 +57,12 @@ class TableClient:
         token: The REST API's access token (sent in the first message, never in the URL).
         encoding: ``"msgpack"``, ``"json"`` or ``None`` (offer nothing: the server's JSON
             fallback).
-        record: Keep every received message in `received` (tests, spies).
+        record: Keep every received message in `received`, and every frame as it came off
+            the socket in `frames` (tests, spies).
+
+    Attributes:
+        openings: The verdicts on every card opening received (see
+            `holdem.client.openings`).
     """
 
     def __init__(
@@ -71,6 +80,8 @@ class TableClient:
         self.encoding = encoding
         self.record = record
         self.received: list[dict[str, Any]] = []
+        self.frames: list[bytes | str] = []
+        self.openings = OpeningChecker()
         self.user_id = 0
         self.connection_id = ""
         self.server = ""
@@ -280,7 +291,9 @@ class TableClient:
         try:
             async for frame in ws:
                 message = self.codec.decode(frame)
+                self.openings.observe(message)
                 if self.record:
+                    self.frames.append(frame)
                     self.received.append(message)
                 if self._on_message is not None:
                     self._on_message(message)

@@ -1,10 +1,11 @@
 """Where each card of the deck goes, and stacked decks for tests.
 
-The layout is fixed so that anyone holding the revealed seed can check every card of a
-hand: at a table of ``seats`` seats, seat ``s`` receives ``deck[2s]`` and
-``deck[2s + 1]`` (positions of seats not dealt in stay unused) and the board is
-``deck[2 * seats : 2 * seats + 5]`` (flop, turn, river). There are no burn cards: the
-deck is fixed, and committed to, before the hand starts, so burning protects nothing.
+The layout is fixed, and a card's position is part of its commitment (see
+:mod:`holdem.engine.shuffle`): at a table of ``seats`` seats, seat ``s`` receives
+``deck[2s]`` and ``deck[2s + 1]`` (positions of seats not dealt in stay unused, never
+opened) and the board is ``deck[2 * seats : 2 * seats + 5]`` (flop, turn, river). There are
+no burn cards: the deck is fixed, and committed to, before the hand starts, so burning
+protects nothing.
 
 >>> from holdem.engine.cards import cards_str
 >>> deck = stacked_deck(3, {0: "AsAd", 2: "7c2d"}, board="Ah Kh Qh Jh Th")

@@ -5,6 +5,12 @@ the hand (``0, 1, 2, ...``), and whose ``type`` property is a stable name for
 the wire and the hand history. Only :class:`HoleCardsDealt` is private: it must reach
 its own seat and nobody else; every other event is public.
 
+Cards come with their *openings* (:class:`~holdem.engine.shuffle.Opening`) against the
+commitment of :class:`HandStarted` when the hand was dealt from a seed (none for an explicit
+deck): a seat's hole cards in its private :class:`HoleCardsDealt`, board cards in
+:class:`StreetDealt`, shown cards in :class:`HandShown`. Nothing else opens a card, so a
+folded or mucked hand stays closed to everyone but its owner.
+
 Order within a hand: ``HandStarted``, ``BlindPosted`` (small, big, then any posted
 blinds), ``HoleCardsDealt`` per seat, then ``ActionTaken`` events; at the end of each
 betting round any ``UncalledBetReturned`` then ``PotsUpdated``; ``StreetDealt`` for the
@@ -24,6 +30,7 @@ from holdem.engine.cards import Card
 from holdem.engine.dealing import Street
 from holdem.engine.pots import Pot
 from holdem.engine.results import HandResult
+from holdem.engine.shuffle import Opening
 
 __all__ = [
     "ActionTaken",
@@ -69,6 +76,8 @@ class HandStarted(NamedTuple):
     seats: tuple[int, ...]
     stacks: tuple[int, ...]
     commitment: str | None
+    """The Merkle root over every position the hand can deal (see
+    :mod:`holdem.engine.shuffle`); ``None`` for an explicit deck."""
 
     @property
     def type(self) -> str:
@@ -92,11 +101,12 @@ class BlindPosted(NamedTuple):
 
 
 class HoleCardsDealt(NamedTuple):
-    """A seat's two hole cards. PRIVATE to ``seat``."""
+    """A seat's two hole cards and their openings. PRIVATE to ``seat``."""
 
     seq: int
     seat: int
     cards: tuple[Card, Card]
+    openings: tuple[Opening, ...]
 
     @property
     def type(self) -> str:
@@ -130,12 +140,14 @@ class ActionTaken(NamedTuple):
 
 
 class StreetDealt(NamedTuple):
-    """Board cards were dealt: ``cards`` the new ones, ``board`` all of them."""
+    """Board cards were dealt: ``cards`` the new ones (with their ``openings``), ``board``
+    all of them."""
 
     seq: int
     street: Street
     cards: tuple[Card, ...]
     board: tuple[Card, ...]
+    openings: tuple[Opening, ...]
 
     @property
     def type(self) -> str:
@@ -169,11 +181,12 @@ class PotsUpdated(NamedTuple):
 
 
 class HandShown(NamedTuple):
-    """A seat's hole cards were shown at showdown (now public)."""
+    """A seat's hole cards were shown at showdown (now public, with their openings)."""
 
     seq: int
     seat: int
     cards: tuple[Card, ...]
+    openings: tuple[Opening, ...]
 
     @property
     def type(self) -> str:
@@ -223,7 +236,7 @@ class PotAwarded(NamedTuple):
 
 
 class HandEnded(NamedTuple):
-    """The hand is over; ``result.seed`` reveals the shuffle seed, if one was used."""
+    """The hand is over. The seed is not revealed: it would open every folded hand."""
 
     seq: int
     result: HandResult

@@ -67,6 +67,7 @@ from holdem.engine.pots import Pot, build_pots, odd_chip_order, split_pot
 from holdem.engine.rake import RakeRule, take_rake
 from holdem.engine.results import HandResult, PotResult
 from holdem.engine.showdown import reveal, showdown_order
+from holdem.engine.shuffle import Deal, Opening, commit_deck
 
 __all__ = ["Hand"]
 
@@ -117,6 +118,8 @@ class Hand:
         "commitment",
         "committed",
         "current_bet",
+        "deal",
+        "deal_checked",
         "dealt",
         "events",
         "folded",
@@ -171,6 +174,8 @@ class Hand:
     seq: int
     commitment: str | None
     seed: bytes | None
+    deal: Deal | None
+    deal_checked: bool
     pots: list[Pot]
     uncalled: list[tuple[int, int]]
     shown: list[int]
@@ -187,7 +192,7 @@ class Hand:
         players: list[str | None],
         stacks: list[int],
         cards: list[Card],
-        commitment: str | None,
+        deal: Deal | None,
         seed: bytes | None,
         events: list[Event],
     ) -> None:
@@ -202,8 +207,9 @@ class Hand:
             players: The table's player ids (shared, read at the end for the result).
             stacks: The table's stacks (shared and updated in place).
             cards: The hand's cards in the layout of :mod:`holdem.engine.dealing`.
-            commitment: The deck commitment to publish, if the deck came from a seed.
-            seed: The seed to reveal at the end, if any.
+            deal: The committed deal, if the cards came from a seed: its commitment is
+                published and the cards are opened to those who may see them.
+            seed: The seed the deal came from, kept server side (never in an event).
             events: The list events are appended to (shared with the table).
         """
         size = len(stacks)
@@ -237,8 +243,10 @@ class Hand:
         self.live_count = len(plan.dealt)
         self.actor_count = len(plan.dealt)
         self.events = events
-        self.commitment = commitment
+        self.commitment = None if deal is None else deal.commitment
         self.seed = seed
+        self.deal = deal
+        self.deal_checked = True
         self.pots = []
         self.uncalled = []
         self.shown = []
@@ -254,7 +262,7 @@ class Hand:
                 big_blind,
                 plan.dealt,
                 tuple([stacks[s] for s in plan.dealt]),
-                commitment,
+                self.commitment,
             )
         )
         self.seq = 1
@@ -264,7 +272,14 @@ class Hand:
         after = plan.button + 1
         for seat in [*range(after, size), *range(after)]:  # from the left of the button
             if dealt[seat]:
-                events.append(HoleCardsDealt(seq, seat, (cards[2 * seat], cards[2 * seat + 1])))
+                events.append(
+                    HoleCardsDealt(
+                        seq,
+                        seat,
+                        (cards[2 * seat], cards[2 * seat + 1]),
+                        self.openings(2 * seat, 2 * seat + 1),
+                    )
+                )
                 seq += 1
         self.seq = seq
         self._advance(plan.big_blind_seat)
@@ -281,6 +296,31 @@ class Hand:
         if not 0 <= seat < self.size or not self.dealt[seat]:
             return None
         return (self.cards[2 * seat], self.cards[2 * seat + 1])
+
+    def committed_deal(self) -> Deal | None:
+        """The deal behind the published commitment, if cards can be opened against it.
+
+        A hand restored from a checkpoint rebuilds it from the seed on first use, and only
+        when the rebuilt root is the commitment it published: a hand begun under the old
+        ``sha256(seed)`` commitment finishes without openings rather than with false ones.
+        """
+        if not self.deal_checked:
+            self.deal_checked = True
+            seed, commitment = self.seed, self.commitment
+            if seed is not None and commitment is not None:
+                deal = commit_deck(seed, self.cards)
+                self.deal = deal if deal.commitment == commitment else None
+        return self.deal
+
+    def openings(self, *positions: int) -> tuple[Opening, ...]:
+        """The openings of some dealt positions (none when the hand has no commitment).
+
+        The engine opens a position only in the events and views of those who may see it.
+        """
+        deal = self.committed_deal()
+        if deal is None:
+            return ()
+        return tuple([deal.opening(p) for p in positions])
 
     def legal_actions(self, seat: int) -> LegalActions:
         """What ``seat`` may do now; everything false/``None`` when it is not their turn."""
@@ -594,7 +634,8 @@ class Hand:
         start = 2 * self.size
         new = self.cards[start + first : start + last]
         self.board.extend(new)
-        self.events.append(StreetDealt(self.seq, street, tuple(new), tuple(self.board)))
+        opened = self.openings(*range(start + first, start + last))
+        self.events.append(StreetDealt(self.seq, street, tuple(new), tuple(self.board), opened))
         self.seq += 1
 
     def _showdown(self) -> None:
@@ -615,7 +656,14 @@ class Hand:
         seq = self.seq
         for seat in order:
             if seat in shown:
-                events.append(HandShown(seq, seat, (cards[2 * seat], cards[2 * seat + 1])))
+                events.append(
+                    HandShown(
+                        seq,
+                        seat,
+                        (cards[2 * seat], cards[2 * seat + 1]),
+                        self.openings(2 * seat, 2 * seat + 1),
+                    )
+                )
             else:
                 events.append(HandMucked(seq, seat))
             seq += 1
@@ -674,7 +722,6 @@ class Hand:
             shown=tuple([(s, (cards[2 * s], cards[2 * s + 1])) for s in self.shown]),
             mucked=mucked,
             commitment=self.commitment,
-            seed=self.seed,
         )
         self.result = result
         events.append(HandEnded(seq, result))

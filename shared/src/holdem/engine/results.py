@@ -48,8 +48,8 @@ class HandResult(NamedTuple):
             the raked pots.
         shown: ``(seat, hole cards)`` shown at showdown, in showing order.
         mucked: Seats that reached showdown and mucked, in showing order.
-        commitment: The deck commitment published when the hand started, if seeded.
-        seed: The revealed shuffle seed, if seeded.
+        commitment: The deck commitment published when the hand started, if seeded. (The
+            seed stays with :class:`~holdem.engine.hand.Hand`, server side.)
     """
 
     hand_number: int
@@ -66,4 +66,3 @@ class HandResult(NamedTuple):
     shown: tuple[tuple[int, tuple[Card, ...]], ...]
     mucked: tuple[int, ...]
     commitment: str | None
-    seed: bytes | None

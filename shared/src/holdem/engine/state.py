@@ -2,9 +2,9 @@
 
 The state is a compact, versioned, positional structure made only of ``list``, ``int``,
 ``str``, ``bytes``, ``bool`` and ``None`` (ready for msgpack). It is built for speed:
-flat lists copied wholesale, no per-field dictionaries. Layout of version 1::
+flat lists copied wholesale, no per-field dictionaries. Layout of version 2::
 
-    [1, config, table, hand | None]
+    [2, config, table, hand | None]
     config = [seats, small_blind, big_blind, min_buy_in, max_buy_in,
               rake_numerator, rake_denominator, rake_cap]
     table  = [players, stacks, status, owes_big, owes_small, posted_big,
@@ -13,9 +13,19 @@ flat lists copied wholesale, no per-field dictionaries. Layout of version 1::
               current_bet, min_raise, aggressor, live_count, actor_count, seq,
               dealt, folded, all_in, bets, committed, acted, start_stacks,
               cards, board, pots, uncalled, shown, commitment, seed, result | None]
+    result = [hand_number, button, seats, players, board, pots, uncalled, net, stacks,
+              rake, rake_by_seat, shown, mucked, commitment]
 
 The state holds the undealt cards and the seed: it is server-side only, never sent to
-players. Events not yet drained are not part of it: drain, then checkpoint.
+players. Events not yet drained are not part of it: drain, then checkpoint. The per-card
+nonces and Merkle tree are not stored: a restored hand rebuilds them from the seed when it
+next opens a card (:meth:`~holdem.engine.hand.Hand.committed_deal`).
+
+Version 1 (before per-card commitments) is still read, for a checkpoint written by an older
+server during a rolling deploy: its result also ends with the seed, which is dropped, and a
+hand it holds in progress had published ``sha256(seed)`` as its commitment, which no opening
+matches, so that hand finishes without openings (its seed stays server side as always) and
+the next hand is committed card by card. Any other version is refused.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["STATE_VERSION", "dump_table", "load_table"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+_READABLE = frozenset([1, STATE_VERSION])
 _STREETS = tuple(Street)
 
 
@@ -123,7 +134,6 @@ def _dump_result(result: HandResult) -> list[Any]:
         [[s, list(cards)] for s, cards in result.shown],
         list(result.mucked),
         result.commitment,
-        result.seed,
     ]
 
 
@@ -144,10 +154,10 @@ def load_table(data: Any, table_class: type[Table], config_class: type[TableConf
         version = data[0]
     except (TypeError, IndexError, KeyError) as exc:
         raise StateError("not a table state") from exc
-    if version != STATE_VERSION:
+    if type(version) is not int or version not in _READABLE:
         raise UnknownStateVersionError(
             f"table state version {version!r} is not supported (this engine reads "
-            f"version {STATE_VERSION})"
+            f"versions {sorted(_READABLE)})"
         )
     try:
         return _load(data, table_class, config_class)
@@ -156,7 +166,7 @@ def load_table(data: Any, table_class: type[Table], config_class: type[TableConf
 
 
 def _load(data: Any, table_class: type[Table], config_class: type[TableConfig]) -> Table:
-    _, config_data, table_data, hand_data = data
+    version, config_data, table_data, hand_data = data
     seats, small, big, min_buy_in, max_buy_in, numerator, denominator, cap = config_data
     config = config_class(
         seats=seats,
@@ -191,11 +201,11 @@ def _load(data: Any, table_class: type[Table], config_class: type[TableConfig]) 
     table.last_small = last_small
     table.last_big = last_big
     table.events = []
-    table.hand = None if hand_data is None else _load_hand(hand_data, table)
+    table.hand = None if hand_data is None else _load_hand(hand_data, table, version)
     return table
 
 
-def _load_hand(data: Any, table: Table) -> Hand:
+def _load_hand(data: Any, table: Table, version: int) -> Hand:
     hand = Hand.__new__(Hand)
     (
         hand.number,
@@ -247,11 +257,15 @@ def _load_hand(data: Any, table: Table) -> Hand:
     hand.pots = [Pot(amount, tuple(eligible)) for amount, eligible in pots]
     hand.uncalled = [(seat, chips) for seat, chips in uncalled]
     hand.shown = list(shown)
-    hand.result = None if result is None else _load_result(result)
+    hand.deal = None
+    hand.deal_checked = False  # rebuilt from the seed when a card is next opened
+    hand.result = None if result is None else _load_result(result, version)
     return hand
 
 
-def _load_result(data: Any) -> HandResult:
+def _load_result(data: Any, version: int) -> HandResult:
+    if version == 1:
+        data = data[:-1]  # version 1 kept the seed in the result too
     (
         hand_number,
         button,
@@ -267,7 +281,6 @@ def _load_result(data: Any) -> HandResult:
         shown,
         mucked,
         commitment,
-        seed,
     ) = data
     return HandResult(
         hand_number=hand_number,
@@ -287,5 +300,4 @@ def _load_result(data: Any) -> HandResult:
         shown=tuple((s, tuple(cards)) for s, cards in shown),
         mucked=tuple(mucked),
         commitment=commitment,
-        seed=seed,
     )

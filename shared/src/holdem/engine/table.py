@@ -26,7 +26,7 @@ from typing import Any
 from holdem.engine import shuffle
 from holdem.engine.blinds import READY, SeatStatus, plan_hand
 from holdem.engine.cards import Card
-from holdem.engine.dealing import BOARD_SIZE, board_offset, check_deck
+from holdem.engine.dealing import check_deck
 from holdem.engine.errors import (
     BuyInOutOfRangeError,
     ConfigError,
@@ -346,15 +346,17 @@ class Table:
         """Plan the blinds and deal the next hand.
 
         Pass exactly one source of cards: ``seed`` (production: a fresh
-        :func:`holdem.engine.shuffle.new_seed`; the hand publishes its commitment and
-        reveals it at the end) or an explicit ``deck`` (tests, replays; see
+        :func:`holdem.engine.shuffle.new_seed`; the hand publishes a per-card commitment and
+        opens each card only to those who may see it; the seed stays server side) or an
+        explicit ``deck`` (tests, replays; see
         :func:`holdem.engine.dealing.stacked_deck` for the layout). Players with no chips
         are sat out first.
 
         Args:
             deck: An explicit deck.
             seed: The server seed for :func:`holdem.engine.shuffle.shuffled_deck`.
-            client_seeds: Optional player seeds mixed into the shuffle.
+            client_seeds: Optional player seeds mixed into the shuffle (fixed before the
+                commitment is published).
             button: The button of the table's first hand (default: the lowest ready seat);
                 ignored afterwards, when the big blind is anchored.
 
@@ -374,18 +376,17 @@ class Table:
         if button is not None:
             self._seat(button)
         size = self.size
+        deal: shuffle.Deal | None = None
         if seed is not None:
             try:
-                shuffled = shuffle.shuffled_deck(seed, client_seeds)
+                deal = shuffle.deal_from_seed(seed, size, client_seeds)
             except ValueError as exc:
                 raise DeckError(str(exc)) from exc
             # A permutation by construction: no need to validate it card by card.
-            cards = shuffled[: board_offset(size) + BOARD_SIZE]
-            commitment: str | None = shuffle.commitment(seed)
+            cards = list(deal.cards)
         else:
             assert deck is not None
             cards = check_deck(deck, size)
-            commitment = None
         status = self.status
         for s in range(size):
             if status[s] in READY and self.stacks[s] == 0:
@@ -426,7 +427,7 @@ class Table:
             players=self.players,
             stacks=self.stacks,
             cards=cards,
-            commitment=commitment,
+            deal=deal,
             seed=seed,
             events=self.events,
         )

@@ -1,8 +1,11 @@
 """What one viewer may see of a table, as plain data for the wire.
 
 A view never contains hole cards the viewer may not see: a seated player sees their own
-cards; everybody sees the cards shown at showdown; a spectator sees only those. Views
-are plain ``dict``/``list``/``int``/``str``/``bool``/``None`` structures.
+cards; everybody sees the cards shown at showdown; a spectator sees only those. The same
+rule decides which cards the view opens against the hand's commitment (``openings``: the
+viewer's own hole cards, the board dealt so far, cards shown at showdown). Views are plain
+``dict``/``list``/``int``/``str``/``bool``/``None`` structures, openings being
+:class:`~holdem.engine.shuffle.Opening` tuples.
 
 >>> from holdem.engine.table import Table, TableConfig
 >>> table = Table(TableConfig(seats=2, small_blind=1, big_blind=2))
@@ -16,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from holdem.engine.blinds import SeatStatus
-from holdem.engine.dealing import Street
+from holdem.engine.dealing import Street, board_offset
 
 if TYPE_CHECKING:
     from holdem.engine.table import Table
@@ -40,17 +43,27 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
         ``hand_number``, ``running``, the blinds and positions, ``street``, ``board``,
         ``pots`` (``[amount, eligible seats]``, as of the last finished betting round),
         ``to_act``, one entry per seat (player, status, stack, street bet, folded, all-in,
-        and ``cards`` only when the viewer may see them), and ``legal_actions`` when it
-        is the viewer's turn.
+        and ``cards`` only when the viewer may see them), ``legal_actions`` when it
+        is the viewer's turn, the hand's ``commitment`` and the ``openings`` of the cards
+        the viewer may see.
     """
     hand = table.hand
     shown = set(hand.shown) if hand is not None else set()
+    # Between hands the last hand stays on the table, and its seats may have changed hands:
+    # a player who sits in a seat after its hand sees nothing of the cards dealt to it.
+    mine = (
+        seat is not None
+        and hand is not None
+        and (hand.result is None or hand.result.players[seat] == table.players[seat])
+    )
     seats = []
+    opened: list[int] = []
     for s in range(table.size):
         in_hand = hand is not None and hand.dealt[s]
         cards = None
-        if hand is not None and in_hand and (s == seat or s in shown):
+        if hand is not None and in_hand and ((s == seat and mine) or s in shown):
             cards = [hand.cards[2 * s], hand.cards[2 * s + 1]]
+            opened += [2 * s, 2 * s + 1]
         seats.append(
             {
                 "seat": s,
@@ -83,6 +96,8 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
             pots=[],
             to_act=None,
             legal_actions=None,
+            commitment=None,
+            openings=[],
         )
         return view
     running = hand.result is None
@@ -100,6 +115,12 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
         pots=[[pot.amount, list(pot.eligible)] for pot in hand.pots],
         to_act=hand.to_act if hand.to_act >= 0 else None,
         legal_actions=legal,
+        commitment=hand.commitment,
+        openings=list(
+            hand.openings(
+                *opened, *range(board_offset(hand.size), board_offset(hand.size) + len(hand.board))
+            )
+        ),
     )
     return view
 

@@ -5,7 +5,10 @@ A client offers ``holdem.v1.msgpack`` and/or ``holdem.v1.json`` in
 gets JSON (the fallback). JSON travels in text frames, MessagePack in binary frames.
 
 In MessagePack, the field names listed in `KEYS` travel as their index (a one-byte integer);
-names not in the table travel as strings. Decoding accepts both.
+names not in the table travel as strings. Decoding accepts both. The fields of `BINARY_HEX`
+(a card opening's nonce and proof hashes: random bytes that no encoding compresses) are hex
+strings in JSON and raw bytes (``bin``) in MessagePack, half the size; decoding gives hex
+strings back, so a message reads the same in both encodings.
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ KEYS: tuple[str, ...] = (
     "shown",
     "mucked",
     "commitment",
-    "seed",
+    "seed",  # no longer sent (the seed stays server side); its number stays taken
     "winners",
     "pot",
     "eligible",
@@ -148,6 +151,11 @@ KEYS: tuple[str, ...] = (
     "as",
     "left",
     "after_hand",
+    "openings",
+    "position",
+    "card",
+    "nonce",
+    "proof",
 )
 """Field names sent as small integers in MessagePack (1 byte instead of the name), so binary
 messages are at least half the size of their JSON form. Both sides share this table."""
@@ -155,22 +163,31 @@ _KEY_NUMBER = {name: number for number, name in enumerate(KEYS)}
 assert len(_KEY_NUMBER) == len(KEYS), "KEYS must not repeat a name"
 
 
-def _compact(value: Any) -> Any:
+BINARY_HEX = frozenset(["nonce", "proof"])
+"""Fields (and lists under them) that are hex text in JSON and raw bytes in MessagePack."""
+
+
+def _compact(value: Any, key: Any = None) -> Any:
     if isinstance(value, dict):
-        return {_KEY_NUMBER.get(k, k): _compact(v) for k, v in value.items()}
+        return {_KEY_NUMBER.get(k, k): _compact(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_compact(v) for v in value]
+        return [_compact(v, key) for v in value]
+    if key in BINARY_HEX and isinstance(value, str):
+        return bytes.fromhex(value)
     return value
 
 
-def _expand(value: Any) -> Any:
+def _expand(value: Any, key: Any = None) -> Any:
     if isinstance(value, dict):
-        return {
-            (KEYS[k] if type(k) is int and 0 <= k < len(KEYS) else k): _expand(v)
-            for k, v in value.items()
-        }
+        expanded = {}
+        for k, v in value.items():
+            name = KEYS[k] if type(k) is int and 0 <= k < len(KEYS) else k
+            expanded[name] = _expand(v, name)
+        return expanded
     if isinstance(value, list):
-        return [_expand(v) for v in value]
+        return [_expand(v, key) for v in value]
+    if key in BINARY_HEX and isinstance(value, bytes):
+        return value.hex()
     return value
 
 

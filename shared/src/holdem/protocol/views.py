@@ -3,6 +3,9 @@
 Only the table's owner calls these. Which events a connection may receive is decided by the
 caller with `holdem.engine.events.audience`: private events (hole cards) go to their
 owner's user channel only; every other event goes to the table channel.
+
+Openings travel as `holdem.engine.shuffle.Opening.to_wire` gives them (position, card, nonce
+and proof in hex). The shuffle seed is never put on the wire: it would open every card.
 """
 
 from __future__ import annotations
@@ -37,13 +40,18 @@ def event_to_wire(event: Event) -> dict[str, Any]:
             fields[name] = [card_str(c) for c in value]
         elif name == "pots":
             fields[name] = [[pot.amount, list(pot.eligible)] for pot in value]
+        elif name == "openings":
+            fields[name] = [opening.to_wire() for opening in value]
         else:
             fields[name] = _plain(value)
     return fields
 
 
 def result_to_wire(result: HandResult) -> dict[str, Any]:
-    """A finished hand for every viewer: board, pots, net per seat, rake, revealed seed."""
+    """A finished hand for every viewer: board, pots, net per seat, rake, the commitment.
+
+    Shown cards were opened by their ``hand_shown`` events; nothing here opens a card.
+    """
     return {
         "hand": result.hand_number,
         "button": result.button,
@@ -67,7 +75,6 @@ def result_to_wire(result: HandResult) -> dict[str, Any]:
         "shown": [[seat, [card_str(c) for c in cards]] for seat, cards in result.shown],
         "mucked": list(result.mucked),
         "commitment": result.commitment,
-        "seed": result.seed.hex() if result.seed is not None else None,
     }
 
 
@@ -75,6 +82,7 @@ def view_to_wire(view: dict[str, Any]) -> dict[str, Any]:
     """An engine view (`holdem.engine.views.view_for`) with cards as strings."""
     out = dict(view)
     out["board"] = [card_str(c) for c in view["board"]]
+    out["openings"] = [opening.to_wire() for opening in view["openings"]]
     out["seats"] = [
         {**seat, "cards": None if seat["cards"] is None else [card_str(c) for c in seat["cards"]]}
         for seat in view["seats"]

@@ -8,9 +8,12 @@ What the table servers write, and what this module shows (documented in docs/api
   `PRIVATE_EVENT_TYPES` carry one seat's hole cards: they are shown only to that seat's
   player, or to everyone when the seat showed at showdown. Other events are public.
 * ``hands.result`` — public outcome; only its ``pots`` list is passed on.
+* ``hands.deck_seed`` — the shuffle seed: server side only, for the operator's verification
+  (`holdem.services.hand_audit`). It is never returned: it would open every folded hand.
 
-A player sees their own hole cards and any cards shown at showdown, never anything else.
-The deck commitment and the revealed seed let anyone verify the shuffle.
+A player sees their own hole cards and any cards shown at showdown, never anything else,
+and the openings of exactly those cards and of the board (``openings`` of the events they
+see, gathered in `HandDetail.openings`), to check against the deck commitment.
 """
 
 from __future__ import annotations
@@ -72,10 +75,15 @@ class HandDetail:
     summary: HandSummary
     button_seat: int
     deck_commitment: str
-    deck_seed: str
+    openings: list[dict[str, Any]]
     pots: list[Any]
     players: list[PlayerView]
     events: list[EventView]
+
+
+def _openings_in(events: list[EventView]) -> list[dict[str, Any]]:
+    """The card openings the visible events carry, in event order."""
+    return [opening for e in events for opening in e.payload.get("openings") or ()]
 
 
 # HandSummary's fields, in order.
@@ -149,7 +157,6 @@ _HAND_WITH_SEATS = (
         User.nickname,
         Hand.button_seat,
         Hand.deck_commitment,
-        Hand.deck_seed,
         Hand.result,
     )
     .join(User, User.id == HandPlayer.user_id)
@@ -183,12 +190,16 @@ async def get_hand(
     if mine is None:
         raise NotFound("no such hand in your history", {"hand_id": hand_id})
     visible_seats = {row.seat_no for row in rows if row.shown or row.user_id == user_id}
-    events = (await db.execute(_EVENTS, {"hand_id": hand_id})).all()
+    events = [
+        EventView(seq_no, kind, seat_no, payload)
+        for seq_no, kind, seat_no, payload in (await db.execute(_EVENTS, {"hand_id": hand_id}))
+        if kind not in PRIVATE_EVENT_TYPES or seat_no in visible_seats
+    ]
     return HandDetail(
         summary=HandSummary(*tuple(mine)[:13]),
         button_seat=mine.button_seat,
         deck_commitment=mine.deck_commitment,
-        deck_seed=mine.deck_seed,
+        openings=_openings_in(events),
         pots=list((mine.result or {}).get("pots", [])),
         players=[
             PlayerView(
@@ -201,11 +212,7 @@ async def get_hand(
             )
             for row in rows
         ],
-        events=[
-            EventView(seq_no, kind, seat_no, payload)
-            for seq_no, kind, seat_no, payload in events
-            if kind not in PRIVATE_EVENT_TYPES or seat_no in visible_seats
-        ],
+        events=events,
     )
 
 
@@ -222,6 +229,11 @@ async def _archived_detail(db: Reader, user_id: int, record: HandRecord) -> Hand
     )
     me = next(p for p in record.players if p.user_id == user_id)
     visible_seats = {p.seat_no for p in record.players if p.shown or p.user_id == user_id}
+    events = [
+        EventView(e.seq_no, e.type, e.seat_no, e.payload)
+        for e in record.events
+        if e.type not in PRIVATE_EVENT_TYPES or e.seat_no in visible_seats
+    ]
     return HandDetail(
         summary=HandSummary(
             hand_id=record.id,
@@ -240,7 +252,7 @@ async def _archived_detail(db: Reader, user_id: int, record: HandRecord) -> Hand
         ),
         button_seat=record.button_seat,
         deck_commitment=record.deck_commitment,
-        deck_seed=record.deck_seed,
+        openings=_openings_in(events),
         pots=list((record.result or {}).get("pots", [])),
         players=[
             PlayerView(
@@ -253,9 +265,5 @@ async def _archived_detail(db: Reader, user_id: int, record: HandRecord) -> Hand
             )
             for p in record.players
         ],
-        events=[
-            EventView(e.seq_no, e.type, e.seat_no, e.payload)
-            for e in record.events
-            if e.type not in PRIVATE_EVENT_TYPES or e.seat_no in visible_seats
-        ],
+        events=events,
     )

@@ -80,7 +80,7 @@ def build_settlement(
         "total_pot": total_pot,
         "rake": result.rake,
         "commitment": result.commitment or "",
-        "seed": result.seed.hex() if result.seed is not None else "",
+        "seed": hand.seed.hex() if hand.seed is not None else "",  # server side only
         "players": players,
         "events": events,
         "result": {
