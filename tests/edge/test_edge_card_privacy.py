@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import msgpack
-import pytest
 from sqlalchemy import func, select
 
 from holdem.adapters.orm.hands import Hand, HandPlayer
@@ -29,7 +28,7 @@ from holdem.bootstrap import bootstrap
 from holdem.client import Bot, BotStrategy, Opening, verify_opening
 from holdem.engine.cards import card_str, parse_cards
 from holdem.engine.shuffle import card_nonce, deal_from_seed
-from tests.edge.conftest import bounded, fast_settings, url_of
+from tests.edge.conftest import FAST, bounded, fast_settings, url_of
 from tests.functions.api.api_support import make_app
 
 HANDS = 200
@@ -161,12 +160,15 @@ async def settled(container, table_id: int, through: int, wait_s: float = 30.0) 
     raise TimeoutError(f"hands up to {through} not settled")
 
 
-@pytest.mark.slow  # 200 real hands: 80-110 s measured on a busy shared 2-core machine
 async def test_over_200_hands_no_client_learns_a_card_it_may_not_see(
     start_edge, make_players, fund, make_table, clients, container, edge_settings, aws
 ):
+    # Bots with no think time act faster than a person may (20 messages/s per connection):
+    # a refused action would cost a 10 s clock.
     settings = fast_settings(
-        edge_settings, game={"action_clock_s": 10.0, "time_bank_s": 0.0, "between_hands_s": 0.0}
+        edge_settings,
+        ws={**FAST["ws"], "messages_per_second": 1_000.0, "message_burst": 1_000},
+        game={"action_clock_s": 10.0, "time_bank_s": 0.0, "between_hands_s": 0.0},
     )
     server = await start_edge(settings)
     players = await make_players(SEATS + 1)
