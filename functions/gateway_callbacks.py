@@ -33,6 +33,7 @@ from holdem.services.notifications import Notice
 MAX_BODY_BYTES = 64 * 1024
 
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (gateway_callbacks.WebhookSourceNotAllowed, 403),
     (gateway_callbacks.WebhookSignatureInvalid, 401),
     (gateway_callbacks.WebhookStale, 400),
     (gateway_callbacks.WebhookMalformed, 400),
@@ -49,18 +50,32 @@ class Answer:
     notices: tuple[Notice, ...] = ()
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One callback as the transport received it."""
+
+    body: bytes
+    signature: str | None
+    source: str | None
+    """The peer address the transport saw (not a header)."""
+
+
 Apply = Callable[[PaymentsRuntime, bytes, str | None], Awaitable[Answer]]
 GetRuntime = Callable[[], PaymentsRuntime]
 
 
 async def answer(
-    apply: Apply, runtime: PaymentsRuntime, body: bytes, signature: str | None, logger: Logger
+    apply: Apply,
+    runtime: PaymentsRuntime,
+    delivery: Delivery,
+    logger: Logger,
 ) -> Answer:
     """One delivery → its answer; a refused delivery changes nothing and says why."""
-    if len(body) > MAX_BODY_BYTES:
+    if len(delivery.body) > MAX_BODY_BYTES:
         return Answer(413, {"error": {"code": "payload_too_large", "message": "body over 64 KiB"}})
     try:
-        return await apply(runtime, body, signature)
+        gateway_callbacks.check_source(delivery.source, runtime.container.settings.money)
+        return await apply(runtime, delivery.body, delivery.signature)
     except errors.ServiceError as exc:
         status = next((s for kind, s in ERROR_STATUS if isinstance(exc, kind)), 500)
         logger.warning("gateway callback refused", extra={"code": exc.code, "status": status})
@@ -71,9 +86,9 @@ async def answer(
 def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """An API Gateway HTTP API (payload 2.0) entry point for `apply`."""
 
-    async def run(body: bytes, signature: str | None) -> Answer:
+    async def run(delivery: Delivery) -> Answer:
         runtime = payments_runtime.runtime()
-        result = await answer(apply, runtime, body, signature, logger)
+        result = await answer(apply, runtime, delivery, logger)
         await runtime.notifier.notify_all(list(result.notices))
         return result
 
@@ -81,7 +96,8 @@ def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], An
         raw = event.get("body") or ""
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        result = event_loop.run(run(body, headers.get(SIGNATURE_HEADER)))
+        source = (event.get("requestContext") or {}).get("http", {}).get("sourceIp")
+        result = event_loop.run(run(Delivery(body, headers.get(SIGNATURE_HEADER), source)))
         return {
             "statusCode": result.status,
             "headers": {"content-type": "application/json"},
@@ -98,9 +114,12 @@ def asgi_app(
 
     async def endpoint(request: Request) -> JSONResponse:
         runtime = get_runtime()
-        body = await request.body()
-        signature = request.headers.get(SIGNATURE_HEADER)
-        result = await answer(apply, runtime, body, signature, logger)
+        delivery = Delivery(
+            await request.body(),
+            request.headers.get(SIGNATURE_HEADER),
+            request.client.host if request.client else None,
+        )
+        result = await answer(apply, runtime, delivery, logger)
         later = BackgroundTask(runtime.notifier.notify_all, list(result.notices))
         return JSONResponse(result.body, result.status, background=later)
 

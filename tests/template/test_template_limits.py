@@ -320,8 +320,17 @@ def test_archive_bucket_goes_cold_after_30_days_and_expires_at_365():
 
 def test_no_secret_is_inline_every_credential_is_a_reference():
     text = (ROOT / "template.yaml").read_text()
-    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    for name in ("DATABASE_URL", "REDIS_URL", "AUTH__JWT_SECRET", "MONEY__WEBHOOK_SECRET"):
+    env = dict(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    for props in _resources(TEMPLATE, "AWS::Serverless::Function").values():
+        env.update(props.get("Environment", {}).get("Variables", {}))
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "AUTH__JWT_SECRET",
+        "MONEY__WEBHOOK_SECRET",
+        "MONEY__GATEWAY_API_KEY",
+        "MONEY__GATEWAY_PASSWORD",
+    ):
         assert "{{secret:" in str(env[name].value), name
     assert not re.search(r"(?i)(password|secret|token)\s*:\s*['\"]?[A-Za-z0-9]{16,}", text)
 
