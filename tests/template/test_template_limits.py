@@ -444,6 +444,23 @@ def test_cfnlintrc_ignores_nothing_without_a_reason():
             assert "#" in line, f".cfnlintrc ignores {line.strip()} without a reason"
 
 
+def test_checkov_skips_nothing_without_a_reason():
+    import yaml
+
+    text = (ROOT / ".checkov.yaml").read_text()
+    skipped = yaml.safe_load(text)["skip-check"]
+    assert skipped
+    for check in skipped:
+        (line,) = [line for line in text.splitlines() if re.match(rf"\s*-\s*{check}\b", line)]
+        reason = line.partition("#")[2].strip()
+        assert len(reason) > 20, f".checkov.yaml skips {check} without a reason"
+
+
+def test_every_queue_is_encrypted_at_rest():
+    for name, props in _resources(TEMPLATE, "AWS::SQS::Queue").items():
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
+
+
 def test_samconfig_has_a_deploy_profile_per_environment():
     import tomllib
 
