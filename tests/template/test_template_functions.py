@@ -85,6 +85,35 @@ def test_every_function_is_committed_code_not_a_path_only_this_machine_has(logic
         assert tracked.returncode == 0, f"{path} is not committed: a clean clone would not have it"
 
 
+def test_dev_up_gives_each_function_only_the_secrets_and_queues_its_template_entry_names(
+    tmp_path,
+):
+    """A function that needs a secret or a queue its template entry lacks fails locally too."""
+    from devstack.aws import LocalResources
+
+    local = {
+        "DATABASE_URL": "postgresql+psycopg://local/holdem",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+        "AUTH__JWT_SECRET": "local-jwt",
+        "MONEY__WEBHOOK_SECRET": "local-webhook",
+        "AWS__PAYOUT_QUEUE_URL": "http://127.0.0.1:5000/payouts",
+        "MONEY__PAYOUT_CALLBACK_URL": "http://127.0.0.1:8000/api/v1/wallet/webhook/payout",
+    }
+    stack = Stack("", "", "http://127.0.0.1:5000", LocalResources(), local, tmp_path)
+    env = {logical: function_environment(spec, stack) for logical, spec in SPECS.items()}
+    assert env["ApiFunction"]["AUTH__JWT_SECRET"] == "local-jwt"
+    assert "MONEY__WEBHOOK_SECRET" not in env["ApiFunction"]
+    assert env["DepositWebhookFunction"]["MONEY__WEBHOOK_SECRET"] == "local-webhook"
+    assert "AUTH__JWT_SECRET" not in env["DepositWebhookFunction"]
+    assert "AWS__PAYOUT_QUEUE_URL" not in env["NotifierFunction"]
+    assert env["WithdrawalSchedulerFunction"]["AWS__PAYOUT_QUEUE_URL"].endswith("/payouts")
+    assert env["PayoutWorkerFunction"]["MONEY__PAYOUT_CALLBACK_URL"].startswith("http://127.")
+    assert "MONEY__PAYOUT_CALLBACK_URL" not in env["ApiFunction"]
+    # The connections the cloud provides reach every function.
+    assert all(e["DATABASE_URL"] == local["DATABASE_URL"] for e in env.values())
+    assert all(e["AWS_ENDPOINT_URL"] == local["AWS_ENDPOINT_URL"] for e in env.values())
+
+
 @pytest.fixture(scope="module")
 def module_database(postgres, migrated_template):
     """One migrated database for the module's function processes (started once)."""
