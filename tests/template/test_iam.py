@@ -272,6 +272,21 @@ def test_the_payout_login_is_readable_by_the_payout_worker_only(environment):
     assert readers == [s.function_role("PayoutWorkerFunction")]
 
 
+def test_the_payout_login_secret_itself_refuses_everyone_but_the_payout_worker():
+    s = stack("prod")
+    (policy,) = [
+        s.resolve(r["Properties"])
+        for r in s.resources.values()
+        if r["Type"] == "AWS::SecretsManager::ResourcePolicy"
+        and r["Properties"]["SecretId"] == {"Ref": "GatewayPayoutLoginSecret"}
+    ]
+    (deny,) = policy["ResourcePolicy"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Action"] == "secretsmanager:GetSecretValue"
+    worker = s.get_att(s.function_role("PayoutWorkerFunction"), "Arn")
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": worker}}
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_no_role_allows_every_resource_except_where_the_api_cannot_be_scoped(environment):
     s = stack(environment)

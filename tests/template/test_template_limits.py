@@ -410,6 +410,16 @@ def test_dockerfile_referenced_by_the_deploy_guide_exists_and_checks_healthz():
     assert "edge/Dockerfile" in (ROOT / "docs/DEPLOY.md").read_text()
 
 
+def test_the_image_base_is_one_argument_and_the_release_build_pins_it_by_digest():
+    dockerfile = (ROOT / "edge/Dockerfile").read_text()
+    stages = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert stages
+    assert set(stages) == {"${PYTHON_IMAGE}"}, "every stage starts from the pinned argument"
+    deploy = (ROOT / "docs/DEPLOY.md").read_text()
+    assert "--build-arg PYTHON_IMAGE=$base" in deploy
+    assert re.search(r"base=python:[\w.-]+@\$\(docker buildx imagetools inspect", deploy)
+
+
 def test_outputs_name_the_api_the_websocket_the_bucket_and_the_queues():
     outputs = set(TEMPLATE["Outputs"])
     assert {"ApiUrl", "WebSocketUrl", "HandArchiveBucketName", "PayoutQueueUrl"} <= outputs
