@@ -454,3 +454,16 @@ def test_with_a_custom_domain_the_execute_api_endpoint_is_off(environment, disab
     endpoint = server["x-amazon-apigateway-endpoint-configuration"]
     assert endpoint["disableExecuteApiEndpoint"] is disabled
     assert ("ApiDomainMapping" in s.resources) is disabled
+
+
+def test_in_prod_the_websocket_tier_answers_only_over_tls():
+    s = stack("prod")
+    listeners = {
+        s.resolve(r["Properties"])["Port"]: s.resolve(r["Properties"])
+        for r in s.resources.values()
+        if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
+    }
+    assert listeners[443]["Protocol"] == "HTTPS"
+    (plain,) = listeners[80]["DefaultActions"]
+    assert plain["Type"] == "redirect", "port 80 must not forward plaintext WebSockets"
+    assert plain["RedirectConfig"]["Protocol"] == "HTTPS"
