@@ -467,3 +467,46 @@ def test_in_prod_the_websocket_tier_answers_only_over_tls():
     (plain,) = listeners[80]["DefaultActions"]
     assert plain["Type"] == "redirect", "port 80 must not forward plaintext WebSockets"
     assert plain["RedirectConfig"]["Protocol"] == "HTTPS"
+
+
+# boto3 operations → the IAM action they need. A new call in the code fails the test below
+# until a function's CALLS list it (and so its role is checked for it).
+BOTO3_ACTIONS = {
+    "send_message": "sqs:SendMessage",
+    "send_message_batch": "sqs:SendMessage",
+    "receive_message": "sqs:ReceiveMessage",
+    "delete_message": "sqs:DeleteMessage",
+    "put_object": "s3:PutObject",
+    "get_object": "s3:GetObject",
+    "head_object": "s3:GetObject",
+    "copy_object": "s3:PutObject",
+    "delete_object": "s3:DeleteObject",
+    "delete_objects": "s3:DeleteObject",
+    "list_objects_v2": "s3:ListBucket",
+    "send_email": "ses:SendEmail",
+    "send_raw_email": "ses:SendRawEmail",
+    "put_metric_data": "cloudwatch:PutMetricData",
+    "put_events": "events:PutEvents",
+}
+# Calls made only by operator tools, with the operator's own credentials (never a role here).
+OPERATOR_ONLY = {
+    ("shared/src/holdem/adapters/audit_relay.py", "get_object"): "s3_copies: `./dev audit verify`",
+    ("shared/src/holdem/adapters/audit_relay.py", "get_paginator"): "s3_copies, as above",
+}
+
+
+def test_every_aws_call_in_the_code_is_listed_for_some_process():
+    listed = {call.action for calls in CALLS.values() for call in calls}
+    listed |= {call.action for call in TABLE_SERVER_CALLS}
+    operation = re.compile(rf"\.({'|'.join(BOTO3_ACTIONS)}|get_paginator)\b")
+    unlisted = []
+    for folder in ("shared/src/holdem", "functions", "edge"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            relative = str(path.relative_to(ROOT))
+            for found in operation.finditer(path.read_text()):
+                name = found.group(1)
+                if (relative, name) in OPERATOR_ONLY:
+                    continue
+                if BOTO3_ACTIONS.get(name) not in listed:
+                    unlisted.append(f"{relative}: {name}")
+    assert unlisted == []
