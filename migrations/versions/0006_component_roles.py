@@ -16,12 +16,16 @@ servers or the public API could rewrite any table. This revision creates one gro
   INSERT-only for the API.
 * The master credential stays for migrations and operators only.
 
+PostgreSQL asks UPDATE privilege for ``SELECT ... FOR UPDATE``: a component that claims rows
+that way holds UPDATE on their table even where it never changes them.
+
 Still to do before the components log in with these roles (docs/DEPLOY.md, "Database
 roles"): one LOGIN user per component (``CREATE ROLE holdem_api_login LOGIN PASSWORD ...
 IN ROLE holdem_api``) with its password in a Secrets Manager secret of its own, those
 secrets added to RDS Proxy's ``Auth`` (and its role), and each function's ``DATABASE_URL``
-naming its component's secret; then the whole test suite run with each component's
-processes connected as its role, since the table grants below come from reading the code.
+naming its component's secret. The function samples run as these roles in the test suite
+(tests/template/test_template_functions.py); the table servers' grants and the API routes
+the samples do not reach are read from the code, not yet exercised.
 
 Roles belong to the cluster, not the database: they are created only when missing, and the
 downgrade revokes this database's grants but leaves the roles (other databases of the
@@ -72,7 +76,9 @@ WRITES: dict[str, dict[str, str]] = {
         "daily_stats": "insert, update, delete",
         "archived_hands": "insert, update",
         "archived_hand_players": "insert, update",
-        "hands": "delete",
+        # delete, and update because SELECT ... FOR UPDATE (the archiver's claim on a
+        # table-hour) needs it.
+        "hands": "update, delete",
         "hand_players": "delete",
         "hand_events": "delete",
     },

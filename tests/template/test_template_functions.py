@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from devstack.aws import create_template_resources
 from devstack.cli import events_folder
@@ -127,9 +128,47 @@ def module_database(postgres, migrated_template):
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+# The PostgreSQL role each function's component logs in as (migration 0006_component_roles).
+COMPONENT_ROLE = {
+    "ApiFunction": "holdem_api",
+    "DepositWebhookFunction": "holdem_payments",
+    "PayoutWebhookFunction": "holdem_payments",
+    "WithdrawalSchedulerFunction": "holdem_payments",
+    "PayoutWorkerFunction": "holdem_payments",
+    "NotifierFunction": "holdem_payments",
+    "RakebackPlannerFunction": "holdem_economy",
+    "RakebackWorkerFunction": "holdem_economy",
+    "DailyStatsFunction": "holdem_economy",
+    "ArchiverFunction": "holdem_economy",
+    "AuditRelayFunction": "holdem_audit_relay",
+}
+
+
 @pytest.fixture(scope="module")
-def local_functions(module_database, redis_server, moto_server, tmp_path_factory):
-    """Each function of template.yaml in its own execution-environment process."""
+def component_logins(postgres, module_database):
+    """A LOGIN member of each component role; the database URL it connects with, by role."""
+    suffix = uuid.uuid4().hex[:8]
+    urls = {}
+    with postgres.admin() as conn:
+        for role in sorted(set(COMPONENT_ROLE.values())):
+            conn.execute(f"create role {role}_{suffix} login in role {role}")
+            urls[role] = make_url(module_database).set(username=f"{role}_{suffix}")
+    try:
+        yield {role: url.render_as_string(False) for role, url in urls.items()}
+    finally:
+        with postgres.admin() as conn:
+            for role in urls:
+                conn.execute(f"drop role if exists {role}_{suffix}")
+
+
+def test_every_function_has_a_database_role():
+    assert sorted(COMPONENT_ROLE) == sorted(SPECS)
+
+
+@pytest.fixture(scope="module")
+def local_functions(module_database, component_logins, redis_server, moto_server, tmp_path_factory):
+    """Each function of template.yaml in its own execution-environment process, connected to
+    PostgreSQL as its component's role (so a missing grant fails its samples)."""
     database_url = module_database
     redis_url = os.environ.get("REDIS_URL") or redis_server.url(db=3)
     tmp_path = tmp_path_factory.mktemp("stack")
@@ -152,6 +191,8 @@ def local_functions(module_database, redis_server, moto_server, tmp_path_factory
     supervisor = Supervisor()
     ports = {logical: free_port() for logical in specs}
     envs = {logical: function_environment(spec, stack) for logical, spec in specs.items()}
+    for logical, function_env in envs.items():
+        function_env["DATABASE_URL"] = component_logins[COMPONENT_ROLE[logical]]
     child_env = {
         **env,
         "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
