@@ -23,9 +23,9 @@ Still to do before the components log in with these roles (docs/DEPLOY.md, "Data
 roles"): one LOGIN user per component (``CREATE ROLE holdem_api_login LOGIN PASSWORD ...
 IN ROLE holdem_api``) with its password in a Secrets Manager secret of its own, those
 secrets added to RDS Proxy's ``Auth`` (and its role), and each function's ``DATABASE_URL``
-naming its component's secret. The function samples run as these roles in the test suite
-(tests/template/test_template_functions.py); the table servers' grants and the API routes
-the samples do not reach are read from the code, not yet exercised.
+naming its component's secret. The function samples (tests/template/test_template_functions.py)
+and the table servers of tests/edge run as these roles in the test suite; the API routes the
+samples do not reach are read from the code, not yet exercised.
 
 Roles belong to the cluster, not the database: they are created only when missing, and the
 downgrade revokes this database's grants but leaves the roles (other databases of the
