@@ -34,6 +34,7 @@ MAX_BODY_BYTES = 64 * 1024
 TOO_LARGE = {"error": {"code": "payload_too_large", "message": "body over 64 KiB", "details": {}}}
 
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (gateway_callbacks.WebhookSourceNotAllowed, 403),
     (gateway_callbacks.WebhookSignatureInvalid, 401),
     (gateway_callbacks.WebhookStale, 400),
     (gateway_callbacks.WebhookMalformed, 400),
@@ -51,18 +52,32 @@ class Answer:
     notices: tuple[Notice, ...] = ()
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One callback as the transport received it."""
+
+    body: bytes
+    signature: str | None
+    source: str | None
+    """The peer address the transport saw (not a header)."""
+
+
 Apply = Callable[[PaymentsRuntime, bytes, str | None], Awaitable[Answer]]
 GetRuntime = Callable[[], PaymentsRuntime]
 
 
 async def answer(
-    apply: Apply, runtime: PaymentsRuntime, body: bytes, signature: str | None, logger: Logger
+    apply: Apply,
+    runtime: PaymentsRuntime,
+    delivery: Delivery,
+    logger: Logger,
 ) -> Answer:
     """One delivery → its answer; a refused delivery changes nothing and says why."""
-    if len(body) > MAX_BODY_BYTES:
+    if len(delivery.body) > MAX_BODY_BYTES:
         return Answer(413, TOO_LARGE)
     try:
-        return await apply(runtime, body, signature)
+        gateway_callbacks.check_source(delivery.source, runtime.container.settings.money)
+        return await apply(runtime, delivery.body, delivery.signature)
     except errors.ServiceError as exc:
         status = next((s for kind, s in ERROR_STATUS if isinstance(exc, kind)), 500)
         logger.warning("gateway callback refused", extra={"code": exc.code, "status": status})
@@ -73,9 +88,9 @@ async def answer(
 def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """An API Gateway HTTP API (payload 2.0) entry point for `apply`."""
 
-    async def run(body: bytes, signature: str | None) -> Answer:
+    async def run(delivery: Delivery) -> Answer:
         runtime = payments_runtime.runtime()
-        result = await answer(apply, runtime, body, signature, logger)
+        result = await answer(apply, runtime, delivery, logger)
         await runtime.notifier.notify_all(list(result.notices))
         return result
 
@@ -86,7 +101,9 @@ def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], An
             return _response(Answer(413, TOO_LARGE))  # refused before it is decoded
         body = base64.b64decode(raw) if encoded else raw.encode()
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        return _response(event_loop.run(run(body, headers.get(SIGNATURE_HEADER))))
+        source = (event.get("requestContext") or {}).get("http", {}).get("sourceIp")
+        result = event_loop.run(run(Delivery(body, headers.get(SIGNATURE_HEADER), source)))
+        return _response(result)
 
     return handler
 
@@ -132,8 +149,12 @@ def asgi_app(
             # Close the connection: the rest of the body is never read.
             return JSONResponse(TOO_LARGE, 413, headers={"connection": "close"})
         runtime = get_runtime()
-        signature = request.headers.get(SIGNATURE_HEADER)
-        result = await answer(apply, runtime, body, signature, logger)
+        delivery = Delivery(
+            body,
+            request.headers.get(SIGNATURE_HEADER),
+            request.client.host if request.client else None,
+        )
+        result = await answer(apply, runtime, delivery, logger)
         later = BackgroundTask(runtime.notifier.notify_all, list(result.notices))
         return JSONResponse(result.body, result.status, background=later)
 

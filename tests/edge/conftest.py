@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from devstack.paths import ROOT
 from edge.server import EdgeServer
@@ -75,8 +76,23 @@ async def bounded(what: str, wait_s: float = 60.0) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-def edge_settings(settings: Settings) -> Settings:
-    return fast_settings(settings)
+def table_server_database_url(postgres, database_url) -> Iterator[str]:
+    """This test's database as the table servers reach it in production: logged in as a
+    member of the holdem_table_server role (migration 0007), so a grant the servers need and
+    the role lacks fails here. Fixtures that seed data keep the owner's connection."""
+    login = f"table_server_{next(_numbers)}_{os.getpid()}"
+    with postgres.admin() as conn:
+        conn.execute(f"create role {login} login in role holdem_table_server")
+    try:
+        yield make_url(database_url).set(username=login).render_as_string(False)
+    finally:
+        with postgres.admin() as conn:
+            conn.execute(f"drop role if exists {login}")
+
+
+@pytest.fixture
+def edge_settings(settings: Settings, table_server_database_url: str) -> Settings:
+    return fast_settings(settings.model_copy(update={"database_url": table_server_database_url}))
 
 
 @dataclass

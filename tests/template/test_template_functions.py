@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from sqlalchemy import make_url
 
 from devstack.aws import SENDER_VARIABLE, create_template_resources
 from devstack.cli import events_folder
@@ -86,6 +87,35 @@ def test_every_function_is_committed_code_not_a_path_only_this_machine_has(logic
         assert tracked.returncode == 0, f"{path} is not committed: a clean clone would not have it"
 
 
+def test_dev_up_gives_each_function_only_the_secrets_and_queues_its_template_entry_names(
+    tmp_path,
+):
+    """A function that needs a secret or a queue its template entry lacks fails locally too."""
+    from devstack.aws import LocalResources
+
+    local = {
+        "DATABASE_URL": "postgresql+psycopg://local/holdem",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+        "AUTH__JWT_SECRET": "local-jwt",
+        "MONEY__WEBHOOK_SECRET": "local-webhook",
+        "AWS__PAYOUT_QUEUE_URL": "http://127.0.0.1:5000/payouts",
+        "MONEY__PAYOUT_CALLBACK_URL": "http://127.0.0.1:8000/api/v1/wallet/webhook/payout",
+    }
+    stack = Stack("", "", "http://127.0.0.1:5000", LocalResources(), local, tmp_path)
+    env = {logical: function_environment(spec, stack) for logical, spec in SPECS.items()}
+    assert env["ApiFunction"]["AUTH__JWT_SECRET"] == "local-jwt"
+    assert "MONEY__WEBHOOK_SECRET" not in env["ApiFunction"]
+    assert env["DepositWebhookFunction"]["MONEY__WEBHOOK_SECRET"] == "local-webhook"
+    assert "AUTH__JWT_SECRET" not in env["DepositWebhookFunction"]
+    assert "AWS__PAYOUT_QUEUE_URL" not in env["NotifierFunction"]
+    assert env["WithdrawalSchedulerFunction"]["AWS__PAYOUT_QUEUE_URL"].endswith("/payouts")
+    assert env["PayoutWorkerFunction"]["MONEY__PAYOUT_CALLBACK_URL"].startswith("http://127.")
+    assert "MONEY__PAYOUT_CALLBACK_URL" not in env["ApiFunction"]
+    # The connections the cloud provides reach every function.
+    assert all(e["DATABASE_URL"] == local["DATABASE_URL"] for e in env.values())
+    assert all(e["AWS_ENDPOINT_URL"] == local["AWS_ENDPOINT_URL"] for e in env.values())
+
+
 @pytest.fixture(scope="module")
 def module_database(postgres, migrated_template):
     """One migrated database for the module's function processes (started once)."""
@@ -99,9 +129,47 @@ def module_database(postgres, migrated_template):
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+# The PostgreSQL role each function's component logs in as (migration 0007_component_roles).
+COMPONENT_ROLE = {
+    "ApiFunction": "holdem_api",
+    "DepositWebhookFunction": "holdem_payments",
+    "PayoutWebhookFunction": "holdem_payments",
+    "WithdrawalSchedulerFunction": "holdem_payments",
+    "PayoutWorkerFunction": "holdem_payments",
+    "NotifierFunction": "holdem_payments",
+    "RakebackPlannerFunction": "holdem_economy",
+    "RakebackWorkerFunction": "holdem_economy",
+    "DailyStatsFunction": "holdem_economy",
+    "ArchiverFunction": "holdem_economy",
+    "AuditRelayFunction": "holdem_audit_relay",
+}
+
+
 @pytest.fixture(scope="module")
-def local_functions(module_database, redis_server, moto_server, tmp_path_factory):
-    """Each function of template.yaml in its own execution-environment process."""
+def component_logins(postgres, module_database):
+    """A LOGIN member of each component role; the database URL it connects with, by role."""
+    suffix = uuid.uuid4().hex[:8]
+    urls = {}
+    with postgres.admin() as conn:
+        for role in sorted(set(COMPONENT_ROLE.values())):
+            conn.execute(f"create role {role}_{suffix} login in role {role}")
+            urls[role] = make_url(module_database).set(username=f"{role}_{suffix}")
+    try:
+        yield {role: url.render_as_string(False) for role, url in urls.items()}
+    finally:
+        with postgres.admin() as conn:
+            for role in urls:
+                conn.execute(f"drop role if exists {role}_{suffix}")
+
+
+def test_every_function_has_a_database_role():
+    assert sorted(COMPONENT_ROLE) == sorted(SPECS)
+
+
+@pytest.fixture(scope="module")
+def local_functions(module_database, component_logins, redis_server, moto_server, tmp_path_factory):
+    """Each function of template.yaml in its own execution-environment process, connected to
+    PostgreSQL as its component's role (so a missing grant fails its samples)."""
     database_url = module_database
     redis_url = os.environ.get("REDIS_URL") or redis_server.url(db=3)
     tmp_path = tmp_path_factory.mktemp("stack")
@@ -124,6 +192,8 @@ def local_functions(module_database, redis_server, moto_server, tmp_path_factory
     supervisor = Supervisor()
     ports = {logical: free_port() for logical in specs}
     envs = {logical: function_environment(spec, stack) for logical, spec in specs.items()}
+    for logical, function_env in envs.items():
+        function_env["DATABASE_URL"] = component_logins[COMPONENT_ROLE[logical]]
     child_env = {
         **env,
         "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",

@@ -117,6 +117,38 @@ def sqs_event_problems(template: dict[str, Any]) -> list[str]:
             queue = str(source["Queue"].value).split(".")[0]
             if "RedrivePolicy" not in queues.get(queue, {}):
                 problems.append(f"{where}: queue {queue} has no dead-letter queue")
+            timeout = int(props.get("Timeout", _global_timeout(template)))
+            visibility = int(queues.get(queue, {}).get("VisibilityTimeout", 30))
+            if visibility < 6 * timeout:
+                problems.append(f"{where}: {queue} visibility {visibility} s < 6 x {timeout} s")
+    return problems
+
+
+def _global_timeout(template: dict[str, Any]) -> int:
+    return int(template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+
+
+def scheduled_dead_letters(template: dict[str, Any]) -> list[str]:
+    """A schedule that cannot start its function must leave a trace (its DLQ has an alarm)."""
+    problems = []
+    for name, props in _resources(template, "AWS::Serverless::Function").items():
+        for event_name, event in (props.get("Events") or {}).items():
+            if event["Type"] == "ScheduleV2" and "DeadLetterConfig" not in event["Properties"]:
+                problems.append(f"{name}.{event_name}: no DeadLetterConfig")
+    return problems
+
+
+def schedules_shorter_than_their_period(template: dict[str, Any]) -> list[str]:
+    """A job scheduled every minute must finish within the minute (no overlapping runs)."""
+    problems = []
+    for name, props in _resources(template, "AWS::Serverless::Function").items():
+        for event in (props.get("Events") or {}).values():
+            if event["Type"] != "ScheduleV2":
+                continue
+            if event["Properties"]["ScheduleExpression"].startswith("cron(* "):
+                timeout = int(props.get("Timeout", _global_timeout(template)))
+                if timeout >= 60:
+                    problems.append(f"{name}: timeout {timeout} s on a one-minute schedule")
     return problems
 
 
@@ -127,6 +159,8 @@ CHECKS = [
     schedule_problems,
     aurora_capacity,
     sqs_event_problems,
+    scheduled_dead_letters,
+    schedules_shorter_than_their_period,
 ]
 
 BROKEN: dict[str, dict[str, Any]] = {
@@ -171,6 +205,28 @@ BROKEN: dict[str, dict[str, Any]] = {
             "Type": "AWS::RDS::DBCluster",
             "Properties": {
                 "ServerlessV2ScalingConfiguration": {"MinCapacity": 1, "MaxCapacity": 512}
+            },
+        }
+    },
+    "scheduled_dead_letters": {
+        "F": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "Events": {"Hourly": {"Type": "ScheduleV2", "Properties": {"Name": "x"}}}
+            },
+        }
+    },
+    "schedules_shorter_than_their_period": {
+        "F": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "Timeout": 300,
+                "Events": {
+                    "Minutely": {
+                        "Type": "ScheduleV2",
+                        "Properties": {"ScheduleExpression": "cron(* * * * ? *)"},
+                    }
+                },
             },
         }
     },
@@ -320,8 +376,17 @@ def test_archive_bucket_goes_cold_after_30_days_and_expires_at_365():
 
 def test_no_secret_is_inline_every_credential_is_a_reference():
     text = (ROOT / "template.yaml").read_text()
-    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    for name in ("DATABASE_URL", "REDIS_URL", "AUTH__JWT_SECRET", "MONEY__WEBHOOK_SECRET"):
+    env = dict(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    for props in _resources(TEMPLATE, "AWS::Serverless::Function").values():
+        env.update(props.get("Environment", {}).get("Variables", {}))
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "AUTH__JWT_SECRET",
+        "MONEY__WEBHOOK_SECRET",
+        "MONEY__GATEWAY_API_KEY",
+        "MONEY__GATEWAY_PASSWORD",
+    ):
         assert "{{secret:" in str(env[name].value), name
     assert not re.search(r"(?i)(password|secret|token)\s*:\s*['\"]?[A-Za-z0-9]{16,}", text)
 
@@ -343,6 +408,16 @@ def test_dockerfile_referenced_by_the_deploy_guide_exists_and_checks_healthz():
     assert "/healthz" in dockerfile
     assert re.search(r"^USER\s+(?!root)\S+", dockerfile, re.MULTILINE)
     assert "edge/Dockerfile" in (ROOT / "docs/DEPLOY.md").read_text()
+
+
+def test_the_image_base_is_one_argument_and_the_release_build_pins_it_by_digest():
+    dockerfile = (ROOT / "edge/Dockerfile").read_text()
+    stages = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert stages
+    assert set(stages) == {"${PYTHON_IMAGE}"}, "every stage starts from the pinned argument"
+    deploy = (ROOT / "docs/DEPLOY.md").read_text()
+    assert "--build-arg PYTHON_IMAGE=$base" in deploy
+    assert re.search(r"base=python:[\w.-]+@\$\(docker buildx imagetools inspect", deploy)
 
 
 def test_outputs_name_the_api_the_websocket_the_bucket_and_the_queues():
@@ -379,6 +454,23 @@ def test_cfnlintrc_ignores_nothing_without_a_reason():
             assert "#" in line, f".cfnlintrc ignores {line.strip()} without a reason"
 
 
+def test_checkov_skips_nothing_without_a_reason():
+    import yaml
+
+    text = (ROOT / ".checkov.yaml").read_text()
+    skipped = yaml.safe_load(text)["skip-check"]
+    assert skipped
+    for check in skipped:
+        (line,) = [line for line in text.splitlines() if re.match(rf"\s*-\s*{check}\b", line)]
+        reason = line.partition("#")[2].strip()
+        assert len(reason) > 20, f".checkov.yaml skips {check} without a reason"
+
+
+def test_every_queue_is_encrypted_at_rest():
+    for name, props in _resources(TEMPLATE, "AWS::SQS::Queue").items():
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
+
+
 def test_samconfig_has_a_deploy_profile_per_environment():
     import tomllib
 
@@ -411,3 +503,21 @@ def test_samconfig_has_a_deploy_profile_per_environment():
 def test_the_table_server_image_must_be_pinned(image, ok):
     pattern = TEMPLATE["Parameters"]["TableServerImage"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern.strip("^$"), image)) is ok
+
+
+def test_connection_budget_holds_during_a_rolling_deploy_at_the_largest_fleet():
+    """2 x the fleet's pools (MaximumPercent 200) + the proxy's share + 60 spare fit."""
+    (group,) = _resources(TEMPLATE, "AWS::RDS::DBParameterGroup").values()
+    max_connections = int(group["Parameters"]["max_connections"])
+    (proxy,) = _resources(TEMPLATE, "AWS::RDS::DBProxyTargetGroup").values()
+    proxy_share = (
+        max_connections * proxy["ConnectionPoolConfigurationInfo"]["MaxConnectionsPercent"]
+    )
+    task = TEMPLATE["Resources"]["TableServerTaskDefinition"]["Properties"]
+    env = {e["Name"]: e["Value"] for e in task["ContainerDefinitions"][0]["Environment"]}
+    per_task = int(env["DB__POOL_SIZE"]) + int(env["DB__MAX_OVERFLOW"])
+    service = TEMPLATE["Resources"]["TableServerService"]["Properties"]
+    surge = service["DeploymentConfiguration"]["MaximumPercent"] / 100
+    largest_fleet = int(TEMPLATE["Parameters"]["TableServerMaxCount"]["MaxValue"])
+    fleet = surge * largest_fleet * per_task
+    assert fleet + proxy_share / 100 + 60 <= max_connections

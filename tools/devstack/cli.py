@@ -212,10 +212,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_lint_template(args: argparse.Namespace) -> int:
-    """cfn-lint template.yaml (offline, from its own pinned virtualenv .venv-cfn/)."""
-    from devstack.cfn import cfn_lint
+    """cfn-lint and checkov on template.yaml (offline, each in its own pinned virtualenv)."""
+    from devstack.cfn import lint_template
 
-    return cfn_lint(TEMPLATE)
+    return lint_template(TEMPLATE)
 
 
 def _step(title: str, argv: list[str]) -> None:
@@ -234,7 +234,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         _step("ruff check", [str(VENV_BIN / "ruff"), "check", "."])
         _step("ruff format --check", [str(VENV_BIN / "ruff"), "format", "--check", "."])
         _step("mypy --strict", [str(VENV_BIN / "mypy"), *SHIPPED_CODE])
-        _step("cfn-lint template.yaml", [PYTHON, "-m", "devstack", "lint-template"])
+        _step("cfn-lint + checkov template.yaml", [PYTHON, "-m", "devstack", "lint-template"])
     _step("pytest", [PYTHON, "-m", "pytest", *args.pytest_args])
     return 0
 

@@ -55,10 +55,36 @@ class RunningFunctions:
         self.invoker.close()
 
 
+def template_variables(template: Mapping[str, Any]) -> set[str]:
+    """Every environment variable the template sets, in Globals or on any function."""
+    bodies = [template.get("Globals", {}).get("Function", {})]
+    bodies += [
+        resource.get("Properties", {})
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    ]
+    return {
+        name for body in bodies for name in ((body.get("Environment") or {}).get("Variables") or {})
+    }
+
+
 def function_environment(spec: FunctionSpec, stack: Stack) -> dict[str, str]:
-    """What the function sees: its template environment, then the local stack's connections."""
+    """What the function sees: its template environment, as in AWS, with local values.
+
+    The local stack replaces what the cloud provides: its connections (database, Redis, moto,
+    fake credentials, the gateway and rate simulators) and its values for the variables this
+    function's template environment names. A variable the template gives only to other
+    functions (a secret, a queue, a bucket) is not given to this one here either, so a
+    function that needs something its template entry lacks fails locally as in AWS.
+    """
+    per_function = template_variables(stack.resolver().template)
+    local = {
+        name: value
+        for name, value in stack.env.items()
+        if name in spec.environment or name not in per_function
+    }
     # No X-Ray daemon here: Powertools' Tracer stays off (Tracing: Active is for AWS).
-    return {**spec.environment, **stack.env, "POWERTOOLS_TRACE_DISABLED": "true"}
+    return {**spec.environment, **local, "POWERTOOLS_TRACE_DISABLED": "true"}
 
 
 def _wait_for_port(port: int, supervisor: Supervisor, timeout: float = 60) -> None:

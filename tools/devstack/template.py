@@ -2,7 +2,8 @@
 
 The local stack creates the template's queues and buckets in moto and (as functions are added)
 runs its functions, so that a resource added to the template appears locally with no other
-edit. Only the intrinsic functions the template uses for names are resolved.
+edit. Only the intrinsic functions the template uses for names and environments are resolved,
+with every parameter at its default (so conditions are those of a dev deploy).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Resolver:
             "AWS::Partition": "aws",
         }.get(name)
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
         if name in self.refs:
             return self.refs[name]
         pseudo = self._pseudo(name)
@@ -87,7 +88,10 @@ class Resolver:
             return pseudo
         parameter = self.template.get("Parameters", {}).get(name)
         if parameter is not None:
-            return str(parameter.get("Default", ""))
+            default = str(parameter.get("Default", ""))
+            if parameter.get("Type") == "CommaDelimitedList":
+                return default.split(",")
+            return default
         resource = self.template.get("Resources", {}).get(name)
         if resource is not None:
             return str(self.physical_name(name))
@@ -112,13 +116,45 @@ class Resolver:
                 tag.value.split(".", 1) if isinstance(tag.value, str) else tag.value
             )
             return self.attribute(logical, attribute)
+        if tag.name == "If":
+            condition, when_true, when_false = tag.value
+            return self.resolve(when_true if self.condition(condition) else when_false)
+        if tag.name == "Join":
+            separator, items = tag.value
+            return str(separator).join(str(item) for item in self.resolve(items))
+        if tag.name == "Select":
+            index, items = tag.value
+            return self.resolve(items)[int(self.resolve(index))]
+        if tag.name == "Split":
+            separator, text = tag.value
+            return str(self.resolve(text)).split(separator)
         raise KeyError(f"unsupported intrinsic !{tag.name}")
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template, with every parameter at its default."""
+        return self._holds(self.template["Conditions"][name])
+
+    def _holds(self, body: Any) -> bool:
+        if not isinstance(body, Tag):
+            raise KeyError(f"unsupported condition {body!r}")
+        if body.name == "Equals":
+            left, right = body.value
+            return bool(self.resolve(left) == self.resolve(right))
+        if body.name == "Not":
+            return not self._holds(body.value[0])
+        if body.name == "And":
+            return all(self._holds(item) for item in body.value)
+        if body.name == "Or":
+            return any(self._holds(item) for item in body.value)
+        if body.name == "Condition":
+            return self.condition(body.value)
+        raise KeyError(f"unsupported condition !{body.name}")
 
     def _sub_name(self, name: str) -> str:
         if "." in name:
             logical, attribute = name.split(".", 1)
             return str(self.attribute(logical, attribute))
-        return self._ref(name)
+        return str(self._ref(name))
 
     def physical_name(self, logical_id: str) -> str:
         """The name a resource gets: its explicit name property, else stack-logical id."""

@@ -97,6 +97,9 @@ class MoneySettings(BaseModel):
     it below the deposit webhook's 1 s rate budget."""
     webhook_replay_window_s: int = 300
     webhook_secret: SecretStr = SecretStr("")
+    webhook_source_cidrs: tuple[str, ...] = ()
+    """Addresses the gateway calls back from (``MONEY__WEBHOOK_SOURCE_CIDRS``, a JSON list);
+    a delivery from elsewhere is refused before its signature is checked. Empty: any."""
     address_network: Literal["mainnet", "testnet"] = "mainnet"
     require_eip55_checksum: bool = False
     gateway_base_url: str = "https://api.nowpayments.io"

@@ -111,6 +111,29 @@ def test_the_webhook_refuses_bad_samples_with_a_clear_status(lambda_env, sample,
     assert json.loads(answer["body"])["error"]["code"] == code
 
 
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [("203.0.113.9", 200), ("198.51.100.7", 403), (None, 403)],
+    ids=["listed", "elsewhere", "unknown"],
+)
+def test_with_an_allow_list_only_the_gateways_addresses_are_heard(
+    lambda_env, monkeypatch, source, status
+):
+    monkeypatch.setenv("MONEY__WEBHOOK_SOURCE_CIDRS", '["203.0.113.0/24", "2001:db8::/32"]')
+    get_settings.cache_clear()
+    payments_runtime.reset()
+    built = payments_runtime.runtime()
+    user = _run(make_user(built.container))
+    address = _run(deposits.deposit_address(built.deposits(), user, "BTC")).address
+    event = _fresh(_event("deposit_webhook/notice-confirmed.json"), address)
+    event["requestContext"]["http"]["sourceIp"] = source
+    answer = webhook.handler(event, LambdaContext())
+    assert answer["statusCode"] == status
+    if status == 403:
+        assert json.loads(answer["body"])["error"]["code"] == "source_not_allowed"
+        assert _run(balances(built.container, user)).wallet == 0
+
+
 def test_the_scheduler_sample_approves_and_enqueues_due_withdrawals(lambda_env):
     built = payments_runtime.runtime()
     user = _run(make_user(built.container))

@@ -4,10 +4,13 @@ The payment gateway calls us back about deposits (`holdem.services.deposits.rece
 and about payouts (`holdem.services.withdrawals.receive_payout_notice`). Both are checked the
 same way, here: the HMAC-SHA512 signature in constant time (`holdem.payments.signatures`),
 the body a JSON object that validates as the callback's model, and the callback's own
-timestamp inside the replay window (``MONEY__WEBHOOK_REPLAY_WINDOW_S`` either way).
+timestamp inside the replay window (``MONEY__WEBHOOK_REPLAY_WINDOW_S`` either way). Before
+any of that, `check_source` refuses a delivery from outside the gateway's addresses when
+``MONEY__WEBHOOK_SOURCE_CIDRS`` lists them.
 
 Errors (mapped to HTTP statuses by the callback functions, in one table)::
 
+    WebhookSourceNotAllowed   source_not_allowed  (Forbidden)
     WebhookSignatureInvalid   invalid_signature   (AuthenticationError)
     WebhookStale              stale_delivery      (InvalidInput)
     WebhookMalformed          malformed_body      (InvalidInput)
@@ -16,6 +19,7 @@ Errors (mapped to HTTP statuses by the callback functions, in one table)::
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import ClassVar, TypeVar
 
@@ -25,6 +29,30 @@ from holdem.config import MoneySettings
 from holdem.payments import signatures
 from holdem.payments.errors import InvalidSignature, StaleDelivery
 from holdem.services import errors
+
+
+class WebhookSourceNotAllowed(errors.Forbidden):
+    """The delivery came from an address outside ``MONEY__WEBHOOK_SOURCE_CIDRS``."""
+
+    code = "source_not_allowed"
+
+
+def check_source(address: str | None, money: MoneySettings) -> None:
+    """Refuse a delivery whose source address is not the gateway's (when a list is set).
+
+    `address` is the connection's peer as the transport saw it (API Gateway's
+    ``requestContext.http.sourceIp``), never a header a caller can write.
+    """
+    if not money.webhook_source_cidrs:
+        return
+    try:
+        source = ipaddress.ip_address(address or "")
+    except ValueError as exc:
+        raise WebhookSourceNotAllowed("the delivery has no valid source address") from exc
+    if not any(
+        source in ipaddress.ip_network(cidr, strict=False) for cidr in money.webhook_source_cidrs
+    ):
+        raise WebhookSourceNotAllowed(f"{source} is not an address of the payment gateway")
 
 
 class WebhookSignatureInvalid(errors.AuthenticationError):
@@ -98,6 +126,8 @@ __all__ = [
     "WebhookMalformed",
     "WebhookPayloadInvalid",
     "WebhookSignatureInvalid",
+    "WebhookSourceNotAllowed",
     "WebhookStale",
+    "check_source",
     "verify_callback",
 ]
