@@ -217,8 +217,6 @@ class LoadBot:
         self.client: TableClient | None = None
         self.pending: dict[str, tuple[float, int]] = {}  # request id -> (sent, hand)
         self.waiting_broadcast: tuple[float, int] | None = None
-        self.decided: set[tuple[int, Any]] = set()  # (hand, turn deadline) already answered
-        self.ids = 0
 
     # ---- setup through the REST API and the simulator
 
@@ -341,7 +339,7 @@ class LoadBot:
                     turn = (int(message["hand"]), message.get("deadline"))
                     await self.act(turn, message["legal"])
             elif kind == "snapshot" and message.get("table_id") == self.table_id:
-                # Snapshots follow seating changes too: act only on a turn not answered yet.
+                # Snapshots follow seating changes too: `act` skips a turn already answered.
                 legal = message.get("legal_actions")
                 if message.get("running") and legal and message.get("to_act") == self.seat:
                     clock = message.get("clock") or {}
@@ -357,9 +355,11 @@ class LoadBot:
 
     async def act(self, turn: tuple[int, Any], legal: dict[str, Any]) -> None:
         assert self.client is not None
-        if turn in self.decided:
+        # An action still unanswered is this turn's answer: the client resends it after a
+        # reconnect and the table applies it once. A turn given back after a takeover (same
+        # hand, new deadline) with nothing pending is played again.
+        if self.client.unanswered(self.table_id):
             return
-        self.decided.add(turn)
         hand, deadline = turn
         delay = self.think()
         if delay:
@@ -367,8 +367,7 @@ class LoadBot:
         if deadline is not None and time.time() >= float(deadline):
             return  # the clock ran out meanwhile: the table acted for us, as for a person
         action, amount = self.strategy.choose(legal)
-        self.ids += 1
-        request_id = f"a{self.ids}"
+        request_id = self.client.new_id()
         message = {
             "type": "act",
             "id": request_id,
@@ -381,10 +380,7 @@ class LoadBot:
         sent = time.perf_counter()
         self.pending[request_id] = (sent, hand)
         self.waiting_broadcast = (sent, hand)
-        try:
-            await self.client.send(message)
-        except ClosedError:
-            return
+        await self.client.send_command(message)
         if self.swarm.measuring:
             self.swarm.stats.actions += 1
 

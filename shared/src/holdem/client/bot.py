@@ -2,7 +2,10 @@
 
 The strategy is deliberately plain (mostly check/call, some minimum raises, some folds to
 bets), seeded so a run can be repeated. It reacts to ``turn`` events naming its seat and to
-snapshots showing its turn (after a reconnect).
+snapshots showing its turn (after a reconnect), unless an action of its own for the hand is
+still unanswered: the client resends that one after a reconnect, and the table applies it
+once. A turn given back after a takeover (the same hand, a new deadline) is answered again
+when nothing is pending: the action sent to the server that died was lost.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ class Bot:
     async def sit_down(self) -> None:
         snapshot = await self.client.join(self.table_id, as_="player")
         mine = snapshot["seats"][self.seat]
-        if mine["player_id"] != str(self.client.user_id):
+        resent = any(c["type"] == "sit" for c in self.client.unanswered(self.table_id))
+        if mine["player_id"] != str(self.client.user_id) and not resent:
             await self.client.sit(self.table_id, self.seat, self.buy_in)
 
     async def play(self, hands: int | None = None) -> None:
@@ -91,12 +95,14 @@ class Bot:
                     await self.client.sit_in(self.table_id)
 
     async def _act(self, hand: int, legal: dict[str, Any]) -> None:
+        if any(c["type"] == "act" for c in self.client.unanswered(self.table_id)):
+            return  # already answered this turn; the client resends it if it was lost
         if self.think_s:
             await asyncio.sleep(self.think_s)
         action, amount = self.strategy.choose(legal)
         try:
             # Not awaited: the answer comes back through the reader while we keep reading.
-            await self.client.send(
+            await self.client.send_command(
                 {
                     "type": "act",
                     "table_id": self.table_id,
