@@ -114,6 +114,12 @@ class TableClient:
     async def connect(self, authenticate: bool = True) -> dict[str, Any] | None:
         """Open the socket and (by default) authenticate; returns ``authenticated``."""
         self.closed = None
+        # The end-of-stream mark of a previous connection must not end this one's stream
+        # (messages() would return at once after every reconnect); its messages stay queued.
+        queued = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        for message in queued:
+            if message is not None:
+                self._queue.put_nowait(message)
         self._ws = await connect(
             self.url,
             subprotocols=self.subprotocols,
