@@ -15,7 +15,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -180,15 +180,29 @@ class EdgeServer:
             await self.fleet.leave()
         self._stopped.set()
 
+    async def stop_now(self) -> None:
+        """SIGINT (a local stop, e.g. Ctrl-C of ``./dev up``): hand every table back at once,
+        without waiting for running hands (their players may be gone too). Each table is
+        checkpointed and its lease released, so its hand resumes on whichever server takes it
+        next, with the turn given back; clients get ``reconnect`` and close 1012."""
+        if self.draining:
+            return
+        self.draining = True
+        log.info("stopping now; tables handed back")
+        await self.tables.stop()
+        for conn in list(self.registry.by_id.values()):
+            self._reconnect(conn, "server_restart")
+        await self.close()
+
     async def serve_until_signalled(self) -> None:
-        """Run until SIGTERM (drain) or SIGINT."""
+        """Run until SIGTERM (drain) or SIGINT (stop now)."""
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self._on_signal)
-        loop.add_signal_handler(signal.SIGINT, self._on_signal)
+        loop.add_signal_handler(signal.SIGTERM, self._on_signal, self.drain)
+        loop.add_signal_handler(signal.SIGINT, self._on_signal, self.stop_now)
         await self._stopped.wait()
 
-    def _on_signal(self) -> None:
-        task = asyncio.ensure_future(self.drain())
+    def _on_signal(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.ensure_future(action())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
