@@ -401,6 +401,7 @@ class TableActor:
         ):
             seat = turn["seat"]
             key = str(seat)
+            log.info("turn timed out", extra={"seat": seat})
             self.rt["banks"][key] = 0.0
             if turn.get("grace"):
                 self.rt.setdefault("graces", {})[key] = 0.0

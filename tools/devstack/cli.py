@@ -323,9 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     loadtest = sub.add_parser("loadtest", help=cmd_loadtest.__doc__, add_help=False)
     loadtest.set_defaults(func=cmd_loadtest)
 
-    from devstack import ledger_commands
+    from devstack import chaos, ledger_commands
 
     ledger_commands.add_parsers(sub)
+    chaos.add_parser(sub)
     from gateway_sim import pay
 
     pay.add_parser(sub)
