@@ -358,9 +358,9 @@ class LoadBot:
         # An action still unanswered is this turn's answer: the client resends it after a
         # reconnect and the table applies it once. A turn given back after a takeover (same
         # hand, new deadline) with nothing pending is played again.
-        if self.client.unanswered(self.table_id):
-            return
         hand, deadline = turn
+        if any(c.get("hand") == hand for c in self.client.unanswered(self.table_id)):
+            return
         delay = self.think()
         if delay:
             await asyncio.sleep(delay)

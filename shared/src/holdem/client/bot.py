@@ -95,7 +95,7 @@ class Bot:
                     await self.client.sit_in(self.table_id)
 
     async def _act(self, hand: int, legal: dict[str, Any]) -> None:
-        if any(c["type"] == "act" for c in self.client.unanswered(self.table_id)):
+        if any(c.get("hand") == hand for c in self.client.unanswered(self.table_id)):
             return  # already answered this turn; the client resends it if it was lost
         if self.think_s:
             await asyncio.sleep(self.think_s)
