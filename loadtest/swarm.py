@@ -217,6 +217,7 @@ class LoadBot:
         self.client: TableClient | None = None
         self.pending: dict[str, tuple[float, int]] = {}  # request id -> (sent, hand)
         self.waiting_broadcast: tuple[float, int] | None = None
+        self.awaiting: dict[str, int] = {}  # our acts not answered yet, as play() reads: id -> hand
 
     # ---- setup through the REST API and the simulator
 
@@ -334,6 +335,8 @@ class LoadBot:
             if self.swarm.stopping.is_set():
                 return
             kind = message.get("type")
+            if kind in ("result", "error"):
+                self.awaiting.pop(str(message.get("id")), None)
             if kind == "event" and message.get("event") == "turn":
                 if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
                     turn = (int(message["hand"]), message.get("deadline"))
@@ -355,11 +358,12 @@ class LoadBot:
 
     async def act(self, turn: tuple[int, Any], legal: dict[str, Any]) -> None:
         assert self.client is not None
-        # An action still unanswered is this turn's answer: the client resends it after a
-        # reconnect and the table applies it once. A turn given back after a takeover (same
-        # hand, new deadline) with nothing pending is played again.
+        # An action still unanswered (in the order play() reads: a snapshot queued before its
+        # answer still shows the turn it answered) is this turn's answer: the client resends it
+        # after a reconnect and the table applies it once. A turn given back after a takeover
+        # (same hand, new deadline) with nothing pending is played again.
         hand, deadline = turn
-        if any(c.get("hand") == hand for c in self.client.unanswered(self.table_id)):
+        if hand in self.awaiting.values():
             return
         delay = self.think()
         if delay:
@@ -378,6 +382,7 @@ class LoadBot:
             **({"amount": amount} if amount is not None else {}),
         }
         sent = time.perf_counter()
+        self.awaiting[request_id] = hand
         self.pending[request_id] = (sent, hand)
         self.waiting_broadcast = (sent, hand)
         await self.client.send_command(message)

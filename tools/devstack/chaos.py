@@ -47,7 +47,8 @@ from devstack.supervisor import Child, Supervisor
 
 PYTHON = str(VENV_BIN / "python")
 LOGS = STATE / "chaos-logs"
-"""The table servers' logs of the last run (kept: a missed target is read there)."""
+"""The table servers' logs of the last run, copied there at its end (a missed target is read
+there); during a run they are in the run's own folder, so runs side by side do not mix."""
 SEATS = 4
 BUY_IN = 200_000
 THINK_S = 0.1
@@ -137,8 +138,6 @@ def cmd_chaos(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     state = STATE / f"chaos-{os.getpid()}"
     state.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(LOGS, ignore_errors=True)
-    LOGS.mkdir(parents=True)
     chaos = Chaos(
         args,
         state,
@@ -152,6 +151,10 @@ def cmd_chaos(args: argparse.Namespace) -> int:
         chaos.supervisor.stop_all()
         chaos.redis.stop()
         chaos.postgres.remove()
+        shutil.rmtree(LOGS, ignore_errors=True)
+        LOGS.mkdir(parents=True)
+        for log in state.glob("chaos*.log"):
+            shutil.copy(log, LOGS / log.name)
         shutil.rmtree(state, ignore_errors=True)
 
 
@@ -215,7 +218,7 @@ def _start_edges(chaos: Chaos) -> None:
         worker = f"chaos{n}"
         port = free_port()
         argv = [PYTHON, "-m", "edge", "--port", str(port), "--metrics-port", "-1"]
-        log = (LOGS / f"{worker}.log").open("ab")
+        log = (chaos.state / f"{worker}.log").open("ab")
         chaos.edges[worker] = chaos.supervisor.spawn(
             worker,
             argv,
@@ -495,7 +498,7 @@ def _report(chaos: Chaos, stored: int, ledger_ok: bool, audit_ok: bool) -> int:
     for table_id, hands in observed.started.items():
         unfinished = hands - observed.completed[table_id]
         voided += len(unfinished - {max(hands)})  # the last one may still be running
-    timeouts = _timeouts(LOGS)
+    timeouts = _timeouts(chaos.state)
     p50 = statistics.median(resumes) if resumes else 0.0
     worst = max(resumes) if resumes else 0.0
     print(f"takeovers: {len(takeovers)}")

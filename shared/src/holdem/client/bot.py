@@ -67,18 +67,28 @@ class Bot:
         self.hands_seen: set[int] = set()
         self.actions = 0
         self.errors: list[str] = []
+        self._awaiting: dict[str, int] = {}
+        """Our acts whose answer this loop has not read yet: id → hand. Tracked in the order
+        messages are read, not as the client's reader receives them: a snapshot queued before
+        an answer still shows the turn that act answered."""
 
     async def sit_down(self) -> None:
         snapshot = await self.client.join(self.table_id, as_="player")
+        # After a reconnect: what the join did not resend was applied (or answered).
+        unanswered = self.client.unanswered(self.table_id)
+        resent = {c["id"] for c in unanswered}
+        self._awaiting = {i: h for i, h in self._awaiting.items() if i in resent}
         mine = snapshot["seats"][self.seat]
-        resent = any(c["type"] == "sit" for c in self.client.unanswered(self.table_id))
-        if mine["player_id"] != str(self.client.user_id) and not resent:
+        sitting = any(c["type"] == "sit" for c in unanswered)
+        if mine["player_id"] != str(self.client.user_id) and not sitting:
             await self.client.sit(self.table_id, self.seat, self.buy_in)
 
     async def play(self, hands: int | None = None) -> None:
         """React to turns until `hands` hands were seen end (forever if None)."""
         async for message in self.client.messages():
             kind = message.get("type")
+            if kind in ("result", "error"):
+                self._awaiting.pop(str(message.get("id")), None)
             if kind == "hand_result" and message.get("table_id") == self.table_id:
                 self.hands_seen.add(int(message["hand"]))
                 if hands is not None and len(self.hands_seen) >= hands:
@@ -95,15 +105,18 @@ class Bot:
                     await self.client.sit_in(self.table_id)
 
     async def _act(self, hand: int, legal: dict[str, Any]) -> None:
-        if any(c.get("hand") == hand for c in self.client.unanswered(self.table_id)):
+        if hand in self._awaiting.values():
             return  # already answered this turn; the client resends it if it was lost
         if self.think_s:
             await asyncio.sleep(self.think_s)
         action, amount = self.strategy.choose(legal)
+        command_id = self.client.new_id()
+        self._awaiting[command_id] = hand
         try:
             # Not awaited: the answer comes back through the reader while we keep reading.
             await self.client.send_command(
                 {
+                    "id": command_id,
                     "type": "act",
                     "table_id": self.table_id,
                     "hand": hand,
