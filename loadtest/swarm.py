@@ -340,14 +340,14 @@ class LoadBot:
             if kind == "event" and message.get("event") == "turn":
                 if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
                     turn = (int(message["hand"]), message.get("deadline"))
-                    await self.act(turn, message["legal"])
+                    await self.act(turn, message["legal"], announced=True)
             elif kind == "snapshot" and message.get("table_id") == self.table_id:
                 # Snapshots follow seating changes too: `act` skips a turn already answered.
                 legal = message.get("legal_actions")
                 if message.get("running") and legal and message.get("to_act") == self.seat:
                     clock = message.get("clock") or {}
                     turn = (int(message["hand_number"]), clock.get("deadline"))
-                    await self.act(turn, legal)
+                    await self.act(turn, legal, announced=False)
             elif kind == "notice" and message.get("code") == "sat_out":
                 with contextlib.suppress(ClientError, ClosedError, TimeoutError):
                     await self.client.sit_in(self.table_id)
@@ -356,14 +356,13 @@ class LoadBot:
                 self.swarm.stats.dropped += 1
             raise ClosedError(self.client.closed.code if self.client.closed else None, "dropped")
 
-    async def act(self, turn: tuple[int, Any], legal: dict[str, Any]) -> None:
+    async def act(self, turn: tuple[int, Any], legal: dict[str, Any], announced: bool) -> None:
         assert self.client is not None
-        # An action still unanswered (in the order play() reads: a snapshot queued before its
-        # answer still shows the turn it answered) is this turn's answer: the client resends it
-        # after a reconnect and the table applies it once. A turn given back after a takeover
-        # (same hand, new deadline) with nothing pending is played again.
+        # A `turn` event is always played (a new decision, or the turn given back after a
+        # takeover). A snapshot showing our turn is not while an act of ours for the hand is
+        # unanswered in the order play() reads: it may predate that act (seating changes).
         hand, deadline = turn
-        if hand in self.awaiting.values():
+        if not announced and hand in self.awaiting.values():
             return
         delay = self.think()
         if delay:

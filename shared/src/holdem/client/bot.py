@@ -1,11 +1,11 @@
 """A simple bot: joins, sits, and plays every decision it is asked for.
 
 The strategy is deliberately plain (mostly check/call, some minimum raises, some folds to
-bets), seeded so a run can be repeated. It reacts to ``turn`` events naming its seat and to
-snapshots showing its turn (after a reconnect), unless an action of its own for the hand is
-still unanswered: the client resends that one after a reconnect, and the table applies it
-once. A turn given back after a takeover (the same hand, a new deadline) is answered again
-when nothing is pending: the action sent to the server that died was lost.
+bets), seeded so a run can be repeated. It plays every ``turn`` event naming its seat (a new
+decision, or the turn given back after a takeover: if its first answer was applied meanwhile,
+the second is refused and changes nothing) and snapshots showing its turn (after a reconnect),
+unless an action of its own for the hand is still unanswered: the snapshot may predate it, and
+the client resends it after a reconnect; the table applies it once.
 """
 
 from __future__ import annotations
@@ -95,18 +95,18 @@ class Bot:
                     return
             elif kind == "event" and message.get("event") == "turn":
                 if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
-                    await self._act(int(message["hand"]), message["legal"])
+                    await self._act(int(message["hand"]), message["legal"], announced=True)
             elif kind == "snapshot" and message.get("table_id") == self.table_id:
                 legal = message.get("legal_actions")
                 if message.get("running") and legal and message.get("to_act") == self.seat:
-                    await self._act(int(message["hand_number"]), legal)
+                    await self._act(int(message["hand_number"]), legal, announced=False)
             elif kind == "notice" and message.get("code") == "sat_out":
                 with contextlib.suppress(ClientError):
                     await self.client.sit_in(self.table_id)
 
-    async def _act(self, hand: int, legal: dict[str, Any]) -> None:
-        if hand in self._awaiting.values():
-            return  # already answered this turn; the client resends it if it was lost
+    async def _act(self, hand: int, legal: dict[str, Any], announced: bool) -> None:
+        if not announced and hand in self._awaiting.values():
+            return  # the snapshot may predate our act (answered or resent by the client)
         if self.think_s:
             await asyncio.sleep(self.think_s)
         action, amount = self.strategy.choose(legal)
