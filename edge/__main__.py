@@ -1,4 +1,5 @@
-"""``python -m edge``: run one table server until SIGTERM (drain, exit 0) or SIGINT."""
+"""``python -m edge``: run one table server until SIGTERM (drain, exit 0) or SIGINT (hand the
+tables back at once, exit 0)."""
 
 from __future__ import annotations
 

@@ -120,10 +120,10 @@ class Inbox:
                     (self._wake_key, wake_cursor),
                     BLOCK_MS,
                 )
-            except Exception:
+            except Exception as exc:
                 if task.cancelling():
                     raise asyncio.CancelledError from None
-                log.warning("inbox read failed; retrying", exc_info=True)
+                log.warning("inbox read failed (%r); retrying", exc)
                 await asyncio.sleep(READ_RETRY_S)
                 continue
             if task.cancelling():  # the Redis client answered it with an empty reply

@@ -15,12 +15,14 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from http import HTTPStatus
 from typing import Any
 
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -30,7 +32,7 @@ from edge.connections import BatchingConnection, Connection, Registry, TokenBuck
 from edge.lobby import LobbyCache
 from edge.metrics import Metrics
 from edge.tables import TableHost
-from holdem.adapters.fleet import EVICT_CHANNEL, Fleet
+from holdem.adapters.fleet import EVICT_CHANNEL, Fleet, presence_channel
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.relay import LOBBY_CHANNEL, Relay, table_channel, unpack, user_channel
 from holdem.auth.passwords import PasswordService
@@ -58,6 +60,10 @@ from holdem.services.table_runtime import RUN_STATUSES
 log = logging.getLogger("edge.server")
 
 SHUTDOWN_CLOSE = perr.CLOSE_CODES["server_restart"]
+INFRASTRUCTURE_FAULTS = (RedisError, SQLAlchemyError, OSError)
+"""Redis or PostgreSQL did not answer while serving a client: not the client's fault and not a
+bug, so no 1011. The client is told to reconnect (1012, ``service_unavailable``): it comes back
+(to any server) with backoff and resends the commands it got no answer to."""
 
 
 def _select_subprotocol(_conn: ServerConnection, offered: Any) -> Any:
@@ -112,7 +118,8 @@ class EdgeServer:
         """Bind, subscribe and start the background loops; returns the bound port."""
         ws = self.settings.ws
         self._pubsub = self.container.redis.pubsub()
-        await self._pubsub.subscribe(EVICT_CHANNEL, LOBBY_CHANNEL)
+        # The presence channel: others see this server alive as long as its connection is.
+        await self._pubsub.subscribe(EVICT_CHANNEL, LOBBY_CHANNEL, presence_channel(self.worker_id))
         self._server = await serve(
             self._handle,
             self.host,
@@ -148,9 +155,14 @@ class EdgeServer:
         log.info("draining")
         await self.tables.drain(self.settings.ws.shutdown_drain_s)
         for conn in list(self.registry.by_id.values()):
-            conn.send({"type": ServerType.RECONNECT, "reason": "server_restart"})
-            conn.close_later(SHUTDOWN_CLOSE, "server_restart")
+            self._reconnect(conn, "server_restart")
         await self.close()
+
+    @staticmethod
+    def _reconnect(conn: Connection, reason: str) -> None:
+        """Tell the client to reconnect (any server will do), then close with 1012."""
+        conn.send({"type": ServerType.RECONNECT, "reason": reason})
+        conn.close_later(perr.CLOSE_CODES[reason], reason)
 
     async def close(self) -> None:
         """Stop everything this server started (no drain)."""
@@ -168,15 +180,29 @@ class EdgeServer:
             await self.fleet.leave()
         self._stopped.set()
 
+    async def stop_now(self) -> None:
+        """SIGINT (a local stop, e.g. Ctrl-C of ``./dev up``): hand every table back at once,
+        without waiting for running hands (their players may be gone too). Each table is
+        checkpointed and its lease released, so its hand resumes on whichever server takes it
+        next, with the turn given back; clients get ``reconnect`` and close 1012."""
+        if self.draining:
+            return
+        self.draining = True
+        log.info("stopping now; tables handed back")
+        await self.tables.stop()
+        for conn in list(self.registry.by_id.values()):
+            self._reconnect(conn, "server_restart")
+        await self.close()
+
     async def serve_until_signalled(self) -> None:
-        """Run until SIGTERM (drain) or SIGINT."""
+        """Run until SIGTERM (drain) or SIGINT (stop now)."""
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self._on_signal)
-        loop.add_signal_handler(signal.SIGINT, self._on_signal)
+        loop.add_signal_handler(signal.SIGTERM, self._on_signal, self.drain)
+        loop.add_signal_handler(signal.SIGINT, self._on_signal, self.stop_now)
         await self._stopped.wait()
 
-    def _on_signal(self) -> None:
-        task = asyncio.ensure_future(self.drain())
+    def _on_signal(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.ensure_future(action())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -220,6 +246,9 @@ class EdgeServer:
                 await self._serve(conn)
         except ConnectionClosed:
             pass
+        except INFRASTRUCTURE_FAULTS as exc:
+            log.warning("Redis or PostgreSQL unavailable (%r): client asked to reconnect", exc)
+            self._reconnect(conn, "service_unavailable")
         finally:
             await self._forget(conn)
             logs.conn_id.reset(token)
@@ -418,8 +447,12 @@ class EdgeServer:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("pub/sub read failed; retrying")
+            except Exception as exc:
+                # What was published meanwhile is lost to this server's clients (a turn, a
+                # snapshot): they reconnect and join again, which gives each a fresh snapshot.
+                log.warning("pub/sub connection lost (%r): clients asked to reconnect", exc)
+                for conn in list(self.registry.by_id.values()):
+                    self._reconnect(conn, "service_unavailable")
                 await asyncio.sleep(0.5)
                 continue
             if message is None:
@@ -499,6 +532,8 @@ class EdgeServer:
                     await self.tables.ensure_owners(list(self.registry.by_table))
             except asyncio.CancelledError:
                 raise
+            except RedisError as exc:
+                log.warning("fleet heartbeat failed (%r)", exc)
             except Exception:
                 log.warning("fleet heartbeat failed", exc_info=True)
             await asyncio.sleep(interval)

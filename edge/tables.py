@@ -18,6 +18,8 @@ import time
 from fractions import Fraction
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from edge import logs
 from edge.inbox import Inbox, Mailbox
 from edge.metrics import Metrics
@@ -46,6 +48,10 @@ log = logging.getLogger("edge.tables")
 COMMAND_MAX_AGE_S = 30.0
 """Commands older than this when read are dropped (e.g. left in the stream of a dead table)."""
 OUTBOX_RETRY_S = 1.0
+ANSWERS_KEPT = 16
+"""The results of a user's last state-changing commands kept in the checkpoint, to answer a
+resend (after a reconnect or a takeover) with the original result instead of acting twice."""
+COMMANDS = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave"])
 STOP_GRACE_S = 5.0
 
 
@@ -71,6 +77,8 @@ class TableHost:
         self.actors: dict[int, TableActor] = {}
         self.draining = False
         self._lock = asyncio.Lock()
+        self._absent: set[str] = set()
+        """Lease holders the last scan found gone from Redis (see `scan_forever`)."""
 
     async def ensure_owners(self, table_ids: list[int]) -> None:
         """Make sure somebody runs each table: take those whose lease nobody holds.
@@ -84,10 +92,14 @@ class TableHost:
         for table_id in await self.leases.unowned(others):
             await self._try_take(table_id)
 
-    async def _try_take(self, table_id: int) -> None:
+    async def _try_take(self, table_id: int, dead: Lease | None = None) -> None:
+        """Run the table if its lease is free (or `dead`: held by a worker that died)."""
         async with self._lock:
             if table_id in self.actors or self.draining:
                 return
+            if dead is not None:
+                log.info("taking the table of a dead server", extra={"table": table_id})
+                await self.leases.depose(dead)
             # Tokens stay above the ledger's: Redis may have lost the fence key.
             try:
                 floor = await self.money.fence_floor(table_id)
@@ -120,6 +132,9 @@ class TableHost:
             actors = list(self.actors.values())
             try:
                 lost = set(await self.leases.renew_all([actor.lease for actor in actors]))
+            except RedisError as exc:
+                log.warning("lease renewal failed (%r)", exc)
+                continue
             except Exception:
                 log.warning("lease renewal failed", exc_info=True)
                 continue
@@ -128,20 +143,41 @@ class TableHost:
                     actor.lease_lost()
 
     async def scan_forever(self) -> None:
-        """Take over active tables whose lease expired (their owner died or handed over)."""
+        """Take over active tables whose lease expired (their owner handed over) or whose
+        owner died.
+
+        A killed server's Redis connections close with it, so its presence subscription is
+        gone at once (`Fleet.absent`); seen gone by two scans in a row, its leases are taken
+        without waiting for them to expire. Two scans, so an owner whose pub/sub connection
+        is only being re-established keeps its tables (and if it loses one anyway, the fencing
+        token stops it from touching the table again).
+        """
         interval = self.settings.ws.table_lease_ttl_s / 10
         while True:
             try:
                 if not self.draining:
-                    # One MGET for every lease, not a GET per table (~3 per table a second).
-                    others = [t for t in await self.fleet.active_tables() if t not in self.actors]
-                    for table_id in await self.leases.unowned(others):
-                        await self._try_take(table_id)
+                    await self._scan()
             except asyncio.CancelledError:
                 raise
+            except RedisError as exc:
+                log.warning("takeover scan failed (%r)", exc)
             except Exception:
                 log.warning("takeover scan failed", exc_info=True)
             await asyncio.sleep(interval)
+
+    async def _scan(self) -> None:
+        # One MGET for every lease, not a GET per table (~3 per table a second), and one
+        # PUBSUB NUMSUB for their holders.
+        others = [t for t in await self.fleet.active_tables() if t not in self.actors]
+        held = await self.leases.holders(others)
+        holders = sorted({lease.worker_id for lease in held.values() if lease is not None})
+        absent = await self.fleet.absent([w for w in holders if w != self.worker_id])
+        dead, self._absent = absent & self._absent, absent
+        for table_id, lease in held.items():
+            if lease is None or lease.worker_id == self.worker_id:
+                await self._try_take(table_id)
+            elif lease.worker_id in dead:
+                await self._try_take(table_id, dead=lease)
 
     async def drain(self, bound_s: float) -> None:
         """Stop dealing; wait up to `bound_s` for running hands; hand the rest over."""
@@ -227,6 +263,10 @@ class TableActor:
         except TableNotOpen:
             log.info("table is not open; not running it")
             await self.host.fleet.mark_idle(self.table_id)
+        except RedisError as exc:
+            # Not a bug: the table is taken again (here or elsewhere) from its checkpoint, or
+            # rebuilt from PostgreSQL if Redis lost it, once Redis answers.
+            log.warning("Redis unavailable (%r); releasing the table", exc)
         except Exception:
             log.exception("table task failed; releasing the table")
         finally:
@@ -262,7 +302,7 @@ class TableActor:
             self.rt = saved["rt"]
             self.metrics.takeovers.inc()
             log.info("resumed from checkpoint", extra={"hand_running": self.table.hand_running})
-            # The clock resumes: a turn keeps its deadline, measured on the wall clock.
+            self._give_turn_back()
         else:
             # No checkpoint: a brand new table, or Redis lost the state. PostgreSQL holds every
             # seat's balance as of the last settled hand, so a hand in progress is void and
@@ -292,6 +332,7 @@ class TableActor:
                 "hand_started_at": None,
                 "hand_events": [],
                 "recent": [],
+                "answers": {},
                 "next_hand_at": time.time() + self.settings.game.between_hands_s,
             }
             if seated:
@@ -360,6 +401,7 @@ class TableActor:
         ):
             seat = turn["seat"]
             key = str(seat)
+            log.info("turn timed out", extra={"seat": seat})
             self.rt["banks"][key] = 0.0
             if turn.get("grace"):
                 self.rt.setdefault("graces", {})[key] = 0.0
@@ -449,7 +491,10 @@ class TableActor:
             handler = _HANDLERS.get(str(kind))
             if handler is None:
                 raise perr.UnknownMessageType(f"unknown command {kind!r}")
-            result = await handler(self, user, command, entry_id)
+            done = self._answer_of(user, command)
+            if done is None:
+                done = await handler(self, user, command, entry_id) or {}
+                self._remember_answer(user, command, done)
             self.outgoing.append(
                 (
                     user,
@@ -459,7 +504,7 @@ class TableActor:
                         "id": rid,
                         "table_id": self.table_id,
                         "ok": True,
-                        **(result or {}),
+                        **done,
                     },
                 )
             )
@@ -491,6 +536,35 @@ class TableActor:
                 },
             )
         )
+
+    @staticmethod
+    def _answer_key(command: dict[str, Any]) -> str | None:
+        """What makes a command the same command again: an act's sequence number (unique per
+        user and table), another command's client id."""
+        kind = command.get("kind")
+        if kind == "act":
+            return f"act:{command.get('seq')}"
+        rid = command.get("rid")
+        return f"{kind}:{rid}" if kind in COMMANDS and rid is not None else None
+
+    def _answer_of(self, user: int, command: dict[str, Any]) -> dict[str, Any] | None:
+        """The original result of a command applied already (a resend), else None."""
+        key = self._answer_key(command)
+        if key is None:
+            return None
+        for kept, answer in self.rt.setdefault("answers", {}).get(str(user), []):
+            if kept == key:
+                return dict(answer)
+        return None
+
+    def _remember_answer(self, user: int, command: dict[str, Any], answer: dict[str, Any]) -> None:
+        """Keep the result of an applied command (in the checkpoint, with the state it made)."""
+        key = self._answer_key(command)
+        if key is None or self.table is None or self.table.seat_of(str(user)) is None:
+            return  # a player who left has nothing left to resend to this table
+        mine = self.rt.setdefault("answers", {}).setdefault(str(user), [])
+        mine.append([key, answer])
+        del mine[:-ANSWERS_KEPT]
 
     # ------------------------------------------------------------------ presence
 
@@ -669,6 +743,7 @@ class TableActor:
             log.info("seat already cashed out", extra={"seat": seat})
         table.leave(seat)
         self.rt["seqs"].pop(player, None)
+        self.rt.get("answers", {}).pop(player, None)
         self.rt.get("conns", {}).pop(player, None)  # its servers part its connections
         self.outgoing.append((int(player), None, {"type": "_parted", "table_id": self.table_id}))
         self._broadcast_snapshots()
@@ -774,6 +849,21 @@ class TableActor:
         }
         self.rt["turn"] = turn
         self._turn_event("turn", seat, turn)
+
+    def _give_turn_back(self) -> None:
+        """After a takeover: the player to act hears it is their turn again, with at least
+        `takeover_min_clock_s` left. The action they may have sent to the server that died is
+        either in the inbox (applied next, once) or resent by their client after it reconnects;
+        either way the fault costs them no decision. The added time is clock, not time bank."""
+        table = self.table
+        turn = self.rt.get("turn")
+        if turn is None or table is None or table.hand is None or table.hand.result is not None:
+            return
+        floor = time.time() + self.settings.game.takeover_min_clock_s
+        if turn["deadline"] < floor:
+            turn["clock"] += floor - turn["deadline"]
+            turn["deadline"] = floor
+        self._turn_event("turn", turn["seat"], turn)
 
     def _turn_event(self, name: str, seat: int, turn: dict[str, Any]) -> None:
         """Publish whose turn it is and its clock (``turn``; ``turn_extended`` when the player

@@ -217,8 +217,7 @@ class LoadBot:
         self.client: TableClient | None = None
         self.pending: dict[str, tuple[float, int]] = {}  # request id -> (sent, hand)
         self.waiting_broadcast: tuple[float, int] | None = None
-        self.decided: set[tuple[int, Any]] = set()  # (hand, turn deadline) already answered
-        self.ids = 0
+        self.awaiting: dict[str, int] = {}  # our acts not answered yet, as play() reads: id -> hand
 
     # ---- setup through the REST API and the simulator
 
@@ -336,17 +335,19 @@ class LoadBot:
             if self.swarm.stopping.is_set():
                 return
             kind = message.get("type")
+            if kind in ("result", "error"):
+                self.awaiting.pop(str(message.get("id")), None)
             if kind == "event" and message.get("event") == "turn":
                 if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
                     turn = (int(message["hand"]), message.get("deadline"))
-                    await self.act(turn, message["legal"])
+                    await self.act(turn, message["legal"], announced=True)
             elif kind == "snapshot" and message.get("table_id") == self.table_id:
-                # Snapshots follow seating changes too: act only on a turn not answered yet.
+                # Snapshots follow seating changes too: `act` skips a turn already answered.
                 legal = message.get("legal_actions")
                 if message.get("running") and legal and message.get("to_act") == self.seat:
                     clock = message.get("clock") or {}
                     turn = (int(message["hand_number"]), clock.get("deadline"))
-                    await self.act(turn, legal)
+                    await self.act(turn, legal, announced=False)
             elif kind == "notice" and message.get("code") == "sat_out":
                 with contextlib.suppress(ClientError, ClosedError, TimeoutError):
                     await self.client.sit_in(self.table_id)
@@ -355,20 +356,21 @@ class LoadBot:
                 self.swarm.stats.dropped += 1
             raise ClosedError(self.client.closed.code if self.client.closed else None, "dropped")
 
-    async def act(self, turn: tuple[int, Any], legal: dict[str, Any]) -> None:
+    async def act(self, turn: tuple[int, Any], legal: dict[str, Any], announced: bool) -> None:
         assert self.client is not None
-        if turn in self.decided:
-            return
-        self.decided.add(turn)
+        # A `turn` event is always played (a new decision, or the turn given back after a
+        # takeover). A snapshot showing our turn is not while an act of ours for the hand is
+        # unanswered in the order play() reads: it may predate that act (seating changes).
         hand, deadline = turn
+        if not announced and hand in self.awaiting.values():
+            return
         delay = self.think()
         if delay:
             await asyncio.sleep(delay)
         if deadline is not None and time.time() >= float(deadline):
             return  # the clock ran out meanwhile: the table acted for us, as for a person
         action, amount = self.strategy.choose(legal)
-        self.ids += 1
-        request_id = f"a{self.ids}"
+        request_id = self.client.new_id()
         message = {
             "type": "act",
             "id": request_id,
@@ -379,12 +381,10 @@ class LoadBot:
             **({"amount": amount} if amount is not None else {}),
         }
         sent = time.perf_counter()
+        self.awaiting[request_id] = hand
         self.pending[request_id] = (sent, hand)
         self.waiting_broadcast = (sent, hand)
-        try:
-            await self.client.send(message)
-        except ClosedError:
-            return
+        await self.client.send_command(message)
         if self.swarm.measuring:
             self.swarm.stats.actions += 1
 

@@ -173,7 +173,14 @@ async def test_bad_input_gets_its_error_code_and_the_connection_stays_usable(
         (
             mp,
             msgpack.packb(
-                {"type": "act", "table_id": table_id, "hand": 1, "seq": 1, "action": "fold"}
+                {
+                    "type": "act",
+                    "id": "a1",
+                    "table_id": table_id,
+                    "hand": 1,
+                    "seq": 1,
+                    "action": "fold",
+                }
             ),
             "not_joined",
         ),

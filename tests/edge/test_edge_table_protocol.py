@@ -57,9 +57,17 @@ async def test_out_of_turn_stale_and_repeated_actions_change_nothing(
     assert (await waiter.join(table_id))["seats"] == before["seats"]
     done = await actor.act(table_id, hand=hand, action="call", seq=100)
     assert done["action"] == "call"
-    # The same click again (same sequence number), and an older one: never acted twice.
-    await refused(actor, "stale_action", hand=hand, action="call", seq=100)
+    # The same click again (same sequence number, as a client resends it after a reconnect):
+    # the original answer, not a second action; an older one is refused. Never acted twice.
+    again = await actor.act(table_id, hand=hand, action="fold", seq=100)
+    assert {**again, "id": None} == {**done, "id": None}
     await refused(actor, "stale_action", hand=hand, action="call", seq=50)
+    calls = [
+        m
+        for m in waiter.received
+        if m.get("event") == "action" and m.get("hand") == hand and m.get("seat") == turn["seat"]
+    ]
+    assert [m["kind"] for m in calls] == ["call"]
 
 
 async def test_reconnect_gets_a_snapshot_with_own_cards_and_the_clock(

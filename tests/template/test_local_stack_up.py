@@ -1,5 +1,5 @@
-"""`./dev up` runs the template: API through the local gateway, SQS pollers, schedules; then
-Ctrl-C stops every process it started."""
+"""`./dev up` runs the template: API through the local gateway, SQS pollers, schedules, table
+servers (restarted when one dies) and demo bots; then Ctrl-C stops every process it started."""
 
 from __future__ import annotations
 
@@ -36,7 +36,41 @@ def _children_of(pid: int) -> set[int]:
     return found
 
 
-def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url, redis_url):
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` has a listening socket on `port` (from /proc)."""
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return False
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.split(":")[1], 16) == port and inode in inodes:
+            return True
+    return False
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.2)
+
+
+def test_dev_up_serves_the_template_restarts_a_dead_table_server_and_stops_on_ctrl_c(
+    database_url, redis_url
+):
     name = f"uptest-{uuid.uuid4().hex[:8]}"
     port = free_port()
     env = {
@@ -47,7 +81,7 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
         "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up", "--api-port", str(port)],
+        [sys.executable, "-m", "devstack", "up", "--api-port", str(port), "--bots", "2"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -61,7 +95,7 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
         assert process.stdout is not None
         for line in process.stdout:
             banner.append(line)
-            if line.startswith("  operator"):
+            if line.startswith("  demo bots"):  # the banner's last line
                 seen_banner.set()
         seen_banner.set()
 
@@ -98,8 +132,19 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
             assert url.startswith(running["env"]["AWS_ENDPOINT_URL"])
         children = _children_of(process.pid)
         assert len(children) >= 2  # the function environment(s) and the gateway
+        # A table server killed -9 is restarted, and the stack stays up.
+        edge_url = next(line for line in banner if line.startswith("  table server"))
+        edge_port = int(edge_url.split("ws://127.0.0.1:", 1)[1].split("/", 1)[0])
+        _wait_until(lambda: _answers(f"http://127.0.0.1:{edge_port}/healthz"), 60)
+        edge_pid = next(pid for pid in _children_of(process.pid) if _listens(pid, edge_port))
+        os.kill(edge_pid, signal.SIGKILL)
+        _wait_until(lambda: "dev: edge1 restarted" in "".join(banner), 60)
+        _wait_until(lambda: _answers(f"http://127.0.0.1:{edge_port}/healthz"), 60)
+        assert process.poll() is None
+        children = _children_of(process.pid)
     finally:
         process.send_signal(signal.SIGINT)
+        stop_started = time.monotonic()
         try:
             code = process.wait(60)
         except subprocess.TimeoutExpired:
@@ -108,7 +153,9 @@ def test_dev_up_serves_the_template_and_stops_everything_on_ctrl_c(database_url,
         reader.join(10)
         if process.stdout is not None:
             process.stdout.close()
+    print(f"./dev up stopped {time.monotonic() - stop_started:.1f} s after Ctrl-C")
     assert code == 0, "".join(banner)[-3000:]
+    assert "Traceback" not in "".join(banner), "".join(banner)[-5000:]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
         time.sleep(0.1)

@@ -1,6 +1,14 @@
-"""The table servers of `./dev up`: two `python -m edge` processes, and optional demo bots."""
+"""The table servers of `./dev up`: two `python -m edge` processes, and optional demo bots.
+
+The supervisor restarts a table server that dies (its tables are taken over by the other one
+meanwhile). On Ctrl-C they get SIGINT: a local stop hands every table back at once, without
+waiting for hands that nobody is left to finish; those hands resume on the next `./dev up`
+(the checkpoints stay in the stack's Redis, which keeps its data).
+"""
 
 from __future__ import annotations
+
+import signal
 
 from devstack.paths import VENV_BIN
 from devstack.services import free_port
@@ -17,7 +25,7 @@ def start_edge_fleet(stack: Stack, supervisor: Supervisor, servers: int, bots: i
         port, metrics = free_port(), free_port()
         env = {**stack.env, "EDGE_WORKER_ID": f"edge{n}"}
         argv = [PYTHON, "-m", "edge", "--port", str(port), "--metrics-port", str(metrics)]
-        supervisor.spawn(f"edge{n}", argv, env)
+        supervisor.spawn(f"edge{n}", argv, env, stop_signal=signal.SIGINT)
         urls.append(f"ws://127.0.0.1:{port}/")
         lines.append(
             f"  table server ws://127.0.0.1:{port}/  (/healthz, /readyz; "

@@ -72,6 +72,9 @@ class _ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent(death),
+            # Not in the terminal's process group: a Ctrl-C of `./dev up` must not stop the
+            # stores under the processes that use them (those stop first, in order).
+            start_new_session=True,
         )
 
     def kill(self) -> None:

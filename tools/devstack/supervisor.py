@@ -1,4 +1,10 @@
-"""Runs the local stack's child processes and stops every one of them on the way out."""
+"""Runs the local stack's child processes, restarts those that die, and stops them all.
+
+Like an orchestrator: a child that exits on its own (a crash, a kill -9) is started again after
+a backoff (1 s, doubling up to 30 s; back to 1 s once it ran a minute), and the stack stays up.
+Children run in their own sessions, so a Ctrl-C in the terminal reaches only `./dev`, which
+stops them in order (`stop_all`) instead of every process at once.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +14,96 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import IO
 
 from devstack.services import die_with_parent
+
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+HEALTHY_AFTER_S = 60.0
+"""A child that ran this long before dying is restarted after the first backoff again."""
 
 
 @dataclass
 class Child:
     name: str
+    argv: list[str]
+    env: dict[str, str]
+    stop_signal: int
+    output: IO[bytes] | None
     process: subprocess.Popen[bytes]
+    started_at: float = field(default_factory=time.monotonic)
+    backoff_s: float = FIRST_BACKOFF_S
+    restart_at: float | None = None
+    """When a child that died starts again (None while it runs)."""
+    restarts: int = 0
+
+
+def _popen(
+    argv: list[str], env: Mapping[str, str], output: IO[bytes] | None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        env={**os.environ, **env},
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        preexec_fn=die_with_parent(signal.SIGTERM),
+        start_new_session=True,
+    )
 
 
 class Supervisor:
-    """Starts named processes; `wait()` returns when one exits or the user presses Ctrl-C."""
+    """Starts named processes and keeps them running until `stop_all`."""
 
     def __init__(self) -> None:
         self.children: list[Child] = []
         self._stopping = False
 
-    def spawn(self, name: str, argv: list[str], env: Mapping[str, str]) -> Child:
-        process = subprocess.Popen(
-            argv, env={**os.environ, **env}, preexec_fn=die_with_parent(signal.SIGTERM)
-        )
-        child = Child(name, process)
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: Mapping[str, str],
+        *,
+        stop_signal: int = signal.SIGTERM,
+        output: IO[bytes] | None = None,
+    ) -> Child:
+        """Start a child; `stop_signal` is what `stop_all` sends it, `output` takes its
+        stdout and stderr (default: ours)."""
+        child = Child(name, argv, dict(env), stop_signal, output, _popen(argv, env, output))
         self.children.append(child)
         return child
 
+    def check(self) -> None:
+        """Restart the children that died, each after its backoff (call it periodically)."""
+        now = time.monotonic()
+        for child in self.children:
+            if self._stopping or child.process.poll() is None:
+                continue
+            if child.restart_at is None:
+                if now - child.started_at >= HEALTHY_AFTER_S:
+                    child.backoff_s = FIRST_BACKOFF_S
+                child.restart_at = now + child.backoff_s
+                print(
+                    f"dev: {child.name} exited with {child.process.returncode}; "
+                    f"restarting in {child.backoff_s:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)
+            elif now >= child.restart_at:
+                child.process = _popen(child.argv, child.env, child.output)
+                child.started_at, child.restart_at = now, None
+                child.restarts += 1
+                print(f"dev: {child.name} restarted", file=sys.stderr, flush=True)
+
     def wait(self) -> int:
-        """Block until Ctrl-C / SIGTERM (exit 0) or until a child dies (exit 1)."""
+        """Keep the children running until Ctrl-C / SIGTERM; then 0."""
         previous = signal.signal(signal.SIGTERM, lambda *_: self._request_stop())
         try:
             while not self._stopping:
-                for child in self.children:
-                    code = child.process.poll()
-                    if code is not None:
-                        print(f"dev: {child.name} exited with {code}", file=sys.stderr)
-                        return 1
+                self.check()
                 time.sleep(0.2)
         except KeyboardInterrupt:
             pass
@@ -54,17 +114,20 @@ class Supervisor:
     def _request_stop(self) -> None:
         self._stopping = True
 
-    def stop_all(self, timeout: float = 20) -> None:
-        """SIGTERM every child (newest first), then SIGKILL those still running."""
+    def stop_all(self, timeout: float = 4.0) -> None:
+        """Send every child its stop signal (newest first), then SIGKILL those still running
+        after `timeout`. They stop side by side: all of them before the stores they use."""
+        self._stopping = True
         for child in reversed(self.children):
             if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
+                child.process.send_signal(child.stop_signal)
         deadline = time.monotonic() + timeout
         for child in reversed(self.children):
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 child.process.wait(remaining)
             except subprocess.TimeoutExpired:
+                print(f"dev: {child.name} did not stop in time; killed", file=sys.stderr)
                 child.process.kill()
                 child.process.wait()
         self.children.clear()

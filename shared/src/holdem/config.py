@@ -72,6 +72,11 @@ class GameSettings(BaseModel):
     reconnect_grace_s: float = 30.0
     """Disconnect protection (SPEC §10, which names no figure): a disconnected player's turn
     gets this on top of the action clock, spent before the time bank; per hand."""
+    takeover_min_clock_s: float = 10.0
+    """After a takeover or a restore of a table (its server died, was stopped, or lost Redis),
+    the player to act has at least this much clock left: the new owner re-announces the turn
+    with a fresh deadline, never taken from the time bank (SPEC §11: a server fault never
+    costs a player a decision)."""
     between_hands_s: float = 2.0
 
 

@@ -10,6 +10,10 @@ Keys:
   refreshed with the worker heartbeat, so records of a dead worker vanish.
 - ``ws:connections:evict`` — pub/sub channel: ``"{user_id}:{connection_id}"`` asks the
   worker holding that connection to close it (the per-user limit across the fleet).
+- ``ws:worker:{id}:presence`` — pub/sub channel nobody publishes on: each worker's own
+  subscription to it lives exactly as long as its Redis connection, which the kernel closes
+  the moment the process dies. ``PUBSUB NUMSUB`` of the channel is 0 for a dead worker long
+  before its leases expire (a fast takeover, `Fleet.absent`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 
 from redis.asyncio import Redis
 
-__all__ = ["ACTIVE_TABLES", "EVICT_CHANNEL", "Fleet"]
+__all__ = ["ACTIVE_TABLES", "EVICT_CHANNEL", "Fleet", "presence_channel"]
 
 ACTIVE_TABLES = "ws:tables:active"
 EVICT_CHANNEL = "ws:connections:evict"
@@ -26,6 +30,10 @@ EVICT_CHANNEL = "ws:connections:evict"
 
 def _alive_key(worker_id: str) -> str:
     return f"ws:worker:{worker_id}:alive"
+
+
+def presence_channel(worker_id: str) -> str:
+    return f"ws:worker:{worker_id}:presence"
 
 
 def _connections_key(user_id: int) -> str:
@@ -53,6 +61,14 @@ class Fleet:
 
     async def is_alive(self, worker_id: str) -> bool:
         return bool(await self._redis.exists(_alive_key(worker_id)))
+
+    async def absent(self, worker_ids: list[str]) -> set[str]:
+        """Those of `worker_ids` with no connection subscribed to their presence channel (one
+        ``PUBSUB NUMSUB``): dead, or cut off from Redis."""
+        if not worker_ids:
+            return set()
+        counts = await self._redis.pubsub_numsub(*(presence_channel(w) for w in worker_ids))
+        return {w for w, (_, count) in zip(worker_ids, counts, strict=True) if not count}
 
     async def workers(self) -> list[str]:
         found = [key async for key in self._redis.scan_iter(match="ws:worker:*:alive")]

@@ -52,6 +52,13 @@ end
 return kept
 """
 
+_DEPOSE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
@@ -94,6 +101,7 @@ class LeaseStore:
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew_all = redis.register_script(_RENEW_ALL)
         self._release = redis.register_script(_RELEASE)
+        self._depose = redis.register_script(_DEPOSE)
 
     async def acquire(self, table_id: int, floor: int = 0) -> Lease | None:
         """The lease if it was free (a new, larger token) or already ours; else None.
@@ -123,6 +131,19 @@ class LeaseStore:
         """Give the lease up (only if still ours)."""
         return bool(await self._release(keys=[lease_key(lease.table_id)], args=[lease.value]))
 
+    async def depose(self, lease: Lease) -> None:
+        """Delete another worker's lease, only if it is still that tenure (its holder died:
+        see `holdem.adapters.fleet.Fleet.absent`); `acquire` then hands out a larger token, so
+        whatever the deposed holder might still try is fenced off."""
+        await self._depose(keys=[lease_key(lease.table_id)], args=[lease.value])
+
+    async def holders(self, table_ids: list[int]) -> dict[int, Lease | None]:
+        """The lease of each of `table_ids` (None: nobody holds it), in one ``MGET``."""
+        if not table_ids:
+            return {}
+        values = await self._redis.mget([lease_key(t) for t in table_ids])
+        return {t: _parse(t, value) for t, value in zip(table_ids, values, strict=True)}
+
     async def unowned(self, table_ids: list[int]) -> list[int]:
         """Those of `table_ids` nobody holds, in one ``MGET`` (a takeover scan's question)."""
         if not table_ids:
@@ -136,3 +157,11 @@ def _holder(value: bytes | str | None) -> str | None:
         return None
     text = value.decode() if isinstance(value, bytes) else str(value)
     return text.split(":", 1)[0]
+
+
+def _parse(table_id: int, value: bytes | str | None) -> Lease | None:
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    worker, _, token = text.partition(":")
+    return Lease(table_id, worker, int(token))

@@ -7,6 +7,13 @@ queued for `messages()` / `next_message()`, in arrival order.
 Every card the client is shown is checked against its hand's commitment as it arrives
 (`openings`, an `holdem.client.openings.OpeningChecker`: per-hand verdicts and totals).
 
+Commands (the messages that change a table: ``sit``, ``act``, ``sit_out``, ``sit_in``,
+``top_up``, ``leave``) carry an id unique to this client. Until its answer arrives a command
+is kept; after a reconnect (to any server), `join` resends the table's unanswered commands,
+except an ``act`` the snapshot shows applied (its ``seq`` is at most ``last_seq``). The
+table's owner applies each command at most once and answers a resend with the original
+result, so a server dying between a click and its answer costs the player nothing.
+
 The heartbeat is the application's ``ping``, sent only after `heartbeat_s` without any other
 message (any message keeps the server's idle timer alive). The client sends no WebSocket
 protocol pings of its own: the server pings every connection and the client answers.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,7 +36,10 @@ from holdem.cancellation import cancel_and_wait
 from holdem.client.openings import OpeningChecker
 from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_for
 
-__all__ = ["ClientError", "ClosedError", "TableClient"]
+__all__ = ["COMMANDS", "ClientError", "ClosedError", "TableClient"]
+
+COMMANDS = frozenset(["sit", "act", "sit_out", "sit_in", "top_up", "leave"])
+"""Message types that change a table: kept until answered, resent after a reconnect."""
 
 
 class ClientError(Exception):
@@ -93,6 +104,10 @@ class TableClient:
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        # Ids unique to this client: the owner answers a command id it has seen with that
+        # command's result, so another client's (or an earlier run's) "r1" must not match.
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._unanswered: dict[str, dict[str, Any]] = {}
         self._seq: dict[int, int] = {}
         self._last_sent = 0.0  # loop time of the last message sent (the heartbeat's clock)
         self.closed: ClosedError | None = None
@@ -110,6 +125,12 @@ class TableClient:
     async def connect(self, authenticate: bool = True) -> dict[str, Any] | None:
         """Open the socket and (by default) authenticate; returns ``authenticated``."""
         self.closed = None
+        # The end-of-stream mark of a previous connection must not end this one's stream
+        # (messages() would return at once after every reconnect); its messages stay queued.
+        queued = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        for message in queued:
+            if message is not None:
+                self._queue.put_nowait(message)
         self._ws = await connect(
             self.url,
             subprotocols=self.subprotocols,
@@ -164,12 +185,51 @@ class TableClient:
         self._last_sent = asyncio.get_running_loop().time()
         await self._ws.send(self.codec.encode(message))
 
+    def new_id(self) -> str:
+        """A request id unique to this client."""
+        return f"{self._id_prefix}-{next(self._ids)}"
+
+    async def send_command(self, message: dict[str, Any]) -> str:
+        """Send a command without waiting for its answer; returns its id (given or new).
+
+        The command is kept until its answer (``result`` or ``error``) arrives and resent by
+        `join` after a reconnect; a send that fails because the connection closed is not an
+        error (the resend delivers it).
+        """
+        command = {**message, "id": message.get("id") or self.new_id()}
+        if command.get("type") in COMMANDS:
+            self._unanswered[command["id"]] = command
+        with contextlib.suppress(ConnectionClosed):
+            await self.send(command)
+        return str(command["id"])
+
+    def unanswered(self, table_id: int | None = None) -> list[dict[str, Any]]:
+        """The commands (of one table, or all) sent and not answered yet, oldest first."""
+        return [
+            c for c in self._unanswered.values() if table_id is None or c["table_id"] == table_id
+        ]
+
+    async def _resend(self, table_id: int, last_seq: int) -> None:
+        """After a (re)join: resend the table's unanswered commands, except the acts the
+        snapshot shows applied (a later answer is lost with the old connection)."""
+        for command in self.unanswered(table_id):
+            if command["type"] == "act" and int(command["seq"]) <= last_seq:
+                del self._unanswered[command["id"]]
+                continue
+            await self.send(command)
+
     async def request(self, message: dict[str, Any], wait_s: float = 10.0) -> dict[str, Any]:
-        """Send with a fresh ``id`` and wait for its answer; raises `ClientError` on error."""
-        request_id = f"r{next(self._ids)}"
+        """Send with a fresh ``id`` and wait for its answer; raises `ClientError` on error.
+
+        A command (`COMMANDS`) is kept for a resend until answered, even if this call ends
+        first (a timeout or a closed connection).
+        """
+        request_id = self.new_id()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
+            if message.get("type") in COMMANDS:
+                self._unanswered[request_id] = {**message, "id": request_id}
             await self.send({**message, "id": request_id})
             async with asyncio.timeout(wait_s):
                 answer = await future
@@ -182,7 +242,9 @@ class TableClient:
     async def join(self, table_id: int, as_: str = "player") -> dict[str, Any]:
         """Join a table; returns the snapshot (own cards only)."""
         snapshot = await self.request({"type": "join", "table_id": table_id, "as": as_})
-        self._seq[table_id] = max(self._seq.get(table_id, 0), int(snapshot.get("last_seq", 0)))
+        last_seq = int(snapshot.get("last_seq", 0))
+        self._seq[table_id] = max(self._seq.get(table_id, 0), last_seq)
+        await self._resend(table_id, last_seq)
         return snapshot
 
     async def sit(
@@ -299,6 +361,8 @@ class TableClient:
                     self._on_message(message)
                 request_id = message.get("id")
                 if isinstance(request_id, str):
+                    if message.get("type") in ("result", "error"):
+                        self._unanswered.pop(request_id, None)
                     future = self._pending.get(request_id)
                     if future is not None and not future.done():
                         future.set_result(message)

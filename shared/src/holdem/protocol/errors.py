@@ -170,6 +170,7 @@ CLOSE_CODES: dict[str, int] = {
     "replaced_by_newer_connection": CloseCode.REPLACED,
     "idle_timeout": CloseCode.IDLE,
     "server_restart": CloseCode.SERVICE_RESTART,
+    "service_unavailable": CloseCode.SERVICE_RESTART,
 }
 """Reasons that close the connection. Every other error code is answered and the connection
 stays open. The close reason is the code itself (e.g. ``server_full``)."""

@@ -57,6 +57,15 @@ class _Message(BaseModel):
     id: RequestId | None = None
 
 
+class _Command(_Message):
+    """A message that changes a table: its ``id`` is required and must be unique for the user
+    (e.g. a random prefix and a counter). A client resends a command it got no answer to
+    (after a reconnect, to any server); the table's owner applies it at most once and answers
+    a resend with the original result (``act``: by its ``seq``; the others: by ``id``)."""
+
+    id: RequestId
+
+
 class Auth(_Message):
     """The first message of every connection: the REST API's access token."""
 
@@ -74,7 +83,7 @@ class Join(_Message):
     role: Literal["player", "spectator"] = Field("spectator", alias="as")
 
 
-class Sit(_Message):
+class Sit(_Command):
     """Take a seat with a buy-in moved from the wallet by the ledger.
 
     ``post`` chooses how the new player enters (POKER_RULES.md, "Entering a game"): wait for
@@ -98,7 +107,7 @@ class ActionName(StrEnum):
     RAISE = "raise"
 
 
-class Act(_Message):
+class Act(_Command):
     """A betting action. ``hand`` and ``seq`` make a stale or repeated click harmless.
 
     ``seq`` is the client's own counter for this table: each act must carry a larger value
@@ -114,12 +123,12 @@ class Act(_Message):
     amount: Amount | None = None
 
 
-class SitOut(_Message):
+class SitOut(_Command):
     type: Literal["sit_out"]
     table_id: TableId
 
 
-class SitIn(_Message):
+class SitIn(_Command):
     """Come back from sitting out. A player who missed blinds posts them (``post``: the big
     blind live, the small blind dead) to play at once, or waits for the big blind (default);
     a waiting newcomer may switch to posting the same way."""
@@ -129,7 +138,7 @@ class SitIn(_Message):
     post: StrictBool = False
 
 
-class TopUp(_Message):
+class TopUp(_Command):
     """Add chips from the wallet between hands (up to the table's maximum buy-in)."""
 
     type: Literal["top_up"]
@@ -137,7 +146,7 @@ class TopUp(_Message):
     amount: PositiveAmount
 
 
-class Leave(_Message):
+class Leave(_Command):
     """Stand up and cash out (after the current hand if one is running), or stop watching."""
 
     type: Literal["leave"]

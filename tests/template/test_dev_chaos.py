@@ -1,0 +1,41 @@
+"""`./dev chaos`, short: three SIGKILLs of table-server owners and a PostgreSQL restart under SDK
+bots on its own stack; it meets its targets (exit 0) and prints its figures. (A Redis restart
+is tested in tests/edge/test_edge_redis_restart.py; `--redis-restart` is left out here: a
+table that stays idle after a Redis restart was seen in about one run in seven, see the
+closing note of issue 19.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from devstack.paths import ROOT
+
+LINES = (
+    "takeovers: ",
+    "resume after takeover: p50 ",
+    "seats timed out by a fault: 0",
+    "hands started/completed/stored: ",
+    "voided hands: ",
+    "ledger check: OK",
+    "audit verify: OK",
+)
+
+
+def test_dev_chaos_short_run_meets_its_targets():
+    argv = [sys.executable, "-m", "devstack", "chaos", "--duration", "30", "--servers", "3"]
+    argv += ["--tables", "2", "--kills", "3", "--pg-restart"]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}"}
+    for own in ("DATABASE_URL", "REDIS_URL"):  # it restarts its own stores
+        env.pop(own, None)
+    run = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+    print(run.stdout)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for start in LINES:
+        assert any(line.startswith(start) for line in run.stdout.splitlines()), start
+    takeovers = next(line for line in run.stdout.splitlines() if line.startswith("takeovers: "))
+    assert int(takeovers.split(": ")[1]) >= 3
+    assert "Traceback" not in run.stdout + run.stderr
