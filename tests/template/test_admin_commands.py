@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from sqlalchemy import select
 
-from devstack.paths import ROOT
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.users import User
 from holdem.auth.passwords import PasswordService
+from tests.template.conftest import run_python
 
 
-def _create_operator(database_url, redis_url, email, **extra_env):
-    env = {name: value for name, value in os.environ.items() if name != "OPERATOR_PASSWORD"}
-    env |= {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
-        **extra_env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "devstack", "admin", "create-operator", email],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def _create_operator(database_url, redis_url, email, password=""):
+    return run_python(
+        *("-m", "devstack", "admin", "create-operator", email),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        OPERATOR_PASSWORD=password,  # empty: generate one
     )
 
 
@@ -82,7 +68,7 @@ async def test_create_operator_promotes_an_existing_player_and_keeps_its_passwor
 async def test_create_operator_refuses_a_short_password_and_creates_nothing(
     database_url, redis_url, container
 ):
-    run = _create_operator(database_url, redis_url, "x@room.test", OPERATOR_PASSWORD="short")
+    run = _create_operator(database_url, redis_url, "x@room.test", password="short")
     assert run.returncode != 0
     assert "at least 12 characters" in run.stderr
     async with container.sessions() as db:

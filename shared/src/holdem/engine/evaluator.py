@@ -360,6 +360,44 @@ _NAMES += ("Jack", "Queen", "King", "Ace")
 _PLURALS = tuple(name + ("es" if name == "Six" else "s") for name in _NAMES)
 
 
+_PLAIN_WORDS = {
+    HandCategory.HIGH_CARD: "High card, {high}",
+    HandCategory.ONE_PAIR: "Pair of {first}",
+    HandCategory.TWO_PAIR: "Two pair, {first} and {second}",
+    HandCategory.THREE_OF_A_KIND: "Three of a kind, {first}",
+    HandCategory.STRAIGHT: "Straight, {low} to {high}",
+    HandCategory.FLUSH: "Flush, {high} high",
+    HandCategory.FULL_HOUSE: "Full house, {first} full of {second}",
+    HandCategory.FOUR_OF_A_KIND: "Four of a kind, {first}",
+    HandCategory.STRAIGHT_FLUSH: "Straight flush, {low} to {high}",
+}
+_PLAIN_ROYAL = "Royal flush"
+_POKERSTARS_WORDS = {
+    HandCategory.HIGH_CARD: "high card {high}",
+    HandCategory.ONE_PAIR: "a pair of {first}",
+    HandCategory.TWO_PAIR: "two pair, {first} and {second}",
+    HandCategory.THREE_OF_A_KIND: "three of a kind, {first}",
+    HandCategory.STRAIGHT: "a straight, {low} to {high}",
+    HandCategory.FLUSH: "a flush, {high} high",
+    HandCategory.FULL_HOUSE: "a full house, {first} full of {second}",
+    HandCategory.FOUR_OF_A_KIND: "four of a kind, {first}",
+    HandCategory.STRAIGHT_FLUSH: "a straight flush, {low} to {high}",
+}
+_POKERSTARS_ROYAL = "a Royal Flush"
+
+
+def _words(value: int, words: dict[HandCategory, str], royal: str) -> str:
+    """A hand value put into one style of words (the ranks that name it filled in)."""
+    cat = category(value)
+    r1, r2 = value >> 16 & 15, value >> 12 & 15
+    if cat is HandCategory.STRAIGHT_FLUSH and r1 == _ACE:
+        return royal
+    low = _ACE if r1 == _FIVE else r1 - 4  # a straight's lowest card; the wheel's is the ace
+    return words[cat].format(
+        high=_NAMES[r1], first=_PLURALS[r1], second=_PLURALS[r2], low=_NAMES[max(low, 0)]
+    )
+
+
 def describe(value: int) -> str:
     """A short English description of a hand value, for hand histories.
 
@@ -369,27 +407,7 @@ def describe(value: int) -> str:
     >>> describe(evaluate(parse_cards("Ah2c3d4s5h9c9d")))
     'Straight, Ace to Five'
     """
-    cat = category(value)
-    r1, r2 = value >> 16 & 15, value >> 12 & 15
-    if cat is HandCategory.HIGH_CARD:
-        return f"High card, {_NAMES[r1]}"
-    if cat is HandCategory.ONE_PAIR:
-        return f"Pair of {_PLURALS[r1]}"
-    if cat is HandCategory.TWO_PAIR:
-        return f"Two pair, {_PLURALS[r1]} and {_PLURALS[r2]}"
-    if cat is HandCategory.THREE_OF_A_KIND:
-        return f"Three of a kind, {_PLURALS[r1]}"
-    if cat is HandCategory.FLUSH:
-        return f"Flush, {_NAMES[r1]} high"
-    if cat is HandCategory.FULL_HOUSE:
-        return f"Full house, {_PLURALS[r1]} full of {_PLURALS[r2]}"
-    if cat is HandCategory.FOUR_OF_A_KIND:
-        return f"Four of a kind, {_PLURALS[r1]}"
-    if cat is HandCategory.STRAIGHT_FLUSH and r1 == _ACE:
-        return "Royal flush"
-    low = _ACE if r1 == _FIVE else r1 - 4
-    kind = "Straight" if cat is HandCategory.STRAIGHT else "Straight flush"
-    return f"{kind}, {_NAMES[low]} to {_NAMES[r1]}"
+    return _words(value, _PLAIN_WORDS, _PLAIN_ROYAL)
 
 
 def describe_pokerstars(value: int) -> str:
@@ -405,24 +423,4 @@ def describe_pokerstars(value: int) -> str:
     >>> describe_pokerstars(evaluate(parse_cards("AsKsQsJsTs")))
     'a Royal Flush'
     """
-    cat = category(value)
-    r1, r2 = value >> 16 & 15, value >> 12 & 15
-    if cat is HandCategory.HIGH_CARD:
-        return f"high card {_NAMES[r1]}"
-    if cat is HandCategory.ONE_PAIR:
-        return f"a pair of {_PLURALS[r1]}"
-    if cat is HandCategory.TWO_PAIR:
-        return f"two pair, {_PLURALS[r1]} and {_PLURALS[r2]}"
-    if cat is HandCategory.THREE_OF_A_KIND:
-        return f"three of a kind, {_PLURALS[r1]}"
-    if cat is HandCategory.FLUSH:
-        return f"a flush, {_NAMES[r1]} high"
-    if cat is HandCategory.FULL_HOUSE:
-        return f"a full house, {_PLURALS[r1]} full of {_PLURALS[r2]}"
-    if cat is HandCategory.FOUR_OF_A_KIND:
-        return f"four of a kind, {_PLURALS[r1]}"
-    if cat is HandCategory.STRAIGHT_FLUSH and r1 == _ACE:
-        return "a Royal Flush"
-    low = _ACE if r1 == _FIVE else r1 - 4
-    kind = "a straight" if cat is HandCategory.STRAIGHT else "a straight flush"
-    return f"{kind}, {_NAMES[low]} to {_NAMES[r1]}"
+    return _words(value, _POKERSTARS_WORDS, _POKERSTARS_ROYAL)
