@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.api.deps import DbDep, OperatorDep
 from functions.api.routes.wallet_payments import (
@@ -36,6 +36,8 @@ class RejectIn(Strict):
 
 
 class UnmatchedDepositOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built from the Deposit rows
+
     id: int
     coin: str
     tx_hash: str
@@ -107,19 +109,7 @@ async def unmatched(
 ) -> list[UnmatchedDepositOut]:
     """Deposits paid to addresses we never issued, for review (they credit nobody)."""
     rows = await deposits.unmatched_deposits(db, limit=limit)
-    return [
-        UnmatchedDepositOut(
-            id=r.id,
-            coin=r.coin,
-            tx_hash=r.tx_hash,
-            output_index=r.output_index,
-            address=r.address,
-            crypto_amount=r.crypto_amount,
-            confirmations=r.confirmations,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    return [UnmatchedDepositOut.model_validate(r) for r in rows]
 
 
 @router.get("/deposits/over-limit")
@@ -128,19 +118,4 @@ async def over_limit(
 ) -> list[OverLimitDepositOut]:
     """Deposits worth more than ₩10^15 at their rate, refused to the gateway (credit nobody)."""
     rows = await deposits.over_limit_deposits(db, limit=limit)
-    return [
-        OverLimitDepositOut(
-            id=r.id,
-            user_id=r.user_id,
-            coin=r.coin,
-            tx_hash=r.tx_hash,
-            output_index=r.output_index,
-            address=r.address,
-            crypto_amount=r.crypto_amount,
-            confirmations=r.confirmations,
-            rate_krw=r.rate_krw,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ]
+    return [OverLimitDepositOut.model_validate(r) for r in rows]
