@@ -168,18 +168,14 @@ class Registry:
     def add(self, conn: Connection) -> None:
         self.by_id[conn.id] = conn
 
-    def bind_user(self, conn: Connection) -> bool:
-        """Index by user; True when this is the user's first connection here."""
-        users = self.by_user.setdefault(conn.user_id, set())
-        users.add(conn)
-        return len(users) == 1
+    def bind_user(self, conn: Connection) -> None:
+        """Index by user."""
+        self.by_user.setdefault(conn.user_id, set()).add(conn)
 
-    def join(self, conn: Connection, table_id: int, role: str) -> bool:
-        """Index by table; True when this is the table's first connection here."""
+    def join(self, conn: Connection, table_id: int, role: str) -> None:
+        """Index by table."""
         conn.tables[table_id] = role
-        members = self.by_table.setdefault(table_id, set())
-        members.add(conn)
-        return len(members) == 1
+        self.by_table.setdefault(table_id, set()).add(conn)
 
     def part(self, conn: Connection, table_id: int) -> bool:
         """Remove from a table; True when the table has no connection here any more."""

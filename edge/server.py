@@ -105,6 +105,8 @@ class EdgeServer:
         self._server: Server | None = None
         self._pubsub: PubSub | None = None
         self._subscriptions = asyncio.Lock()  # subscribe / unsubscribe, one at a time
+        self._subscribed: set[str] = set()
+        """User and table channels this server subscribed to and has not unsubscribed."""
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._background: set[asyncio.Future[None]] = set()
@@ -277,8 +279,8 @@ class EdgeServer:
             return False
         conn.claims = claims
         conn.user_id = claims.user_id
-        if self.registry.bind_user(conn):
-            await self._subscribe(user_channel(conn.user_id))
+        self.registry.bind_user(conn)
+        await self._subscribe(user_channel(conn.user_id))
         ordered = await self.fleet.add_connection(conn.user_id, conn.id)
         excess = len(ordered) - self.settings.ws.max_connections_per_user
         for old in ordered[: max(0, excess)]:
@@ -351,8 +353,8 @@ class EdgeServer:
     async def _join(self, conn: Connection, table_id: int, role: str) -> None:
         if table_id not in conn.tables and not await self._table_is_open(table_id):
             raise perr.TableNotFound(f"no open table {table_id}")
-        if self.registry.join(conn, table_id, role):
-            await self._subscribe(table_channel(table_id))
+        self.registry.join(conn, table_id, role)
+        await self._subscribe(table_channel(table_id))
         await self.tables.ensure_owners([table_id])
 
     async def _subscribe_lobby(self, conn: Connection, request_id: str | None) -> None:
@@ -376,10 +378,18 @@ class EdgeServer:
             await self._unsubscribe_unused(tables=[table_id])
 
     async def _subscribe(self, channel: str) -> None:
-        """Subscribe this server to a user's or a table's channel."""
+        """Make sure this server is subscribed to a user's or a table's channel.
+
+        Every connection that needs the channel awaits this, not only the first one here: a
+        second connection must not be answered while the first one's subscription is still
+        in flight (it would miss what is published meanwhile), nor stay unsubscribed for good
+        when the first one's failed (Redis down: that connection is sent away, this one not).
+        """
         if self._pubsub is not None:
             async with self._subscriptions:
-                await self._pubsub.subscribe(channel)
+                if channel not in self._subscribed:
+                    await self._pubsub.subscribe(channel)
+                    self._subscribed.add(channel)
 
     async def _unsubscribe_unused(
         self, users: Iterable[int] = (), tables: Iterable[int] = ()
@@ -395,6 +405,9 @@ class EdgeServer:
             unused = [user_channel(u) for u in users if not self.registry.by_user.get(u)]
             unused += [table_channel(t) for t in tables if not self.registry.by_table.get(t)]
             if unused:
+                # Forgotten before the command: if it fails, the next connection subscribes
+                # again (a channel subscribed twice is harmless, one never subscribed is not).
+                self._subscribed.difference_update(unused)
                 await self._pubsub.unsubscribe(*unused)
 
     async def _table_is_open(self, table_id: int) -> bool:

@@ -300,6 +300,8 @@ class TableActor:
         if saved is not None:
             self.table = Table.from_state(saved["engine"])
             self.rt = saved["rt"]
+            if self.table.hand is not None:
+                logs.hand_no.set(self.table.hand.number)  # the log lines of the resumed hand
             self.metrics.takeovers.inc()
             log.info("resumed from checkpoint", extra={"hand_running": self.table.hand_running})
             self._give_turn_back()
@@ -630,6 +632,11 @@ class TableActor:
             raise perr.StaleAction(
                 f"sequence number {command['seq']} was already used (last {last})"
             )
+        decision = command.get("decision")
+        if decision is not None and decision != hand.seq:
+            # A click for a decision already made (a double click, or an act chosen before
+            # the turn was given back after a takeover and answered meanwhile by a resend).
+            raise perr.StaleAction(f"decision {decision} was made already (now {hand.seq})")
         action = command["action"]
         amount = command.get("amount")
         if action == "fold":
@@ -885,6 +892,7 @@ class TableActor:
                     "time_bank_s": bank,
                     "grace_s": turn["grace"],
                     "deadline": turn["deadline"],
+                    "decision": turn["street_seq"],
                     "legal": self.table.hand.legal_actions(seat)._asdict(),
                 },
             )
@@ -999,6 +1007,7 @@ class TableActor:
                 "remaining_s": round(remaining, 3),
                 "deadline": turn["deadline"],
                 "grace_s": turn.get("grace", 0.0),
+                "decision": turn["street_seq"],
             }
         return {
             "type": ServerType.SNAPSHOT,

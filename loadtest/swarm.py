@@ -217,7 +217,7 @@ class LoadBot:
         self.client: TableClient | None = None
         self.pending: dict[str, tuple[float, int]] = {}  # request id -> (sent, hand)
         self.waiting_broadcast: tuple[float, int] | None = None
-        self.awaiting: dict[str, int] = {}  # our acts not answered yet, as play() reads: id -> hand
+        self.decided: dict[tuple[int, int], str] = {}  # (hand, decision) answered -> act id
 
     # ---- setup through the REST API and the simulator
 
@@ -335,19 +335,20 @@ class LoadBot:
             if self.swarm.stopping.is_set():
                 return
             kind = message.get("type")
-            if kind in ("result", "error"):
-                self.awaiting.pop(str(message.get("id")), None)
+            if kind == "error":  # refused: the decision may be answered again if shown again
+                refused = str(message.get("id"))
+                self.decided = {k: i for k, i in self.decided.items() if i != refused}
             if kind == "event" and message.get("event") == "turn":
                 if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
-                    turn = (int(message["hand"]), message.get("deadline"))
-                    await self.act(turn, message["legal"], announced=True)
+                    turn = (int(message["hand"]), int(message["decision"]))
+                    await self.act(turn, message["legal"], message.get("deadline"))
             elif kind == "snapshot" and message.get("table_id") == self.table_id:
-                # Snapshots follow seating changes too: `act` skips a turn already answered.
+                # Snapshots follow seating changes too: `act` skips a decision answered.
                 legal = message.get("legal_actions")
-                if message.get("running") and legal and message.get("to_act") == self.seat:
-                    clock = message.get("clock") or {}
-                    turn = (int(message["hand_number"]), clock.get("deadline"))
-                    await self.act(turn, legal, announced=False)
+                clock = message.get("clock") or {}
+                if message.get("running") and legal and clock.get("seat") == self.seat:
+                    turn = (int(message["hand_number"]), int(clock["decision"]))
+                    await self.act(turn, legal, clock.get("deadline"))
             elif kind == "notice" and message.get("code") == "sat_out":
                 with contextlib.suppress(ClientError, ClosedError, TimeoutError):
                     await self.client.sit_in(self.table_id)
@@ -356,14 +357,14 @@ class LoadBot:
                 self.swarm.stats.dropped += 1
             raise ClosedError(self.client.closed.code if self.client.closed else None, "dropped")
 
-    async def act(self, turn: tuple[int, Any], legal: dict[str, Any], announced: bool) -> None:
+    async def act(self, turn: tuple[int, int], legal: dict[str, Any], deadline: Any) -> None:
         assert self.client is not None
-        # A `turn` event is always played (a new decision, or the turn given back after a
-        # takeover). A snapshot showing our turn is not while an act of ours for the hand is
-        # unanswered in the order play() reads: it may predate that act (seating changes).
-        hand, deadline = turn
-        if not announced and hand in self.awaiting.values():
+        # Each decision (hand, decision number) is answered once: announced again (the turn
+        # given back after a takeover, a snapshot after seating changes), the client's resend
+        # of the unanswered act covers it.
+        if turn in self.decided:
             return
+        hand, decision = turn
         delay = self.think()
         if delay:
             await asyncio.sleep(delay)
@@ -376,12 +377,14 @@ class LoadBot:
             "id": request_id,
             "table_id": self.table_id,
             "hand": hand,
+            "decision": decision,
             "action": action,
             "seq": self.client.next_seq(self.table_id),
             **({"amount": amount} if amount is not None else {}),
         }
         sent = time.perf_counter()
-        self.awaiting[request_id] = hand
+        self.decided = {k: i for k, i in self.decided.items() if k[0] >= hand}
+        self.decided[turn] = request_id
         self.pending[request_id] = (sent, hand)
         self.waiting_broadcast = (sent, hand)
         await self.client.send_command(message)

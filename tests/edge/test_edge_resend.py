@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from holdem.client import ClientError
 from tests.edge.conftest import fast_settings
 from tests.edge.test_edge_failover import seen, wait_until
 
@@ -151,3 +152,42 @@ async def test_an_act_lost_with_its_server_is_resent_and_the_turn_is_given_back(
     )
     assert {**repeat, "id": None} == {**result, "id": None}
     assert actions_of(other, hand, seat) == ["call"]
+
+
+async def test_a_click_on_the_turn_given_back_cannot_answer_its_decision_twice(
+    edge_processes, make_players, fund, make_table, clients, container
+):
+    a, b = edge_processes("a"), edge_processes("b")
+    await a.wait_ready()
+    await b.wait_ready()
+    table_id, (on_a, on_b) = await heads_up_on(
+        [a.url, b.url], make_players, fund, make_table, clients
+    )
+    turn = await seen(on_b, lambda m: m.get("event") == "turn", 30)
+    if turn["seat"] == 0:
+        await on_a.act(table_id, turn["hand"], choice(turn), decision=turn["decision"])
+        turn = await seen(on_b, lambda m: m.get("event") == "turn" and m["seat"] == 1, 10)
+    hand, decision, action = turn["hand"], turn["decision"], choice(turn)
+    await frozen(a)
+    mark = len(on_b.received)
+    first = await on_b.send_command(
+        {
+            "type": "act",
+            "table_id": table_id,
+            "hand": hand,
+            "seq": 1,
+            "decision": decision,
+            "action": action,
+        }
+    )
+    # B takes over and gives the turn back — the same decision — then applies the inbox.
+    again = await seen(on_b, lambda m: m.get("event") == "turn" and m["seat"] == 1, 30, after=mark)
+    assert again["decision"] == decision
+    answered = await seen(on_b, lambda m: m.get("id") == first, 30, after=mark)
+    a.kill()
+    assert answered["type"] == "result"
+    # A second click on the given-back turn (a new seq) is refused: the decision was made.
+    with pytest.raises(ClientError) as refused:
+        await on_b.act(table_id, hand, "fold", seq=2, decision=decision)
+    assert refused.value.code == "stale_action"
+    assert actions_of(on_b, hand, 1) == [action]

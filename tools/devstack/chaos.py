@@ -68,6 +68,18 @@ class Takeover:
 
 
 @dataclass
+class BotTrace:
+    """One bot's connections and the turns it was given (wall-clock times, as in the logs)."""
+
+    servers: list[tuple[float, str]] = field(default_factory=list)
+    turns: list[float] = field(default_factory=list)
+
+    def server_at(self, at: float) -> str:
+        """The server the bot was connected to at `at` (its last connection before)."""
+        return next((server for ts, server in reversed(self.servers) if ts <= at), "?")
+
+
+@dataclass
 class Observed:
     """What the bots saw, by table (each message is seen by several bots: sets dedupe)."""
 
@@ -80,6 +92,8 @@ class Observed:
     """Takeovers not resumed yet, by table."""
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while no takeover is pending."""
+    bots: dict[tuple[int, int], BotTrace] = field(default_factory=dict)
+    """What each bot (table, seat) connected to and when it was told to act."""
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -302,9 +316,10 @@ async def _seat_bots(
                 url,
                 token,
                 encoding="msgpack" if seat % 2 else "json",
-                on_message=_observer(chaos.observed, table_id),
+                on_message=_observer(chaos.observed, table_id, seat),
             )
             await client.connect()
+            chaos.observed.bots[table_id, seat].servers.append((time.time(), client.server))
             bot = Bot(
                 client, table_id, seat, BUY_IN, BotStrategy(seed=t * 10 + seat), think_s=THINK_S
             )
@@ -313,10 +328,14 @@ async def _seat_bots(
     return tasks
 
 
-def _observer(observed: Observed, table_id: int) -> Callable[[dict[str, Any]], None]:
+def _observer(observed: Observed, table_id: int, seat: int) -> Callable[[dict[str, Any]], None]:
+    trace = observed.bots.setdefault((table_id, seat), BotTrace())
+
     def observe(message: dict[str, Any]) -> None:
         if message.get("table_id") == table_id:
             observed.message(table_id, message)
+            if message.get("event") == "turn" and message.get("seat") == seat:
+                trace.turns.append(time.time())
 
     return observe
 
@@ -333,6 +352,8 @@ async def _keep_playing(chaos: Chaos, bot: Any) -> None:
         while True:
             try:
                 await bot.client.reconnect(chaos.rng.choice(chaos.urls))
+                trace = chaos.observed.bots[bot.table_id, bot.seat]
+                trace.servers.append((time.time(), bot.client.server))
                 await bot.sit_down()
                 break
             except (OSError, ClosedError, ClientError, TimeoutError):
@@ -478,15 +499,47 @@ async def _checks(container: Any) -> tuple[bool, bool]:
     return report.ok, not chain.problems
 
 
-def _timeouts(logs: Path) -> int:
+@dataclass
+class TimedOut:
+    """A turn that ran out, as a table server logged it."""
+
+    at: float
+    worker: str
+    table_id: int
+    seat: int
+    hand: int | None
+
+
+def _timeouts(logs: Path) -> list[TimedOut]:
     """Turns that ran out, from the table servers' logs (every one of them is a fault's)."""
-    count = 0
+    found = []
     for log in logs.glob("chaos*.log"):
         for line in log.read_text(errors="replace").splitlines():
             with contextlib.suppress(ValueError):
-                if json.loads(line).get("msg") == "turn timed out":
-                    count += 1
-    return count
+                entry = json.loads(line)
+                if entry.get("msg") == "turn timed out":
+                    found.append(
+                        TimedOut(
+                            entry["ts"],
+                            entry["worker"],
+                            entry["table"],
+                            entry["seat"],
+                            entry.get("hand"),
+                        )
+                    )
+    return sorted(found, key=lambda t: t.at)
+
+
+def _explain(timeout: TimedOut, trace: BotTrace | None, clock_s: float = 60.0) -> str:
+    """One line on a timed-out seat: where its bot was, and whether it was told to act."""
+    if trace is None:
+        return f"  table {timeout.table_id} seat {timeout.seat}: no bot"
+    told = any(timeout.at - clock_s <= t <= timeout.at for t in trace.turns)
+    return (
+        f"  table {timeout.table_id} seat {timeout.seat} hand {timeout.hand} "
+        f"(owner {timeout.worker}): bot on {trace.server_at(timeout.at)}, "
+        + ("was sent its turn" if told else "never received its turn")
+    )
 
 
 def _report(chaos: Chaos, stored: int, ledger_ok: bool, audit_ok: bool) -> int:
@@ -505,7 +558,9 @@ def _report(chaos: Chaos, stored: int, ledger_ok: bool, audit_ok: bool) -> int:
     worst = max(resumes) if resumes else 0.0
     print(f"takeovers: {len(takeovers)}")
     print(f"resume after takeover: p50 {p50:.2f} s, max {worst:.2f} s")
-    print(f"seats timed out by a fault: {timeouts}")
+    print(f"seats timed out by a fault: {len(timeouts)}")
+    for timeout in timeouts[:20]:
+        print(_explain(timeout, observed.bots.get((timeout.table_id, timeout.seat))))
     print(f"hands started/completed/stored: {started}/{completed}/{stored}")
     print(f"voided hands: {voided}")
     print(f"ledger check: {'OK' if ledger_ok else 'FAILED'}")

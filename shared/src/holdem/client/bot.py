@@ -1,11 +1,12 @@
 """A simple bot: joins, sits, and plays every decision it is asked for.
 
 The strategy is deliberately plain (mostly check/call, some minimum raises, some folds to
-bets), seeded so a run can be repeated. It plays every ``turn`` event naming its seat (a new
-decision, or the turn given back after a takeover: if its first answer was applied meanwhile,
-the second is refused and changes nothing) and snapshots showing its turn (after a reconnect),
-unless an action of its own for the hand is still unanswered: the snapshot may predate it, and
-the client resends it after a reconnect; the table applies it once.
+bets), seeded so a run can be repeated. It answers each decision once: a ``turn`` event
+naming its seat, or a snapshot showing its turn (after a reconnect), is identified by its hand
+and ``decision`` number. The same decision announced again (the turn given back after a
+takeover, a snapshot that predates the bot's act) is not answered twice: the client resends
+an unanswered act after a reconnect and the table applies it once; an act the table refused
+may be chosen again.
 """
 
 from __future__ import annotations
@@ -67,19 +68,13 @@ class Bot:
         self.hands_seen: set[int] = set()
         self.actions = 0
         self.errors: list[str] = []
-        self._awaiting: dict[str, int] = {}
-        """Our acts whose answer this loop has not read yet: id → hand. Tracked in the order
-        messages are read, not as the client's reader receives them: a snapshot queued before
-        an answer still shows the turn that act answered."""
+        self._decided: dict[tuple[int, int], str] = {}
+        """The decisions (hand, decision number) this bot answered, with its act's id."""
 
     async def sit_down(self) -> None:
         snapshot = await self.client.join(self.table_id, as_="player")
-        # After a reconnect: what the join did not resend was applied (or answered).
-        unanswered = self.client.unanswered(self.table_id)
-        resent = {c["id"] for c in unanswered}
-        self._awaiting = {i: h for i, h in self._awaiting.items() if i in resent}
         mine = snapshot["seats"][self.seat]
-        sitting = any(c["type"] == "sit" for c in unanswered)
+        sitting = any(c["type"] == "sit" for c in self.client.unanswered(self.table_id))
         if mine["player_id"] != str(self.client.user_id) and not sitting:
             await self.client.sit(self.table_id, self.seat, self.buy_in)
 
@@ -87,31 +82,35 @@ class Bot:
         """React to turns until `hands` hands were seen end (forever if None)."""
         async for message in self.client.messages():
             kind = message.get("type")
-            if kind in ("result", "error"):
-                self._awaiting.pop(str(message.get("id")), None)
+            if kind == "error":
+                # Refused: the decision may be answered again when it is shown again.
+                refused = str(message.get("id"))
+                self._decided = {k: i for k, i in self._decided.items() if i != refused}
             if kind == "hand_result" and message.get("table_id") == self.table_id:
                 self.hands_seen.add(int(message["hand"]))
+                self._decided = {k: i for k, i in self._decided.items() if k[0] > message["hand"]}
                 if hands is not None and len(self.hands_seen) >= hands:
                     return
             elif kind == "event" and message.get("event") == "turn":
                 if message.get("seat") == self.seat and message.get("table_id") == self.table_id:
-                    await self._act(int(message["hand"]), message["legal"], announced=True)
+                    await self._act(int(message["hand"]), message["decision"], message["legal"])
             elif kind == "snapshot" and message.get("table_id") == self.table_id:
                 legal = message.get("legal_actions")
-                if message.get("running") and legal and message.get("to_act") == self.seat:
-                    await self._act(int(message["hand_number"]), legal, announced=False)
+                clock = message.get("clock") or {}
+                if message.get("running") and legal and clock.get("seat") == self.seat:
+                    await self._act(int(message["hand_number"]), clock["decision"], legal)
             elif kind == "notice" and message.get("code") == "sat_out":
                 with contextlib.suppress(ClientError):
                     await self.client.sit_in(self.table_id)
 
-    async def _act(self, hand: int, legal: dict[str, Any], announced: bool) -> None:
-        if not announced and hand in self._awaiting.values():
-            return  # the snapshot may predate our act (answered or resent by the client)
+    async def _act(self, hand: int, decision: int, legal: dict[str, Any]) -> None:
+        if (hand, decision) in self._decided:
+            return  # answered: the client resends the act if its answer was lost
         if self.think_s:
             await asyncio.sleep(self.think_s)
         action, amount = self.strategy.choose(legal)
         command_id = self.client.new_id()
-        self._awaiting[command_id] = hand
+        self._decided[hand, decision] = command_id
         try:
             # Not awaited: the answer comes back through the reader while we keep reading.
             await self.client.send_command(
@@ -120,6 +119,7 @@ class Bot:
                     "type": "act",
                     "table_id": self.table_id,
                     "hand": hand,
+                    "decision": decision,
                     "action": action,
                     "seq": self.client.next_seq(self.table_id),
                     **({"amount": amount} if amount is not None else {}),

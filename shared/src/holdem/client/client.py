@@ -266,8 +266,10 @@ class TableClient:
         action: str,
         amount: int | None = None,
         seq: int | None = None,
+        decision: int | None = None,
     ) -> dict[str, Any]:
-        """Act in hand `hand`; `seq` defaults to the next of this client's counter."""
+        """Act in hand `hand`; `seq` defaults to the next of this client's counter.
+        `decision` (the ``turn``'s) makes an act for a decision already made refused."""
         message: dict[str, Any] = {
             "type": "act",
             "table_id": table_id,
@@ -277,6 +279,8 @@ class TableClient:
         }
         if amount is not None:
             message["amount"] = amount
+        if decision is not None:
+            message["decision"] = decision
         return await self.request(message)
 
     async def top_up(self, table_id: int, amount: int) -> dict[str, Any]:

@@ -156,6 +156,7 @@ KEYS: tuple[str, ...] = (
     "card",
     "nonce",
     "proof",
+    "decision",
 )
 """Field names sent as small integers in MessagePack (1 byte instead of the name), so binary
 messages are at least half the size of their JSON form. Both sides share this table."""

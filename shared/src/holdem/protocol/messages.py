@@ -111,7 +111,9 @@ class Act(_Command):
     """A betting action. ``hand`` and ``seq`` make a stale or repeated click harmless.
 
     ``seq`` is the client's own counter for this table: each act must carry a larger value
-    than the last one the server accepted from this user. ``amount`` (bet / raise) is the
+    than the last one the server accepted from this user. ``decision`` (optional) is the
+    ``decision`` of the ``turn`` the act answers: an act for a decision already made is
+    refused, so one click never answers two decisions. ``amount`` (bet / raise) is the
     raise-to total for the street.
     """
 
@@ -119,6 +121,7 @@ class Act(_Command):
     table_id: TableId
     hand: Annotated[StrictInt, Field(ge=1, le=2**62)]
     seq: Annotated[StrictInt, Field(ge=1, le=2**62)]
+    decision: Annotated[StrictInt, Field(ge=0, le=2**62)] | None = None
     action: ActionName
     amount: Amount | None = None
 
