@@ -73,6 +73,8 @@ class BotTrace:
 
     servers: list[tuple[float, str]] = field(default_factory=list)
     turns: list[float] = field(default_factory=list)
+    troubles: list[tuple[float, str]] = field(default_factory=list)
+    """What ended the bot's play or failed its reconnects (a bot that stops playing)."""
 
     def server_at(self, at: float) -> str:
         """The server the bot was connected to at `at` (its last connection before)."""
@@ -341,22 +343,25 @@ def _observer(observed: Observed, table_id: int, seat: int) -> Callable[[dict[st
 
 
 async def _keep_playing(chaos: Chaos, bot: Any) -> None:
-    """Play; when the connection drops, reconnect to a server at random, with backoff."""
-    from holdem.client import ClientError, ClosedError
+    """Play; when the connection drops, reconnect to a server at random, with backoff.
 
+    Whatever ends the play or fails a reconnect (a refused handshake included) is noted in
+    the bot's trace and retried: a bot that stopped playing would pass for a lost turn."""
+    trace = chaos.observed.bots[bot.table_id, bot.seat]
     while True:
-        # The connection failed under the bot (or closed): reconnect as below.
-        with contextlib.suppress(OSError, ClosedError, ClientError, TimeoutError):
+        try:
             await bot.play()
+        except Exception as exc:
+            trace.troubles.append((time.time(), f"play: {exc!r}"))
         wait = 0.05
         while True:
             try:
                 await bot.client.reconnect(chaos.rng.choice(chaos.urls))
-                trace = chaos.observed.bots[bot.table_id, bot.seat]
                 trace.servers.append((time.time(), bot.client.server))
                 await bot.sit_down()
                 break
-            except (OSError, ClosedError, ClientError, TimeoutError):
+            except Exception as exc:
+                trace.troubles.append((time.time(), f"reconnect: {exc!r}"))
                 await asyncio.sleep(wait)
                 wait = min(1.0, wait * 2)
 
@@ -464,7 +469,11 @@ async def _restart_redis(chaos: Chaos, tables: list[int]) -> None:
         await asyncio.sleep(0.05)
     played = [observed.last_play.get(t, 0.0) for t in tables]
     chaos.redis_deal_s = max(p - back for p in played) if min(played) > back else None
-    print("dev chaos: Redis restarted", flush=True)
+    idle = [t for t, p in zip(tables, played, strict=True) if p <= back]
+    print(
+        "dev chaos: Redis restarted" + (f"; tables idle 30 s after: {idle}" if idle else ""),
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------------------- results
@@ -535,10 +544,12 @@ def _explain(timeout: TimedOut, trace: BotTrace | None, clock_s: float = 60.0) -
     if trace is None:
         return f"  table {timeout.table_id} seat {timeout.seat}: no bot"
     told = any(timeout.at - clock_s <= t <= timeout.at for t in trace.turns)
+    troubles = [what for at, what in trace.troubles if timeout.at - clock_s <= at <= timeout.at]
     return (
         f"  table {timeout.table_id} seat {timeout.seat} hand {timeout.hand} "
         f"(owner {timeout.worker}): bot on {trace.server_at(timeout.at)}, "
         + ("was sent its turn" if told else "never received its turn")
+        + (f"; {troubles[-1]}" if troubles else "")
     )
 
 

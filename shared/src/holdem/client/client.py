@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from holdem.cancellation import cancel_and_wait
@@ -52,7 +52,8 @@ class ClientError(Exception):
 
 
 class ClosedError(Exception):
-    """The connection closed (``code`` / ``reason`` from the close frame)."""
+    """The connection closed, or the server refused to open it (``code`` / ``reason`` from
+    the close frame; ``None`` and the refusal when the handshake failed)."""
 
     def __init__(self, code: int | None, reason: str) -> None:
         super().__init__(f"closed {code} {reason}")
@@ -131,14 +132,17 @@ class TableClient:
         for message in queued:
             if message is not None:
                 self._queue.put_nowait(message)
-        self._ws = await connect(
-            self.url,
-            subprotocols=self.subprotocols,
-            compression=None,
-            max_size=2**22,
-            open_timeout=10,
-            ping_interval=None,  # the server pings; a second timer per connection is waste
-        )
+        try:
+            self._ws = await connect(
+                self.url,
+                subprotocols=self.subprotocols,
+                compression=None,
+                max_size=2**22,
+                open_timeout=10,
+                ping_interval=None,  # the server pings; a second timer per connection is waste
+            )
+        except InvalidHandshake as exc:  # a draining server's 503, a server dying meanwhile
+            raise ClosedError(None, f"handshake failed: {exc}") from exc
         self.codec = codec_for(self._ws.subprotocol)
         self._reader = asyncio.create_task(self._read_loop())
         if not authenticate:
@@ -175,15 +179,18 @@ class TableClient:
     # ------------------------------------------------------------------ sending
 
     async def send_raw(self, frame: bytes | str) -> None:
-        """Send a frame as it is (tests of bad input)."""
+        """Send a frame as it is (tests of bad input); raises `ClosedError` once closed."""
         assert self._ws is not None, "connect first"
         self._last_sent = asyncio.get_running_loop().time()
-        await self._ws.send(frame)
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            close = exc.rcvd
+            raise ClosedError(close.code if close else None, close.reason if close else "") from exc
 
     async def send(self, message: dict[str, Any]) -> None:
-        assert self._ws is not None, "connect first"
-        self._last_sent = asyncio.get_running_loop().time()
-        await self._ws.send(self.codec.encode(message))
+        """Send a message; raises `ClosedError` once the connection closed."""
+        await self.send_raw(self.codec.encode(message))
 
     def new_id(self) -> str:
         """A request id unique to this client."""
@@ -199,7 +206,7 @@ class TableClient:
         command = {**message, "id": message.get("id") or self.new_id()}
         if command.get("type") in COMMANDS:
             self._unanswered[command["id"]] = command
-        with contextlib.suppress(ConnectionClosed):
+        with contextlib.suppress(ClosedError):
             await self.send(command)
         return str(command["id"])
 
@@ -383,7 +390,7 @@ class TableClient:
     async def _ping_loop(self, interval: float) -> None:
         """Ping once `interval` passed without sending anything (one timer per interval)."""
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(ConnectionClosed):
+        with contextlib.suppress(ClosedError):
             while True:
                 await asyncio.sleep(max(0.0, self._last_sent + interval - loop.time()))
                 if loop.time() - self._last_sent >= interval:
