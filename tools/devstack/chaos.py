@@ -11,7 +11,7 @@ stops by itself and prints, one per line::
     resume after takeover: p50 X s, max Y s    from the SIGKILL to the new owner's first message
     seats timed out by a fault: N              turns that ran out (bots never let one run out)
     hands started/completed/stored: A/B/C      C: completed hands found in PostgreSQL
-    voided hands: N                            started, never completed, not running at the end
+    voided hands: N                            started, never stored, not running at the end
     ledger check: OK|FAILED
     audit verify: OK|FAILED
 
@@ -479,23 +479,23 @@ async def _restart_redis(chaos: Chaos, tables: list[int]) -> None:
 # ---------------------------------------------------------------------------- results
 
 
-async def _wait_stored(container: Any, observed: Observed) -> int:
-    """Wait until every completed hand is in PostgreSQL (or give up); how many are."""
+async def _wait_stored(container: Any, observed: Observed) -> set[tuple[int, int]]:
+    """Wait until every completed hand is in PostgreSQL (or give up); the stored hands, as
+    (table, hand number)."""
     from sqlalchemy import select
 
     from holdem.adapters.orm.hands import Hand
 
     completed = {(t, n) for t, hands in observed.completed.items() for n in hands}
     deadline = time.monotonic() + SETTLE_WAIT_S
+    stored: set[tuple[int, int]] = set()
     while True:
         with contextlib.suppress(Exception):
             async with container.sessions() as session:
                 rows = await session.execute(select(Hand.table_id, Hand.hand_no))
                 stored = {(int(t), int(n)) for t, n in rows}
-            if completed <= stored or time.monotonic() > deadline:
-                return len(completed & stored)
-        if time.monotonic() > deadline:
-            return 0
+        if completed <= stored or time.monotonic() > deadline:
+            return stored
         await asyncio.sleep(0.5)
 
 
@@ -553,17 +553,20 @@ def _explain(timeout: TimedOut, trace: BotTrace | None, clock_s: float = 60.0) -
     )
 
 
-def _report(chaos: Chaos, stored: int, ledger_ok: bool, audit_ok: bool) -> int:
+def _report(chaos: Chaos, stored: set[tuple[int, int]], ledger_ok: bool, audit_ok: bool) -> int:
     observed = chaos.observed
     takeovers = observed.takeovers
     resumes = [t.resumed_at - t.killed_at for t in takeovers if t.resumed_at is not None]
     unresumed = len(takeovers) - len(resumes)
-    started = sum(len(h) for h in observed.started.values())
+    # Started: seen starting or ending (a bot reconnecting at a hand's start misses it).
+    started = sum(len(h | observed.completed[t]) for t, h in observed.started.items())
     completed = sum(len(h) for h in observed.completed.values())
+    # Voided: started, never stored (a bot may miss a hand's result while it reconnects; the
+    # ledger's archive does not), except each table's last hand, which may still be running.
     voided = 0
     for table_id, hands in observed.started.items():
-        unfinished = hands - observed.completed[table_id]
-        voided += len(unfinished - {max(hands)})  # the last one may still be running
+        kept = {n for t, n in stored if t == table_id}
+        voided += len(hands - kept - {max(hands)})
     timeouts = _timeouts(chaos.state)
     p50 = statistics.median(resumes) if resumes else 0.0
     worst = max(resumes) if resumes else 0.0
@@ -572,7 +575,10 @@ def _report(chaos: Chaos, stored: int, ledger_ok: bool, audit_ok: bool) -> int:
     print(f"seats timed out by a fault: {len(timeouts)}")
     for timeout in timeouts[:20]:
         print(_explain(timeout, observed.bots.get((timeout.table_id, timeout.seat))))
-    print(f"hands started/completed/stored: {started}/{completed}/{stored}")
+    completed_stored = sum(
+        1 for t, hands in observed.completed.items() for n in hands if (t, n) in stored
+    )
+    print(f"hands started/completed/stored: {started}/{completed}/{completed_stored}")
     print(f"voided hands: {voided}")
     print(f"ledger check: {'OK' if ledger_ok else 'FAILED'}")
     print(f"audit verify: {'OK' if audit_ok else 'FAILED'}")
@@ -592,7 +598,7 @@ def _report(chaos: Chaos, stored: int, ledger_ok: bool, audit_ok: bool) -> int:
         missed.append(f"resume p50 ≤ {P50_RESUME_S:.0f} s and max ≤ {MAX_RESUME_S:.0f} s")
     if timeouts:
         missed.append("no seat timed out")
-    if stored < completed:
+    if completed_stored < completed:
         missed.append("every completed hand stored")
     if not ledger_ok:
         missed.append("ledger check")
