@@ -478,6 +478,9 @@ class TableActor:
         rid = command.get("rid")
         logs.action_id.set(entry_id)
         if time.time() - float(command.get("at", 0)) > COMMAND_MAX_AGE_S:
+            if kind in COMMANDS:  # answered, not dropped: the player decides again
+                waited = f"the command waited over {COMMAND_MAX_AGE_S:.0f} s for the table"
+                self._reply_error(user, conn, rid, "stale_action", waited)
             return
         try:
             if kind == "join":

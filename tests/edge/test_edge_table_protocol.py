@@ -4,9 +4,11 @@ snapshots, the clock, and privacy (a spy seated at the table and a spectator).""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from edge.tables import COMMAND_MAX_AGE_S
 from holdem.client import Bot, BotStrategy, ClientError
 from tests.edge.conftest import fast_settings, url_of
 from tests.edge.test_edge_failover import seen
@@ -157,3 +159,35 @@ async def test_no_hole_card_reaches_a_spy_or_a_spectator_before_showdown(
                         assert (hand, seat["seat"]) in shown, message
     assert checked >= 12
     assert not [m for m in spectator.received if m.get("type") == "hole_cards"]
+
+
+async def test_a_command_that_waited_too_long_for_its_table_is_refused_not_dropped(
+    start_edge, make_players, fund, make_table, clients, edge_settings
+):
+    slow = fast_settings(edge_settings, game={"action_clock_s": 30.0})
+    server, table_id, (a, b) = await heads_up(
+        start_edge, make_players, fund, make_table, clients, slow
+    )
+    turn = await seen(a, lambda m: m.get("event") == "turn")
+    actor = a if turn["seat"] == 0 else b
+    # An act that sat in the table's inbox past COMMAND_MAX_AGE_S (no owner meanwhile).
+    await server.relay.send_command(
+        table_id,
+        {
+            "kind": "act",
+            "user": actor.user_id,
+            "conn": actor.connection_id,
+            "rid": "waited-too-long",
+            "at": time.time() - COMMAND_MAX_AGE_S - 1,
+            "hand": turn["hand"],
+            "seq": 50,
+            "decision": turn["decision"],
+            "action": "fold",
+            "amount": None,
+        },
+    )
+    refused = await seen(actor, lambda m: m.get("id") == "waited-too-long")
+    assert refused["type"] == "error"
+    assert refused["code"] == "stale_action"
+    snapshot = await actor.join(table_id)
+    assert snapshot["to_act"] == turn["seat"]  # nothing was applied
