@@ -538,7 +538,11 @@ class EdgeServer:
         interval = self.settings.ws.worker_heartbeat_interval_s
         while True:
             try:
-                await self.fleet.heartbeat(f"{self.host}:{self.port}", list(self.registry.by_user))
+                await self.fleet.heartbeat(
+                    f"{self.host}:{self.port}",
+                    list(self.registry.by_user),
+                    taking=not self.draining,
+                )
                 # Tables our clients sit at must have an owner, even if Redis lost the fleet's
                 # records (flushed or restarted empty): re-register them and take the orphans.
                 if not self.draining:

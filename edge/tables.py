@@ -53,6 +53,14 @@ ANSWERS_KEPT = 16
 resend (after a reconnect or a takeover) with the original result instead of acting twice."""
 COMMANDS = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave"])
 STOP_GRACE_S = 5.0
+CLAIM_DEFER_S = 1.0
+"""An ownerless table is left this long to a server with fewer tables before a busier one
+takes it (a takeover goes to the lightest live server; after that, to anyone)."""
+HANDOVER_EVERY_S = 2.0
+"""A server with two tables more than the lightest live one hands one over between hands, at
+most once per this many seconds."""
+HANDOVER_HOLD_S = 2.0
+"""A table handed over is not taken back by its last owner for this long."""
 
 
 class TableHost:
@@ -79,6 +87,11 @@ class TableHost:
         self._lock = asyncio.Lock()
         self._absent: set[str] = set()
         """Lease holders the last scan found gone from Redis (see `scan_forever`)."""
+        self._ownerless_since: dict[int, float] = {}
+        """Tables the scans found without a live owner, and since when (monotonic)."""
+        self._handed_over: dict[int, float] = {}
+        """Tables this server handed to a lighter one, and when (monotonic)."""
+        self._next_handover = 0.0
 
     async def ensure_owners(self, table_ids: list[int]) -> None:
         """Make sure somebody runs each table: take those whose lease nobody holds.
@@ -97,6 +110,11 @@ class TableHost:
         async with self._lock:
             if table_id in self.actors or self.draining:
                 return
+            if (
+                time.monotonic()
+                < self._handed_over.get(table_id, -HANDOVER_HOLD_S) + HANDOVER_HOLD_S
+            ):
+                return  # handed to a lighter server: let it take the table
             if dead is not None:
                 log.info("taking the table of a dead server", extra={"table": table_id})
                 await self.leases.depose(dead)
@@ -166,18 +184,65 @@ class TableHost:
             await asyncio.sleep(interval)
 
     async def _scan(self) -> None:
-        # One MGET for every lease, not a GET per table (~3 per table a second), and one
-        # PUBSUB NUMSUB for their holders.
+        """Take the tables whose owner left or died, the lightest live server first; hand one
+        over to a lighter server when this one has two more than it.
+
+        One MGET for every lease (not a GET per table), one ZRANGEBYSCORE for the workers that
+        take tables, one PUBSUB NUMSUB for their presence and the leases' holders.
+        """
         others = [t for t in await self.fleet.active_tables() if t not in self.actors]
         held = await self.leases.holders(others)
-        holders = sorted({lease.worker_id for lease in held.values() if lease is not None})
-        absent = await self.fleet.absent([w for w in holders if w != self.worker_id])
+        workers = await self.fleet.workers()
+        holders = {lease.worker_id for lease in held.values() if lease is not None}
+        absent = await self.fleet.absent(sorted((holders | set(workers)) - {self.worker_id}))
         dead, self._absent = absent & self._absent, absent
+        load = {w: 0 for w in workers if w not in absent}
+        for lease in held.values():
+            if lease is not None and lease.worker_id in load:
+                load[lease.worker_id] += 1
+        load[self.worker_id] = len(self.actors)
+        lightest = min(load.values())
+        now = time.monotonic()
+        ownerless = {}
         for table_id, lease in held.items():
-            if lease is None or lease.worker_id == self.worker_id:
-                await self._try_take(table_id)
-            elif lease.worker_id in dead:
+            if lease is None or lease.worker_id == self.worker_id or lease.worker_id in dead:
+                ownerless[table_id] = self._ownerless_since.get(table_id, now)
+        self._ownerless_since = ownerless
+        for table_id, since in ownerless.items():
+            if len(self.actors) > lightest and now - since < CLAIM_DEFER_S:
+                continue  # a lighter server takes it (or this one, a moment later)
+            lease = held[table_id]
+            if lease is not None and lease.worker_id in dead:
                 await self._try_take(table_id, dead=lease)
+            else:
+                await self._try_take(table_id)
+        self._hand_over_one(lightest)
+
+    def _hand_over_one(self, lightest: int) -> None:
+        """Hand one table over, between hands, when a live server has two fewer than this
+        one: after a server died and came back (or a new one started) the tables spread out
+        again instead of staying with the servers that took them over."""
+        now = time.monotonic()
+        if self.draining or now < self._next_handover or len(self.actors) < lightest + 2:
+            return
+        idle = [
+            a
+            for a in self.actors.values()
+            if a.table is not None and not (a.busy or a.draining or a.closing)
+        ]
+        if not idle:
+            return
+        actor = min(idle, key=lambda a: a.table_id)
+        self._next_handover = now + HANDOVER_EVERY_S
+        self._handed_over = {
+            t: at for t, at in self._handed_over.items() if now < at + HANDOVER_HOLD_S
+        }
+        self._handed_over[actor.table_id] = now
+        log.info(
+            "handing a table over to a lighter server",
+            extra={"table": actor.table_id, "tables": len(self.actors), "lightest": lightest},
+        )
+        actor.draining = True  # returns between hands: checkpoint, lease released
 
     async def drain(self, bound_s: float) -> None:
         """Stop dealing; wait up to `bound_s` for running hands; hand the rest over."""

@@ -4,6 +4,8 @@ Keys:
 
 - ``ws:worker:{id}:alive`` — the worker's address and start time; TTL 30 s, refreshed every
   5 s (``WS__WORKER_HEARTBEAT_TTL_S`` / ``WS__WORKER_HEARTBEAT_INTERVAL_S``).
+- ``ws:workers`` — a sorted set ``worker id → last heartbeat`` of the workers that take
+  tables (a draining one leaves it): whom a busier worker hands tables to (`Fleet.workers`).
 - ``ws:tables:active`` — a set of table ids that have seated players or watchers; every
   worker scans it to take over tables whose lease expired.
 - ``ws:connections:{user_id}`` — a hash ``connection id → "{worker_id}:{opened_at}"``; TTL
@@ -26,6 +28,7 @@ __all__ = ["ACTIVE_TABLES", "EVICT_CHANNEL", "Fleet", "presence_channel"]
 
 ACTIVE_TABLES = "ws:tables:active"
 EVICT_CHANNEL = "ws:connections:evict"
+WORKERS = "ws:workers"
 
 
 def _alive_key(worker_id: str) -> str:
@@ -48,16 +51,24 @@ class Fleet:
         self.worker_id = worker_id
         self._ttl = heartbeat_ttl_s
 
-    async def heartbeat(self, address: str, user_ids: list[int]) -> None:
-        """Say we are alive and keep the connection records of our users from expiring."""
+    async def heartbeat(self, address: str, user_ids: list[int], *, taking: bool = True) -> None:
+        """Say we are alive and keep the connection records of our users from expiring;
+        `taking`: whether we take tables (not while draining)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(_alive_key(self.worker_id), address, ex=self._ttl)
+            if taking:
+                pipe.zadd(WORKERS, {self.worker_id: time.time()})
+            else:
+                pipe.zrem(WORKERS, self.worker_id)
             for user_id in user_ids:
                 pipe.expire(_connections_key(user_id), self._ttl)
             await pipe.execute()
 
     async def leave(self) -> None:
-        await self._redis.delete(_alive_key(self.worker_id))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(_alive_key(self.worker_id))
+            pipe.zrem(WORKERS, self.worker_id)
+            await pipe.execute()
 
     async def is_alive(self, worker_id: str) -> bool:
         return bool(await self._redis.exists(_alive_key(worker_id)))
@@ -71,8 +82,10 @@ class Fleet:
         return {w for w, (_, count) in zip(worker_ids, counts, strict=True) if not count}
 
     async def workers(self) -> list[str]:
-        found = [key async for key in self._redis.scan_iter(match="ws:worker:*:alive")]
-        return sorted(k.decode().split(":")[2] for k in found)
+        """The workers taking tables whose heartbeat is recent (a dead one may still be
+        listed until its heartbeat is older than the TTL: check `absent`)."""
+        recent = await self._redis.zrangebyscore(WORKERS, time.time() - self._ttl, "+inf")
+        return sorted(w.decode() for w in recent if isinstance(w, bytes))
 
     async def add_connection(self, user_id: int, connection_id: str) -> list[str]:
         """Record a connection; return the user's connection ids, oldest first."""
