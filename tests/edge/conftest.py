@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
 
 from devstack.paths import ROOT
 from devstack.template import as_login, load_template, table_server_login

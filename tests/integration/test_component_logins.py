@@ -80,7 +80,9 @@ def test_the_logins_connect_with_their_roles_grants(database_url):
 
 
 def test_set_database_passwords_gives_every_login_its_password(database_url, admin, cleared):
-    changed = set_login_passwords(database_url, {login: f"pw{n}x" for n, login in enumerate(LOGINS)})
+    changed = set_login_passwords(
+        database_url, {login: f"pw{n}x" for n, login in enumerate(LOGINS)}
+    )
     assert changed == sorted(LOGINS)
     assert all(_has_password(admin, login) for login in LOGINS)
     # Again, as every deploy runs it: the same outcome.

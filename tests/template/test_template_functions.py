@@ -13,7 +13,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from sqlalchemy import make_url
 
 from devstack.aws import SENDER_VARIABLE, create_template_resources
 from devstack.cli import events_folder

@@ -74,10 +74,10 @@ def function_environment(spec: FunctionSpec, stack: Stack) -> dict[str, str]:
 
     The local stack replaces what the cloud provides: its connections (database, Redis, moto,
     fake credentials, the gateway and rate simulators) and its values for the variables this
-    function's template environment names. It reaches PostgreSQL as its component's login
-    (the user its DATABASE_URL's secret names), as in AWS. A variable the template gives only to other
+    function's template environment names. A variable the template gives only to other
     functions (a secret, a queue, a bucket) is not given to this one here either, so a
-    function that needs something its template entry lacks fails locally as in AWS.
+    function that needs something its template entry lacks fails locally as in AWS. It
+    reaches PostgreSQL as its component's login (the user its DATABASE_URL's secret names).
     """
     template = stack.resolver().template
     per_function = template_variables(template)
