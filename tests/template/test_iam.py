@@ -11,7 +11,10 @@ table-server task, under the prod and the dev profile of samconfig.toml:
 - no role allows `Resource: "*"` except the statements of AWS-managed policies listed in
   `WILDCARD_ALLOWED`, each with the reason its API cannot be scoped;
 - nobody may shorten the audit trail: no role holds lifecycle, lock or delete rights on the
-  audit bucket.
+  audit bucket;
+- each function reads its own component's PostgreSQL login secret and no other database
+  credential, the table servers theirs, RDS Proxy only the functions' logins, the master only
+  the deploy's database task; every database credential has a rotation schedule.
 """
 
 from __future__ import annotations
