@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
 
 from devstack.paths import ROOT
+from devstack.template import as_login, load_template, table_server_login
 from edge.server import EdgeServer
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
@@ -75,19 +75,15 @@ async def bounded(what: str, wait_s: float = 60.0) -> AsyncIterator[None]:
         pytest.fail(f"{what} took over {wait_s} s; the tasks:\n{stacks.getvalue()}")
 
 
+TABLE_SERVER_LOGIN = table_server_login(load_template(ROOT / "template.yaml"))
+
+
 @pytest.fixture
-def table_server_database_url(postgres, database_url) -> Iterator[str]:
-    """This test's database as the table servers reach it in production: logged in as a
-    member of the holdem_table_server role (migration 0007), so a grant the servers need and
-    the role lacks fails here. Fixtures that seed data keep the owner's connection."""
-    login = f"table_server_{next(_numbers)}_{os.getpid()}"
-    with postgres.admin() as conn:
-        conn.execute(f"create role {login} login in role holdem_table_server")
-    try:
-        yield make_url(database_url).set(username=login).render_as_string(False)
-    finally:
-        with postgres.admin() as conn:
-            conn.execute(f"drop role if exists {login}")
+def table_server_database_url(database_url) -> str:
+    """This test's database as the table servers reach it in production: logged in as their
+    login of template.yaml (migration 0010, a member of holdem_table_server), so a grant the
+    servers need and the role lacks fails here. Fixtures that seed data keep the owner's."""
+    return as_login(database_url, TABLE_SERVER_LOGIN)
 
 
 @pytest.fixture

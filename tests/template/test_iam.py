@@ -11,7 +11,10 @@ table-server task, under the prod and the dev profile of samconfig.toml:
 - no role allows `Resource: "*"` except the statements of AWS-managed policies listed in
   `WILDCARD_ALLOWED`, each with the reason its API cannot be scoped;
 - nobody may shorten the audit trail: no role holds lifecycle, lock or delete rights on the
-  audit bucket.
+  audit bucket;
+- each function reads its own component's PostgreSQL login secret and no other database
+  credential, the table servers theirs, RDS Proxy only the functions' logins, the master only
+  the deploy's database task; every database credential has a rotation schedule.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from devstack.paths import ROOT
 from tests.template.iam_model import ACCOUNT, REGION, Role, Stack, expand
 
 TEMPLATE_PATH = ROOT / "template.yaml"
+READ = "secretsmanager:GetSecretValue"
 SECRET_REFERENCE = re.compile(r"\{\{secret:(?P<arn>[^#}]+)(?:#[^}]+)?\}\}")
 
 # What an operator fills into the prod profile (samconfig.toml leaves these for them; the
@@ -275,6 +279,94 @@ def test_the_payout_login_is_readable_by_the_payout_worker_only(environment):
         and s.role(name).allows("secretsmanager:GetSecretValue", login)
     ]
     assert readers == [s.function_role("PayoutWorkerFunction")]
+
+
+# Each process's PostgreSQL login secret (migration 0010; its username is the login).
+DATABASE_LOGIN = {
+    "ApiFunction": "DatabaseApiLoginSecret",
+    "DepositWebhookFunction": "DatabasePaymentsLoginSecret",
+    "PayoutWebhookFunction": "DatabasePaymentsLoginSecret",
+    "WithdrawalSchedulerFunction": "DatabasePaymentsLoginSecret",
+    "PayoutWorkerFunction": "DatabasePaymentsLoginSecret",
+    "NotifierFunction": "DatabasePaymentsLoginSecret",
+    "RakebackPlannerFunction": "DatabaseEconomyLoginSecret",
+    "RakebackWorkerFunction": "DatabaseEconomyLoginSecret",
+    "DailyStatsFunction": "DatabaseEconomyLoginSecret",
+    "ArchiverFunction": "DatabaseEconomyLoginSecret",
+    "AuditRelayFunction": "DatabaseAuditRelayLoginSecret",
+}
+DATABASE_SECRETS = {"DatabaseSecret", *DATABASE_LOGIN.values(), "DatabaseTableServerLoginSecret"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("function", sorted(CALLS))
+def test_each_function_reads_its_own_database_login_and_no_other_database_credential(
+    environment, function
+):
+    s = stack(environment)
+    role = s.role(s.function_role(function))
+    database = {name for name in DATABASE_SECRETS if role.allows(READ, s.ref(name))}
+    assert database == {DATABASE_LOGIN[function]}
+    own = s.ref(DATABASE_LOGIN[function])
+    assert referenced_secrets(function_environment(s, function)["DATABASE_URL"]) == {own}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_master_credential_is_read_by_the_database_task_only(environment):
+    s = stack(environment)
+    master = s.ref("DatabaseSecret")
+    readers = [
+        name
+        for name, r in s.resources.items()
+        if r["Type"] == "AWS::IAM::Role" and s.role(name).allows(READ, master)
+    ]
+    assert readers == ["DatabaseTaskRole"]
+    environment_vars, _, task_role, _ = table_server(s)
+    database = {name for name in DATABASE_SECRETS if task_role.allows(READ, s.ref(name))}
+    assert database == {"DatabaseTableServerLoginSecret"}
+    assert referenced_secrets(environment_vars["DATABASE_URL"]) == {
+        s.ref("DatabaseTableServerLoginSecret")
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_proxy_authenticates_the_functions_logins_and_reads_only_those(environment):
+    s = stack(environment)
+    proxy = s.resolve(s.resources["DatabaseProxy"]["Properties"])
+    function_logins = {s.ref(name) for name in DATABASE_LOGIN.values()}
+    assert {auth["SecretArn"] for auth in proxy["Auth"]} == function_logins
+    assert readable(s.role("DatabaseProxyRole"), s) == function_logins
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_database_task_reads_the_master_and_every_login_it_sets(environment):
+    s = stack(environment)
+    task = s.resolve(s.resources["DatabaseTaskDefinition"]["Properties"])
+    (container,) = task["ContainerDefinitions"]
+    variables = {item["Name"]: item["Value"] for item in container["Environment"]}
+    logins = {v for k, v in variables.items() if k.startswith("DATABASE_LOGIN__")}
+    wanted = referenced_secrets(variables)
+    assert referenced_secrets(logins) == {s.ref(n) for n in DATABASE_SECRETS} - {
+        s.ref("DatabaseSecret")
+    }
+    assert readable(s.role("DatabaseTaskRole"), s) == wanted
+    assert referenced_secrets(variables["DATABASE_URL"]) == {s.ref("DatabaseSecret")}
+
+
+def test_every_database_credential_rotates_with_postgresql_single_user_rotation():
+    s = stack("prod")
+    schedules = {
+        s.resolve(r["Properties"]["SecretId"]): s.resolve(r["Properties"])
+        for r in s.resources.values()
+        if r["Type"] == "AWS::SecretsManager::RotationSchedule"
+    }
+    assert set(schedules) == {s.ref(name) for name in DATABASE_SECRETS}
+    for schedule in schedules.values():
+        assert schedule["HostedRotationLambda"]["RotationType"] == "PostgreSQLSingleUser"
+        # The logins' first password comes from the database task: no rotation before it.
+        assert schedule["RotateImmediatelyOnUpdate"] is False
+        excluded = schedule["HostedRotationLambda"]["ExcludeCharacters"]
+        assert set(":/@?#%") <= set(excluded), "rotated passwords go into DATABASE_URL"
 
 
 def test_the_payout_login_secret_itself_refuses_everyone_but_the_payout_worker():

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from sqlalchemy import make_url
 
 from devstack.aws import SENDER_VARIABLE, create_template_resources
 from devstack.cli import events_folder
@@ -23,7 +22,7 @@ from devstack.paths import ROOT
 from devstack.services import free_port
 from devstack.stack import REGION, Stack
 from devstack.supervisor import Supervisor
-from devstack.template import Resolver, load_template
+from devstack.template import Resolver, database_login, load_template, table_server_login
 from tests.template.conftest import run_python
 
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -94,7 +93,7 @@ def test_dev_up_gives_each_function_only_the_secrets_and_queues_its_template_ent
     from devstack.aws import LocalResources
 
     local = {
-        "DATABASE_URL": "postgresql+psycopg://local/holdem",
+        "DATABASE_URL": "postgresql+psycopg://owner@local/holdem",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
         "AUTH__JWT_SECRET": "local-jwt",
         "MONEY__WEBHOOK_SECRET": "local-webhook",
@@ -111,8 +110,9 @@ def test_dev_up_gives_each_function_only_the_secrets_and_queues_its_template_ent
     assert env["WithdrawalSchedulerFunction"]["AWS__PAYOUT_QUEUE_URL"].endswith("/payouts")
     assert env["PayoutWorkerFunction"]["MONEY__PAYOUT_CALLBACK_URL"].startswith("http://127.")
     assert "MONEY__PAYOUT_CALLBACK_URL" not in env["ApiFunction"]
-    # The connections the cloud provides reach every function.
-    assert all(e["DATABASE_URL"] == local["DATABASE_URL"] for e in env.values())
+    # The connections the cloud provides reach every function; the database as its own login.
+    for logical, e in env.items():
+        assert e["DATABASE_URL"] == f"postgresql+psycopg://{COMPONENT_LOGIN[logical]}@local/holdem"
     assert all(e["AWS_ENDPOINT_URL"] == local["AWS_ENDPOINT_URL"] for e in env.values())
 
 
@@ -129,47 +129,50 @@ def module_database(postgres, migrated_template):
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
-# The PostgreSQL role each function's component logs in as (migration 0007_component_roles).
-COMPONENT_ROLE = {
-    "ApiFunction": "holdem_api",
-    "DepositWebhookFunction": "holdem_payments",
-    "PayoutWebhookFunction": "holdem_payments",
-    "WithdrawalSchedulerFunction": "holdem_payments",
-    "PayoutWorkerFunction": "holdem_payments",
-    "NotifierFunction": "holdem_payments",
-    "RakebackPlannerFunction": "holdem_economy",
-    "RakebackWorkerFunction": "holdem_economy",
-    "DailyStatsFunction": "holdem_economy",
-    "ArchiverFunction": "holdem_economy",
-    "AuditRelayFunction": "holdem_audit_relay",
+# The PostgreSQL login (migration 0010, a member of its component's role from 0007) each
+# function's DATABASE_URL names through its secret's username.
+COMPONENT_LOGIN = {
+    "ApiFunction": "holdem_api_login",
+    "DepositWebhookFunction": "holdem_payments_login",
+    "PayoutWebhookFunction": "holdem_payments_login",
+    "WithdrawalSchedulerFunction": "holdem_payments_login",
+    "PayoutWorkerFunction": "holdem_payments_login",
+    "NotifierFunction": "holdem_payments_login",
+    "RakebackPlannerFunction": "holdem_economy_login",
+    "RakebackWorkerFunction": "holdem_economy_login",
+    "DailyStatsFunction": "holdem_economy_login",
+    "ArchiverFunction": "holdem_economy_login",
+    "AuditRelayFunction": "holdem_audit_relay_login",
 }
 
 
+def test_every_function_logs_in_to_the_database_as_its_component_and_only_the_task_as_master():
+    template = load_template(TEMPLATE_PATH)
+    resources = template["Resources"]
+    logins = {
+        logical: database_login(
+            template, resources[logical]["Properties"]["Environment"]["Variables"]["DATABASE_URL"]
+        )
+        for logical in SPECS
+    }
+    assert logins == COMPONENT_LOGIN
+    assert "DATABASE_URL" not in template["Globals"]["Function"]["Environment"]["Variables"]
+    assert table_server_login(template) == "holdem_table_server_login"
+    # The master secret is in no process's URL but the deploy's database task's.
+    master = [
+        name
+        for name, resource in resources.items()
+        if "${DatabaseSecret}" in str(resource.get("Properties", {}).get("Environment"))
+        or "${DatabaseSecret}" in str(resource.get("Properties", {}).get("ContainerDefinitions"))
+    ]
+    assert master == ["DatabaseTaskDefinition"]
+
+
 @pytest.fixture(scope="module")
-def component_logins(postgres, module_database):
-    """A LOGIN member of each component role; the database URL it connects with, by role."""
-    suffix = uuid.uuid4().hex[:8]
-    urls = {}
-    with postgres.admin() as conn:
-        for role in sorted(set(COMPONENT_ROLE.values())):
-            conn.execute(f"create role {role}_{suffix} login in role {role}")
-            urls[role] = make_url(module_database).set(username=f"{role}_{suffix}")
-    try:
-        yield {role: url.render_as_string(False) for role, url in urls.items()}
-    finally:
-        with postgres.admin() as conn:
-            for role in urls:
-                conn.execute(f"drop role if exists {role}_{suffix}")
-
-
-def test_every_function_has_a_database_role():
-    assert sorted(COMPONENT_ROLE) == sorted(SPECS)
-
-
-@pytest.fixture(scope="module")
-def local_functions(module_database, component_logins, redis_server, moto_server, tmp_path_factory):
+def local_functions(module_database, redis_server, moto_server, tmp_path_factory):
     """Each function of template.yaml in its own execution-environment process, connected to
-    PostgreSQL as its component's role (so a missing grant fails its samples)."""
+    PostgreSQL as its component's login, as `./dev up` runs it (so a missing grant fails its
+    samples)."""
     database_url = module_database
     redis_url = os.environ.get("REDIS_URL") or redis_server.url(db=3)
     tmp_path = tmp_path_factory.mktemp("stack")
@@ -192,8 +195,6 @@ def local_functions(module_database, component_logins, redis_server, moto_server
     supervisor = Supervisor()
     ports = {logical: free_port() for logical in specs}
     envs = {logical: function_environment(spec, stack) for logical, spec in specs.items()}
-    for logical, function_env in envs.items():
-        function_env["DATABASE_URL"] = component_logins[COMPONENT_ROLE[logical]]
     child_env = {
         **env,
         "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",

@@ -14,6 +14,7 @@ from devstack.paths import VENV_BIN
 from devstack.services import free_port
 from devstack.stack import Stack
 from devstack.supervisor import Supervisor
+from devstack.template import as_login, table_server_login
 
 PYTHON = str(VENV_BIN / "python")
 
@@ -21,9 +22,12 @@ PYTHON = str(VENV_BIN / "python")
 def start_edge_fleet(stack: Stack, supervisor: Supervisor, servers: int, bots: int) -> list[str]:
     """Start `servers` table servers (and `bots` demo bots); returns lines for the banner."""
     urls, lines = [], []
+    # As in AWS, the servers log in as their component's user, not the database's owner.
+    login = table_server_login(stack.resolver().template)
+    database_url = as_login(stack.env.get("DATABASE_URL", stack.database_url), login)
     for n in range(1, servers + 1):
         port, metrics = free_port(), free_port()
-        env = {**stack.env, "EDGE_WORKER_ID": f"edge{n}"}
+        env = {**stack.env, "DATABASE_URL": database_url, "EDGE_WORKER_ID": f"edge{n}"}
         argv = [PYTHON, "-m", "edge", "--port", str(port), "--metrics-port", str(metrics)]
         supervisor.spawn(f"edge{n}", argv, env, stop_signal=signal.SIGINT)
         urls.append(f"ws://127.0.0.1:{port}/")

@@ -28,6 +28,7 @@ from devstack.services import free_port
 from devstack.sqs_poller import SqsPoller, sqs_event_sources
 from devstack.stack import REGION, Stack
 from devstack.supervisor import Supervisor
+from devstack.template import as_login, database_login
 
 PYTHON = str(VENV_BIN / "python")
 RUNNING_FILE = "running.json"
@@ -75,14 +76,21 @@ def function_environment(spec: FunctionSpec, stack: Stack) -> dict[str, str]:
     fake credentials, the gateway and rate simulators) and its values for the variables this
     function's template environment names. A variable the template gives only to other
     functions (a secret, a queue, a bucket) is not given to this one here either, so a
-    function that needs something its template entry lacks fails locally as in AWS.
+    function that needs something its template entry lacks fails locally as in AWS. It
+    reaches PostgreSQL as its component's login (the user its DATABASE_URL's secret names).
     """
-    per_function = template_variables(stack.resolver().template)
+    template = stack.resolver().template
+    per_function = template_variables(template)
     local = {
         name: value
         for name, value in stack.env.items()
         if name in spec.environment or name not in per_function
     }
+    # The database as this function's component login (its DATABASE_URL's secret names it).
+    variables = template["Resources"][spec.logical_id]["Properties"].get("Environment", {})
+    login = database_login(template, (variables.get("Variables") or {}).get("DATABASE_URL"))
+    if "DATABASE_URL" in local:
+        local["DATABASE_URL"] = as_login(local["DATABASE_URL"], login)
     # No X-Ray daemon here: Powertools' Tracer stays off (Tracing: Active is for AWS).
     return {**spec.environment, **local, "POWERTOOLS_TRACE_DISABLED": "true"}
 

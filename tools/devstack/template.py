@@ -8,6 +8,7 @@ with every parameter at its default (so conditions are those of a dev deploy).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.engine import make_url
 
 LOCAL_ACCOUNT_ID = "123456789012"
 
@@ -182,3 +184,38 @@ class Resolver:
             for logical, resource in self.template.get("Resources", {}).items()
             if resource.get("Type") == resource_type
         }
+
+
+_USERNAME_REFERENCE = re.compile(r"\{\{secret:\$\{(?P<secret>\w+)\}#username\}\}")
+
+
+def database_login(template: Mapping[str, Any], value: Any) -> str | None:
+    """The PostgreSQL user a template's database URL logs in as: the ``username`` its secret
+    (``Database*LoginSecret``) is generated with; None when the value names no such secret.
+
+    The local stack connects each component as this user (migration 0010 creates it; the
+    local PostgreSQL trusts loopback connections), so a grant its code needs and its role
+    lacks fails locally as in AWS.
+    """
+    text = value.value if isinstance(value, Tag) else value
+    found = _USERNAME_REFERENCE.search(text) if isinstance(text, str) else None
+    if found is None:
+        return None
+    secret = template["Resources"][found.group("secret")]["Properties"]
+    document = json.loads(secret["GenerateSecretString"]["SecretStringTemplate"])
+    return str(document["username"])
+
+
+def table_server_login(template: Mapping[str, Any]) -> str | None:
+    """The PostgreSQL user of the table servers (their task definition's DATABASE_URL)."""
+    task = template["Resources"]["TableServerTaskDefinition"]["Properties"]
+    (container,) = task["ContainerDefinitions"]
+    urls = [item["Value"] for item in container["Environment"] if item["Name"] == "DATABASE_URL"]
+    return database_login(template, urls[0]) if urls else None
+
+
+def as_login(database_url: str, user: str | None) -> str:
+    """`database_url` logged in as `user` (no password: the local PostgreSQL trusts it)."""
+    if user is None:
+        return database_url
+    return make_url(database_url).set(username=user, password=None).render_as_string(False)

@@ -1,4 +1,5 @@
-"""Operator bootstrap: ``python -m holdem.admin_cli create-operator EMAIL``.
+"""Operator bootstrap: ``python -m holdem.admin_cli create-operator EMAIL``, and the deploy's
+``set-database-passwords`` (`holdem.adapters.database_logins`).
 
 Creates the account (or promotes an existing one) with the operator role, audited in the
 operators' log. The first operator of a room cannot be made over the API (only operators
@@ -82,12 +83,31 @@ def _cmd_create_operator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_set_database_passwords(args: argparse.Namespace) -> int:
+    """Give each component login (DATABASE_LOGIN__*=user:password) its secret's password."""
+    from holdem.adapters.database_logins import logins_from_environment, set_login_passwords
+
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        raise SystemExit("set DATABASE_URL to the database, as its master user")
+    logins = logins_from_environment(os.environ)
+    if not logins:
+        raise SystemExit("no DATABASE_LOGIN__* variable: nothing to set")
+    for user in set_login_passwords(database_url, logins):
+        print(f"password set: {user}")
+    return 0
+
+
 def add_commands(commands: Any) -> None:
-    """Register ``create-operator`` on a subparsers object (here and under ``./dev admin``)."""
+    """Register the commands on a subparsers object (here and under ``./dev admin``)."""
     create = commands.add_parser("create-operator", help=_cmd_create_operator.__doc__)
     create.add_argument("email")
     create.add_argument("--nickname", help="default: the part of the email before @")
     create.set_defaults(func=_cmd_create_operator)
+    passwords = commands.add_parser(
+        "set-database-passwords", help=_cmd_set_database_passwords.__doc__
+    )
+    passwords.set_defaults(func=_cmd_set_database_passwords)
 
 
 def main(argv: list[str] | None = None) -> int:
