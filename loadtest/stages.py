@@ -88,6 +88,7 @@ def load_stack(
     `api_environments` execution environments for the REST API."""
     from devstack.edge_fleet import start_edge_fleet
     from devstack.functions_host import start_functions
+    from devstack.monitoring import MetricsPorts
     from devstack.services import free_port
     from devstack.stack import local_stack
     from devstack.supervisor import Supervisor
@@ -107,10 +108,9 @@ def load_stack(
             running = start_functions(
                 stack, supervisor, api_port, http_concurrency=api_environments
             )
-            lines = start_edge_fleet(stack, supervisor, servers=servers, bots=0)
+            # Free metrics ports: a load test may run beside a `./dev up` on the fixed ones.
+            lines = start_edge_fleet(stack, supervisor, servers, 0, MetricsPorts(0))
             ws_urls = [m.group(0) for line in lines if (m := re.search(r"ws://\S+/", line))]
-            for url in ws_urls:
-                _wait_http(url.replace("ws://", "http://") + "readyz")
             yield RunningStack(
                 api_url,
                 stack.env["MONEY__GATEWAY_BASE_URL"],
@@ -132,18 +132,6 @@ def _verify_sender(endpoint_url: str) -> None:
 
     ses = boto3.client("ses", endpoint_url=endpoint_url, region_name=REGION)
     ses.verify_email_identity(EmailAddress="no-reply@holdem.example")
-
-
-def _wait_http(url: str, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
 
 
 def _pg_url(url: str) -> str:

@@ -15,6 +15,7 @@ from functions.api.routes import (
     health,
     lobby,
     me,
+    metrics,
     wallet,
     wallet_payments,
 )
@@ -43,6 +44,7 @@ def create_app() -> FastAPI:
         admin,
         admin_withdrawals,
         economy,
+        metrics,
     ):
         app.include_router(module.router)
     return app

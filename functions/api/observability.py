@@ -7,6 +7,10 @@ One pure-ASGI middleware per request:
 * logs one JSON line per request (method, route template, status, latency, correlation id);
 * on Lambda, flushes EMF metrics per invocation: ``requests``, ``errors`` (5xx),
   ``client_errors`` (4xx) and ``latency`` (ms), with the route as dimension;
+* counts the same in Prometheus instruments (``api_requests_total`` by method, route template
+  and status class, ``api_request_duration_seconds`` by method and route), read at
+  ``/metrics`` when the app runs as a server and on each execution environment's metrics port
+  under ``./dev up`` (Lambda itself is never scraped: there EMF is the record);
 * turns an unexpected exception into the 500 envelope, logged with its traceback.
 """
 
@@ -20,6 +24,7 @@ from typing import Any
 import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,6 +59,27 @@ def route_of(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
+
+
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+"""Methods counted by name; any other (a client may send any token) counts as ``OTHER``, so
+no client can grow the metrics' label sets."""
+
+REQUESTS = Counter("api_requests", "REST API requests", ["method", "route", "status_class"])
+LATENCY = Histogram(
+    "api_request_duration_seconds",
+    "REST API request latency, from the request reaching the app to its response",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+def _count_request(route: str, method: str, status: int, latency_s: float) -> None:
+    """Count a request in the Prometheus instruments; every label value is bounded (route
+    templates, a fixed method set, ``2xx``..``5xx``)."""
+    method = method if method in _METHODS else "OTHER"
+    REQUESTS.labels(method, route, f"{status // 100}xx").inc()
+    LATENCY.labels(method, route).observe(latency_s)
 
 
 def _emit_metrics(route: str, method: str, status: int, latency_ms: float) -> None:
@@ -113,8 +139,10 @@ class ObservabilityMiddleware:
                 )
                 await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
-            latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            latency_s = time.perf_counter() - started
+            latency_ms = round(latency_s * 1000, 3)
             route, status = route_of(scope), int(response["status"])
+            _count_request(route, scope["method"], status, latency_s)
             logger.info(
                 "request",
                 extra={

@@ -211,7 +211,7 @@ def readable(role: Role, s: Stack) -> set[str]:
 def table_server(s: Stack) -> tuple[dict[str, str], set[str], Role, Role]:
     """The container's environment, the secrets ECS injects, the task and execution roles."""
     task = s.resolve(s.resources["TableServerTaskDefinition"]["Properties"])
-    (container,) = task["ContainerDefinitions"]
+    (container,) = [c for c in task["ContainerDefinitions"] if c["Name"] == "table-server"]
     environment = {item["Name"]: item["Value"] for item in container["Environment"]}
     injected = {item["ValueFrom"].split(":key:")[0] for item in container.get("Secrets", [])}
     return (
@@ -266,6 +266,48 @@ def test_the_table_servers_read_their_secrets_and_nothing_else(environment):
     for call in TABLE_SERVER_CALLS:
         assert task_role.allows(call.action, call.resource), call
         assert environment_vars.get(call.env or "")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_only_the_table_servers_metrics_sidecar_may_write_metrics_to_the_stacks_workspace(
+    environment,
+):
+    s = stack(environment)
+    workspace = s.get_att("MetricsWorkspace", "Arn")
+    writers = [
+        name
+        for name, r in s.resources.items()
+        if r["Type"] == "AWS::IAM::Role" and s.role(name).allows("aps:RemoteWrite", workspace)
+    ]
+    assert writers == ["TableServerTaskRole"]
+    task_role = s.role("TableServerTaskRole")
+    other = f"arn:aws:aps:{REGION}:{ACCOUNT}:workspace/ws-someone-else"
+    assert not task_role.allows("aps:RemoteWrite", other)
+    assert not task_role.allows("aps:QueryMetrics", workspace)
+    task = s.resolve(s.resources["TableServerTaskDefinition"]["Properties"])
+    (collector,) = [c for c in task["ContainerDefinitions"] if c["Name"] == "metrics-collector"]
+    assert "Secrets" not in collector  # it reads no secret: SigV4 with the task role
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_prometheus_alerts_reach_the_alarm_topic_for_this_workspace_only(environment):
+    s = stack(environment)
+    policy = s.resolve(s.resources["AlarmTopicPolicy"]["Properties"])
+    assert policy["Topics"] == [s.ref("AlarmTopic")]
+    by_service = {st["Principal"]["Service"]: st for st in policy["PolicyDocument"]["Statement"]}
+    assert set(by_service) == {"cloudwatch.amazonaws.com", "aps.amazonaws.com"}
+    for statement in by_service.values():
+        assert statement["Resource"] == s.ref("AlarmTopic")
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    aps = by_service["aps.amazonaws.com"]
+    assert aps["Condition"]["ArnEquals"] == {"aws:SourceArn": s.get_att("MetricsWorkspace", "Arn")}
+    key_policy = s.resolve(s.resources["AlarmTopicKey"]["Properties"]["KeyPolicy"])
+    (grant,) = [
+        st
+        for st in key_policy["Statement"]
+        if st.get("Principal") == {"Service": "aps.amazonaws.com"}
+    ]
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(grant["Action"])
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -1,5 +1,6 @@
 """`./dev up` runs the template: API through the local gateway, SQS pollers, schedules, table
-servers (restarted when one dies) and demo bots; then Ctrl-C stops every process it started."""
+servers (restarted when one dies), demo bots and, with `--monitoring`, Prometheus scraping the
+stack's metrics ports; then Ctrl-C stops every process it started."""
 
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _all_scraped_and_evaluated(prometheus: str, targets: int) -> bool:
+    """Whether Prometheus has `targets` targets all up, and every alert rule evaluated."""
+    try:
+        found = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]
+        groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    except httpx.HTTPError:
+        return False
+    up = [t for t in found["activeTargets"] if t["health"] == "up"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    evaluated = [
+        r for r in rules if r["health"] == "ok" and not r["lastEvaluation"].startswith("0001")
+    ]
+    return len(up) == targets and len(rules) == len(evaluated) > 0
+
+
 def _wait_until(condition, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -81,7 +97,10 @@ def test_dev_up_serves_the_template_restarts_a_dead_table_server_and_stops_on_ct
         "PYTHONPATH": f"{ROOT}:{ROOT / 'tools'}",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up", "--api-port", str(port), "--bots", "2"],
+        [
+            *(sys.executable, "-m", "devstack", "up", "--api-port", str(port), "--bots", "2"),
+            *("--monitoring", "--metrics-port", "0", "--prometheus-port", "0"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -123,6 +142,17 @@ def test_dev_up_serves_the_template_restarts_a_dead_table_server_and_stops_on_ct
         ).json()["items"]
         assert {t["max_seats"] for t in tables} >= {2, 6, 9}
         assert len({t["big_blind"] for t in tables}) >= 3
+        # The REST API's execution environments count requests by route template.
+        api_metrics = next(line for line in banner if line.startswith("  API metrics"))
+        scraped = httpx.get(api_metrics.split()[2].rstrip(","), timeout=10).text
+        scraped += httpx.get(api_metrics.split()[3], timeout=10).text
+        assert 'route="/api/v1/auth/login",status_class="2xx"' in scraped
+        # Prometheus scrapes every metrics port and evaluates the repo's alert rules.
+        prometheus = next(line for line in banner if line.startswith("  Prometheus"))
+        base = prometheus.split()[1].removesuffix("/alerts")
+        _wait_until(lambda: _all_scraped_and_evaluated(base, 4), 60)
+        # The bots started once the table servers were ready: no refused connection.
+        assert "bot reconnecting" not in "".join(banner), "".join(banner)[-3000:]
         running = json.loads((STATE / name / "running.json").read_text())
         assert "ApiFunction" in running["function_ports"]
         # Every SQS event source of the template is polled (the queue is drained by its handler).

@@ -4,6 +4,7 @@ its local execution environment (a real `devstack.lambda_runtime` process, as `.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -16,10 +17,10 @@ import pytest
 
 from devstack.aws import SENDER_VARIABLE, create_template_resources
 from devstack.cli import events_folder
-from devstack.functions_host import _wait_for_port, function_environment
+from devstack.functions_host import function_environment
 from devstack.lambda_runtime import HttpInvoker, load_functions
 from devstack.paths import ROOT
-from devstack.services import free_port
+from devstack.services import free_port, port_listens
 from devstack.stack import REGION, Stack
 from devstack.supervisor import Supervisor
 from devstack.template import Resolver, database_login, load_template, table_server_login
@@ -205,7 +206,7 @@ def local_functions(module_database, redis_server, moto_server, tmp_path_factory
         argv = [sys.executable, "-m", "devstack.lambda_runtime", *serve]
         supervisor.spawn("functions", argv, child_env)
         for port in ports.values():
-            _wait_for_port(port, supervisor)
+            supervisor.wait_for(functools.partial(port_listens, port), f"port {port}")
         invoker = HttpInvoker(ports)
         try:
             yield invoker

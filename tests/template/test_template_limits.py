@@ -393,8 +393,11 @@ def test_no_secret_is_inline_every_credential_is_a_reference():
 
 def test_fleet_task_runs_the_image_parameter_with_a_health_check_and_drains_on_deploy():
     task = TEMPLATE["Resources"]["TableServerTaskDefinition"]["Properties"]
-    (container,) = task["ContainerDefinitions"]
-    assert container["Image"] == Tag("Ref", "TableServerImage")
+    server, collector = task["ContainerDefinitions"]
+    assert server["Image"] == Tag("Ref", "TableServerImage")
+    assert server["Essential"] is True
+    assert collector["Essential"] is False  # losing metrics never stops a running hand
+    container = server
     assert "/healthz" in " ".join(container["HealthCheck"]["Command"])
     service = TEMPLATE["Resources"]["TableServerService"]["Properties"]
     deployment = service["DeploymentConfiguration"]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devstack.monitoring import FIRST_METRICS_PORT, PROMETHEUS_PORT
 from devstack.paths import ROOT, TEMPLATE, VENV_BIN
 from devstack.services import free_port
 from devstack.supervisor import Supervisor
@@ -37,6 +38,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from devstack.edge_fleet import start_edge_fleet
     from devstack.functions_host import advertised, start_functions
     from devstack.local_room import LOCAL_RATE_LIMITS, open_local_room
+    from devstack.monitoring import MetricsPorts, PortTakenError, start_prometheus
     from devstack.stack import local_stack
 
     supervisor = Supervisor()
@@ -49,9 +51,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.env["MONEY__DEPOSIT_CALLBACK_URL"] = f"{webhooks}/deposit"
             stack.env["MONEY__PAYOUT_CALLBACK_URL"] = f"{webhooks}/payout"
             stack.env.update(LOCAL_RATE_LIMITS)
-            running = start_functions(stack, supervisor, api_port, args.http_concurrency)
+            metrics = MetricsPorts(args.metrics_port)
+            running = start_functions(stack, supervisor, api_port, args.http_concurrency, metrics)
             room = open_local_room(stack, f"http://127.0.0.1:{api_port}")
-            fleet = start_edge_fleet(stack, supervisor, servers=2, bots=args.bots)
+            fleet = start_edge_fleet(stack, supervisor, 2, args.bots, metrics)
+            api_metrics = ", ".join(t.url for t in metrics.targets if t.job == "api")
+            if args.monitoring:
+                fleet += start_prometheus(
+                    stack.state_dir, supervisor, metrics.targets, args.prometheus_port
+                )
             with advertised(stack, running):
                 functions = ", ".join(sorted(running.specs)) or "none"
                 queues = ", ".join(p.source.queue_logical_id for p in running.pollers) or "none"
@@ -60,6 +68,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     "\nHold'em backend is running (template.yaml). Ctrl-C stops everything.\n"
                     f"  REST API     http://127.0.0.1:{api_port}  (docs: /docs)\n"
                     f"  readiness    http://127.0.0.1:{api_port}/health/ready\n"
+                    f"  API metrics  {api_metrics}\n"
                     f"  functions    {functions}\n"
                     f"  SQS pollers  {queues}\n"
                     f"  schedules    {schedules}\n"
@@ -72,6 +81,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                 )
                 print("\n".join([*room, *fleet]), flush=True)
                 return supervisor.wait()
+        except PortTakenError as error:
+            print(f"dev up: {error}", file=sys.stderr)
+            return 2
         finally:
             # The interpreter's last garbage collection of everything moto and boto3 loaded
             # took ~1.5 s after the stack had stopped; what exists now is never collected.
@@ -286,6 +298,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=2,
         help="execution environments per function with HTTP routes (default 2)",
+    )
+    up.add_argument(
+        "--metrics-port",
+        type=int,
+        default=FIRST_METRICS_PORT,
+        help=f"first of the fixed metrics ports: table servers, then the REST API's "
+        f"environments (default {FIRST_METRICS_PORT}; 0: free ports)",
+    )
+    up.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="also run Prometheus with ops/prometheus/alerts.yml over those ports",
+    )
+    up.add_argument(
+        "--prometheus-port",
+        type=int,
+        default=PROMETHEUS_PORT,
+        help=f"Prometheus port with --monitoring (default {PROMETHEUS_PORT}; 0: a free one)",
     )
     up.set_defaults(func=cmd_up)
 

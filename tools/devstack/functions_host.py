@@ -10,21 +10,21 @@ appears here with no other edit. It also records where everything listens in
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
-import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.lambda_runtime import FunctionSpec, HttpInvoker, load_functions
+from devstack.lambda_runtime import Environment, FunctionSpec, HttpInvoker, load_functions
+from devstack.monitoring import MetricsPorts
 from devstack.paths import VENV_BIN
 from devstack.scheduler import Scheduler, schedules
-from devstack.services import free_port
+from devstack.services import free_port, port_listens
 from devstack.sqs_poller import SqsPoller, sqs_event_sources
 from devstack.stack import REGION, Stack
 from devstack.supervisor import Supervisor
@@ -32,6 +32,8 @@ from devstack.template import as_login, database_login
 
 PYTHON = str(VENV_BIN / "python")
 RUNNING_FILE = "running.json"
+REST_API_FUNCTION = "ApiFunction"
+"""The function whose handler is the REST API app (its environments serve /metrics)."""
 
 
 @dataclass
@@ -95,25 +97,19 @@ def function_environment(spec: FunctionSpec, stack: Stack) -> dict[str, str]:
     return {**spec.environment, **local, "POWERTOOLS_TRACE_DISABLED": "true"}
 
 
-def _wait_for_port(port: int, supervisor: Supervisor, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for child in supervisor.children:
-            if child.process.poll() is not None:
-                raise RuntimeError(f"{child.name} exited with {child.process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
-
-
 def start_functions(
-    stack: Stack, supervisor: Supervisor, api_port: int, http_concurrency: int = 2
+    stack: Stack,
+    supervisor: Supervisor,
+    api_port: int,
+    http_concurrency: int = 2,
+    metrics: MetricsPorts | None = None,
 ) -> RunningFunctions:
     """Start every function of the template and its HTTP, SQS and schedule triggers.
 
     A function with HTTP routes gets `http_concurrency` execution environments (requests are
-    served side by side, as Lambda scales out); every other function gets one.
+    served side by side, as Lambda scales out); every other function gets one. Each
+    environment of the REST API serves its Prometheus metrics on a port from `metrics`
+    (scrape job `api`).
     """
     resolver = stack.resolver()
     specs = load_functions(resolver)
@@ -125,7 +121,18 @@ def start_functions(
         for logical, spec in specs.items()
     }
     envs = {logical: function_environment(spec, stack) for logical, spec in specs.items()}
-    serve = [f"--serve={logical}={port}" for logical, found in ports.items() for port in found]
+    environments = [
+        Environment(
+            logical,
+            port,
+            metrics.take("api", f"{logical}-{n}")
+            if metrics is not None and logical == REST_API_FUNCTION
+            else None,
+        )
+        for logical, found in ports.items()
+        for n, port in enumerate(found, start=1)
+    ]
+    serve = [environment.argument() for environment in environments]
     if serve:
         supervisor.spawn(
             "functions",
@@ -136,7 +143,7 @@ def start_functions(
     argv = [PYTHON, "-m", "devstack.http_routes", "--port", str(api_port)]
     supervisor.spawn("http api", argv, gateway_env)
     for port in [*(p for found in ports.values() for p in found), api_port]:
-        _wait_for_port(port, supervisor)
+        supervisor.wait_for(functools.partial(port_listens, port), f"a listener on port {port}")
 
     running = RunningFunctions(specs, ports, api_port, HttpInvoker(ports))
     for source in sqs_event_sources(specs, resolver):

@@ -384,11 +384,26 @@ def _complete_request(buffer: bytes) -> tuple[bytes, bytes] | ValueError | None:
     return buffer[start : start + length], buffer[start + length :]
 
 
-def serve(function_id: str, port: int, env: Mapping[str, str] | None = None) -> None:
-    """Run one function's execution environment until SIGTERM / Ctrl-C."""
+def serve(
+    function_id: str,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    metrics_port: int | None = None,
+) -> None:
+    """Run one function's execution environment until SIGTERM / Ctrl-C.
+
+    With `metrics_port`, the environment also serves the Prometheus metrics its handler
+    records (prometheus_client's default registry, plus the process's CPU and memory) at
+    `http://127.0.0.1:<metrics_port>/metrics`: a scrape target of the local stack, where
+    Lambda would have only the handler's EMF logs.
+    """
     spec = load_functions()[function_id]
     os.environ.update({**spec.environment, **(env or _stack_overrides())})
     environment = _ExecutionEnvironment(spec, port)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
 
     def stop(*_: Any) -> None:
         environment.stopping = True
@@ -426,7 +441,28 @@ PRELOAD = (
 )
 
 
-def serve_many(functions: Sequence[tuple[str, int]], envs: Mapping[str, Mapping[str, str]]) -> int:
+@dataclass(frozen=True)
+class Environment:
+    """Where one execution environment listens: the Invoke API, and its metrics (or None)."""
+
+    function_id: str
+    port: int
+    metrics_port: int | None = None
+
+    def argument(self) -> str:
+        """Its `--serve` argument: `ID=PORT` or `ID=PORT/METRICS_PORT`."""
+        metrics = f"/{self.metrics_port}" if self.metrics_port is not None else ""
+        return f"--serve={self.function_id}={self.port}{metrics}"
+
+    @classmethod
+    def parse(cls, argument: str) -> Environment:
+        """The environment of a `--serve` value (see `argument`)."""
+        function_id, _, ports = argument.partition("=")
+        port, _, metrics = ports.partition("/")
+        return cls(function_id, int(port), int(metrics) if metrics else None)
+
+
+def serve_many(functions: Sequence[Environment], envs: Mapping[str, Mapping[str, str]]) -> int:
     """Fork one execution environment per function from a preloaded parent; wait for them.
 
     Ends every child when it gets SIGTERM / SIGINT, and returns 1 as soon as a child dies on
@@ -436,13 +472,19 @@ def serve_many(functions: Sequence[tuple[str, int]], envs: Mapping[str, Mapping[
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     children: dict[int, str] = {}
-    for function_id, port in functions:
+    for environment in functions:
+        function_id = environment.function_id
         pid = os.fork()
         if pid == 0:  # the execution environment
             code = 0
             try:
                 die_with_parent(signal.SIGTERM)()
-                serve(function_id, port, envs.get(function_id, {}))
+                serve(
+                    function_id,
+                    environment.port,
+                    envs.get(function_id, {}),
+                    environment.metrics_port,
+                )
             except BaseException:
                 traceback.print_exc()
                 code = 1
@@ -482,15 +524,15 @@ def main(argv: list[str] | None = None) -> int:
         "--serve",
         action="append",
         default=[],
-        metavar="ID=PORT",
+        metavar="ID=PORT[/METRICS_PORT]",
         help="several environments forked from one preloaded process; environments in "
-        "DEVSTACK_ENVS (JSON: id -> variables)",
+        "DEVSTACK_ENVS (JSON: id -> variables); METRICS_PORT serves its Prometheus metrics",
     )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     if args.serve:
         # The same id may come more than once: several environments of one function.
-        functions = [(item.split("=")[0], int(item.split("=")[1])) for item in args.serve]
+        functions = [Environment.parse(item) for item in args.serve]
         envs: dict[str, dict[str, str]] = json.loads(os.environ.get("DEVSTACK_ENVS", "{}"))
         return serve_many(functions, envs)
     if not args.function or not args.port:

@@ -38,6 +38,13 @@ def free_port() -> int:
         return port
 
 
+def port_listens(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port`."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
+
+
 def die_with_parent(sig: int) -> Callable[[], None]:
     """A preexec hook: the child gets `sig` when the process that started it dies."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)

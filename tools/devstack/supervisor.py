@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -97,6 +97,21 @@ class Supervisor:
                 child.started_at, child.restart_at = now, None
                 child.restarts += 1
                 print(f"dev: {child.name} restarted", file=sys.stderr, flush=True)
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        """Return once `condition()` holds (checked every 0.1 s); raise RuntimeError when a
+        child exits meanwhile or `timeout` passes, naming `what` was awaited."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            for child in self.children:
+                if child.process.poll() is not None:
+                    raise RuntimeError(
+                        f"{child.name} exited with {child.process.returncode} "
+                        f"while waiting for {what}"
+                    )
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"no {what} after {timeout:.0f} s")
+            time.sleep(0.1)
 
     def wait(self) -> int:
         """Keep the children running until Ctrl-C / SIGTERM; then 0."""

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-_APT_PACKAGES = {"postgres": "postgresql", "redis": "redis-server"}
+_APT_PACKAGES = {"postgres": "postgresql", "redis": "redis-server", "prometheus": "prometheus"}
 
 
 class MissingBinaryError(RuntimeError):
@@ -84,3 +84,23 @@ def redis_server_binary() -> Path:
     if found is None:
         raise MissingBinaryError("redis-server was installed but is not on PATH")
     return Path(found)
+
+
+@dataclass(frozen=True)
+class PrometheusBinaries:
+    prometheus: Path
+    promtool: Path
+
+
+def prometheus_binaries() -> PrometheusBinaries:
+    """Prometheus and promtool (Debian's `prometheus` package, installed with apt-get first
+    when missing). The package's own service is never used: `./dev up --monitoring` runs a
+    private Prometheus with its data under .devstate/."""
+    found = shutil.which("prometheus"), shutil.which("promtool")
+    if None in found:
+        _apt_install(_APT_PACKAGES["prometheus"])
+        found = shutil.which("prometheus"), shutil.which("promtool")
+    prometheus, promtool = found
+    if prometheus is None or promtool is None:
+        raise MissingBinaryError("prometheus was installed but is not on PATH")
+    return PrometheusBinaries(Path(prometheus), Path(promtool))
