@@ -141,7 +141,7 @@ async def make_hand(
             "pots": [
                 {
                     "amount": 20_000,
-                    "eligible": [seats[0][0], seats[1][0]],
+                    "eligible": [seat[0] for seat in seats],
                     "rake": 1_000,
                     "winners": [{"seat": seats[0][0], "amount": 19_000}],
                 }

@@ -48,7 +48,7 @@ async def test_a_hand_shows_my_cards_and_shown_cards_only(client, users, contain
     assert body["pots"] == [
         {
             "amount": 20_000,
-            "eligible": [0, 1],
+            "eligible": [0, 1, 2],
             "rake": 1_000,
             "winners": [{"seat": 0, "amount": 19_000}],
         }

@@ -73,6 +73,10 @@ def test_the_reference_names_the_protocol_version():
     assert f"Protocol **{PROTOCOL_VERSION}**" in PROTOCOL_MD
 
 
+def test_every_server_message_type_has_a_model():
+    assert {t.value for t in messages.ServerType} == set(SERVER_MESSAGES) | {"event"}
+
+
 @pytest.mark.parametrize("type_name", sorted(SERVER_MESSAGES))
 def test_asyncapi_describes_every_server_message_field_by_field(type_name):
     assert schema_fields(asyncapi_message(type_name)) == fields(SERVER_MESSAGES[type_name])
