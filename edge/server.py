@@ -341,6 +341,9 @@ class EdgeServer:
         if isinstance(message, Join):
             await self._join(conn, table_id, message.role)
         elif table_id not in conn.tables:
+            # Only a refused command pays for the lookup: it names what is wrong.
+            if not await self._table_is_open(table_id):
+                raise perr.TableNotFound(f"no open table {table_id}")
             raise perr.NotJoined(f"join table {table_id} first")
         command = message.model_dump(mode="json", exclude={"type", "id", "table_id"})
         command.update(

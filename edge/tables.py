@@ -38,6 +38,7 @@ from holdem.engine.table import Table, TableConfig
 from holdem.engine.views import seat_status_name, view_for
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import ServerType
+from holdem.protocol.outgoing import Result
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
 from holdem.services.errors import NotFound, ServiceError, TableNotOpen
 from holdem.services.lobby import LIVE_MAX_HANDS, TableSummary, announce, live_figures
@@ -561,23 +562,21 @@ class TableActor:
             handler = _HANDLERS.get(str(kind))
             if handler is None:
                 raise perr.UnknownMessageType(f"unknown command {kind!r}")
+            # The result goes out before the messages the command caused (its `action`
+            # event, the next `turn`, snapshots): a client hears its click was taken before
+            # it hears what followed. A resend causes nothing and gets the original result.
+            caused_from = len(self.outgoing)
             done = self._answer_of(user, command)
             if done is None:
                 done = await handler(self, user, command, entry_id) or {}
                 self._remember_answer(user, command, done)
-            self.outgoing.append(
-                (
-                    user,
-                    conn,
-                    {
-                        "type": ServerType.RESULT,
-                        "id": rid,
-                        "table_id": self.table_id,
-                        "ok": True,
-                        **done,
-                    },
-                )
-            )
+            result: Result = {
+                "type": "result",
+                "id": rid,
+                "table_id": self.table_id,
+                "ok": True,
+            }
+            self.outgoing.insert(caused_from, (user, conn, {**result, **done}))
         except (perr.ProtocolError, EngineError, ServiceError) as exc:
             self._reply_error(user, conn, rid, exc.code, str(exc))
         except (LeaseLostError, asyncio.CancelledError):
@@ -713,10 +712,12 @@ class TableActor:
             done = hand.check(seat)
         elif action == "call":
             done = hand.call(seat)
+        elif amount is None:
+            raise perr.InvalidMessage(f"{action} needs an amount (the raise-to total)")
+        elif action == "bet":
+            done = hand.bet(seat, amount)
         else:
-            if amount is None:
-                raise perr.InvalidMessage(f"{action} needs an amount (the raise-to total)")
-            done = hand.raise_to(seat, amount)
+            done = hand.raise_bet(seat, amount)
         self.rt["seqs"][str(user)] = command["seq"]
         self._spend_clock(seat)
         self.rt["timeouts"][str(seat)] = 0
@@ -758,7 +759,7 @@ class TableActor:
         amount = command["amount"]
         hand = table.hand
         if hand is not None and hand.result is None and hand.dealt[seat]:
-            raise perr.StaleAction("top up between hands")
+            raise perr.NotBetweenHands("top up between hands: your hand is running")
         high = table.config.buy_in_range[1]
         if table.stacks[seat] + amount > high:
             raise perr.InvalidMessage(f"a stack may not exceed {high} after a top-up")

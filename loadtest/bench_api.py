@@ -197,7 +197,8 @@ async def _seed(settings: Settings, players: int) -> list[dict[str, int | str]]:
             "select 1 + n %% %s, n, now() - make_interval(secs => n * 7), "
             "now() - make_interval(secs => n * 7 - 5), 1000, 2000, 0, 'AhKh2c7d9s', 20000, 1000, "
             "repeat('c', 64), repeat('s', 64), "
-            '\'{"pots": [{"amount": 20000, "rake": 1000, "winners": [0]}]}\'::jsonb '
+            '\'{"pots": [{"amount": 20000, "eligible": [0, 1], "rake": 1000, '
+            '"winners": [{"seat": 0, "amount": 19000}]}]}\'::jsonb '
             "from generate_series(1, %s) n",
             (TABLES, players * HANDS_PER_PLAYER),
         )

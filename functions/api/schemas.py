@@ -241,6 +241,20 @@ class OpeningOut(BaseModel):
     proof: list[str] = Field(description="Merkle proof: sibling hashes from the leaf up, hex")
 
 
+class WinnerOut(BaseModel):
+    seat: int
+    amount: int = Field(description="Chips won from the pot, after rake")
+
+
+class PotOut(BaseModel):
+    """A pot, in the shape the table servers send it (docs/protocol.md, "Pots")."""
+
+    amount: int = Field(description="Chips in the pot before rake")
+    eligible: list[int] = Field(description="Seats that could win it")
+    rake: int
+    winners: list[WinnerOut]
+
+
 class HandDetailOut(BaseModel):
     hand: HandSummaryOut
     button_seat: int
@@ -252,7 +266,7 @@ class HandDetailOut(BaseModel):
         description="Openings of the cards you may see: your hole cards, the board, cards "
         "shown at showdown (none for hands dealt before per-card commitments)"
     )
-    pots: list[Any]
+    pots: list[PotOut]
     players: list[HandPlayerOut]
     events: list[HandEventOut]
 

@@ -30,6 +30,7 @@ from holdem.auth.tokens import issue_access_token
 from holdem.bootstrap import bootstrap
 from holdem.client import TableClient
 from holdem.config import Settings
+from tests.protocol_models import problems
 
 _numbers = itertools.count(1)
 
@@ -163,11 +164,24 @@ def url_of(server: EdgeServer) -> str:
 
 @pytest.fixture
 async def clients() -> AsyncIterator[Callable[..., TableClient]]:
-    """Client factory; every client is closed at the end."""
+    """Client factory; every client is closed at the end.
+
+    Every message a client receives is checked against the protocol reference
+    (`holdem.protocol.outgoing`, which docs/protocol.md and docs/asyncapi.yaml are checked
+    against): a field the server sends that the reference lacks fails the test.
+    """
     made: list[TableClient] = []
+    wrong: list[str] = []
 
     def make(url: str, token: str, **kwargs) -> TableClient:
-        client = TableClient(url, token, **kwargs)
+        observe = kwargs.pop("on_message", None)
+
+        def check(message: dict) -> None:
+            wrong.extend(problems(message)[:3])
+            if observe is not None:
+                observe(message)
+
+        client = TableClient(url, token, on_message=check, **kwargs)
         made.append(client)
         return client
 
@@ -175,6 +189,9 @@ async def clients() -> AsyncIterator[Callable[..., TableClient]]:
     async with bounded("closing the clients"):
         for client in made:
             await client.close()
+    assert not wrong, "messages that disagree with the protocol reference:\n" + "\n".join(
+        wrong[:20]
+    )
 
 
 class EdgeProcess:

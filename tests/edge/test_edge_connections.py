@@ -242,7 +242,7 @@ async def test_messages_queued_together_arrive_as_separate_messages_in_order(
     conn = server.registry.by_id[hello["connection_id"]]
 
     for n in range(50):  # queued at once: the writer sends them in one socket write
-        conn.send({"type": "notice", "code": "burst", "message": str(n)})
+        conn.send({"type": "notice", "table_id": 1, "code": "burst", "message": str(n)})
     conn.close_later(1000, "done")
     await client.wait_closed()
 

@@ -15,6 +15,7 @@ from functions.api.schemas import (
     HandPlayerOut,
     HandSummaryOut,
     OpeningOut,
+    PotOut,
     errors,
 )
 from holdem.adapters.orm.base import MAX_BIGINT
@@ -58,7 +59,7 @@ async def get_hand(
         button_seat=hand.button_seat,
         deck_commitment=hand.deck_commitment,
         openings=[OpeningOut(**o) for o in hand.openings],
-        pots=hand.pots,
+        pots=[PotOut(**pot) for pot in hand.pots],
         players=[HandPlayerOut(**vars(p)) for p in hand.players],
         events=[HandEventOut(**vars(e)) for e in hand.events],
     )

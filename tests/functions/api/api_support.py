@@ -138,7 +138,14 @@ async def make_hand(
         deck_commitment="c" * 64,
         deck_seed="s" * 64,
         result={
-            "pots": [{"amount": 20_000, "rake": 1_000, "winners": [seats[0][0]]}],
+            "pots": [
+                {
+                    "amount": 20_000,
+                    "eligible": [seat[0] for seat in seats],
+                    "rake": 1_000,
+                    "winners": [{"seat": seats[0][0], "amount": 19_000}],
+                }
+            ],
             "secret": "must not leak",
         },
     )

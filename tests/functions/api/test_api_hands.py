@@ -44,7 +44,15 @@ async def test_a_hand_shows_my_cards_and_shown_cards_only(client, users, contain
         (3, "Kd"),
     ]
     assert "a2" * 32 not in json.dumps(body)
-    assert body["pots"] == [{"amount": 20_000, "rake": 1_000, "winners": [0]}]
+    # The one shape of a pot (docs/protocol.md, "Pots"), as the table servers send it.
+    assert body["pots"] == [
+        {
+            "amount": 20_000,
+            "eligible": [0, 1, 2],
+            "rake": 1_000,
+            "winners": [{"seat": 0, "amount": 19_000}],
+        }
+    ]
     assert "must not leak" not in json.dumps(body)
 
     # The folder sees their own cards and the shown ones, never mine.

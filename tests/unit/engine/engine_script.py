@@ -67,9 +67,12 @@ def play(hand: Hand, script: str) -> list[ActionTaken]:
         who, verb, *rest = step.split()
         assert who.startswith("p"), step
         seat = int(who[1:])
-        if verb in ("bet", "raise"):
+        if verb == "bet":
             (amount,) = rest
-            done.append(hand.raise_to(seat, int(amount)))
+            done.append(hand.bet(seat, int(amount)))
+        elif verb == "raise":
+            (amount,) = rest
+            done.append(hand.raise_bet(seat, int(amount)))
         elif verb == "allin":
             done.append(hand.all_in(seat))
         else:

@@ -15,6 +15,7 @@ from holdem.engine import (
     AmountExceedsStackError,
     BettingNotReopenedError,
     BetTooSmallError,
+    CannotBetError,
     CannotCheckError,
     HandNotRunningError,
     InvalidAmountError,
@@ -22,6 +23,7 @@ from holdem.engine import (
     LegalActions,
     NoOpponentToRaiseError,
     NothingToCallError,
+    NothingToRaiseError,
     NotYourTurnError,
     RaiseTooSmallError,
     Street,
@@ -100,7 +102,7 @@ def test_a_short_all_in_does_not_reopen_betting_tda_47a():
     play(hand, "p3 raise 6000; p0 allin; p1 fold")  # 9,000: 3,000 more, short of 4,000
     assert hand.legal_actions(2).min_raise_to == 13_000  # the BB has not acted yet
     hand.call(2)
-    assert hand.legal_actions(3) == LegalActions(3, True, False, 3_000, None, None)
+    assert hand.legal_actions(3) == LegalActions(3, True, False, 3_000, None, None, False, False)
     with pytest.raises(BettingNotReopenedError) as caught:
         hand.verify_raise_to(3, 20_000)
     assert caught.value.code == "betting_not_reopened"
@@ -226,6 +228,31 @@ def test_illegal_amounts_are_rejected_with_a_precise_error_never_coerced():
     assert caught.value.code == "nothing_to_call"
 
 
+def test_a_bet_facing_a_bet_and_a_raise_of_nothing_are_refused_never_converted():
+    hand = four_handed()
+    # Pre-flop the blinds are the bet: seat 3 may raise, not bet; so may the big blind on
+    # its option, though it may check.
+    assert (hand.legal_actions(3).can_bet, hand.legal_actions(3).can_raise) == (False, True)
+    with pytest.raises(CannotBetError) as caught:
+        hand.bet(3, 6_000)
+    assert caught.value.code == "cannot_bet"
+    assert (hand.can_bet(3, 6_000), hand.can_raise(3, 6_000)) == (False, True)
+    assert hand.stacks[3] == 200_000
+    play(hand, "p3 call; p0 call; p1 call")
+    option = hand.legal_actions(2)
+    assert (option.can_check, option.can_bet, option.can_raise) == (True, False, True)
+    assert not hand.can_bet(2, 4_000)
+    play(hand, "p2 check")
+    assert hand.street == Street.FLOP
+    # On the flop nobody bet yet: bet, not raise.
+    assert (hand.legal_actions(1).can_bet, hand.legal_actions(1).can_raise) == (True, False)
+    with pytest.raises(NothingToRaiseError) as caught:
+        hand.raise_bet(1, 4_000)
+    assert caught.value.code == "nothing_to_raise"
+    assert hand.bet(1, 4_000).kind is ActionKind.BET
+    assert hand.raise_bet(2, 8_000).kind is ActionKind.RAISE
+
+
 def test_every_action_has_verify_can_and_act_faces():
     hand = four_handed()
     hand.verify_fold(3)
@@ -249,13 +276,13 @@ def test_every_action_has_verify_can_and_act_faces():
 
 def test_legal_actions_is_empty_for_a_seat_not_to_act():
     hand = four_handed()
-    assert hand.legal_actions(0) == LegalActions(0, False, False, 0, None, None)
-    assert hand.legal_actions(3) == LegalActions(3, True, False, 2_000, 4_000, 200_000)
+    assert hand.legal_actions(0) == LegalActions(0, False, False, 0, None, None, False, False)
+    assert hand.legal_actions(3) == LegalActions(3, True, False, 2_000, 4_000, 200_000, False, True)
 
 
 def test_a_short_stack_can_only_call_all_in_for_less():
     hand = four_handed((200_000, 200_000, 200_000, 1_500))
-    assert hand.legal_actions(3) == LegalActions(3, True, False, 1_500, None, None)
+    assert hand.legal_actions(3) == LegalActions(3, True, False, 1_500, None, None, False, False)
     called = hand.call(3)
     assert called.all_in
     assert called.added == 1_500

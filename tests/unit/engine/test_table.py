@@ -122,6 +122,6 @@ def test_every_engine_error_has_a_unique_stable_code():
         if issubclass(obj, EngineError)
     ]
     codes = [cls.code for cls in classes]
-    assert len(classes) == 25
+    assert len(classes) == 27
     assert len(set(codes)) == len(codes)
     assert all(code.islower() and " " not in code for code in codes)

@@ -73,6 +73,8 @@ def test_the_view_shows_the_table_and_the_viewers_legal_actions_as_plain_data():
         "call_amount": 1_000,
         "min_raise_to": 4_000,
         "max_raise_to": 200_000,
+        "can_bet": False,
+        "can_raise": True,
     }
     assert table.view_for(2)["legal_actions"] is None
     seats = view["seats"]

@@ -35,7 +35,7 @@ def _expected_pokerkit_stacks(hand) -> dict[str, int]:
     by_seat = {p.seat_no: NAMES[p.user_id] for p in hand.players}
     for e in hand.events:
         if e.type == "pot_awarded" and e.payload["rake"]:
-            winners = [seat for seat, _ in e.payload["winners"]]
+            winners = [winner["seat"] for winner in e.payload["winners"]]
             share, odd = divmod(e.payload["rake"], len(winners))
             for i, seat in enumerate(winners):
                 final[by_seat[seat]] += share + (1 if i < odd else 0)

@@ -39,7 +39,8 @@ class BotStrategy:
         roll = self.rng.random()
         min_raise = legal.get("min_raise_to")
         if min_raise is not None and roll < self.raise_rate:
-            return ("bet" if legal.get("can_check") else "raise"), int(min_raise)
+            # The server refuses a bet where there is a bet to raise, and a raise of nothing.
+            return ("bet" if legal.get("can_bet") else "raise"), int(min_raise)
         if legal.get("can_check"):
             return "check", None
         if roll < self.raise_rate + self.fold_to_bet_rate:

@@ -32,6 +32,9 @@ class LegalActions(NamedTuple):
         min_raise_to: The smallest legal bet/raise-to, or ``None`` if the seat may not
             bet or raise. When the stack is short of a full raise this is the all-in.
         max_raise_to: The largest legal bet/raise-to (the all-in), or ``None``.
+        can_bet: Whether the seat may ``bet`` (nobody bet on the street yet).
+        can_raise: Whether the seat may ``raise`` (a bet, or preflop the blinds, to raise).
+            At most one of the two is true: a client sends the verb that is.
     """
 
     seat: int
@@ -40,3 +43,5 @@ class LegalActions(NamedTuple):
     call_amount: int
     min_raise_to: int | None
     max_raise_to: int | None
+    can_bet: bool
+    can_raise: bool

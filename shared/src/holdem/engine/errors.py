@@ -23,6 +23,8 @@ wire replies and never branch on message text. The tree::
         ├── NotYourTurnError          not_your_turn
         ├── CannotCheckError          cannot_check
         ├── NothingToCallError        nothing_to_call
+        ├── CannotBetError            cannot_bet
+        ├── NothingToRaiseError       nothing_to_raise
         ├── BetTooSmallError          bet_too_small
         ├── RaiseTooSmallError        raise_too_small
         ├── AmountExceedsStackError   amount_exceeds_stack
@@ -46,6 +48,7 @@ __all__ = [
     "BetTooSmallError",
     "BettingNotReopenedError",
     "BuyInOutOfRangeError",
+    "CannotBetError",
     "CannotCheckError",
     "ConfigError",
     "DeckError",
@@ -59,6 +62,7 @@ __all__ = [
     "NotEnoughPlayersError",
     "NotYourTurnError",
     "NothingToCallError",
+    "NothingToRaiseError",
     "PlayerAlreadySeatedError",
     "RaiseTooSmallError",
     "SeatEmptyError",
@@ -191,6 +195,18 @@ class NothingToCallError(ActionError):
     """There is no bet to call; the player may check."""
 
     code = "nothing_to_call"
+
+
+class CannotBetError(ActionError):
+    """Somebody bet on this street already (the blinds count preflop): raise, call or fold."""
+
+    code = "cannot_bet"
+
+
+class NothingToRaiseError(ActionError):
+    """Nobody bet on this street yet: bet (a raise needs a bet to raise)."""
+
+    code = "nothing_to_raise"
 
 
 class BetTooSmallError(ActionError):

@@ -22,6 +22,9 @@ Betting rules (POKER_RULES.md, "Betting"):
 * When betting closes, the part of the largest bet nobody matched goes back to its
   owner before the pots are built; it is never in a pot or raked (TDA 15-B).
 * When at most one player can still bet, the remaining board is dealt out (runout).
+* ``bet`` opens a street's betting and ``raise_bet`` raises a bet made (pre-flop: the
+  blinds); each refuses the other's situation (``cannot_bet``, ``nothing_to_raise``)
+  instead of taking one for the other. ``legal_actions`` says which applies.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from holdem.engine.errors import (
     AmountExceedsStackError,
     BettingNotReopenedError,
     BetTooSmallError,
+    CannotBetError,
     CannotCheckError,
     EngineError,
     HandNotRunningError,
@@ -43,6 +47,7 @@ from holdem.engine.errors import (
     InvalidSeatError,
     NoOpponentToRaiseError,
     NothingToCallError,
+    NothingToRaiseError,
     NotYourTurnError,
     RaiseTooSmallError,
 )
@@ -325,7 +330,7 @@ class Hand:
     def legal_actions(self, seat: int) -> LegalActions:
         """What ``seat`` may do now; everything false/``None`` when it is not their turn."""
         if seat != self.to_act or seat < 0:
-            return LegalActions(seat, False, False, 0, None, None)
+            return LegalActions(seat, False, False, 0, None, None, False, False)
         bet = self.bets[seat]
         stack = self.stacks[seat]
         current = self.current_bet
@@ -339,8 +344,17 @@ class Hand:
             and self._raise_can_be_called(seat)
         ):
             least = current + self.min_raise
-            return LegalActions(seat, True, to_call <= 0, call_amount, min(least, most), most)
-        return LegalActions(seat, True, to_call <= 0, call_amount, None, None)
+            return LegalActions(
+                seat,
+                True,
+                to_call <= 0,
+                call_amount,
+                min(least, most),
+                most,
+                current == 0,
+                current > 0,
+            )
+        return LegalActions(seat, True, to_call <= 0, call_amount, None, None, False, False)
 
     # ------------------------------------------------------------------ verify_*
 
@@ -411,6 +425,29 @@ class Hand:
                 raise BetTooSmallError(f"the minimum bet is {least} (or all-in)")
             raise RaiseTooSmallError(f"the minimum raise is to {least} (or all-in)")
 
+    def verify_bet(self, seat: int, amount: int) -> None:
+        """Raise unless ``seat`` may open the betting of the street with a bet of ``amount``.
+
+        A bet when somebody bet already (preflop: the blinds) is refused, never taken as a
+        raise: the player meant something else.
+        """
+        self._check_turn(seat)
+        if self.current_bet > 0:
+            raise CannotBetError(
+                f"seat {seat} faces a bet of {self.current_bet}: raise, call or fold"
+            )
+        self.verify_raise_to(seat, amount)
+
+    def verify_raise(self, seat: int, amount: int) -> None:
+        """Raise unless ``seat`` may raise a bet already made on the street to ``amount``.
+
+        A raise when nobody bet yet is refused, never taken as a bet.
+        """
+        self._check_turn(seat)
+        if self.current_bet == 0:
+            raise NothingToRaiseError(f"nobody bet yet: seat {seat} may bet or check")
+        self.verify_raise_to(seat, amount)
+
     def verify_all_in(self, seat: int) -> None:
         """Raise unless ``seat`` may put their whole stack in."""
         self._check_turn(seat)
@@ -442,6 +479,14 @@ class Hand:
     def can_raise_to(self, seat: int, amount: int) -> bool:
         """Whether ``seat`` may bet or raise to ``amount`` now."""
         return self._passes(lambda: self.verify_raise_to(seat, amount))
+
+    def can_bet(self, seat: int, amount: int) -> bool:
+        """Whether ``seat`` may open the street's betting with ``amount`` now."""
+        return self._passes(lambda: self.verify_bet(seat, amount))
+
+    def can_raise(self, seat: int, amount: int) -> bool:
+        """Whether ``seat`` may raise the street's bet to ``amount`` now."""
+        return self._passes(lambda: self.verify_raise(seat, amount))
 
     def can_all_in(self, seat: int) -> bool:
         """Whether ``seat`` may go all-in now."""
@@ -477,8 +522,20 @@ class Hand:
         return self._put(seat, self.current_bet)
 
     def raise_to(self, seat: int, amount: int) -> ActionTaken:
-        """Bet (no bet yet on the street) or raise to a street total of ``amount``."""
+        """Bet (no bet yet on the street) or raise to a street total of ``amount``, whichever
+        applies (scripts and simulations; a player's message names the one it means: `bet`,
+        `raise_bet`)."""
         self.verify_raise_to(seat, amount)
+        return self._put(seat, amount)
+
+    def bet(self, seat: int, amount: int) -> ActionTaken:
+        """Bet ``amount`` where nobody bet on the street yet (`verify_bet`)."""
+        self.verify_bet(seat, amount)
+        return self._put(seat, amount)
+
+    def raise_bet(self, seat: int, amount: int) -> ActionTaken:
+        """Raise the street's bet to a total of ``amount`` (`verify_raise`)."""
+        self.verify_raise(seat, amount)
         return self._put(seat, amount)
 
     def all_in(self, seat: int) -> ActionTaken:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["Pot", "build_pots", "odd_chip_order", "split_pot"]
 
@@ -27,6 +27,15 @@ class Pot(NamedTuple):
 
     amount: int
     eligible: tuple[int, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain data, the one shape of a pot everywhere: ``{"amount", "eligible"}`` (a
+        settled pot adds ``rake`` and ``winners``: :meth:`PotResult.to_wire`).
+
+        >>> Pot(3000, (0, 2)).to_wire()
+        {'amount': 3000, 'eligible': [0, 2]}
+        """
+        return {"amount": self.amount, "eligible": list(self.eligible)}
 
 
 def build_pots(contributions: Sequence[int], live: Sequence[bool]) -> list[Pot]:

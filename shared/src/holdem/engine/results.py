@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from holdem.engine.cards import Card
 
@@ -24,6 +24,20 @@ class PotResult(NamedTuple):
     rake: int
     eligible: tuple[int, ...]
     winners: tuple[tuple[int, int], ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain data: a pot's shape (``amount``, ``eligible``) with ``rake`` and
+        ``winners`` ``[{"seat", "amount"}]`` (chips won after rake).
+
+        >>> PotResult(4000, 200, (0, 1), ((1, 3800),)).to_wire()
+        {'amount': 4000, 'eligible': [0, 1], 'rake': 200, 'winners': [{'seat': 1, 'amount': 3800}]}
+        """
+        return {
+            "amount": self.amount,
+            "eligible": list(self.eligible),
+            "rake": self.rake,
+            "winners": [{"seat": seat, "amount": chips} for seat, chips in self.winners],
+        }
 
 
 class HandResult(NamedTuple):

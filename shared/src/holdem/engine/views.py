@@ -41,7 +41,7 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
 
     Returns:
         ``hand_number``, ``running``, the blinds and positions, ``street``, ``board``,
-        ``pots`` (``[amount, eligible seats]``, as of the last finished betting round),
+        ``pots`` (``{"amount", "eligible"}``, as of the last finished betting round),
         ``to_act``, one entry per seat (player, status, stack, street bet, folded, all-in,
         and ``cards`` only when the viewer may see them), ``legal_actions`` when it
         is the viewer's turn, the hand's ``commitment`` and the ``openings`` of the cards
@@ -112,7 +112,7 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
         big_blind_seat=hand.big_blind_seat,
         street=_STREET_NAMES[hand.street],
         board=list(hand.board),
-        pots=[[pot.amount, list(pot.eligible)] for pot in hand.pots],
+        pots=[pot.to_wire() for pot in hand.pots],
         to_act=hand.to_act if hand.to_act >= 0 else None,
         legal_actions=legal,
         commitment=hand.commitment,

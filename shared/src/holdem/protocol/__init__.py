@@ -2,6 +2,9 @@
 
 - `messages`: what a client may send (pydantic models, validated at the boundary) and the
   names of what the server sends.
+- `outgoing`: what the server sends, field by field (`TypedDict` s, no cost on the hot
+  path), the models docs/protocol.md and docs/asyncapi.yaml are checked against.
+- `views`: engine records → those messages.
 - `codec`: the two encodings (JSON and MessagePack) and the subprotocols that select them.
 - `errors`: the protocol's exception tree, each error with a stable code, and the table of
   error codes → WebSocket close codes.

@@ -157,6 +157,10 @@ KEYS: tuple[str, ...] = (
     "nonce",
     "proof",
     "decision",
+    # Protocol 3.0.0. Only new names: a name that travelled as a string before keeps doing
+    # so (a client built with an older table would read a new number as an unknown key).
+    "can_bet",
+    "can_raise",
 )
 """Field names sent as small integers in MessagePack (1 byte instead of the name), so binary
 messages are at least half the size of their JSON form. Both sides share this table."""

@@ -19,6 +19,7 @@ the close reason::
     ├── NotJoined                 not_joined
     ├── NotSeated                 not_seated
     ├── StaleAction               stale_action          wrong hand number / old sequence number
+    ├── NotBetweenHands           not_between_hands     top_up while the player's hand runs
     ├── TableUnavailable          table_unavailable     no owner could be reached in time
     ├── LobbyUnavailable          lobby_unavailable     the lobby could not be read; retry
     └── ServerBusy                server_busy
@@ -38,6 +39,7 @@ __all__ = [
     "LobbyUnavailable",
     "MalformedMessage",
     "NotAuthenticated",
+    "NotBetweenHands",
     "NotJoined",
     "NotSeated",
     "ProtocolError",
@@ -126,6 +128,13 @@ class StaleAction(ProtocolError):
     """The action names another hand, or repeats an already used sequence number."""
 
     code = "stale_action"
+
+
+class NotBetweenHands(ProtocolError):
+    """The command waits for no hand: ``top_up`` is allowed only while the player is not in
+    the running hand (between hands, or sitting it out)."""
+
+    code = "not_between_hands"
 
 
 class TableUnavailable(ProtocolError):

@@ -5,7 +5,9 @@ caller with `holdem.engine.events.audience`: private events (hole cards) go to t
 owner's user channel only; every other event goes to the table channel.
 
 Openings travel as `holdem.engine.shuffle.Opening.to_wire` gives them (position, card, nonce
-and proof in hex). The shuffle seed is never put on the wire: it would open every card.
+and proof in hex), pots as `holdem.engine.pots.Pot.to_wire` / `PotResult.to_wire` (one shape
+everywhere), streets by name (``flop``), as snapshots name them. The shuffle seed is never put
+on the wire: it would open every card. The shapes are `holdem.protocol.outgoing`'s.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from holdem.engine.cards import card_str
+from holdem.engine.dealing import Street
 from holdem.engine.events import Event, HandEnded
 from holdem.engine.results import HandResult
 
@@ -39,7 +42,11 @@ def event_to_wire(event: Event) -> dict[str, Any]:
         if name in _CARD_FIELDS:
             fields[name] = [card_str(c) for c in value]
         elif name == "pots":
-            fields[name] = [[pot.amount, list(pot.eligible)] for pot in value]
+            fields[name] = [pot.to_wire() for pot in value]
+        elif name == "street":
+            fields[name] = Street(value).name.lower()
+        elif name == "winners":
+            fields[name] = [{"seat": seat, "amount": chips} for seat, chips in value]
         elif name == "openings":
             fields[name] = [opening.to_wire() for opening in value]
         else:
@@ -58,15 +65,7 @@ def result_to_wire(result: HandResult) -> dict[str, Any]:
         "seats": list(result.seats),
         "players": list(result.players),
         "board": [card_str(c) for c in result.board],
-        "pots": [
-            {
-                "amount": pot.amount,
-                "rake": pot.rake,
-                "eligible": list(pot.eligible),
-                "winners": [list(w) for w in pot.winners],
-            }
-            for pot in result.pots
-        ],
+        "pots": [pot.to_wire() for pot in result.pots],
         "uncalled": [list(u) for u in result.uncalled],
         "net": list(result.net),
         "stacks": list(result.stacks),

@@ -46,8 +46,21 @@ __all__ = [
 MAX_EXPORT_HANDS = 500
 OHH_SPEC_VERSION = "1.4.6"
 SITE_NAME = "Holdem Backend"
-_STREETS = {1: "FLOP", 2: "TURN", 3: "RIVER"}
-_OHH_STREETS = {0: "Preflop", 1: "Flop", 2: "Turn", 3: "River"}
+# Stored events name a street by its number before protocol 3.0.0 and by its name since, and
+# a pot's winners as [seat, chips] pairs before and {"seat", "amount"} since: both are read.
+_STREETS = {1: "FLOP", 2: "TURN", 3: "RIVER", "flop": "FLOP", "turn": "TURN", "river": "RIVER"}
+_OHH_STREETS = {0: "Preflop", 1: "Flop", 2: "Turn", 3: "River"} | {
+    name.lower(): name for name in ("Preflop", "Flop", "Turn", "River")
+}
+
+
+def _winners(event: dict[str, Any]) -> list[tuple[int, int]]:
+    """A ``pot_awarded`` event's ``(seat, chips)`` pairs, in either stored form."""
+    return [
+        (w["seat"], w["amount"]) if isinstance(w, dict) else (w[0], w[1]) for w in event["winners"]
+    ]
+
+
 _BLIND_WORDS = {
     "small_blind": "posts small blind",
     "big_blind": "posts big blind",
@@ -235,7 +248,7 @@ def to_pokerstars(
             where = "pot"
             if side_pots:
                 where = "main pot" if e["pot"] == 0 else f"side pot-{e['pot']}"
-            for seat, chips in e["winners"]:
+            for seat, chips in _winners(e):
                 collected[seat] = collected.get(seat, 0) + chips
                 lines.append(f"{seats.name(seat)} collected {won(chips)} from {where}")
     lines.append("*** SUMMARY ***")
@@ -380,7 +393,7 @@ def to_ohh(
                     "jackpot": 0,
                     "player_wins": [
                         {"player_id": seat, "win_amount": chips, "contributed_rake": 0}
-                        for seat, chips in e["winners"]
+                        for seat, chips in _winners(e)
                     ],
                 }
             )

@@ -7,7 +7,9 @@ What the table servers write, and what this module shows (documented in docs/api
 * ``hand_events`` — ``type``, ``seat_no`` and a JSON ``payload``. Events whose type is in
   `PRIVATE_EVENT_TYPES` carry one seat's hole cards: they are shown only to that seat's
   player, or to everyone when the seat showed at showdown. Other events are public.
-* ``hands.result`` — public outcome; only its ``pots`` list is passed on.
+* ``hands.result`` — public outcome; only its ``pots`` list is passed on, each pot in the
+  protocol's one shape ``{"amount", "eligible", "rake", "winners": [{"seat", "amount"}]}``
+  (`pot_view` reads the ``[amount, rake, eligible, winners]`` lists of older hands).
 * ``hands.deck_seed`` — the shuffle seed: server side only, for the operator's verification
   (`holdem.services.hand_audit`). It is never returned: it would open every folded hand.
 
@@ -79,6 +81,25 @@ class HandDetail:
     pots: list[Any]
     players: list[PlayerView]
     events: list[EventView]
+
+
+def pot_view(pot: Any) -> dict[str, Any]:
+    """A stored pot in the one shape of a pot (`holdem.engine.results.PotResult.to_wire`).
+
+    Hands settled before protocol 3.0.0 stored ``[amount, rake, eligible, [[seat, chips]]]``.
+
+    >>> pot_view([4000, 200, [0, 1], [[1, 3800]]])
+    {'amount': 4000, 'eligible': [0, 1], 'rake': 200, 'winners': [{'seat': 1, 'amount': 3800}]}
+    """
+    if isinstance(pot, dict):
+        return pot
+    amount, rake, eligible, winners = pot
+    return {
+        "amount": amount,
+        "eligible": list(eligible),
+        "rake": rake,
+        "winners": [{"seat": seat, "amount": chips} for seat, chips in winners],
+    }
 
 
 def _openings_in(events: list[EventView]) -> list[dict[str, Any]]:
@@ -200,7 +221,7 @@ async def get_hand(
         button_seat=mine.button_seat,
         deck_commitment=mine.deck_commitment,
         openings=_openings_in(events),
-        pots=list((mine.result or {}).get("pots", [])),
+        pots=[pot_view(pot) for pot in (mine.result or {}).get("pots", [])],
         players=[
             PlayerView(
                 seat_no=row.seat_no,
@@ -253,7 +274,7 @@ async def _archived_detail(db: Reader, user_id: int, record: HandRecord) -> Hand
         button_seat=record.button_seat,
         deck_commitment=record.deck_commitment,
         openings=_openings_in(events),
-        pots=list((record.result or {}).get("pots", [])),
+        pots=[pot_view(pot) for pot in (record.result or {}).get("pots", [])],
         players=[
             PlayerView(
                 seat_no=p.seat_no,

@@ -87,10 +87,7 @@ def build_settlement(
             "net": list(result.net),
             "stacks": list(result.stacks),
             "rake_by_seat": list(result.rake_by_seat),
-            "pots": [
-                [p.amount, p.rake, list(p.eligible), [list(w) for w in p.winners]]
-                for p in result.pots
-            ],
+            "pots": [pot.to_wire() for pot in result.pots],
             "shown": [[s, [card_str(c) for c in cards]] for s, cards in result.shown],
             "uncalled": [list(u) for u in result.uncalled],
         },
