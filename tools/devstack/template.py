@@ -209,7 +209,7 @@ def database_login(template: Mapping[str, Any], value: Any) -> str | None:
 def table_server_login(template: Mapping[str, Any]) -> str | None:
     """The PostgreSQL user of the table servers (their task definition's DATABASE_URL)."""
     task = template["Resources"]["TableServerTaskDefinition"]["Properties"]
-    (container,) = task["ContainerDefinitions"]
+    (container,) = [c for c in task["ContainerDefinitions"] if c["Name"] == "table-server"]
     urls = [item["Value"] for item in container["Environment"] if item["Name"] == "DATABASE_URL"]
     return database_login(template, urls[0]) if urls else None
 

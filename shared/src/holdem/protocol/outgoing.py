@@ -113,6 +113,7 @@ class Clock(TypedDict):
     remaining_s: float
     deadline: float
     grace_s: float
+    decision: int
 
 
 class LobbyTable(TypedDict):
@@ -259,6 +260,7 @@ class Turn(_Event):
     time_bank_s: float
     grace_s: float
     deadline: float
+    decision: int
     legal: LegalActionsView
 
 
