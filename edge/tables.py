@@ -55,8 +55,9 @@ resend (after a reconnect or a takeover) with the original result instead of act
 COMMANDS = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave"])
 STOP_GRACE_S = 5.0
 CLAIM_DEFER_S = 1.0
-"""An ownerless table is left this long to a server with fewer tables before a busier one
-takes it (a takeover goes to the lightest live server; after that, to anyone)."""
+"""A released table (handed over, or left by a draining server) is left this long to the live
+server with the fewest tables before a busier one takes it. A dead owner's tables are taken
+at once by whoever sees them first."""
 HANDOVER_EVERY_S = 2.0
 """A server with two tables more than the lightest live one hands one over between hands, at
 most once per this many seconds."""
@@ -210,13 +211,13 @@ class TableHost:
                 ownerless[table_id] = self._ownerless_since.get(table_id, now)
         self._ownerless_since = ownerless
         for table_id, since in ownerless.items():
-            if len(self.actors) > lightest and now - since < CLAIM_DEFER_S:
-                continue  # a lighter server takes it (or this one, a moment later)
             lease = held[table_id]
             if lease is not None and lease.worker_id in dead:
+                # A dead owner's table: whoever sees it first, at once (a hand may be
+                # waiting); the tables spread out again later, between hands.
                 await self._try_take(table_id, dead=lease)
-            else:
-                await self._try_take(table_id)
+            elif len(self.actors) <= lightest or now - since >= CLAIM_DEFER_S:
+                await self._try_take(table_id)  # a released one: the lightest server first
         self._hand_over_one(lightest)
 
     def _hand_over_one(self, lightest: int) -> None:
