@@ -16,6 +16,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -52,7 +53,7 @@ from holdem.protocol.messages import (
     Unsubscribe,
     parse_client_message,
 )
-from holdem.services import lobby
+from holdem.services import lobby, protection
 from holdem.services.accounts import Accounts
 from holdem.services.errors import InvalidAccessToken
 from holdem.services.table_runtime import RUN_STATUSES
@@ -275,6 +276,15 @@ class EdgeServer:
             self._error(conn, perr.InvalidToken(reason), message.id)
             conn.close_later(perr.CLOSE_CODES["invalid_token"], "invalid_token")
             return False
+        async with self.container.sessions() as session:
+            excluded = await protection.excluded_until(session, claims.user_id, datetime.now(UTC))
+        if excluded is not None:
+            # Checked on the account, not the token: it holds after any token refresh.
+            self._error(
+                conn, perr.SelfExcluded(f"no play until {excluded.isoformat()}"), message.id
+            )
+            conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
+            return False
         conn.claims = claims
         conn.user_id = claims.user_id
         if self.registry.bind_user(conn):
@@ -488,6 +498,9 @@ class EdgeServer:
                 for msg in msgs:
                     if msg.get("type") == "_parted":
                         self._part_later(conn, int(msg["table_id"]))
+                        continue
+                    if msg.get("type") == "_excluded":  # a break or self-exclusion began
+                        conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
                         continue
                     if msg.get("type") == "_revoked":
                         # Logout, logout everywhere, a locked account: the token is void now.

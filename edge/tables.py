@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -51,7 +52,7 @@ OUTBOX_RETRY_S = 1.0
 ANSWERS_KEPT = 16
 """The results of a user's last state-changing commands kept in the checkpoint, to answer a
 resend (after a reconnect or a takeover) with the original result instead of acting twice."""
-COMMANDS = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave"])
+COMMANDS = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave", "reality_check_ack"])
 STOP_GRACE_S = 5.0
 
 
@@ -75,6 +76,8 @@ class TableHost:
         self.inbox = Inbox(relay, worker_id)
         self.money = TableMoney(container.sessions)
         self.actors: dict[int, TableActor] = {}
+        self.clock: Callable[[], float] = time.time
+        """The time player protection is measured in (session length, reality checks)."""
         self.draining = False
         self._lock = asyncio.Lock()
         self._absent: set[str] = set()
@@ -488,6 +491,9 @@ class TableActor:
             if kind == "close":
                 self._begin_closing()
                 return
+            if kind == "exclude":
+                await self._exclude(user)
+                return
             handler = _HANDLERS.get(str(kind))
             if handler is None:
                 raise perr.UnknownMessageType(f"unknown command {kind!r}")
@@ -670,6 +676,7 @@ class TableActor:
             table.leave(seat)
             raise
         self.rt["seqs"].setdefault(str(user), 0)
+        await self._start_session(user)
         self._connected(user, command.get("conn"))
         self._broadcast_snapshots()
         return {"seat": seat, "stack": amount, "status": seat_status_name(table.status[seat])}
@@ -704,6 +711,8 @@ class TableActor:
     async def _sit_in(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
         assert self.table is not None
         seat = self._seat_of(user)
+        if self._guard(user).get("check_due"):
+            raise perr.RealityCheckPending("acknowledge the reality check first")
         self.table.sit_in(seat, post=bool(command.get("post", False)))
         self.rt["timeouts"][str(seat)] = 0
         self._broadcast_snapshots()
@@ -743,10 +752,102 @@ class TableActor:
             log.info("seat already cashed out", extra={"seat": seat})
         table.leave(seat)
         self.rt["seqs"].pop(player, None)
+        self.rt.setdefault("guards", {}).pop(player, None)
         self.rt.get("answers", {}).pop(player, None)
         self.rt.get("conns", {}).pop(player, None)  # its servers part its connections
         self.outgoing.append((int(player), None, {"type": "_parted", "table_id": self.table_id}))
         self._broadcast_snapshots()
+
+    # ------------------------------------------------------------------ player protection
+
+    def _guard(self, user: int) -> dict[str, Any]:
+        """The player's session at this table (kept in the checkpoint: a takeover keeps the
+        session clock, the net result and a reality check waiting for its acknowledgement)."""
+        return dict(self.rt.setdefault("guards", {}).get(str(user)) or {})
+
+    async def _start_session(self, user: int) -> None:
+        """A player sat down: their session starts now, with their own limits."""
+        limit, every = await self.host.money.table_rules(
+            user, self.settings.protection.reality_check_minutes
+        )
+        now = self.host.clock()
+        self.rt.setdefault("guards", {})[str(user)] = {
+            "started": now,
+            "ends": None if limit is None else now + limit * 60,
+            "every": every * 60,
+            "next_check": now + every * 60,
+            "net": 0,
+            "check_due": False,
+        }
+
+    def _guard_after_hand(self, settlement: HandSettlement) -> None:
+        """A hand ended: count each player's result; a session past its length is ended
+        (cashed out once the hand is settled), and a reality check that is due is sent and
+        sits the player out until they acknowledge it."""
+        table = self.table
+        assert table is not None
+        guards: dict[str, dict[str, Any]] = self.rt.setdefault("guards", {})
+        for part in settlement["players"]:
+            guard = guards.get(str(part["user_id"]))
+            if guard is not None:
+                guard["net"] += part["net"]
+        now = self.host.clock()
+        for seat, player in enumerate(table.players):
+            if player is None or (guard := guards.get(player)) is None:
+                continue
+            if guard["ends"] is not None and now >= guard["ends"]:
+                table.sit_out(seat)
+                if seat not in self.rt["leaving"]:
+                    self.rt["leaving"].append(seat)
+                self._notice_seat(seat, "session_limit_reached", "your session limit is reached")
+            elif not guard["check_due"] and now >= guard["next_check"]:
+                guard["check_due"] = True
+                table.sit_out(seat)
+                self.outgoing.append(
+                    (
+                        int(player),
+                        None,
+                        {
+                            "type": ServerType.REALITY_CHECK,
+                            "table_id": self.table_id,
+                            "played_s": round(now - guard["started"]),
+                            "net": guard["net"],
+                        },
+                    )
+                )
+
+    async def _reality_check_ack(
+        self, user: int, command: dict[str, Any], entry_id: str
+    ) -> dict[str, Any]:
+        table = self.table
+        assert table is not None
+        seat = self._seat_of(user)
+        guards: dict[str, dict[str, Any]] = self.rt.setdefault("guards", {})
+        guard = guards.get(str(user))
+        if guard is None or not guard["check_due"]:
+            return {"seat": seat, "acknowledged": False}
+        guard["check_due"] = False
+        guard["next_check"] = self.host.clock() + guard["every"]
+        if table.stacks[seat] > 0:
+            table.sit_in(seat)
+        self._broadcast_snapshots()
+        return {"seat": seat, "acknowledged": True}
+
+    async def _exclude(self, user: int) -> None:
+        """The player began a break or self-exclusion (REST): they leave this table at the
+        end of the hand running, or now if they are not in it."""
+        table = self.table
+        assert table is not None
+        seat = table.seat_of(str(user))
+        if seat is None:
+            return
+        hand = table.hand
+        if hand is not None and hand.result is None and hand.dealt[seat]:
+            table.sit_out(seat)
+            if seat not in self.rt["leaving"]:
+                self.rt["leaving"].append(seat)
+            return
+        await self._cash_out(seat, key=f"exclude:{self.table_id}:{table.hand_count}:{seat}")
 
     # ------------------------------------------------------------------ after the engine moved
 
@@ -779,6 +880,7 @@ class TableActor:
             recent.append([settlement["started_at"], time.time(), settlement["total_pot"]])
             del recent[:-LIVE_MAX_HANDS]
             self.metrics.hands.inc()
+            self._guard_after_hand(settlement)
             result = ended[0].result
             log.info(
                 "hand ended",
@@ -1067,4 +1169,5 @@ _HANDLERS = {
     "sit_out": TableActor._sit_out,
     "sit_in": TableActor._sit_in,
     "leave": TableActor._leave,
+    "reality_check_ack": TableActor._reality_check_ack,
 }

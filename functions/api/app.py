@@ -15,6 +15,7 @@ from functions.api.routes import (
     health,
     lobby,
     me,
+    protection,
     wallet,
     wallet_payments,
 )
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
         health,
         auth,
         me,
+        protection,
         wallet_payments,
         wallet,
         lobby,

@@ -160,6 +160,20 @@ class Relay:
             pipe.sadd(ACTIVE_TABLES, table_id)
             await pipe.execute()
 
+    async def exclude_player(self, user_id: int, table_ids: list[int]) -> None:
+        """A player's break or self-exclusion began: the owner of every table they sit at
+        cashes them out after the hand running (an ``exclude`` command in its inbox; the
+        table marked active so a server takes it if nobody runs it), and every server closes
+        their connections (``_excluded`` on their user channel)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for table_id in table_ids:
+                _append_command(
+                    pipe, table_id, {"kind": "exclude", "user": user_id, "at": time.time()}
+                )
+                pipe.sadd(ACTIVE_TABLES, table_id)
+            pipe.publish(user_channel(user_id), pack({"type": "_excluded"}))
+            await pipe.execute()
+
     async def wake(self, key: str) -> None:
         """End the blocking read of the server whose wake stream is `key`."""
         async with self._redis.pipeline(transaction=False) as pipe:
