@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Email = Annotated[
     str,
@@ -145,8 +145,9 @@ class ExclusionRequest(Strict):
 
 
 class ExtendExclusionRequest(Strict):
-    until: datetime | None = Field(
-        description="The new end (later than the current); null: permanent"
+    # JSON has no datetime type: an ISO 8601 string with its offset is the one form accepted.
+    until: Annotated[AwareDatetime, Field(strict=False)] | None = Field(
+        description="The new end, ISO 8601 with an offset (later than the current); null: permanent"
     )
     reason: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f]{3,500}$")]
 

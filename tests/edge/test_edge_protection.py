@@ -162,9 +162,11 @@ async def test_an_exclusion_cashes_the_player_out_after_the_hand_on_every_table_
 
     for table_id, watcher in zip(tables, watchers, strict=True):
         await watcher.wait_for(
-            lambda m, t=table_id: m.get("type") == "snapshot"
-            and m["table_id"] == t
-            and seat_of(m, player.user_id) is None,
+            lambda m, t=table_id: (
+                m.get("type") == "snapshot"
+                and m["table_id"] == t
+                and seat_of(m, player.user_id) is None
+            ),
             wait_s=20,
         )
     async with container.sessions() as session:
@@ -202,7 +204,7 @@ async def test_a_session_past_its_time_limit_ends_after_the_hand_and_the_seat_is
     container, start_edge, make_players, fund, make_table, clients, edge_settings
 ):
     settings = fast_settings(edge_settings, game=QUICK_HANDS)
-    server, clock, table_id, player, mine, theirs = await play_on(
+    _server, clock, table_id, player, mine, theirs = await play_on(
         settings, start_edge, make_players, fund, make_table, clients, container
     )
     await set_limits(container, player.user_id, session_minutes=30)
