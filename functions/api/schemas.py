@@ -198,7 +198,7 @@ class StatementLineOut(BaseModel):
         description="crypto_deposit, crypto_withdrawal, buy_in, cash_out, win, lose, "
         "rakeback, adjustment"
     )
-    account: str = Field(description="wallet, pending_withdrawal or seat")
+    account: str = Field(description="wallet, pending_withdrawal, locked or seat")
     table_id: int | None
     amount_krw: int = Field(description="Signed: credit > 0, debit < 0")
     balance_after: int
