@@ -47,7 +47,8 @@ from holdem.services.table_runtime import HandSettlement, TableMoney, build_sett
 log = logging.getLogger("edge.tables")
 
 COMMAND_MAX_AGE_S = 30.0
-"""Commands older than this when read are dropped (e.g. left in the stream of a dead table)."""
+"""Commands older than this when read are dropped (e.g. left in the stream of a dead table),
+except a player's exclusion (``exclude``), applied however late."""
 OUTBOX_RETRY_S = 1.0
 ANSWERS_KEPT = 16
 """The results of a user's last state-changing commands kept in the checkpoint, to answer a
@@ -478,8 +479,8 @@ class TableActor:
         conn = command.get("conn")
         rid = command.get("rid")
         logs.action_id.set(entry_id)
-        if time.time() - float(command.get("at", 0)) > COMMAND_MAX_AGE_S:
-            return
+        if kind != "exclude" and time.time() - float(command.get("at", 0)) > COMMAND_MAX_AGE_S:
+            return  # an exclusion is never stale: it reaches a table nobody ran for a while
         try:
             if kind == "join":
                 self._connected(user, conn)

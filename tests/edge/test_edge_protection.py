@@ -6,6 +6,7 @@ moves, so an hour of play takes no time."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -173,6 +174,32 @@ async def test_an_exclusion_cashes_the_player_out_after_the_hand_on_every_table_
         held = await ledger.balances(session, player.user_id)
         assert held.seats == {}
         assert await protection.seated_tables(session, player.user_id) == []
+    assert (await ledger_report(container)).ok
+
+
+async def test_an_exclusion_reaches_a_table_that_nobody_ran_for_a_while(
+    container, start_edge, make_players, fund, make_table, clients, edge_settings
+):
+    """Commands older than 30 s are dropped when read; an exclusion never is."""
+    quick = fast_settings(edge_settings, game={"action_clock_s": 0.3, "reconnect_grace_s": 0.0})
+    [player, other] = await make_players(2)
+    await fund([player.user_id, other.user_id], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.sessions)
+    await money.sit(table_id, 0, player.user_id, BUY_IN, key="p")
+    await money.sit(table_id, 1, other.user_id, BUY_IN, key="o")
+    await Relay(container.redis).send_command(
+        table_id, {"kind": "exclude", "user": player.user_id, "at": time.time() - 120}
+    )
+    server = await start_edge(quick)
+    watcher = clients(url_of(server), other.token, record=True)
+    await watcher.connect()
+    await watcher.join(table_id)
+    await watcher.wait_for(
+        lambda m: m.get("type") == "snapshot" and seat_of(m, player.user_id) is None, wait_s=20
+    )
+    async with container.sessions() as session:
+        assert (await ledger.balances(session, player.user_id)).seats == {}
     assert (await ledger_report(container)).ok
 
 
