@@ -670,6 +670,10 @@ class TableActor:
         # no money moves for a request the table refuses; undo it if the ledger refuses.
         table.sit_down(seat, str(user), amount, post=bool(command.get("post", False)))
         try:
+            # The player's session rules are read first: nothing has moved if that fails.
+            rules = await self.host.money.table_rules(
+                user, self.settings.protection.reality_check_minutes
+            )
             await self.host.money.sit(
                 self.table_id, seat, user, amount, key=f"sit:{self.table_id}:{entry_id}"
             )
@@ -677,7 +681,7 @@ class TableActor:
             table.leave(seat)
             raise
         self.rt["seqs"].setdefault(str(user), 0)
-        await self._start_session(user)
+        self._start_session(user, *rules)
         self._connected(user, command.get("conn"))
         self._broadcast_snapshots()
         return {"seat": seat, "stack": amount, "status": seat_status_name(table.status[seat])}
@@ -766,11 +770,9 @@ class TableActor:
         session clock, the net result and a reality check waiting for its acknowledgement)."""
         return dict(self.rt.setdefault("guards", {}).get(str(user)) or {})
 
-    async def _start_session(self, user: int) -> None:
-        """A player sat down: their session starts now, with their own limits."""
-        limit, every = await self.host.money.table_rules(
-            user, self.settings.protection.reality_check_minutes
-        )
+    def _start_session(self, user: int, limit: int | None, every: int) -> None:
+        """A player sat down: their session starts now, with their own session limit and
+        reality-check interval (minutes)."""
         now = self.host.clock()
         self.rt.setdefault("guards", {})[str(user)] = {
             "started": now,
