@@ -4,6 +4,7 @@ locked funds are never playable, always withdrawable, and released only within t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -139,3 +140,24 @@ async def test_locked_funds_are_released_only_as_far_as_the_deposit_limits_allow
     held = await balances(container, user)
     assert (held.wallet, held.locked) == (DEPOSIT, 0)
     await conservation_ok(container)
+
+
+async def test_two_sessions_creating_the_players_row_at_once_both_apply(container):
+    """The second waits on the first's uncommitted row, then locks it (no duplicate-key
+    error): cosmicpython's two real sessions racing."""
+    user = await make_user(container)
+    now = utc_now()
+
+    async def second() -> None:
+        async with container.sessions() as session, session.begin():
+            await protection.set_limits(session, user, {"loss_day": 40_000}, now, timedelta(0))
+
+    async with container.sessions() as first, first.begin():
+        await protection.set_limits(first, user, {"deposit_day": 300_000}, now, timedelta(0))
+        racing = asyncio.create_task(second())
+        done, _ = await asyncio.wait([racing], timeout=0.5)
+        assert not done  # blocked behind the first's row until it commits
+    await racing
+    async with container.sessions() as session:
+        view = await protection.load(session, user, now)
+    assert (view.limits["deposit_day"], view.limits["loss_day"]) == (300_000, 40_000)

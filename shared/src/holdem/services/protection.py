@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.database import Reader
@@ -184,9 +185,10 @@ async def _row_for_update(session: AsyncSession, user_id: int) -> PlayerProtecti
         return found
     if await session.get(User, user_id) is None:
         raise NotFound(f"no user {user_id}")
-    row = PlayerProtection(user_id=user_id, pending={})
-    session.add(row)
-    await session.flush()
+    # Two first requests at once: one inserts, the other waits for it, then locks its row.
+    await session.execute(insert(PlayerProtection).values(user_id=user_id).on_conflict_do_nothing())
+    row = await session.get(PlayerProtection, user_id, with_for_update=True, populate_existing=True)
+    assert row is not None
     return row
 
 
