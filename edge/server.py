@@ -276,8 +276,7 @@ class EdgeServer:
             self._error(conn, perr.InvalidToken(reason), message.id)
             conn.close_later(perr.CLOSE_CODES["invalid_token"], "invalid_token")
             return False
-        async with self.container.sessions() as session:
-            excluded = await protection.excluded_until(session, claims.user_id, datetime.now(UTC))
+        excluded = await self._excluded_until(claims.user_id)
         if excluded is not None:
             # Checked on the account, not the token: it holds after any token refresh.
             self._error(
@@ -305,6 +304,21 @@ class EdgeServer:
             }
         )
         return True
+
+    async def _excluded_until(self, user_id: int) -> datetime | None:
+        """The end of the player's break or self-exclusion, if one runs: from their account,
+        or while PostgreSQL does not answer, from the mark the REST API left in Redis (a
+        seated player may still reconnect to finish a hand during a PostgreSQL outage)."""
+        now = datetime.now(UTC)
+        try:
+            async with self.container.sessions() as session:
+                return await protection.excluded_until(session, user_id, now)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("exclusion read from the Redis mark: PostgreSQL unavailable (%r)", exc)
+            mark = await self.relay.excluded_until(user_id)
+            if mark is None or mark <= now.timestamp():
+                return None
+            return datetime.fromtimestamp(mark, UTC)
 
     async def _serve(self, conn: Connection) -> None:
         limits = self.settings.ws

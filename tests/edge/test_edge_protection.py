@@ -6,6 +6,7 @@ moves, so an hour of play takes no time."""
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -48,8 +49,8 @@ async def set_limits(container, user_id: int, **limits) -> None:
 async def exclude(container, user_id: int, period: str = "7d") -> None:
     """What ``POST /api/v1/me/protection/exclusion`` does: the row, then the owners told."""
     async with container.sessions() as session, session.begin():
-        _, tables = await protection.exclude(session, user_id, period, datetime.now(UTC))
-    await Relay(container.redis).exclude_player(user_id, tables)
+        view, tables = await protection.exclude(session, user_id, period, datetime.now(UTC))
+    await Relay(container.redis).exclude_player(user_id, tables, view.excluded_until)
 
 
 def seat_of(snapshot: dict, user_id: int) -> dict | None:
@@ -135,6 +136,29 @@ async def test_an_excluded_player_is_refused_at_auth_on_every_server_even_with_a
         assert refused.value.code == "self_excluded"
         closed = await again.wait_closed()
         assert closed.code == 4005
+
+
+async def test_while_postgresql_is_down_the_redis_mark_still_refuses_an_excluded_player(
+    container, start_edge, make_players, clients, edge_settings
+):
+    [excluded, other] = await make_players(2)
+    until = datetime.now(UTC) + timedelta(days=7)
+    await Relay(container.redis).exclude_player(excluded.user_id, [], until)
+    with socket.socket() as closed:  # bound, never listening: PostgreSQL refuses
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        server = await start_edge(
+            edge_settings.model_copy(
+                update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"}
+            )
+        )
+        refused = clients(url_of(server), excluded.token)
+        with pytest.raises(ClientError) as raised:
+            await refused.connect()
+        assert raised.value.code == "self_excluded"
+        # Anybody else still connects (a seated player may finish a hand during the outage).
+        allowed = clients(url_of(server), other.token)
+        assert (await allowed.connect())["user_id"] == other.user_id
 
 
 async def test_an_exclusion_cashes_the_player_out_after_the_hand_on_every_table_server(

@@ -99,8 +99,9 @@ async def exclude_me(
     You leave every table after its current hand; withdrawals stay open."""
     now = clock()
     async with db.begin():
-        _, tables = await protection.exclude(db, claims.user_id, body.period, now)
-    await Relay(container.redis).exclude_player(claims.user_id, tables)
+        view, tables = await protection.exclude(db, claims.user_id, body.period, now)
+    assert view.excluded_until is not None
+    await Relay(container.redis).exclude_player(claims.user_id, tables, view.excluded_until)
     return await _out(container, claims.user_id, now)
 
 
@@ -132,8 +133,9 @@ async def extend_exclusion(
     """Extend a player's exclusion (operators; audited). It can never be shortened."""
     now = clock()
     async with db.begin():
-        _, tables = await protection.extend_exclusion(
+        view, tables = await protection.extend_exclusion(
             db, claims.user_id, user_id, body.until, now, body.reason
         )
-    await Relay(container.redis).exclude_player(user_id, tables)
+    assert view.excluded_until is not None
+    await Relay(container.redis).exclude_player(user_id, tables, view.excluded_until)
     return await _out(container, user_id, now)
