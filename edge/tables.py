@@ -844,13 +844,19 @@ class TableActor:
         seat = table.seat_of(str(user))
         if seat is None:
             return
+        table.sit_out(seat)  # dealt no more hands, whatever happens next
         hand = table.hand
-        if hand is not None and hand.result is None and hand.dealt[seat]:
-            table.sit_out(seat)
-            if seat not in self.rt["leaving"]:
-                self.rt["leaving"].append(seat)
-            return
-        await self._cash_out(seat, key=f"exclude:{self.table_id}:{table.hand_count}:{seat}")
+        if hand is None or hand.result is not None or not hand.dealt[seat]:
+            try:
+                await self._cash_out(seat, key=f"exclude:{self.table_id}:{table.hand_count}:{seat}")
+                return
+            except Exception:  # PostgreSQL unavailable: cashed out after the next hand
+                log.warning("cash-out deferred", exc_info=True)
+        if seat not in self.rt["leaving"]:
+            self.rt["leaving"].append(seat)
+        if hand is not None and hand.result is None and hand.to_act == seat:
+            hand.fold(seat)  # as a leave does: the table does not wait for a player now barred
+            await self._after_engine()
 
     # ------------------------------------------------------------------ after the engine moved
 
