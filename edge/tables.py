@@ -42,6 +42,7 @@ from holdem.protocol.messages import ServerType
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
 from holdem.services.errors import NotFound, ServiceError, TableNotOpen
 from holdem.services.lobby import LIVE_MAX_HANDS, TableSummary, announce, live_figures
+from holdem.services.protection import TableRules
 from holdem.services.table_runtime import HandSettlement, TableMoney, build_settlement
 
 log = logging.getLogger("edge.tables")
@@ -671,8 +672,9 @@ class TableActor:
         table.sit_down(seat, str(user), amount, post=bool(command.get("post", False)))
         try:
             # The player's session rules are read first: nothing has moved if that fails.
+            guard = self.settings.protection
             rules = await self.host.money.table_rules(
-                user, self.settings.protection.reality_check_minutes
+                user, guard.reality_check_minutes, guard.session_break_s
             )
             await self.host.money.sit(
                 self.table_id, seat, user, amount, key=f"sit:{self.table_id}:{entry_id}"
@@ -681,7 +683,7 @@ class TableActor:
             table.leave(seat)
             raise
         self.rt["seqs"].setdefault(str(user), 0)
-        self._start_session(user, *rules)
+        self._start_session(user, rules)
         self._connected(user, command.get("conn"))
         self._broadcast_snapshots()
         return {"seat": seat, "stack": amount, "status": seat_status_name(table.status[seat])}
@@ -770,15 +772,17 @@ class TableActor:
         session clock, the net result and a reality check waiting for its acknowledgement)."""
         return dict(self.rt.setdefault("guards", {}).get(str(user)) or {})
 
-    def _start_session(self, user: int, limit: int | None, every: int) -> None:
-        """A player sat down: their session starts now, with their own session limit and
-        reality-check interval (minutes)."""
+    def _start_session(self, user: int, rules: TableRules) -> None:
+        """A player sat down: their session here starts now, with their own session limit
+        (counted from the start of their session at any table) and reality-check interval."""
         now = self.host.clock()
+        limit = rules.session_minutes
+        every = rules.reality_check_minutes * 60
         self.rt.setdefault("guards", {})[str(user)] = {
             "started": now,
-            "ends": None if limit is None else now + limit * 60,
-            "every": every * 60,
-            "next_check": now + every * 60,
+            "ends": None if limit is None else now - rules.played_s + limit * 60,
+            "every": every,
+            "next_check": now + every,
             "net": 0,
             "check_due": False,
         }

@@ -11,7 +11,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
+from holdem.adapters.orm.tables import Seat
 from holdem.adapters.relay import Relay
 from holdem.client import ClientError
 from holdem.services import ledger, protection
@@ -275,6 +277,34 @@ async def test_a_session_past_its_time_limit_ends_after_the_hand_and_the_seat_is
         held = await ledger.balances(session, player.user_id)
     assert held.seats == {}
     assert (await ledger_report(container)).ok
+
+
+async def test_the_session_limit_counts_the_session_already_played_at_another_table(
+    container, start_edge, make_players, fund, make_table, clients, edge_settings
+):
+    """Multi-tabling or moving tables does not restart the session clock."""
+    settings = fast_settings(edge_settings, game=QUICK_HANDS)
+    _server, clock, table_id, player, mine, theirs = await play_on(
+        settings, start_edge, make_players, fund, make_table, clients, container
+    )
+    elsewhere = await make_table()
+    await TableMoney(container.sessions).sit(elsewhere, 0, player.user_id, BUY_IN, key="away")
+    async with container.sessions() as session, session.begin():
+        await session.execute(
+            update(Seat)
+            .where(Seat.table_id == elsewhere)
+            .values(sat_at=datetime.now(UTC) - timedelta(minutes=20))
+        )
+    await set_limits(container, player.user_id, session_minutes=30)
+    await mine.sit(table_id, 0, BUY_IN)
+    await theirs.sit(table_id, 1, BUY_IN)
+    await mine.wait_for(lambda m: m.get("event") == "hand_started")
+
+    clock.now += 10 * 60 + 1  # 20 minutes there, 10 here
+    notice = await mine.wait_for(
+        lambda m: m.get("type") == "notice" and m["code"] == "session_limit_reached"
+    )
+    assert notice["table_id"] == table_id
 
 
 async def test_a_reality_check_sits_the_player_out_until_acknowledged_even_after_a_takeover(

@@ -138,6 +138,8 @@ class ProtectionSettings(BaseModel):
     """How long a raised or removed limit waits before it applies (tightening is at once)."""
     reality_check_minutes: int = 60
     """The reality-check interval of a player who has not chosen one."""
+    session_break_s: int = 15 * 60
+    """A break from every table shorter than this does not end a session (session limit)."""
 
 
 class RateLimits(BaseModel):

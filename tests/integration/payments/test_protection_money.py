@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from gateway_sim.app import deliveries
 
-from holdem.adapters.orm.tables import PokerTable
+from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.ledger.accounts import AccountKind
 from holdem.services import deposits, ledger, protection
 from holdem.services import withdrawals as wd
@@ -161,3 +161,30 @@ async def test_two_sessions_creating_the_players_row_at_once_both_apply(containe
     async with container.sessions() as session:
         view = await protection.load(session, user, now)
     assert (view.limits["deposit_day"], view.limits["loss_day"]) == (300_000, 40_000)
+
+
+async def test_a_session_runs_across_tables_and_breaks_shorter_than_the_session_break(
+    container, poker_table
+):
+    user = await make_user(container)
+    now = utc_now()
+    minutes = lambda n: now - timedelta(minutes=n)  # noqa: E731
+    async with container.sessions() as session, session.begin():
+        for seat_no, (sat, left) in enumerate(
+            [(minutes(180), minutes(150)), (minutes(100), minutes(60)), (minutes(50), None)]
+        ):
+            session.add(
+                Seat(
+                    table_id=poker_table,
+                    seat_no=seat_no,
+                    user_id=user,
+                    sat_at=sat,
+                    left_at=left,
+                )
+            )
+    async with container.sessions() as session:
+        played = await protection.session_played_s(session, user, now, timedelta(minutes=15))
+        # 150 → 100 is a 50-minute break: the session began at 100 minutes ago.
+        assert played == 100 * 60
+        longer = await protection.session_played_s(session, user, now, timedelta(minutes=60))
+        assert longer == 180 * 60

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,7 @@ from holdem.services.errors import (
 
 __all__ = [
     "Protection",
+    "TableRules",
     "Usage",
     "check_buy_in",
     "deposit_split",
@@ -55,6 +56,7 @@ __all__ = [
     "load",
     "release_locked",
     "seated_tables",
+    "session_played_s",
     "set_limits",
     "table_rules",
     "usage",
@@ -381,15 +383,59 @@ async def check_buy_in(
         )
 
 
+@dataclass(frozen=True)
+class TableRules:
+    """What a table server needs of a player sitting down."""
+
+    session_minutes: int | None
+    """The session-length limit (None: none)."""
+    reality_check_minutes: int
+    played_s: float = 0.0
+    """How long the player's session has run already (at other tables)."""
+
+
 async def table_rules(
-    session: AsyncSession, user_id: int, default_check_minutes: int
-) -> tuple[int | None, int]:
-    """(session length limit in minutes or None, reality-check interval in minutes) for a
-    player sitting down now."""
+    session: AsyncSession,
+    user_id: int,
+    default_check_minutes: int,
+    now: datetime,
+    session_break: timedelta,
+) -> TableRules:
+    """The session limit, reality-check interval and session so far of a player sitting
+    down at `now`."""
     row = await session.get(PlayerProtection, user_id)
     if row is None:
-        return None, default_check_minutes
-    return row.session_minutes, row.reality_check_minutes or default_check_minutes
+        return TableRules(None, default_check_minutes)
+    played = 0.0
+    if row.session_minutes is not None:
+        played = await session_played_s(session, user_id, now, session_break)
+    return TableRules(
+        row.session_minutes, row.reality_check_minutes or default_check_minutes, played
+    )
+
+
+async def session_played_s(
+    session: AsyncSession, user_id: int, now: datetime, session_break: timedelta
+) -> float:
+    """Seconds the player's session has run at `now`: from the earliest seat of a chain of
+    seats (at any table) with no break of `session_break` or more between them, ending in
+    a seat still open or left less than `session_break` ago; 0 when there is none."""
+    seats = await session.execute(
+        select(Seat.sat_at, Seat.left_at)
+        .where(
+            Seat.user_id == user_id,
+            or_(Seat.left_at.is_(None), Seat.left_at >= now - timedelta(days=1)),
+        )
+        .order_by(Seat.sat_at.desc())
+    )
+    start: datetime | None = None
+    frontier = now
+    for sat_at, left_at in seats:
+        if (left_at or now) < frontier - session_break:
+            break
+        frontier = min(frontier, sat_at)
+        start = frontier
+    return 0.0 if start is None else max(0.0, (now - start).total_seconds())
 
 
 async def release_locked(

@@ -13,7 +13,7 @@ retry it from its Redis outbox until PostgreSQL answers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -114,10 +114,18 @@ class TableMoney:
         self._sessions = sessions
         self._clock = clock
 
-    async def table_rules(self, user_id: int, default_check_minutes: int) -> tuple[int | None, int]:
-        """The player's session-length limit (minutes or None) and reality-check interval."""
+    async def table_rules(
+        self, user_id: int, default_check_minutes: int, session_break_s: int
+    ) -> protection.TableRules:
+        """The player's session limit, reality-check interval and session so far."""
         async with self._sessions() as session:
-            return await protection.table_rules(session, user_id, default_check_minutes)
+            return await protection.table_rules(
+                session,
+                user_id,
+                default_check_minutes,
+                self._clock(),
+                timedelta(seconds=session_break_s),
+            )
 
     async def _buy_chips(
         self, session: AsyncSession, key: str, user_id: int, table_id: int, amount: int
