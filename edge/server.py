@@ -16,6 +16,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -52,7 +53,7 @@ from holdem.protocol.messages import (
     Unsubscribe,
     parse_client_message,
 )
-from holdem.services import lobby
+from holdem.services import lobby, protection
 from holdem.services.accounts import Accounts
 from holdem.services.errors import InvalidAccessToken
 from holdem.services.table_runtime import RUN_STATUSES
@@ -277,6 +278,14 @@ class EdgeServer:
             self._error(conn, perr.InvalidToken(reason), message.id)
             conn.close_later(perr.CLOSE_CODES["invalid_token"], "invalid_token")
             return False
+        excluded = await self._excluded_until(claims.user_id)
+        if excluded is not None:
+            # Checked on the account, not the token: it holds after any token refresh.
+            self._error(
+                conn, perr.SelfExcluded(f"no play until {excluded.isoformat()}"), message.id
+            )
+            conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
+            return False
         conn.claims = claims
         conn.user_id = claims.user_id
         self.registry.bind_user(conn)
@@ -297,6 +306,21 @@ class EdgeServer:
             }
         )
         return True
+
+    async def _excluded_until(self, user_id: int) -> datetime | None:
+        """The end of the player's break or self-exclusion, if one runs: from their account,
+        or while PostgreSQL does not answer, from the mark the REST API left in Redis (a
+        seated player may still reconnect to finish a hand during a PostgreSQL outage)."""
+        now = datetime.now(UTC)
+        try:
+            async with self.container.sessions() as session:
+                return await protection.excluded_until(session, user_id, now)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("exclusion read from the Redis mark: PostgreSQL unavailable (%r)", exc)
+            mark = await self.relay.excluded_until(user_id)
+            if mark is None or mark <= now.timestamp():
+                return None
+            return datetime.fromtimestamp(mark, UTC)
 
     async def _serve(self, conn: Connection) -> None:
         limits = self.settings.ws
@@ -504,6 +528,9 @@ class EdgeServer:
                 for msg in msgs:
                     if msg.get("type") == "_parted":
                         self._part_later(conn, int(msg["table_id"]))
+                        continue
+                    if msg.get("type") == "_excluded":  # a break or self-exclusion began
+                        conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
                         continue
                     if msg.get("type") == "_revoked":
                         # Logout, logout everywhere, a locked account: the token is void now.

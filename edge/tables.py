@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -42,17 +43,19 @@ from holdem.protocol.outgoing import Result
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
 from holdem.services.errors import NotFound, ServiceError, TableNotOpen
 from holdem.services.lobby import LIVE_MAX_HANDS, TableSummary, announce, live_figures
+from holdem.services.protection import TableRules
 from holdem.services.table_runtime import HandSettlement, TableMoney, build_settlement
 
 log = logging.getLogger("edge.tables")
 
 COMMAND_MAX_AGE_S = 30.0
-"""Commands older than this when read are dropped (e.g. left in the stream of a dead table)."""
+"""Commands older than this when read are refused (``stale_action``; e.g. left in the stream of
+a dead table), except a player's exclusion (``exclude``), applied however late."""
 OUTBOX_RETRY_S = 1.0
 ANSWERS_KEPT = 16
 """The results of a user's last state-changing commands kept in the checkpoint, to answer a
 resend (after a reconnect or a takeover) with the original result instead of acting twice."""
-COMMANDS = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave"])
+COMMANDS = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave", "reality_check_ack"])
 STOP_GRACE_S = 5.0
 CLAIM_DEFER_S = 1.0
 """A released table (handed over, or left by a draining server) is left this long to the live
@@ -85,6 +88,8 @@ class TableHost:
         self.inbox = Inbox(relay, worker_id)
         self.money = TableMoney(container.sessions)
         self.actors: dict[int, TableActor] = {}
+        self.clock: Callable[[], float] = time.time
+        """The time player protection is measured in (session length, reality checks)."""
         self.draining = False
         self._lock = asyncio.Lock()
         self._absent: set[str] = set()
@@ -544,8 +549,10 @@ class TableActor:
         conn = command.get("conn")
         rid = command.get("rid")
         logs.action_id.set(entry_id)
-        if time.time() - float(command.get("at", 0)) > COMMAND_MAX_AGE_S:
-            if kind in COMMANDS:  # answered, not dropped: the player decides again
+        if kind != "exclude" and time.time() - float(command.get("at", 0)) > COMMAND_MAX_AGE_S:
+            # Answered, not dropped: the player decides again. (An exclusion is never stale:
+            # it reaches a table nobody ran for a while.)
+            if kind in COMMANDS:
                 waited = f"the command waited over {COMMAND_MAX_AGE_S:.0f} s for the table"
                 self._reply_error(user, conn, rid, "stale_action", waited)
             return
@@ -559,6 +566,9 @@ class TableActor:
                 return
             if kind == "close":
                 self._begin_closing()
+                return
+            if kind == "exclude":
+                await self._exclude(user)
                 return
             handler = _HANDLERS.get(str(kind))
             if handler is None:
@@ -740,6 +750,11 @@ class TableActor:
         # no money moves for a request the table refuses; undo it if the ledger refuses.
         table.sit_down(seat, str(user), amount, post=bool(command.get("post", False)))
         try:
+            # The player's session rules are read first: nothing has moved if that fails.
+            guard = self.settings.protection
+            rules = await self.host.money.table_rules(
+                user, guard.reality_check_minutes, guard.session_break_s
+            )
             await self.host.money.sit(
                 self.table_id, seat, user, amount, key=f"sit:{self.table_id}:{entry_id}"
             )
@@ -747,6 +762,7 @@ class TableActor:
             table.leave(seat)
             raise
         self.rt["seqs"].setdefault(str(user), 0)
+        self._start_session(user, rules)
         self._connected(user, command.get("conn"))
         self._broadcast_snapshots()
         return {"seat": seat, "stack": amount, "status": seat_status_name(table.status[seat])}
@@ -781,6 +797,8 @@ class TableActor:
     async def _sit_in(self, user: int, command: dict[str, Any], entry_id: str) -> dict[str, Any]:
         assert self.table is not None
         seat = self._seat_of(user)
+        if self._guard(user).get("check_due"):
+            raise perr.RealityCheckPending("acknowledge the reality check first")
         self.table.sit_in(seat, post=bool(command.get("post", False)))
         self.rt["timeouts"][str(seat)] = 0
         self._broadcast_snapshots()
@@ -820,10 +838,108 @@ class TableActor:
             log.info("seat already cashed out", extra={"seat": seat})
         table.leave(seat)
         self.rt["seqs"].pop(player, None)
+        self.rt.setdefault("guards", {}).pop(player, None)
         self.rt.get("answers", {}).pop(player, None)
         self.rt.get("conns", {}).pop(player, None)  # its servers part its connections
         self.outgoing.append((int(player), None, {"type": "_parted", "table_id": self.table_id}))
         self._broadcast_snapshots()
+
+    # ------------------------------------------------------------------ player protection
+
+    def _guard(self, user: int) -> dict[str, Any]:
+        """The player's session at this table (kept in the checkpoint: a takeover keeps the
+        session clock, the net result and a reality check waiting for its acknowledgement)."""
+        return dict(self.rt.setdefault("guards", {}).get(str(user)) or {})
+
+    def _start_session(self, user: int, rules: TableRules) -> None:
+        """A player sat down: their session here starts now, with their own session limit
+        (counted from the start of their session at any table) and reality-check interval."""
+        now = self.host.clock()
+        limit = rules.session_minutes
+        every = rules.reality_check_minutes * 60
+        self.rt.setdefault("guards", {})[str(user)] = {
+            "started": now,
+            "ends": None if limit is None else now - rules.played_s + limit * 60,
+            "every": every,
+            "next_check": now + every,
+            "net": 0,
+            "check_due": False,
+        }
+
+    def _guard_after_hand(self, settlement: HandSettlement) -> None:
+        """A hand ended: count each player's result; a session past its length is ended
+        (cashed out once the hand is settled), and a reality check that is due is sent and
+        sits the player out until they acknowledge it."""
+        table = self.table
+        assert table is not None
+        guards: dict[str, dict[str, Any]] = self.rt.setdefault("guards", {})
+        for part in settlement["players"]:
+            guard = guards.get(str(part["user_id"]))
+            if guard is not None:
+                guard["net"] += part["net"]
+        now = self.host.clock()
+        for seat, player in enumerate(table.players):
+            if player is None or (guard := guards.get(player)) is None:
+                continue
+            if guard["ends"] is not None and now >= guard["ends"]:
+                table.sit_out(seat)
+                if seat not in self.rt["leaving"]:
+                    self.rt["leaving"].append(seat)
+                self._notice_seat(seat, "session_limit_reached", "your session limit is reached")
+            elif not guard["check_due"] and now >= guard["next_check"]:
+                guard["check_due"] = True
+                table.sit_out(seat)
+                self.outgoing.append(
+                    (
+                        int(player),
+                        None,
+                        {
+                            "type": ServerType.REALITY_CHECK,
+                            "table_id": self.table_id,
+                            "played_s": round(now - guard["started"]),
+                            "net": guard["net"],
+                        },
+                    )
+                )
+
+    async def _reality_check_ack(
+        self, user: int, command: dict[str, Any], entry_id: str
+    ) -> dict[str, Any]:
+        table = self.table
+        assert table is not None
+        seat = self._seat_of(user)
+        guards: dict[str, dict[str, Any]] = self.rt.setdefault("guards", {})
+        guard = guards.get(str(user))
+        if guard is None or not guard["check_due"]:
+            return {"seat": seat, "acknowledged": False}
+        guard["check_due"] = False
+        guard["next_check"] = self.host.clock() + guard["every"]
+        if table.stacks[seat] > 0:
+            table.sit_in(seat)
+        self._broadcast_snapshots()
+        return {"seat": seat, "acknowledged": True}
+
+    async def _exclude(self, user: int) -> None:
+        """The player began a break or self-exclusion (REST): they leave this table at the
+        end of the hand running, or now if they are not in it."""
+        table = self.table
+        assert table is not None
+        seat = table.seat_of(str(user))
+        if seat is None:
+            return
+        table.sit_out(seat)  # dealt no more hands, whatever happens next
+        hand = table.hand
+        if hand is None or hand.result is not None or not hand.dealt[seat]:
+            try:
+                await self._cash_out(seat, key=f"exclude:{self.table_id}:{table.hand_count}:{seat}")
+                return
+            except Exception:  # PostgreSQL unavailable: cashed out after the next hand
+                log.warning("cash-out deferred", exc_info=True)
+        if seat not in self.rt["leaving"]:
+            self.rt["leaving"].append(seat)
+        if hand is not None and hand.result is None and hand.to_act == seat:
+            hand.fold(seat)  # as a leave does: the table does not wait for a player now barred
+            await self._after_engine()
 
     # ------------------------------------------------------------------ after the engine moved
 
@@ -856,6 +972,7 @@ class TableActor:
             recent.append([settlement["started_at"], time.time(), settlement["total_pot"]])
             del recent[:-LIVE_MAX_HANDS]
             self.metrics.hands.inc()
+            self._guard_after_hand(settlement)
             result = ended[0].result
             log.info(
                 "hand ended",
@@ -1146,4 +1263,5 @@ _HANDLERS = {
     "sit_out": TableActor._sit_out,
     "sit_in": TableActor._sit_in,
     "leave": TableActor._leave,
+    "reality_check_ack": TableActor._reality_check_ack,
 }

@@ -16,6 +16,7 @@ from functions.api.routes import (
     lobby,
     me,
     metrics,
+    protection,
     wallet,
     wallet_payments,
 )
@@ -37,6 +38,7 @@ def create_app() -> FastAPI:
         health,
         auth,
         me,
+        protection,
         wallet_payments,
         wallet,
         lobby,

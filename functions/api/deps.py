@@ -7,8 +7,9 @@ and a thread hop per dependency per request costs more than the request's own wo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated
 
@@ -45,6 +46,18 @@ async def get_container() -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def get_clock() -> Callable[[], datetime]:
+    """The time rules are read at (player protection); tests override it to move time."""
+    return _now
+
+
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
 @lru_cache(maxsize=4)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Email = Annotated[
     str,
@@ -109,8 +109,80 @@ class BalanceOut(BaseModel):
     currency: Literal["KRW"] = "KRW"
     wallet: int
     pending_withdrawal: int = Field(description="Withdrawals requested and not yet paid")
+    locked: int = Field(
+        0,
+        description="Credited over a deposit limit or during a break or self-exclusion: "
+        "withdrawable, not playable",
+    )
     seats: list[SeatBalanceOut]
     total: int
+
+
+LimitWon = Annotated[int, Field(ge=1, le=10**15)] | None
+LimitMinutes = Annotated[int, Field(ge=1, le=7 * 24 * 60)] | None
+
+
+class LimitsRequest(Strict):
+    """Limits to set; a field left out is unchanged, ``null`` removes the limit. Setting or
+    lowering applies at once; raising or removing after the cooling period."""
+
+    deposit_day: LimitWon = None
+    deposit_week: LimitWon = None
+    deposit_month: LimitWon = None
+    loss_day: LimitWon = None
+    loss_week: LimitWon = None
+    loss_month: LimitWon = None
+    session_minutes: LimitMinutes = None
+    reality_check_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = Field(
+        None, description="Minutes of play between reality checks (applies at once)"
+    )
+
+
+class ExclusionRequest(Strict):
+    period: Literal["24h", "7d", "30d", "6m", "1y", "5y", "permanent"] = Field(
+        description="A break (24h, 7d, 30d) or a self-exclusion (6m, 1y, 5y, permanent)"
+    )
+
+
+class ExtendExclusionRequest(Strict):
+    # JSON has no datetime type: an ISO 8601 string with its offset is the one form accepted.
+    until: Annotated[AwareDatetime, Field(strict=False)] | None = Field(
+        description="The new end, ISO 8601 with an offset (later than the current); null: permanent"
+    )
+    reason: Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f]{3,500}$")]
+
+
+class PendingLimitOut(BaseModel):
+    value: int | None = Field(description="The new value (null: the limit is removed)")
+    effective_at: datetime
+
+
+class WindowFiguresOut(BaseModel):
+    day: int
+    week: int
+    month: int
+
+
+class ProtectionOut(BaseModel):
+    deposit_day: int | None
+    deposit_week: int | None
+    deposit_month: int | None
+    loss_day: int | None
+    loss_week: int | None
+    loss_month: int | None
+    session_minutes: int | None
+    reality_check_minutes: int
+    pending: dict[str, PendingLimitOut] = Field(
+        description="Raises and removals waiting for the cooling period"
+    )
+    exclusion: Literal["break", "self_exclusion"] | None = Field(
+        description="The break or self-exclusion running now, if any"
+    )
+    excluded_until: datetime | None
+    permanent: bool
+    deposited: WindowFiguresOut = Field(description="Deposits credited as playable, KRW")
+    net_result: WindowFiguresOut = Field(description="Net result at tables (rake included)")
+    locked: int = Field(description="Locked funds: withdrawable, not playable")
 
 
 class ProfileOut(BaseModel):
@@ -126,7 +198,7 @@ class StatementLineOut(BaseModel):
         description="crypto_deposit, crypto_withdrawal, buy_in, cash_out, win, lose, "
         "rakeback, adjustment"
     )
-    account: str = Field(description="wallet, pending_withdrawal or seat")
+    account: str = Field(description="wallet, pending_withdrawal, locked or seat")
     table_id: int | None
     amount_krw: int = Field(description="Signed: credit > 0, debit < 0")
     balance_after: int

@@ -27,6 +27,7 @@ StatementKind = Literal[
     "lose",
     "rakeback",
     "adjustment",
+    "locked_release",
 ]
 
 
@@ -34,6 +35,7 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
     return BalanceOut(
         wallet=balances.wallet,
         pending_withdrawal=balances.pending_withdrawal,
+        locked=balances.locked,
         seats=[SeatBalanceOut(table_id=t, amount=a) for t, a in sorted(balances.seats.items())],
         total=balances.total,
     )
@@ -41,7 +43,7 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
 
 @router.get("/balance")
 async def balance(claims: AuthedDep, container: ContainerDep) -> BalanceOut:
-    """Wallet, pending-withdrawal and at-table balances in KRW."""
+    """Wallet, pending-withdrawal, locked and at-table balances in KRW."""
     async with read_connection(container) as db:
         balances = await ledger.balances(db, claims.user_id)
     return balance_out(balances)

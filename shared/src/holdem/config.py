@@ -131,6 +131,17 @@ class MoneySettings(BaseModel):
     )
 
 
+class ProtectionSettings(BaseModel):
+    """Player protection (docs/compliance.md): limits, breaks, reality checks."""
+
+    limit_cooling_s: int = 24 * 3600
+    """How long a raised or removed limit waits before it applies (tightening is at once)."""
+    reality_check_minutes: int = 60
+    """The reality-check interval of a player who has not chosen one."""
+    session_break_s: int = 15 * 60
+    """A break from every table shorter than this does not end a session (session limit)."""
+
+
 class RateLimits(BaseModel):
     """REST rate limits per client, shared through Redis (SPEC §6)."""
 
@@ -184,6 +195,7 @@ class Settings(BaseSettings):
     game: GameSettings = GameSettings()
     money: MoneySettings = MoneySettings()
     rate_limits: RateLimits = RateLimits()
+    protection: ProtectionSettings = ProtectionSettings()
     auth: AuthSettings = AuthSettings()
     aws: AwsSettings = AwsSettings()
 

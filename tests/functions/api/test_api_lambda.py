@@ -131,6 +131,13 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     assert call("wallet-transactions", 200, ACCESS_TOKEN=token)["items"][0]["kind"] == (
         "adjustment"
     )
+    limits = call("me-protection-limits", 200, ACCESS_TOKEN=token)
+    assert (limits["deposit_day"], limits["reality_check_minutes"]) == (500_000, 30)
+    assert call("me-protection", 200, ACCESS_TOKEN=token)["loss_day"] == 100_000
+    assert call("me-protection-release-locked", 200, ACCESS_TOKEN=token)["locked"] == 0
+    assert call("me-protection-exclusion", 200, ACCESS_TOKEN=token)["exclusion"] == "break"
+    extended = call("admin-extend-exclusion", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
+    assert extended["permanent"] is True
     call("admin-close-table", 200, ACCESS_TOKEN=op_token, TABLE_ID=table_id)
     call("admin-lock-user", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
     call("me", 401, ACCESS_TOKEN=token)  # locked users are signed out

@@ -17,6 +17,7 @@ async def test_balance_and_profile_show_the_ledger(client, users, container):
         "currency": "KRW",
         "wallet": 250_000,
         "pending_withdrawal": 0,
+        "locked": 0,
         "seats": [],
         "total": 250_000,
     }

@@ -24,6 +24,7 @@ table owner's consecutive messages to the same channel and connection into one p
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import msgpack
@@ -46,6 +47,11 @@ LOBBY_LIVE = "ws:lobby:live"
 _INBOX_MAXLEN = 10_000
 _WAKE_MAXLEN = 16
 _WAKE_TTL_S = 3600
+
+
+def excluded_key(user_id: int) -> str:
+    """The mark of a player's break or self-exclusion (its end, epoch seconds)."""
+    return f"ws:excluded:{user_id}"
 
 
 def inbox_key(table_id: int) -> str:
@@ -159,6 +165,27 @@ class Relay:
             _append_command(pipe, table_id, {"kind": "close", "at": time.time()})
             pipe.sadd(ACTIVE_TABLES, table_id)
             await pipe.execute()
+
+    async def exclude_player(self, user_id: int, table_ids: list[int], until: datetime) -> None:
+        """A player's break or self-exclusion began (it runs until `until`): the owner of
+        every table they sit at cashes them out after the hand running (an ``exclude``
+        command in its inbox; the table marked active so a server takes it if nobody runs
+        it), every server closes their connections (``_excluded`` on their user channel),
+        and a mark in Redis lets a table server refuse them while PostgreSQL is down."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for table_id in table_ids:
+                command = {"kind": "exclude", "user": user_id, "at": time.time()}
+                _append_command(pipe, table_id, command)
+                pipe.sadd(ACTIVE_TABLES, table_id)
+            pipe.publish(user_channel(user_id), pack({"type": "_excluded"}))
+            pipe.set(excluded_key(user_id), str(until.timestamp()))
+            pipe.expireat(excluded_key(user_id), int(until.timestamp()) + 1)
+            await pipe.execute()
+
+    async def excluded_until(self, user_id: int) -> float | None:
+        """The end (epoch seconds) of the player's exclusion as marked in Redis, if any."""
+        mark = await self._redis.get(excluded_key(user_id))
+        return None if mark is None else float(mark)
 
     async def wake(self, key: str) -> None:
         """End the blocking read of the server whose wake stream is `key`."""

@@ -103,6 +103,10 @@ class Bot:
             elif kind == "notice" and message.get("code") == "sat_out":
                 with contextlib.suppress(ClientError):
                     await self.client.sit_in(self.table_id)
+            elif kind == "reality_check" and message.get("table_id") == self.table_id:
+                # A bot has read it: acknowledged, it is dealt in again (a long load test).
+                with contextlib.suppress(ClientError):
+                    await self.client.reality_check_ack(self.table_id)
 
     async def _act(self, hand: int, decision: int, legal: dict[str, Any]) -> None:
         if (hand, decision) in self._decided:

@@ -38,7 +38,7 @@ from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_f
 
 __all__ = ["COMMANDS", "ClientError", "ClosedError", "TableClient"]
 
-COMMANDS = frozenset(["sit", "act", "sit_out", "sit_in", "top_up", "leave"])
+COMMANDS = frozenset(["sit", "act", "sit_out", "sit_in", "top_up", "leave", "reality_check_ack"])
 """Message types that change a table: kept until answered, resent after a reconnect."""
 
 
@@ -299,6 +299,10 @@ class TableClient:
     async def sit_in(self, table_id: int, *, post: bool = False) -> dict[str, Any]:
         """Come back; `post` posts missed blinds to play at once (else wait for the BB)."""
         return await self.request({"type": "sit_in", "table_id": table_id, "post": post})
+
+    async def reality_check_ack(self, table_id: int) -> dict[str, Any]:
+        """Acknowledge a ``reality_check``: dealt in again from the next hand."""
+        return await self.request({"type": "reality_check_ack", "table_id": table_id})
 
     async def subscribe_lobby(self) -> dict[str, Any]:
         """Subscribe to the lobby; returns every open table (``lobby`` with ``full: true``).

@@ -1,11 +1,13 @@
 """Ledger accounts: who holds money, and the natural key that names each account.
 
-Player accounts (a wallet, a pending-withdrawal account, and one seat account per table the
-player sits at) can never go negative. House accounts are the other side of every movement:
-rake revenue, rakeback expense, operator adjustments, and one gateway clearing account per
-coin. House accounts are *striped*: each has `LANES` rows (``house_rake:0`` …
-``house_rake:7``) so that concurrent transactions never queue behind one hot row; a
-transaction uses the stripe of the audit lane it holds (see `holdem.ledger.audit`).
+Player accounts (a wallet, a pending-withdrawal account, a locked account, and one seat
+account per table the player sits at) can never go negative. The locked account holds the
+part of a deposit credited over the player's deposit limit, or during a break or
+self-exclusion: it can be withdrawn, never brought to a table. House accounts are the
+other side of every movement: rake revenue, rakeback expense, operator adjustments, and one
+gateway clearing account per coin. House accounts are *striped*: each has `LANES` rows
+(``house_rake:0`` … ``house_rake:7``) so that concurrent transactions never queue behind one
+hot row; a transaction uses the stripe of the audit lane it holds (see `holdem.ledger.audit`).
 
 >>> wallet_key(42)
 'wallet:42'
@@ -28,6 +30,7 @@ class AccountKind(StrEnum):
 
     WALLET = "wallet"
     PENDING_WITHDRAWAL = "pending_withdrawal"
+    LOCKED = "locked"
     SEAT = "seat"
     HOUSE_RAKE = "house_rake"
     HOUSE_RAKEBACK = "house_rakeback"
@@ -40,7 +43,9 @@ class AccountKind(StrEnum):
         return self in PLAYER_KINDS
 
 
-PLAYER_KINDS = frozenset({AccountKind.WALLET, AccountKind.PENDING_WITHDRAWAL, AccountKind.SEAT})
+PLAYER_KINDS = frozenset(
+    {AccountKind.WALLET, AccountKind.PENDING_WITHDRAWAL, AccountKind.LOCKED, AccountKind.SEAT}
+)
 HOUSE_KINDS = frozenset(AccountKind) - PLAYER_KINDS
 
 
@@ -52,6 +57,11 @@ def wallet_key(user_id: int) -> str:
 def pending_key(user_id: int) -> str:
     """The key of a player's pending-withdrawal account."""
     return f"{AccountKind.PENDING_WITHDRAWAL}:{user_id}"
+
+
+def locked_key(user_id: int) -> str:
+    """The key of a player's locked account (withdrawable, not playable)."""
+    return f"{AccountKind.LOCKED}:{user_id}"
 
 
 def seat_key(user_id: int, table_id: int) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from holdem.ledger.accounts import AccountKind, pending_key, seat_key, wallet_key
+from holdem.ledger.accounts import AccountKind, locked_key, pending_key, seat_key, wallet_key
 from holdem.ledger.amounts import LedgerRuleError, require_positive, require_won
 
 
@@ -33,6 +33,7 @@ class TransactionKind(StrEnum):
     HAND_SETTLEMENT = "hand_settlement"
     RAKEBACK = "rakeback"
     ADJUSTMENT = "adjustment"
+    LOCKED_RELEASE = "locked_release"
 
 
 WITHDRAWAL_FINISHES = frozenset(
@@ -69,6 +70,10 @@ def _pending(user_id: int, amount: int) -> Leg:
     return Leg(pending_key(user_id), AccountKind.PENDING_WITHDRAWAL, amount, user_id=user_id)
 
 
+def _locked(user_id: int, amount: int) -> Leg:
+    return Leg(locked_key(user_id), AccountKind.LOCKED, amount, user_id=user_id)
+
+
 def _seat(user_id: int, table_id: int, amount: int) -> Leg:
     return Leg(
         seat_key(user_id, table_id), AccountKind.SEAT, amount, user_id=user_id, table_id=table_id
@@ -80,16 +85,37 @@ def _house(kind: AccountKind, amount: int, coin: str | None = None) -> Leg:
     return Leg(base, kind, amount, coin=coin)
 
 
-def deposit_legs(user_id: int, amount: int, coin: str) -> list[Leg]:
-    """Gateway clearing (per coin) → wallet."""
+def _split(amount: int, locked: int) -> None:
     require_positive(amount)
-    return [_house(AccountKind.GATEWAY_CLEARING, -amount, coin), _wallet(user_id, amount)]
+    require_won(locked)
+    if not 0 <= locked <= amount:
+        raise LedgerRuleError("the locked part must be between 0 and the amount")
 
 
-def reserve_legs(user_id: int, amount: int) -> list[Leg]:
-    """Wallet → pending withdrawal."""
-    require_positive(amount)
-    return [_wallet(user_id, -amount), _pending(user_id, amount)]
+def deposit_legs(user_id: int, amount: int, coin: str, locked: int = 0) -> list[Leg]:
+    """Gateway clearing (per coin) → wallet, and the `locked` part of it → locked account.
+
+    >>> [(leg.key, leg.amount) for leg in deposit_legs(7, 30_000, "BTC", locked=10_000)]
+    [('gateway_clearing:BTC', -30000), ('wallet:7', 20000), ('locked:7', 10000)]
+    """
+    _split(amount, locked)
+    legs = [_house(AccountKind.GATEWAY_CLEARING, -amount, coin)]
+    if amount > locked:
+        legs.append(_wallet(user_id, amount - locked))
+    if locked:
+        legs.append(_locked(user_id, locked))
+    return legs
+
+
+def reserve_legs(user_id: int, amount: int, from_locked: int = 0) -> list[Leg]:
+    """Wallet (and `from_locked` of it from the locked account) → pending withdrawal."""
+    _split(amount, from_locked)
+    legs = [_pending(user_id, amount)]
+    if amount > from_locked:
+        legs.insert(0, _wallet(user_id, from_locked - amount))
+    if from_locked:
+        legs.insert(0, _locked(user_id, -from_locked))
+    return legs
 
 
 def complete_legs(user_id: int, amount: int, coin: str) -> list[Leg]:
@@ -98,10 +124,22 @@ def complete_legs(user_id: int, amount: int, coin: str) -> list[Leg]:
     return [_pending(user_id, -amount), _house(AccountKind.GATEWAY_CLEARING, amount, coin)]
 
 
-def return_legs(user_id: int, amount: int) -> list[Leg]:
-    """Pending withdrawal → wallet (rejected, failed or cancelled)."""
+def return_legs(user_id: int, amount: int, to_locked: int = 0) -> list[Leg]:
+    """Pending withdrawal → wallet (rejected, failed or cancelled); the part the reservation
+    took from the locked account goes back there, still locked."""
+    _split(amount, to_locked)
+    legs = [_pending(user_id, -amount)]
+    if amount > to_locked:
+        legs.append(_wallet(user_id, amount - to_locked))
+    if to_locked:
+        legs.append(_locked(user_id, to_locked))
+    return legs
+
+
+def release_legs(user_id: int, amount: int) -> list[Leg]:
+    """Locked account → wallet (the player's deposit limits allow it again)."""
     require_positive(amount)
-    return [_pending(user_id, -amount), _wallet(user_id, amount)]
+    return [_locked(user_id, -amount), _wallet(user_id, amount)]
 
 
 def buy_in_legs(user_id: int, table_id: int, amount: int) -> list[Leg]:

@@ -14,12 +14,14 @@ the close reason::
     ├── RateLimited               rate_limited
     ├── NotAuthenticated          not_authenticated     (closes 4001)
     ├── InvalidToken              invalid_token         (closes 4001)
+    ├── SelfExcluded              self_excluded         on a break or self-excluded (closes 4005)
     ├── AlreadyAuthenticated      already_authenticated
     ├── TableNotFound             table_not_found
     ├── NotJoined                 not_joined
     ├── NotSeated                 not_seated
     ├── StaleAction               stale_action          wrong hand number / old sequence number
     ├── NotBetweenHands           not_between_hands     top_up while the player's hand runs
+    ├── RealityCheckPending       reality_check_pending sit_in before a reality_check_ack
     ├── TableUnavailable          table_unavailable     no owner could be reached in time
     ├── LobbyUnavailable          lobby_unavailable     the lobby could not be read; retry
     └── ServerBusy                server_busy
@@ -44,6 +46,8 @@ __all__ = [
     "NotSeated",
     "ProtocolError",
     "RateLimited",
+    "RealityCheckPending",
+    "SelfExcluded",
     "ServerBusy",
     "StaleAction",
     "TableNotFound",
@@ -98,6 +102,18 @@ class InvalidToken(ProtocolError):
     """The access token is missing, forged or expired."""
 
     code = "invalid_token"
+
+
+class RealityCheckPending(ProtocolError):
+    """The player must acknowledge a ``reality_check`` before sitting in again."""
+
+    code = "reality_check_pending"
+
+
+class SelfExcluded(ProtocolError):
+    """The player is on a break or self-excluded: no play until it ends."""
+
+    code = "self_excluded"
 
 
 class AlreadyAuthenticated(ProtocolError):
@@ -166,6 +182,7 @@ class CloseCode:
     TRY_AGAIN_LATER = 1013
     UNAUTHENTICATED = 4001
     REPLACED = 4003
+    EXCLUDED = 4005
     IDLE = 4008
 
 
@@ -175,6 +192,7 @@ CLOSE_CODES: dict[str, int] = {
     InvalidToken.code: CloseCode.UNAUTHENTICATED,
     "auth_timeout": CloseCode.UNAUTHENTICATED,
     "token_revoked": CloseCode.UNAUTHENTICATED,
+    SelfExcluded.code: CloseCode.EXCLUDED,
     "server_full": CloseCode.TRY_AGAIN_LATER,
     "replaced_by_newer_connection": CloseCode.REPLACED,
     "idle_timeout": CloseCode.IDLE,

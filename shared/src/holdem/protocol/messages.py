@@ -156,6 +156,14 @@ class Leave(_Command):
     table_id: TableId
 
 
+class RealityCheckAck(_Command):
+    """Acknowledge a ``reality_check`` notice: the player is dealt in again from the next
+    hand (until then they are sat out)."""
+
+    type: Literal["reality_check_ack"]
+    table_id: TableId
+
+
 class Subscribe(_Message):
     """Receive a channel's updates. ``lobby``: every open table (stakes, seats taken, average
     pot, hands per hour), answered with the whole lobby, then changes as they happen."""
@@ -178,7 +186,18 @@ class Ping(_Message):
 
 
 ClientMessage = Annotated[
-    Auth | Join | Sit | Act | SitOut | SitIn | TopUp | Leave | Subscribe | Unsubscribe | Ping,
+    Auth
+    | Join
+    | Sit
+    | Act
+    | SitOut
+    | SitIn
+    | TopUp
+    | Leave
+    | RealityCheckAck
+    | Subscribe
+    | Unsubscribe
+    | Ping,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -192,6 +211,7 @@ _TYPES = frozenset(
         "sit_in",
         "top_up",
         "leave",
+        "reality_check_ack",
         "subscribe",
         "unsubscribe",
         "ping",
@@ -226,3 +246,4 @@ class ServerType(StrEnum):
     RECONNECT = "reconnect"
     NOTICE = "notice"
     LOBBY = "lobby"
+    REALITY_CHECK = "reality_check"

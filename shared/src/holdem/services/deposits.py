@@ -48,7 +48,7 @@ from holdem.ledger.amounts import MAX_WON
 from holdem.payments.coins import Coin, CoinRegistry
 from holdem.payments.conversion import krw_for_crypto
 from holdem.payments.errors import InvalidAddress, UnsupportedCoin
-from holdem.services import errors, ledger
+from holdem.services import errors, ledger, protection
 from holdem.services.gateway_callbacks import (
     SignedCallback,
     WebhookMalformed,
@@ -446,7 +446,11 @@ async def _credit(
         deposit.updated_at = now
         return ()
     transaction_id = None
+    locked = 0
     if amount_krw > 0:
+        # Never refused (the coins are sent): what the player's limits or exclusion do not
+        # allow to be played is credited locked (withdrawable).
+        _, locked = await protection.deposit_split(session, deposit.user_id, amount_krw, now)
         posted = await ledger.credit_deposit(
             session,
             key=f"deposit:{coin.symbol}:{deposit.tx_hash}:{deposit.output_index}",
@@ -458,6 +462,7 @@ async def _credit(
             tx_hash=deposit.tx_hash,
             address=deposit.address,
             deposit_id=deposit.id,
+            locked=locked,
         )
         transaction_id = posted.transaction_id
     deposit.amount_krw = amount_krw
@@ -468,6 +473,12 @@ async def _credit(
     if grown_by is not None:
         _grow(deposit, grown_by, grown_by.confirmations_for(coin), now)
     data = {**_notice_data(deposit, coin), "amount_krw": amount_krw, "rate_krw": str(quote.rate)}
+    if locked:
+        data["locked_krw"] = locked
+        return (
+            Notice(deposit.user_id, NoticeKind.DEPOSIT_CREDITED, data),
+            Notice(deposit.user_id, NoticeKind.DEPOSIT_LOCKED, data),
+        )
     return (Notice(deposit.user_id, NoticeKind.DEPOSIT_CREDITED, data),)
 
 

@@ -116,6 +116,18 @@ class AccountLocked(Forbidden):
     code = "account_locked"
 
 
+class SelfExcluded(Forbidden):
+    """The player is on a break or self-excluded: no play until it ends."""
+
+    code = "self_excluded"
+
+
+class LossLimitReached(Forbidden):
+    """Bringing these chips to a table could pass one of the player's loss limits."""
+
+    code = "loss_limit_reached"
+
+
 class RateLimited(ServiceError):
     """Too many requests in the current window."""
 

@@ -106,6 +106,7 @@ __all__ = [
     "conservation_report",
     "credit_deposit",
     "credit_rakeback",
+    "release_locked",
     "reserve_withdrawal",
     "return_withdrawal",
     "settle_hand",
@@ -321,11 +322,14 @@ async def credit_deposit(
     tx_hash: str,
     address: str,
     deposit_id: int | None = None,
+    locked: int = 0,
 ) -> Posted:
     """Credit a confirmed crypto deposit to the wallet (gateway clearing → wallet).
 
     `amount` is the KRW credited, converted at `rate_krw` (KRW per coin); both are kept with
-    the coin amount, chain transaction hash and address.
+    the coin amount, chain transaction hash and address. `locked` of it (over the player's
+    deposit limit, or during an exclusion) goes to the locked account instead: withdrawable,
+    not playable (`holdem.ledger.protection`).
     """
     _rule(require_crypto, crypto_amount)
     _rule(require_crypto, rate_krw)
@@ -338,13 +342,15 @@ async def credit_deposit(
         "address": address,
         "deposit_id": deposit_id,
     }
+    if locked:  # only when some is locked: the request hash of every other deposit is as before
+        meta["locked"] = locked
     return await _post(
         session,
         kind=TransactionKind.CRYPTO_DEPOSIT,
         key=key,
         request={"user_id": user_id, "amount": amount, **meta},
         metadata=meta,
-        legs=_rule(legs_of.deposit_legs, user_id, amount, coin),
+        legs=_rule(legs_of.deposit_legs, user_id, amount, coin, locked),
         user_id=user_id,
     )
 
@@ -358,16 +364,28 @@ async def reserve_withdrawal(
     coin: str,
     address: str,
     withdrawal_id: int | None = None,
+    from_locked: int = 0,
 ) -> Posted:
-    """Move a withdrawal's amount from the wallet to pending-withdrawal, at once."""
-    meta = {"amount": amount, "coin": coin, "address": address, "withdrawal_id": withdrawal_id}
+    """Move a withdrawal's amount from the wallet to pending-withdrawal, at once.
+
+    `from_locked` of it comes from the locked account (locked funds are withdrawable); a
+    returned withdrawal puts that part back there.
+    """
+    meta: dict[str, Any] = {
+        "amount": amount,
+        "coin": coin,
+        "address": address,
+        "withdrawal_id": withdrawal_id,
+    }
+    if from_locked:
+        meta["from_locked"] = from_locked
     return await _post(
         session,
         kind=TransactionKind.WITHDRAWAL_RESERVE,
         key=key,
         request={"user_id": user_id, **meta},
         metadata=meta,
-        legs=_rule(legs_of.reserve_legs, user_id, amount),
+        legs=_rule(legs_of.reserve_legs, user_id, amount, from_locked),
         user_id=user_id,
     )
 
@@ -441,9 +459,25 @@ async def return_withdrawal(
         key=key,
         request={"reserve_transaction_id": reserve_transaction_id, **meta},
         metadata=meta,
-        legs=_rule(legs_of.return_legs, user_id, amount),
+        legs=_rule(
+            legs_of.return_legs, user_id, amount, int(reserved.metadata_.get("from_locked", 0))
+        ),
         user_id=user_id,
         related_id=reserve_transaction_id,
+    )
+
+
+async def release_locked(session: AsyncSession, *, key: str, user_id: int, amount: int) -> Posted:
+    """Move locked funds to the wallet, where they are playable (locked account → wallet)."""
+    meta = {"amount": amount}
+    return await _post(
+        session,
+        kind=TransactionKind.LOCKED_RELEASE,
+        key=key,
+        request={"user_id": user_id, **meta},
+        metadata=meta,
+        legs=_rule(legs_of.release_legs, user_id, amount),
+        user_id=user_id,
     )
 
 
@@ -597,16 +631,18 @@ async def adjust(
 
 @dataclass(frozen=True, slots=True)
 class Balances:
-    """What a player holds: wallet, pending withdrawals and chips on each table."""
+    """What a player holds: wallet, pending withdrawals, locked funds and chips on each table."""
 
     user_id: int
     wallet: int
     pending_withdrawal: int
     seats: Mapping[int, int] = field(default_factory=dict)
+    locked: int = 0
+    """Credited over a deposit limit or during an exclusion: withdrawable, not playable."""
 
     @property
     def total(self) -> int:
-        return self.wallet + self.pending_withdrawal + sum(self.seats.values())
+        return self.wallet + self.pending_withdrawal + self.locked + sum(self.seats.values())
 
 
 _BALANCES = select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.balance).where(
@@ -617,16 +653,18 @@ _BALANCES = select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.bal
 async def balances(session: Reader, user_id: int) -> Balances:
     """A player's balances (zero for accounts that do not exist yet)."""
     rows = await session.execute(_BALANCES, {"user_id": user_id})
-    wallet = pending = 0
+    wallet = pending = locked = 0
     seats: dict[int, int] = {}
     for kind, table_id, balance in rows:
         if kind == AccountKind.WALLET:
             wallet = balance
         elif kind == AccountKind.PENDING_WITHDRAWAL:
             pending = balance
+        elif kind == AccountKind.LOCKED:
+            locked = balance
         elif balance and table_id is not None:
             seats[table_id] = balance
-    return Balances(user_id, wallet, pending, seats)
+    return Balances(user_id, wallet, pending, seats, locked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -668,6 +706,7 @@ _LABEL_FILTERS: dict[str, tuple[tuple[TransactionKind, ...], int]] = {
     "lose": ((TransactionKind.HAND_SETTLEMENT,), -1),
     "rakeback": ((TransactionKind.RAKEBACK,), 0),
     "adjustment": ((TransactionKind.ADJUSTMENT,), 0),
+    "locked_release": ((TransactionKind.LOCKED_RELEASE,), 0),
 }
 STATEMENT_KINDS = frozenset(_LABEL_FILTERS)
 """The `kind` values `transactions` filters on."""
@@ -891,7 +930,8 @@ async def conservation_report(session: AsyncSession) -> ConservationReport:
         player_balances=sum(v for k, v in by_kind.items() if k in _PLAYER),
         player_balances_by_kind={k: v for k, v in by_kind.items() if k in _PLAYER},
         house_balances_by_kind={k: v for k, v in by_kind.items() if k not in _PLAYER},
-        credited_deposits=flows.get(("crypto_deposit", "wallet"), 0),
+        credited_deposits=flows.get(("crypto_deposit", "wallet"), 0)
+        + flows.get(("crypto_deposit", "locked"), 0),
         paid_withdrawals=-flows.get(("withdrawal_complete", "pending_withdrawal"), 0),
         rake=flows.get(("hand_settlement", "house_rake"), 0),
         rakeback=flows.get(("rakeback", "wallet"), 0),
@@ -1043,6 +1083,11 @@ class LedgerService:
     async def return_withdrawal(self, **kwargs: Any) -> Posted:
         """See `return_withdrawal`."""
         posted: Posted = await self._run(return_withdrawal, **kwargs)
+        return posted
+
+    async def release_locked(self, **kwargs: Any) -> Posted:
+        """See `release_locked`."""
+        posted: Posted = await self._single(release_locked, **kwargs)
         return posted
 
     async def buy_in(self, **kwargs: Any) -> Posted:

@@ -34,6 +34,9 @@ USER_CHANNEL = "ws:user:{user_id}"
 class NoticeKind(StrEnum):
     DEPOSIT_PENDING = "deposit_pending"
     DEPOSIT_CREDITED = "deposit_credited"
+    DEPOSIT_LOCKED = "deposit_locked"
+    """Part (``locked_krw``) of a credited deposit is locked: over a deposit limit, or
+    during a break or self-exclusion. Withdrawable, not playable."""
     WITHDRAWAL_REQUESTED = "withdrawal_requested"
     WITHDRAWAL_APPROVED = "withdrawal_approved"
     WITHDRAWAL_HELD = "withdrawal_held"
@@ -47,6 +50,7 @@ class NoticeKind(StrEnum):
 EMAILED = frozenset(
     {
         NoticeKind.DEPOSIT_CREDITED,
+        NoticeKind.DEPOSIT_LOCKED,
         NoticeKind.WITHDRAWAL_APPROVED,
         NoticeKind.WITHDRAWAL_PAID,
         NoticeKind.WITHDRAWAL_FAILED,
@@ -130,6 +134,7 @@ def sqs_sender(queue_url: str, region: str, endpoint_url: str | None) -> SendToQ
 
 SUBJECTS: dict[NoticeKind, str] = {
     NoticeKind.DEPOSIT_CREDITED: "Your deposit has been credited",
+    NoticeKind.DEPOSIT_LOCKED: "Part of your deposit is locked by your limits — withdrawable",
     NoticeKind.WITHDRAWAL_APPROVED: "Your withdrawal has been approved",
     NoticeKind.WITHDRAWAL_PAID: "Your withdrawal has been paid",
     NoticeKind.WITHDRAWAL_FAILED: "Your withdrawal could not be paid — funds returned",

@@ -12,7 +12,8 @@ retry it from its Redis outbox until PostgreSQL answers.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -27,7 +28,7 @@ from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.engine.cards import card_str
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
-from holdem.services import ledger
+from holdem.services import ledger, protection
 from holdem.services.errors import NotFound, SeatTaken, TableNotOpen
 
 __all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney", "build_settlement"]
@@ -95,10 +96,46 @@ def build_settlement(
 
 
 class TableMoney:
-    """Seat money and settlement for the table servers (each call: one transaction)."""
+    """Seat money and settlement for the table servers (each call: one transaction).
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    Every buy-in and top-up passes the player's protection (`protection.check_buy_in`:
+    no chips for an excluded player, none over a loss limit), on whichever server runs the
+    table. `clock` is the time those rules are read at.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._sessions = sessions
+        self._clock = clock
+
+    async def table_rules(
+        self, user_id: int, default_check_minutes: int, session_break_s: int
+    ) -> protection.TableRules:
+        """The player's session limit, reality-check interval and session so far."""
+        async with self._sessions() as session:
+            return await protection.table_rules(
+                session,
+                user_id,
+                default_check_minutes,
+                self._clock(),
+                timedelta(seconds=session_break_s),
+            )
+
+    async def _buy_chips(
+        self, session: AsyncSession, key: str, user_id: int, table_id: int, amount: int
+    ) -> ledger.Posted:
+        """The buy-in's ledger post, then the protection check in the same transaction: a
+        refusal rolls the post back. Checked after the post so that a replay (a new owner
+        applying again a buy-in that committed) is never refused by its own chips."""
+        posted = await ledger.buy_in(
+            session, key=key, user_id=user_id, table_id=table_id, amount=amount
+        )
+        if not posted.replayed:
+            await protection.check_buy_in(session, user_id, amount, self._clock(), posted=True)
+        return posted
 
     async def table_row(self, table_id: int) -> PokerTable:
         """The table's stakes, limits and status; raises `TableNotOpen` unless it is open or
@@ -162,11 +199,10 @@ class TableMoney:
         Raises:
             SeatTaken: PostgreSQL has this seat, or another seat of this player, open at the
                 table; nothing changed.
+            SelfExcluded, LossLimitReached: the player's protection refuses; nothing changed.
         """
         async with self._sessions() as session, session.begin():
-            posted = await ledger.buy_in(
-                session, key=key, user_id=user_id, table_id=table_id, amount=amount
-            )
+            posted = await self._buy_chips(session, key, user_id, table_id, amount)
             if posted.replayed:
                 return
             session.add(Seat(table_id=table_id, seat_no=seat_no, user_id=user_id))
@@ -181,8 +217,9 @@ class TableMoney:
                 ) from exc
 
     async def top_up(self, table_id: int, user_id: int, amount: int, *, key: str) -> None:
+        """Move more chips from the wallet to the seat (same checks as a buy-in)."""
         async with self._sessions() as session, session.begin():
-            await ledger.buy_in(session, key=key, user_id=user_id, table_id=table_id, amount=amount)
+            await self._buy_chips(session, key, user_id, table_id, amount)
 
     async def cash_out(
         self, table_id: int, seat_no: int, user_id: int, amount: int, *, key: str

@@ -285,6 +285,8 @@ async def request_withdrawal(
             winner = await _by_key(session, scoped_key)
             assert winner is not None
             return _replay(winner, amount_krw, spec.symbol, canonical)
+        # Locked funds (over a deposit limit, or credited during an exclusion) leave first.
+        locked = (await ledger.balances(session, user_id)).locked
         try:
             await ledger.reserve_withdrawal(
                 session,
@@ -294,6 +296,7 @@ async def request_withdrawal(
                 coin=spec.symbol,
                 address=canonical,
                 withdrawal_id=new_id,
+                from_locked=min(locked, amount_krw),
             )
         except ledger_errors.InsufficientFunds as exc:
             raise InsufficientFunds(

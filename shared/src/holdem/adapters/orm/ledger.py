@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from holdem.adapters.orm.base import Base, Won, created_at_column
 
-PLAYER_KINDS_SQL = "('wallet', 'pending_withdrawal', 'seat')"
+PLAYER_KINDS_SQL = "('wallet', 'pending_withdrawal', 'locked', 'seat')"
 _NEXT_ENTRY_ID = text("nextval('ledger_entries_id_seq'::regclass)")
 
 
@@ -38,8 +38,8 @@ class LedgerAccount(Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         CheckConstraint(
-            "kind in ('wallet', 'pending_withdrawal', 'seat', 'house_rake', 'house_rakeback', "
-            "'house_adjustment', 'gateway_clearing')",
+            "kind in ('wallet', 'pending_withdrawal', 'locked', 'seat', 'house_rake', "
+            "'house_rakeback', 'house_adjustment', 'gateway_clearing')",
             name="kind",
         ),
         CheckConstraint(
