@@ -7,7 +7,7 @@ and a field the schema does not name is refused.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -54,6 +54,14 @@ class RegisterRequest(Strict):
     email: Email
     nickname: Nickname
     password: Password
+    date_of_birth: Annotated[
+        date,
+        Field(
+            description="ISO date (YYYY-MM-DD); the player must be at least the card room's "
+            "minimum age (JURISDICTION__MINIMUM_AGE, 18 by default)",
+            strict=False,
+        ),
+    ]
 
 
 class LoginRequest(Strict):
