@@ -326,6 +326,7 @@ _ERROR_TEXT = {
     403: "Not allowed (e.g. operators only, account locked)",
     404: "Not found",
     409: "Conflicts with the current state",
+    413: "The body is too large",
     422: "The request does not match the schema",
     429: "Rate limited; see the Retry-After header",
     503: "A dependency is unavailable (e.g. no fresh exchange rate); retry later",

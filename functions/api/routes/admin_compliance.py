@@ -96,7 +96,8 @@ async def list_flags(
         db, status=flag_status, user_id=user_id, limit=limit, before_id=before_id
     )
     seen = {"status": flag_status, "user_id": user_id, "before_id": before_id, "count": len(views)}
-    await record_action(db, claims.user_id, "aml_flags_list", target_user_id=user_id, details=seen)
+    # The user filter stays in the details: it may name no account (no foreign key to break).
+    await record_action(db, claims.user_id, "aml_flags_list", details=seen)
     await db.commit()
     return [AmlFlagOut.of(v) for v in views]
 

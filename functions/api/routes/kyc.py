@@ -43,14 +43,16 @@ async def my_kyc(claims: AuthedDep, payments: PaymentsDep) -> KycStatusOut:
 
 @router.post("/session", responses=errors(401, 409, 503))
 async def start_session(claims: AuthedDep, payments: PaymentsDep) -> KycSessionOut:
-    """Start identity verification: the answer's URL is where the player verifies."""
+    """Start identity verification: the answer's URL is where the player verifies (409 when
+    the card room verifies players itself, with no provider)."""
     started = await kyc.start_verification(payments.kyc(), claims.user_id)
     return KycSessionOut(kyc_status=started.status, url=started.url)
 
 
 @router.post(
     "/webhook",
-    responses={**errors(400, 401, 404), 413: {"description": "The body is over 64 KiB"}},
+    response_model=KycEventOut,
+    responses=errors(400, 401, 404, 413),
 )
 async def provider_event(request: Request, payments: PaymentsDep) -> KycEventOut | JSONResponse:
     """The KYC provider's status callback, signed in ``x-kyc-signature`` (not for clients)."""

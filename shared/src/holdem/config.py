@@ -139,6 +139,8 @@ class KycSettings(BaseModel):
 
     provider_base_url: str = "https://kyc.example"
     provider_api_key: SecretStr = SecretStr("")
+    """Unset: no provider; operators set each status themselves, and players cannot start a
+    verification online (``kyc_provider_not_configured``)."""
     webhook_secret: SecretStr = SecretStr("")
     """Signs the provider's status callbacks (HMAC-SHA512, as the payment gateway's)."""
     webhook_replay_window_s: int = 300

@@ -61,6 +61,13 @@ class KycAlreadyVerified(errors.Conflict):
     code = "kyc_already_verified"
 
 
+class KycProviderNotConfigured(errors.Conflict):
+    """No provider is configured (``KYC__PROVIDER_API_KEY`` unset): operators verify players
+    themselves (`set_status`), and players cannot start a verification online."""
+
+    code = "kyc_provider_not_configured"
+
+
 class KycUnknownUser(errors.NotFound):
     """A provider event names a reference that is no user of ours."""
 
@@ -185,7 +192,9 @@ class KycStart:
 async def start_verification(deps: KycDeps, user_id: int) -> KycStart:
     """Open a verification session at the provider; the user's status becomes ``pending``."""
     if deps.provider is None:
-        raise errors.Unavailable("no identity-verification provider is configured")
+        raise KycProviderNotConfigured(
+            "online identity verification is not offered here; contact support"
+        )
     current = await status_of(deps, user_id)
     if current.status == KycStatus.VERIFIED:
         raise KycAlreadyVerified("this account is already verified")
@@ -283,6 +292,7 @@ __all__ = [
     "KycAlreadyVerified",
     "KycDeps",
     "KycEventNotice",
+    "KycProviderNotConfigured",
     "KycStart",
     "KycStatus",
     "KycUnknownUser",

@@ -71,8 +71,8 @@ class PaymentsRuntime:
         queue_url = settings.aws.notification_queue_url
         if send_notice is None and queue_url:
             send_notice = sqs_sender(queue_url, settings.aws.region, settings.aws.endpoint_url)
-        if kyc_provider is None:
-            kyc = settings.kyc
+        kyc = settings.kyc
+        if kyc_provider is None and kyc.provider_api_key.get_secret_value():
             kyc_provider = HttpKycProvider(
                 kyc.provider_base_url,
                 kyc.provider_api_key.get_secret_value(),
