@@ -79,9 +79,10 @@ async def login(
 
 @router.post("/refresh", responses=errors(401, 403))
 async def refresh(
-    body: RefreshRequest, accounts: AccountsDep, user_agent: UserAgent = None
+    body: RefreshRequest, accounts: AccountsDep, country: CountryDep, user_agent: UserAgent = None
 ) -> TokenResponse:
-    """Rotate a refresh token: the old one is spent, a reused one revokes the login."""
+    """Rotate a refresh token: the old one is spent, a reused one revokes the login (not from
+    a blocked country)."""
     pair = await accounts.refresh(body.refresh_token, user_agent)
     return _tokens(pair, accounts.access_ttl_s)
 

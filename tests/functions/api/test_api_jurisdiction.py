@@ -74,7 +74,7 @@ def _years_ago(years: int, today: date) -> date:
         return today.replace(year=today.year - years, day=28)
 
 
-async def test_registration_and_login_from_a_blocked_country_are_refused(room):
+async def test_registration_login_and_refresh_from_a_blocked_country_are_refused(room):
     client, container = await room(blocked_countries=("US", "KP"), trust_country_header=True)
     r = await client.post("/api/v1/auth/register", json=_body(), headers={HEADER: "US"})
     assert (r.status_code, r.json()["error"]["code"]) == (403, "country_blocked")
@@ -90,6 +90,11 @@ async def test_registration_and_login_from_a_blocked_country_are_refused(room):
     assert (travelling.status_code, travelling.json()["error"]["code"]) == (403, "country_blocked")
     home = await client.post("/api/v1/auth/login", json=login, headers={HEADER: "KR"})
     assert home.status_code == 200
+    token = {"refresh_token": home.json()["refresh_token"]}
+    abroad = await client.post("/api/v1/auth/refresh", json=token, headers={HEADER: "US"})
+    assert (abroad.status_code, abroad.json()["error"]["code"]) == (403, "country_blocked")
+    rotated = await client.post("/api/v1/auth/refresh", json=token, headers={HEADER: "KR"})
+    assert rotated.status_code == 200  # the refused attempt spent nothing
 
 
 async def test_the_country_header_is_ignored_unless_trusted(room):
