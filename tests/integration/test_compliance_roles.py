@@ -18,9 +18,11 @@ from holdem.payments import signatures
 from holdem.services import aml, kyc
 from holdem.services import withdrawals as wd
 from holdem.services.ledger import LedgerService
-from tests.integration.test_component_roles import admin, login_as  # noqa: F401 (fixtures)
+from tests.integration import test_component_roles as roles
 from tests.payments_support import Market, utc_now
 
+admin = roles.admin  # the fixtures of the roles' own tests: a superuser, a LOGIN member
+login_as = roles.login_as
 BTC_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 
 
