@@ -81,6 +81,7 @@ async def test_the_api_holds_withdrawals_and_records_kyc(admin, login_as, redis_
             await _credit(container, user, 200_000, f"amlapi{n}")
         deps = runtime.withdrawals()
         deps.money = deps.money.model_copy(update={"kyc_required_above_krw": 10_000})
+        deps.aml = deps.aml.model_copy(update={"hold_rules": ("shared_address",)})
         views = [
             await wd.request_withdrawal(
                 deps, user, amount_krw=50_000, coin="BTC", address=BTC_ADDRESS, idempotency_key="k"

@@ -165,9 +165,10 @@ class AmlSettings(BaseModel):
     little_play_lookback_s: int = 30 * 24 * 3600
     little_play_min_withdrawal_krw: int = 1_000_000
     """Smaller withdrawals are not checked for little play."""
-    hold_rules: tuple[str, ...] = ("structuring", "shared_address")
+    hold_rules: tuple[str, ...] = ("structuring",)
     """While the player has an open flag of one of these rules, a new withdrawal is held for
-    an operator (status ``held``)."""
+    an operator (status ``held``). ``shared_address`` only flags by default: relatives and
+    custodial addresses share one legitimately, and each hold waits for a person."""
 
 
 class JurisdictionSettings(BaseModel):

@@ -81,7 +81,7 @@ async def test_general_limit_counts_per_user_across_instances(two_instances):
     )
     login = await b.post(
         "/api/v1/auth/login",
-        json={"email": "g@example.com", "password": PASSWORD, "date_of_birth": "1990-01-01"},
+        json={"email": "g@example.com", "password": PASSWORD},
     )
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     statuses = [

@@ -32,6 +32,7 @@ def settings(database_url, redis_url) -> Settings:
         auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
         money={"webhook_secret": "test-only-webhook-secret", "kyc_required_above_krw": 100_000},
         kyc={"webhook_secret": KYC_SECRET},
+        aml={"hold_rules": ["structuring", "shared_address"]},
         rate_limits={"default_per_minute": 10_000, "login_per_minute": 1_000},
     )
 

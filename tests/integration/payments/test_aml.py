@@ -90,6 +90,19 @@ async def test_deposits_just_under_the_threshold_in_a_window_are_flagged_as_stru
     flags = await _flags(container, user)
     assert [f.rule for f in flags] == ["structuring"]
     assert sorted(flags[0].details["deposits_krw"]) == [9_100_000, 9_500_000, 9_900_000]
+    # A holding rule by default: the player's next withdrawal waits for an operator.
+    held = await _withdraw(payments.withdrawals, user, 50_000, "s")
+    assert held.status == "held"
+    assert (await _flags(container, user))[0].withdrawal_id == held.id
+
+
+async def test_no_rule_holds_when_none_is_configured(payments, container):
+    user = await make_user(container)
+    for btc in ("0.095", "0.099", "0.091"):
+        await _deposit(payments, user, btc)
+    deps = payments.withdrawals
+    deps.aml = deps.aml.model_copy(update={"hold_rules": ()})
+    assert (await _withdraw(deps, user, 50_000, "s")).status == "pending"
 
 
 async def test_a_withdrawal_after_deposits_with_little_play_is_flagged_but_not_held(
@@ -119,6 +132,7 @@ async def test_a_withdrawal_to_another_accounts_address_is_held_for_review_and_a
     payments, container, mailbox
 ):
     deps = payments.withdrawals
+    deps.aml = deps.aml.model_copy(update={"hold_rules": ("structuring", "shared_address")})
     first = await make_user(container)
     second = await make_user(container)
     operator = await make_user(container, role="operator")
@@ -165,9 +179,8 @@ async def test_a_withdrawal_to_another_accounts_address_is_held_for_review_and_a
     await conservation_ok(container)
 
 
-async def test_no_rule_holds_when_none_is_configured(payments, container):
+async def test_a_shared_address_only_flags_by_default(payments, container):
     deps = payments.withdrawals
-    deps.aml = deps.aml.model_copy(update={"hold_rules": ()})
     first, second = await make_user(container), await make_user(container)
     for user in (first, second):
         await fund(container, user, 100_000)

@@ -275,7 +275,9 @@ async def request_withdrawal(
             await session.execute(
                 select(User.kyc_status).where(User.id == user_id).with_for_update()
             )
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if kyc_status is None:  # the account was deleted while the rate was fetched
+            raise errors.NotFound("no such user")
         kyc_hold = await kyc.needs_verification(
             session, user_id, kyc_status, amount_krw, deps.money.kyc_required_above_krw
         )
