@@ -13,6 +13,7 @@ from functions.api.deps import DbDep, OperatorDep
 from functions.api.routes.wallet_payments import PaymentsDep
 from functions.api.schemas import Strict, errors
 from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.config import AmlRuleName
 from holdem.services import aml, kyc
 from holdem.services.admin import record_action
 
@@ -45,9 +46,7 @@ class ResolveIn(Strict):
 class AmlFlagOut(BaseModel):
     id: int
     user_id: int
-    rule: Literal[
-        "large_deposit", "large_withdrawal", "structuring", "little_play", "shared_address"
-    ]
+    rule: AmlRuleName
     subject: str
     status: Literal["open", "reviewing", "resolved"]
     details: dict[str, Any]

@@ -148,6 +148,12 @@ class KycSettings(BaseModel):
     """Where the provider sends its status callbacks (``POST /api/v1/kyc/webhook``)."""
 
 
+AmlRuleName = Literal[
+    "large_deposit", "large_withdrawal", "structuring", "little_play", "shared_address"
+]
+"""The rules of `holdem.ledger.aml.AmlRule`, by name (a typo in a setting is refused)."""
+
+
 class AmlSettings(BaseModel):
     """AML rules evaluated when money moves (docs/compliance.md, "AML flags")."""
 
@@ -165,7 +171,7 @@ class AmlSettings(BaseModel):
     little_play_lookback_s: int = 30 * 24 * 3600
     little_play_min_withdrawal_krw: int = 1_000_000
     """Smaller withdrawals are not checked for little play."""
-    hold_rules: tuple[str, ...] = ("structuring",)
+    hold_rules: tuple[AmlRuleName, ...] = ("structuring",)
     """While the player has an open flag of one of these rules, a new withdrawal is held for
     an operator (status ``held``). ``shared_address`` only flags by default: relatives and
     custodial addresses share one legitimately, and each hold waits for a person."""

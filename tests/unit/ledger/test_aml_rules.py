@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import doctest
 from decimal import Decimal
+from typing import get_args
 
+import pytest
+from pydantic import ValidationError
+
+from holdem.config import AmlRuleName, AmlSettings
 from holdem.ledger import aml
 from holdem.ledger.aml import is_large, is_little_play, is_structuring, just_under
 from holdem.services import jurisdiction
@@ -29,3 +34,9 @@ def test_little_play_needs_a_deposit_and_compares_exactly():
     assert not is_little_play(deposits_krw=0, rake_krw=0, rake_pct=Decimal(2))
     assert is_little_play(deposits_krw=3, rake_krw=0, rake_pct=Decimal("0.5"))
     assert not is_little_play(deposits_krw=1_000, rake_krw=5, rake_pct=Decimal("0.5"))
+
+
+def test_the_holding_rules_are_named_as_the_rules_are():
+    assert set(get_args(AmlRuleName)) == {rule.value for rule in aml.AmlRule}
+    with pytest.raises(ValidationError):
+        AmlSettings(hold_rules=("shared_adress",))
