@@ -236,7 +236,12 @@ class LoadBot:
             body = {"email": self.email, "password": PASSWORD}
             answer = await swarm.rest("POST /auth/login", "POST", "/api/v1/auth/login", json=body)
             if answer.status_code == 401:
-                reg = {"email": self.email, "nickname": f"lt{self.index}", "password": PASSWORD}
+                reg = {
+                    "email": self.email,
+                    "nickname": f"lt{self.index}",
+                    "password": PASSWORD,
+                    "date_of_birth": "1990-01-01",
+                }
                 created = await swarm.rest(
                     "POST /auth/register", "POST", "/api/v1/auth/register", json=reg
                 )

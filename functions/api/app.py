@@ -8,11 +8,13 @@ from functions.api.errors import install_error_handlers
 from functions.api.observability import ObservabilityMiddleware
 from functions.api.routes import (
     admin,
+    admin_compliance,
     admin_withdrawals,
     auth,
     economy,
     hands,
     health,
+    kyc,
     lobby,
     me,
     metrics,
@@ -45,6 +47,8 @@ def create_app() -> FastAPI:
         hands,
         admin,
         admin_withdrawals,
+        admin_compliance,
+        kyc,
         economy,
         metrics,
     ):

@@ -28,7 +28,7 @@ from holdem.auth.passwords import PasswordService
 from holdem.auth.tokens import AccessClaims
 from holdem.bootstrap import Container, bootstrap
 from holdem.config import AuthSettings
-from holdem.services import admin
+from holdem.services import admin, jurisdiction
 from holdem.services.accounts import Accounts
 from holdem.services.errors import Forbidden, InvalidAccessToken, RateLimited
 from holdem.services.lobby import TablesCache
@@ -248,3 +248,15 @@ async def operator(claims: AuthedDep, container: ContainerDep) -> AccessClaims:
 
 
 OperatorDep = Annotated[AccessClaims, Depends(operator)]
+
+
+async def allowed_country(request: Request, container: ContainerDep) -> str | None:
+    """The caller's country (`holdem.services.jurisdiction.country_of`), refused with 403
+    ``country_blocked`` when the card room does not serve it."""
+    settings = container.settings.jurisdiction
+    country = jurisdiction.country_of(request.headers.get(jurisdiction.COUNTRY_HEADER), settings)
+    jurisdiction.check_country(country, settings)
+    return country
+
+
+CountryDep = Annotated[str | None, Depends(allowed_country)]

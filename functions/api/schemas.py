@@ -7,7 +7,7 @@ and a field the schema does not name is refused.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -54,6 +54,14 @@ class RegisterRequest(Strict):
     email: Email
     nickname: Nickname
     password: Password
+    date_of_birth: Annotated[
+        date,
+        Field(
+            description="ISO date (YYYY-MM-DD); the player must be at least the card room's "
+            "minimum age (JURISDICTION__MINIMUM_AGE, 18 by default)",
+            strict=False,
+        ),
+    ]
 
 
 class LoginRequest(Strict):
@@ -404,6 +412,7 @@ _ERROR_TEXT = {
     403: "Not allowed (e.g. operators only, account locked)",
     404: "Not found",
     409: "Conflicts with the current state",
+    413: "The body is too large",
     422: "The request does not match the schema",
     429: "Rate limited; see the Retry-After header",
     503: "A dependency is unavailable (e.g. no fresh exchange rate); retry later",

@@ -27,7 +27,7 @@ belong to the cluster: they are created only when missing, and the downgrade lea
 (other databases of the cluster may use them, as 0007 leaves the component roles).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-07 05:00:00.000000
 """
 
@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

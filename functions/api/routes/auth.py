@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, status
@@ -9,6 +10,8 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from functions.api.deps import (
     AccountsDep,
     AuthedDep,
+    ContainerDep,
+    CountryDep,
     general_limit,
     login_limit,
     register_limit,
@@ -22,6 +25,7 @@ from functions.api.schemas import (
     UserOut,
     errors,
 )
+from holdem.services import jurisdiction
 from holdem.services.accounts import TokenPair
 
 router = APIRouter(
@@ -49,28 +53,36 @@ def _tokens(pair: TokenPair, accounts_ttl: int) -> TokenResponse:
     "/register",
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(register_limit)],
-    responses=errors(409),
+    responses=errors(400, 403, 409),
 )
-async def register(body: RegisterRequest, accounts: AccountsDep) -> UserOut:
-    """Create a player account."""
-    user = await accounts.register(body.email, body.nickname, body.password)
+async def register(
+    body: RegisterRequest, accounts: AccountsDep, country: CountryDep, container: ContainerDep
+) -> UserOut:
+    """Create a player account (not from a blocked country; at least the minimum age)."""
+    today = datetime.now(UTC).date()
+    jurisdiction.check_age(body.date_of_birth, today, container.settings.jurisdiction)
+    user = await accounts.register(
+        body.email, body.nickname, body.password, date_of_birth=body.date_of_birth, country=country
+    )
     return UserOut.model_validate(user, from_attributes=True)
 
 
 @router.post("/login", dependencies=[Depends(login_limit)], responses=errors(401, 403))
 async def login(
-    body: LoginRequest, accounts: AccountsDep, user_agent: UserAgent = None
+    body: LoginRequest, accounts: AccountsDep, country: CountryDep, user_agent: UserAgent = None
 ) -> TokenResponse:
-    """Exchange email and password for an access token and a refresh token."""
+    """Exchange email and password for an access token and a refresh token (not from a
+    blocked country)."""
     pair = await accounts.login(body.email, body.password, user_agent)
     return _tokens(pair, accounts.access_ttl_s)
 
 
 @router.post("/refresh", responses=errors(401, 403))
 async def refresh(
-    body: RefreshRequest, accounts: AccountsDep, user_agent: UserAgent = None
+    body: RefreshRequest, accounts: AccountsDep, country: CountryDep, user_agent: UserAgent = None
 ) -> TokenResponse:
-    """Rotate a refresh token: the old one is spent, a reused one revokes the login."""
+    """Rotate a refresh token: the old one is spent, a reused one revokes the login (not from
+    a blocked country)."""
     pair = await accounts.refresh(body.refresh_token, user_agent)
     return _tokens(pair, accounts.access_ttl_s)
 

@@ -84,6 +84,9 @@ class WithdrawalDetailOut(BaseModel):
     created_at: datetime
     tx_hash: str | None
     failure_reason: str | None
+    kyc_required: bool = Field(
+        description="It waits for the player's identity verification (KYC) before it proceeds"
+    )
 
     @classmethod
     def of(cls, view: withdrawals.WithdrawalView) -> WithdrawalDetailOut:
@@ -99,6 +102,7 @@ class WithdrawalDetailOut(BaseModel):
             created_at=view.created_at,
             tx_hash=view.tx_hash,
             failure_reason=view.failure_reason,
+            kyc_required=view.kyc_required,
         )
 
 

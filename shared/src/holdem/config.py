@@ -93,6 +93,9 @@ class MoneySettings(BaseModel):
     auto_approve_limit_krw: int = 1_000_000
     allow_withdrawal_cancel: bool = False
     kyc_required_above_krw: int = 5_000_000
+    """KYC gate (SPEC §10): once a player's withdrawals (every one not rejected, cancelled or
+    failed, this one included) add up to more than this, the withdrawal waits for
+    ``kyc_status = verified`` (`holdem.services.kyc`)."""
     rate_cache_ttl_s: int = 60
     """A cached rate is refreshed from the providers once it was fetched this long ago."""
     rate_max_age_s: int = 300
@@ -140,6 +143,66 @@ class ProtectionSettings(BaseModel):
     """The reality-check interval of a player who has not chosen one."""
     session_break_s: int = 15 * 60
     """A break from every table shorter than this does not end a session (session limit)."""
+
+
+class KycSettings(BaseModel):
+    """The identity-verification provider (SPEC §10; docs/compliance.md, "KYC")."""
+
+    provider_base_url: str = "https://kyc.example"
+    provider_api_key: SecretStr = SecretStr("")
+    """Unset: no provider; operators set each status themselves, and players cannot start a
+    verification online (``kyc_provider_not_configured``)."""
+    webhook_secret: SecretStr = SecretStr("")
+    """Signs the provider's status callbacks (HMAC-SHA512, as the payment gateway's)."""
+    webhook_replay_window_s: int = 300
+    callback_url: str = ""
+    """Where the provider sends its status callbacks (``POST /api/v1/kyc/webhook``)."""
+
+
+AmlRuleName = Literal[
+    "large_deposit", "large_withdrawal", "structuring", "little_play", "shared_address"
+]
+"""The rules of `holdem.ledger.aml.AmlRule`, by name (a typo in a setting is refused)."""
+
+
+class AmlSettings(BaseModel):
+    """AML rules evaluated when money moves (docs/compliance.md, "AML flags")."""
+
+    large_amount_krw: int = 10_000_000
+    """A deposit or withdrawal of at least this much is flagged (``large_deposit`` /
+    ``large_withdrawal``); also the threshold that structuring stays under."""
+    structuring_count: int = 3
+    """This many deposits just under `large_amount_krw` within the window: ``structuring``."""
+    structuring_band_pct: int = 10
+    """"Just under": within this percentage below `large_amount_krw`."""
+    structuring_window_s: int = 24 * 3600
+    little_play_rake_pct: Decimal = Decimal("2")
+    """A withdrawal after deposits on which less than this percentage was paid in rake
+    (deposits and rake over the lookback): ``little_play``."""
+    little_play_lookback_s: int = 30 * 24 * 3600
+    little_play_min_withdrawal_krw: int = 1_000_000
+    """Smaller withdrawals are not checked for little play."""
+    hold_rules: tuple[AmlRuleName, ...] = ("structuring",)
+    """While the player has an open flag of one of these rules, a new withdrawal is held for
+    an operator (status ``held``). ``shared_address`` only flags by default: relatives and
+    custodial addresses share one legitimately, and each hold waits for a person."""
+
+
+class JurisdictionSettings(BaseModel):
+    """Where players may play from, and how old they must be (docs/compliance.md)."""
+
+    blocked_countries: tuple[str, ...] = ()
+    """ISO 3166-1 alpha-2 codes refused at registration and login."""
+    trust_country_header: bool = False
+    """Read the caller's country from ``CloudFront-Viewer-Country`` (set only behind
+    CloudFront, which overwrites it); otherwise every caller is in `default_country`."""
+    default_country: str = ""
+    """The country when the header is not trusted or absent (local runs); empty: unknown."""
+    refuse_unknown_country: bool = False
+    """With blocked countries set, refuse callers whose country is unknown."""
+    minimum_age: int = 18
+    """Years, checked against the date of birth at registration. SPEC names no figure: 18
+    here; a jurisdiction with another age sets it (Korea's Youth Protection Act: 19)."""
 
 
 class RateLimits(BaseModel):
@@ -194,6 +257,9 @@ class Settings(BaseSettings):
     ws: WebSocketLimits = WebSocketLimits()
     game: GameSettings = GameSettings()
     money: MoneySettings = MoneySettings()
+    kyc: KycSettings = KycSettings()
+    aml: AmlSettings = AmlSettings()
+    jurisdiction: JurisdictionSettings = JurisdictionSettings()
     rate_limits: RateLimits = RateLimits()
     protection: ProtectionSettings = ProtectionSettings()
     auth: AuthSettings = AuthSettings()

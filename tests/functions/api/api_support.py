@@ -55,7 +55,12 @@ class Users:
         email = f"{nickname}@example.com"
         r = await self.client.post(
             "/api/v1/auth/register",
-            json={"email": email, "nickname": nickname, "password": PASSWORD},
+            json={
+                "email": email,
+                "nickname": nickname,
+                "password": PASSWORD,
+                "date_of_birth": "1990-01-01",
+            },
             headers={"x-forwarded-for": "ignored"},
         )
         assert r.status_code == 201, r.text

@@ -59,13 +59,23 @@ async def test_emails_are_case_insensitive_and_unique(client, users):
     await users.register("bob")
     r = await client.post(
         "/api/v1/auth/register",
-        json={"email": " BOB@Example.com", "nickname": "bob2", "password": PASSWORD},
+        json={
+            "email": " BOB@Example.com",
+            "nickname": "bob2",
+            "password": PASSWORD,
+            "date_of_birth": "1990-01-01",
+        },
     )
     assert r.status_code == 409
     assert _error(r)["code"] == "email_taken"
     r = await client.post(
         "/api/v1/auth/register",
-        json={"email": "other@example.com", "nickname": "bob", "password": PASSWORD},
+        json={
+            "email": "other@example.com",
+            "nickname": "bob",
+            "password": PASSWORD,
+            "date_of_birth": "1990-01-01",
+        },
     )
     assert r.status_code == 409
     assert _error(r)["code"] == "nickname_taken"
@@ -86,7 +96,10 @@ async def test_a_registration_that_loses_the_race_for_an_email_or_nickname_is_40
         rival.add(User(email="race@example.com", nickname="racer_a", password_hash="x"))
         await rival.flush()  # not committed: invisible to the check, in the way of the insert
         answer = asyncio.create_task(
-            client.post("/api/v1/auth/register", json={**body, "password": PASSWORD})
+            client.post(
+                "/api/v1/auth/register",
+                json={**body, "password": PASSWORD, "date_of_birth": "1990-01-01"},
+            )
         )
         while not await _insert_waits_on_a_lock(container):
             assert not answer.done(), answer.result().text
@@ -360,10 +373,25 @@ async def test_players_cannot_reach_operator_endpoints(client, users):
 @pytest.mark.parametrize(
     "body",
     [
-        {"email": "not-an-email", "nickname": "valid_nick", "password": PASSWORD},
-        {"email": "a@example.com", "nickname": "x", "password": PASSWORD},
+        {
+            "email": "not-an-email",
+            "nickname": "valid_nick",
+            "password": PASSWORD,
+            "date_of_birth": "1990-01-01",
+        },
+        {
+            "email": "a@example.com",
+            "nickname": "x",
+            "password": PASSWORD,
+            "date_of_birth": "1990-01-01",
+        },
         {"email": "a@example.com", "nickname": "valid_nick", "password": "short"},
-        {"email": "a@example.com", "nickname": "valid\x00nick", "password": PASSWORD},
+        {
+            "email": "a@example.com",
+            "nickname": "valid\x00nick",
+            "password": PASSWORD,
+            "date_of_birth": "1990-01-01",
+        },
         {"email": "a@example.com", "nickname": "valid_nick", "password": PASSWORD, "x": 1},
     ],
 )

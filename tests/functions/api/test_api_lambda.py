@@ -139,6 +139,14 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     extended = call("admin-extend-exclusion", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
     assert extended["permanent"] is True
     call("admin-close-table", 200, ACCESS_TOKEN=op_token, TABLE_ID=table_id)
+    assert call("kyc", 200, ACCESS_TOKEN=token)["kyc_status"] == "none"
+    call("kyc-session", 409, ACCESS_TOKEN=token)  # no KYC provider is configured here
+    call("kyc-webhook", 401, USER_ID=player["id"], SIGNATURE="00")  # nor a webhook secret
+    kyc = call("admin-set-kyc", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
+    assert kyc["kyc_status"] == "verified"
+    assert call("admin-aml-flags", 200, ACCESS_TOKEN=op_token) == []
+    call("admin-aml-flag-review", 404, ACCESS_TOKEN=op_token, FLAG_ID="1")
+    call("admin-aml-flag-resolve", 404, ACCESS_TOKEN=op_token, FLAG_ID="1")
     call("admin-lock-user", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
     call("me", 401, ACCESS_TOKEN=token)  # locked users are signed out
     call("admin-unlock-user", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])

@@ -57,7 +57,12 @@ async def test_register_limit_is_three_per_minute(two_instances):
     for n in range(4):
         r = await (a, b)[n % 2].post(
             "/api/v1/auth/register",
-            json={"email": f"r{n}@example.com", "nickname": f"reg{n}", "password": PASSWORD},
+            json={
+                "email": f"r{n}@example.com",
+                "nickname": f"reg{n}",
+                "password": PASSWORD,
+                "date_of_birth": "1990-01-01",
+            },
         )
         statuses.append(r.status_code)
     assert statuses == [201, 201, 201, 429]
@@ -67,10 +72,16 @@ async def test_general_limit_counts_per_user_across_instances(two_instances):
     a, b = two_instances
     await a.post(
         "/api/v1/auth/register",
-        json={"email": "g@example.com", "nickname": "general", "password": PASSWORD},
+        json={
+            "email": "g@example.com",
+            "nickname": "general",
+            "password": PASSWORD,
+            "date_of_birth": "1990-01-01",
+        },
     )
     login = await b.post(
-        "/api/v1/auth/login", json={"email": "g@example.com", "password": PASSWORD}
+        "/api/v1/auth/login",
+        json={"email": "g@example.com", "password": PASSWORD},
     )
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     statuses = [

@@ -65,7 +65,12 @@ def test_fuzzing_an_endpoint_finds_no_5xx_and_no_schema_violation(operation, set
     async def seed() -> int:
         r = await client.post(
             "/api/v1/auth/register",
-            json={"email": "op@example.com", "nickname": "fuzzop", "password": "x" * 12},
+            json={
+                "email": "op@example.com",
+                "nickname": "fuzzop",
+                "password": "x" * 12,
+                "date_of_birth": "1990-01-01",
+            },
         )
         user_id = r.json()["id"]
         async with container.sessions() as db:

@@ -122,17 +122,6 @@ async def test_a_withdrawal_is_refused_when_no_fresh_rate_exists(payments, conta
     assert (await balances(container, user)).wallet == 100_000
 
 
-async def test_large_withdrawals_need_verified_kyc(payments, container):
-    deps = _deps(payments, kyc_required_above_krw=100_000)
-    unverified = await make_user(container)
-    await fund(container, unverified, 500_000)
-    with pytest.raises(wd.KycRequired):
-        await _request(deps, unverified, amount=200_000)
-    verified = await make_user(container, kyc="verified")
-    await fund(container, verified, 500_000)
-    assert (await _request(deps, verified, amount=200_000)).status == "pending"
-
-
 async def test_parallel_withdrawals_racing_one_balance_never_overdraw(payments, container):
     user = await make_user(container)
     await fund(container, user, 100_000)

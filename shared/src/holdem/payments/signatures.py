@@ -57,12 +57,15 @@ def sign(body: bytes, secret: str) -> str:
     return signature_of(parse_body(body), secret)
 
 
-def verify(body: bytes, signature: str | None, secret: str) -> Any:
-    """Parse `body` and check its signature in constant time; returns the parsed body."""
+def verify(body: bytes, signature: str | None, secret: str, header: str = SIGNATURE_HEADER) -> Any:
+    """Parse `body` and check its signature in constant time; returns the parsed body.
+
+    `header` names where the signature came from, for the error message only.
+    """
     if not secret:
         raise InvalidSignature("no webhook secret is configured: every delivery is refused")
     if not signature:
-        raise InvalidSignature(f"the {SIGNATURE_HEADER} header is missing")
+        raise InvalidSignature(f"the {header} header is missing")
     parsed = parse_body(body)
     expected = signature_of(parsed, secret)
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):

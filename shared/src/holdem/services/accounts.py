@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -96,8 +96,17 @@ class Accounts:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
-    async def register(self, email: str, nickname: str, password: str) -> User:
-        """Create a player account.
+    async def register(
+        self,
+        email: str,
+        nickname: str,
+        password: str,
+        *,
+        date_of_birth: date | None = None,
+        country: str | None = None,
+    ) -> User:
+        """Create a player account. The API checks the age and country first
+        (`holdem.services.jurisdiction`) and passes what it checked, to be kept.
 
         Raises:
             EmailTaken, NicknameTaken: the email or nickname is already in use.
@@ -115,7 +124,13 @@ class Accounts:
             ).first()
             if taken is not None:
                 raise _taken_error(email, taken.email)
-            user = User(email=email, nickname=nickname, password_hash=password_hash)
+            user = User(
+                email=email,
+                nickname=nickname,
+                password_hash=password_hash,
+                date_of_birth=date_of_birth,
+                country=country,
+            )
             db.add(user)
             try:
                 await db.commit()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -43,12 +43,12 @@ from holdem.adapters.gateway.base import GatewayError, PaymentGateway
 from holdem.adapters.orm.payments import Deposit, DepositAddress
 from holdem.adapters.orm.users import User
 from holdem.adapters.rates import Quote, RateService, RateUnavailable
-from holdem.config import MoneySettings
+from holdem.config import AmlSettings, MoneySettings
 from holdem.ledger.amounts import MAX_WON
 from holdem.payments.coins import Coin, CoinRegistry
 from holdem.payments.conversion import krw_for_crypto
 from holdem.payments.errors import InvalidAddress, UnsupportedCoin
-from holdem.services import errors, ledger, protection
+from holdem.services import aml, errors, ledger, protection
 from holdem.services.gateway_callbacks import (
     SignedCallback,
     WebhookMalformed,
@@ -156,6 +156,7 @@ class DepositDeps:
     gateway: PaymentGateway | None = None
     clock: Clock = lambda: datetime.now(UTC)
     rate_budget_s: float = 1.0
+    aml: AmlSettings = field(default_factory=AmlSettings)
 
 
 def coin_registry(money: MoneySettings) -> CoinRegistry:
@@ -384,7 +385,9 @@ async def _record(deps: DepositDeps, notice: DepositNotice, coin: Coin) -> Depos
             if grew:
                 _grow(deposit, notice, confirmations, now)
             return DepositResult(Outcome.AWAITING_RATE, deposit.id)
-        credited = await _credit(session, deposit, coin, quote, now, notice if grew else None)
+        credited = await _credit(
+            session, deposit, coin, quote, now, deps.aml, notice if grew else None
+        )
     if deposit.status == "over_limit":
         return DepositResult(Outcome.OVER_LIMIT, deposit.id)
     return DepositResult(Outcome.CREDITED, deposit.id, deposit.amount_krw, credited)
@@ -421,6 +424,7 @@ async def _credit(
     coin: Coin,
     quote: Quote,
     now: datetime,
+    aml_settings: AmlSettings,
     grown_by: DepositNotice | None = None,
 ) -> tuple[Notice, ...]:
     """Credit a locked, confirmed deposit through the ledger (its key makes it once only).
@@ -429,6 +433,7 @@ async def _credit(
     ledger posts first, while the row is unchanged (nothing of it to flush before the post);
     the row's new values then go out in one UPDATE at commit. A deposit worth more than
     `MAX_WON` at this rate is marked ``over_limit`` instead (no notice: an operator decides).
+    The AML deposit rules run in the same transaction, after the post.
     """
     assert deposit.user_id is not None
     crypto_amount = Decimal(deposit.crypto_amount if grown_by is None else grown_by.actually_paid)
@@ -465,6 +470,14 @@ async def _credit(
             locked=locked,
         )
         transaction_id = posted.transaction_id
+        await aml.on_deposit_credited(
+            session,
+            aml_settings,
+            user_id=deposit.user_id,
+            amount_krw=amount_krw,
+            ledger_transaction_id=transaction_id,
+            now=now,
+        )
     deposit.amount_krw = amount_krw
     deposit.rate_krw = quote.rate
     deposit.status = "credited"
@@ -524,7 +537,7 @@ async def credit_waiting_deposits(deps: DepositDeps, limit: int = 100) -> int:
                 .all()
             )
             for deposit in rows:
-                notices += await _credit(session, deposit, coin, quote, deps.clock())
+                notices += await _credit(session, deposit, coin, quote, deps.clock(), deps.aml)
                 credited += deposit.status == "credited"
     await deps.notifier.notify_all(notices)
     return credited

@@ -95,9 +95,32 @@ M = TypeVar("M", bound=SignedCallback)
 def verify_callback(
     body: bytes, signature: str | None, money: MoneySettings, now: datetime, model: type[M]
 ) -> M:
-    """Verify and validate one delivery as `model`, or raise the error that says why."""
+    """Verify and validate one gateway delivery as `model`, or raise the error that says why."""
+    return verify_signed(
+        body,
+        signature,
+        model,
+        secret=money.webhook_secret.get_secret_value(),
+        window_s=money.webhook_replay_window_s,
+        now=now,
+    )
+
+
+def verify_signed(
+    body: bytes,
+    signature: str | None,
+    model: type[M],
+    *,
+    secret: str,
+    window_s: int,
+    now: datetime,
+    header: str = signatures.SIGNATURE_HEADER,
+) -> M:
+    """Verify and validate one signed delivery of any provider that signs as the gateway
+    does (the KYC provider too): HMAC-SHA512 of the canonical body with `secret`, a JSON
+    object valid as `model`, stamped within `window_s` of `now`."""
     try:
-        parsed = signatures.verify(body, signature, money.webhook_secret.get_secret_value())
+        parsed = signatures.verify(body, signature, secret, header)
     except InvalidSignature as exc:
         if isinstance(exc.__cause__, ValueError | UnicodeDecodeError):
             raise WebhookMalformed("the body is not JSON") from exc
@@ -113,9 +136,7 @@ def verify_callback(
         ]
         raise WebhookPayloadInvalid(f"the {model.what} is invalid", {"problems": problems}) from exc
     try:
-        signatures.check_fresh(
-            callback.stamped_at_ms(), int(now.timestamp() * 1000), money.webhook_replay_window_s
-        )
+        signatures.check_fresh(callback.stamped_at_ms(), int(now.timestamp() * 1000), window_s)
     except StaleDelivery as exc:
         raise WebhookStale(exc.message, exc.details) from exc
     return callback
@@ -130,4 +151,5 @@ __all__ = [
     "WebhookStale",
     "check_source",
     "verify_callback",
+    "verify_signed",
 ]

@@ -44,6 +44,8 @@ class NoticeKind(StrEnum):
     WITHDRAWAL_CANCELLED = "withdrawal_cancelled"
     WITHDRAWAL_PAID = "withdrawal_paid"
     WITHDRAWAL_FAILED = "withdrawal_failed"
+    WITHDRAWAL_KYC_REQUIRED = "withdrawal_kyc_required"
+    KYC_STATUS_CHANGED = "kyc_status_changed"
     RAKEBACK_PAID = "rakeback_paid"
 
 
@@ -55,6 +57,8 @@ EMAILED = frozenset(
         NoticeKind.WITHDRAWAL_PAID,
         NoticeKind.WITHDRAWAL_FAILED,
         NoticeKind.WITHDRAWAL_REJECTED,
+        NoticeKind.WITHDRAWAL_KYC_REQUIRED,
+        NoticeKind.KYC_STATUS_CHANGED,
         NoticeKind.RAKEBACK_PAID,
     }
 )
@@ -139,6 +143,8 @@ SUBJECTS: dict[NoticeKind, str] = {
     NoticeKind.WITHDRAWAL_PAID: "Your withdrawal has been paid",
     NoticeKind.WITHDRAWAL_FAILED: "Your withdrawal could not be paid — funds returned",
     NoticeKind.WITHDRAWAL_REJECTED: "Your withdrawal was rejected — funds returned",
+    NoticeKind.WITHDRAWAL_KYC_REQUIRED: "Your withdrawal waits for identity verification",
+    NoticeKind.KYC_STATUS_CHANGED: "Your identity verification status has changed",
     NoticeKind.RAKEBACK_PAID: "Your weekly rakeback has been paid",
 }
 

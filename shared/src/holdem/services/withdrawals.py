@@ -3,9 +3,13 @@
 The life of a withdrawal (`holdem.payments.withdrawals` has the table of steps):
 
 1. `request_withdrawal` — minimum amount, the address checked for the coin's chain and
-   network, KYC gate, a fresh rate (else refused), the quote (KRW → coin, rounded down) and
-   the amount reserved at once (wallet → pending) through the ledger. Idempotent per user
-   and ``Idempotency-Key``: the same key and body return the same withdrawal.
+   network, a fresh rate (else refused), the quote (KRW → coin, rounded down) and the amount
+   reserved at once (wallet → pending) through the ledger. Idempotent per user and
+   ``Idempotency-Key``: the same key and body return the same withdrawal. In the same
+   transaction: the KYC gate (`holdem.services.kyc.needs_verification`: past the
+   cumulative threshold an unverified player's withdrawal stays pending with
+   ``kyc_required`` until verified) and the AML rules (`holdem.services.aml`: an open flag
+   of a holding rule holds it for an operator).
 2. It waits ``MONEY__WITHDRAWAL_DELAY_S`` (24 h). `schedule_payouts` (the scheduler Lambda)
    approves due ones up to ``MONEY__AUTO_APPROVE_LIMIT_KRW`` automatically; larger ones
    wait for an operator (`decide`: approve / hold / release / reject). Rejecting or
@@ -55,7 +59,7 @@ from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.users import User
 from holdem.adapters.rates import RateService, RateUnavailable
-from holdem.config import MoneySettings
+from holdem.config import AmlSettings, MoneySettings
 from holdem.payments.coins import KNOWN_COINS, CoinRegistry
 from holdem.payments.conversion import crypto_for_krw
 from holdem.payments.errors import IllegalTransition, InvalidAddress, UnsupportedCoin
@@ -67,7 +71,7 @@ from holdem.payments.withdrawals import (
     WithdrawalStatus,
     transition,
 )
-from holdem.services import errors, ledger, ledger_errors
+from holdem.services import aml, errors, kyc, ledger, ledger_errors
 from holdem.services.admin import record_action
 from holdem.services.gateway_callbacks import SignedCallback, verify_callback
 from holdem.services.notifications import Notice, NoticeKind, Notifier
@@ -80,6 +84,8 @@ PROCESSING_LEASE = timedelta(minutes=15)
 """How long a picked withdrawal belongs to its payout message before it is re-enqueued."""
 PENDING_POLL = timedelta(minutes=2)
 """When the gateway accepted a payout but has not sent it yet, look again after this."""
+AML_HOLD_REASON = "held for review"
+"""The reason a withdrawal held by an AML flag shows (the rule is for operators only)."""
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -97,7 +103,9 @@ class WithdrawalCoinNotAccepted(errors.InvalidInput):
     code = "unsupported_coin"
 
 
-class KycRequired(errors.Forbidden):
+class KycRequired(errors.Conflict):
+    """The withdrawal waits for the player's verified KYC: it cannot be approved yet."""
+
     code = "kyc_required"
 
 
@@ -146,6 +154,7 @@ class WithdrawalDeps:
     gateway: PaymentGateway | None = None
     enqueue: Enqueue | None = None
     clock: Clock = field(default=lambda: datetime.now(UTC))
+    aml: AmlSettings = field(default_factory=AmlSettings)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -169,6 +178,8 @@ class WithdrawalView:
     tx_hash: str | None
     attempts: int
     failure_reason: str | None
+    kyc_required: bool = False
+    """It waits for the player's verified KYC (``MONEY__KYC_REQUIRED_ABOVE_KRW``)."""
 
     @classmethod
     def of(cls, row: Withdrawal) -> WithdrawalView:
@@ -188,6 +199,7 @@ class WithdrawalView:
             row.tx_hash,
             row.attempts,
             row.failure_reason,
+            row.kyc_hold,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -201,6 +213,7 @@ class WithdrawalView:
             "rate_krw": None if self.rate_krw is None else str(self.rate_krw),
             "due_at": self.due_at.isoformat(),
             "tx_hash": self.tx_hash,
+            "kyc_required": self.kyc_required,
         }
 
 
@@ -243,14 +256,8 @@ async def request_withdrawal(
         existing = await _by_key(session, scoped_key)
         if existing is not None:
             return _replay(existing, amount_krw, spec.symbol, canonical)
-        user = await session.get(User, user_id)
-        if user is None:
+        if await session.get(User, user_id) is None:
             raise errors.NotFound("no such user")
-        if amount_krw > deps.money.kyc_required_above_krw and user.kyc_status != "verified":
-            raise KycRequired(
-                f"withdrawals above ₩{deps.money.kyc_required_above_krw:,} need verified KYC",
-                {"kyc_status": user.kyc_status},
-            )
     if deps.rates is None:
         raise RateUnavailableError("no exchange-rate source is configured")
     try:
@@ -262,6 +269,18 @@ async def request_withdrawal(
     crypto_amount = crypto_for_krw(amount_krw, quote.rate, spec.decimals)
     now = deps.clock()
     async with deps.sessions() as session, session.begin():
+        # The user's row lock orders this user's requests: each sees the others' amounts in
+        # the KYC total.
+        kyc_status = (
+            await session.execute(
+                select(User.kyc_status).where(User.id == user_id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if kyc_status is None:  # the account was deleted while the rate was fetched
+            raise errors.NotFound("no such user")
+        kyc_hold = await kyc.needs_verification(
+            session, user_id, kyc_status, amount_krw, deps.money.kyc_required_above_krw
+        )
         inserted = await session.execute(
             insert(Withdrawal)
             .values(
@@ -273,6 +292,7 @@ async def request_withdrawal(
                 crypto_amount=crypto_amount,
                 rate_krw=quote.rate,
                 status=WithdrawalStatus.PENDING.value,
+                kyc_hold=kyc_hold,
                 due_at=now + timedelta(seconds=deps.money.withdrawal_delay_s),
                 created_at=now,
                 updated_at=now,
@@ -304,8 +324,17 @@ async def request_withdrawal(
             ) from exc
         row = await session.get(Withdrawal, new_id)
         assert row is not None
+        held = await aml.on_withdrawal_requested(session, deps.aml, row, now)
+        if held:
+            await _step(session, row, WithdrawalEvent.HOLD, now, reason=AML_HOLD_REASON)
+            await aml.mark_held(session, deps.aml, row)
         view = WithdrawalView.of(row)
-    await deps.notifier.notify(Notice(user_id, NoticeKind.WITHDRAWAL_REQUESTED, view.to_json()))
+    notices = [Notice(user_id, NoticeKind.WITHDRAWAL_REQUESTED, view.to_json())]
+    if held:  # the player hears it is held for review, never which rule fired
+        notices.append(Notice(user_id, NoticeKind.WITHDRAWAL_HELD, view.to_json()))
+    if kyc_hold:
+        notices.append(Notice(user_id, NoticeKind.WITHDRAWAL_KYC_REQUIRED, view.to_json()))
+    await deps.notifier.notify_all(notices)
     return view
 
 
@@ -417,6 +446,11 @@ async def decide(
     now = deps.clock()
     async with deps.sessions() as session, session.begin():
         row = await _locked(session, withdrawal_id)
+        if action is OperatorAction.APPROVE and row.kyc_hold:
+            raise KycRequired(
+                "this withdrawal waits for the player's verified KYC",
+                {"withdrawal_id": row.id},
+            )
         before = row.status
         target = await _step(session, row, WithdrawalEvent(action.value), now, reason=reason)
         row.decided_by = operator_id
@@ -505,6 +539,7 @@ async def schedule_payouts(deps: WithdrawalDeps, limit: int = 100) -> ScheduleRe
                         Withdrawal.status == WithdrawalStatus.PENDING.value,
                         Withdrawal.due_at <= now,
                         Withdrawal.amount_krw <= deps.money.auto_approve_limit_krw,
+                        Withdrawal.kyc_hold.is_(False),
                     )
                     .order_by(Withdrawal.due_at)
                     .limit(limit)

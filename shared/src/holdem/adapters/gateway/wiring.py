@@ -1,7 +1,8 @@
 """Builds the payment adapters from settings, once per process (a Lambda cold start).
 
-`PaymentsRuntime.build(container)` gives the gateway client, the rate service, the notifier
-and the coin registry; `.deposits()` and `.withdrawals()` hand them to the use cases.
+`PaymentsRuntime.build(container)` gives the gateway client, the rate service, the notifier,
+the coin registry and the KYC provider; `.deposits()`, `.withdrawals()` and `.kyc()` hand
+them to the use cases.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from typing import Any
 
 from holdem.adapters.gateway.base import PaymentGateway
 from holdem.adapters.gateway.nowpayments import NowPaymentsGateway
+from holdem.adapters.kyc import HttpKycProvider, KycProvider
 from holdem.adapters.rates import PROVIDERS, RateService
 from holdem.bootstrap import Container
 from holdem.payments.coins import CoinRegistry
 from holdem.services.deposits import DepositDeps, coin_registry
+from holdem.services.kyc import KycDeps
 from holdem.services.notifications import Notifier, SendToQueue, sqs_sender
 from holdem.services.withdrawals import Enqueue, WithdrawalDeps
 
@@ -27,6 +30,7 @@ class PaymentsRuntime:
     rates: RateService
     notifier: Notifier
     enqueue: Enqueue | None = None
+    kyc_provider: KycProvider | None = None
 
     @classmethod
     def build(
@@ -37,6 +41,7 @@ class PaymentsRuntime:
         rates: RateService | None = None,
         send_notice: SendToQueue | None = None,
         enqueue: Enqueue | None = None,
+        kyc_provider: KycProvider | None = None,
     ) -> PaymentsRuntime:
         """Adapters from the container's settings; pass any of them to replace it."""
         settings = container.settings
@@ -66,6 +71,13 @@ class PaymentsRuntime:
         queue_url = settings.aws.notification_queue_url
         if send_notice is None and queue_url:
             send_notice = sqs_sender(queue_url, settings.aws.region, settings.aws.endpoint_url)
+        kyc = settings.kyc
+        if kyc_provider is None and kyc.provider_api_key.get_secret_value():
+            kyc_provider = HttpKycProvider(
+                kyc.provider_base_url,
+                kyc.provider_api_key.get_secret_value(),
+                callback_url=kyc.callback_url,
+            )
         return cls(
             container,
             coin_registry(money),
@@ -73,12 +85,19 @@ class PaymentsRuntime:
             rates,
             Notifier(container.redis, send_notice),
             enqueue,
+            kyc_provider,
         )
 
     def deposits(self) -> DepositDeps:
         money = self.container.settings.money
         return DepositDeps(
-            self.container.sessions, money, self.coins, self.rates, self.notifier, self.gateway
+            self.container.sessions,
+            money,
+            self.coins,
+            self.rates,
+            self.notifier,
+            self.gateway,
+            aml=self.container.settings.aml,
         )
 
     def withdrawals(self) -> WithdrawalDeps:
@@ -91,11 +110,20 @@ class PaymentsRuntime:
             self.notifier,
             self.gateway,
             self.enqueue,
+            aml=self.container.settings.aml,
+        )
+
+    def kyc(self) -> KycDeps:
+        settings = self.container.settings
+        return KycDeps(
+            self.container.sessions, settings.money, settings.kyc, self.notifier, self.kyc_provider
         )
 
     async def aclose(self) -> None:
         await self.gateway.aclose()
         await self.rates.aclose()
+        if self.kyc_provider is not None:
+            await self.kyc_provider.aclose()
 
 
 def sqs_enqueue(queue_url: str, region: str, endpoint_url: str | None) -> Enqueue:

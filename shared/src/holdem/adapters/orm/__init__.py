@@ -2,6 +2,7 @@
 
 from holdem.adapters.orm import (
     admin,
+    compliance,
     economy,
     hands,
     idempotency,
@@ -17,6 +18,7 @@ from holdem.adapters.orm.base import Base
 __all__ = [
     "Base",
     "admin",
+    "compliance",
     "economy",
     "hands",
     "idempotency",

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -97,5 +98,7 @@ class Withdrawal(Base):
     tx_hash: Mapped[str | None] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failure_reason: Mapped[str | None] = mapped_column(String(255))
+    kyc_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    """Pending until the player's KYC is verified (the scheduler and operators wait)."""
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from holdem.adapters.orm.base import Base, created_at_column
@@ -26,7 +35,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="player", server_default="player")
     kyc_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    kyc_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When `kyc_status` last changed (an operator, or the provider's event time)."""
     is_locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    """Given at registration (checked against the minimum age); None for older accounts."""
+    country: Mapped[str | None] = mapped_column(String(2))
+    """The country the account registered from, as the jurisdiction check saw it."""
     created_at: Mapped[datetime] = created_at_column()
 
 
