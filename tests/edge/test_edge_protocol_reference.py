@@ -132,6 +132,7 @@ async def test_a_played_game_sends_every_documented_field_results_first_and_stri
     assert nxt["hand"] == hand + 1
     await b.sit_out(table_id)
     await b.sit_in(table_id)
+    assert (await b.reality_check_ack(table_id))["acknowledged"] is False  # none was due
     left = await b.leave(table_id)
     assert left["left"] is False
     assert left["after_hand"] is True

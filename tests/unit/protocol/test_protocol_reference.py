@@ -170,6 +170,8 @@ SERVICE_CODES_AT_TABLES = {
     service_errors.SeatTaken.code,
     ledger_errors.InsufficientFunds.code,
     ledger_errors.UnknownAccountOwner.code,
+    service_errors.LossLimitReached.code,
+    service_errors.SelfExcluded.code,
 }
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "OpeningView",
     "Pong",
     "PotView",
+    "RealityCheck",
     "Reconnect",
     "Result",
     "SeatView",
@@ -313,6 +314,7 @@ class Result(TypedDict):
     left: NotRequired[bool]
     after_hand: NotRequired[bool]
     channel: NotRequired[str]
+    acknowledged: NotRequired[bool]
 
 
 class ErrorMessage(TypedDict):
@@ -330,6 +332,16 @@ class Notice(TypedDict):
     table_id: int
     code: str
     message: str
+
+
+class RealityCheck(TypedDict):
+    """To the player, at the end of a hand once their reality-check interval has passed: time
+    played and net result at this table; dealt in again after ``reality_check_ack``."""
+
+    type: Literal["reality_check"]
+    table_id: int
+    played_s: int
+    net: int
 
 
 class Reconnect(TypedDict):
@@ -358,6 +370,7 @@ SERVER_MESSAGES: dict[str, type] = {
     "result": Result,
     "error": ErrorMessage,
     "notice": Notice,
+    "reality_check": RealityCheck,
     "reconnect": Reconnect,
     "lobby": Lobby,
     "pong": Pong,
@@ -399,6 +412,7 @@ RESULTS: dict[str, frozenset[str]] = {
     "top_up": frozenset(["seat", "stack"]),
     "leave": frozenset(["seat", "left", "after_hand"]),
     "unsubscribe": frozenset(["channel"]),
+    "reality_check_ack": frozenset(["seat", "acknowledged"]),
 }
 """The details a ``result`` carries, by the command it answers (``leave``: ``seat`` unless
 a spectator left, ``after_hand`` when the player's hand is still running)."""
