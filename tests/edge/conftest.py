@@ -294,6 +294,14 @@ async def ledger_report(container):
         return await ledger.conservation_report(session)
 
 
+async def assert_every_won_kept(container, user_ids: list[int], funds: int) -> None:
+    """The ledger is clean, and the players' money plus the house's rake is what they were
+    funded with (each `funds`): no won made or lost by play or by a fault."""
+    report = await ledger_report(container)
+    assert report.ok, report.violations
+    assert await player_total(container, user_ids) + report.totals.rake == len(user_ids) * funds
+
+
 async def player_total(container, user_ids: list[int]) -> int:
     from holdem.services import ledger
 

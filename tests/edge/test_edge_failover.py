@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from holdem.adapters.orm.hands import Hand
 from holdem.client import Bot, BotStrategy, ClosedError
-from tests.edge.conftest import ledger_report, player_total, url_of
+from tests.edge.conftest import assert_every_won_kept, ledger_report, url_of
 
 BUY_IN = 200_000
 FUNDS = 1_000_000
@@ -129,10 +129,7 @@ async def test_sigkill_of_the_owner_mid_hand_another_server_resumes_the_hand(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    report = await ledger_report(container)
-    assert report.ok, report.violations
-    ids = [p.user_id for p in players]
-    assert await player_total(container, ids) + report.totals.rake == len(ids) * FUNDS
+    await assert_every_won_kept(container, [p.user_id for p in players], FUNDS)
     print(f"takeover after SIGKILL: {takeover_s:.2f} s")
 
 
@@ -192,10 +189,7 @@ async def test_redis_flushed_mid_hand_voids_the_hand_and_restores_the_stacks(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    report = await ledger_report(container)
-    assert report.ok, report.violations
-    ids = [p.user_id for p in players]
-    assert await player_total(container, ids) + report.totals.rake == len(ids) * FUNDS
+    await assert_every_won_kept(container, [p.user_id for p in players], FUNDS)
 
 
 async def test_postgres_stopped_at_hand_end_settlement_waits_then_lands(

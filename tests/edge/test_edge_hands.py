@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.client import Bot, BotStrategy
-from tests.edge.conftest import ledger_report, player_total, url_of
+from tests.edge.conftest import assert_every_won_kept, url_of
 
 BUY_IN = 200_000
 FUNDS = 1_000_000
@@ -47,9 +47,4 @@ async def test_bots_play_full_hands_and_every_won_is_accounted_for(
     assert written >= 3
     assert events > 0
     assert parts >= 2 * written
-    report = await ledger_report(container)
-    assert report.ok, report.violations
-    assert (
-        await player_total(container, [p.user_id for p in players]) + report.totals.rake
-        == seats * FUNDS
-    )
+    await assert_every_won_kept(container, [p.user_id for p in players], FUNDS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from holdem.adapters.leases import LeaseStore
-from tests.edge.conftest import ledger_report, player_total, url_of
+from tests.edge.conftest import assert_every_won_kept, url_of
 from tests.edge.test_edge_failover import FUNDS, hands_written, seat_bots, wait_until
 
 TABLES = 4
@@ -55,7 +55,4 @@ async def test_a_server_that_starts_later_gets_tables_handed_over_between_hands(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    report = await ledger_report(container)
-    assert report.ok, report.violations
-    ids = [p.user_id for p in players]
-    assert await player_total(container, ids) + report.totals.rake == len(ids) * FUNDS
+    await assert_every_won_kept(container, [p.user_id for p in players], FUNDS)

@@ -70,9 +70,6 @@ class Fleet:
             pipe.zrem(WORKERS, self.worker_id)
             await pipe.execute()
 
-    async def is_alive(self, worker_id: str) -> bool:
-        return bool(await self._redis.exists(_alive_key(worker_id)))
-
     async def absent(self, worker_ids: list[str]) -> set[str]:
         """Those of `worker_ids` with no connection subscribed to their presence channel (one
         ``PUBSUB NUMSUB``): dead, or cut off from Redis."""
