@@ -117,8 +117,10 @@ def _poll(url: str, found, timeout: float = 30):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            value = found(httpx.get(url, timeout=5).json()["data"])
-        except httpx.HTTPError:
+            answer = httpx.get(url, timeout=5)
+            # A Prometheus still starting answers 503 with a plain-text body: not yet.
+            value = found(answer.json()["data"]) if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
             value = None
         if value is not None:
             return value
