@@ -103,11 +103,24 @@ class _ServerProcess:
 
 
 class PostgresServer(_ServerProcess):
-    """A private PostgreSQL cluster. As root, the server runs as the `postgres` user."""
+    """A private PostgreSQL cluster. As root, the server runs as the `postgres` user.
 
-    def __init__(self, state_dir: Path, *, durable: bool = True, port: int | None = None) -> None:
+    It trusts every connection unless given a `password`: then it checks passwords
+    (``scram-sha-256``, as RDS does) and `password` is the ``postgres`` superuser's, so a test can
+    see a wrong or rotated password refused.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        durable: bool = True,
+        port: int | None = None,
+        password: str | None = None,
+    ) -> None:
         self._state_dir = state_dir
         self._durable = durable
+        self._password = password
         self.port = port or free_port()
         self._bins = postgres_binaries()
         self._run_as = _POSTGRES_USER if os.geteuid() == 0 else None
@@ -118,7 +131,8 @@ class PostgresServer(_ServerProcess):
         return self._state_dir / "postgres.log"
 
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
-        return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
+        login = "postgres" if self._password is None else f"postgres:{self._password}"
+        return f"{driver}://{login}@127.0.0.1:{self.port}/{database}"
 
     def _choose_data_dir(self) -> Path:
         wanted = self._state_dir / "pgdata"
@@ -143,19 +157,7 @@ class PostgresServer(_ServerProcess):
         """Initialise the cluster when new, start the server and wait until it accepts queries."""
         self._state_dir.mkdir(parents=True, exist_ok=True)
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run(
-                [
-                    str(self._bins.initdb),
-                    "-D",
-                    str(self.data_dir),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                ]
-            )
+            self._initdb()
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
@@ -172,6 +174,30 @@ class PostgresServer(_ServerProcess):
             argv += ["-c", f"{name}={value}"]
         self._spawn(argv, self.log_path, self._run_as, signal.SIGINT)
         _wait_until(self._accepts_queries, 60, "PostgreSQL", self.log_path)
+
+    def _initdb(self) -> None:
+        argv = [
+            str(self._bins.initdb),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+        if self._password is None:
+            self._run([*argv, "--auth=trust"])
+            return
+        # initdb reads the superuser's password from a file the server's user can read.
+        password_file = self.data_dir.parent / f"{self.data_dir.name}.password"
+        password_file.write_text(self._password + "\n")
+        if self._run_as is not None:
+            _chown(password_file, self._run_as)
+        try:
+            self._run([*argv, "--auth=scram-sha-256", f"--pwfile={password_file}"])
+        finally:
+            password_file.unlink()
 
     def _accepts_queries(self) -> bool:
         if self._proc is not None and self._proc.poll() is not None:

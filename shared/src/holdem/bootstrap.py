@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from holdem.adapters.database import (
+    DatabaseLogin,
     StatementPool,
     create_engine,
     create_statement_pool,
@@ -59,11 +60,13 @@ def bootstrap(settings: Settings | None = None, *, component: str | None = None)
         settings,
         component=component or os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "holdem",
     )
-    engine = create_engine(settings)
+    # One login for both pools: a password re-read after a rotation serves them both.
+    login = DatabaseLogin.of(settings)
+    engine = create_engine(settings, login)
     return Container(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        statements=create_statement_pool(settings),
+        statements=create_statement_pool(settings, login),
         redis=create_redis(settings),
     )

@@ -29,6 +29,9 @@ class DatabasePool(BaseModel):
     # one more round trip per request for connections that were just seen working.
     pool_pre_ping_idle_s: float = 1.0
     statement_timeout_ms: int = 30_000
+    login_reread_s: float = 10.0
+    """When PostgreSQL refuses the password (a scheduled rotation changed it), the login is read
+    again from its secret at most once per this many seconds per process."""
 
 
 class RedisPool(BaseModel):
@@ -252,6 +255,9 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/holdem"
     redis_url: str = "redis://127.0.0.1:6379/0"
     sentry_dsn: SecretStr | None = None
+    secret_references: dict[str, str] = Field(default_factory=dict)
+    """What each variable resolved from Secrets Manager held before (``SECRET_REFERENCES``,
+    written by `holdem.adapters.secret_refs`): a secret can be read again."""
     db: DatabasePool = DatabasePool()
     redis: RedisPool = RedisPool()
     ws: WebSocketLimits = WebSocketLimits()

@@ -11,19 +11,24 @@ An engine's pooled connection is pre-pinged when it comes out of the pool after 
 for ``db.pool_pre_ping_idle_s`` or longer (0: on every checkout, SQLAlchemy's own pre-ping).
 A failed ping invalidates the whole pool, as SQLAlchemy's pre-ping does; a connection that
 dies while in use fails its statement (a 503 at the API) and invalidates the pool too.
+
+New connections log in with `DatabaseLogin`: after a scheduled rotation of the component's
+password, the first refused connection reads the secret again and the process goes on without
+a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, event, exc
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -32,7 +37,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util import await_
 
+from holdem.adapters.secret_refs import SecretValue
 from holdem.config import Settings
 
 _IDLE_SINCE = "idle_since"
@@ -46,6 +53,122 @@ def violated_constraint(error: exc.IntegrityError) -> str:
     """The name of the constraint or unique index PostgreSQL reports ('' when it names none)."""
     diag = getattr(error.orig, "diag", None)
     return str(getattr(diag, "constraint_name", None) or "")
+
+
+class DatabaseLogin:
+    """The URL a process's new PostgreSQL connections log in with.
+
+    Secrets Manager rotates each component's password (template.yaml, every
+    ``DatabaseRotationDays``): PostgreSQL and the secret change together, while the process
+    resolved ``DATABASE_URL`` when it started. When the server asks for the password and still
+    refuses the connection, the URL is read again from its secrets (`SecretValue`: at most once
+    per ``db.login_reread_s`` in a process, however many connections are refused at once) and
+    the connection is tried once more with it. Connections already open are not affected by a
+    rotation. Without a secret reference (local runs, tests) the URL is fixed.
+
+    Args:
+        url: The URL as resolved at start (``Settings.database_url``).
+        secret: Where to read it again; None when it names no secret.
+    """
+
+    def __init__(self, url: str, secret: SecretValue | None = None) -> None:
+        self._url = url
+        self._secret = secret
+
+    @classmethod
+    def of(cls, settings: Settings) -> DatabaseLogin:
+        """The login of ``DATABASE_URL``, read again from the secrets it referenced."""
+        template = settings.secret_references.get("DATABASE_URL")
+        if template is None:
+            return cls(settings.database_url)
+        reread = SecretValue(
+            template, settings.database_url, min_interval_s=settings.db.login_reread_s
+        )
+        return cls(settings.database_url, reread)
+
+    @property
+    def rereads(self) -> bool:
+        """Whether a refused login is read again (the URL names a secret)."""
+        return self._secret is not None
+
+    @property
+    def url(self) -> str:
+        """The URL new connections use now."""
+        return self._url if self._secret is None else self._secret.value
+
+    def replacement_for(self, refused: str, error: psycopg.OperationalError) -> str | None:
+        """The URL to try after `error` refused a connection to `refused`, or None: the error
+        is not a refused password, or the secrets hold the same login.
+
+        Blocking (it may call Secrets Manager): async callers run it in a thread.
+        """
+        if self._secret is None or not _password_refused(error):
+            return None
+        fresh = self._secret.replacement_for(refused)
+        if fresh is None:
+            self._explain(error)
+        return fresh
+
+    @contextmanager
+    def retrying(self) -> Iterator[None]:
+        """Around the second try: a refusal says where the login came from."""
+        try:
+            yield
+        except psycopg.OperationalError as error:
+            if _password_refused(error):
+                self._explain(error)
+            raise
+
+    def _explain(self, error: psycopg.OperationalError) -> None:
+        assert self._secret is not None
+        error.add_note(
+            "PostgreSQL refused DATABASE_URL's login as its secret holds it now "
+            f"({', '.join(self._secret.secrets)}, read again at most every "
+            f"{self._secret.min_interval_s:g} s)"
+        )
+
+
+def _password_refused(error: psycopg.OperationalError) -> bool:
+    """The server asked for the password, and the connection failed (libpq's own account:
+    no message text is read; RDS Proxy refuses a stale password the same way)."""
+    return error.pgconn is not None and bool(error.pgconn.used_password)
+
+
+def _credentials(url: str) -> dict[str, Any]:
+    parsed = make_url(url)
+    return {"user": parsed.username, "password": parsed.password}
+
+
+def _libpq_conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _log_in_with_current_password(engine: Engine, login: DatabaseLogin) -> Engine:
+    """Open the engine's connections with `login`'s current password, and once more with a
+    re-read one when PostgreSQL refuses it."""
+    if not login.rereads:
+        return engine
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(
+        dialect: Dialect, _: ConnectionPoolEntry, cargs: list[Any], cparams: dict[str, Any]
+    ) -> Any:
+        url = login.url
+        cparams.update(_credentials(url))
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except psycopg.OperationalError as error:
+            if dialect.is_async:  # Secrets Manager off the event loop
+                fresh = await_(asyncio.to_thread(login.replacement_for, url, error))
+            else:
+                fresh = login.replacement_for(url, error)
+            if fresh is None:
+                raise
+        cparams.update(_credentials(fresh))
+        with login.retrying():
+            return dialect.connect(*cargs, **cparams)
+
+    return engine
 
 
 def _connect_options(settings: Settings) -> str:
@@ -99,18 +222,22 @@ def _ping_after_idle(engine: Engine, settings: Settings) -> Engine:
     return engine
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """The asyncio engine used by the API, the functions and the table servers."""
+def create_engine(settings: Settings, login: DatabaseLogin | None = None) -> AsyncEngine:
+    """The asyncio engine used by the API, the functions and the table servers.
+
+    `login` (default: ``DatabaseLogin.of(settings)``) supplies each new connection's password.
+    """
     engine = create_async_engine(settings.database_url, **_engine_options(settings))
     _ping_after_idle(engine.sync_engine, settings)
+    _log_in_with_current_password(engine.sync_engine, login or DatabaseLogin.of(settings))
     return engine
 
 
 def create_blocking_engine(settings: Settings) -> Engine:
     """A synchronous engine, for migrations and operator commands."""
-    return _ping_after_idle(
-        create_sync_engine(settings.database_url, **_engine_options(settings)), settings
-    )
+    engine = create_sync_engine(settings.database_url, **_engine_options(settings))
+    _log_in_with_current_password(engine, DatabaseLogin.of(settings))
+    return _ping_after_idle(engine, settings)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
@@ -131,11 +258,14 @@ class StatementPool:
     failover) is closed and the statement sent once more on a new connection. Not knowing
     whether the first one committed is only harmless for a statement that may run twice with
     the same effect, hence the one entry point, `run_idempotent`. Built without I/O: the first
-    statement opens the first connection.
+    statement opens the first connection. Connections log in with `login` (a refused password
+    is read again, as the engine's are).
     """
 
-    def __init__(self, conninfo: str, *, size: int, keep: int, prepare: bool, options: str) -> None:
-        self._conninfo = conninfo
+    def __init__(
+        self, login: DatabaseLogin, *, size: int, keep: int, prepare: bool, options: str
+    ) -> None:
+        self._login = login
         self._keep = keep
         self._prepare = prepare
         self._options = options
@@ -156,8 +286,19 @@ class StatementPool:
             return await self._run(await self._connect(), query, params)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        url = self._login.url
+        try:
+            return await self._open(url)
+        except psycopg.OperationalError as error:
+            fresh = await asyncio.to_thread(self._login.replacement_for, url, error)
+            if fresh is None:
+                raise
+        with self._login.retrying():
+            return await self._open(fresh)
+
+    async def _open(self, url: str) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(
-            self._conninfo, autocommit=True, options=self._options
+            _libpq_conninfo(url), autocommit=True, options=self._options
         )
 
     async def _run(
@@ -186,12 +327,11 @@ class StatementPool:
             await connection.close()
 
 
-def create_statement_pool(settings: Settings) -> StatementPool:
-    """The process's `StatementPool`, sized like its engine (SPEC §7)."""
-    conninfo = make_url(settings.database_url).set(drivername="postgresql")
+def create_statement_pool(settings: Settings, login: DatabaseLogin | None = None) -> StatementPool:
+    """The process's `StatementPool`, sized like its engine (SPEC §7); `login` as the engine's."""
     lambda_runtime = settings.runtime == "lambda"
     return StatementPool(
-        conninfo.render_as_string(hide_password=False),
+        login or DatabaseLogin.of(settings),
         size=settings.db.pool_size + settings.db.max_overflow,
         keep=0 if lambda_runtime else settings.db.pool_size,
         prepare=not lambda_runtime,
