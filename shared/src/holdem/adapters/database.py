@@ -20,6 +20,7 @@ a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,8 @@ from holdem.adapters.secret_refs import SecretValue
 from holdem.config import Settings
 
 _IDLE_SINCE = "idle_since"
+
+log = logging.getLogger(__name__)
 
 Reader = AsyncSession | AsyncConnection
 """What a query that selects columns (rows, never ORM objects) runs on: a session, or a bare
@@ -107,6 +110,8 @@ class DatabaseLogin:
         fresh = self._secret.replacement_for(refused)
         if fresh is None:
             self._explain(error)
+        else:
+            log.warning("database password refused; trying the login its secret holds now")
         return fresh
 
     @contextmanager
