@@ -7,6 +7,7 @@ broken snippet, so a check that could never fail is caught too.
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -421,6 +422,32 @@ def test_the_image_base_is_one_argument_and_the_release_build_pins_it_by_digest(
     deploy = (ROOT / "docs/DEPLOY.md").read_text()
     assert "--build-arg PYTHON_IMAGE=$base" in deploy
     assert re.search(r"base=python:[\w.-]+@\$\(docker buildx imagetools inspect", deploy)
+    assert "ALLOW_UNPINNED_BASE" not in deploy.split("docker buildx build")[1].split("```")[0]
+
+
+def _pinned_base_check(image: str, allow: str = "") -> subprocess.CompletedProcess[str]:
+    script = ROOT / "edge/require-pinned-base.sh"
+    return subprocess.run(
+        ["sh", str(script), image, allow], capture_output=True, text=True, check=False
+    )
+
+
+def test_the_image_build_refuses_a_base_not_pinned_by_digest():
+    dockerfile = (ROOT / "edge/Dockerfile").read_text()
+    build_stage = dockerfile.split("FROM ${PYTHON_IMAGE} AS build", 1)[1].split("\nFROM ", 1)[0]
+    first_run = re.search(r"^RUN (.*)$", build_stage, re.MULTILINE)
+    assert first_run is not None
+    assert first_run.group(1) == (
+        'sh /usr/local/bin/require-pinned-base.sh "$PYTHON_IMAGE" "$ALLOW_UNPINNED_BASE"'
+    ), "the check runs before anything is installed"
+    digest = "0123456789abcdef" * 4
+    assert _pinned_base_check(f"python:3.12-slim@sha256:{digest}").returncode == 0
+    for unpinned in ("python:3.12-slim", "python:latest", f"python@sha256:{digest[:-1]}", ""):
+        refused = _pinned_base_check(unpinned)
+        assert refused.returncode == 1, unpinned
+        assert "not pinned by digest" in refused.stderr
+        assert "docker buildx imagetools inspect" in refused.stderr
+    assert _pinned_base_check("python:3.12-slim", "1").returncode == 0  # a local build says so
 
 
 def test_outputs_name_the_api_the_websocket_the_bucket_and_the_queues():
