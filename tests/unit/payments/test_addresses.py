@@ -12,13 +12,13 @@ from holdem.payments.addresses import (
     AddressKind,
     base58check_encode,
     eip55_checksum,
+    keccak_256,
     segwit_encode,
     validate_address,
     validate_bitcoin,
     validate_ethereum,
 )
 from holdem.payments.errors import InvalidAddress
-from holdem.payments.keccak import keccak_256
 
 VALID_MAINNET = [
     "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",  # P2PKH

@@ -15,8 +15,9 @@ import hashlib
 from enum import StrEnum
 from typing import Literal
 
+from Crypto.Hash import keccak
+
 from holdem.payments.errors import InvalidAddress
-from holdem.payments.keccak import keccak_256
 
 Network = Literal["mainnet", "testnet"]
 
@@ -173,6 +174,16 @@ def validate_bitcoin(address: str, network: Network = "mainnet") -> str:
 
 
 # --- Ethereum (EIP-55) -----------------------------------------------------------------
+
+
+def keccak_256(data: bytes) -> bytes:
+    """Keccak-256 as Ethereum uses it (the original Keccak padding, not NIST SHA3-256, which
+    `hashlib.sha3_256` is), from pycryptodome.
+
+    >>> keccak_256(b"").hex()
+    'c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470'
+    """
+    return keccak.new(data=data, digest_bits=256).digest()
 
 
 def eip55_checksum(address: str) -> str:
