@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devstack.lambda_runtime import InProcessInvoker, load_functions
+from devstack.paths import ROOT
 from devstack.scheduler import (
     Cron,
     Schedule,
@@ -20,6 +22,8 @@ from devstack.scheduler import (
 )
 from devstack.template import Resolver, load_template
 from tests.template.conftest import run_python
+
+TEMPLATE_TEXT = (ROOT / "template.yaml").read_text()
 
 
 def _schedule(expression: str, timezone: str = "Asia/Seoul") -> Schedule:
@@ -56,8 +60,52 @@ def test_last_day_of_month_and_day_names_and_ranges():
     assert _schedule("cron(0 12 L * ? *)", "UTC").next_after(after) == datetime(
         2027, 2, 28, 12, 0, tzinfo=UTC
     )
-    cron = Cron.parse("30 9 ? * MON-FRI 2027")
-    assert cron.days_of_week == frozenset({2, 3, 4, 5, 6})
+    weekdays = _schedule("cron(30 9 ? * MON-FRI 2027)", "UTC")
+    friday = datetime(2027, 2, 12, 10, 0, tzinfo=UTC)
+    assert weekdays.next_after(friday) == datetime(2027, 2, 15, 9, 30, tzinfo=UTC)  # Monday
+
+
+def test_eventbridge_numbers_the_days_of_the_week_from_sunday_as_1():
+    # Thursday 26 Nov 2026; EventBridge's 2 is Monday (classic cron's 1), 1 and 7 the weekend.
+    after = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+    assert _schedule("cron(0 4 ? * 2 *)", "UTC").next_after(after) == datetime(
+        2026, 11, 30, 4, 0, tzinfo=UTC
+    )
+    assert _schedule("cron(0 4 ? * 7 *)", "UTC").next_after(after) == datetime(
+        2026, 11, 28, 4, 0, tzinfo=UTC
+    )
+    assert _schedule("cron(0 4 ? * 1,7 *)", "UTC").next_after(after) == datetime(
+        2026, 11, 28, 4, 0, tzinfo=UTC
+    )
+    assert _schedule("cron(0 4 ? * 2-6 *)", "UTC").next_after(after) == datetime(
+        2026, 11, 27, 4, 0, tzinfo=UTC
+    )
+    # 1#2: the second Sunday of the month; 6L: the last Friday.
+    assert _schedule("cron(0 4 ? * 1#2 *)", "UTC").next_after(after) == datetime(
+        2026, 12, 13, 4, 0, tzinfo=UTC
+    )
+    assert _schedule("cron(0 4 ? * 6L *)", "UTC").next_after(after) == datetime(
+        2026, 11, 27, 4, 0, tzinfo=UTC
+    )
+    assert Cron.parse("0 4 ? * 2 *").classic == "0 4 * * 1"
+
+
+def test_the_year_field_limits_the_times():
+    after = datetime(2026, 11, 26, tzinfo=UTC)
+    assert _schedule("cron(0 0 1 JAN ? 2029-2030)", "UTC").next_after(after) == datetime(
+        2029, 1, 1, 0, 0, tzinfo=UTC
+    )
+    assert _schedule("cron(* * * * ? 2027)", "UTC").next_after(after) == datetime(
+        2027, 1, 1, 0, 0, tzinfo=UTC
+    )
+    assert _schedule("cron(0 0 * * ? 2025)", "UTC").next_after(after) is None
+
+
+@pytest.mark.parametrize(
+    "expression", sorted(set(re.findall(r"ScheduleExpression: (cron\(.*\))", TEMPLATE_TEXT)))
+)
+def test_every_cron_of_the_template_parses(expression):
+    assert _schedule(expression).next_after(datetime(2026, 11, 26, tzinfo=UTC)) is not None
 
 
 @pytest.mark.parametrize(
@@ -68,11 +116,15 @@ def test_last_day_of_month_and_day_names_and_ranges():
         "0 4 * * MON *",  # both day fields set
         "0 4 ? * ? *",  # neither
         "61 4 ? * MON *",
-        "0 4 ? * 1#2 *",  # unsupported here: say so rather than guess
+        "0 4 ? * 8 *",  # EventBridge's days of the week are 1-7
+        "0 4 ? * 0 *",
+        "0 4 15W * ? *",  # nearest weekday: unsupported here, say so rather than guess
+        "0 4 ? * MON 1969",
+        "0 4 ? * MON soon",
     ],
 )
 def test_bad_cron_expressions_are_refused_with_a_reason(body):
-    with pytest.raises(ScheduleExpressionError):
+    with pytest.raises(ScheduleExpressionError, match=r"cron\("):
         Cron.parse(body)
 
 

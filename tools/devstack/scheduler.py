@@ -3,8 +3,9 @@
 moto stores schedules but never fires them, so the local stack reads them from the template
 and fires them itself, at the cron time in the schedule's `ScheduleExpressionTimezone`.
 Supported expressions: `cron(min hour day-of-month month day-of-week year)` (6 fields, as
-EventBridge wants; `*`, `?`, lists, ranges, steps, `MON`..`SUN`, `JAN`..`DEC`, `L` for the last
-day of the month), `rate(N minutes|hours|days)` and `at(yyyy-mm-ddThh:mm:ss)`.
+EventBridge wants; `*`, `?`, lists, ranges, steps, `MON`..`SUN`, `JAN`..`DEC`, `L` and `LW` in
+the day of the month, `nL` and `n#k` in the day of the week: the times are cronsim's, `Cron`
+converts), `rate(N minutes|hours|days)` and `at(yyyy-mm-ddThh:mm:ss)`.
 
 The handler receives the schedule's `Input` (JSON, `{}` when absent) with Scheduler's context
 attributes substituted: `<aws.scheduler.scheduled-time>`, `<aws.scheduler.execution-id>`,
@@ -13,7 +14,6 @@ attributes substituted: `<aws.scheduler.scheduled-time>`, `<aws.scheduler.execut
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
 import sys
@@ -25,60 +25,67 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cronsim import CronSim, CronSimError
+
 from devstack.lambda_runtime import FunctionSpec, InvocationError, Invoker
 from devstack.template import LOCAL_ACCOUNT_ID, Resolver
 
-_MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
-_DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-_SEARCH_DAYS = 366 * 8
+_EVENTBRIDGE_YEARS = range(1970, 2200)
+_WEEKDAY_NUMBER = re.compile(r"(?<![#/\d])\d+")  # not an nth (#2) nor a step (/2)
 
 
 class ScheduleExpressionError(ValueError):
-    """A schedule expression EventBridge Scheduler would reject."""
+    """A schedule expression EventBridge Scheduler would reject, or that is not supported here."""
 
 
-def _field(text: str, low: int, high: int, names: Mapping[str, int] | None = None) -> set[int]:
-    values: set[int] = set()
-    for part in text.upper().split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise ScheduleExpressionError(f"bad step in {text!r}")
-            step = int(step_text)
-        if part in ("*", "?"):
-            start, end = low, high
-        elif "-" in part:
-            first, last = part.split("-", 1)
-            start, end = _value(first, names), _value(last, names)
-        else:
-            start = _value(part, names)
-            end = high if step > 1 else start
-        if not (low <= start <= high and low <= end <= high and start <= end):
-            raise ScheduleExpressionError(f"{text!r} is outside {low}-{high}")
-        values.update(range(start, end + 1, step))
-    return values
+def _classic_weekdays(text: str, body: str) -> str:
+    """EventBridge's day-of-week field (1 = SUN .. 7 = SAT) in classic cron's numbering
+    (0 = SUN .. 6 = SAT); day names and the numbers after ``#`` and ``/`` stay as they are."""
+
+    def shift(found: re.Match[str]) -> str:
+        day = int(found.group())
+        if not 1 <= day <= 7:
+            raise ScheduleExpressionError(f"cron({body}): day of week {day} is outside 1-7")
+        return str(day - 1)
+
+    return _WEEKDAY_NUMBER.sub(shift, text)
 
 
-def _value(text: str, names: Mapping[str, int] | None) -> int:
-    if names and text in names:
-        return names[text]
-    if not text.isdigit():
-        raise ScheduleExpressionError(f"unsupported cron value {text!r}")
-    return int(text)
+def _years(text: str, body: str) -> frozenset[int] | None:
+    """The years field (which classic cron lacks): None for every year."""
+    if text == "*":
+        return None
+    years: set[int] = set()
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        first, _, last = span.partition("-")
+        try:
+            low = _EVENTBRIDGE_YEARS.start if first == "*" else int(first)
+            high = int(last) if last else (_EVENTBRIDGE_YEARS.stop - 1 if step else low)
+            years.update(range(low, high + 1, int(step) if step else 1))
+        except ValueError as exc:
+            raise ScheduleExpressionError(f"cron({body}): bad year {part!r}") from exc
+    if not years or not years <= set(_EVENTBRIDGE_YEARS):
+        raise ScheduleExpressionError(f"cron({body}): years outside 1970-2199")
+    return frozenset(years)
 
 
 @dataclass(frozen=True)
 class Cron:
-    """A parsed 6-field EventBridge cron expression."""
+    """A 6-field EventBridge cron expression, its times computed by cronsim.
 
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days_of_month: frozenset[int] | None  # None: `?`
-    last_day_of_month: bool
-    months: frozenset[int]
-    days_of_week: frozenset[int] | None  # 1 = Sunday ... 7 = Saturday; None: `?`
-    years: frozenset[int]
+    EventBridge writes ``minutes hours day-of-month month day-of-week year``, with ``?`` in
+    exactly one of the two day fields and the days of the week numbered 1 (SUN) to 7 (SAT).
+    cronsim reads classic 5-field cron, so `parse` converts explicitly: ``?`` becomes ``*``
+    (classic cron then requires both day fields, as EventBridge means), the days of the week
+    are renumbered 0 (SUN) to 6 (SAT), and the year, which classic cron lacks, filters the
+    times cronsim finds. ``W`` (nearest weekday) other than ``LW`` is refused: cronsim has no
+    equivalent.
+    """
+
+    classic: str
+    """The minutes, hours, days, months and weekdays as classic cron writes them."""
+    years: frozenset[int] | None
 
     @classmethod
     def parse(cls, body: str) -> Cron:
@@ -88,45 +95,34 @@ class Cron:
                 f"cron({body}) has {len(fields)} fields; EventBridge wants 6 "
                 "(minutes hours day-of-month month day-of-week year)"
             )
-        minute, hour, dom, month, dow, year = fields
+        minute, hour, dom, month, dow, year = (field.upper() for field in fields)
         if (dom == "?") == (dow == "?"):
             raise ScheduleExpressionError(
                 f"cron({body}): exactly one of day-of-month and day-of-week must be '?'"
             )
-        last = dom.upper() == "L"
-        return cls(
-            minutes=frozenset(_field(minute, 0, 59)),
-            hours=frozenset(_field(hour, 0, 23)),
-            days_of_month=None if dom == "?" or last else frozenset(_field(dom, 1, 31)),
-            last_day_of_month=last,
-            months=frozenset(_field(month, 1, 12, _MONTHS)),
-            days_of_week=None if dow == "?" else frozenset(_field(dow, 1, 7, _DAYS)),
-            years=frozenset(_field(year, 1970, 2199)),
-        )
-
-    def _day_matches(self, day: datetime) -> bool:
-        if day.year not in self.years or day.month not in self.months:
-            return False
-        if self.last_day_of_month:
-            return day.day == calendar.monthrange(day.year, day.month)[1]
-        if self.days_of_month is not None:
-            return day.day in self.days_of_month
-        assert self.days_of_week is not None
-        return (day.isoweekday() % 7) + 1 in self.days_of_week
+        if "W" in dom and dom != "LW":
+            raise ScheduleExpressionError(f"cron({body}): 'W' is not supported here")
+        days = "*" if dow == "?" else _classic_weekdays(dow, body)
+        classic = " ".join((minute, hour, "*" if dom == "?" else dom, month, days))
+        try:
+            CronSim(classic, datetime(2000, 1, 1))
+        except CronSimError as exc:
+            raise ScheduleExpressionError(f"cron({body}): {exc}") from exc
+        return cls(classic, _years(year, body))
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first matching minute strictly after `after` (an aware datetime, its zone's)."""
-        start = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = start.replace(hour=0, minute=0)
-        for _ in range(_SEARCH_DAYS):
-            if self._day_matches(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        candidate = day.replace(hour=hour, minute=minute)
-                        if candidate >= start:
-                            return candidate
-            day = (day + timedelta(days=1)).replace(hour=0, minute=0)
-        return None
+        start = after
+        while True:
+            when = next(CronSim(self.classic, start), None)
+            if when is None or self.years is None or when.year in self.years:
+                return when
+            later = [year for year in self.years if year > when.year]
+            if not later:
+                return None
+            # Skip to the next allowed year rather than walk every time in between.
+            start = when.replace(year=min(later), month=1, day=1, hour=0, minute=0, second=0)
+            start -= timedelta(seconds=1)
 
 
 _RATE_UNITS = {
