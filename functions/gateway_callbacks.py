@@ -2,27 +2,30 @@
 
 Each gateway callback function (``functions/deposit_webhook``, ``functions/payout_webhook``)
 supplies an `Apply`: the body and the ``x-nowpayments-sig`` header in, an `Answer` out.
-Here the errors become statuses (the one table of this transport), and the answer goes
-back through API Gateway (`lambda_handler`) or an ASGI server (`asgi_app`: the local stack,
-tests, the benchmark). The players' notices are sent after the answer is made: behind the
-response under ASGI, and just before returning from a Lambda (bounded by the notifier's
-timeout; a Lambda cannot work after its answer).
+Here the errors become statuses (the one table of this transport), and the endpoint is one
+ASGI app (`asgi_app`), served by uvicorn locally and in tests, and in AWS by Mangum
+(`lambda_handler`), as the REST API is: one shell, so API Gateway's event is parsed by the
+library that parses the API's. The players' notices are sent after the answer is made, behind
+the response; in a Lambda, Mangum runs them before the invocation returns (bounded by the
+notifier's timeout; a Lambda cannot work after its answer).
 """
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from mangum import Mangum
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from functions import event_loop, payments_runtime
 from holdem.adapters.gateway.wiring import PaymentsRuntime
@@ -85,25 +88,39 @@ async def answer(
         return Answer(status, {"error": error})
 
 
-def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """An API Gateway HTTP API (payload 2.0) entry point for `apply`."""
+def lambda_handler(app: Starlette) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """An API Gateway HTTP API (payload 2.0) entry point for the ASGI `app`, through Mangum.
 
-    async def run(delivery: Delivery) -> Answer:
-        runtime = payments_runtime.runtime()
-        result = await answer(apply, runtime, delivery, logger)
-        await runtime.notifier.notify_all(list(result.notices))
-        return result
+    Two things Mangum alone would not do: a body over the cap is refused before it is decoded,
+    and an exception in the app fails the invocation (Lambda's ``Errors``, which the
+    money-function alarm watches) instead of becoming a 500 answer.
+    """
+    failures: list[Exception] = []
+
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    adapter: list[Mangum] = []
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raw = event.get("body") or ""
         encoded = bool(event.get("isBase64Encoded"))
         if len(raw) > (_MAX_BASE64_CHARS if encoded else MAX_BODY_BYTES):
-            return _response(Answer(413, TOO_LARGE))  # refused before it is decoded
-        body = base64.b64decode(raw) if encoded else raw.encode()
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        source = (event.get("requestContext") or {}).get("http", {}).get("sourceIp")
-        result = event_loop.run(run(Delivery(body, headers.get(SIGNATURE_HEADER), source)))
-        return _response(result)
+            return _too_large()
+        # Mangum runs the app on the current event loop: the execution environment's, which
+        # the payments runtime's pools are bound to.
+        asyncio.set_event_loop(event_loop.loop())
+        if not adapter:
+            adapter.append(Mangum(app=failing, lifespan="off"))
+        failures.clear()
+        response: dict[str, Any] = adapter[0](event, context)
+        if failures:
+            raise failures.pop()
+        return response
 
     return handler
 
@@ -113,11 +130,12 @@ def lambda_handler(apply: Apply, logger: Logger) -> Callable[[dict[str, Any], An
 _MAX_BASE64_CHARS = 4 * -(-MAX_BODY_BYTES // 3)
 
 
-def _response(result: Answer) -> dict[str, Any]:
+def _too_large() -> dict[str, Any]:
     return {
-        "statusCode": result.status,
+        "statusCode": 413,
         "headers": {"content-type": "application/json"},
-        "body": json.dumps(result.body),
+        "body": json.dumps(TOO_LARGE),
+        "isBase64Encoded": False,
     }
 
 

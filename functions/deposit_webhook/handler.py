@@ -2,8 +2,8 @@
 
 Thin: `holdem.services.deposits.record_notice` applies the delivery; the outcome becomes a
 status in the table below, errors in `functions.gateway_callbacks` (shared with the payout
-webhook). The same function serves API Gateway (``handler``) and, locally, uvicorn
-(``asgi_app``).
+webhook). One ASGI app (``asgi_app``) serves API Gateway through Mangum (``handler``) and,
+locally, uvicorn.
 """
 
 from __future__ import annotations
@@ -42,12 +42,10 @@ async def apply(runtime: PaymentsRuntime, body: bytes, signature: str | None) ->
     return Answer(OUTCOME_STATUS[result.outcome], payload, result.notices)
 
 
-handler = gateway_callbacks.lambda_handler(apply, logger)
-
-
 def create_asgi_app(get_runtime: GetRuntime = payments_runtime.runtime) -> Starlette:
-    """The endpoint as an ASGI app (the local stack, tests, the benchmark)."""
+    """The endpoint as an ASGI app (behind `handler` in AWS; the local stack, tests, benchmark)."""
     return gateway_callbacks.asgi_app(PATH, apply, logger, get_runtime)
 
 
 asgi_app = create_asgi_app()
+handler = gateway_callbacks.lambda_handler(asgi_app)

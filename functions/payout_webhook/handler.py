@@ -44,12 +44,10 @@ async def apply(runtime: PaymentsRuntime, body: bytes, signature: str | None) ->
     return Answer(OUTCOME_STATUS[result.outcome], payload, result.notices)
 
 
-handler = gateway_callbacks.lambda_handler(apply, logger)
-
-
 def create_asgi_app(get_runtime: GetRuntime = payments_runtime.runtime) -> Starlette:
-    """The endpoint as an ASGI app (the local stack, tests)."""
+    """The endpoint as an ASGI app (behind `handler` in AWS; the local stack, tests)."""
     return gateway_callbacks.asgi_app(PATH, apply, logger, get_runtime)
 
 
 asgi_app = create_asgi_app()
+handler = gateway_callbacks.lambda_handler(asgi_app)

@@ -15,6 +15,7 @@ import pytest
 from gateway_sim.app import deliveries
 from sqlalchemy import func, select
 
+from devstack.paths import ROOT
 from functions.api.routes.wallet_payments import get_payments
 from functions.deposit_webhook import handler as deposit_webhook
 from functions.deposit_webhook.handler import PATH, create_asgi_app
@@ -121,12 +122,15 @@ async def test_a_body_at_the_cap_is_read_and_judged_on_its_merits(webhook):
     assert r.json()["error"]["code"] == "invalid_signature"
 
 
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 10 * MAX_BODY_BYTES], ids=["cap", "far"])
 @pytest.mark.parametrize("encoded", [True, False], ids=["base64", "text"])
-def test_the_lambda_refuses_an_event_body_over_the_cap_before_decoding_it(encoded):
-    raw = b"x" * (MAX_BODY_BYTES + 1)
-    body = base64.b64encode(raw).decode() if encoded else raw.decode()
-    answer = deposit_webhook.handler(
-        {"body": body, "isBase64Encoded": encoded, "headers": {}}, None
-    )
+def test_the_lambda_refuses_an_event_body_over_the_cap(encoded, size):
+    # Far over the cap, the event's body is refused before it is decoded; just over it, the
+    # app refuses it as it reads, before it builds the payments runtime.
+    event = json.loads((ROOT / "events/deposit_webhook/notice-confirmed.json").read_text())
+    raw = b"x" * size
+    event["body"] = base64.b64encode(raw).decode() if encoded else raw.decode()
+    event["isBase64Encoded"] = encoded
+    answer = deposit_webhook.handler(event, None)
     assert answer["statusCode"] == 413
     assert json.loads(answer["body"])["error"]["code"] == "payload_too_large"
