@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -144,6 +145,7 @@ def _credentials(url: str) -> dict[str, Any]:
     return {"user": parsed.username, "password": parsed.password}
 
 
+@lru_cache(maxsize=4)  # a Lambda's statement pool opens a connection per statement
 def _libpq_conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
