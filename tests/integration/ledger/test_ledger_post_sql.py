@@ -66,8 +66,7 @@ def test_the_migrations_from_empty_end_with_the_current_sql_file(database_url):
         conn.execute(_current().read_text())
         # As migration 0007 made it, and 0008 again after re-creating it.
         conn.execute(
-            "alter function fresh.ledger_post security definer "
-            "set search_path = public, pg_temp"
+            "alter function fresh.ledger_post security definer set search_path = public, pg_temp"
         )
         loaded = _definition(conn, "fresh")
     assert loaded.replace("fresh.ledger_post(", "public.ledger_post(", 1) == migrated
