@@ -11,8 +11,8 @@ Every operation exists in two forms:
 
 The package, by job (import from here; the modules are where each job is read and changed):
 
-* `posting` — one call of the database function ``ledger_post`` (its current text:
-  ``migrations/sql/ledger_post_v3.sql``) and its answer as a `Posted`;
+* `posting` — one call of the database function ``ledger_post`` (its current text: the
+  newest ``migrations/sql/ledger_post_v*.sql``) and its answer as a `Posted`;
 * `outcomes` — the one table from ``ledger_post``'s statuses to the ledger's errors;
 * `operations` — deposits, withdrawals, buy-ins, cash-outs, hand settlement, rakeback and
   adjustments: the legs and metadata of each transaction;

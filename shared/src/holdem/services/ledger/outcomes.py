@@ -1,10 +1,10 @@
 """What each answer of the database function ``ledger_post`` means, in one table.
 
-``ledger_post`` (``migrations/sql/ledger_post_v3.sql``) answers every call with a JSON
-object whose ``status`` says what happened. Two statuses are a posted transaction (a new one,
-or the original one of a repeated key); every other status is a refusal, raised as the
-ledger error in `OUTCOMES` (``holdem.services.ledger_errors``). A test parses the SQL file
-and checks that every status it can return has its row here.
+``ledger_post`` (the newest ``migrations/sql/ledger_post_v*.sql``) answers every call with
+a JSON object whose ``status`` says what happened. Two statuses are a posted transaction (a
+new one, or the original one of a repeated key); every other status is a refusal, raised as
+the ledger error in `OUTCOMES` (``holdem.services.ledger_errors``). A test parses the SQL
+file and checks that every status it can return has its row here.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Posting: one balanced ledger transaction, in one call of the database function.
 
-``ledger_post`` (``migrations/sql/ledger_post_v3.sql``) locks the account rows in id order,
-checks funds, writes the entries and cached balances and chains the audit record, all in the
-caller's transaction; its answer becomes a `Posted`, or the refusal `outcomes.OUTCOMES`
-names. The operations (`holdem.services.ledger.operations`) build the legs and call `post`.
+``ledger_post`` (the newest ``migrations/sql/ledger_post_v*.sql``) locks the account rows in
+id order, checks funds, writes the entries and cached balances and chains the audit record,
+all in the caller's transaction; its answer becomes a `Posted`, or the refusal
+`outcomes.OUTCOMES` names. The operations (`holdem.services.ledger.operations`) build the
+legs and call `post`.
 """
 
 from __future__ import annotations
