@@ -55,7 +55,7 @@ from holdem.protocol.messages import (
 )
 from holdem.services import lobby, protection
 from holdem.services.accounts import Accounts
-from holdem.services.errors import InvalidAccessToken
+from holdem.services.errors import InvalidAccessToken, RateLimited, SelfExcluded, ServiceError
 from holdem.services.table_runtime import RUN_STATUSES
 
 log = logging.getLogger("edge.server")
@@ -275,15 +275,13 @@ class EdgeServer:
             claims = await self.accounts.authenticate(message.token)
         except InvalidAccessToken as exc:
             reason = str(exc.details.get("reason", "invalid"))
-            self._error(conn, perr.InvalidToken(reason), message.id)
+            self._error(conn, InvalidAccessToken(reason), message.id)  # says why: "expired", …
             conn.close_later(perr.CLOSE_CODES["invalid_token"], "invalid_token")
             return False
         excluded = await self._excluded_until(claims.user_id)
         if excluded is not None:
             # Checked on the account, not the token: it holds after any token refresh.
-            self._error(
-                conn, perr.SelfExcluded(f"no play until {excluded.isoformat()}"), message.id
-            )
+            self._error(conn, SelfExcluded(f"no play until {excluded.isoformat()}"), message.id)
             conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
             return False
         conn.claims = claims
@@ -338,14 +336,14 @@ class EdgeServer:
                         f"frames are limited to {limits.max_frame_bytes} bytes"
                     )
                 if not conn.bucket.take():
-                    raise perr.RateLimited("too many messages; slow down")
+                    raise RateLimited("too many messages; slow down", retry_after_s=1)
                 raw = conn.codec.decode(frame)
                 rid = raw.get("id")
                 request_id = rid if isinstance(rid, str) and len(rid) <= 64 else None
                 message = parse_client_message(raw)
                 self.metrics.messages_in.labels(message.type).inc()
                 await self._dispatch(conn, message)
-            except perr.ProtocolError as exc:
+            except (perr.ProtocolError, RateLimited) as exc:
                 self._error(conn, exc, request_id)
 
     async def _dispatch(self, conn: Connection, message: ClientMessage) -> None:
@@ -471,7 +469,9 @@ class EdgeServer:
                 )
         await conn.stop()
 
-    def _error(self, conn: Connection, exc: perr.ProtocolError, request_id: str | None) -> None:
+    def _error(
+        self, conn: Connection, exc: perr.ProtocolError | ServiceError, request_id: str | None
+    ) -> None:
         self.metrics.count_error(exc.code)
         conn.send(
             {"type": ServerType.ERROR, "id": request_id, "code": exc.code, "message": str(exc)}

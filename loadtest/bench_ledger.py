@@ -42,7 +42,8 @@ from devstack.system import postgres_binaries
 from holdem.bootstrap import bootstrap
 from holdem.config import Settings
 from holdem.ledger.transactions import settlement_legs
-from holdem.services.ledger import LedgerService, _legs_json
+from holdem.services.ledger import LedgerService
+from holdem.services.ledger.posting import legs_json
 
 PLAYERS = 6
 BUY_IN = 10**12
@@ -215,9 +216,9 @@ def pgbench_ledger_post(
     tables, legs = [], []
     for client, (table, users) in enumerate(seated):
         nets, rake = _nets(users, 1)
-        legs_json = _legs_json(settlement_legs(table, nets, rake)).replace("'", "''")
+        encoded = legs_json(settlement_legs(table, nets, rake)).replace("'", "''")
         tables.append(f"when {client} then {table}")
-        legs.append(f"when {client} then '{legs_json}'")
+        legs.append(f"when {client} then '{encoded}'")
     table_of = f"(case :client_id {' '.join(tables)} end)"
     script = (
         "\\set n random(1, 1000000000)\n"

@@ -7,7 +7,8 @@
 * A new player account kind, ``locked``: the part of a deposit credited over the player's
   deposit limit (all of it during a break or a self-exclusion). Withdrawable, never brought
   to a table. ``ledger_post`` treats it as a player account (never negative, created when
-  credited); it is otherwise 0005's function, again ``SECURITY DEFINER`` (0007).
+  credited); it is otherwise 0005's function, again ``SECURITY DEFINER`` (0007). Its text is
+  ``migrations/sql/ledger_post_v3.sql``.
 * Grants as in 0007: every component reads the table; the API writes it; the payment
   functions lock its rows (a deposit is split under the player's row lock).
 
@@ -18,10 +19,8 @@ Revises: 0007
 Create Date: 2026-12-07 05:00:00.000000
 """
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import sqlalchemy as sa
 from alembic import op
@@ -41,6 +40,9 @@ _NEW_KINDS = (
     "kind in ('wallet', 'pending_withdrawal', 'locked', 'seat', 'house_rake', "
     "'house_rakeback', 'house_adjustment', 'gateway_clearing')"
 )
+_SQL = Path(__file__).parents[1] / "sql"
+LEDGER_POST = _SQL / "ledger_post_v3.sql"
+LEDGER_POST_0005 = _SQL / "ledger_post_v2.sql"
 COMPONENT_ROLES = (
     "holdem_api",
     "holdem_payments",
@@ -48,21 +50,6 @@ COMPONENT_ROLES = (
     "holdem_audit_relay",
     "holdem_table_server",
 )
-
-
-def _revision(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_rev_{name}", Path(__file__).with_name(name))
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _ledger_post(players: str) -> str:
-    text: str = _revision("0005_ledger_lean_writes.py").LEDGER_POST
-    assert text.count(f"in {_OLD_PLAYERS}") == 3
-    return text.replace(f"in {_OLD_PLAYERS}", f"in {players}")
 
 
 def _account_checks(players: str, kinds: str) -> None:
@@ -137,7 +124,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_player_protection")),
     )
     _account_checks(_NEW_PLAYERS, _NEW_KINDS)
-    op.execute(_ledger_post(_NEW_PLAYERS))
+    op.execute(LEDGER_POST.read_text())
     _definer()
     for role in COMPONENT_ROLES:
         op.execute(f"grant select on player_protection to {role}")
@@ -153,7 +140,7 @@ def downgrade() -> None:
         "raise exception 'locked accounts exist: the old schema has no place for them'; "
         "end if; end $$"
     )
-    op.execute(_ledger_post(_OLD_PLAYERS))
+    op.execute(LEDGER_POST_0005.read_text())
     _definer()
     _account_checks(_OLD_PLAYERS, _OLD_KINDS)
     op.drop_table("player_protection")

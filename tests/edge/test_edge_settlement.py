@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.tables import Seat
 from holdem.engine.dealing import stacked_deck
+from holdem.engine.errors import SeatTakenError
 from holdem.engine.events import HandEnded
 from holdem.engine.rake import RakeRule
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
 from holdem.services import ledger
-from holdem.services.errors import SeatTaken
 from holdem.services.ledger_errors import StaleFencingToken
 from holdem.services.table_runtime import TableMoney, build_settlement
 from tests.edge.conftest import ledger_report
@@ -95,7 +95,7 @@ async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(
     money = TableMoney(container.sessions)
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
-    with pytest.raises(SeatTaken):  # PostgreSQL has the seat open: nothing moves
+    with pytest.raises(SeatTakenError):  # PostgreSQL has the seat open: nothing moves
         await money.sit(table_id, 0, players[1].user_id, 200_000, key=f"sit:{table_id}:2-0")
     async with container.sessions() as session:
         seated = await ledger.balances(session, players[0].user_id)

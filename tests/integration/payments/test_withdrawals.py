@@ -85,7 +85,7 @@ async def test_the_same_idempotency_key_returns_the_same_withdrawal(payments, co
     ("kwargs", "error"),
     [
         ({"amount": 9_999}, wd.AmountBelowMinimum),
-        ({"coin": "DOGE"}, wd.WithdrawalCoinNotAccepted),
+        ({"coin": "DOGE"}, wd.CoinNotAccepted),
         ({"address": "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"}, wd.WithdrawalAddressInvalid),
         ({"address": ETH_ADDRESS}, wd.WithdrawalAddressInvalid),  # an ETH address for BTC
         ({"coin": "USDT", "address": BTC_ADDRESS}, wd.WithdrawalAddressInvalid),

@@ -165,13 +165,16 @@ ENGINE_NEVER_ANSWERED = {
     engine_errors.UnknownStateVersionError.code,
 }
 SERVICE_CODES_AT_TABLES = {
-    # What the table servers' ledger calls (holdem.services.table_runtime) can refuse.
+    # What the table servers' ledger calls (holdem.services.table_runtime) can refuse (a seat
+    # taken in PostgreSQL is the engine's SeatTakenError, counted with the engine's codes).
     service_errors.TableNotOpen.code,
-    service_errors.SeatTaken.code,
     ledger_errors.InsufficientFunds.code,
     ledger_errors.UnknownAccountOwner.code,
     service_errors.LossLimitReached.code,
     service_errors.SelfExcluded.code,
+    # What the table servers raise themselves from the services' tree (edge/server.py).
+    service_errors.InvalidAccessToken.code,
+    service_errors.RateLimited.code,
 }
 
 

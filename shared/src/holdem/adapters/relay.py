@@ -7,18 +7,12 @@
 - ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
   inboxes: appending to it ends the server's blocking read, so the read is re-issued when
   the server's set of tables changes.
-- ``ws:table:{id}:events`` — pub/sub channel of the table's public messages.
-- ``ws:user:{user_id}`` — pub/sub channel of a user's private messages (hole cards, answers
-  to their requests, wallet notices).
-- ``ws:lobby`` — pub/sub channel of the lobby: tables opened/closed (the REST API) and each
-  table's live figures (its owner: seated, average pot, hands per hour).
 - ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
   read when a client subscribes to the lobby; a closed table's entry is deleted.
-
-Every published payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``, or
-``{"conn": ..., "msgs": [{...}, ...]}`` for several messages in order (`pack_many` merges a
-table owner's consecutive messages to the same channel and connection into one publish):
-``conn`` addresses one connection of the user (e.g. the answer to its request).
+- The pub/sub channels (a table's, a user's, the lobby) and the envelope of every published
+  payload are `holdem.protocol.pubsub`'s (re-exported here for the table servers);
+  `pack_many` merges a table owner's consecutive messages to the same channel and
+  connection into one publish.
 """
 
 from __future__ import annotations
@@ -31,18 +25,27 @@ import msgpack
 from redis.asyncio import Redis
 
 from holdem.adapters.fleet import ACTIVE_TABLES
+from holdem.protocol.pubsub import (
+    LOBBY_CHANNEL,
+    pack,
+    pack_batch,
+    table_channel,
+    unpack,
+    user_channel,
+)
 
 __all__ = [
     "LOBBY_CHANNEL",
     "LOBBY_LIVE",
     "Relay",
     "inbox_key",
+    "pack",
     "table_channel",
+    "unpack",
     "user_channel",
     "wake_key",
 ]
 
-LOBBY_CHANNEL = "ws:lobby"
 LOBBY_LIVE = "ws:lobby:live"
 _INBOX_MAXLEN = 10_000
 _WAKE_MAXLEN = 16
@@ -60,25 +63,6 @@ def inbox_key(table_id: int) -> str:
 
 def wake_key(worker_id: str) -> str:
     return f"ws:worker:{worker_id}:wake"
-
-
-def table_channel(table_id: int) -> str:
-    return f"ws:table:{table_id}:events"
-
-
-def user_channel(user_id: int) -> str:
-    return f"ws:user:{user_id}"
-
-
-def pack(msg: dict[str, Any], conn: str | None = None) -> bytes:
-    packed: bytes = msgpack.packb({"conn": conn, "msg": msg}, use_bin_type=True)
-    return packed
-
-
-def unpack(payload: bytes) -> tuple[str | None, list[dict[str, Any]]]:
-    """The connection a payload is for (None: all) and its messages, in order."""
-    value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-    return value["conn"], value["msgs"] if "msgs" in value else [value["msg"]]
 
 
 def pack_live(figures: dict[str, Any]) -> tuple[tuple[str, str, bytes], tuple[str, bytes]]:
@@ -100,15 +84,7 @@ def pack_many(
             runs[-1][2].append(msg)
         else:
             runs.append((channel, conn, [msg]))
-    return [
-        (
-            channel,
-            pack(msgs[0], conn)
-            if len(msgs) == 1
-            else msgpack.packb({"conn": conn, "msgs": msgs}, use_bin_type=True),
-        )
-        for channel, conn, msgs in runs
-    ]
+    return [(channel, pack_batch(msgs, conn)) for channel, conn, msgs in runs]
 
 
 def _append_command(redis: Any, table_id: int, command: dict[str, Any]) -> Any:

@@ -126,7 +126,8 @@ class InvalidSeatError(SeatError):
 
 
 class SeatTakenError(SeatError):
-    """Someone already sits in the seat."""
+    """Someone already sits in the seat (also raised by the table servers' ledger calls when
+    PostgreSQL has the seat, or another seat of the player, open: one error, one code)."""
 
     code = "seat_taken"
 

@@ -11,10 +11,7 @@ the close reason::
     ├── InvalidMessage            invalid_message       decodes, fails the schema
     │   └── UnknownMessageType    unknown_message_type
     ├── FrameTooLarge             frame_too_large
-    ├── RateLimited               rate_limited
     ├── NotAuthenticated          not_authenticated     (closes 4001)
-    ├── InvalidToken              invalid_token         (closes 4001)
-    ├── SelfExcluded              self_excluded         on a break or self-excluded (closes 4005)
     ├── AlreadyAuthenticated      already_authenticated
     ├── TableNotFound             table_not_found
     ├── NotJoined                 not_joined
@@ -25,11 +22,19 @@ the close reason::
     ├── TableUnavailable          table_unavailable     no owner could be reached in time
     ├── LobbyUnavailable          lobby_unavailable     the lobby could not be read; retry
     └── ServerBusy                server_busy
+
+A concept the services know too has one class, theirs (`holdem.services.errors`): the table
+servers raise ``InvalidAccessToken`` (``invalid_token``: the token is missing, forged, expired
+or revoked; closes 4001), ``RateLimited`` (a connection sent messages too fast; the message
+was dropped) and ``SelfExcluded`` (on a break or self-excluded; closes 4005), and answer them
+by their code like every error here.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from holdem.services.errors import InvalidAccessToken, SelfExcluded
 
 __all__ = [
     "CLOSE_CODES",
@@ -37,7 +42,6 @@ __all__ = [
     "CloseCode",
     "FrameTooLarge",
     "InvalidMessage",
-    "InvalidToken",
     "LobbyUnavailable",
     "MalformedMessage",
     "NotAuthenticated",
@@ -45,9 +49,7 @@ __all__ = [
     "NotJoined",
     "NotSeated",
     "ProtocolError",
-    "RateLimited",
     "RealityCheckPending",
-    "SelfExcluded",
     "ServerBusy",
     "StaleAction",
     "TableNotFound",
@@ -86,34 +88,16 @@ class FrameTooLarge(ProtocolError):
     code = "frame_too_large"
 
 
-class RateLimited(ProtocolError):
-    """The connection sent messages faster than its rate limit; the message was dropped."""
-
-    code = "rate_limited"
-
-
 class NotAuthenticated(ProtocolError):
     """The first message must be ``auth``."""
 
     code = "not_authenticated"
 
 
-class InvalidToken(ProtocolError):
-    """The access token is missing, forged or expired."""
-
-    code = "invalid_token"
-
-
 class RealityCheckPending(ProtocolError):
     """The player must acknowledge a ``reality_check`` before sitting in again."""
 
     code = "reality_check_pending"
-
-
-class SelfExcluded(ProtocolError):
-    """The player is on a break or self-excluded: no play until it ends."""
-
-    code = "self_excluded"
 
 
 class AlreadyAuthenticated(ProtocolError):
@@ -189,7 +173,7 @@ class CloseCode:
 CLOSE_CODES: dict[str, int] = {
     # error / reason code      close code
     NotAuthenticated.code: CloseCode.UNAUTHENTICATED,
-    InvalidToken.code: CloseCode.UNAUTHENTICATED,
+    InvalidAccessToken.code: CloseCode.UNAUTHENTICATED,
     "auth_timeout": CloseCode.UNAUTHENTICATED,
     "token_revoked": CloseCode.UNAUTHENTICATED,
     SelfExcluded.code: CloseCode.EXCLUDED,

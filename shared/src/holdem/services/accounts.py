@@ -39,13 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.users import User
 from holdem.adapters.rate_limit import Decision, Limit, Precondition, RateLimiter, user_client
-from holdem.adapters.relay import pack, user_channel
 from holdem.auth import refresh as refresh_tokens
 from holdem.auth.passwords import PasswordService
 from holdem.auth.refresh import RefreshToken
 from holdem.auth.tokens import AccessClaims, InvalidTokenError, decode_access_token
 from holdem.auth.tokens import issue_access_token as _issue
 from holdem.config import AuthSettings
+from holdem.protocol.pubsub import pack, user_channel
 from holdem.services.admin import record_action
 from holdem.services.errors import (
     AccountLocked,

@@ -49,6 +49,7 @@ from holdem.payments.coins import Coin, CoinRegistry
 from holdem.payments.conversion import krw_for_crypto
 from holdem.payments.errors import InvalidAddress, UnsupportedCoin
 from holdem.services import aml, errors, ledger, protection
+from holdem.services.errors import CoinNotAccepted
 from holdem.services.gateway_callbacks import (
     SignedCallback,
     WebhookMalformed,
@@ -65,10 +66,6 @@ Clock = Callable[[], datetime]
 
 
 # --- errors (mapped to HTTP by the webhook function and the API) -------------------------
-
-
-class CoinNotAccepted(errors.InvalidInput):
-    code = "unsupported_coin"
 
 
 class DepositOverLimit(errors.InvalidInput):

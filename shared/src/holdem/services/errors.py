@@ -1,16 +1,20 @@
 # ruff: noqa: N818  (error names read as conditions: NotFound, RateLimited, ...)
 """The services' exception tree. Every error has a stable machine ``code``.
 
-Transports map these to wire outcomes in one table each (the REST API does it in
-``functions.api.errors``) and never branch on message text. The tree::
+Transports map these to wire outcomes in one table each (the REST API in
+``functions.api.errors``; the table servers answer with the code, and close the connection for
+the codes in ``holdem.protocol.errors.CLOSE_CODES``) and never branch on message text. One
+concept has one class: a seat taken is the engine's ``SeatTakenError`` (also raised for a
+seat PostgreSQL has open), and the table servers raise `InvalidAccessToken`, `RateLimited` and
+`SelfExcluded` from here. The tree::
 
     ServiceError                     service_error
     ├── InvalidInput                 invalid_input
+    │   └── CoinNotAccepted          unsupported_coin
     ├── NotFound                     not_found
     ├── Conflict                     conflict
     │   ├── EmailTaken               email_taken
     │   ├── NicknameTaken            nickname_taken
-    │   ├── SeatTaken                seat_taken
     │   └── TableNotOpen             table_not_open
     ├── AuthenticationError          unauthenticated
     │   ├── InvalidCredentials       invalid_credentials
@@ -18,8 +22,11 @@ Transports map these to wire outcomes in one table each (the REST API does it in
     │   ├── InvalidRefreshToken      invalid_refresh_token
     │   └── RefreshTokenReused       refresh_token_reused
     ├── Forbidden                    forbidden
-    │   └── AccountLocked            account_locked
-    └── RateLimited                  rate_limited
+    │   ├── AccountLocked            account_locked
+    │   ├── SelfExcluded             self_excluded
+    │   └── LossLimitReached         loss_limit_reached
+    ├── RateLimited                  rate_limited
+    └── Unavailable                  service_unavailable
 """
 
 from __future__ import annotations
@@ -44,6 +51,12 @@ class InvalidInput(ServiceError):
     code = "invalid_input"
 
 
+class CoinNotAccepted(InvalidInput):
+    """The coin is not one the card room takes (a deposit address or a withdrawal)."""
+
+    code = "unsupported_coin"
+
+
 class NotFound(ServiceError):
     """The thing asked for does not exist (or the caller may not know it exists)."""
 
@@ -62,12 +75,6 @@ class EmailTaken(Conflict):
 
 class NicknameTaken(Conflict):
     code = "nickname_taken"
-
-
-class SeatTaken(Conflict):
-    """The seat, or another seat of this player, is open at the table in PostgreSQL."""
-
-    code = "seat_taken"
 
 
 class TableNotOpen(Conflict):
@@ -129,7 +136,11 @@ class LossLimitReached(Forbidden):
 
 
 class RateLimited(ServiceError):
-    """Too many requests in the current window."""
+    """Too many requests (API) or messages (a table server connection) in the current window.
+
+    Args:
+        retry_after_s: when to try again (the API's ``Retry-After``).
+    """
 
     code = "rate_limited"
 

@@ -4,9 +4,8 @@ A notice is published after the money has been committed, on two paths, each bes
 and bounded in time (all of a call's paths run at once, within one timeout) so it never
 blocks or fails the money path:
 
-- Redis pub/sub ``ws:user:{user_id}`` — the table servers' user channel (payload as in
-  `holdem.adapters.relay`: MessagePack ``{"conn": None, "msg": {...}}``), so an open client
-  sees ``{"type": "wallet_notice", "kind": ..., ...}`` at once;
+- Redis pub/sub, the user's channel (`holdem.protocol.pubsub`: its name and envelope), so an
+  open client sees ``{"type": "wallet_notice", "kind": ..., ...}`` at once;
 - the SQS notifications queue, consumed by the notifier Lambda, which sends the e-mail (SES).
 
 A lost notice is a lost courtesy, never lost money: the ledger and the deposit/withdrawal
@@ -23,12 +22,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import msgpack
 from redis.asyncio import Redis
 
-log = logging.getLogger(__name__)
+from holdem.protocol.pubsub import pack, user_channel
 
-USER_CHANNEL = "ws:user:{user_id}"
+log = logging.getLogger(__name__)
 
 
 class NoticeKind(StrEnum):
@@ -108,9 +106,8 @@ class Notifier:
         for notice in notices:
             if self._redis is not None:
                 message = {"type": "wallet_notice", "kind": notice.kind.value, **notice.data}
-                payload = msgpack.packb({"conn": None, "msg": message}, use_bin_type=True)
-                channel = USER_CHANNEL.format(user_id=notice.user_id)
-                steps.append(self._bounded(self._redis.publish(channel, payload), "live"))
+                publish = self._redis.publish(user_channel(notice.user_id), pack(message))
+                steps.append(self._bounded(publish, "live"))
             if self._send_to_queue is not None and notice.kind in EMAILED:
                 body = json.dumps(notice.to_json())
                 steps.append(self._bounded(self._send_to_queue(body), "queue"))

@@ -26,10 +26,11 @@ from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.engine.cards import card_str
+from holdem.engine.errors import SeatTakenError
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
 from holdem.services import ledger, protection
-from holdem.services.errors import NotFound, SeatTaken, TableNotOpen
+from holdem.services.errors import NotFound, TableNotOpen
 
 __all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney", "build_settlement"]
 
@@ -197,8 +198,8 @@ class TableMoney:
         replayed and the seat recorded with it, and changes nothing.
 
         Raises:
-            SeatTaken: PostgreSQL has this seat, or another seat of this player, open at the
-                table; nothing changed.
+            SeatTakenError: PostgreSQL has this seat, or another seat of this player, open at
+                the table; nothing changed.
             SelfExcluded, LossLimitReached: the player's protection refuses; nothing changed.
         """
         async with self._sessions() as session, session.begin():
@@ -211,9 +212,8 @@ class TableMoney:
             except IntegrityError as exc:
                 if violated_constraint(exc) not in _OPEN_SEAT_INDEXES:
                     raise  # not a seat conflict: a bug, with nothing changed
-                raise SeatTaken(
-                    f"seat {seat_no} or user {user_id} is already seated at table {table_id}",
-                    {"table_id": table_id, "seat": seat_no},
+                raise SeatTakenError(
+                    f"seat {seat_no} or user {user_id} is already seated at table {table_id}"
                 ) from exc
 
     async def top_up(self, table_id: int, user_id: int, amount: int, *, key: str) -> None:

@@ -1,33 +1,17 @@
-"""VIP status: the level decided by the rake a player paid in the trailing window (SPEC §4.2)."""
+"""VIP status: the level decided by the rake a player paid in the trailing window (SPEC §4.2).
+
+The rake is read by `holdem.services.rakeback.rake_paid`, the query the weekly settlement
+pays by: the level a player is shown and the level they are paid at come from one figure.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.orm.economy import ArchivedHandPlayer
-from holdem.adapters.orm.hands import HandPlayer
 from holdem.ledger.rakeback import Tier, VipStatus, vip_status
-
-
-async def rake_paid(db: AsyncSession, user_id: int, since: datetime, until: datetime) -> int:
-    """Rake attributed to the user in hands started in ``[since, until)`` (won), hot or
-    archived."""
-    total = 0
-    # Hot hands and archived ones (moved out of hand_players after 7 days) both count.
-    for table in (HandPlayer, ArchivedHandPlayer):
-        total += (
-            await db.execute(
-                select(func.coalesce(func.sum(table.rake_share), 0)).where(
-                    table.user_id == user_id,
-                    table.started_at >= since,
-                    table.started_at < until,
-                )
-            )
-        ).scalar_one()
-    return int(total)
+from holdem.services.rakeback import rake_paid
 
 
 async def status(

@@ -73,7 +73,9 @@ from holdem.payments.withdrawals import (
 )
 from holdem.services import aml, errors, kyc, ledger, ledger_errors
 from holdem.services.admin import record_action
+from holdem.services.errors import CoinNotAccepted
 from holdem.services.gateway_callbacks import SignedCallback, verify_callback
+from holdem.services.ledger_errors import IdempotencyKeyReused, WithdrawalNotFound
 from holdem.services.notifications import Notice, NoticeKind, Notifier
 
 log = logging.getLogger(__name__)
@@ -99,10 +101,6 @@ class WithdrawalAddressInvalid(errors.InvalidInput):
     code = "invalid_address"
 
 
-class WithdrawalCoinNotAccepted(errors.InvalidInput):
-    code = "unsupported_coin"
-
-
 class KycRequired(errors.Conflict):
     """The withdrawal waits for the player's verified KYC: it cannot be approved yet."""
 
@@ -117,18 +115,10 @@ class InsufficientFunds(ledger_errors.InsufficientFunds):
     """The wallet does not cover the withdrawal (nothing was reserved)."""
 
 
-class IdempotencyKeyReused(errors.Conflict):
-    code = "idempotency_key_reused"
-
-
 class RateUnavailableError(errors.Conflict):
     """No fresh exchange rate: the withdrawal is refused rather than priced on an old one."""
 
     code = "rate_unavailable"
-
-
-class WithdrawalNotFound(errors.NotFound):
-    code = "withdrawal_not_found"
 
 
 class TransitionNotAllowed(errors.Conflict):
@@ -235,7 +225,7 @@ async def request_withdrawal(
     try:
         spec = deps.coins.get(coin)
     except UnsupportedCoin as exc:
-        raise WithdrawalCoinNotAccepted(exc.message, exc.details) from exc
+        raise CoinNotAccepted(exc.message, exc.details) from exc
     if amount_krw < deps.money.min_withdrawal_krw:
         raise AmountBelowMinimum(
             f"the minimum withdrawal is ₩{deps.money.min_withdrawal_krw:,}",

@@ -1,0 +1,88 @@
+"""The fleet's Redis pub/sub: channel names and the envelope, made and read only here.
+
+Channels (every server subscribes to the ones its clients need):
+
+- ``ws:table:{id}:events`` — a table's public messages;
+- ``ws:user:{user_id}`` — a user's private messages: hole cards, answers to their requests,
+  wallet notices, and the control messages ``_revoked`` and ``_excluded``;
+- ``ws:lobby`` — the lobby: tables opened and closed, each table's live figures.
+
+Every payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``, or
+``{"conn": ..., "msgs": [{...}, ...]}`` for several messages in order: ``conn`` addresses
+one connection of the user (e.g. the answer to its request); None is every subscriber.
+
+Example::
+
+    >>> user_channel(7)
+    'ws:user:7'
+    >>> user_of_channel(user_channel(7)), table_of_channel(table_channel(3))
+    (7, 3)
+    >>> unpack(pack({"type": "wallet_notice"}))
+    (None, [{'type': 'wallet_notice'}])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+__all__ = [
+    "LOBBY_CHANNEL",
+    "pack",
+    "pack_batch",
+    "table_channel",
+    "table_of_channel",
+    "unpack",
+    "user_channel",
+    "user_of_channel",
+]
+
+LOBBY_CHANNEL = "ws:lobby"
+_USER = "ws:user:"
+_TABLE = "ws:table:"
+_EVENTS = ":events"
+
+
+def table_channel(table_id: int) -> str:
+    """The channel of a table's public messages."""
+    return f"{_TABLE}{table_id}{_EVENTS}"
+
+
+def user_channel(user_id: int) -> str:
+    """The channel of a user's private messages."""
+    return f"{_USER}{user_id}"
+
+
+def table_of_channel(channel: str) -> int | None:
+    """The table whose `table_channel` this is (None for any other channel)."""
+    if channel.startswith(_TABLE) and channel.endswith(_EVENTS):
+        number = channel[len(_TABLE) : -len(_EVENTS)]
+        return int(number) if number.isdigit() else None
+    return None
+
+
+def user_of_channel(channel: str) -> int | None:
+    """The user whose `user_channel` this is (None for any other channel)."""
+    number = channel[len(_USER) :] if channel.startswith(_USER) else ""
+    return int(number) if number.isdigit() else None
+
+
+def pack(msg: dict[str, Any], conn: str | None = None) -> bytes:
+    """One message, for every subscriber (`conn` None) or one connection."""
+    packed: bytes = msgpack.packb({"conn": conn, "msg": msg}, use_bin_type=True)
+    return packed
+
+
+def pack_batch(msgs: list[dict[str, Any]], conn: str | None = None) -> bytes:
+    """Several messages in order, in one payload (one message is packed as by `pack`)."""
+    if len(msgs) == 1:
+        return pack(msgs[0], conn)
+    packed: bytes = msgpack.packb({"conn": conn, "msgs": msgs}, use_bin_type=True)
+    return packed
+
+
+def unpack(payload: bytes) -> tuple[str | None, list[dict[str, Any]]]:
+    """The connection a payload is for (None: all) and its messages, in order."""
+    value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    return value["conn"], value["msgs"] if "msgs" in value else [value["msg"]]

@@ -1,0 +1,359 @@
+"""The ledger's operations: each posts one balanced transaction (SPEC §3).
+
+Every function takes an `AsyncSession` and posts inside the caller's database transaction,
+so a caller can compose (create a withdrawal row *and* reserve its funds; write a hand *and*
+settle it) and commit once; `LedgerService` runs each in its own transaction. Each is
+idempotent by its key (`holdem.services.ledger.posting.post`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from holdem.adapters.orm.ledger import LedgerTransaction
+from holdem.ledger import transactions as legs_of
+from holdem.ledger.accounts import AccountKind
+from holdem.ledger.amounts import require_crypto, require_won
+from holdem.ledger.transactions import TransactionKind
+from holdem.services.ledger.posting import Posted, post, rule
+from holdem.services.ledger_errors import InvalidLedgerRequest, WithdrawalNotFound
+
+__all__ = [
+    "adjust",
+    "buy_in",
+    "cash_out",
+    "complete_withdrawal",
+    "credit_deposit",
+    "credit_rakeback",
+    "release_locked",
+    "reserve_withdrawal",
+    "return_withdrawal",
+    "settle_hand",
+    "settlement_key",
+]
+
+
+def _rate_text(coin: str, rate_krw: Decimal) -> str:
+    return f"1 {coin} = {format(rate_krw, 'f')} KRW"
+
+
+async def credit_deposit(
+    session: AsyncSession,
+    *,
+    key: str,
+    user_id: int,
+    amount: int,
+    coin: str,
+    crypto_amount: Decimal,
+    rate_krw: Decimal,
+    tx_hash: str,
+    address: str,
+    deposit_id: int | None = None,
+    locked: int = 0,
+) -> Posted:
+    """Credit a confirmed crypto deposit to the wallet (gateway clearing → wallet).
+
+    `amount` is the KRW credited, converted at `rate_krw` (KRW per coin); both are kept with
+    the coin amount, chain transaction hash and address. `locked` of it (over the player's
+    deposit limit, or during an exclusion) goes to the locked account instead: withdrawable,
+    not playable (`holdem.ledger.protection`).
+    """
+    rule(require_crypto, crypto_amount)
+    rule(require_crypto, rate_krw)
+    meta = {
+        "coin": coin,
+        "crypto_amount": crypto_amount,
+        "rate_krw": rate_krw,
+        "rate": _rate_text(coin, rate_krw),
+        "tx_hash": tx_hash,
+        "address": address,
+        "deposit_id": deposit_id,
+    }
+    if locked:  # only when some is locked: the request hash of every other deposit is as before
+        meta["locked"] = locked
+    return await post(
+        session,
+        kind=TransactionKind.CRYPTO_DEPOSIT,
+        key=key,
+        request={"user_id": user_id, "amount": amount, **meta},
+        metadata=meta,
+        legs=rule(legs_of.deposit_legs, user_id, amount, coin, locked),
+        user_id=user_id,
+    )
+
+
+async def reserve_withdrawal(
+    session: AsyncSession,
+    *,
+    key: str,
+    user_id: int,
+    amount: int,
+    coin: str,
+    address: str,
+    withdrawal_id: int | None = None,
+    from_locked: int = 0,
+) -> Posted:
+    """Move a withdrawal's amount from the wallet to pending-withdrawal, at once.
+
+    `from_locked` of it comes from the locked account (locked funds are withdrawable); a
+    returned withdrawal puts that part back there.
+    """
+    meta: dict[str, Any] = {
+        "amount": amount,
+        "coin": coin,
+        "address": address,
+        "withdrawal_id": withdrawal_id,
+    }
+    if from_locked:
+        meta["from_locked"] = from_locked
+    return await post(
+        session,
+        kind=TransactionKind.WITHDRAWAL_RESERVE,
+        key=key,
+        request={"user_id": user_id, **meta},
+        metadata=meta,
+        legs=rule(legs_of.reserve_legs, user_id, amount, from_locked),
+        user_id=user_id,
+    )
+
+
+async def _reservation(session: AsyncSession, reserve_transaction_id: int) -> LedgerTransaction:
+    found = await session.get(LedgerTransaction, reserve_transaction_id)
+    if found is None or found.kind != TransactionKind.WITHDRAWAL_RESERVE:
+        raise WithdrawalNotFound(
+            f"no reserved withdrawal {reserve_transaction_id}",
+            {"reserve_transaction_id": reserve_transaction_id},
+        )
+    return found
+
+
+async def complete_withdrawal(
+    session: AsyncSession,
+    *,
+    key: str,
+    reserve_transaction_id: int,
+    crypto_amount: Decimal,
+    rate_krw: Decimal,
+    tx_hash: str,
+) -> Posted:
+    """Record a paid withdrawal: its reserved amount leaves pending for the gateway."""
+    rule(require_crypto, crypto_amount)
+    rule(require_crypto, rate_krw)
+    reserved = await _reservation(session, reserve_transaction_id)
+    user_id, coin = reserved.user_id, str(reserved.metadata_["coin"])
+    amount = int(reserved.metadata_["amount"])
+    assert user_id is not None
+    meta = {
+        "amount": amount,
+        "coin": coin,
+        "address": reserved.metadata_["address"],
+        "crypto_amount": crypto_amount,
+        "rate_krw": rate_krw,
+        "rate": _rate_text(coin, rate_krw),
+        "tx_hash": tx_hash,
+        "withdrawal_id": reserved.metadata_.get("withdrawal_id"),
+    }
+    return await post(
+        session,
+        kind=TransactionKind.WITHDRAWAL_COMPLETE,
+        key=key,
+        request={"reserve_transaction_id": reserve_transaction_id, **meta},
+        metadata=meta,
+        legs=rule(legs_of.complete_legs, user_id, amount, coin),
+        user_id=user_id,
+        related_id=reserve_transaction_id,
+    )
+
+
+async def return_withdrawal(
+    session: AsyncSession, *, key: str, reserve_transaction_id: int, reason: str
+) -> Posted:
+    """Return a rejected, failed or cancelled withdrawal's amount to the wallet."""
+    if not reason.strip():
+        raise InvalidLedgerRequest("a returned withdrawal needs a reason")
+    reserved = await _reservation(session, reserve_transaction_id)
+    user_id, amount = reserved.user_id, int(reserved.metadata_["amount"])
+    assert user_id is not None
+    meta = {
+        "amount": amount,
+        "coin": reserved.metadata_["coin"],
+        "reason": reason,
+        "withdrawal_id": reserved.metadata_.get("withdrawal_id"),
+    }
+    return await post(
+        session,
+        kind=TransactionKind.WITHDRAWAL_RETURN,
+        key=key,
+        request={"reserve_transaction_id": reserve_transaction_id, **meta},
+        metadata=meta,
+        legs=rule(
+            legs_of.return_legs, user_id, amount, int(reserved.metadata_.get("from_locked", 0))
+        ),
+        user_id=user_id,
+        related_id=reserve_transaction_id,
+    )
+
+
+async def release_locked(session: AsyncSession, *, key: str, user_id: int, amount: int) -> Posted:
+    """Move locked funds to the wallet, where they are playable (locked account → wallet)."""
+    meta = {"amount": amount}
+    return await post(
+        session,
+        kind=TransactionKind.LOCKED_RELEASE,
+        key=key,
+        request={"user_id": user_id, **meta},
+        metadata=meta,
+        legs=rule(legs_of.release_legs, user_id, amount),
+        user_id=user_id,
+    )
+
+
+async def buy_in(
+    session: AsyncSession, *, key: str, user_id: int, table_id: int, amount: int
+) -> Posted:
+    """Move chips from the wallet to the player's seat at a table (buy-in or top-up)."""
+    meta = {"amount": amount}
+    return await post(
+        session,
+        kind=TransactionKind.BUY_IN,
+        key=key,
+        request={"user_id": user_id, "table_id": table_id, **meta},
+        metadata=meta,
+        legs=rule(legs_of.buy_in_legs, user_id, table_id, amount),
+        user_id=user_id,
+        table_id=table_id,
+    )
+
+
+async def cash_out(
+    session: AsyncSession, *, key: str, user_id: int, table_id: int, amount: int
+) -> Posted:
+    """Move chips from the player's seat back to the wallet."""
+    meta = {"amount": amount}
+    return await post(
+        session,
+        kind=TransactionKind.CASH_OUT,
+        key=key,
+        request={"user_id": user_id, "table_id": table_id, **meta},
+        metadata=meta,
+        legs=rule(legs_of.cash_out_legs, user_id, table_id, amount),
+        user_id=user_id,
+        table_id=table_id,
+    )
+
+
+def settlement_key(table_id: int, hand_id: int) -> str:
+    """The idempotency key of a hand's settlement."""
+    return f"hand:{table_id}:{hand_id}"
+
+
+async def settle_hand(
+    session: AsyncSession,
+    *,
+    table_id: int,
+    hand_id: int,
+    fencing_token: int,
+    nets: Mapping[int, int],
+    rake: int,
+    rake_shares: Mapping[int, int] | None = None,
+) -> Posted:
+    """Settle a hand in one transaction: every seat's net result and the rake.
+
+    Keyed by (table, hand): settling the same hand again returns the original result, even
+    from a new table owner. Refused with `StaleFencingToken` when a higher fencing token has
+    already settled a hand at this table (the highest token seen per table is kept in
+    PostgreSQL and compared under its row lock).
+
+    Args:
+        nets: user id → net chips won (+) or lost (−) in the hand, after rake.
+        rake: the rake, credited to the house; ``sum(nets) + rake`` must be 0.
+        rake_shares: user id → the part of the rake attributed to them (for rakeback);
+            must add up to `rake` when given.
+    """
+    rule(require_won, fencing_token)
+    shares = dict(rake_shares or {})
+    if shares and sum(shares.values()) != rake:
+        raise InvalidLedgerRequest("rake shares must add up to the rake")
+    meta: dict[str, Any] = {"rake": rake}
+    if shares:
+        meta["rake_shares"] = json.dumps({str(k): v for k, v in sorted(shares.items())})
+    params = {
+        "table_id": table_id,
+        "hand_id": hand_id,
+        "nets": json.dumps({str(k): v for k, v in sorted(nets.items())}),
+        **meta,
+    }
+    return await post(
+        session,
+        kind=TransactionKind.HAND_SETTLEMENT,
+        key=settlement_key(table_id, hand_id),
+        request=params,
+        metadata=meta,
+        legs=rule(legs_of.settlement_legs, table_id, nets, rake),
+        table_id=table_id,
+        hand_id=hand_id,
+        fence=(table_id, fencing_token),
+    )
+
+
+async def credit_rakeback(
+    session: AsyncSession,
+    *,
+    key: str,
+    user_id: int,
+    amount: int,
+    week_start: date | None = None,
+    rake_paid: int | None = None,
+    level: str | None = None,
+) -> Posted:
+    """Credit rakeback to the wallet (house rakeback expense → wallet)."""
+    meta = {
+        "week_start": week_start.isoformat() if week_start else None,
+        "rake_paid": rake_paid,
+        "level": level,
+    }
+    return await post(
+        session,
+        kind=TransactionKind.RAKEBACK,
+        key=key,
+        request={"user_id": user_id, "amount": amount, **meta},
+        metadata=meta,
+        legs=rule(legs_of.rakeback_legs, user_id, amount),
+        user_id=user_id,
+    )
+
+
+async def adjust(
+    session: AsyncSession,
+    *,
+    key: str,
+    user_id: int,
+    amount: int,
+    reason: str,
+    operator_id: int,
+    account: AccountKind = AccountKind.WALLET,
+    table_id: int | None = None,
+) -> Posted:
+    """An operator's correction: credit (amount > 0) or debit a player account.
+
+    A reason is required; it and the operator are part of the audited record.
+    """
+    if not reason.strip():
+        raise InvalidLedgerRequest("an adjustment needs a reason")
+    meta = {"reason": reason, "operator_id": operator_id, "account": str(account)}
+    return await post(
+        session,
+        kind=TransactionKind.ADJUSTMENT,
+        key=key,
+        request={"user_id": user_id, "amount": amount, "table_id": table_id, **meta},
+        metadata=meta,
+        legs=rule(legs_of.adjustment_legs, user_id, amount, account, table_id),
+        user_id=user_id,
+        table_id=table_id,
+    )
