@@ -32,7 +32,15 @@ from holdem.engine.errors import EngineError
 from holdem.engine.events import HandEnded, HandStarted, audience
 from holdem.engine.table import Table
 from holdem.engine.views import seat_status_name, view_for
-from holdem.protocol import errors as perr
+from holdem.protocol.errors import (
+    InvalidMessage,
+    NotBetweenHands,
+    NotSeated,
+    ProtocolError,
+    RealityCheckPending,
+    StaleAction,
+    UnknownMessageType,
+)
 from holdem.protocol.messages import ServerType
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
 from holdem.session.commands import (
@@ -530,7 +538,7 @@ class TableSession:
         if isinstance(command, RealityCheckAck):
             return self._reality_check_ack(command)
         assert isinstance(command, Unknown)
-        raise perr.UnknownMessageType(f"unknown command {command.name!r}")
+        raise UnknownMessageType(f"unknown command {command.name!r}")
 
     @staticmethod
     def _unanswered(kind: str) -> _Finish:
@@ -547,7 +555,7 @@ class TableSession:
         self._out.insert(at, Publish(command.user, command.conn, {**result, **answer}))
 
     def _fail(self, command: Command, error: BaseException) -> None:
-        if isinstance(error, perr.ProtocolError | EngineError | Refused):
+        if isinstance(error, ProtocolError | EngineError | Refused):
             self._reply_error(command, error.code, str(error))
         else:
             # A bug must not turn one command into a poison message that kills every owner.
@@ -596,7 +604,7 @@ class TableSession:
     def _seat_of(self, user: int) -> int:
         seat = self.table.seat_of(str(user))
         if seat is None:
-            raise perr.NotSeated(f"user {user} has no seat at table {self.table_id}")
+            raise NotSeated(f"user {user} has no seat at table {self.table_id}")
         return seat
 
     def _act(self, command: Act) -> dict[str, Any]:
@@ -605,14 +613,14 @@ class TableSession:
         hand = table.hand
         if hand is None or hand.result is not None or command.hand != hand.number:
             current = hand.number if hand is not None and hand.result is None else None
-            raise perr.StaleAction(f"hand {command.hand} is not running (current: {current})")
+            raise StaleAction(f"hand {command.hand} is not running (current: {current})")
         last = self.seqs.get(command.user, 0)
         if command.seq <= last:
-            raise perr.StaleAction(f"sequence number {command.seq} was already used (last {last})")
+            raise StaleAction(f"sequence number {command.seq} was already used (last {last})")
         if command.decision is not None and command.decision != hand.seq:
             # A click for a decision already made (a double click, or an act chosen before
             # the turn was given back after a takeover and answered meanwhile by a resend).
-            raise perr.StaleAction(f"decision {command.decision} was made already (now {hand.seq})")
+            raise StaleAction(f"decision {command.decision} was made already (now {hand.seq})")
         action, amount = command.action, command.amount
         if action == "fold":
             done = hand.fold(seat)
@@ -621,7 +629,7 @@ class TableSession:
         elif action == "call":
             done = hand.call(seat)
         elif amount is None:
-            raise perr.InvalidMessage(f"{action} needs an amount (the raise-to total)")
+            raise InvalidMessage(f"{action} needs an amount (the raise-to total)")
         elif action == "bet":
             done = hand.bet(seat, amount)
         else:
@@ -669,10 +677,10 @@ class TableSession:
         seat = self._seat_of(command.user)
         hand = table.hand
         if hand is not None and hand.result is None and hand.dealt[seat]:
-            raise perr.NotBetweenHands("top up between hands: your hand is running")
+            raise NotBetweenHands("top up between hands: your hand is running")
         high = table.config.buy_in_range[1]
         if table.stacks[seat] + command.amount > high:
-            raise perr.InvalidMessage(f"a stack may not exceed {high} after a top-up")
+            raise InvalidMessage(f"a stack may not exceed {high} after a top-up")
         return self._add_chips(command, seat)
 
     def _add_chips(self, command: TopUp, seat: int) -> Flow:
@@ -692,7 +700,7 @@ class TableSession:
         seat = self._seat_of(command.user)
         guard = self.guards.get(command.user)
         if guard is not None and guard.check_due:
-            raise perr.RealityCheckPending("acknowledge the reality check first")
+            raise RealityCheckPending("acknowledge the reality check first")
         self.table.sit_in(seat, post=command.post)
         self.timeouts[seat] = 0
         self._broadcast_snapshots()
