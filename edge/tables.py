@@ -18,43 +18,29 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from fractions import Fraction
-from typing import Any
 
 from redis.exceptions import RedisError
 
 from edge import logs
 from edge.inbox import Inbox, Mailbox
+from edge.lobby import LivePace
 from edge.metrics import Metrics
+from edge.table_steps import MoneySteps, table_from_ledger
 from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.fleet import Fleet
 from holdem.adapters.leases import Lease, LeaseStore
-from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.relay import Relay, pack_live, pack_many
 from holdem.bootstrap import Container
 from holdem.cancellation import cancel_and_wait
 from holdem.engine import shuffle
-from holdem.engine.blinds import SeatStatus
-from holdem.engine.rake import RakeRule
-from holdem.engine.table import Table, TableConfig
+from holdem.engine.table import Table
 from holdem.protocol.messages import ServerType
-from holdem.services.errors import NotFound, ServiceError, TableNotOpen
+from holdem.services.errors import TableNotOpen
 from holdem.services.lobby import TableSummary, announce, live_figures
 from holdem.services.table_runtime import TableMoney
 from holdem.session import TableSession, TableTimes
-from holdem.session.commands import Act, Done, Failed, Outcome, PlayerRules, command_from_stream
-from holdem.session.effects import (
-    BuyIn,
-    CashOut,
-    Checkpoint,
-    Effect,
-    HandFinished,
-    MoneyStep,
-    Publish,
-    Settle,
-    TableClosed,
-    TopUpChips,
-)
+from holdem.session.commands import Act, command_from_stream
+from holdem.session.effects import Checkpoint, Effect, HandFinished, Publish, TableClosed
 from holdem.session.table_session import COMMAND_MAX_AGE_S
 
 __all__ = ["COMMAND_MAX_AGE_S", "TableActor", "TableHost"]
@@ -306,15 +292,11 @@ class TableActor:
         self.stopping = False
         self.lost = False
         self.task: asyncio.Task[None] | None = None
+        self.steps = MoneySteps(host.money, self.table_id, host.settings.protection, self.metrics)
+        self.live = LivePace(host.settings.ws.lobby_interval_s)
         self._draining = host.draining
         self._dirty = False
         self._closed = False
-        self._closed_row: PokerTable | None = None
-        # The lobby's live figures: the last published, when the next may go out (at most one
-        # per WS__LOBBY_INTERVAL_S), and when a withheld change is due.
-        self._lobby_sent: dict[str, Any] | None = None
-        self._lobby_next = 0.0
-        self._lobby_due: float | None = None
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._main(), name=f"table-{self.table_id}")
@@ -382,22 +364,23 @@ class TableActor:
         fence, seeds = self.lease.token, shuffle.new_seed
         saved = await self.host.checkpoints.load(self.table_id)
         if saved is not None:
-            self.session = TableSession.from_checkpoint(
+            session = TableSession.from_checkpoint(
                 self.table_id, saved, times=times, fence=fence, seeds=seeds
             )
             self.metrics.takeovers.inc()
-            log.info("resumed from checkpoint", extra={"hand_running": self.busy})
+            log.info("resumed from checkpoint", extra={"hand_running": session.busy})
         else:
-            table = await _table_from_ledger(money, self.table_id, row)
-            self.session = TableSession.new(
+            table = await table_from_ledger(money, self.table_id, row)
+            session = TableSession.new(
                 self.table_id, table, times=times, fence=fence, seeds=seeds, now=time.time()
             )
-        self.session.draining = self._draining
-        self.mailbox = self.host.inbox.open(self.table_id, self.session.cursor)
+        self.session, session.draining = session, self._draining
+        self.mailbox = self.host.inbox.open(self.table_id, session.cursor)
         resumed, closing = saved is not None, row.status == "closing"
         now, guard_now = time.time(), self.host.clock()
-        opened = self.session.open(now, resumed=resumed, closing=closing, guard_now=guard_now)
-        await self._carry_out(opened)
+        await self._carry_out(
+            session.open(now, resumed=resumed, closing=closing, guard_now=guard_now)
+        )
         await self._checkpoint()
 
     async def _loop(self) -> None:
@@ -406,7 +389,7 @@ class TableActor:
         assert mailbox is not None
         while not self.stopping:
             # At least 1 ms: the loop always yields to the event loop.
-            for entry_id, fields in await mailbox.take(max(0.001, self._wait_s())):
+            for entry_id, fields in await mailbox.take(max(0.001, self._wait_s(session))):
                 command = command_from_stream(entry_id, fields)
                 started = time.perf_counter()
                 logs.action_id.set(entry_id)
@@ -418,30 +401,22 @@ class TableActor:
                 if isinstance(command, Act):
                     self.metrics.action_latency.observe(time.perf_counter() - started)
             await self._carry_out(session.tick(time.time(), guard_now=self.host.clock()))
-            if self._dirty or (self._lobby_due is not None and time.time() >= self._lobby_due):
+            due = self.live.due
+            if self._dirty or (due is not None and time.time() >= due):
                 await self._checkpoint()  # (or only the live figures that were held back)
             if self._closed:
-                if self._closed_row is not None:
-                    await announce(self.relay, TableSummary(self._closed_row, 0))
+                if self.steps.closed_row is not None:
+                    await announce(self.host.relay, TableSummary(self.steps.closed_row, 0))
                 await self.host.fleet.mark_idle(self.table_id)
                 log.info("table closed")
                 return
             if self.draining and not session.busy:
                 return
 
-    @property
-    def relay(self) -> Relay:
-        return self.host.relay
-
-    def _wait_s(self) -> float:
-        assert self.session is not None
+    def _wait_s(self, session: TableSession) -> float:
         now = time.time()
-        waits = [0.5]
-        deadline = self.session.next_deadline(now)
-        if deadline is not None:
-            waits.append(deadline - now)
-        if self._lobby_due is not None:
-            waits.append(self._lobby_due - now)
+        due = (session.next_deadline(now), self.live.due)
+        waits = [0.5, *(t - now for t in due if t is not None)]
         return max(0.0, min(waits))
 
     async def _carry_out(self, effects: list[Effect]) -> None:
@@ -467,7 +442,7 @@ class TableActor:
                     self._closed = True
                 else:
                     try:
-                        outcome = await self._take_step(effect)
+                        outcome = await self.steps.take(effect)
                     except BaseException:
                         session.abort()  # undone; taken again when the command is applied again
                         raise
@@ -476,111 +451,22 @@ class TableActor:
         hand = session.table.hand
         logs.hand_no.set(None if hand is None else hand.number)
 
-    async def _take_step(self, step: MoneyStep) -> Outcome:
-        """One money step in PostgreSQL (idempotent by its key, or the hand's number)."""
-        money, started = self.host.money, time.perf_counter()
-        try:
-            if isinstance(step, BuyIn):
-                # The player's session rules are read first: nothing has moved if that fails.
-                guard = self.host.settings.protection
-                rules = await money.table_rules(
-                    step.user, guard.reality_check_minutes, guard.session_break_s
-                )
-                await money.sit(self.table_id, step.seat, step.user, step.amount, key=step.key)
-                return Done(
-                    PlayerRules(rules.session_minutes, rules.reality_check_minutes, rules.played_s)
-                )
-            if isinstance(step, TopUpChips):
-                await money.top_up(self.table_id, step.user, step.amount, key=step.key)
-            elif isinstance(step, CashOut):
-                await self._cash_out(step)
-            elif isinstance(step, Settle):
-                await money.settle(step.settlement)
-                self.metrics.postgres_latency.observe(time.perf_counter() - started)
-            else:
-                self._closed_row = await money.finish_closing(self.table_id)
-        except ServiceError as exc:
-            return Failed(exc.code, str(exc))
-        except Exception:
-            if isinstance(step, Settle):
-                self.metrics.settlement_failures.inc()
-            log.warning("%s deferred (PostgreSQL unavailable?)", type(step).__name__, exc_info=True)
-            return Failed(None, "the command failed")
-        return Done()
-
-    async def _cash_out(self, step: CashOut) -> None:
-        try:
-            money = self.host.money
-            await money.cash_out(self.table_id, step.seat, step.user, step.amount, key=step.key)
-        except NotFound:
-            # The seat row is closed already, and its cash-out committed with it: a new owner
-            # repeating a cash-out its checkpoint did not record yet.
-            log.info("seat already cashed out", extra={"seat": step.seat})
-
     async def _checkpoint(self) -> None:
         """Store the session, then publish what the last commands produced, in order: one
-        fenced Redis round trip."""
+        fenced Redis round trip (with the live lobby figures when they go out)."""
         session = self.session
         if session is None:
             return
         self._dirty = False
         outgoing, self.outgoing = self.outgoing, []
         publish = pack_many([(self.table_id, p.user, p.conn, p.message) for p in outgoing])
-        live = None
-        figures = self._lobby_update(session)
+        now, live = time.time(), None
+        figures = self.live.update(
+            live_figures(self.table_id, session.seated, session.recent, now), now
+        )
         if figures is not None:
             live, lobby = pack_live(figures)
             publish.append(lobby)
         started = time.perf_counter()
         await self.host.checkpoints.save(self.lease, session.to_checkpoint(), publish, live)
         self.metrics.redis_latency.observe(time.perf_counter() - started)
-
-    def _lobby_update(self, session: TableSession) -> dict[str, Any] | None:
-        """The live figures if they changed and may go out now (else remember they are due)."""
-        now = time.time()
-        figures = live_figures(self.table_id, session.seated, session.recent, now)
-        if figures == self._lobby_sent:
-            self._lobby_due = None
-            return None
-        if now < self._lobby_next:
-            self._lobby_due = self._lobby_next
-            return None
-        self._lobby_sent = figures
-        self._lobby_next = now + self.host.settings.ws.lobby_interval_s
-        self._lobby_due = None
-        return figures
-
-
-async def _table_from_ledger(money: TableMoney, table_id: int, row: PokerTable) -> Table:
-    """The table PostgreSQL knows (no checkpoint: a brand new table, or Redis lost the state).
-
-    PostgreSQL holds every seat's balance as of the last settled hand, so a hand in progress
-    is void and every stack is back to its start-of-hand value.
-    """
-    config = TableConfig(
-        seats=row.max_seats,
-        small_blind=row.small_blind,
-        big_blind=row.big_blind,
-        min_buy_in=row.min_buy_in,
-        max_buy_in=row.max_buy_in,
-        rake=RakeRule(Fraction(row.rake_rate_bps, 10_000), row.rake_cap),
-    )
-    table = Table(config)
-    seated = await money.open_seats(table_id)
-    for seat_no, user_id, balance in seated:
-        if balance > 0:
-            _sit_restored(table, seat_no, str(user_id), balance)
-    # A restored table skips one hand number: the voided hand's number is never reused, so a
-    # click meant for the voided hand cannot act in the next one.
-    last_hand = await money.last_hand_number(table_id)
-    table.hand_count = last_hand + 1 if seated else last_hand
-    return table
-
-
-def _sit_restored(table: Table, seat: int, player: str, stack: int) -> None:
-    """Seat a player whose chips are already on the table (restored from the ledger)."""
-    table.players[seat] = player
-    table.stacks[seat] = stack
-    table.status[seat] = SeatStatus.ACTIVE
-    table.owes_big[seat] = False
-    table.owes_small[seat] = False
