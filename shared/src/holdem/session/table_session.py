@@ -479,18 +479,26 @@ class TableSession:
                 waited = f"the command waited over {COMMAND_MAX_AGE_S:.0f} s for the table"
                 self._reply_error(command, "stale_action", waited)
             return
+        if isinstance(command, Exclude):
+            self._run(self._exclude(command.user), self._unanswered(command.kind))
+        elif isinstance(command, Join | Disconnected | Close):
+            try:
+                self._unanswered_command(command)
+            except Exception as exc:
+                self._fail(command, exc)
+        else:
+            self._answered(command)
+
+    def _unanswered_command(self, command: Join | Disconnected | Close) -> None:
+        """A join (answered with a snapshot, not a result), a disconnect, a close."""
         if isinstance(command, Join):
             self._connected(command.user, command.conn)
             snapshot = {**self._snapshot_for(command.user), "id": command.rid}
             self._send(command.user, command.conn, snapshot)
         elif isinstance(command, Disconnected):
             self._disconnected(command.user, command.conn)
-        elif isinstance(command, Close):
-            self._begin_closing()
-        elif isinstance(command, Exclude):
-            self._run(self._exclude(command.user), self._unanswered(command.kind))
         else:
-            self._answered(command)
+            self._begin_closing()
 
     def _answered(self, command: Command) -> None:
         """A player's command: applied once, answered once (a resend with the original)."""
