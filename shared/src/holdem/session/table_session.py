@@ -951,7 +951,6 @@ class TableSession:
                 self.next_hand_at = self.now + OUTBOX_RETRY_S
                 return None
             self.outbox.pop(0)
-        self._dirty = True
         for seat in list(self.leaving):
             self.leaving.remove(seat)
             if table.players[seat] is not None:
