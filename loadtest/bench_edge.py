@@ -15,7 +15,9 @@ processes, seats bots (half JSON, half MessagePack, spread over the servers) and
 - Redis commands per action (``INFO commandstats`` deltas over the window: every command of
   the table servers, those inside Lua scripts included);
 - takeover time after SIGKILL of one server (until every table it owned has a new owner;
-  two servers only).
+  two servers only);
+- the reference: a bare ``websockets`` echo server's CPU per message on this machine, measured
+  right after (`loadtest.echo_reference`).
 
 ``--think 0 --servers 1`` is the full-speed figure of one table-server process. The load
 average is printed with the figures: on a shared machine they are noisy.
@@ -51,6 +53,7 @@ from holdem.client import Bot, BotStrategy, TableClient
 from holdem.config import Settings
 from holdem.protocol.codec import JSON, MSGPACK
 from holdem.services import ledger
+from loadtest import echo_reference
 from loadtest.stages import redis_counters
 
 BUY_IN = 200_000
@@ -78,23 +81,11 @@ class TimedBot(Bot):
             self.latencies.append(time.perf_counter() - self.sent_at)
             self.sent_at = None
 
-    async def _act(self, hand: int, legal: dict[str, Any]) -> None:
-        if self.think_s:
-            await asyncio.sleep(self.think_s)
-        action, amount = self.strategy.choose(legal)
-        self.sent_at = time.perf_counter()
-        message = {
-            "type": "act",
-            "table_id": self.table_id,
-            "hand": hand,
-            "action": action,
-            "seq": self.client.next_seq(self.table_id),
-            "id": "a",
-        }
-        if amount is not None:
-            message["amount"] = amount
-        await self.client.send(message)
-        self.actions += 1
+    async def _act(self, hand: int, decision: int, legal: dict[str, Any]) -> None:
+        if (hand, decision) not in self._decided:
+            # Sent once the bot's thinking time is over.
+            self.sent_at = time.perf_counter() + self.think_s
+        await super()._act(hand, decision, legal)
 
 
 def _start_edge(
@@ -358,6 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=0.1, help="bot thinking time (s)")
     parser.add_argument("--servers", type=int, choices=(1, 2), default=2)
     asyncio.run(run(parser.parse_args(argv)))
+    echo = echo_reference.measure(clients=200, seconds=5.0)
+    cpu_us = echo["server_cpu_percent"] / 100 / echo["messages_per_s"] * 1e6
+    print(
+        f"reference, bare websockets echo server on this machine: {echo['messages_per_s']:.0f} "
+        f"messages/s at {echo['server_cpu_percent']:.0f}% of a core -> {cpu_us:.0f} us of CPU "
+        "per message (one frame read or written)"
+    )
     return 0
 
 
