@@ -1,9 +1,18 @@
-"""The server's one reader of its tables' command streams.
+"""The server's one reader of its tables' command streams, and its own sockets' shortcut.
 
 Every table this server owns has a `Mailbox`: the table's actor takes commands from it
 without touching Redis. One task (started by `Inbox.start`) does a single blocking ``XREAD`` over
 the inboxes of all the mailboxes, and puts each command into its table's mailbox in stream
 order. An idle table holds no Redis connection; the server holds one for all its tables.
+
+An ``act`` from a connection of this server to a table this server owns skips the stream: it
+goes straight into the mailbox (`Inbox.accept_local`, entry id `LOCAL`), once the mailbox has
+caught up with the stream (one read since it opened, so what was sent through the stream
+before this server took the table comes first). Such a command lives only in this process
+until the checkpoint that follows its application: if the table is lost first, the actor
+hands it to the stream for the next owner (`Mailbox.local_left`); if the process dies, the
+client, whose connection dies with it, resends it after reconnecting (an act is applied at
+most once either way: its sequence number and the answers kept in the checkpoint).
 
 When a mailbox opens, the reader's blocking read is ended through the server's wake stream
 (`holdem.adapters.relay.wake_key`) so the next read includes the new table at once. A reply
@@ -22,24 +31,34 @@ from holdem.cancellation import cancel_and_wait
 
 log = logging.getLogger("edge.inbox")
 
+LOCAL = ""
+"""The entry id of a command taken from this server's own socket (it is in no stream)."""
 BLOCK_MS = 2_000
 """The longest blocking read; below the Redis socket timeout."""
 READ_RETRY_S = 0.5
+READ_COUNT = 100
+"""Entries read per inbox per read."""
 
 
 class Mailbox:
-    """The commands read for one table, in stream order, after `cursor`."""
+    """The commands read for one table, in stream order after `cursor`, and the acts taken
+    from this server's own sockets, in the order they came."""
 
     def __init__(self, table_id: int, cursor: str) -> None:
         self.table_id = table_id
         self.cursor = cursor
         """The id of the last command read (not yet necessarily applied)."""
+        self.caught_up = False
+        """The stream was read once since the mailbox opened: local commands may come in."""
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
     def put(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
         for entry in entries:
             self._queue.put_nowait(entry)
         self.cursor = entries[-1][0]
+
+    def put_local(self, command: dict[str, Any]) -> None:
+        self._queue.put_nowait((LOCAL, command))
 
     async def take(self, wait_s: float) -> list[tuple[str, dict[str, Any]]]:
         """Every command waiting, after waiting up to `wait_s` for the first one."""
@@ -56,6 +75,17 @@ class Mailbox:
         while not queue.empty():
             taken.append(queue.get_nowait())
         return taken
+
+    def local_left(self) -> list[dict[str, Any]]:
+        """Take the local commands never taken (the stream's are read again by the next
+        owner, from its checkpoint's cursor)."""
+        return [command for entry_id, command in self._drain() if entry_id == LOCAL]
+
+    def _drain(self) -> list[tuple[str, dict[str, Any]]]:
+        drained = []
+        while not self._queue.empty():
+            drained.append(self._queue.get_nowait())
+        return drained
 
 
 class Inbox:
@@ -97,6 +127,16 @@ class Inbox:
         task.add_done_callback(self._background.discard)
         return mailbox
 
+    def accept_local(self, table_id: int, command: dict[str, Any]) -> bool:
+        """Put a command from this server's own socket straight into the table's mailbox;
+        False if this server does not run the table (or its mailbox has not caught up with
+        the stream yet): send it through the stream."""
+        mailbox = self._mailboxes.get(table_id)
+        if mailbox is None or not mailbox.caught_up:
+            return False
+        mailbox.put_local(command)
+        return True
+
     def close(self, mailbox: Mailbox) -> None:
         """Stop reading for this mailbox (no wake-up needed: a late reply is dropped)."""
         if self._mailboxes.get(mailbox.table_id) is mailbox:
@@ -119,6 +159,7 @@ class Inbox:
                     {t: m.cursor for t, m in reading.items()},
                     (self._wake_key, wake_cursor),
                     BLOCK_MS,
+                    READ_COUNT,
                 )
             except Exception as exc:
                 if task.cancelling():
@@ -128,7 +169,11 @@ class Inbox:
                 continue
             if task.cancelling():  # the Redis client answered it with an empty reply
                 raise asyncio.CancelledError
-            for table_id, entries in found.items():
-                mailbox = reading[table_id]
-                if self._mailboxes.get(table_id) is mailbox and entries:
+            for table_id, mailbox in reading.items():
+                if self._mailboxes.get(table_id) is not mailbox:
+                    continue
+                entries = found.get(table_id, [])
+                if entries:
                     mailbox.put(entries)
+                if len(entries) < READ_COUNT:  # all that was in the stream when read
+                    mailbox.caught_up = True

@@ -4,9 +4,11 @@
 whose owner died), renews them, and runs one `TableActor` per owned table. The actor is the
 only caller of the engine for its table: it takes the commands of the table's relay stream
 in order from its mailbox (one reader per server reads every owned table's stream, see
-`edge.inbox`), applies them, checkpoints the engine state to Redis (fenced by the lease),
-then publishes the resulting messages. No PostgreSQL round trip per action: PostgreSQL is
-touched to seat / top up / cash out (the ledger) and once per finished hand (write-behind).
+`edge.inbox`; acts from this server's own sockets come straight in), applies them,
+checkpoints the engine state to Redis (fenced by the lease), then delivers the resulting
+messages to this server's connections and publishes them for the other servers'. No
+PostgreSQL round trip per action: PostgreSQL is touched to seat / top up / cash out (the
+ledger) and once per finished hand (write-behind).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from edge import logs
-from edge.inbox import Inbox, Mailbox
+from edge.inbox import LOCAL, Inbox, Mailbox
 from edge.metrics import Metrics
 from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.fleet import Fleet
@@ -88,6 +90,12 @@ class TableHost:
         self.inbox = Inbox(relay, worker_id)
         self.money = TableMoney(container.sessions)
         self.actors: dict[int, TableActor] = {}
+        self.deliver: Callable[[int, list[tuple[int | None, str | None, dict[str, Any]]]], None] = (
+            lambda table_id, batch: None
+        )
+        """Hands an actor's checkpointed messages to this server's own connections,
+        ``(user or None for the table, connection or None, message)`` in order (set by the
+        server; the published copies are skipped when they come back)."""
         self.clock: Callable[[], float] = time.time
         """The time player protection is measured in (session length, reality checks)."""
         self.draining = False
@@ -296,6 +304,11 @@ class TableActor:
         self.rt: dict[str, Any] = {}
         self.mailbox: Mailbox | None = None
         self.outgoing: list[tuple[int | None, str | None, dict[str, Any]]] = []
+        self.taken: list[tuple[str, dict[str, Any]]] = []
+        """The commands taken from the mailbox and not applied yet."""
+        self.unsaved_local: list[dict[str, Any]] = []
+        """Local commands applied since the last checkpoint (in no stream: if the table is
+        lost before the next checkpoint, they go to the stream for the next owner)."""
         self.draining = host.draining
         self.stopping = False
         self.lost = False
@@ -347,9 +360,24 @@ class TableActor:
             if not self.lost:
                 with contextlib.suppress(Exception):
                     await self._checkpoint()
+            await self._hand_on_local_commands()
+            if not self.lost:
                 with contextlib.suppress(Exception):
                     await self.host.leases.release(self.lease)
             self.host.forget(self)
+
+    async def _hand_on_local_commands(self) -> None:
+        """Put the local commands this owner did not apply and checkpoint into the stream,
+        in order, for the table's next owner (its checkpoint's cursor is before them)."""
+        left = self.unsaved_local + [c for entry_id, c in self.taken if entry_id == LOCAL]
+        if self.mailbox is not None:
+            left += self.mailbox.local_left()
+        self.unsaved_local, self.taken = [], []
+        for command in left:
+            try:
+                await self.relay.send_command(self.table_id, command)
+            except Exception:  # Redis down: the client resends it after its reconnect
+                log.warning("a local command could not be handed on", exc_info=True)
 
     def lease_lost(self) -> None:
         """The lease expired or was taken over: stop without touching the table again."""
@@ -424,10 +452,14 @@ class TableActor:
         assert mailbox is not None
         while not self.stopping:
             # At least 1 ms: the loop always yields to the event loop.
-            commands = await mailbox.take(max(0.001, self._seconds_to_next_deadline()))
+            self.taken = await mailbox.take(max(0.001, self._seconds_to_next_deadline()))
             changed = False
-            for entry_id, command in commands:
-                self.rt["cursor"] = entry_id
+            while self.taken:
+                entry_id, command = self.taken.pop(0)
+                if entry_id == LOCAL:
+                    self.unsaved_local.append(command)
+                else:
+                    self.rt["cursor"] = entry_id
                 started = time.perf_counter()
                 await self._apply(entry_id, command)
                 changed = True
@@ -548,7 +580,7 @@ class TableActor:
         user = int(command.get("user", 0))
         conn = command.get("conn")
         rid = command.get("rid")
-        logs.action_id.set(entry_id)
+        logs.action_id.set(entry_id or None)
         if kind != "exclude" and time.time() - float(command.get("at", 0)) > COMMAND_MAX_AGE_S:
             # Answered, not dropped: the player decides again. (An exclusion is never stale:
             # it reaches a table nobody ran for a while.)
@@ -1150,7 +1182,10 @@ class TableActor:
         if table is None:
             return
         outgoing, self.outgoing = self.outgoing, []
-        publish = pack_many([(self.table_id, user, conn, msg) for user, conn, msg in outgoing])
+        publish = pack_many(
+            [(self.table_id, user, conn, msg) for user, conn, msg in outgoing],
+            source=self.host.worker_id,
+        )
         live = None
         figures = self._lobby_update()
         if figures is not None:
@@ -1160,7 +1195,9 @@ class TableActor:
         await self.host.checkpoints.save(
             self.lease, {"engine": table.to_state(), "rt": self.rt}, publish, live
         )
+        self.unsaved_local = []
         self.metrics.redis_latency.observe(time.perf_counter() - started)
+        self.host.deliver(self.table_id, outgoing)
 
     def _lobby_update(self) -> dict[str, Any] | None:
         """The live figures if they changed and may go out now (else remember they are due)."""

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from edge.inbox import Inbox, Mailbox
+from edge.inbox import LOCAL, Inbox, Mailbox
 from holdem.adapters.relay import Relay, wake_key
 
 
@@ -87,3 +87,37 @@ async def test_appending_to_the_wake_stream_ends_a_blocking_read(relay):
 
     assert found == {}
     assert cursor != "0-0"  # returned for the wake-up, not because the block ran out
+
+
+async def test_local_commands_wait_until_the_stream_was_read_then_follow_it_in_order(relay, inbox):
+    sent_before = await relay.send_command(5, {"kind": "act", "n": 0})
+    mailbox = inbox.open(5, "0-0")
+    # Until the reader has read the new table's stream once, a local command must go
+    # through the stream too (what was sent there before the table was taken comes first).
+    assert not inbox.accept_local(5, {"kind": "act", "n": 1})
+
+    first = await take(mailbox, 1)
+    assert inbox.accept_local(5, {"kind": "act", "n": 1})
+    assert inbox.accept_local(5, {"kind": "act", "n": 2})
+
+    assert first == [(sent_before, {"kind": "act", "n": 0})]
+    assert await mailbox.take(0) == [
+        (LOCAL, {"kind": "act", "n": 1}),
+        (LOCAL, {"kind": "act", "n": 2}),
+    ]
+    assert mailbox.cursor == sent_before  # local commands are in no stream
+
+
+async def test_a_table_not_run_here_takes_no_local_command_and_a_closed_one_gives_them_back(
+    relay, inbox
+):
+    assert not inbox.accept_local(6, {"kind": "act"})
+    mailbox = inbox.open(6, "0-0")
+    await relay.send_command(6, {"kind": "join"})
+    await take(mailbox, 1)
+    assert inbox.accept_local(6, {"kind": "act", "n": 1})
+
+    inbox.close(mailbox)
+
+    assert not inbox.accept_local(6, {"kind": "act", "n": 2})
+    assert mailbox.local_left() == [{"kind": "act", "n": 1}]
