@@ -32,7 +32,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from edge import logs
-from edge.connections import BatchingConnection, Connection, Registry, TokenBucket
+from edge.connections import BatchingConnection, Connection, Registry, TokenBucket, ws_frame
 from edge.lobby import LobbyCache
 from edge.metrics import Metrics
 from edge.tables import TableHost
@@ -609,12 +609,12 @@ class EdgeServer:
 
 
 def _broadcast(conns: Iterable[Connection], msg: dict[str, Any]) -> None:
-    """Send one message to many connections, encoded once per encoding."""
-    frames: dict[bool, bytes | str] = {}
+    """Send one message to many connections, encoded and framed once per encoding."""
+    frames: dict[bool, bytes] = {}
     for conn in conns:
         binary = conn.codec.binary
         if binary not in frames:
-            frames[binary] = (MSGPACK if binary else JSON).encode(msg)
+            frames[binary] = ws_frame((MSGPACK if binary else JSON).encode(msg))
         conn.send_frame(frames[binary])
 
 
