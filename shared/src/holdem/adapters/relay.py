@@ -1,8 +1,9 @@
 """Relay between the servers of the fleet: commands to a table's owner, events back out.
 
 - ``ws:table:{id}:inbox`` — a Redis stream (capped at ~10,000 entries). Any server appends
-  a client's command; the owner reads it in order with ``XREAD BLOCK`` (one read per server
-  over the inboxes of all the tables it owns). The owner keeps the id of the last command
+  a client's command (except an ``act`` for a table it runs itself: see `edge.inbox`); the
+  owner reads it in order with ``XREAD BLOCK`` (one read per server over the inboxes of all
+  the tables it owns). The owner keeps the id of the last command
   it applied in its checkpoint, so a new owner continues exactly where the old one stopped.
 - ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
   inboxes: appending to it ends the server's blocking read, so the read is re-issued when
