@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from edge import logs
 from edge.inbox import LOCAL, Inbox, Mailbox
 from edge.metrics import Metrics
-from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
+from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError, LogAppend
 from holdem.adapters.fleet import Fleet
 from holdem.adapters.leases import Lease, LeaseStore
 from holdem.adapters.relay import Relay, pack_live, pack_many
@@ -306,6 +306,8 @@ class TableActor:
         self.outgoing: list[tuple[int | None, str | None, dict[str, Any]]] = []
         self.taken: list[tuple[str, dict[str, Any]]] = []
         """The commands taken from the mailbox and not applied yet."""
+        self._logged: tuple[list[dict[str, Any]] | None, int] = (None, 0)
+        """The hand event list the stored log holds, and how many of its events."""
         self.unsaved_local: list[dict[str, Any]] = []
         """Local commands applied since the last checkpoint (in no stream: if the table is
         lost before the next checkpoint, they go to the stream for the next owner)."""
@@ -398,8 +400,9 @@ class TableActor:
         )
         saved = await self.host.checkpoints.load(self.table_id)
         if saved is not None:
-            self.table = Table.from_state(saved["engine"])
-            self.rt = saved["rt"]
+            self.table = Table.from_state(saved.state["engine"])
+            self.rt = saved.state["rt"]
+            self.rt.setdefault("hand_events", saved.log)
             if self.table.hand is not None:
                 logs.hand_no.set(self.table.hand.number)  # the log lines of the resumed hand
             self.metrics.takeovers.inc()
@@ -1191,10 +1194,17 @@ class TableActor:
         if figures is not None:
             live, announce = pack_live(figures)
             publish.append(announce)
+        # The hand's events go to the stored log, only those that are new (a new list is a
+        # new hand's: the log starts again).
+        events: list[dict[str, Any]] = self.rt["hand_events"]
+        logged_list, logged = self._logged
+        log = LogAppend(events[logged:], logged) if events is logged_list else LogAppend(events)
+        rt = {key: value for key, value in self.rt.items() if key != "hand_events"}
         started = time.perf_counter()
         await self.host.checkpoints.save(
-            self.lease, {"engine": table.to_state(), "rt": self.rt}, publish, live
+            self.lease, {"engine": table.to_state(), "rt": rt}, publish, live, log
         )
+        self._logged = (events, len(events))
         self.unsaved_local = []
         self.metrics.redis_latency.observe(time.perf_counter() - started)
         self.host.deliver(self.table_id, outgoing)
