@@ -19,6 +19,10 @@ processes, seats bots (half JSON, half MessagePack, spread over the servers) and
 - the reference: a bare ``websockets`` echo server's CPU per message on this machine, measured
   right after (`loadtest.echo_reference`).
 
+``--against GIT_REF [--rounds 2]`` is the before/after of a change in one run: the table
+servers of GIT_REF (its ``edge`` and ``shared/src``, extracted under ``.devstate``) and of
+this tree, in alternating runs with the same bots, then each figure's median side by side.
+
 ``--think 0 --servers 1`` is the full-speed figure of one table-server process. The load
 average is printed with the figures: on a shared machine they are noisy.
 """
@@ -54,6 +58,7 @@ from holdem.config import Settings
 from holdem.protocol.codec import JSON, MSGPACK
 from holdem.services import ledger
 from loadtest import echo_reference
+from loadtest.git_ref import check_out
 from loadtest.stages import redis_counters
 
 BUY_IN = 200_000
@@ -89,7 +94,7 @@ class TimedBot(Bot):
 
 
 def _start_edge(
-    env: dict[str, str], name: str, state: Path
+    env: dict[str, str], name: str, state: Path, code: Path
 ) -> tuple[subprocess.Popen[bytes], Path]:
     ready = state / f"{name}.ready"
     ready.unlink(missing_ok=True)
@@ -106,8 +111,14 @@ def _start_edge(
             "--ready-file",
             str(ready),
         ],
-        cwd=ROOT,
-        env={**os.environ, **env, "EDGE_WORKER_ID": name, "LOG_LEVEL": "WARNING"},
+        cwd=code,
+        env={
+            **os.environ,
+            **env,
+            "PYTHONPATH": f"{code / 'shared' / 'src'}:{code}:{ROOT / 'tools'}",
+            "EDGE_WORKER_ID": name,
+            "LOG_LEVEL": "WARNING",
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -164,7 +175,8 @@ async def _takeover(
     await redis.aclose()
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
+    """One run with the table servers' code from `code`; prints and returns its figures."""
     state = STATE / "bench" / "edge"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
@@ -188,9 +200,8 @@ async def run(args: argparse.Namespace) -> None:
             "REDIS_URL": redis_server.url(),
             "AUTH__JWT_SECRET": secret,
             "GAME__BETWEEN_HANDS_S": "0.2",
-            "PYTHONPATH": f"{ROOT / 'shared' / 'src'}:{ROOT}:{ROOT / 'tools'}",
         }
-        started = [_start_edge(env, name, state) for name in "ab"[: args.servers]]
+        started = [_start_edge(env, name, state, code) for name in "ab"[: args.servers]]
         procs += [proc for proc, _ in started]
         urls = [
             f"ws://127.0.0.1:{await asyncio.to_thread(_read_port, ready)}/" for _, ready in started
@@ -332,6 +343,14 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(bot.client.close() for bot in bots), return_exceptions=True)
         await container.aclose()
+        return {
+            "hands/s": hands / args.seconds,
+            "CPU ms/hand": cpu_ms * 1000 / max(1, hands),
+            "CPU ms/action": cpu_ms * 1000 / max(1, actions),
+            "server CPU %": cpu_ms / args.seconds * 100,
+            "p50 ms": _pct(latencies, 0.50) if latencies else float("nan"),
+            "p99 ms": _pct(latencies, 0.99) if latencies else float("nan"),
+        }
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -341,6 +360,27 @@ async def run(args: argparse.Namespace) -> None:
         postgres.remove()
 
 
+def _against(args: argparse.Namespace) -> None:
+    """This tree's table server and `args.against`'s, in alternating runs (same bots, same
+    machine, same minutes), then each figure's median side by side."""
+    other = check_out(args.against, ["edge", "shared/src"], "bench-edge")
+    runs: dict[str, list[dict[str, float]]] = {"this tree": [], args.against: []}
+    for round_no in range(1, args.rounds + 1):
+        for name, code in (("this tree", ROOT), (args.against, other)):
+            print(f"\n--- round {round_no}: table server of {name}")
+            runs[name].append(asyncio.run(run(args, code)))
+    print(
+        f"\nA/B, medians of {args.rounds} runs each ({args.servers} server(s), think "
+        f"{args.think} s, {args.seconds:.0f} s windows):"
+    )
+    names = list(runs)
+    print(f"  {'':16s}" + "".join(f"{n[:18]:>20s}" for n in names) + f"{'ratio':>10s}")
+    for figure in runs["this tree"][0]:
+        medians = [statistics.median(r[figure] for r in runs[n]) for n in names]
+        ratio = medians[0] / medians[1] if medians[1] else float("nan")
+        print(f"  {figure:16s}" + "".join(f"{m:20.1f}" for m in medians) + f"{ratio:10.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev bench edge", description=__doc__)
     parser.add_argument("--tables", type=int, default=50)
@@ -348,7 +388,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--think", type=float, default=0.1, help="bot thinking time (s)")
     parser.add_argument("--servers", type=int, choices=(1, 2), default=2)
-    asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="also run the table servers of GIT_REF, alternating runs with this tree's",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="runs per side with --against")
+    args = parser.parse_args(argv)
+    if args.against is None:
+        asyncio.run(run(args))
+    else:
+        _against(args)
     echo = echo_reference.measure(clients=200, seconds=5.0)
     cpu_us = echo["server_cpu_percent"] / 100 / echo["messages_per_s"] * 1e6
     print(
