@@ -9,8 +9,8 @@ An ``act`` from a connection of this server to a table this server owns skips th
 goes straight into the mailbox (`Inbox.accept_local`, entry id `LOCAL`), once the mailbox has
 caught up with the stream (one read since it opened, so what was sent through the stream
 before this server took the table comes first). Such a command lives only in this process
-until the checkpoint that follows its application: if the table is lost first, the actor
-hands it to the stream for the next owner (`Mailbox.local_left`); if the process dies, the
+until the checkpoint that follows its application (`Mailbox.saved`): if the table is let go
+first, `Inbox.hand_on` puts it into the stream for the next owner; if the process dies, the
 client, whose connection dies with it, resends it after reconnecting (an act is applied at
 most once either way: its sequence number and the answers kept in the checkpoint).
 
@@ -51,6 +51,8 @@ class Mailbox:
         self.caught_up = False
         """The stream was read once since the mailbox opened: local commands may come in."""
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._unsaved: list[dict[str, Any]] = []
+        """Local commands taken since the last `saved` (in no stream, in no checkpoint)."""
 
     def put(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
         for entry in entries:
@@ -74,18 +76,23 @@ class Mailbox:
             taken = []
         while not queue.empty():
             taken.append(queue.get_nowait())
+        self._unsaved += [command for entry_id, command in taken if entry_id == LOCAL]
         return taken
 
-    def local_left(self) -> list[dict[str, Any]]:
-        """Take the local commands never taken (the stream's are read again by the next
-        owner, from its checkpoint's cursor)."""
-        return [command for entry_id, command in self._drain() if entry_id == LOCAL]
+    def saved(self) -> None:
+        """The table's state after every command taken so far is stored (a checkpoint)."""
+        self._unsaved = []
 
-    def _drain(self) -> list[tuple[str, dict[str, Any]]]:
-        drained = []
+    def local_left(self) -> list[dict[str, Any]]:
+        """The local commands in no checkpoint: taken since the last `saved`, then never
+        taken, in order (the stream's are read again by the next owner, from its checkpoint's
+        cursor)."""
+        left, self._unsaved = self._unsaved, []
         while not self._queue.empty():
-            drained.append(self._queue.get_nowait())
-        return drained
+            entry_id, command = self._queue.get_nowait()
+            if entry_id == LOCAL:
+                left.append(command)
+        return left
 
 
 class Inbox:
@@ -141,6 +148,15 @@ class Inbox:
         """Stop reading for this mailbox (no wake-up needed: a late reply is dropped)."""
         if self._mailboxes.get(mailbox.table_id) is mailbox:
             del self._mailboxes[mailbox.table_id]
+
+    async def hand_on(self, mailbox: Mailbox) -> None:
+        """Put a closed mailbox's local commands that are in no checkpoint into the table's
+        stream, in order, for its next owner (whose checkpoint's cursor is before them)."""
+        for command in mailbox.local_left():
+            try:
+                await self._relay.send_command(mailbox.table_id, command)
+            except Exception:  # Redis down: the client resends it after its reconnect
+                log.warning("a local command could not be handed on", exc_info=True)
 
     async def _wake(self) -> None:
         try:

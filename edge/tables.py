@@ -304,13 +304,8 @@ class TableActor:
         self.rt: dict[str, Any] = {}
         self.mailbox: Mailbox | None = None
         self.outgoing: list[tuple[int | None, str | None, dict[str, Any]]] = []
-        self.taken: list[tuple[str, dict[str, Any]]] = []
-        """The commands taken from the mailbox and not applied yet."""
         self._logged: tuple[list[dict[str, Any]] | None, int] = (None, 0)
         """The hand event list the stored log holds, and how many of its events."""
-        self.unsaved_local: list[dict[str, Any]] = []
-        """Local commands applied since the last checkpoint (in no stream: if the table is
-        lost before the next checkpoint, they go to the stream for the next owner)."""
         self.draining = host.draining
         self.stopping = False
         self.lost = False
@@ -362,24 +357,12 @@ class TableActor:
             if not self.lost:
                 with contextlib.suppress(Exception):
                     await self._checkpoint()
-            await self._hand_on_local_commands()
+            if self.mailbox is not None:
+                await self.host.inbox.hand_on(self.mailbox)
             if not self.lost:
                 with contextlib.suppress(Exception):
                     await self.host.leases.release(self.lease)
             self.host.forget(self)
-
-    async def _hand_on_local_commands(self) -> None:
-        """Put the local commands this owner did not apply and checkpoint into the stream,
-        in order, for the table's next owner (its checkpoint's cursor is before them)."""
-        left = self.unsaved_local + [c for entry_id, c in self.taken if entry_id == LOCAL]
-        if self.mailbox is not None:
-            left += self.mailbox.local_left()
-        self.unsaved_local, self.taken = [], []
-        for command in left:
-            try:
-                await self.relay.send_command(self.table_id, command)
-            except Exception:  # Redis down: the client resends it after its reconnect
-                log.warning("a local command could not be handed on", exc_info=True)
 
     def lease_lost(self) -> None:
         """The lease expired or was taken over: stop without touching the table again."""
@@ -455,13 +438,10 @@ class TableActor:
         assert mailbox is not None
         while not self.stopping:
             # At least 1 ms: the loop always yields to the event loop.
-            self.taken = await mailbox.take(max(0.001, self._seconds_to_next_deadline()))
+            commands = await mailbox.take(max(0.001, self._seconds_to_next_deadline()))
             changed = False
-            while self.taken:
-                entry_id, command = self.taken.pop(0)
-                if entry_id == LOCAL:
-                    self.unsaved_local.append(command)
-                else:
+            for entry_id, command in commands:
+                if entry_id != LOCAL:  # (an act taken from this server's socket is in no stream)
                     self.rt["cursor"] = entry_id
                 started = time.perf_counter()
                 await self._apply(entry_id, command)
@@ -472,6 +452,7 @@ class TableActor:
                 changed = True
             if changed:
                 await self._checkpoint()
+                mailbox.saved()
             elif self._lobby_due is not None and time.time() >= self._lobby_due:
                 await self._checkpoint()  # the live figures that were held back
             if self.draining and not self.busy:
@@ -1205,7 +1186,6 @@ class TableActor:
             self.lease, {"engine": table.to_state(), "rt": rt}, publish, live, log
         )
         self._logged = (events, len(events))
-        self.unsaved_local = []
         self.metrics.redis_latency.observe(time.perf_counter() - started)
         self.host.deliver(self.table_id, outgoing)
 

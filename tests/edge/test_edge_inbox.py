@@ -121,3 +121,25 @@ async def test_a_table_not_run_here_takes_no_local_command_and_a_closed_one_give
 
     assert not inbox.accept_local(6, {"kind": "act", "n": 2})
     assert mailbox.local_left() == [{"kind": "act", "n": 1}]
+
+
+async def test_local_commands_taken_but_not_checkpointed_are_handed_to_the_stream_in_order(
+    relay, inbox
+):
+    mailbox = inbox.open(8, "0-0")
+    await relay.send_command(8, {"kind": "join"})
+    await take(mailbox, 1)
+    for n in (1, 2):
+        assert inbox.accept_local(8, {"kind": "act", "n": n})
+    await take(mailbox, 2)
+    mailbox.saved()  # acts 1 and 2 are in a checkpoint
+    for n in (3, 4, 5):
+        assert inbox.accept_local(8, {"kind": "act", "n": n})
+    assert len(await take(mailbox, 2)) == 3  # taken (applied or not), not checkpointed
+
+    assert inbox.accept_local(8, {"kind": "act", "n": 6})  # never taken
+    inbox.close(mailbox)
+    await inbox.hand_on(mailbox)
+
+    stream = await relay.read_inboxes({8: "0-0"}, ("ws:worker:none:wake", "0-0"), 100)
+    assert [c.get("n") for _id, c in stream[0][8]] == [None, 3, 4, 5, 6]
