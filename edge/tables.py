@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from edge import logs
 from edge.inbox import LOCAL, Inbox, Mailbox
 from edge.metrics import Metrics
-from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError, LogAppend
+from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.fleet import Fleet
 from holdem.adapters.leases import Lease, LeaseStore
 from holdem.adapters.relay import Relay, pack_live, pack_many
@@ -304,8 +304,6 @@ class TableActor:
         self.rt: dict[str, Any] = {}
         self.mailbox: Mailbox | None = None
         self.outgoing: list[tuple[int | None, str | None, dict[str, Any]]] = []
-        self._logged: tuple[list[dict[str, Any]] | None, int] = (None, 0)
-        """The hand event list the stored log holds, and how many of its events."""
         self.draining = host.draining
         self.stopping = False
         self.lost = False
@@ -1175,17 +1173,10 @@ class TableActor:
         if figures is not None:
             live, announce = pack_live(figures)
             publish.append(announce)
-        # The hand's events go to the stored log, only those that are new (a new list is a
-        # new hand's: the log starts again).
-        events: list[dict[str, Any]] = self.rt["hand_events"]
-        logged_list, logged = self._logged
-        log = LogAppend(events[logged:], logged) if events is logged_list else LogAppend(events)
         rt = {key: value for key, value in self.rt.items() if key != "hand_events"}
+        state, log = {"engine": table.to_state(), "rt": rt}, self.rt["hand_events"]
         started = time.perf_counter()
-        await self.host.checkpoints.save(
-            self.lease, {"engine": table.to_state(), "rt": rt}, publish, live, log
-        )
-        self._logged = (events, len(events))
+        await self.host.checkpoints.save(self.lease, state, log, publish, live)
         self.metrics.redis_latency.observe(time.perf_counter() - started)
         self.host.deliver(self.table_id, outgoing)
 

@@ -8,7 +8,7 @@ import msgpack
 import pytest
 from redis.asyncio import Redis
 
-from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError, LogAppend
+from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.leases import LeaseStore
 
 
@@ -26,32 +26,39 @@ async def test_each_save_appends_only_the_new_events_and_a_new_hand_starts_the_l
     lease = await leases.acquire(21)
     assert lease is not None
     hand = [{"event": "hand_started", "seq": 1}]
-    await store.save(lease, {"rt": {"n": 1}}, log=LogAppend(hand))
+    await store.save(lease, {"rt": {"n": 1}}, hand)
     hand.append({"event": "action", "seq": 2})
-    await store.save(lease, {"rt": {"n": 2}}, log=LogAppend(hand[1:], 1))
+    pushed_before = await _command_count(redis, "rpush")
+    await store.save(lease, {"rt": {"n": 2}}, hand)
 
     saved = await store.load(21)
 
     assert saved is not None
     assert saved.state == {"rt": {"n": 2}}
     assert saved.log == hand
-    await store.save(lease, {"rt": {"n": 3}}, log=LogAppend([{"event": "hand_started"}]))
+    assert await _command_count(redis, "rpush") == pushed_before + 1  # the new event only
+    await store.save(lease, {"rt": {"n": 3}}, [{"event": "hand_started"}])  # a new hand
     saved = await store.load(21)
     assert saved is not None
     assert saved.log == [{"event": "hand_started"}]
 
 
-async def test_a_save_retried_after_its_answer_was_lost_stores_the_same_log(redis):
-    store, leases = CheckpointStore(redis), LeaseStore(redis, "w1", 60_000)
+async def test_a_new_owner_stores_the_log_whole_and_a_repeated_save_stores_the_same_log(redis):
+    leases = LeaseStore(redis, "w1", 60_000)
     lease = await leases.acquire(22)
     assert lease is not None
-    await store.save(lease, {"n": 1}, log=LogAppend([{"seq": 1}]))
-    retried = LogAppend([{"seq": 2}, {"seq": 3}], 1)
-    await store.save(lease, {"n": 2}, log=retried)
+    hand = [{"seq": 1}, {"seq": 2}]
+    first = CheckpointStore(redis)
+    await first.save(lease, {"n": 1}, hand)
+    hand.append({"seq": 3})
+    # A save whose answer was lost: stored, but the store does not know it.
+    await first.save(lease, {"n": 2}, hand)
+    first._logged[22] = (hand, 2)  # as before the lost answer
 
-    await store.save(lease, {"n": 2}, log=retried)  # the same save again
+    await first.save(lease, {"n": 2}, hand)
+    await CheckpointStore(redis).save(lease, {"n": 2}, list(hand))  # another store: whole
 
-    saved = await store.load(22)
+    saved = await first.load(22)
     assert saved is not None
     assert saved.log == [{"seq": 1}, {"seq": 2}, {"seq": 3}]
 
@@ -61,20 +68,17 @@ async def test_a_deposed_owner_stores_appends_and_publishes_nothing(redis):
     mine, theirs = LeaseStore(redis, "w1", 60_000), LeaseStore(redis, "w2", 60_000)
     lease = await mine.acquire(23)
     assert lease is not None
-    await store.save(lease, {"n": 1}, log=LogAppend([{"seq": 1}]))
+    hand = [{"seq": 1}]
+    await store.save(lease, {"n": 1}, hand)
     await mine.depose(lease)
     successor = await theirs.acquire(23)
     assert successor is not None
     pubsub = redis.pubsub()
     await pubsub.subscribe("ws:table:23:events")
+    hand.append({"seq": 2})
 
     with pytest.raises(LeaseLostError):
-        await store.save(
-            lease,
-            {"n": 2},
-            [("ws:table:23:events", b"late")],
-            log=LogAppend([{"seq": 2}], 1),
-        )
+        await store.save(lease, {"n": 2}, hand, [("ws:table:23:events", b"late")])
 
     saved = await store.load(23)
     assert saved is not None
@@ -93,3 +97,8 @@ async def test_a_checkpoint_written_before_the_log_was_kept_apart_is_read_with_a
 
     assert saved is not None
     assert (saved.state, saved.log) == (state, [])
+
+
+async def _command_count(redis: Redis, command: str) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))

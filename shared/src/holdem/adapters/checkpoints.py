@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from holdem.adapters.leases import Lease, lease_key
 
-__all__ = ["Checkpoint", "CheckpointStore", "LeaseLostError", "LogAppend"]
+__all__ = ["Checkpoint", "CheckpointStore", "LeaseLostError"]
 
 _SAVE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -53,18 +53,6 @@ return 1
 
 
 @dataclass(frozen=True)
-class LogAppend:
-    """What a checkpoint adds to the hand's event log."""
-
-    entries: Sequence[Any]
-    """The events to append, in order."""
-    after: int = 0
-    """How many stored events they follow; any stored beyond these are dropped first, so a
-    save retried after an unanswered one stores the same log. 0: a new log (a new hand's,
-    or a new owner's first checkpoint)."""
-
-
-@dataclass(frozen=True)
 class Checkpoint:
     state: dict[str, Any]
     log: list[Any]
@@ -87,27 +75,39 @@ def _log_key(table_id: int) -> str:
 
 
 class CheckpointStore:
+    """The checkpoints of the tables one server runs."""
+
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._save = redis.register_script(_SAVE)
+        self._logged: dict[int, tuple[list[Any], int]] = {}
+        """By table: the event list its stored log holds, and how many of its events."""
 
     async def save(
         self,
         lease: Lease,
         state: dict[str, Any],
+        log: list[Any],
         publish: Sequence[tuple[str, bytes]] = (),
         hset: tuple[str, str, bytes] | None = None,
-        log: LogAppend = LogAppend(()),
     ) -> None:
-        """Store `state` and append `log` to the hand's event log, then set the hash field
-        ``hset = (key, field, value)`` if given and publish ``(channel, payload)`` in order —
-        if `lease` is still held; raises `LeaseLostError` otherwise (nothing stored, set or
-        published)."""
+        """Store `state` and the hand's event `log`, then set the hash field ``hset = (key,
+        field, value)`` if given and publish ``(channel, payload)`` in order — if `lease` is
+        still held; raises `LeaseLostError` otherwise (nothing stored, set or published).
+
+        `log` is the running hand's list of events, appended to in place between saves: only
+        the events this store has not stored from that same list are sent (a new list is a
+        new hand's log, and a new owner's first save sends it whole). The stored events they
+        follow are named, so a save repeated after one whose answer was lost stores the same
+        log.
+        """
         table_id = lease.table_id
+        logged, count = self._logged.get(table_id, (None, 0))
+        after = count if log is logged else 0
         blob = msgpack.packb(state, use_bin_type=True)
         keys = [lease_key(table_id), _state_key(table_id), _log_key(table_id)]
-        args: list[str | bytes | int] = [lease.value, blob, log.after, len(log.entries)]
-        args += [msgpack.packb(entry, use_bin_type=True) for entry in log.entries]
+        args: list[str | bytes | int] = [lease.value, blob, after, len(log) - after]
+        args += [msgpack.packb(entry, use_bin_type=True) for entry in log[after:]]
         if hset is not None:
             keys.append(hset[0])
             args += hset[1:]
@@ -118,6 +118,7 @@ class CheckpointStore:
         stored = await self._save(keys=keys, args=args)
         if not stored:
             raise LeaseLostError(f"table {table_id}")
+        self._logged[table_id] = (log, len(log))
 
     async def load(self, table_id: int) -> Checkpoint | None:
         async with self._redis.pipeline(transaction=True) as pipe:
