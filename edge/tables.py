@@ -4,9 +4,11 @@
 whose owner died), renews them, and runs one `TableActor` per owned table. The actor is the
 I/O loop around the table's `holdem.session.TableSession` (the game-time rules, pure): it
 takes the commands of the table's relay stream in order from its mailbox (one reader per
-server reads every owned table's stream, see `edge.inbox`), applies them to the session,
-carries out the money steps the session asks for, checkpoints the session to Redis (fenced
-by the lease), then publishes the resulting messages. No PostgreSQL round trip per action:
+server reads every owned table's stream, see `edge.inbox`; acts from this server's own
+sockets come straight in), applies them to the session, carries out the money steps the
+session asks for, checkpoints the session to Redis (fenced by the lease), then delivers the
+resulting messages to this server's connections and publishes them for the other
+servers'. No PostgreSQL round trip per action:
 PostgreSQL is touched to seat / top up / cash out (the ledger) and once per finished hand
 (write-behind).
 """
@@ -18,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -79,6 +82,12 @@ class TableHost:
         self.inbox = Inbox(relay, worker_id)
         self.money = TableMoney(container.sessions)
         self.actors: dict[int, TableActor] = {}
+        self.deliver: Callable[[int, list[tuple[int | None, str | None, dict[str, Any]]]], None] = (
+            lambda table_id, batch: None
+        )
+        """Hands an actor's checkpointed messages to this server's own connections,
+        ``(user or None for the table, connection or None, message)`` in order (set by the
+        server; the published copies are skipped when they come back)."""
         self.clock: Callable[[], float] = time.time
         """The time player protection is measured in (session length, reality checks)."""
         self.draining = False
@@ -130,6 +139,29 @@ class TableHost:
             self.actors[table_id] = actor
             self.metrics.tables.set(len(self.actors))
             actor.start()
+
+    async def store(
+        self,
+        lease: Lease,
+        session: TableSession,
+        outgoing: list[Publish],
+        live: dict[str, Any] | None,
+    ) -> None:
+        """Checkpoint a table's session (its hand log apart) and publish `outgoing` (named as
+        this server's) and the `live` lobby figures if any, in one fenced round trip; then
+        hand `outgoing` to this server's own connections."""
+        batch = [(p.user, p.conn, p.message) for p in outgoing]
+        publish = pack_many([(lease.table_id, *m) for m in batch], source=self.worker_id)
+        hset = None
+        if live is not None:
+            hset, lobby = pack_live(live)
+            publish.append(lobby)
+        state = session.to_checkpoint()
+        del state["rt"]["hand_events"]  # (stored apart: the checkpoint store appends to it)
+        started = time.perf_counter()
+        await self.checkpoints.save(lease, state, session.hand_events, publish, hset)
+        self.metrics.redis_latency.observe(time.perf_counter() - started)
+        self.deliver(lease.table_id, batch)
 
     def forget(self, actor: TableActor) -> None:
         if self.actors.get(actor.table_id) is actor:
@@ -353,6 +385,9 @@ class TableActor:
             if not self.lost:
                 with contextlib.suppress(Exception):
                     await self._checkpoint()
+            if self.mailbox is not None:
+                await self.host.inbox.hand_on(self.mailbox)
+            if not self.lost:
                 with contextlib.suppress(Exception):
                     await self.host.leases.release(self.lease)
             self.host.forget(self)
@@ -364,8 +399,9 @@ class TableActor:
         fence, seeds = self.lease.token, shuffle.new_seed
         saved = await self.host.checkpoints.load(self.table_id)
         if saved is not None:
+            saved.state["rt"].setdefault("hand_events", saved.log)
             session = TableSession.from_checkpoint(
-                self.table_id, saved, times=times, fence=fence, seeds=seeds
+                self.table_id, saved.state, times=times, fence=fence, seeds=seeds
             )
             self.metrics.takeovers.inc()
             log.info("resumed from checkpoint", extra={"hand_running": session.busy})
@@ -392,7 +428,7 @@ class TableActor:
             for entry_id, fields in await mailbox.take(max(0.001, self._wait_s(session))):
                 command = command_from_stream(entry_id, fields)
                 started = time.perf_counter()
-                logs.action_id.set(entry_id)
+                logs.action_id.set(entry_id or None)
                 try:
                     now, guard_now = time.time(), self.host.clock()
                     await self._carry_out(session.apply(command, now, guard_now=guard_now))
@@ -404,6 +440,7 @@ class TableActor:
             due = self.live.due
             if self._dirty or (due is not None and time.time() >= due):
                 await self._checkpoint()  # (or only the live figures that were held back)
+                mailbox.saved()
             if self._closed:
                 if self.steps.closed_row is not None:
                     await announce(self.host.relay, TableSummary(self.steps.closed_row, 0))
@@ -459,14 +496,8 @@ class TableActor:
             return
         self._dirty = False
         outgoing, self.outgoing = self.outgoing, []
-        publish = pack_many([(self.table_id, p.user, p.conn, p.message) for p in outgoing])
-        now, live = time.time(), None
+        now = time.time()
         figures = self.live.update(
             live_figures(self.table_id, session.seated, session.recent, now), now
         )
-        if figures is not None:
-            live, lobby = pack_live(figures)
-            publish.append(lobby)
-        started = time.perf_counter()
-        await self.host.checkpoints.save(self.lease, session.to_checkpoint(), publish, live)
-        self.metrics.redis_latency.observe(time.perf_counter() - started)
+        await self.host.store(self.lease, session, outgoing, figures)

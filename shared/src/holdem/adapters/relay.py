@@ -1,8 +1,9 @@
 """Relay between the servers of the fleet: commands to a table's owner, events back out.
 
 - ``ws:table:{id}:inbox`` — a Redis stream (capped at ~10,000 entries). Any server appends
-  a client's command; the owner reads it in order with ``XREAD BLOCK`` (one read per server
-  over the inboxes of all the tables it owns). The owner keeps the id of the last command
+  a client's command (except an ``act`` for a table it runs itself: see `edge.inbox`); the
+  owner reads it in order with ``XREAD BLOCK`` (one read per server over the inboxes of all
+  the tables it owns). The owner keeps the id of the last command
   it applied in its checkpoint, so a new owner continues exactly where the old one stopped.
 - ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
   inboxes: appending to it ends the server's blocking read, so the read is re-issued when
@@ -18,14 +19,16 @@
 Every published payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``, or
 ``{"conn": ..., "msgs": [{...}, ...]}`` for several messages in order (`pack_many` merges a
 table owner's consecutive messages to the same channel and connection into one publish):
-``conn`` addresses one connection of the user (e.g. the answer to its request).
+``conn`` addresses one connection of the user (e.g. the answer to its request). A table
+owner's payloads also carry ``"src"``, its worker id: the owner has already delivered them
+to its own connections, so its own server skips them when pub/sub brings them back.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 from redis.asyncio import Redis
@@ -35,6 +38,7 @@ from holdem.adapters.fleet import ACTIVE_TABLES
 __all__ = [
     "LOBBY_CHANNEL",
     "LOBBY_LIVE",
+    "Published",
     "Relay",
     "inbox_key",
     "table_channel",
@@ -75,10 +79,21 @@ def pack(msg: dict[str, Any], conn: str | None = None) -> bytes:
     return packed
 
 
-def unpack(payload: bytes) -> tuple[str | None, list[dict[str, Any]]]:
-    """The connection a payload is for (None: all) and its messages, in order."""
+class Published(NamedTuple):
+    """One payload read back from a channel."""
+
+    source: str | None
+    """The worker id of the table owner that published it (None: anybody else)."""
+    conn: str | None
+    """The one connection it is for (None: all of the channel's)."""
+    msgs: list[dict[str, Any]]
+    """Its messages, in order."""
+
+
+def unpack(payload: bytes) -> Published:
     value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-    return value["conn"], value["msgs"] if "msgs" in value else [value["msg"]]
+    msgs = value["msgs"] if "msgs" in value else [value["msg"]]
+    return Published(value.get("src"), value["conn"], msgs)
 
 
 def pack_live(figures: dict[str, Any]) -> tuple[tuple[str, str, bytes], tuple[str, bytes]]:
@@ -88,11 +103,12 @@ def pack_live(figures: dict[str, Any]) -> tuple[tuple[str, str, bytes], tuple[st
 
 
 def pack_many(
-    batch: list[tuple[int, int | None, str | None, dict[str, Any]]],
+    batch: list[tuple[int, int | None, str | None, dict[str, Any]]], source: str | None = None
 ) -> list[tuple[str, bytes]]:
     """``(channel, payload)`` to publish, in order, for ``(table_id, user_id or None,
     connection or None, message)``: ``user_id`` None goes to the table channel, else to the
-    user's. Consecutive messages to the same channel and connection share one payload."""
+    user's. Consecutive messages to the same channel and connection share one payload;
+    each payload names its `source` (the publishing table owner's worker id) if given."""
     runs: list[tuple[str, str | None, list[dict[str, Any]]]] = []
     for table_id, user_id, conn, msg in batch:
         channel = table_channel(table_id) if user_id is None else user_channel(user_id)
@@ -100,15 +116,17 @@ def pack_many(
             runs[-1][2].append(msg)
         else:
             runs.append((channel, conn, [msg]))
-    return [
-        (
-            channel,
-            pack(msgs[0], conn)
-            if len(msgs) == 1
-            else msgpack.packb({"conn": conn, "msgs": msgs}, use_bin_type=True),
-        )
-        for channel, conn, msgs in runs
-    ]
+    published = []
+    for channel, conn, msgs in runs:
+        value: dict[str, Any] = {"conn": conn}
+        if len(msgs) == 1:
+            value["msg"] = msgs[0]
+        else:
+            value["msgs"] = msgs
+        if source is not None:
+            value["src"] = source
+        published.append((channel, msgpack.packb(value, use_bin_type=True)))
+    return published
 
 
 def _append_command(redis: Any, table_id: int, command: dict[str, Any]) -> Any:
@@ -213,4 +231,4 @@ class Relay:
     async def lobby_live(self) -> dict[int, dict[str, Any]]:
         """The live figures last published by each table's owner, by table id."""
         stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
-        return {int(key): unpack(value)[1][0] for key, value in stored.items()}
+        return {int(key): unpack(value).msgs[0] for key, value in stored.items()}

@@ -41,7 +41,8 @@ class Command:
     """One entry of the table's inbox.
 
     Attributes:
-        entry_id: The stream id the entry was read at (the inbox cursor after it).
+        entry_id: The stream id the entry was read at (the inbox cursor after it); empty for
+            an act the owner took from its own socket (`edge.inbox.LOCAL`).
         at: When the command was sent (epoch seconds), to refuse one that waited too long.
         user: The user who sent it (0: the system, e.g. ``close``).
         conn: The connection it came from, which its answer goes to.

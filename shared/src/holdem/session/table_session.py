@@ -471,7 +471,8 @@ class TableSession:
     # ------------------------------------------------------------------ commands
 
     def _command(self, command: Command) -> None:
-        self.cursor = command.entry_id
+        if command.entry_id:  # (an act taken from the owner's own socket is in no stream)
+            self.cursor = command.entry_id
         if not isinstance(command, Exclude) and self.now - command.at > COMMAND_MAX_AGE_S:
             # Answered, not dropped: the player decides again. (An exclusion is never stale:
             # it reaches a table nobody ran for a while.)
