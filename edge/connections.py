@@ -4,7 +4,9 @@ Each connection has a writer task draining a bounded queue, so a slow client nev
 the fan-out of other connections; a client that falls too far behind is closed. The writer
 sends everything queued at once in one socket write (`BatchingConnection`): a table's
 action reaches each player as a few messages, and one system call per message was the
-table server's largest cost at full speed.
+table server's largest cost at full speed. Messages are queued as WebSocket frames serialized
+already (`ws_frame`): a broadcast encodes and frames a message once per encoding, and every
+connection writes the same bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from holdem.auth.tokens import AccessClaims
 from holdem.cancellation import cancel_and_wait
@@ -29,22 +32,38 @@ log = logging.getLogger("edge.connections")
 OUTBOX_LIMIT = 2000
 
 
-class BatchingConnection(ServerConnection):
-    """A websockets server connection that can write several messages with one socket write."""
+def ws_frame(payload: bytes | str) -> bytes:
+    """`payload` as one whole, unmasked WebSocket message frame (``bytes``: binary, ``str``:
+    text). The same bytes serve every connection: the server negotiates no extension
+    (compression is off), so a frame does not depend on the connection it goes to."""
+    if isinstance(payload, str):
+        return Frame(Opcode.TEXT, payload.encode()).serialize(mask=False)
+    return Frame(Opcode.BINARY, payload).serialize(mask=False)
 
-    async def send_frames(self, frames: list[bytes | str]) -> None:
-        """Send each frame as one message (``str``: text, ``bytes``: binary), in order."""
+
+class BatchingConnection(ServerConnection):
+    """A websockets server connection that writes frames serialized already, several with one
+    socket write."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._framed: list[bytes] = []
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        """Send whole message frames (`ws_frame`), in order.
+
+        Through websockets' own send context: it checks the connection is open, writes
+        (`send_data`) and applies flow control; the frames skip only the per-connection
+        serialization.
+        """
         async with self.send_context():
-            for frame in frames:
-                if isinstance(frame, str):
-                    self.protocol.send_text(frame.encode())
-                else:
-                    self.protocol.send_binary(frame)
+            self._framed += frames
 
     def send_data(self) -> None:
         # As websockets' own, except that the frames written since the last call go out in
         # one transport write; b"" (end of stream) still half-closes or closes the socket.
-        pending: list[bytes] = []
+        pending: list[bytes] = self._framed
+        self._framed = []
         for data in self.protocol.data_to_send():
             if data:
                 pending.append(data)
@@ -92,7 +111,7 @@ class Connection:
     tables: dict[int, str] = field(default_factory=dict)
     """Joined tables → role ("player" / "spectator")."""
     opened_at: float = field(default_factory=time.time)
-    _outbox: asyncio.Queue[bytes | str | None] = field(
+    _outbox: asyncio.Queue[bytes | None] = field(
         default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT)
     )
     _writer: asyncio.Task[None] | None = None
@@ -104,9 +123,10 @@ class Connection:
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue one message (encoded with this connection's codec)."""
-        self.send_frame(self.codec.encode(message))
+        self.send_frame(ws_frame(self.codec.encode(message)))
 
-    def send_frame(self, frame: bytes | str) -> None:
+    def send_frame(self, frame: bytes) -> None:
+        """Queue one message frame (`ws_frame`)."""
         try:
             self._outbox.put_nowait(frame)
         except asyncio.QueueFull:
@@ -126,7 +146,7 @@ class Connection:
         outbox = self._outbox
         try:
             while True:
-                frames: list[bytes | str] = []
+                frames: list[bytes] = []
                 frame = await outbox.get()
                 while frame is not None:
                     frames.append(frame)

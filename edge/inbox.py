@@ -1,9 +1,18 @@
-"""The server's one reader of its tables' command streams.
+"""The server's one reader of its tables' command streams, and its own sockets' shortcut.
 
 Every table this server owns has a `Mailbox`: the table's actor takes commands from it
 without touching Redis. One task (started by `Inbox.start`) does a single blocking ``XREAD`` over
 the inboxes of all the mailboxes, and puts each command into its table's mailbox in stream
 order. An idle table holds no Redis connection; the server holds one for all its tables.
+
+An ``act`` from a connection of this server to a table this server owns skips the stream: it
+goes straight into the mailbox (`Inbox.accept_local`, entry id `LOCAL`), once the mailbox has
+caught up with the stream (one read since it opened, so what was sent through the stream
+before this server took the table comes first). Such a command lives only in this process
+until the checkpoint that follows its application (`Mailbox.saved`): if the table is let go
+first, `Inbox.hand_on` puts it into the stream for the next owner; if the process dies, the
+client, whose connection dies with it, resends it after reconnecting (an act is applied at
+most once either way: its sequence number and the answers kept in the checkpoint).
 
 When a mailbox opens, the reader's blocking read is ended through the server's wake stream
 (`holdem.adapters.relay.wake_key`) so the next read includes the new table at once. A reply
@@ -22,24 +31,36 @@ from holdem.cancellation import cancel_and_wait
 
 log = logging.getLogger("edge.inbox")
 
+LOCAL = ""
+"""The entry id of a command taken from this server's own socket (it is in no stream)."""
 BLOCK_MS = 2_000
 """The longest blocking read; below the Redis socket timeout."""
 READ_RETRY_S = 0.5
+READ_COUNT = 100
+"""Entries read per inbox per read."""
 
 
 class Mailbox:
-    """The commands read for one table, in stream order, after `cursor`."""
+    """The commands read for one table, in stream order after `cursor`, and the acts taken
+    from this server's own sockets, in the order they came."""
 
     def __init__(self, table_id: int, cursor: str) -> None:
         self.table_id = table_id
         self.cursor = cursor
         """The id of the last command read (not yet necessarily applied)."""
+        self.caught_up = False
+        """The stream was read once since the mailbox opened: local commands may come in."""
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._unsaved: list[dict[str, Any]] = []
+        """Local commands taken since the last `saved` (in no stream, in no checkpoint)."""
 
     def put(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
         for entry in entries:
             self._queue.put_nowait(entry)
         self.cursor = entries[-1][0]
+
+    def put_local(self, command: dict[str, Any]) -> None:
+        self._queue.put_nowait((LOCAL, command))
 
     async def take(self, wait_s: float) -> list[tuple[str, dict[str, Any]]]:
         """Every command waiting, after waiting up to `wait_s` for the first one."""
@@ -55,7 +76,23 @@ class Mailbox:
             taken = []
         while not queue.empty():
             taken.append(queue.get_nowait())
+        self._unsaved += [command for entry_id, command in taken if entry_id == LOCAL]
         return taken
+
+    def saved(self) -> None:
+        """The table's state after every command taken so far is stored (a checkpoint)."""
+        self._unsaved = []
+
+    def local_left(self) -> list[dict[str, Any]]:
+        """The local commands in no checkpoint: taken since the last `saved`, then never
+        taken, in order (the stream's are read again by the next owner, from its checkpoint's
+        cursor)."""
+        left, self._unsaved = self._unsaved, []
+        while not self._queue.empty():
+            entry_id, command = self._queue.get_nowait()
+            if entry_id == LOCAL:
+                left.append(command)
+        return left
 
 
 class Inbox:
@@ -97,10 +134,29 @@ class Inbox:
         task.add_done_callback(self._background.discard)
         return mailbox
 
+    def accept_local(self, table_id: int, command: dict[str, Any]) -> bool:
+        """Put a command from this server's own socket straight into the table's mailbox;
+        False if this server does not run the table (or its mailbox has not caught up with
+        the stream yet): send it through the stream."""
+        mailbox = self._mailboxes.get(table_id)
+        if mailbox is None or not mailbox.caught_up:
+            return False
+        mailbox.put_local(command)
+        return True
+
     def close(self, mailbox: Mailbox) -> None:
         """Stop reading for this mailbox (no wake-up needed: a late reply is dropped)."""
         if self._mailboxes.get(mailbox.table_id) is mailbox:
             del self._mailboxes[mailbox.table_id]
+
+    async def hand_on(self, mailbox: Mailbox) -> None:
+        """Put a closed mailbox's local commands that are in no checkpoint into the table's
+        stream, in order, for its next owner (whose checkpoint's cursor is before them)."""
+        for command in mailbox.local_left():
+            try:
+                await self._relay.send_command(mailbox.table_id, command)
+            except Exception:  # Redis down: the client resends it after its reconnect
+                log.warning("a local command could not be handed on", exc_info=True)
 
     async def _wake(self) -> None:
         try:
@@ -119,6 +175,7 @@ class Inbox:
                     {t: m.cursor for t, m in reading.items()},
                     (self._wake_key, wake_cursor),
                     BLOCK_MS,
+                    READ_COUNT,
                 )
             except Exception as exc:
                 if task.cancelling():
@@ -128,7 +185,11 @@ class Inbox:
                 continue
             if task.cancelling():  # the Redis client answered it with an empty reply
                 raise asyncio.CancelledError
-            for table_id, entries in found.items():
-                mailbox = reading[table_id]
-                if self._mailboxes.get(table_id) is mailbox and entries:
+            for table_id, mailbox in reading.items():
+                if self._mailboxes.get(table_id) is not mailbox:
+                    continue
+                entries = found.get(table_id, [])
+                if entries:
                     mailbox.put(entries)
+                if len(entries) < READ_COUNT:  # all that was in the stream when read
+                    mailbox.caught_up = True

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["CACHE_S", "LobbyCache"]
+__all__ = ["CACHE_S", "LivePace", "LobbyCache"]
 
 CACHE_S = 30.0
 """How long the copy is served before the next subscriber reads the lobby again (it also
@@ -64,3 +64,26 @@ class LobbyCache:
                     _merge(entries, entry)
                 self._entries, self._read_at = entries, time.monotonic()
             return list(self._entries.values())
+
+
+class LivePace:
+    """A table's live lobby figures, published when they change, at most once per
+    `interval_s` (a busy table never floods the lobby); a change held back is due later."""
+
+    def __init__(self, interval_s: float) -> None:
+        self._interval_s = interval_s
+        self._sent: Entry | None = None
+        self._next = 0.0
+        self.due: float | None = None
+        """When a change that was held back may go out (None: nothing held back)."""
+
+    def update(self, figures: Entry, now: float) -> Entry | None:
+        """The figures to publish now, or None (unchanged, or held back until `due`)."""
+        if figures == self._sent:
+            self.due = None
+            return None
+        if now < self._next:
+            self.due = self._next
+            return None
+        self._sent, self._next, self.due = figures, now + self._interval_s, None
+        return figures

@@ -2,8 +2,11 @@
 
 Any server accepts any client. A connection authenticates with its first message, then its
 commands are appended to the table's relay stream, whoever owns the table (see
-`edge.tables`). What owners publish on pub/sub (table and user channels) is fanned out here
-to this server's own connections, encoded once per codec.
+`edge.tables`), except an ``act`` for a table this server owns, which goes straight to the
+table's mailbox (see `edge.inbox`). What owners publish on pub/sub (table and user channels)
+is fanned out here to this server's own connections, encoded once per codec; what this
+server's own tables produce is handed to its connections directly (`EdgeServer.deliver_local`)
+and skipped when pub/sub brings it back.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from edge import logs
-from edge.connections import BatchingConnection, Connection, Registry, TokenBucket
+from edge.connections import BatchingConnection, Connection, Registry, TokenBucket, ws_frame
 from edge.lobby import LobbyCache
 from edge.metrics import Metrics
 from edge.tables import TableHost
 from holdem.adapters.fleet import EVICT_CHANNEL, Fleet, presence_channel
 from holdem.adapters.orm.tables import PokerTable
-from holdem.adapters.relay import LOBBY_CHANNEL, Relay, table_channel, unpack, user_channel
+from holdem.adapters.relay import Relay
 from holdem.auth.passwords import PasswordService
 from holdem.bootstrap import Container
 from holdem.cancellation import cancel_and_wait
@@ -43,6 +46,7 @@ from holdem.health import check_dependencies
 from holdem.protocol import errors as perr
 from holdem.protocol.codec import JSON, MSGPACK, SUBPROTOCOLS, codec_for
 from holdem.protocol.messages import (
+    Act,
     Auth,
     ClientMessage,
     Join,
@@ -52,6 +56,14 @@ from holdem.protocol.messages import (
     Subscribe,
     Unsubscribe,
     parse_client_message,
+)
+from holdem.protocol.pubsub import (
+    LOBBY_CHANNEL,
+    table_channel,
+    table_of_channel,
+    unpack,
+    user_channel,
+    user_of_channel,
 )
 from holdem.services import lobby, protection
 from holdem.services.accounts import Accounts
@@ -102,6 +114,7 @@ class EdgeServer:
             container.sessions, redis, self.settings.auth, PasswordService(self.settings.auth)
         )
         self.tables = TableHost(container, self.worker_id, self.relay, self.fleet, self.metrics)
+        self.tables.deliver = self.deliver_local
         self.draining = False
         self._server: Server | None = None
         self._pubsub: PubSub | None = None
@@ -371,7 +384,10 @@ class EdgeServer:
         command.update(
             kind=message.type, user=conn.user_id, conn=conn.id, rid=message.id, at=time.time()
         )
-        await self.relay.send_command(table_id, command)
+        # An act for a table run here skips the stream; the other commands move money or
+        # seats, keyed by their stream id for idempotence, and are rare: they keep it.
+        if not (isinstance(message, Act) and self.tables.inbox.accept_local(table_id, command)):
+            await self.relay.send_command(table_id, command)
         if isinstance(message, Leave) and conn.tables.get(table_id) == "spectator":
             await self._part(conn, table_id)
 
@@ -499,14 +515,19 @@ class EdgeServer:
                 continue
             channel = message["channel"].decode()
             data: bytes = message["data"]
+            user_id, table_id = user_of_channel(channel), table_of_channel(channel)
             if channel == EVICT_CHANNEL:
                 self._evict(data.decode())
-            elif channel.startswith("ws:user:"):
-                self._deliver_user(int(channel.rsplit(":", 1)[1]), data)
-            elif channel.startswith("ws:table:"):
-                self._deliver_table(int(channel.split(":")[2]), data)
+            elif user_id is not None or table_id is not None:
+                published = unpack(data)
+                if published.source == self.worker_id:
+                    continue  # from a table run here: delivered already (deliver_local)
+                if user_id is not None:
+                    self._deliver_user(user_id, published.conn, published.msgs)
+                elif table_id is not None:
+                    self._deliver_table(table_id, published.msgs)
             elif channel == LOBBY_CHANNEL:
-                for entry in unpack(data)[1]:
+                for entry in unpack(data).msgs:
                     self.lobby.apply(entry)
                     if self.registry.lobby:
                         table_id = int(entry["table_id"])
@@ -521,8 +542,18 @@ class EdgeServer:
                 perr.CLOSE_CODES["replaced_by_newer_connection"], "replaced_by_newer_connection"
             )
 
-    def _deliver_user(self, user_id: int, data: bytes) -> None:
-        target, msgs = unpack(data)
+    def deliver_local(
+        self, table_id: int, batch: list[tuple[int | None, str | None, dict[str, Any]]]
+    ) -> None:
+        """A table run here produced these messages (checkpointed already), in order:
+        ``(user or None for the table's channel, connection or None, message)``."""
+        for user_id, target, msg in batch:
+            if user_id is None:
+                self._deliver_table(table_id, [msg])
+            else:
+                self._deliver_user(user_id, target, [msg])
+
+    def _deliver_user(self, user_id: int, target: str | None, msgs: list[dict[str, Any]]) -> None:
         for conn in list(self.registry.by_user.get(user_id, ())):
             if target is None or target == conn.id:
                 for msg in msgs:
@@ -539,8 +570,7 @@ class EdgeServer:
                         continue
                     conn.send(msg)
 
-    def _deliver_table(self, table_id: int, data: bytes) -> None:
-        _target, msgs = unpack(data)
+    def _deliver_table(self, table_id: int, msgs: list[dict[str, Any]]) -> None:
         members = list(self.registry.by_table.get(table_id, ()))
         for msg in msgs:
             if msg.get("type") == "_closed":  # the table closed: nobody here watches it now
@@ -587,12 +617,12 @@ class EdgeServer:
 
 
 def _broadcast(conns: Iterable[Connection], msg: dict[str, Any]) -> None:
-    """Send one message to many connections, encoded once per encoding."""
-    frames: dict[bool, bytes | str] = {}
+    """Send one message to many connections, encoded and framed once per encoding."""
+    frames: dict[bool, bytes] = {}
     for conn in conns:
         binary = conn.codec.binary
         if binary not in frames:
-            frames[binary] = (MSGPACK if binary else JSON).encode(msg)
+            frames[binary] = ws_frame((MSGPACK if binary else JSON).encode(msg))
         conn.send_frame(frames[binary])
 
 

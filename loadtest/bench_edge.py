@@ -15,7 +15,13 @@ processes, seats bots (half JSON, half MessagePack, spread over the servers) and
 - Redis commands per action (``INFO commandstats`` deltas over the window: every command of
   the table servers, those inside Lua scripts included);
 - takeover time after SIGKILL of one server (until every table it owned has a new owner;
-  two servers only).
+  two servers only);
+- the reference: a bare ``websockets`` echo server's CPU per message on this machine, measured
+  right after (`loadtest.echo_reference`).
+
+``--against GIT_REF [--rounds 2]`` is the before/after of a change in one run: the table
+servers of GIT_REF (its ``edge`` and ``shared/src``, extracted under ``.devstate``) and of
+this tree, in alternating runs with the same bots, then each figure's median side by side.
 
 ``--think 0 --servers 1`` is the full-speed figure of one table-server process. The load
 average is printed with the figures: on a shared machine they are noisy.
@@ -51,6 +57,8 @@ from holdem.client import Bot, BotStrategy, TableClient
 from holdem.config import Settings
 from holdem.protocol.codec import JSON, MSGPACK
 from holdem.services import ledger
+from loadtest import echo_reference
+from loadtest.git_ref import check_out
 from loadtest.stages import redis_counters
 
 BUY_IN = 200_000
@@ -78,27 +86,15 @@ class TimedBot(Bot):
             self.latencies.append(time.perf_counter() - self.sent_at)
             self.sent_at = None
 
-    async def _act(self, hand: int, legal: dict[str, Any]) -> None:
-        if self.think_s:
-            await asyncio.sleep(self.think_s)
-        action, amount = self.strategy.choose(legal)
-        self.sent_at = time.perf_counter()
-        message = {
-            "type": "act",
-            "table_id": self.table_id,
-            "hand": hand,
-            "action": action,
-            "seq": self.client.next_seq(self.table_id),
-            "id": "a",
-        }
-        if amount is not None:
-            message["amount"] = amount
-        await self.client.send(message)
-        self.actions += 1
+    async def _act(self, hand: int, decision: int, legal: dict[str, Any]) -> None:
+        if (hand, decision) not in self._decided:
+            # Sent once the bot's thinking time is over.
+            self.sent_at = time.perf_counter() + self.think_s
+        await super()._act(hand, decision, legal)
 
 
 def _start_edge(
-    env: dict[str, str], name: str, state: Path
+    env: dict[str, str], name: str, state: Path, code: Path
 ) -> tuple[subprocess.Popen[bytes], Path]:
     ready = state / f"{name}.ready"
     ready.unlink(missing_ok=True)
@@ -115,8 +111,14 @@ def _start_edge(
             "--ready-file",
             str(ready),
         ],
-        cwd=ROOT,
-        env={**os.environ, **env, "EDGE_WORKER_ID": name, "LOG_LEVEL": "WARNING"},
+        cwd=code,
+        env={
+            **os.environ,
+            **env,
+            "PYTHONPATH": f"{code / 'shared' / 'src'}:{code}:{ROOT / 'tools'}",
+            "EDGE_WORKER_ID": name,
+            "LOG_LEVEL": "WARNING",
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -173,7 +175,8 @@ async def _takeover(
     await redis.aclose()
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
+    """One run with the table servers' code from `code`; prints and returns its figures."""
     state = STATE / "bench" / "edge"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
@@ -197,9 +200,8 @@ async def run(args: argparse.Namespace) -> None:
             "REDIS_URL": redis_server.url(),
             "AUTH__JWT_SECRET": secret,
             "GAME__BETWEEN_HANDS_S": "0.2",
-            "PYTHONPATH": f"{ROOT / 'shared' / 'src'}:{ROOT}:{ROOT / 'tools'}",
         }
-        started = [_start_edge(env, name, state) for name in "ab"[: args.servers]]
+        started = [_start_edge(env, name, state, code) for name in "ab"[: args.servers]]
         procs += [proc for proc, _ in started]
         urls = [
             f"ws://127.0.0.1:{await asyncio.to_thread(_read_port, ready)}/" for _, ready in started
@@ -341,6 +343,14 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(bot.client.close() for bot in bots), return_exceptions=True)
         await container.aclose()
+        return {
+            "hands/s": hands / args.seconds,
+            "CPU ms/hand": cpu_ms * 1000 / max(1, hands),
+            "CPU ms/action": cpu_ms * 1000 / max(1, actions),
+            "server CPU %": cpu_ms / args.seconds * 100,
+            "p50 ms": _pct(latencies, 0.50) if latencies else float("nan"),
+            "p99 ms": _pct(latencies, 0.99) if latencies else float("nan"),
+        }
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -350,6 +360,27 @@ async def run(args: argparse.Namespace) -> None:
         postgres.remove()
 
 
+def _against(args: argparse.Namespace) -> None:
+    """This tree's table server and `args.against`'s, in alternating runs (same bots, same
+    machine, same minutes), then each figure's median side by side."""
+    other = check_out(args.against, ["edge", "shared/src"], "bench-edge")
+    runs: dict[str, list[dict[str, float]]] = {"this tree": [], args.against: []}
+    for round_no in range(1, args.rounds + 1):
+        for name, code in (("this tree", ROOT), (args.against, other)):
+            print(f"\n--- round {round_no}: table server of {name}")
+            runs[name].append(asyncio.run(run(args, code)))
+    print(
+        f"\nA/B, medians of {args.rounds} runs each ({args.servers} server(s), think "
+        f"{args.think} s, {args.seconds:.0f} s windows):"
+    )
+    names = list(runs)
+    print(f"  {'':16s}" + "".join(f"{n[:18]:>20s}" for n in names) + f"{'ratio':>10s}")
+    for figure in runs["this tree"][0]:
+        medians = [statistics.median(r[figure] for r in runs[n]) for n in names]
+        ratio = medians[0] / medians[1] if medians[1] else float("nan")
+        print(f"  {figure:16s}" + "".join(f"{m:20.1f}" for m in medians) + f"{ratio:10.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev bench edge", description=__doc__)
     parser.add_argument("--tables", type=int, default=50)
@@ -357,7 +388,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--think", type=float, default=0.1, help="bot thinking time (s)")
     parser.add_argument("--servers", type=int, choices=(1, 2), default=2)
-    asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="also run the table servers of GIT_REF, alternating runs with this tree's",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="runs per side with --against")
+    args = parser.parse_args(argv)
+    if args.against is None:
+        asyncio.run(run(args))
+    else:
+        _against(args)
+    echo = echo_reference.measure(clients=200, seconds=5.0)
+    cpu_us = echo["server_cpu_percent"] / 100 / echo["messages_per_s"] * 1e6
+    print(
+        f"reference, bare websockets echo server on this machine: {echo['messages_per_s']:.0f} "
+        f"messages/s at {echo['server_cpu_percent']:.0f}% of a core -> {cpu_us:.0f} us of CPU "
+        "per message (one frame read or written)"
+    )
     return 0
 
 

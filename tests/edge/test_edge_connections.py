@@ -8,9 +8,30 @@ import httpx
 import msgpack
 import orjson
 import pytest
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, Side
 
+from edge.connections import ws_frame
 from holdem.client import ClientError
 from tests.edge.conftest import fast_settings, url_of
+
+
+@pytest.mark.parametrize(
+    ("payload", "opcode", "data"),
+    [
+        ('{"type":"pong","note":"한글"}', Opcode.TEXT, '{"type":"pong","note":"한글"}'.encode()),
+        (b"\x81\xa4type\xa4pong", Opcode.BINARY, b"\x81\xa4type\xa4pong"),
+        (b"x" * 70_000, Opcode.BINARY, b"x" * 70_000),  # a 64-bit length
+    ],
+)
+def test_a_frame_serialized_once_is_one_whole_message_to_any_client(payload, opcode, data):
+    client = Protocol(Side.CLIENT)  # an open connection, as a client reads it
+
+    client.receive_data(ws_frame(payload))
+
+    [frame] = client.events_received()
+    assert isinstance(frame, Frame)
+    assert (frame.opcode, frame.data, frame.fin) == (opcode, data, True)
 
 
 async def test_healthz_and_readyz_answer_on_the_websocket_port(start_edge):

@@ -33,8 +33,8 @@ async def test_the_reconnect_grace_covers_a_disconnected_turn_and_leaves_the_tim
     spectator = clients(url_of(server), watcher.token)
     await spectator.connect()
     await spectator.join(table_id, as_="spectator")
-    tracked = server.tables.actors[table_id].rt["conns"]
-    assert set(tracked) == {str(a.user_id), str(b.user_id)}
+    tracked = server.tables.actors[table_id].session.conns
+    assert set(tracked) == {a.user_id, b.user_id}
     # Heads-up from button 0: seat 0 (a) posts the small blind and acts first.
     turn = await seen(b, lambda m: m.get("event") == "turn")
     assert (turn["seat"], turn["grace_s"], turn["time_bank_s"]) == (0, 0.0, 10.0)

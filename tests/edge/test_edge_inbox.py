@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from edge.inbox import Inbox, Mailbox
+from edge.inbox import LOCAL, Inbox, Mailbox
 from holdem.adapters.relay import Relay, wake_key
 
 
@@ -87,3 +87,59 @@ async def test_appending_to_the_wake_stream_ends_a_blocking_read(relay):
 
     assert found == {}
     assert cursor != "0-0"  # returned for the wake-up, not because the block ran out
+
+
+async def test_local_commands_wait_until_the_stream_was_read_then_follow_it_in_order(relay, inbox):
+    sent_before = await relay.send_command(5, {"kind": "act", "n": 0})
+    mailbox = inbox.open(5, "0-0")
+    # Until the reader has read the new table's stream once, a local command must go
+    # through the stream too (what was sent there before the table was taken comes first).
+    assert not inbox.accept_local(5, {"kind": "act", "n": 1})
+
+    first = await take(mailbox, 1)
+    assert inbox.accept_local(5, {"kind": "act", "n": 1})
+    assert inbox.accept_local(5, {"kind": "act", "n": 2})
+
+    assert first == [(sent_before, {"kind": "act", "n": 0})]
+    assert await mailbox.take(0) == [
+        (LOCAL, {"kind": "act", "n": 1}),
+        (LOCAL, {"kind": "act", "n": 2}),
+    ]
+    assert mailbox.cursor == sent_before  # local commands are in no stream
+
+
+async def test_a_table_not_run_here_takes_no_local_command_and_a_closed_one_gives_them_back(
+    relay, inbox
+):
+    assert not inbox.accept_local(6, {"kind": "act"})
+    mailbox = inbox.open(6, "0-0")
+    await relay.send_command(6, {"kind": "join"})
+    await take(mailbox, 1)
+    assert inbox.accept_local(6, {"kind": "act", "n": 1})
+
+    inbox.close(mailbox)
+
+    assert not inbox.accept_local(6, {"kind": "act", "n": 2})
+    assert mailbox.local_left() == [{"kind": "act", "n": 1}]
+
+
+async def test_local_commands_taken_but_not_checkpointed_are_handed_to_the_stream_in_order(
+    relay, inbox
+):
+    mailbox = inbox.open(8, "0-0")
+    await relay.send_command(8, {"kind": "join"})
+    await take(mailbox, 1)
+    for n in (1, 2):
+        assert inbox.accept_local(8, {"kind": "act", "n": n})
+    await take(mailbox, 2)
+    mailbox.saved()  # acts 1 and 2 are in a checkpoint
+    for n in (3, 4, 5):
+        assert inbox.accept_local(8, {"kind": "act", "n": n})
+    assert len(await take(mailbox, 2)) == 3  # taken (applied or not), not checkpointed
+
+    assert inbox.accept_local(8, {"kind": "act", "n": 6})  # never taken
+    inbox.close(mailbox)
+    await inbox.hand_on(mailbox)
+
+    stream = await relay.read_inboxes({8: "0-0"}, ("ws:worker:none:wake", "0-0"), 100)
+    assert [c.get("n") for _id, c in stream[0][8]] == [None, 3, 4, 5, 6]

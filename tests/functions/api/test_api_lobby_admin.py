@@ -171,7 +171,7 @@ async def test_opening_and_closing_a_table_is_announced_on_the_lobby_channel(
             while True:
                 # None: nothing yet, or the subscription's confirmation (skipped).
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is not None and "status" in (entry := unpack(message["data"])[1][0]):
+                if message is not None and "status" in (entry := unpack(message["data"]).msgs[0]):
                     return entry
 
     try:

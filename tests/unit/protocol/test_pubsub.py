@@ -39,4 +39,5 @@ def test_the_envelope_is_the_wire_format_the_table_servers_read():
     two = [{"type": "a"}, {"type": "b"}]
     assert msgpack.unpackb(pack_batch(two, "c1")) == {"conn": "c1", "msgs": two}
     assert pack_batch(two[:1], None) == pack(two[0])
-    assert unpack(pack_batch(two)) == (None, two)
+    assert unpack(pack_batch(two)) == (None, None, two)
+    assert unpack(pack_batch(two, "c1", source="w7")) == ("w7", "c1", two)  # a table owner's

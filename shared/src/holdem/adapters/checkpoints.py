@@ -1,16 +1,22 @@
 """Hand-state checkpoints in Redis, written after every action by the table's owner.
 
 Key ``ws:table:{id}:state`` (no TTL: game state must never expire or be evicted; the Redis
-policy is ``noeviction``). The value is MessagePack. Writes are fenced: the Lua script only
-stores the checkpoint while the writer still holds the lease, so a deposed owner cannot
-overwrite its successor's state. The same script then publishes the messages the new state
-produced, and stores the table's live lobby figures when they go out (one round trip; a
-deposed owner publishes nothing either, and no client sees a state that was not stored).
+policy is ``noeviction``). The value is MessagePack. The running hand's event log is kept
+beside it, in the list ``ws:table:{id}:hand_log`` (one MessagePack entry per event): each
+checkpoint appends the events that are new since the last one instead of storing the whole
+log again (it grows to a few kilobytes per hand; the rest of the state is about two).
+
+Writes are fenced: the Lua script only stores the checkpoint while the writer still holds
+the lease, so a deposed owner cannot overwrite its successor's state. The same script then
+publishes the messages the new state produced, and stores the table's live lobby figures
+when they go out (one round trip; a deposed owner publishes nothing either, and no client
+sees a state that was not stored).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -18,21 +24,40 @@ from redis.asyncio import Redis
 
 from holdem.adapters.leases import Lease, lease_key
 
-__all__ = ["CheckpointStore", "LeaseLostError"]
+__all__ = ["Checkpoint", "CheckpointStore", "LeaseLostError"]
 
 _SAVE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 redis.call('SET', KEYS[2], ARGV[2])
-if KEYS[3] then
-  redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+local kept = tonumber(ARGV[3])
+if kept == 0 then
+  redis.call('DEL', KEYS[3])
+else
+  redis.call('LTRIM', KEYS[3], 0, kept - 1)
 end
-for i = 5, #ARGV, 2 do
-  redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+local logged = tonumber(ARGV[4])
+if logged > 0 then
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, 5, 4 + logged))
+end
+local i = 5 + logged
+if KEYS[4] then
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+end
+for j = i + 2, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[j], ARGV[j + 1])
 end
 return 1
 """
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    state: dict[str, Any]
+    log: list[Any]
+    """The hand's event log (empty for a checkpoint written before the log was kept apart:
+    its state still holds the events)."""
 
 
 class LeaseLostError(Exception):
@@ -45,39 +70,63 @@ def _state_key(table_id: int) -> str:
     return f"ws:table:{table_id}:state"
 
 
+def _log_key(table_id: int) -> str:
+    return f"ws:table:{table_id}:hand_log"
+
+
 class CheckpointStore:
+    """The checkpoints of the tables one server runs."""
+
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._save = redis.register_script(_SAVE)
+        self._logged: dict[int, tuple[list[Any], int]] = {}
+        """By table: the event list its stored log holds, and how many of its events."""
 
     async def save(
         self,
         lease: Lease,
         state: dict[str, Any],
+        log: list[Any],
         publish: Sequence[tuple[str, bytes]] = (),
         hset: tuple[str, str, bytes] | None = None,
     ) -> None:
-        """Store `state`, then set the hash field ``hset = (key, field, value)`` if given and
-        publish ``(channel, payload)`` in order — if `lease` is still held; raises
-        `LeaseLostError` otherwise (nothing stored, set or published)."""
+        """Store `state` and the hand's event `log`, then set the hash field ``hset = (key,
+        field, value)`` if given and publish ``(channel, payload)`` in order — if `lease` is
+        still held; raises `LeaseLostError` otherwise (nothing stored, set or published).
+
+        `log` is the running hand's list of events, appended to in place between saves: only
+        the events this store has not stored from that same list are sent (a new list is a
+        new hand's log, and a new owner's first save sends it whole). The stored events they
+        follow are named, so a save repeated after one whose answer was lost stores the same
+        log.
+        """
+        table_id = lease.table_id
+        logged, count = self._logged.get(table_id, (None, 0))
+        after = count if log is logged else 0
         blob = msgpack.packb(state, use_bin_type=True)
-        keys = [lease_key(lease.table_id), _state_key(lease.table_id)]
-        args: list[str | bytes] = [lease.value, blob, "", b""]
+        keys = [lease_key(table_id), _state_key(table_id), _log_key(table_id)]
+        args: list[str | bytes | int] = [lease.value, blob, after, len(log) - after]
+        args += [msgpack.packb(entry, use_bin_type=True) for entry in log[after:]]
         if hset is not None:
             keys.append(hset[0])
-            args[2:4] = hset[1:]
+            args += hset[1:]
+        else:
+            args += ["", b""]
         for channel, payload in publish:
             args += [channel, payload]
         stored = await self._save(keys=keys, args=args)
         if not stored:
-            raise LeaseLostError(f"table {lease.table_id}")
+            raise LeaseLostError(f"table {table_id}")
+        self._logged[table_id] = (log, len(log))
 
-    async def load(self, table_id: int) -> dict[str, Any] | None:
-        blob: Any = await self._redis.get(_state_key(table_id))
+    async def load(self, table_id: int) -> Checkpoint | None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(_state_key(table_id))
+            pipe.lrange(_log_key(table_id), 0, -1)
+            blob, entries = await pipe.execute()
         if blob is None:
             return None
         state: dict[str, Any] = msgpack.unpackb(blob, raw=False, strict_map_key=False)
-        return state
-
-    async def delete(self, table_id: int) -> None:
-        await self._redis.delete(_state_key(table_id))
+        log = [msgpack.unpackb(e, raw=False, strict_map_key=False) for e in entries]
+        return Checkpoint(state, log)

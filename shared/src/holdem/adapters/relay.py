@@ -1,8 +1,9 @@
 """Relay between the servers of the fleet: commands to a table's owner, events back out.
 
 - ``ws:table:{id}:inbox`` — a Redis stream (capped at ~10,000 entries). Any server appends
-  a client's command; the owner reads it in order with ``XREAD BLOCK`` (one read per server
-  over the inboxes of all the tables it owns). The owner keeps the id of the last command
+  a client's command (except an ``act`` for a table it runs itself: see `edge.inbox`); the
+  owner reads it in order with ``XREAD BLOCK`` (one read per server over the inboxes of all
+  the tables it owns). The owner keeps the id of the last command
   it applied in its checkpoint, so a new owner continues exactly where the old one stopped.
 - ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
   inboxes: appending to it ends the server's blocking read, so the read is re-issued when
@@ -12,7 +13,7 @@
 - The pub/sub channels (a table's, a user's, the lobby) and the envelope of every published
   payload are `holdem.protocol.pubsub`'s (re-exported here for the table servers);
   `pack_many` merges a table owner's consecutive messages to the same channel and
-  connection into one publish.
+  connection into one publish, naming its source (the owner's worker id).
 """
 
 from __future__ import annotations
@@ -72,11 +73,12 @@ def pack_live(figures: dict[str, Any]) -> tuple[tuple[str, str, bytes], tuple[st
 
 
 def pack_many(
-    batch: list[tuple[int, int | None, str | None, dict[str, Any]]],
+    batch: list[tuple[int, int | None, str | None, dict[str, Any]]], source: str | None = None
 ) -> list[tuple[str, bytes]]:
     """``(channel, payload)`` to publish, in order, for ``(table_id, user_id or None,
     connection or None, message)``: ``user_id`` None goes to the table channel, else to the
-    user's. Consecutive messages to the same channel and connection share one payload."""
+    user's. Consecutive messages to the same channel and connection share one payload;
+    each payload names its `source` (the publishing table owner's worker id) if given."""
     runs: list[tuple[str, str | None, list[dict[str, Any]]]] = []
     for table_id, user_id, conn, msg in batch:
         channel = table_channel(table_id) if user_id is None else user_channel(user_id)
@@ -84,7 +86,7 @@ def pack_many(
             runs[-1][2].append(msg)
         else:
             runs.append((channel, conn, [msg]))
-    return [(channel, pack_batch(msgs, conn)) for channel, conn, msgs in runs]
+    return [(channel, pack_batch(msgs, conn, source)) for channel, conn, msgs in runs]
 
 
 def _append_command(redis: Any, table_id: int, command: dict[str, Any]) -> Any:
@@ -189,4 +191,4 @@ class Relay:
     async def lobby_live(self) -> dict[int, dict[str, Any]]:
         """The live figures last published by each table's owner, by table id."""
         stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
-        return {int(key): unpack(value)[1][0] for key, value in stored.items()}
+        return {int(key): unpack(value).msgs[0] for key, value in stored.items()}

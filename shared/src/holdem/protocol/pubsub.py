@@ -9,7 +9,9 @@ Channels (every server subscribes to the ones its clients need):
 
 Every payload is MessagePack ``{"conn": connection id or None, "msg": {...}}``, or
 ``{"conn": ..., "msgs": [{...}, ...]}`` for several messages in order: ``conn`` addresses
-one connection of the user (e.g. the answer to its request); None is every subscriber.
+one connection of the user (e.g. the answer to its request); None is every subscriber. A
+table owner's payloads also carry ``"src"``, its worker id: the owner has already delivered
+them to its own server's connections, so that server skips them when they come back.
 
 Example::
 
@@ -18,17 +20,18 @@ Example::
     >>> user_of_channel(user_channel(7)), table_of_channel(table_channel(3))
     (7, 3)
     >>> unpack(pack({"type": "wallet_notice"}))
-    (None, [{'type': 'wallet_notice'}])
+    Published(source=None, conn=None, msgs=[{'type': 'wallet_notice'}])
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 
 __all__ = [
     "LOBBY_CHANNEL",
+    "Published",
     "pack",
     "pack_batch",
     "table_channel",
@@ -74,15 +77,35 @@ def pack(msg: dict[str, Any], conn: str | None = None) -> bytes:
     return packed
 
 
-def pack_batch(msgs: list[dict[str, Any]], conn: str | None = None) -> bytes:
-    """Several messages in order, in one payload (one message is packed as by `pack`)."""
+def pack_batch(
+    msgs: list[dict[str, Any]], conn: str | None = None, source: str | None = None
+) -> bytes:
+    """Several messages in order, in one payload (one message is packed as by `pack`),
+    naming the table owner that publishes them (`source`) if given."""
+    value: dict[str, Any] = {"conn": conn}
     if len(msgs) == 1:
-        return pack(msgs[0], conn)
-    packed: bytes = msgpack.packb({"conn": conn, "msgs": msgs}, use_bin_type=True)
+        value["msg"] = msgs[0]
+    else:
+        value["msgs"] = msgs
+    if source is not None:
+        value["src"] = source
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
     return packed
 
 
-def unpack(payload: bytes) -> tuple[str | None, list[dict[str, Any]]]:
-    """The connection a payload is for (None: all) and its messages, in order."""
+class Published(NamedTuple):
+    """One payload read back from a channel."""
+
+    source: str | None
+    """The worker id of the table owner that published it (None: anybody else)."""
+    conn: str | None
+    """The one connection it is for (None: all of the channel's)."""
+    msgs: list[dict[str, Any]]
+    """Its messages, in order."""
+
+
+def unpack(payload: bytes) -> Published:
+    """A payload's source, the connection it is for (None: all) and its messages."""
     value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-    return value["conn"], value["msgs"] if "msgs" in value else [value["msg"]]
+    msgs = value["msgs"] if "msgs" in value else [value["msg"]]
+    return Published(value.get("src"), value["conn"], msgs)

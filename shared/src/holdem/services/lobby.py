@@ -27,14 +27,15 @@ from holdem.engine.rake import SPEC_RAKE_SCHEDULE
 from holdem.services.admin import record_action
 from holdem.services.errors import InvalidInput, NotFound, TableNotOpen
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
+from holdem.session.table_session import RECENT_HANDS_KEPT
 
 log = logging.getLogger("holdem.lobby")
 
 TABLE_STATUSES = ("open", "closing", "closed")
 LIVE_WINDOW_S = 3600
 """Live figures cover the hands of the last hour..."""
-LIVE_MAX_HANDS = 60
-"""...and at most this many of them (the newest)."""
+LIVE_MAX_HANDS = RECENT_HANDS_KEPT
+"""...and at most this many of them (the newest: as many as a table session keeps)."""
 
 
 @dataclass(frozen=True)

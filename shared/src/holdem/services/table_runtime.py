@@ -25,21 +25,19 @@ from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
-from holdem.engine.cards import card_str
 from holdem.engine.errors import SeatTakenError
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
 from holdem.services import ledger, protection
 from holdem.services.errors import NotFound, TableNotOpen
+from holdem.session import settlement
+from holdem.session.settlement import HandSettlement
 
 __all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney", "build_settlement"]
 
 RUN_STATUSES = ("open", "closing")
 _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
 """The statuses of a table a table server runs: a closing one until its players are out."""
-
-HandSettlement = dict[str, Any]
-"""A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
 
 
 def build_settlement(
@@ -51,49 +49,16 @@ def build_settlement(
     started_at: float,
     events: list[dict[str, Any]],
 ) -> HandSettlement:
-    """Everything the one settlement transaction needs, as plain data."""
-    players = []
-    for seat in result.seats:
-        player = result.players[seat]
-        if player is None:
-            continue
-        cards = hand.hole_cards(seat)
-        players.append(
-            {
-                "seat": seat,
-                "user_id": int(player),
-                "hole_cards": "".join(card_str(c) for c in cards) if cards else "",
-                "shown": any(s == seat for s, _ in result.shown),
-                "net": result.net[seat],
-                "rake_share": result.rake_by_seat[seat],
-            }
-        )
-    total_pot = sum(pot.amount for pot in result.pots)
-    return {
-        "table_id": table_id,
-        "hand_no": result.hand_number,
-        "fence": fence,
-        "started_at": started_at,
-        "ended_at": datetime.now(UTC).timestamp(),
-        "small_blind": hand.small_blind,
-        "big_blind": hand.big_blind,
-        "button": result.button,
-        "board": " ".join(card_str(c) for c in result.board),
-        "total_pot": total_pot,
-        "rake": result.rake,
-        "commitment": result.commitment or "",
-        "seed": hand.seed.hex() if hand.seed is not None else "",  # server side only
-        "players": players,
-        "events": events,
-        "result": {
-            "net": list(result.net),
-            "stacks": list(result.stacks),
-            "rake_by_seat": list(result.rake_by_seat),
-            "pots": [pot.to_wire() for pot in result.pots],
-            "shown": [[s, [card_str(c) for c in cards]] for s, cards in result.shown],
-            "uncalled": [list(u) for u in result.uncalled],
-        },
-    }
+    """`holdem.session.settlement.build_settlement` for a hand that ends now."""
+    return settlement.build_settlement(
+        table_id=table_id,
+        fence=fence,
+        hand=hand,
+        result=result,
+        started_at=started_at,
+        ended_at=datetime.now(UTC).timestamp(),
+        events=events,
+    )
 
 
 class TableMoney:

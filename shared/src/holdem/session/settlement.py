@@ -1,0 +1,73 @@
+"""A finished hand as plain data: what the one settlement transaction needs.
+
+The table's owner keeps these in its outbox (in the checkpoint) until PostgreSQL has them
+(`holdem.services.table_runtime.TableMoney.settle`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from holdem.engine.cards import card_str
+from holdem.engine.hand import Hand
+from holdem.engine.results import HandResult
+
+__all__ = ["HandSettlement", "build_settlement"]
+
+HandSettlement = dict[str, Any]
+"""A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
+
+
+def build_settlement(
+    *,
+    table_id: int,
+    fence: int,
+    hand: Hand,
+    result: HandResult,
+    started_at: float,
+    ended_at: float,
+    events: list[dict[str, Any]],
+) -> HandSettlement:
+    """Everything the one settlement transaction needs, as plain data."""
+    players = []
+    for seat in result.seats:
+        player = result.players[seat]
+        if player is None:
+            continue
+        cards = hand.hole_cards(seat)
+        players.append(
+            {
+                "seat": seat,
+                "user_id": int(player),
+                "hole_cards": "".join(card_str(c) for c in cards) if cards else "",
+                "shown": any(s == seat for s, _ in result.shown),
+                "net": result.net[seat],
+                "rake_share": result.rake_by_seat[seat],
+            }
+        )
+    total_pot = sum(pot.amount for pot in result.pots)
+    return {
+        "table_id": table_id,
+        "hand_no": result.hand_number,
+        "fence": fence,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "small_blind": hand.small_blind,
+        "big_blind": hand.big_blind,
+        "button": result.button,
+        "board": " ".join(card_str(c) for c in result.board),
+        "total_pot": total_pot,
+        "rake": result.rake,
+        "commitment": result.commitment or "",
+        "seed": hand.seed.hex() if hand.seed is not None else "",  # server side only
+        "players": players,
+        "events": events,
+        "result": {
+            "net": list(result.net),
+            "stacks": list(result.stacks),
+            "rake_by_seat": list(result.rake_by_seat),
+            "pots": [pot.to_wire() for pot in result.pots],
+            "shown": [[s, [card_str(c) for c in cards]] for s, cards in result.shown],
+            "uncalled": [list(u) for u in result.uncalled],
+        },
+    }
