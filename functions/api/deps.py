@@ -83,7 +83,7 @@ class _Adapters:
     read_engine: AsyncEngine
     limiter: RateLimiter
     accounts: Accounts
-    tables: TablesCache
+    tables: TablesCache[bytes]
 
 
 _adapters: dict[int, _Adapters] = {}
@@ -121,8 +121,8 @@ async def get_accounts(container: ContainerDep) -> Accounts:
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
-def tables_cache(container: Container) -> TablesCache:
-    """The process's lobby pages (see `holdem.services.lobby.TablesCache`)."""
+def tables_cache(container: Container) -> TablesCache[bytes]:
+    """The process's lobby pages as JSON answers (see `holdem.services.lobby.TablesCache`)."""
     return _adapters_of(container).tables
 
 
