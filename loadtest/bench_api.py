@@ -47,6 +47,7 @@ from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -415,6 +416,73 @@ async def _run_api(
         await asyncio.gather(*(client.conn.close() for client in clients))
 
 
+def _check_out(ref: str) -> Path:
+    """The API's code (functions/, shared/src) at a git ref, to serve beside this tree's."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    folder = STATE / "bench-api" / f"against-{sha[:12]}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", sha, "functions", "shared/src"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+async def _run_against(
+    ports: dict[str, int], players: list[dict[str, int | str]], args: argparse.Namespace
+) -> dict[str, list[tuple[int, float]]]:
+    """The mix on two servers in turn, ``--rounds`` windows each (the order alternating):
+    what each window served and what it cost the server's process, by role."""
+    clients = {
+        role: [Client(Connection(port), player) for player in players]
+        for role, port in ports.items()
+    }
+    windows: dict[str, list[tuple[int, float]]] = {role: [] for role in ports}
+    try:
+        for group in clients.values():
+            await asyncio.gather(*(_log_in(client) for client in group))
+        roles = list(ports)
+        for n in range(args.rounds):
+            for role in roles if n % 2 == 0 else roles[::-1]:
+                results, _ = await _run_mix(
+                    clients[role], MIX, args.seconds, args.warmup, None, args.rate
+                )
+                before, after = results.cpu
+                spent = after.by_role.get(role, 0.0) - before.by_role.get(role, 0.0)
+                windows[role].append((results.count, spent))
+                print(
+                    f"  round {n + 1} {role:<22} {results.count:>6} requests, "
+                    f"{1000 * spent / max(1, results.count):.2f} ms of CPU each",
+                    flush=True,
+                )
+        return windows
+    finally:
+        for group in clients.values():
+            await asyncio.gather(*(client.conn.close() for client in group))
+
+
+def _against_report(ref: str, windows: dict[str, list[tuple[int, float]]]) -> None:
+    print(f"\nA/B: this tree against {ref}, the mix in alternating windows on both servers")
+    totals = {}
+    for role, served in windows.items():
+        count, spent = sum(c for c, _ in served), sum(t for _, t in served)
+        per_window = ", ".join(f"{1000 * t / max(1, c):.2f}" for c, t in served)
+        totals[role] = 1000 * spent / max(1, count)
+        print(f"  {role:<22} {totals[role]:.2f} ms per request (windows: {per_window})")
+    this, other = totals["API server"], totals["API server (against)"]
+    print(f"  saving: {other - this:.2f} ms per request ({(other - this) / other:.0%})")
+
+
 async def _run_hello(
     port: int, clients: int, seconds: float, warmup: float, rate: float
 ) -> tuple[Results, float]:
@@ -457,6 +525,7 @@ async def _measure(
 # --- where the CPU goes ----------------------------------------------------------------------
 
 ROLES = [
+    ("API server (against)", re.compile(r"uvicorn functions\.api.*--app-dir \S*against-")),
     ("API server", re.compile(r"uvicorn functions\.api")),
     ("hello server", re.compile(r"uvicorn bench_hello_app")),
     ("PostgreSQL", re.compile(r"^postgres")),
@@ -515,13 +584,16 @@ def _cpu_report(before: CpuSample, after: CpuSample, requests: int) -> None:
 # --- servers ---------------------------------------------------------------------------------
 
 
-def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+def _serve(
+    app: str, env: dict[str, str], app_dir: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     argv = [
         str(VENV_BIN / "python"),
         "-m",
         "uvicorn",
         app,
+        *(["--app-dir", str(app_dir)] if app_dir else []),
         "--host",
         "127.0.0.1",
         "--port",
@@ -532,7 +604,7 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]
         "--backlog",
         "2048",
     ]
-    log = STATE / "bench-api" / f"{app.split(':')[0]}.log"
+    log = STATE / "bench-api" / f"{app.split(':')[0]}{'-against' if app_dir else ''}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:  # the server's JSON log lines (warnings and errors only)
         server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out)
@@ -649,6 +721,13 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the API server during the measured window"
     )
+    parser.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="A/B: serve the API of this git ref beside this tree's and run the mix on each "
+        "in alternating windows (--seconds each, --rounds times); prints both CPU figures",
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="windows per server with --against")
     args = parser.parse_args()
     mix = [(args.route, 1)] if args.route else MIX
     with ExitStack() as stop:
@@ -683,6 +762,25 @@ def main() -> None:
             "DB__POOL_SIZE": os.environ.get("DB__POOL_SIZE", "80"),
             "DB__MAX_OVERFLOW": os.environ.get("DB__MAX_OVERFLOW", "0"),
         }
+        if args.against:
+            folder = _check_out(args.against)
+            against_env = {
+                **env,
+                "PYTHONPATH": f"{folder}{os.pathsep}{folder / 'shared' / 'src'}",
+            }
+            servers = [
+                _serve("functions.api.app:app", env),
+                _serve("functions.api.app:app", against_env, app_dir=folder),
+            ]
+            try:
+                ports = {"API server": servers[0][1], "API server (against)": servers[1][1]}
+                windows = asyncio.run(_run_against(ports, players, args))
+            finally:
+                for server, _ in servers:
+                    server.terminate()
+                    server.wait(10)
+            _against_report(args.against, windows)
+            return
         server, port = _serve("functions.api.app:app", env)
         try:
             results, profile, alone = asyncio.run(

@@ -16,13 +16,17 @@ dies while in use fails its statement (a 503 at the API) and invalidates the poo
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, event, exc
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -32,6 +36,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import Compiled
 
 from holdem.config import Settings
 
@@ -40,6 +46,73 @@ _IDLE_SINCE = "idle_since"
 Reader = AsyncSession | AsyncConnection
 """What a query that selects columns (rows, never ORM objects) runs on: a session, or a bare
 connection, which spares a read-only path the session's unit-of-work bookkeeping."""
+
+
+class Rows:
+    """The rows of one `RowReader` read, used as a read uses a SQLAlchemy result: iterated,
+    or all at once; each row unpacks as a tuple and names its columns (``row.user_id``)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def all(self) -> list[Any]:
+        """Every row."""
+        return self._rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
+_POSTGRESQL = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(statement: ClauseElement) -> Compiled:
+    # Module-level statements are built once, so this compiles each once; a statement built
+    # per call (a rare filter) is compiled again, as SQLAlchemy's own cache would key it anew.
+    return statement.compile(dialect=_POSTGRESQL, compile_kwargs={"render_postcompile": True})
+
+
+class RowReader:
+    r"""Column reads (SQLAlchemy Core ``select``\ s) on one raw psycopg connection.
+
+    A statement is compiled once for PostgreSQL and sent as SQLAlchemy would send it (same
+    SQL, same parameters, same driver), so the rows hold the same values; what is spared is
+    SQLAlchemy's per-query work (pool checkout and reset, execution context, result
+    processing, the greenlet hop of its asyncio layer). For the read-only routes' hot
+    queries; anything that maps ORM objects or writes goes through a session.
+    """
+
+    def __init__(self, pool: StatementPool, connection: psycopg.AsyncConnection[Any]) -> None:
+        self._pool = pool
+        self.connection = connection
+
+    async def execute(
+        self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None
+    ) -> Rows:
+        """Run one select with its bound parameters; all its rows."""
+        compiled = _compiled(statement)
+        query = compiled.string
+        params = dict(compiled.construct_params(dict(parameters or {})) or {})
+        try:
+            return await self._fetch(query, params)
+        except psycopg.OperationalError:
+            # A kept connection that died while idle (no pre-ping): a read may run again.
+            if not self.connection.broken:
+                raise
+            self.connection = await self._pool._connect()
+            return await self._fetch(query, params)
+
+    async def _fetch(self, query: str, params: dict[str, Any]) -> Rows:
+        cursor = self.connection.cursor(row_factory=namedtuple_row)
+        await cursor.execute(query, params, prepare=self._pool.prepare)
+        return Rows(await cursor.fetchall())
+
+
+ColumnReader = AsyncSession | AsyncConnection | RowReader
+"""What a query that selects columns can run on: a `Reader`, or a pool's `RowReader`."""
 
 
 def violated_constraint(error: exc.IntegrityError) -> str:
@@ -137,7 +210,7 @@ class StatementPool:
     def __init__(self, conninfo: str, *, size: int, keep: int, prepare: bool, options: str) -> None:
         self._conninfo = conninfo
         self._keep = keep
-        self._prepare = prepare
+        self.prepare = prepare
         self._options = options
         self._slots = asyncio.Semaphore(size)
         self._idle: list[psycopg.AsyncConnection[Any]] = []
@@ -155,6 +228,17 @@ class StatementPool:
                         raise
             return await self._run(await self._connect(), query, params)
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[RowReader]:
+        """A `RowReader` on one of the pool's connections for a few reads, then returned."""
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else await self._connect()
+            reader = RowReader(self, connection)
+            try:
+                yield reader
+            finally:
+                await self._release(reader.connection)
+
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(
             self._conninfo, autocommit=True, options=self._options
@@ -164,7 +248,7 @@ class StatementPool:
         self, connection: psycopg.AsyncConnection[Any], query: str, params: Sequence[Any]
     ) -> tuple[Any, ...]:
         try:
-            cursor = await connection.execute(query, params, prepare=self._prepare)
+            cursor = await connection.execute(query, params, prepare=self.prepare)
             row: tuple[Any, ...] | None = await cursor.fetchone()
         finally:
             await self._release(connection)
@@ -186,14 +270,16 @@ class StatementPool:
             await connection.close()
 
 
-def create_statement_pool(settings: Settings) -> StatementPool:
-    """The process's `StatementPool`, sized like its engine (SPEC §7)."""
+def create_statement_pool(settings: Settings, *, kept_in_lambda: int = 0) -> StatementPool:
+    """A `StatementPool` sized like the process's engine (SPEC §7); in a Lambda it keeps
+    ``kept_in_lambda`` connections (a path used on most invocations keeps one, as the engine
+    does, rather than connect on each)."""
     conninfo = make_url(settings.database_url).set(drivername="postgresql")
     lambda_runtime = settings.runtime == "lambda"
     return StatementPool(
         conninfo.render_as_string(hide_password=False),
         size=settings.db.pool_size + settings.db.max_overflow,
-        keep=0 if lambda_runtime else settings.db.pool_size,
+        keep=kept_in_lambda if lambda_runtime else settings.db.pool_size,
         prepare=not lambda_runtime,
         options=_connect_options(settings),
     )
