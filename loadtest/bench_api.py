@@ -461,7 +461,8 @@ async def _run_against(
                 spent = after.by_role.get(role, 0.0) - before.by_role.get(role, 0.0)
                 windows[role].append((results.count, spent))
                 print(
-                    f"  round {n + 1} {role:<22} {results.count:>6} requests, "
+                    f"  round {n + 1} {role:<22} {results.count:>6} requests "
+                    f"({sum(results.errors.values())} errors), "
                     f"{1000 * spent / max(1, results.count):.2f} ms of CPU each",
                     flush=True,
                 )

@@ -20,7 +20,7 @@ import functools
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import namedtuple_row
@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from holdem.config import Settings
 
@@ -69,10 +69,19 @@ _POSTGRESQL = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(statement: ClauseElement) -> Compiled:
-    # Module-level statements are built once, so this compiles each once; a statement built
-    # per call (a rare filter) is compiled again, as SQLAlchemy's own cache would key it anew.
-    return statement.compile(dialect=_POSTGRESQL, compile_kwargs={"render_postcompile": True})
+def _sql(statement: ClauseElement, names: frozenset[str]) -> tuple[str, dict[str, Any]]:
+    """A statement's SQL for PostgreSQL and the values of its own parameters (the literals
+    it holds, its IN lists expanded), for a call that supplies the parameters ``names``.
+
+    Module-level statements are built once, so each is compiled once; a statement built per
+    call (a rare filter) is compiled per call, as SQLAlchemy's own cache would key it anew.
+    """
+    compiled = cast(SQLCompiler, statement.compile(dialect=_POSTGRESQL))  # a select's
+    if names & {bind.key for bind in compiled.post_compile_params}:
+        raise ValueError("a list parameter is expanded once: put its values in the statement")
+    expanded = compiled.construct_expanded_state(dict.fromkeys(names))
+    own = {key: value for key, value in expanded.parameters.items() if key not in names}
+    return expanded.statement, own
 
 
 class RowReader:
@@ -93,9 +102,9 @@ class RowReader:
         self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None
     ) -> Rows:
         """Run one select with its bound parameters; all its rows."""
-        compiled = _compiled(statement)
-        query = compiled.string
-        params = dict(compiled.construct_params(dict(parameters or {})) or {})
+        given = parameters or {}
+        query, own = _sql(statement, frozenset(given))
+        params = {**own, **given}
         try:
             return await self._fetch(query, params)
         except psycopg.OperationalError:

@@ -45,7 +45,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from holdem.adapters.database import Reader, StatementPool
+from holdem.adapters.database import ColumnReader, StatementPool
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.orm.ledger import (
     AuditLane,
@@ -650,7 +650,7 @@ _BALANCES = select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.bal
 )  # built once
 
 
-async def balances(session: Reader, user_id: int) -> Balances:
+async def balances(session: ColumnReader, user_id: int) -> Balances:
     """A player's balances (zero for accounts that do not exist yet)."""
     rows = await session.execute(_BALANCES, {"user_id": user_id})
     wallet = pending = locked = 0
@@ -768,7 +768,7 @@ _MY_STATEMENT_BEFORE = _MY_STATEMENT.where(LedgerEntry.id < bindparam("before"))
 
 
 async def transactions(
-    session: Reader,
+    session: ColumnReader,
     user_id: int,
     *,
     cursor: str | None = None,
