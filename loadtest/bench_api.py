@@ -1,9 +1,13 @@
-"""REST API benchmark: 200 concurrent clients against uvicorn with PostgreSQL and Redis.
+"""REST API benchmark: 200 paced clients against uvicorn with PostgreSQL and Redis.
 
-``./dev bench api [--clients N] [--seconds S]`` starts private PostgreSQL and Redis (or uses
-``DATABASE_URL`` / ``REDIS_URL``), seeds players with hands and ledger movements, and serves
-the API under uvicorn in its own process (one worker, as ``./dev up`` does). N clients, each
-on its own keep-alive connection, log in and then loop over a mix of requests:
+``./dev bench api [--clients N] [--seconds S] [--rate R]`` starts private PostgreSQL and Redis
+(or uses ``DATABASE_URL`` / ``REDIS_URL``), seeds players with hands and ledger movements, and
+serves the API under uvicorn in its own process (one worker, as ``./dev up`` does). N clients,
+each on its own keep-alive connection, log in and then send a mix of requests, paced: R
+requests/s in all (default 250: 5,000 players each making a REST call every 20 s), each
+client at Poisson arrivals that do not wait for the answers (open loop; a request's latency
+counts from its scheduled time). ``--rate 0`` sends back to back instead (closed loop: the
+latency is then the clients' queue, clients / throughput). The mix:
 
     login 0.5% · refresh 1% · balance 23.5% · transactions 23.5% · lobby 25% ·
     hand list 15% · one hand 11.5%
@@ -18,11 +22,18 @@ one REST request every 10 s (balance, lobby, history), so ~90 REST requests per 
 (SPEC/OWASP parameters, m = 19 MiB, t = 2) costs ~20 ms of CPU, 100-200 ordinary reads.
 
 It prints p50/p95/p99 per route and the mix's requests/s, then each route alone on the same
-server for a few seconds with 20 of the clients, login with 4 (requests/s, latency, and the
-CPU per request of the API server, PostgreSQL and Redis: what each route costs, login's
-argon2id apart from the reads), then serves a bare FastAPI "hello" app the same way on the
-same machine and measures its requests/s with the same clients, as the reference (target:
-the mix at >= 25% of it; p95 < 50 ms and p99 < 100 ms per route).
+server for a few seconds with 20 of the clients, login with 4 at 10/s (requests/s, latency,
+and the CPU per request of the API server, PostgreSQL and Redis: what each route costs,
+login's argon2id apart from the reads), then serves a bare FastAPI "hello" app the same way
+on the same machine with the same clients and pacing, as the reference. The headline is the
+API server's CPU per mix request beside the hello app's, from the same run (target: <= 0.7 ms
+per mix request; p95 < 50 ms and p99 < 100 ms per route).
+
+``--against GIT_REF`` is the A/B for one change on a shared machine: it serves the API of
+that ref (its ``functions/`` and ``shared/src``, from ``git archive``) beside this tree's, on
+the same stores, and runs the mix on each in alternating windows (``--rounds`` of
+``--seconds`` each), printing each one's CPU per request: both see the same load from other
+processes, which a comparison of two runs minutes apart does not.
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that the load
 generator (sharing this machine's cores) costs as little as possible. Rate limits are raised
