@@ -1,4 +1,5 @@
-"""PostgreSQL through psycopg 3: SQLAlchemy engines, and a private pool for one-statement paths.
+"""PostgreSQL through psycopg 3: SQLAlchemy engines, and private pools of raw connections for
+one-statement paths and hot column reads.
 
 Servers get a sized pool (SPEC §7). Lambdas reach PostgreSQL through RDS Proxy: an execution
 environment serves one invocation at a time, so it keeps ONE connection to the proxy between
@@ -73,8 +74,9 @@ def _sql(statement: ClauseElement, names: frozenset[str]) -> tuple[str, dict[str
     """A statement's SQL for PostgreSQL and the values of its own parameters (the literals
     it holds, its IN lists expanded), for a call that supplies the parameters ``names``.
 
-    Module-level statements are built once, so each is compiled once; a statement built per
-    call (a rare filter) is compiled per call, as SQLAlchemy's own cache would key it anew.
+    Module-level statements are built once, so each is compiled once. A statement built per
+    call (the statement's kind filter, an archived hand's players: rare reads) is compiled on
+    each call, where SQLAlchemy's cache would find it by its structure.
     """
     compiled = cast(SQLCompiler, statement.compile(dialect=_POSTGRESQL))  # a select's
     if names & {bind.key for bind in compiled.post_compile_params}:
@@ -85,7 +87,7 @@ def _sql(statement: ClauseElement, names: frozenset[str]) -> tuple[str, dict[str
 
 
 class RowReader:
-    r"""Column reads (SQLAlchemy Core ``select``\ s) on one raw psycopg connection.
+    """Column reads (SQLAlchemy Core selects) on one raw psycopg connection.
 
     A statement is compiled once for PostgreSQL and sent as SQLAlchemy would send it (same
     SQL, same parameters, same driver), so the rows hold the same values; what is spared is
@@ -111,7 +113,8 @@ class RowReader:
             # A kept connection that died while idle (no pre-ping): a read may run again.
             if not self.connection.broken:
                 raise
-            self.connection = await self._pool._connect()
+            dead, self.connection = self.connection, await self._pool.connect()
+            await dead.close()
             return await self._fetch(query, params)
 
     async def _fetch(self, query: str, params: dict[str, Any]) -> Rows:
@@ -201,19 +204,21 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
 
 
 class StatementPool:
-    """Raw psycopg connections for hot paths that are one idempotent statement each.
+    """Raw psycopg connections for hot paths that are one idempotent statement each
+    (`run_idempotent`), or a few column reads (`reader`).
 
     A statement run here is its own transaction (autocommit): one round trip, without the
     per-checkout work of a session and SQLAlchemy's pool (pre-ping, reset on return, events).
     On a server each connection prepares the statement once and up to ``keep`` connections
-    stay open; in a Lambda nothing is prepared or kept (RDS
-    Proxy would pin a connection that prepared a statement).
+    stay open; in a Lambda nothing is prepared (RDS Proxy would pin a connection that prepared
+    a statement) and ``keep`` is what `create_statement_pool` was told to keep there.
 
     There is no pre-ping: a kept connection found dead when used (a server restart, a
     failover) is closed and the statement sent once more on a new connection. Not knowing
     whether the first one committed is only harmless for a statement that may run twice with
-    the same effect, hence the one entry point, `run_idempotent`. Built without I/O: the first
-    statement opens the first connection.
+    the same effect, hence the two entry points: `run_idempotent`, and `reader` (a read runs
+    twice with the same effect). Built without I/O: the first statement opens the first
+    connection.
     """
 
     def __init__(self, conninfo: str, *, size: int, keep: int, prepare: bool, options: str) -> None:
@@ -235,20 +240,21 @@ class StatementPool:
                 except psycopg.OperationalError:
                     if not kept.broken:
                         raise
-            return await self._run(await self._connect(), query, params)
+            return await self._run(await self.connect(), query, params)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[RowReader]:
         """A `RowReader` on one of the pool's connections for a few reads, then returned."""
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._connect()
+            connection = self._idle.pop() if self._idle else await self.connect()
             reader = RowReader(self, connection)
             try:
                 yield reader
             finally:
                 await self._release(reader.connection)
 
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+    async def connect(self) -> psycopg.AsyncConnection[Any]:
+        """A new connection of this pool's kind (autocommit, its options)."""
         return await psycopg.AsyncConnection.connect(
             self._conninfo, autocommit=True, options=self._options
         )
