@@ -1,9 +1,13 @@
-"""REST API benchmark: 200 concurrent clients against uvicorn with PostgreSQL and Redis.
+"""REST API benchmark: 200 paced clients against uvicorn with PostgreSQL and Redis.
 
-``./dev bench api [--clients N] [--seconds S]`` starts private PostgreSQL and Redis (or uses
-``DATABASE_URL`` / ``REDIS_URL``), seeds players with hands and ledger movements, and serves
-the API under uvicorn in its own process (one worker, as ``./dev up`` does). N clients, each
-on its own keep-alive connection, log in and then loop over a mix of requests:
+``./dev bench api [--clients N] [--seconds S] [--rate R]`` starts private PostgreSQL and Redis
+(or uses ``DATABASE_URL`` / ``REDIS_URL``), seeds players with hands and ledger movements, and
+serves the API under uvicorn in its own process (one worker, as ``./dev up`` does). N clients,
+each on its own keep-alive connection, log in and then send a mix of requests, paced: R
+requests/s in all (default 250: 5,000 players each making a REST call every 20 s), each
+client at Poisson arrivals that do not wait for the answers (open loop; a request's latency
+counts from its scheduled time). ``--rate 0`` sends back to back instead (closed loop: the
+latency is then the clients' queue, clients / throughput). The mix:
 
     login 0.5% · refresh 1% · balance 23.5% · transactions 23.5% · lobby 25% ·
     hand list 15% · one hand 11.5%
@@ -18,11 +22,18 @@ one REST request every 10 s (balance, lobby, history), so ~90 REST requests per 
 (SPEC/OWASP parameters, m = 19 MiB, t = 2) costs ~20 ms of CPU, 100-200 ordinary reads.
 
 It prints p50/p95/p99 per route and the mix's requests/s, then each route alone on the same
-server for a few seconds with 20 of the clients, login with 4 (requests/s, latency, and the
-CPU per request of the API server, PostgreSQL and Redis: what each route costs, login's
-argon2id apart from the reads), then serves a bare FastAPI "hello" app the same way on the
-same machine and measures its requests/s with the same clients, as the reference (target:
-the mix at >= 25% of it; p95 < 50 ms and p99 < 100 ms per route).
+server for a few seconds with 20 of the clients, login with 4 at 10/s (requests/s, latency,
+and the CPU per request of the API server, PostgreSQL and Redis: what each route costs,
+login's argon2id apart from the reads), then serves a bare FastAPI "hello" app the same way
+on the same machine with the same clients and pacing, as the reference. The headline is the
+API server's CPU per mix request beside the hello app's, from the same run (target: <= 0.7 ms
+per mix request; p95 < 50 ms and p99 < 100 ms per route).
+
+``--against GIT_REF`` is the A/B for one change on a shared machine: it serves the API of
+that ref (its ``functions/`` and ``shared/src``, from ``git archive``) beside this tree's, on
+the same stores, and runs the mix on each in alternating windows (``--rounds`` of
+``--seconds`` each), printing each one's CPU per request: both see the same load from other
+processes, which a comparison of two runs minutes apart does not.
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that the load
 generator (sharing this machine's cores) costs as little as possible. Rate limits are raised
@@ -47,6 +58,7 @@ from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -63,6 +75,7 @@ from holdem.bootstrap import bootstrap
 from holdem.config import AuthSettings, Settings
 from holdem.services import ledger
 from loadtest import profiling
+from loadtest.git_ref import check_out
 
 PASSWORD = "bench-password-123"
 JWT_SECRET = "bench-only-signing-key-0123456789abcdef"
@@ -74,6 +87,10 @@ ALONE_CLIENTS = 20
 ALONE_LOGINS = 4
 """...but login's: the server verifies 2 passwords at once (``AUTH__ARGON2_MAX_CONCURRENCY``),
 and 20 clients would queue for longer than the warm-up."""
+ALONE_LOGIN_RATE = 10.0
+"""Logins per second when login runs alone and paced (each is ~30 ms of CPU)."""
+DEFAULT_RATE = 250.0
+"""Requests/s of the paced mix: 5,000 players (SPEC's target) making a REST call each 20 s."""
 
 MIX = [  # per mille; see the module docstring for login's and refresh's shares
     ("login", 5),
@@ -274,6 +291,29 @@ async def _log_in(client: Client) -> None:
     client.keep_tokens(status, body)
 
 
+class Pacer:
+    """When a client sends: back to back (``gap`` 0, closed loop), or at Poisson arrivals with
+    ``gap`` seconds between them on average (open loop: the schedule does not wait for the
+    answers, and a request's latency counts from its scheduled time, so a server that falls
+    behind shows its queue instead of slowing the clients down)."""
+
+    def __init__(self, gap: float, rng: random.Random) -> None:
+        self.gap = gap
+        self.rng = rng
+        self.next_at = time.perf_counter() + (rng.uniform(0, gap) if gap else 0.0)
+
+    async def wait(self) -> float:
+        """Wait for the next request's time; returns it (the latency's start)."""
+        if not self.gap:
+            return time.perf_counter()
+        scheduled = self.next_at
+        self.next_at += self.rng.expovariate(1 / self.gap)
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return scheduled
+
+
 async def _client(
     client: Client,
     mix: list[tuple[str, int]],
@@ -281,10 +321,12 @@ async def _client(
     measure_from: float,
     results: Results,
     rng: random.Random,
+    gap: float,
 ) -> None:
     routes, weights = zip(*mix, strict=True)
     conn, player = client.conn, client.player
-    while (now := time.perf_counter()) < until:
+    pacer = Pacer(gap, rng)
+    while (now := await pacer.wait()) < until:
         route = rng.choices(routes, weights)[0]
         token = client.access
         req: tuple[str, str, str | None, bytes | None]
@@ -304,9 +346,8 @@ async def _client(
             req = ("GET", "/api/v1/hands?limit=20", token, None)
         else:
             req = ("GET", f"/api/v1/hands/{player['hand_id']}", token, None)
-        started = time.perf_counter()
         status, answer = await conn.request(*req)
-        elapsed = (time.perf_counter() - started) * 1000
+        elapsed = (time.perf_counter() - now) * 1000
         if route in ("login", "refresh"):
             client.keep_tokens(status, answer)
         if now >= measure_from:
@@ -316,14 +357,15 @@ async def _client(
                 results.errors[route] += 1
 
 
-async def _hello_client(port: int, until: float, measure_from: float, results: Results) -> None:
+async def _hello_client(
+    port: int, until: float, measure_from: float, results: Results, pacer: Pacer
+) -> None:
     conn = Connection(port)
     try:
-        while (now := time.perf_counter()) < until:
-            started = time.perf_counter()
+        while (now := await pacer.wait()) < until:
             status, _ = await conn.request("GET", "/")
             if now >= measure_from:
-                results.latencies["hello"].append((time.perf_counter() - started) * 1000)
+                results.latencies["hello"].append((time.perf_counter() - now) * 1000)
                 results.count += 1
                 if status != 200:
                     results.errors["hello"] += 1
@@ -337,14 +379,18 @@ async def _run_mix(
     seconds: float,
     warmup: float,
     profile_pid: int | None,
+    rate: float,
 ) -> tuple[Results, dict[str, Any] | None]:
+    """The clients over the mix for warm-up + seconds, ``rate`` requests/s in all (paced;
+    0 = back to back)."""
     results = Results()
     start = time.perf_counter()
     measure_from, until = start + warmup, start + warmup + seconds
     rng = random.Random(7)
+    gap = len(clients) / rate if rate else 0.0
     running = asyncio.gather(
         *(
-            _client(client, mix, until, measure_from, results, random.Random(rng.random()))
+            _client(client, mix, until, measure_from, results, random.Random(rng.random()), gap)
             for client in clients
         )
     )
@@ -364,27 +410,85 @@ async def _run_api(
     try:
         # Every client logs in first (argon2id is slow on purpose); then the clock starts.
         await asyncio.gather(*(_log_in(client) for client in clients))
-        results, profile = await _run_mix(clients, mix, args.seconds, args.warmup, profile_pid)
+        results, profile = await _run_mix(
+            clients, mix, args.seconds, args.warmup, profile_pid, args.rate
+        )
         alone: dict[str, Results] = {}
         if len(mix) > 1:
             # Fewer clients: a window of a few seconds must be much longer than a request's
             # time in the queue for the CPU per request to be that of steady state.
             for route, _ in mix:
                 few = clients[: ALONE_LOGINS if route == "login" else ALONE_CLIENTS]
-                alone[route], _ = await _run_mix(few, [(route, 1)], args.route_seconds, 1.0, None)
+                rate = min(args.rate, ALONE_LOGIN_RATE) if route == "login" else args.rate
+                alone[route], _ = await _run_mix(
+                    few, [(route, 1)], args.route_seconds, 1.0, None, rate
+                )
         return results, profile, alone
     finally:
         await asyncio.gather(*(client.conn.close() for client in clients))
 
 
+async def _run_against(
+    ports: dict[str, int], players: list[dict[str, int | str]], args: argparse.Namespace
+) -> dict[str, list[tuple[int, float]]]:
+    """The mix on two servers in turn, ``--rounds`` windows each (the order alternating):
+    what each window served and what it cost the server's process, by role."""
+    clients = {
+        role: [Client(Connection(port), player) for player in players]
+        for role, port in ports.items()
+    }
+    windows: dict[str, list[tuple[int, float]]] = {role: [] for role in ports}
+    try:
+        for group in clients.values():
+            await asyncio.gather(*(_log_in(client) for client in group))
+        roles = list(ports)
+        for n in range(args.rounds):
+            for role in roles if n % 2 == 0 else roles[::-1]:
+                results, _ = await _run_mix(
+                    clients[role], MIX, args.seconds, args.warmup, None, args.rate
+                )
+                before, after = results.cpu
+                spent = after.by_role.get(role, 0.0) - before.by_role.get(role, 0.0)
+                windows[role].append((results.count, spent))
+                print(
+                    f"  round {n + 1} {role:<22} {results.count:>6} requests "
+                    f"({sum(results.errors.values())} errors), "
+                    f"{1000 * spent / max(1, results.count):.2f} ms of CPU each",
+                    flush=True,
+                )
+        return windows
+    finally:
+        for group in clients.values():
+            await asyncio.gather(*(client.conn.close() for client in group))
+
+
+def _against_report(ref: str, windows: dict[str, list[tuple[int, float]]]) -> None:
+    print(f"\nA/B: this tree against {ref}, the mix in alternating windows on both servers")
+    totals = {}
+    for role, served in windows.items():
+        count, spent = sum(c for c, _ in served), sum(t for _, t in served)
+        per_window = ", ".join(f"{1000 * t / max(1, c):.2f}" for c, t in served)
+        totals[role] = 1000 * spent / max(1, count)
+        print(f"  {role:<22} {totals[role]:.2f} ms per request (windows: {per_window})")
+    this, other = totals["API server"], totals["API server (against)"]
+    print(f"  saving: {other - this:.2f} ms per request ({(other - this) / other:.0%})")
+
+
 async def _run_hello(
-    port: int, clients: int, seconds: float, warmup: float
+    port: int, clients: int, seconds: float, warmup: float, rate: float
 ) -> tuple[Results, float]:
     results = Results()
     start = time.perf_counter()
     measure_from, until = start + warmup, start + warmup + seconds
+    rng = random.Random(11)
+    gap = clients / rate if rate else 0.0
     running = asyncio.gather(
-        *(_hello_client(port, until, measure_from, results) for _ in range(clients))
+        *(
+            _hello_client(
+                port, until, measure_from, results, Pacer(gap, random.Random(rng.random()))
+            )
+            for _ in range(clients)
+        )
     )
     await _measure(running, warmup, seconds, results, None)
     return results, seconds
@@ -412,6 +516,7 @@ async def _measure(
 # --- where the CPU goes ----------------------------------------------------------------------
 
 ROLES = [
+    ("API server (against)", re.compile(r"uvicorn functions\.api.*--app-dir \S*against-")),
     ("API server", re.compile(r"uvicorn functions\.api")),
     ("hello server", re.compile(r"uvicorn bench_hello_app")),
     ("PostgreSQL", re.compile(r"^postgres")),
@@ -444,6 +549,13 @@ class CpuSample:
         return cls(time.perf_counter(), dict(by_role), busy)
 
 
+def _cpu_ms(results: Results, role: str) -> float:
+    """CPU ms per request of one role's processes over the measured window."""
+    before, after = results.cpu
+    spent = after.by_role.get(role, 0.0) - before.by_role.get(role, 0.0)
+    return 1000 * spent / max(1, results.count)
+
+
 def _cpu_report(before: CpuSample, after: CpuSample, requests: int) -> None:
     """CPU per request by role, and how busy the machine was (others' processes included)."""
     wall = after.wall - before.wall
@@ -463,13 +575,16 @@ def _cpu_report(before: CpuSample, after: CpuSample, requests: int) -> None:
 # --- servers ---------------------------------------------------------------------------------
 
 
-def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+def _serve(
+    app: str, env: dict[str, str], app_dir: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     argv = [
         str(VENV_BIN / "python"),
         "-m",
         "uvicorn",
         app,
+        *(["--app-dir", str(app_dir)] if app_dir else []),
         "--host",
         "127.0.0.1",
         "--port",
@@ -480,7 +595,7 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]
         "--backlog",
         "2048",
     ]
-    log = STATE / "bench-api" / f"{app.split(':')[0]}.log"
+    log = STATE / "bench-api" / f"{app.split(':')[0]}{'-against' if app_dir else ''}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:  # the server's JSON log lines (warnings and errors only)
         server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out)
@@ -581,6 +696,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help="requests/s of all clients together, paced (open loop); 0 = back to back",
+    )
+    parser.add_argument(
         "--route-seconds", type=float, default=3.0, help="how long each route runs alone"
     )
     parser.add_argument(
@@ -591,6 +712,13 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the API server during the measured window"
     )
+    parser.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="A/B: serve the API of this git ref beside this tree's and run the mix on each "
+        "in alternating windows (--seconds each, --rounds times); prints both CPU figures",
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="windows per server with --against")
     args = parser.parse_args()
     mix = [(args.route, 1)] if args.route else MIX
     with ExitStack() as stop:
@@ -625,6 +753,25 @@ def main() -> None:
             "DB__POOL_SIZE": os.environ.get("DB__POOL_SIZE", "80"),
             "DB__MAX_OVERFLOW": os.environ.get("DB__MAX_OVERFLOW", "0"),
         }
+        if args.against:
+            folder = check_out(args.against, ["functions", "shared/src"], "bench-api")
+            against_env = {
+                **env,
+                "PYTHONPATH": f"{folder}{os.pathsep}{folder / 'shared' / 'src'}",
+            }
+            servers = [
+                _serve("functions.api.app:app", env),
+                _serve("functions.api.app:app", against_env, app_dir=folder),
+            ]
+            try:
+                ports = {"API server": servers[0][1], "API server (against)": servers[1][1]}
+                windows = asyncio.run(_run_against(ports, players, args))
+            finally:
+                for server, _ in servers:
+                    server.terminate()
+                    server.wait(10)
+            _against_report(args.against, windows)
+            return
         server, port = _serve("functions.api.app:app", env)
         try:
             results, profile, alone = asyncio.run(
@@ -641,14 +788,19 @@ def main() -> None:
         server, hello_port = _serve("bench_hello_app:app", hello_env)
         try:
             hello, hello_seconds = asyncio.run(
-                _run_hello(hello_port, args.clients, args.seconds, args.warmup)
+                _run_hello(hello_port, args.clients, args.seconds, args.warmup, args.rate)
             )
             hello_load = os.getloadavg()
         finally:
             server.terminate()
             server.wait(10)
+        pacing = (
+            f"paced at {args.rate:g} requests/s in all (open loop)"
+            if args.rate
+            else "sending back to back (closed loop)"
+        )
         print(
-            f"\nREST API benchmark: {args.clients} concurrent keep-alive clients, one uvicorn "
+            f"\nREST API benchmark: {args.clients} keep-alive clients {pacing}, one uvicorn "
             f"worker, PostgreSQL + Redis on this machine ({os.cpu_count()} CPUs), "
             f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
         )
@@ -663,7 +815,13 @@ def main() -> None:
             hello_seconds,
             hello_load,
         )
-        print(f"\nmix / bare app: {mix_rate / hello_rate:.0%} (target >= 25%)")
+        api_ms, hello_ms = _cpu_ms(results, "API server"), _cpu_ms(hello, "hello server")
+        print(
+            f"\nAPI CPU per mix request: {api_ms:.2f} ms (target <= 0.7 ms); "
+            f"the bare hello app in the same run: {hello_ms:.2f} ms"
+        )
+        if not args.rate:
+            print(f"mix / bare app, requests/s: {mix_rate / hello_rate:.0%}")
         print("targets per route: p95 < 50 ms, p99 < 100 ms")
         _login_share(settings, results)
         if profile is not None:

@@ -8,6 +8,7 @@ and a thread hop per dependency per request costs more than the request's own wo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -17,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from holdem.adapters.database import RowReader
 from holdem.adapters.rate_limit import (
     Decision,
     Limit,
@@ -83,7 +85,7 @@ class _Adapters:
     read_engine: AsyncEngine
     limiter: RateLimiter
     accounts: Accounts
-    tables: TablesCache
+    tables: TablesCache[bytes]
 
 
 _adapters: dict[int, _Adapters] = {}
@@ -121,8 +123,8 @@ async def get_accounts(container: ContainerDep) -> Accounts:
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
-def tables_cache(container: Container) -> TablesCache:
-    """The process's lobby pages (see `holdem.services.lobby.TablesCache`)."""
+def tables_cache(container: Container) -> TablesCache[bytes]:
+    """The process's lobby pages as JSON answers (see `holdem.services.lobby.TablesCache`)."""
     return _adapters_of(container).tables
 
 
@@ -141,6 +143,12 @@ def read_connection(container: Container) -> AsyncConnection:
     route around its query (``async with``), so it goes back to the pool before the answer is
     serialised and sent."""
     return _adapters_of(container).read_engine.connect()
+
+
+def read_rows(container: Container) -> AbstractAsyncContextManager[RowReader]:
+    """A `RowReader` for the hot column reads of a read-only route (opened around its
+    queries, as `read_connection`): the same rows without SQLAlchemy's per-query work."""
+    return container.reads.reader()
 
 
 def read_session(container: Container) -> AsyncSession:

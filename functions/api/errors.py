@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -104,6 +105,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     redis_errors.TimeoutError,
     sqlalchemy_errors.TimeoutError,
     sqlalchemy_errors.OperationalError,
+    psycopg.OperationalError,  # the API's raw reads (`StatementPool.reader`)
 )
 
 

@@ -34,6 +34,7 @@ SERVICE = "holdem-api"
 METRICS_NAMESPACE = "Holdem"
 CORRELATION_HEADER = "x-correlation-id"
 _CORRELATION_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CORRELATION_HEADER_BYTES = CORRELATION_HEADER.encode()
 
 logger = Logger(service=SERVICE, level=get_settings().log_level)
 
@@ -47,7 +48,7 @@ def correlation_id_of(scope: Scope) -> str:
         if isinstance(request_id, str) and _CORRELATION_RE.match(request_id):
             return str(request_id)
     for name, value in scope.get("headers", ()):
-        if name == CORRELATION_HEADER.encode():
+        if name == _CORRELATION_HEADER_BYTES:
             candidate = value.decode("latin-1")
             if _CORRELATION_RE.match(candidate):
                 return str(candidate)
@@ -74,12 +75,29 @@ LATENCY = Histogram(
 )
 
 
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+"""The instruments' children by (method, route, status class): ``labels()`` takes a lock and
+builds its key on every call. Bounded as the label sets are."""
+
+
 def _count_request(route: str, method: str, status: int, latency_s: float) -> None:
     """Count a request in the Prometheus instruments; every label value is bounded (route
     templates, a fixed method set, ``2xx``..``5xx``)."""
-    method = method if method in _METHODS else "OTHER"
-    REQUESTS.labels(method, route, f"{status // 100}xx").inc()
-    LATENCY.labels(method, route).observe(latency_s)
+    key = (method, route, status // 100)
+    children = _children.get(key)
+    if children is None:
+        name = method if method in _METHODS else "OTHER"
+        children = (
+            REQUESTS.labels(name, route, f"{status // 100}xx"),
+            LATENCY.labels(name, route),
+        )
+        # A method outside the set is counted as OTHER but not kept under its own name: no
+        # client can grow this dict either.
+        if name == method:
+            _children[key] = children
+    requests, latency = children
+    requests.inc()
+    latency.observe(latency_s)
 
 
 def _emit_metrics(route: str, method: str, status: int, latency_ms: float) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from functions.api.deps import AuthedDep, ContainerDep, read_connection, read_session
+from functions.api.deps import AuthedDep, ContainerDep, read_rows, read_session
 from functions.api.routes import economy
 from functions.api.schemas import (
     HandDetailOut,
@@ -32,7 +32,7 @@ async def list_hands(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HandPage:
     """The caller's hands, newest first (cursor pages)."""
-    async with read_connection(container) as db:
+    async with read_rows(container) as db:
         page = await hand_history.list_hands(db, claims.user_id, cursor, limit)
     return HandPage(
         items=[HandSummaryOut(**vars(h)) for h in page.items], next_cursor=page.next_cursor
@@ -52,7 +52,7 @@ async def get_hand(
             store = economy.archive_store(container.settings)
             return await archive.load_hand(db, store, container.redis, archived_id)
 
-    async with read_connection(container) as db:
+    async with read_rows(container) as db:
         hand = await hand_history.get_hand(db, claims.user_id, hand_id, archived)
     return HandDetailOut(
         hand=HandSummaryOut(**vars(hand.summary)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from functions.api.deps import (
     ContainerDep,
@@ -26,7 +26,6 @@ from functions.api.schemas import (
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.relay import Relay
 from holdem.services import lobby
-from holdem.services.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["lobby"], responses=errors(422, 429))
 
@@ -54,7 +53,12 @@ def _out(summary: lobby.TableSummary) -> TableOut:
     )
 
 
-@router.get("/lobby/tables", dependencies=[Depends(general_limit)], responses=errors(400))
+@router.get(
+    "/lobby/tables",
+    dependencies=[Depends(general_limit)],
+    response_model=TablePage,
+    responses=errors(400),
+)
 async def list_tables(
     container: ContainerDep,
     table_status: Annotated[Literal["open", "closing", "closed"], Query(alias="status")] = "open",
@@ -64,7 +68,7 @@ async def list_tables(
     min_free_seats: Annotated[int, Query(ge=0, le=9)] = 0,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> TablePage:
+) -> Response:
     """Tables, newest first, filtered by stakes, seats free and status (cursor pages).
     A page is at most one second old (the lobby channel's interval)."""
     where = lobby.TableFilter(
@@ -75,12 +79,16 @@ async def list_tables(
         max_seats=max_seats,
     )
 
-    async def read() -> Page[lobby.TableSummary]:
+    async def read() -> bytes:
         async with read_session(container) as db:
-            return await lobby.list_tables(db, where, cursor, limit)
+            page = await lobby.list_tables(db, where, cursor, limit)
+        answer = TablePage(items=[_out(s) for s in page.items], next_cursor=page.next_cursor)
+        return answer.model_dump_json().encode()
 
-    page = await tables_cache(container).get((where, cursor, limit), read)
-    return TablePage(items=[_out(s) for s in page.items], next_cursor=page.next_cursor)
+    # The page is kept as the answer FastAPI would send (the model's JSON), built once per
+    # interval instead of once per request.
+    answer = await tables_cache(container).get((where, cursor, limit), read)
+    return Response(answer, media_type="application/json")
 
 
 @router.get(

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from functions.api.deps import AuthedDep, ContainerDep, read_connection
+from functions.api.deps import AuthedDep, ContainerDep, read_rows
 from functions.api.schemas import (
     BalanceOut,
     SeatBalanceOut,
@@ -44,7 +44,7 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
 @router.get("/balance")
 async def balance(claims: AuthedDep, container: ContainerDep) -> BalanceOut:
     """Wallet, pending-withdrawal, locked and at-table balances in KRW."""
-    async with read_connection(container) as db:
+    async with read_rows(container) as db:
         balances = await ledger.balances(db, claims.user_id)
     return balance_out(balances)
 
@@ -58,7 +58,7 @@ async def transactions(
     kind: StatementKind | None = None,
 ) -> StatementPage:
     """Every movement of the caller's money, newest first (cursor pages, filter by kind)."""
-    async with read_connection(container) as db:
+    async with read_rows(container) as db:
         page = await ledger.transactions(db, claims.user_id, cursor=cursor, limit=limit, kind=kind)
     return StatementPage(
         items=[

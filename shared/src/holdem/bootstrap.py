@@ -37,6 +37,8 @@ class Container:
     sessions: async_sessionmaker[Any]
     statements: StatementPool
     """Raw connections for the ledger's one-statement posts (`LedgerService`)."""
+    reads: StatementPool
+    """Raw connections for the REST API's hot column reads (`StatementPool.reader`)."""
     redis: Redis
 
     async def aclose(self) -> None:
@@ -44,6 +46,7 @@ class Container:
         # The client was built on an explicit pool: close the pool too, or its connections leak.
         await self.redis.aclose(close_connection_pool=True)
         await self.statements.aclose()
+        await self.reads.aclose()
         await self.engine.dispose()
 
 
@@ -68,5 +71,6 @@ def bootstrap(settings: Settings | None = None, *, component: str | None = None)
         engine=engine,
         sessions=session_factory(engine),
         statements=create_statement_pool(settings, login),
+        reads=create_statement_pool(settings, login, kept_in_lambda=1),
         redis=create_redis(settings),
     )

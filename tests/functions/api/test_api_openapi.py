@@ -28,6 +28,16 @@ def test_committed_openapi_document_matches_the_app():
     assert DOC.read_text(encoding="utf-8") == render(), "run ./dev openapi and commit the result"
 
 
+def test_every_route_is_the_apps_own_not_an_included_router():
+    # FastAPI 0.137+ resolves an included router on every request (functions.api.app).
+    from fastapi.routing import APIRoute
+    from starlette.routing import Route
+
+    from functions.api.app import create_app
+
+    assert {type(route) for route in create_app().router.routes} == {APIRoute, Route}
+
+
 def test_every_operation_documents_its_errors_with_the_envelope():
     doc = json.loads(render())
     for path, item in doc["paths"].items():

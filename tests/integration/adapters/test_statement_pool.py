@@ -7,6 +7,7 @@ import time
 
 import psycopg
 import pytest
+from sqlalchemy import bindparam, literal_column, select
 
 from holdem.adapters.database import create_statement_pool
 from holdem.config import Settings
@@ -94,6 +95,54 @@ async def test_a_lambda_keeps_no_connection_and_prepares_nothing(database_url):
             "select pg_backend_pid(), (select count(*) from pg_prepared_statements)", ()
         )
         assert second != first
+        assert prepared == 0
+    finally:
+        await pool.aclose()
+
+
+_BACKEND = select(literal_column("pg_backend_pid()").label("pid"), bindparam("n").label("n"))
+
+
+async def test_a_reader_runs_core_selects_with_named_rows_on_a_kept_connection(settings):
+    pool = create_statement_pool(settings)
+    try:
+        async with pool.reader() as reader:
+            (first,) = (await reader.execute(_BACKEND, {"n": 7})).all()
+        async with pool.reader() as reader:
+            (again,) = list(await reader.execute(_BACKEND, {"n": 8}))
+        assert (first.n, again.n) == (7, 8)
+        assert first.pid == again.pid  # kept between readers
+        pid, n = again
+        assert (pid, n) == (again.pid, 8)
+    finally:
+        await pool.aclose()
+
+
+async def test_a_reader_replaces_a_kept_connection_that_died(settings):
+    pool = create_statement_pool(settings)
+    try:
+        async with pool.reader() as reader:
+            (before,) = (await reader.execute(_BACKEND, {"n": 1})).all()
+        with _admin(settings.database_url) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (before.pid,))
+        async with pool.reader() as reader:
+            (after,) = (await reader.execute(_BACKEND, {"n": 2})).all()
+        assert after.pid != before.pid
+    finally:
+        await pool.aclose()
+
+
+async def test_a_lambda_reader_pool_keeps_one_connection_and_prepares_nothing(database_url):
+    pool = create_statement_pool(
+        Settings(database_url=database_url, runtime="lambda"), kept_in_lambda=1
+    )
+    try:
+        async with pool.reader() as reader:
+            (first,) = (await reader.execute(_BACKEND, {"n": 1})).all()
+        async with pool.reader() as reader:
+            (second,) = (await reader.execute(_BACKEND, {"n": 2})).all()
+        (prepared,) = await pool.run_idempotent("select count(*) from pg_prepared_statements", ())
+        assert second.pid == first.pid
         assert prepared == 0
     finally:
         await pool.aclose()

@@ -206,6 +206,13 @@ async def test_the_hand_history_shows_an_archived_hand_as_it_showed_it_hot(conta
     assert [p.hole_cards is None for p in cold.players] == [
         p.hole_cards is None for p in hot.players
     ]
+    # The API reads through the raw `RowReader`: the same views, hot and archived.
+    async with container.reads.reader() as rows, container.sessions() as session:
+        reader = partial(load_hand, session, store, container.redis)
+        assert await hand_history.get_hand(rows, users[1], old[0], reader) == hot
+        page = await hand_history.list_hands(rows, users[1], None, 20)
+    async with container.sessions() as session:
+        assert page == await hand_history.list_hands(session, users[1], None, 20)
 
 
 async def test_two_archivers_running_at_once_archive_each_hand_once(container, store):

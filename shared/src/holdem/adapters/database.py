@@ -1,4 +1,5 @@
-"""PostgreSQL through psycopg 3: SQLAlchemy engines, and a private pool for one-statement paths.
+"""PostgreSQL through psycopg 3: SQLAlchemy engines, and private pools of raw connections for
+one-statement paths and hot column reads.
 
 Servers get a sized pool (SPEC §7). Lambdas reach PostgreSQL through RDS Proxy: an execution
 environment serves one invocation at a time, so it keeps ONE connection to the proxy between
@@ -20,16 +21,19 @@ a restart.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, event, exc
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -39,6 +43,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_
 
 from holdem.adapters.secret_refs import SecretValue
@@ -51,6 +57,84 @@ log = logging.getLogger(__name__)
 Reader = AsyncSession | AsyncConnection
 """What a query that selects columns (rows, never ORM objects) runs on: a session, or a bare
 connection, which spares a read-only path the session's unit-of-work bookkeeping."""
+
+
+class Rows:
+    """The rows of one `RowReader` read, used as a read uses a SQLAlchemy result: iterated,
+    or all at once; each row unpacks as a tuple and names its columns (``row.user_id``)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def all(self) -> list[Any]:
+        """Every row."""
+        return self._rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
+_POSTGRESQL = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
+
+@functools.lru_cache(maxsize=256)
+def _sql(statement: ClauseElement, names: frozenset[str]) -> tuple[str, dict[str, Any]]:
+    """A statement's SQL for PostgreSQL and the values of its own parameters (the literals
+    it holds, its IN lists expanded), for a call that supplies the parameters ``names``.
+
+    Module-level statements are built once, so each is compiled once. A statement built per
+    call (the statement's kind filter, an archived hand's players: rare reads) is compiled on
+    each call, where SQLAlchemy's cache would find it by its structure.
+    """
+    compiled = cast(SQLCompiler, statement.compile(dialect=_POSTGRESQL))  # a select's
+    if names & {bind.key for bind in compiled.post_compile_params}:
+        raise ValueError("a list parameter is expanded once: put its values in the statement")
+    expanded = compiled.construct_expanded_state(dict.fromkeys(names))
+    own = {key: value for key, value in expanded.parameters.items() if key not in names}
+    return expanded.statement, own
+
+
+class RowReader:
+    """Column reads (SQLAlchemy Core selects) on one raw psycopg connection.
+
+    A statement is compiled once for PostgreSQL and sent as SQLAlchemy would send it (same
+    SQL, same parameters, same driver), so the rows hold the same values; what is spared is
+    SQLAlchemy's per-query work (pool checkout and reset, execution context, result
+    processing, the greenlet hop of its asyncio layer). For the read-only routes' hot
+    queries; anything that maps ORM objects or writes goes through a session.
+    """
+
+    def __init__(self, pool: StatementPool, connection: psycopg.AsyncConnection[Any]) -> None:
+        self._pool = pool
+        self.connection = connection
+
+    async def execute(
+        self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None
+    ) -> Rows:
+        """Run one select with its bound parameters; all its rows."""
+        given = parameters or {}
+        query, own = _sql(statement, frozenset(given))
+        params = {**own, **given}
+        try:
+            return await self._fetch(query, params)
+        except psycopg.OperationalError:
+            # A kept connection that died while idle (no pre-ping): a read may run again.
+            if not self.connection.broken:
+                raise
+            dead, self.connection = self.connection, await self._pool.connect()
+            await dead.close()
+            return await self._fetch(query, params)
+
+    async def _fetch(self, query: str, params: dict[str, Any]) -> Rows:
+        cursor = self.connection.cursor(row_factory=namedtuple_row)
+        await cursor.execute(query, params, prepare=self._pool.prepare)
+        return Rows(await cursor.fetchall())
+
+
+ColumnReader = AsyncSession | AsyncConnection | RowReader
+"""What a query that selects columns can run on: a `Reader`, or a pool's `RowReader`."""
 
 
 def violated_constraint(error: exc.IntegrityError) -> str:
@@ -253,20 +337,22 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
 
 
 class StatementPool:
-    """Raw psycopg connections for hot paths that are one idempotent statement each.
+    """Raw psycopg connections for hot paths that are one idempotent statement each
+    (`run_idempotent`), or a few column reads (`reader`).
 
     A statement run here is its own transaction (autocommit): one round trip, without the
     per-checkout work of a session and SQLAlchemy's pool (pre-ping, reset on return, events).
     On a server each connection prepares the statement once and up to ``keep`` connections
-    stay open; in a Lambda nothing is prepared or kept (RDS
-    Proxy would pin a connection that prepared a statement).
+    stay open; in a Lambda nothing is prepared (RDS Proxy would pin a connection that prepared
+    a statement) and ``keep`` is what `create_statement_pool` was told to keep there.
 
     There is no pre-ping: a kept connection found dead when used (a server restart, a
     failover) is closed and the statement sent once more on a new connection. Not knowing
     whether the first one committed is only harmless for a statement that may run twice with
-    the same effect, hence the one entry point, `run_idempotent`. Built without I/O: the first
-    statement opens the first connection. Connections log in with `login` (a refused password
-    is read again, as the engine's are).
+    the same effect, hence the two entry points: `run_idempotent`, and `reader` (a read runs
+    twice with the same effect). Built without I/O: the first statement opens the first
+    connection. Connections log in with `login` (a refused password is read again, as the
+    engine's are).
     """
 
     def __init__(
@@ -274,7 +360,7 @@ class StatementPool:
     ) -> None:
         self._login = login
         self._keep = keep
-        self._prepare = prepare
+        self.prepare = prepare
         self._options = options
         self._slots = asyncio.Semaphore(size)
         self._idle: list[psycopg.AsyncConnection[Any]] = []
@@ -290,9 +376,22 @@ class StatementPool:
                 except psycopg.OperationalError:
                     if not kept.broken:
                         raise
-            return await self._run(await self._connect(), query, params)
+            return await self._run(await self.connect(), query, params)
 
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[RowReader]:
+        """A `RowReader` on one of the pool's connections for a few reads, then returned."""
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else await self.connect()
+            reader = RowReader(self, connection)
+            try:
+                yield reader
+            finally:
+                await self._release(reader.connection)
+
+    async def connect(self) -> psycopg.AsyncConnection[Any]:
+        """A new connection of this pool's kind (autocommit, its options), logged in with the
+        current password (read again once if the server refuses it)."""
         url = self._login.url
         try:
             return await self._open(url)
@@ -312,7 +411,7 @@ class StatementPool:
         self, connection: psycopg.AsyncConnection[Any], query: str, params: Sequence[Any]
     ) -> tuple[Any, ...]:
         try:
-            cursor = await connection.execute(query, params, prepare=self._prepare)
+            cursor = await connection.execute(query, params, prepare=self.prepare)
             row: tuple[Any, ...] | None = await cursor.fetchone()
         finally:
             await self._release(connection)
@@ -334,13 +433,17 @@ class StatementPool:
             await connection.close()
 
 
-def create_statement_pool(settings: Settings, login: DatabaseLogin | None = None) -> StatementPool:
-    """The process's `StatementPool`, sized like its engine (SPEC §7); `login` as the engine's."""
+def create_statement_pool(
+    settings: Settings, login: DatabaseLogin | None = None, *, kept_in_lambda: int = 0
+) -> StatementPool:
+    """A `StatementPool` sized like the process's engine (SPEC §7), logging in with `login`
+    (as the engine's); in a Lambda it keeps ``kept_in_lambda`` connections (a path used on
+    most invocations keeps one, as the engine does, rather than connect on each)."""
     lambda_runtime = settings.runtime == "lambda"
     return StatementPool(
         login or DatabaseLogin.of(settings),
         size=settings.db.pool_size + settings.db.max_overflow,
-        keep=0 if lambda_runtime else settings.db.pool_size,
+        keep=kept_in_lambda if lambda_runtime else settings.db.pool_size,
         prepare=not lambda_runtime,
         options=_connect_options(settings),
     )

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
 
-from holdem.adapters.database import Reader
+from holdem.adapters.database import ColumnReader
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.users import User
 from holdem.services.archive import HandRecord
@@ -145,7 +145,9 @@ _MY_HANDS_AFTER = _MY_HANDS.where(
 )
 
 
-async def list_hands(db: Reader, user_id: int, cursor: str | None, limit: int) -> Page[HandSummary]:
+async def list_hands(
+    db: ColumnReader, user_id: int, cursor: str | None, limit: int
+) -> Page[HandSummary]:
     """The user's hands, newest first (keyset on started_at, hand id)."""
     params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
     query = _MY_HANDS
@@ -193,7 +195,7 @@ _EVENTS = (
 
 
 async def get_hand(
-    db: Reader, user_id: int, hand_id: int, archived: ArchivedHandReader | None = None
+    db: ColumnReader, user_id: int, hand_id: int, archived: ArchivedHandReader | None = None
 ) -> HandDetail:
     """One of the user's hands with its events, censored for them.
 
@@ -237,7 +239,7 @@ async def get_hand(
     )
 
 
-async def _archived_detail(db: Reader, user_id: int, record: HandRecord) -> HandDetail:
+async def _archived_detail(db: ColumnReader, user_id: int, record: HandRecord) -> HandDetail:
     """The same view as for a hot hand, built from an archived record."""
     names = dict(
         (

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,7 +129,11 @@ TablesKey = tuple[TableFilter, str | None, int]
 """A lobby page: its filter, cursor and size."""
 
 
-class TablesCache:
+PageT = TypeVar("PageT")
+"""What a `TablesCache` keeps of a page: the page, or its answer ready to send."""
+
+
+class TablesCache(Generic[PageT]):
     """The lobby pages of the last ``ttl_s`` seconds, in one process.
 
     The lobby changes at most about once a second (players sit and leave, operators open and
@@ -150,13 +154,11 @@ class TablesCache:
         self._ttl_s = ttl_s
         self._max_pages = max_pages
         self._clock = clock
-        self._pages: dict[TablesKey, tuple[float, Page[TableSummary]]] = {}
-        self._reading: dict[TablesKey, asyncio.Task[Page[TableSummary]]] = {}
+        self._pages: dict[TablesKey, tuple[float, PageT]] = {}
+        self._reading: dict[TablesKey, asyncio.Task[PageT]] = {}
         self._generation = 0
 
-    async def get(
-        self, key: TablesKey, read: Callable[[], Awaitable[Page[TableSummary]]]
-    ) -> Page[TableSummary]:
+    async def get(self, key: TablesKey, read: Callable[[], Awaitable[PageT]]) -> PageT:
         """The page of ``key``: kept if younger than ``ttl_s``, else ``read()`` (once for all
         the requests that ask for it meanwhile)."""
         kept = self._pages.get(key)
@@ -170,8 +172,8 @@ class TablesCache:
         return await asyncio.shield(reading)
 
     async def _read(
-        self, key: TablesKey, read: Callable[[], Awaitable[Page[TableSummary]]], generation: int
-    ) -> Page[TableSummary]:
+        self, key: TablesKey, read: Callable[[], Awaitable[PageT]], generation: int
+    ) -> PageT:
         try:
             page = await read()
         finally:

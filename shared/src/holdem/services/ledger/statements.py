@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased
 
-from holdem.adapters.database import Reader
+from holdem.adapters.database import ColumnReader
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from holdem.ledger.accounts import AccountKind
@@ -50,7 +50,7 @@ _BALANCES = select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.bal
 )  # built once
 
 
-async def balances(session: Reader, user_id: int) -> Balances:
+async def balances(session: ColumnReader, user_id: int) -> Balances:
     """A player's balances (zero for accounts that do not exist yet)."""
     rows = await session.execute(_BALANCES, {"user_id": user_id})
     wallet = pending = locked = 0
@@ -168,7 +168,7 @@ _MY_STATEMENT_BEFORE = _MY_STATEMENT.where(LedgerEntry.id < bindparam("before"))
 
 
 async def transactions(
-    session: Reader,
+    session: ColumnReader,
     user_id: int,
     *,
     cursor: str | None = None,
