@@ -86,7 +86,7 @@ class TableHost:
         self.leases = LeaseStore(container.redis, worker_id, int(ttl_s * 800))
         self.checkpoints = CheckpointStore(container.redis)
         self.inbox = Inbox(relay, worker_id)
-        self.money = TableMoney(container.sessions)
+        self.money = TableMoney(container.sessions, game=self.settings.game)
         self.actors: dict[int, TableActor] = {}
         self.clock: Callable[[], float] = time.time
         """The time player protection is measured in (session length, reality checks)."""
