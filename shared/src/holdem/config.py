@@ -72,6 +72,12 @@ class GameSettings(BaseModel):
     min_buy_in_bb: int = 40
     max_buy_in_bb: int = 100
     rathole_window_s: int = 2 * 3600
+    """The rathole rule (SPEC §10): a player who cashes out and sits again at the same stakes
+    within this many seconds must buy in for at least the stack they left with (0: off)."""
+    rathole_capped_at_max_buy_in: bool = False
+    """Ask at most the table's maximum buy-in of a returning player (some rooms do); by
+    default a player who left with more than the maximum cannot sit at these stakes until
+    the window has passed."""
     reconnect_grace_s: float = 30.0
     """Disconnect protection (SPEC §10, which names no figure): a disconnected player's turn
     gets this on top of the action clock, spent before the time bank; per hand."""

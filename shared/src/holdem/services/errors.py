@@ -135,6 +135,13 @@ class LossLimitReached(Forbidden):
     code = "loss_limit_reached"
 
 
+class RatholeMinimum(InvalidInput):
+    """A player who left these stakes a short while ago must bring back at least the stack
+    they left with (the rathole rule); details: ``minimum``, ``until``."""
+
+    code = "rathole_minimum"
+
+
 class RateLimited(ServiceError):
     """Too many requests (API) or messages (a table server connection) in the current window.
 

@@ -25,10 +25,11 @@ from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.config import GameSettings
 from holdem.engine.errors import SeatTakenError
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
-from holdem.services import ledger, protection
+from holdem.services import ledger, protection, rathole
 from holdem.services.errors import NotFound, TableNotOpen
 from holdem.session import settlement
 from holdem.session.settlement import HandSettlement
@@ -65,17 +66,20 @@ class TableMoney:
     """Seat money and settlement for the table servers (each call: one transaction).
 
     Every buy-in and top-up passes the player's protection (`protection.check_buy_in`:
-    no chips for an excluded player, none over a loss limit), on whichever server runs the
-    table. `clock` is the time those rules are read at.
+    no chips for an excluded player, none over a loss limit), and every buy-in the rathole
+    rule (`rathole.check_buy_in`, with `game`'s window), on whichever server runs the table.
+    `clock` is the time those rules are read at.
     """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        game: GameSettings | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._game = game or GameSettings()
 
     async def table_rules(
         self, user_id: int, default_check_minutes: int, session_break_s: int
@@ -166,11 +170,25 @@ class TableMoney:
             SeatTakenError: PostgreSQL has this seat, or another seat of this player, open at
                 the table; nothing changed.
             SelfExcluded, LossLimitReached: the player's protection refuses; nothing changed.
+            RatholeMinimum: the player left these stakes a short while ago with more than
+                `amount`; nothing changed.
         """
         async with self._sessions() as session, session.begin():
             posted = await self._buy_chips(session, key, user_id, table_id, amount)
             if posted.replayed:
                 return
+            table = await session.get(PokerTable, table_id)
+            assert table is not None  # the post above names it
+            game = self._game
+            await rathole.check_buy_in(
+                session,
+                user_id,
+                table,
+                amount,
+                self._clock(),
+                timedelta(seconds=game.rathole_window_s),
+                capped_at_max=game.rathole_capped_at_max_buy_in,
+            )
             session.add(Seat(table_id=table_id, seat_no=seat_no, user_id=user_id))
             try:
                 await session.flush()
@@ -198,7 +216,7 @@ class TableMoney:
                     Seat.user_id == user_id,
                     Seat.left_at.is_(None),
                 )
-                .values(left_at=func.now(), left_with=amount)
+                .values(left_at=self._clock(), left_with=amount)
             )
             if closed.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(f"user {user_id} has no open seat at table {table_id}")
