@@ -13,9 +13,15 @@ import holdem
 
 PACKAGE_ROOT = Path(holdem.__file__).parent
 PURE_PACKAGES = ["engine", "ledger", "session"]
-WIRE_SHAPES = ["holdem.protocol.errors", "holdem.protocol.messages", "holdem.protocol.views"]
-"""What the table session may use of the protocol: its error codes, message types and the
-engine-to-wire conversions (pydantic models and plain functions, no I/O)."""
+WIRE_SHAPES = [
+    "holdem.protocol.errors",
+    "holdem.protocol.messages",
+    "holdem.protocol.views",
+    "holdem.services.errors",
+]
+"""What the table session may use of the protocol: its error codes (with the services' tree,
+where the codes both transports share live), message types and the engine-to-wire
+conversions (pydantic models and plain functions, no I/O)."""
 FORBIDDEN = {"asyncio", "random", "socket", "threading", "time"}
 CLOCK_READS = {"now", "utcnow", "today"}
 
@@ -89,4 +95,6 @@ def test_the_wire_shapes_the_session_uses_do_no_io(module: str):
             f"{path.name}:{lineno} imports {imported}"
         )
         if top == "holdem":
-            assert imported.startswith(("holdem.engine", "holdem.protocol.errors")), imported
+            assert imported.startswith(
+                ("holdem.engine", "holdem.protocol.errors", "holdem.services.errors")
+            ), imported
