@@ -44,7 +44,12 @@ from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
 from holdem.services.errors import NotFound, ServiceError, TableNotOpen
 from holdem.services.lobby import LIVE_MAX_HANDS, TableSummary, announce, live_figures
 from holdem.services.protection import TableRules
-from holdem.services.table_runtime import HandSettlement, TableMoney, build_settlement
+from holdem.services.table_runtime import (
+    HandSettlement,
+    TableMoney,
+    build_settlement,
+    recorded_event,
+)
 
 log = logging.getLogger("edge.tables")
 
@@ -86,7 +91,7 @@ class TableHost:
         self.leases = LeaseStore(container.redis, worker_id, int(ttl_s * 800))
         self.checkpoints = CheckpointStore(container.redis)
         self.inbox = Inbox(relay, worker_id)
-        self.money = TableMoney(container.sessions)
+        self.money = TableMoney(container.sessions, integrity=container.settings.integrity)
         self.actors: dict[int, TableActor] = {}
         self.clock: Callable[[], float] = time.time
         """The time player protection is measured in (session length, reality checks)."""
@@ -1001,7 +1006,7 @@ class TableActor:
         assert table is not None
         wire = event_to_wire(event)
         hand_no = table.hand.number if table.hand is not None else None
-        self.rt["hand_events"].append(wire)
+        self.rt["hand_events"].append(recorded_event(wire, self.rt.get("turn"), time.time()))
         if isinstance(event, HandStarted):
             logs.hand_no.set(event.hand_number)
             log.info("hand started", extra={"seats": list(event.seats)})

@@ -18,7 +18,8 @@ Transports map these to wire outcomes in one table each (the REST API does it in
     │   ├── InvalidRefreshToken      invalid_refresh_token
     │   └── RefreshTokenReused       refresh_token_reused
     ├── Forbidden                    forbidden
-    │   └── AccountLocked            account_locked
+    │   ├── AccountLocked            account_locked
+    │   └── SharedIdentity           shared_identity
     └── RateLimited                  rate_limited
 """
 
@@ -126,6 +127,13 @@ class LossLimitReached(Forbidden):
     """Bringing these chips to a table could pass one of the player's loss limits."""
 
     code = "loss_limit_reached"
+
+
+class SharedIdentity(Forbidden):
+    """A player seated at the table logged in from the newcomer's IP address or device, and
+    the operator blocks that at ``sit`` (docs/integrity.md)."""
+
+    code = "shared_identity"
 
 
 class RateLimited(ServiceError):

@@ -25,13 +25,20 @@ from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.config import IntegritySettings
 from holdem.engine.cards import card_str
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
-from holdem.services import ledger, protection
+from holdem.services import integrity, ledger, protection
 from holdem.services.errors import NotFound, SeatTaken, TableNotOpen
 
-__all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney", "build_settlement"]
+__all__ = [
+    "RUN_STATUSES",
+    "HandSettlement",
+    "TableMoney",
+    "build_settlement",
+    "recorded_event",
+]
 
 RUN_STATUSES = ("open", "closing")
 _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
@@ -39,6 +46,22 @@ _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
 
 HandSettlement = dict[str, Any]
 """A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
+
+
+def recorded_event(wire: dict[str, Any], turn: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    """An event as the hand's record keeps it: a player's own action also carries
+    ``think_ms``, the milliseconds from the start of their turn (``turn``: the owner's
+    ``{"seat", "started", "deadline"}``) to the action, read by the integrity signals
+    (docs/integrity.md). A timeout's check or fold (at the deadline) is not timed. Server side:
+    the hand history shown to players leaves it out."""
+    if (
+        wire.get("event") == "action"
+        and turn is not None
+        and turn["seat"] == wire["seat"]
+        and now < turn["deadline"]
+    ):
+        return {**wire, "think_ms": max(0, round((now - turn["started"]) * 1000))}
+    return wire
 
 
 def build_settlement(
@@ -100,16 +123,20 @@ class TableMoney:
 
     Every buy-in and top-up passes the player's protection (`protection.check_buy_in`:
     no chips for an excluded player, none over a loss limit), on whichever server runs the
-    table. `clock` is the time those rules are read at.
+    table, and a seat the integrity check (`integrity.check_sit`, when `integrity` blocks
+    shared identities). `clock` is the time those rules are read at.
     """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        integrity: IntegritySettings | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._integrity = integrity or IntegritySettings()
 
     async def table_rules(
         self, user_id: int, default_check_minutes: int, session_break_s: int
@@ -200,11 +227,14 @@ class TableMoney:
             SeatTaken: PostgreSQL has this seat, or another seat of this player, open at the
                 table; nothing changed.
             SelfExcluded, LossLimitReached: the player's protection refuses; nothing changed.
+            SharedIdentity: the operator blocks shared identities at a table and a seated
+                player shares this one's address or device; nothing changed.
         """
         async with self._sessions() as session, session.begin():
             posted = await self._buy_chips(session, key, user_id, table_id, amount)
             if posted.replayed:
                 return
+            await integrity.check_sit(session, self._integrity, table_id, user_id, self._clock())
             session.add(Seat(table_id=table_id, seat_no=seat_no, user_id=user_id))
             try:
                 await session.flush()
