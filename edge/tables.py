@@ -1006,7 +1006,7 @@ class TableActor:
         assert table is not None
         wire = event_to_wire(event)
         hand_no = table.hand.number if table.hand is not None else None
-        self.rt["hand_events"].append(recorded_event(wire, self.rt.get("turn"), time.time()))
+        self.rt["hand_events"].append(recorded_event(wire, self.rt))
         if isinstance(event, HandStarted):
             logs.hand_no.set(event.hand_number)
             log.info("hand started", extra={"seats": list(event.seats)})
@@ -1112,6 +1112,7 @@ class TableActor:
         bank = float(self.rt["banks"].get(key, self.settings.game.time_bank_s))
         self.rt["banks"][key] = max(0.0, bank - over)
         self.rt["turn"] = None
+        self.rt["decided"] = [seat, round(used * 1000)]  # the action's think_ms, when stored
 
     # ------------------------------------------------------------------ settlement
 

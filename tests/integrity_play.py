@@ -2,8 +2,8 @@
 servers record them.
 
 Ordinary players use the SDK bot's strategy (`holdem.client.bot.BotStrategy`, what the load
-test's bots play); colluders follow a script on top of it. Each decision is timed on a
-simulated clock and the events kept through the table servers' own
+test's bots play); colluders follow a script on top of it. Each decision gets a drawn think
+time (people: log-normal; a scripted bot: a metronome), kept through the table servers' own
 `holdem.services.table_runtime.recorded_event` (``think_ms``), then stored with
 `build_settlement` and `add_hand_rows`, as ``TableMoney.settle`` writes them (without its
 ledger step, as `tests.economy_hands` does).
@@ -139,30 +139,27 @@ def play_session(
     for seat, user in enumerate(users):
         table.sit_down(seat, str(user), STACK)
     played = []
-    clock = 0.0
     for _ in range(hands):
         for seat in range(len(users)):
             if table.stacks[seat] < 40 * BB:
                 table.top_up(seat, STACK - table.stacks[seat])
         hand = table.start_hand(seed=rng.randbytes(32))
         events: list[dict[str, Any]] = []
-        turn: dict[str, Any] | None = None
+        runtime: dict[str, Any] = {}
         while True:
             for event in table.drain_events():
                 if not isinstance(event, HandEnded):
-                    events.append(recorded_event(event_to_wire(event), turn, clock))
+                    events.append(recorded_event(event_to_wire(event), runtime))
             if hand.result is not None:
                 break
             seat = hand.to_act
             user = int(users[seat])
-            turn = {"seat": seat, "started": clock, "deadline": clock + 30.0}
-            clock += (think or {}).get(user, human_think)(rng) / 1000
+            runtime["decided"] = [seat, (think or {}).get(user, human_think)(rng)]
             verb, amount = chosen[user](hand, seat, rng)
             if amount is None:
                 getattr(hand, verb)(seat)
             else:
                 (hand.bet if verb == "bet" else hand.raise_bet)(seat, amount)
-        clock += 5.0
         seats = {s: int(users[s]) for s in hand.result.seats}
         played.append(PlayedHand(hand, hand.result, events, seats))
     return played

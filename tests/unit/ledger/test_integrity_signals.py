@@ -15,6 +15,7 @@ from holdem.ledger import integrity
 from holdem.ledger.aml import AmlRule
 from holdem.ledger.integrity import bot_timing, chip_dumping, shared_identity, soft_play
 from holdem.services import integrity as integrity_service
+from holdem.services import table_runtime
 from holdem.services.integrity import thresholds
 from tests.integrity_play import dumper, metronome, ordinary, play_session, receiver, record, soft
 
@@ -37,6 +38,7 @@ def counts(hands):
 def test_the_documented_examples_hold():
     assert doctest.testmod(integrity).failed == 0
     assert doctest.testmod(integrity_service).failed == 0
+    assert doctest.testmod(table_runtime).failed == 0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -172,6 +172,7 @@ SERVICE_CODES_AT_TABLES = {
     ledger_errors.UnknownAccountOwner.code,
     service_errors.LossLimitReached.code,
     service_errors.SelfExcluded.code,
+    service_errors.SharedIdentity.code,
 }
 
 

@@ -48,20 +48,28 @@ HandSettlement = dict[str, Any]
 """A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
 
 
-def recorded_event(wire: dict[str, Any], turn: dict[str, Any] | None, now: float) -> dict[str, Any]:
+def recorded_event(wire: dict[str, Any], runtime: dict[str, Any]) -> dict[str, Any]:
     """An event as the hand's record keeps it: a player's own action also carries
-    ``think_ms``, the milliseconds from the start of their turn (``turn``: the owner's
-    ``{"seat", "started", "deadline"}``) to the action, read by the integrity signals
-    (docs/integrity.md). A timeout's check or fold (at the deadline) is not timed. Server side:
-    the hand history shown to players leaves it out."""
-    if (
-        wire.get("event") == "action"
-        and turn is not None
-        and turn["seat"] == wire["seat"]
-        and now < turn["deadline"]
-    ):
-        return {**wire, "think_ms": max(0, round((now - turn["started"]) * 1000))}
-    return wire
+    ``think_ms``, the milliseconds from the start of their turn to the action, read by the
+    integrity signals (docs/integrity.md).
+
+    The owner leaves ``[seat, think_ms]`` under ``"decided"`` in its runtime state when a
+    player's action spends their clock; the action's event takes it (and removes it). A
+    timeout's check or fold, or a fold on leaving, spends no clock and is not timed. Server
+    side only: the hand history shown to players leaves it out.
+
+    >>> runtime = {"decided": [2, 1840]}
+    >>> recorded_event({"event": "action", "seat": 2, "kind": "call"}, runtime)
+    {'event': 'action', 'seat': 2, 'kind': 'call', 'think_ms': 1840}
+    >>> recorded_event({"event": "action", "seat": 2, "kind": "fold"}, runtime)
+    {'event': 'action', 'seat': 2, 'kind': 'fold'}
+    """
+    if wire.get("event") != "action":
+        return wire
+    decided = runtime.pop("decided", None)
+    if decided is None or decided[0] != wire["seat"]:
+        return wire
+    return {**wire, "think_ms": max(0, int(decided[1]))}
 
 
 def build_settlement(
