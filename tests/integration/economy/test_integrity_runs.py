@@ -84,6 +84,10 @@ async def test_a_run_flags_each_crafted_history_once_and_ordinary_play_not_at_al
             first = await integrity.run(session, IntegritySettings(), now=now)
         async with economy.sessions() as session, session.begin():
             again = await integrity.run(session, IntegritySettings(), now=now)
+        async with economy.sessions() as session, session.begin():
+            next_day = await integrity.run(
+                session, IntegritySettings(), now=now + timedelta(days=1)
+            )
     finally:
         await economy.aclose()
 
@@ -95,7 +99,9 @@ async def test_a_run_flags_each_crafted_history_once_and_ordinary_play_not_at_al
         "soft_play": 2,
         "bot_timing": 1,
     }
-    assert again.counts == dict.fromkeys(first.counts, 0)  # open flags are not filed twice
+    # Not filed twice: the same day by the flag's subject, later while the flags are open.
+    assert again.counts == next_day.counts == dict.fromkeys(first.counts, 0)
+    assert next_day.hands == first.hands
     async with container.sessions() as session:
         flags = (
             (await session.execute(select(AmlFlag).where(AmlFlag.id.in_(first.flag_ids))))
@@ -118,10 +124,10 @@ async def test_a_run_flags_each_crafted_history_once_and_ordinary_play_not_at_al
         assert flag.status == "open"
         assert flag.details["hand_ids"]
         assert set(flag.details["hand_ids"]) <= stored_ids
-    assert [r.id for r in runs] == [again.id, first.id]
-    assert runs[1].trigger == "schedule"
-    assert runs[1].flag_ids == first.flag_ids
-    assert runs[1].thresholds["dump_min_transfer_bb"] == "150"
+    assert [r.id for r in runs] == [next_day.id, again.id, first.id]
+    assert runs[2].trigger == "schedule"
+    assert runs[2].flag_ids == first.flag_ids
+    assert runs[2].thresholds["dump_min_transfer_bb"] == "150"
 
 
 async def _seat(session, table_id: int, seat_no: int, user_id: int) -> None:
