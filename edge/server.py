@@ -65,7 +65,7 @@ from holdem.protocol.pubsub import (
     user_channel,
     user_of_channel,
 )
-from holdem.services import lobby, protection
+from holdem.services import integrity, lobby, protection
 from holdem.services.accounts import Accounts
 from holdem.services.errors import InvalidAccessToken, RateLimited, SelfExcluded, ServiceError
 from holdem.services.table_runtime import RUN_STATUSES
@@ -299,6 +299,7 @@ class EdgeServer:
             return False
         conn.claims = claims
         conn.user_id = claims.user_id
+        await self._record_login(conn, message.device_id)
         self.registry.bind_user(conn)
         await self._subscribe(user_channel(conn.user_id))
         ordered = await self.fleet.add_connection(conn.user_id, conn.id)
@@ -317,6 +318,22 @@ class EdgeServer:
             }
         )
         return True
+
+    async def _record_login(self, conn: Connection, device_id: str | None) -> None:
+        """Keep where the player connects from, for the integrity signals (docs/integrity.md).
+        Behind the load balancer the address is read from X-Forwarded-For, as far as
+        `INTEGRITY__TRUSTED_PROXY_HOPS` trusts it. A PostgreSQL outage does not refuse play:
+        the login goes unrecorded (the sit check and the daily run then miss it)."""
+        remote = conn.ws.remote_address
+        request = conn.ws.request
+        forwarded = request.headers.get("X-Forwarded-For") if request is not None else None
+        hops = self.settings.integrity.trusted_proxy_hops
+        ip = integrity.client_ip(remote[0] if remote else None, forwarded, hops)
+        try:
+            async with self.container.sessions() as session, session.begin():
+                await integrity.record_login(session, conn.user_id, ip, device_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("login not recorded: PostgreSQL unavailable (%r)", exc)
 
     async def _excluded_until(self, user_id: int) -> datetime | None:
         """The end of the player's break or self-exclusion, if one runs: from their account,

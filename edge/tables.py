@@ -80,7 +80,9 @@ class TableHost:
         self.leases = LeaseStore(container.redis, worker_id, int(ttl_s * 800))
         self.checkpoints = CheckpointStore(container.redis)
         self.inbox = Inbox(relay, worker_id)
-        self.money = TableMoney(container.sessions, game=self.settings.game)
+        self.money = TableMoney(
+            container.sessions, integrity=container.settings.integrity, game=self.settings.game
+        )
         self.actors: dict[int, TableActor] = {}
         self.deliver: Callable[[int, list[tuple[int | None, str | None, dict[str, Any]]]], None] = (
             lambda table_id, batch: None

@@ -146,6 +146,7 @@ CALLS: dict[str, list[Call]] = {
         send("notifications", "AWS__NOTIFICATION_QUEUE_URL"),
     ],
     "DailyStatsFunction": [],
+    "IntegrityFunction": [],
     "ArchiverFunction": [
         Call("s3:PutObject", f"{ARCHIVE}/{ARCHIVE_KEY}", "AWS__ARCHIVE_BUCKET"),
     ],
@@ -334,6 +335,7 @@ DATABASE_LOGIN = {
     "RakebackPlannerFunction": "DatabaseEconomyLoginSecret",
     "RakebackWorkerFunction": "DatabaseEconomyLoginSecret",
     "DailyStatsFunction": "DatabaseEconomyLoginSecret",
+    "IntegrityFunction": "DatabaseEconomyLoginSecret",
     "ArchiverFunction": "DatabaseEconomyLoginSecret",
     "AuditRelayFunction": "DatabaseAuditRelayLoginSecret",
 }

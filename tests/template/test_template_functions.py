@@ -142,6 +142,7 @@ COMPONENT_LOGIN = {
     "RakebackPlannerFunction": "holdem_economy_login",
     "RakebackWorkerFunction": "holdem_economy_login",
     "DailyStatsFunction": "holdem_economy_login",
+    "IntegrityFunction": "holdem_economy_login",
     "ArchiverFunction": "holdem_economy_login",
     "AuditRelayFunction": "holdem_audit_relay_login",
 }

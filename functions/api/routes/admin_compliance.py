@@ -1,5 +1,6 @@
-"""Operator compliance routes: set a user's KYC status, and the AML flag queue (list,
-review, resolve). Every call is written to the operators' audit log."""
+"""Operator compliance routes: set a user's KYC status, the AML flag queue (list, review,
+resolve), and the integrity signals (run now, list runs). Every call is written to the
+operators' audit log."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from functions.api.deps import DbDep, OperatorDep
+from functions.api.deps import ContainerDep, DbDep, OperatorDep
 from functions.api.routes.wallet_payments import PaymentsDep
 from functions.api.schemas import Strict, errors
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.config import AmlRuleName
-from holdem.services import aml, kyc
+from holdem.services import aml, integrity, kyc
 from holdem.services.admin import record_action
 
 router = APIRouter(
@@ -63,6 +64,29 @@ class AmlFlagOut(BaseModel):
         return cls.model_validate(view, from_attributes=True)
 
 
+class IntegrityRunIn(Strict):
+    window_days: int | None = Field(
+        None, ge=1, le=7, description="Days of hands to read; default INTEGRITY__WINDOW_DAYS"
+    )
+
+
+class IntegrityRunOut(BaseModel):
+    id: int
+    trigger: Literal["schedule", "operator"]
+    operator_id: int | None
+    window_from: datetime
+    window_to: datetime
+    hands: int = Field(description="Hands read (those that ended in the window)")
+    thresholds: dict[str, Any] = Field(description="The thresholds in force for this run")
+    counts: dict[str, int] = Field(description="New flags filed per signal")
+    flag_ids: list[int] = Field(description="The flags filed, in the AML queue")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, view: integrity.RunView) -> IntegrityRunOut:
+        return cls.model_validate(view, from_attributes=True)
+
+
 @router.put("/users/{user_id}/kyc")
 async def set_kyc(
     user_id: UserId, body: KycStatusIn, claims: OperatorDep, payments: PaymentsDep
@@ -87,14 +111,21 @@ async def list_flags(
         Literal["open", "reviewing", "resolved"] | None, Query(alias="status")
     ] = "open",
     user_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
+    rule: AmlRuleName | None = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AmlFlagOut]:
     """The AML queue, newest first (cursor: `before_id`); the look is audited."""
     views = await aml.list_flags(
-        db, status=flag_status, user_id=user_id, limit=limit, before_id=before_id
+        db, status=flag_status, user_id=user_id, rule=rule, limit=limit, before_id=before_id
     )
-    seen = {"status": flag_status, "user_id": user_id, "before_id": before_id, "count": len(views)}
+    seen = {
+        "status": flag_status,
+        "user_id": user_id,
+        "rule": rule,
+        "before_id": before_id,
+        "count": len(views),
+    }
     # The user filter stays in the details: it may name no account (no foreign key to break).
     await record_action(db, claims.user_id, "aml_flags_list", details=seen)
     await db.commit()
@@ -114,3 +145,33 @@ async def resolve_flag(
     """Resolve a flag with a note (audited); a withdrawal it held is decided separately."""
     note = body.note
     return AmlFlagOut.of(await aml.resolve(db, flag_id, claims.user_id, note, datetime.now(UTC)))
+
+
+@router.post("/integrity/runs", status_code=201)
+async def run_integrity(
+    body: IntegrityRunIn, claims: OperatorDep, db: DbDep, container: ContainerDep
+) -> IntegrityRunOut:
+    """Run the integrity signals now over the last days' hands (audited); flags go to the AML
+    queue."""
+    settings = container.settings.integrity
+    if body.window_days is not None:
+        settings = settings.model_copy(update={"window_days": body.window_days})
+    view = await integrity.run(db, settings, now=datetime.now(UTC), operator_id=claims.user_id)
+    await db.commit()
+    return IntegrityRunOut.of(view)
+
+
+@router.get("/integrity/runs")
+async def list_integrity_runs(
+    claims: OperatorDep,
+    db: DbDep,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[IntegrityRunOut]:
+    """Integrity runs, scheduled and by operators, newest first (cursor: `before_id`); the
+    look is audited."""
+    views = await integrity.list_runs(db, limit=limit, before_id=before_id)
+    seen = {"before_id": before_id, "count": len(views)}
+    await record_action(db, claims.user_id, "integrity_runs_list", details=seen)
+    await db.commit()
+    return [IntegrityRunOut.of(v) for v in views]

@@ -169,9 +169,18 @@ class KycSettings(BaseModel):
 
 
 AmlRuleName = Literal[
-    "large_deposit", "large_withdrawal", "structuring", "little_play", "shared_address"
+    "large_deposit",
+    "large_withdrawal",
+    "structuring",
+    "little_play",
+    "shared_address",
+    "shared_identity",
+    "chip_dumping",
+    "soft_play",
+    "bot_timing",
 ]
-"""The rules of `holdem.ledger.aml.AmlRule`, by name (a typo in a setting is refused)."""
+"""The rules of `holdem.ledger.aml.AmlRule`, by name (a typo in a setting is refused); the
+last four are the integrity signals (docs/integrity.md)."""
 
 
 class AmlSettings(BaseModel):
@@ -195,6 +204,55 @@ class AmlSettings(BaseModel):
     """While the player has an open flag of one of these rules, a new withdrawal is held for
     an operator (status ``held``). ``shared_address`` only flags by default: relatives and
     custodial addresses share one legitimately, and each hold waits for a person."""
+
+
+class IntegritySettings(BaseModel):
+    """The integrity signals over stored hands and logins (docs/integrity.md)."""
+
+    window_days: int = Field(7, ge=1, le=7)
+    """Each run reads the hands that ended in this many days before it (at most 7: older
+    hands are archived to S3 and not read)."""
+    block_shared_identity_at_sit: bool = False
+    """Refuse a ``sit`` (``shared_identity``) when a player seated at the table shares the
+    newcomer's IP address or device id; the daily run flags such pairs either way."""
+    identity_lookback_s: int = 24 * 3600
+    """A player's addresses and devices are those of their logins in this long before."""
+    trusted_proxy_hops: int = Field(0, ge=0, le=5)
+    """Proxies in front of the table servers that append to ``X-Forwarded-For`` (the ALB:
+    1). 0 takes the connection's own remote address; N takes the N-th address from the
+    right of the header (what the outermost trusted proxy saw), never one the client wrote."""
+    dump_min_transfer_bb: int = 150
+    """Chip dumping: the net transfer from one player to another over the window, in big
+    blinds of the hands it happened in, at least this much ..."""
+    dump_min_one_way_pct: int = 75
+    """... at least this share of everything that passed between them went one way ..."""
+    dump_min_suspect_hands: int = 3
+    """... at least this many hands show a dump: the loser folded to the winner's bet or
+    raise holding the better hand (against the winner's cards), on the turn or river, or on
+    the flop with only the two of them left ..."""
+    dump_min_fold_ahead_pct: int = 30
+    """... and those folds are at least this percentage of the times the loser faced the
+    winner's bet there (random folding gives away the better hand now and then, a dumper
+    every time)."""
+    soft_min_hands: int = 40
+    """Soft play: a pair in at least this many hands together ..."""
+    soft_min_heads_up: int = 15
+    """... deciding at least this many times with only the two of them left in the hand ..."""
+    soft_max_ratio_pct: int = 25
+    """... whose bet-or-raise rate against each other is at most this percentage of their
+    rate against everyone else (heads-up decisions too) ..."""
+    soft_min_other_rate_pct: int = 15
+    """... while against the others they bet or raise at least this often ..."""
+    soft_max_p_value: Decimal = Decimal("0.000001")
+    """... and so few bets and raises at their usual rate would happen by chance at most this
+    often (binomial tail): small samples of cautious play do not fire."""
+    timing_min_actions: int = 60
+    """Bot-like timing: a player with at least this many timed decisions ..."""
+    timing_max_cv_pct: int = 10
+    """... whose decision times' standard deviation is at most this percentage of their
+    mean (people vary far more: tens of percent and up)."""
+    max_hands_cited: int = 20
+    """Hand ids cited per flag (the first ones; the count covers them all)."""
 
 
 class JurisdictionSettings(BaseModel):
@@ -271,6 +329,7 @@ class Settings(BaseSettings):
     money: MoneySettings = MoneySettings()
     kyc: KycSettings = KycSettings()
     aml: AmlSettings = AmlSettings()
+    integrity: IntegritySettings = IntegritySettings()
     jurisdiction: JurisdictionSettings = JurisdictionSettings()
     rate_limits: RateLimits = RateLimits()
     protection: ProtectionSettings = ProtectionSettings()

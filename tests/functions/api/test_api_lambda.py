@@ -145,6 +145,11 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     kyc = call("admin-set-kyc", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
     assert kyc["kyc_status"] == "verified"
     assert call("admin-aml-flags", 200, ACCESS_TOKEN=op_token) == []
+    run = call("admin-integrity-run", 201, ACCESS_TOKEN=op_token)
+    assert run["trigger"] == "operator"
+    assert [r["id"] for r in call("admin-integrity-runs", 200, ACCESS_TOKEN=op_token)] == [
+        run["id"]
+    ]
     call("admin-aml-flag-review", 404, ACCESS_TOKEN=op_token, FLAG_ID="1")
     call("admin-aml-flag-resolve", 404, ACCESS_TOKEN=op_token, FLAG_ID="1")
     call("admin-lock-user", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])

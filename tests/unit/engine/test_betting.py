@@ -191,6 +191,46 @@ def test_a_raise_is_refused_when_no_opponent_could_put_in_more_than_the_current_
     assert hand.call(2).added == 58_000
 
 
+def test_a_raise_is_offered_exactly_when_an_opponent_could_put_in_one_chip_more():
+    # The boundary of the rule PokerKit 0.7.7 applies (state.py,
+    # `_verify_completion_betting_or_raising`, behind `can_complete_bet_or_raise_to`): a
+    # completion, bet or raise needs another player still in the hand with
+    # stacks + bets > max(bets). Seat 0 goes in for 6,000 of its 6,000 + `behind`; seat 1
+    # shoves 60,000; seat 2 faces 60,000 with seat 0 the only other live stack.
+    for behind, offered in ((54_000, False), (54_001, True)):
+        hand = four_handed((6_000 + behind, 60_000, 200_000, 200_000))
+        play(hand, "p3 fold; p0 raise 6000; p1 allin")
+        legal = hand.legal_actions(2)
+        assert (legal.min_raise_to is not None, legal.can_raise, legal.can_bet) == (
+            offered,
+            offered,
+            False,
+        )
+        assert hand.can_raise(2, 200_000) is offered
+        assert hand.can_all_in(2) is offered
+        if not offered:
+            with pytest.raises(NoOpponentToRaiseError):
+                hand.raise_bet(2, 200_000)
+            with pytest.raises(NoOpponentToRaiseError):
+                hand.all_in(2)
+            assert hand.stacks[2] == 198_000  # refused: nothing moved
+
+
+def test_no_raise_after_the_flop_when_every_opponent_left_is_all_in():
+    # Flop, three players: seat 3 bets its last 30,000, seat 0 raises all-in to 60,000; seat
+    # 2 could raise, but nobody could call a chip of it: call or fold only (TDA 15-B: the
+    # excess would come straight back as an uncalled bet).
+    hand = four_handed((62_000, 200_000, 200_000, 32_000))
+    play(hand, "p3 call; p0 call; p1 fold; p2 check")  # flop: 2,000 each in
+    play(hand, "p2 check; p3 bet 30000; p0 raise 60000")
+    assert hand.is_all_in[0]
+    assert hand.is_all_in[3]
+    legal = hand.legal_actions(2)
+    assert (legal.can_check, legal.call_amount, legal.min_raise_to) == (False, 60_000, None)
+    assert not legal.can_raise
+    assert not legal.can_bet
+
+
 def test_out_of_turn_actions_are_rejected_and_change_nothing():
     hand = four_handed()
     events = len(hand.events)

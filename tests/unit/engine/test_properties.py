@@ -231,3 +231,61 @@ def test_each_viewer_gets_openings_of_exactly_the_cards_it_may_see_and_they_veri
     assert all(
         verify_opening(hand.commitment, o) for e in events for o in getattr(e, "openings", ())
     )
+
+
+def _raise_could_be_called(hand, seat):
+    """PokerKit 0.7.7's rule, restated from the state (state.py,
+    ``_verify_completion_betting_or_raising``, behind ``can_complete_bet_or_raise_to``): some
+    other player still in the hand has ``stacks[i] + bets[i] > max(bets)``; otherwise "there is
+    no reason to complete, bet, or raise since every other player has either folded or gone
+    all-in" (or is covered by the bet)."""
+    return any(
+        other != seat
+        and not hand.folded[other]
+        and hand.stacks[other] + hand.bets[other] > hand.current_bet
+        for other in range(hand.size)
+    )
+
+
+def check_legal_actions_agree_with_the_faces(table):
+    hand = table.hand
+    seat = hand.to_act
+    if seat < 0:
+        return
+    legal = hand.legal_actions(seat)
+    offered = legal.min_raise_to is not None
+    assert offered == (legal.max_raise_to is not None) == (legal.can_bet or legal.can_raise)
+    assert legal.can_bet == (offered and hand.current_bet == 0)
+    assert legal.can_raise == (offered and hand.current_bet > 0)
+    assert hand.can_check(seat) == legal.can_check
+    assert hand.can_call(seat) == (not legal.can_check)
+    top = hand.bets[seat] + hand.stacks[seat]
+    # No pointless raise: a raise is offered only when an opponent could call part of it.
+    if not _raise_could_be_called(hand, seat):
+        assert not offered
+        assert not any(hand.can_raise_to(seat, amount) for amount in {top, hand.current_bet + 1})
+    if offered:
+        assert hand.can_raise_to(seat, legal.min_raise_to)
+        assert hand.can_raise_to(seat, legal.max_raise_to)
+        assert hand.can_bet(seat, legal.min_raise_to) == legal.can_bet
+        assert hand.can_raise(seat, legal.min_raise_to) == legal.can_raise
+        if legal.min_raise_to > hand.current_bet + 1 and legal.min_raise_to < top:
+            assert not hand.can_raise_to(seat, legal.min_raise_to - 1)
+    else:
+        assert not hand.can_raise_to(seat, top)
+    # All-in is a call when it does not exceed the bet, and a raise only when one is offered.
+    assert hand.can_all_in(seat) == (offered or top <= hand.current_bet)
+
+
+@ENGINE
+@given(stacks=stacks_strategy, seed=st.integers(0, 2**32))
+def test_legal_actions_and_the_verify_can_faces_agree_and_offer_no_pointless_raise(stacks, seed):
+    rng = random.Random(seed)
+    table = make_table(stacks, rake=RAKE)
+    for number in range(3):
+        if not table.can_start_hand():
+            break
+        table.start_hand(deck=rng.sample(range(52), 52), button=None if number else 0)
+        check_legal_actions_agree_with_the_faces(table)
+        play_out(table, rng, check_legal_actions_agree_with_the_faces)
+        table.drain_events()

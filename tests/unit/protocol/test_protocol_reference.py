@@ -172,6 +172,7 @@ SERVICE_CODES_AT_TABLES = {
     ledger_errors.UnknownAccountOwner.code,
     service_errors.LossLimitReached.code,
     service_errors.SelfExcluded.code,
+    service_errors.SharedIdentity.code,
     service_errors.RatholeMinimum.code,
     # What the table servers raise themselves from the services' tree (edge/server.py).
     service_errors.InvalidAccessToken.code,

@@ -71,6 +71,8 @@ class TableClient:
             fallback).
         record: Keep every received message in `received`, and every frame as it came off
             the socket in `frames` (tests, spies).
+        device_id: Sent at ``auth`` when given: a stable id of this device (letters, digits,
+            ``._:-``; at most 64), which operators' integrity checks compare between players.
 
     Attributes:
         openings: The verdicts on every card opening received (see
@@ -86,9 +88,11 @@ class TableClient:
         record: bool = False,
         heartbeat_s: float | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
+        device_id: str | None = None,
     ) -> None:
         self.url = url
         self.token = token
+        self.device_id = device_id
         self.encoding = encoding
         self.record = record
         self.received: list[dict[str, Any]] = []
@@ -147,7 +151,10 @@ class TableClient:
         self._reader = asyncio.create_task(self._read_loop())
         if not authenticate:
             return None
-        hello = await self.request({"type": "auth", "token": self.token})
+        auth = {"type": "auth", "token": self.token}
+        if self.device_id is not None:
+            auth["device_id"] = self.device_id
+        hello = await self.request(auth)
         self.user_id = int(hello["user_id"])
         self.connection_id = str(hello["connection_id"])
         self.server = str(hello["server"])

@@ -28,6 +28,11 @@ class AmlRule(StrEnum):
     STRUCTURING = "structuring"
     LITTLE_PLAY = "little_play"
     SHARED_ADDRESS = "shared_address"
+    # The integrity signals over hands and logins (holdem.ledger.integrity, docs/integrity.md).
+    SHARED_IDENTITY = "shared_identity"
+    CHIP_DUMPING = "chip_dumping"
+    SOFT_PLAY = "soft_play"
+    BOT_TIMING = "bot_timing"
 
 
 def is_large(amount_krw: int, threshold_krw: int) -> bool:

@@ -67,10 +67,14 @@ class _Command(_Message):
 
 
 class Auth(_Message):
-    """The first message of every connection: the REST API's access token."""
+    """The first message of every connection: the REST API's access token, and optionally
+    the client's device id (kept with the connection's address for the integrity signals)."""
 
     type: Literal["auth"]
     token: Annotated[StrictStr, Field(min_length=1, max_length=4096)]
+    device_id: Annotated[
+        StrictStr | None, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    ] = None
 
 
 class Join(_Message):

@@ -42,7 +42,7 @@ __all__ = [
     "WinnerView",
 ]
 
-PROTOCOL_VERSION = "3.0.0"
+PROTOCOL_VERSION = "3.1.0"
 """``info.version`` of docs/asyncapi.yaml. Major: a change an existing client breaks on (a
 field's type or shape, a message refused that was accepted); minor: something added (a field,
 a message, an error code); patch: wording. The subprotocol names (``holdem.v1.*``) name the

@@ -232,15 +232,18 @@ async def list_flags(
     *,
     status: str | None = None,
     user_id: int | None = None,
+    rule: str | None = None,
     limit: int = 100,
     before_id: int | None = None,
 ) -> list[FlagView]:
-    """Flags newest first, by status and/or user (cursor: the last id seen)."""
+    """Flags newest first, by status, user and/or rule (cursor: the last id seen)."""
     stmt = select(AmlFlag)
     if status is not None:
         stmt = stmt.where(AmlFlag.status == status)
     if user_id is not None:
         stmt = stmt.where(AmlFlag.user_id == user_id)
+    if rule is not None:
+        stmt = stmt.where(AmlFlag.rule == rule)
     if before_id is not None:
         stmt = stmt.where(AmlFlag.id < before_id)
     rows = (await session.execute(stmt.order_by(AmlFlag.id.desc()).limit(limit))).scalars()

@@ -24,7 +24,8 @@ seat PostgreSQL has open), and the table servers raise `InvalidAccessToken`, `Ra
     ├── Forbidden                    forbidden
     │   ├── AccountLocked            account_locked
     │   ├── SelfExcluded             self_excluded
-    │   └── LossLimitReached         loss_limit_reached
+    │   ├── LossLimitReached         loss_limit_reached
+    │   └── SharedIdentity           shared_identity
     ├── RateLimited                  rate_limited
     └── Unavailable                  service_unavailable
 """
@@ -133,6 +134,13 @@ class LossLimitReached(Forbidden):
     """Bringing these chips to a table could pass one of the player's loss limits."""
 
     code = "loss_limit_reached"
+
+
+class SharedIdentity(Forbidden):
+    """A player seated at the table logged in from the newcomer's IP address or device, and
+    the operator blocks that at ``sit`` (docs/integrity.md)."""
+
+    code = "shared_identity"
 
 
 class RatholeMinimum(InvalidInput):

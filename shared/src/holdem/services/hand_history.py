@@ -6,7 +6,8 @@ What the table servers write, and what this module shows (documented in docs/api
   they were shown at showdown.
 * ``hand_events`` — ``type``, ``seat_no`` and a JSON ``payload``. Events whose type is in
   `PRIVATE_EVENT_TYPES` carry one seat's hole cards: they are shown only to that seat's
-  player, or to everyone when the seat showed at showdown. Other events are public.
+  player, or to everyone when the seat showed at showdown. Other events are public, less the
+  `SERVER_ONLY_FIELDS` (each decision's time, for the operators' integrity signals).
 * ``hands.result`` — public outcome; only its ``pots`` list is passed on, each pot in the
   protocol's one shape ``{"amount", "eligible", "rake", "winners": [{"seat", "amount"}]}``
   (`pot_view` reads the ``[amount, rake, eligible, winners]`` lists of older hands).
@@ -35,6 +36,16 @@ from holdem.services.errors import NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
 
 PRIVATE_EVENT_TYPES = frozenset({"hole_cards"})
+SERVER_ONLY_FIELDS = frozenset({"think_ms"})
+"""Fields the table servers record for operators (`holdem.session.TableSession`'s hand
+record), never shown."""
+
+
+def _shown(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's payload without its server-only fields."""
+    if SERVER_ONLY_FIELDS.isdisjoint(payload):
+        return payload
+    return {k: v for k, v in payload.items() if k not in SERVER_ONLY_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -214,7 +225,7 @@ async def get_hand(
         raise NotFound("no such hand in your history", {"hand_id": hand_id})
     visible_seats = {row.seat_no for row in rows if row.shown or row.user_id == user_id}
     events = [
-        EventView(seq_no, kind, seat_no, payload)
+        EventView(seq_no, kind, seat_no, _shown(payload))
         for seq_no, kind, seat_no, payload in (await db.execute(_EVENTS, {"hand_id": hand_id}))
         if kind not in PRIVATE_EVENT_TYPES or seat_no in visible_seats
     ]
@@ -253,7 +264,7 @@ async def _archived_detail(db: ColumnReader, user_id: int, record: HandRecord) -
     me = next(p for p in record.players if p.user_id == user_id)
     visible_seats = {p.seat_no for p in record.players if p.shown or p.user_id == user_id}
     events = [
-        EventView(e.seq_no, e.type, e.seat_no, e.payload)
+        EventView(e.seq_no, e.type, e.seat_no, _shown(e.payload))
         for e in record.events
         if e.type not in PRIVATE_EVENT_TYPES or e.seat_no in visible_seats
     ]

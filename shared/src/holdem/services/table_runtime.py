@@ -25,16 +25,21 @@ from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
-from holdem.config import GameSettings
+from holdem.config import GameSettings, IntegritySettings
 from holdem.engine.errors import SeatTakenError
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
-from holdem.services import ledger, protection, rathole
+from holdem.services import integrity, ledger, protection, rathole
 from holdem.services.errors import NotFound, TableNotOpen
 from holdem.session import settlement
 from holdem.session.settlement import HandSettlement
 
-__all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney", "build_settlement"]
+__all__ = [
+    "RUN_STATUSES",
+    "HandSettlement",
+    "TableMoney",
+    "build_settlement",
+]
 
 RUN_STATUSES = ("open", "closing")
 _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
@@ -67,18 +72,22 @@ class TableMoney:
 
     Every buy-in and top-up passes the player's protection (`protection.check_buy_in`:
     no chips for an excluded player, none over a loss limit), and every buy-in the rathole
-    rule (`rathole.check_buy_in`, with `game`'s window), on whichever server runs the table.
-    `clock` is the time those rules are read at.
+    rule (`rathole.check_buy_in`, with `game`'s window), on whichever server runs the table,
+    and a seat the integrity check (`integrity.check_sit`, when `integrity` blocks shared
+    identities). `clock` is the time those rules are read at.
     """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        integrity: IntegritySettings | None = None,
         game: GameSettings | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._integrity = integrity or IntegritySettings()
         self._game = game or GameSettings()
 
     async def table_rules(
@@ -170,6 +179,8 @@ class TableMoney:
             SeatTakenError: PostgreSQL has this seat, or another seat of this player, open at
                 the table; nothing changed.
             SelfExcluded, LossLimitReached: the player's protection refuses; nothing changed.
+            SharedIdentity: the operator blocks shared identities at a table and a seated
+                player shares this one's address or device; nothing changed.
             RatholeMinimum: the player left these stakes a short while ago with more than
                 `amount`; nothing changed.
         """
@@ -177,6 +188,7 @@ class TableMoney:
             posted = await self._buy_chips(session, key, user_id, table_id, amount)
             if posted.replayed:
                 return
+            await integrity.check_sit(session, self._integrity, table_id, user_id, self._clock())
             table = await session.get(PokerTable, table_id)
             assert table is not None  # the post above names it
             game = self._game

@@ -12,10 +12,27 @@ from holdem.engine.cards import card_str
 from holdem.engine.hand import Hand
 from holdem.engine.results import HandResult
 
-__all__ = ["HandSettlement", "build_settlement"]
+__all__ = ["HandSettlement", "build_settlement", "with_think_time"]
 
 HandSettlement = dict[str, Any]
 """A finished hand, msgpack-ready, as kept in the owner's outbox until it is settled."""
+
+
+def with_think_time(wire: dict[str, Any], decided: tuple[int, int] | None) -> dict[str, Any]:
+    """An event as the hand's record keeps it: a player's own action also carries
+    ``think_ms``, the milliseconds from the start of their turn to the action (`decided`:
+    the seat that just spent its clock, and that time), read by the integrity signals
+    (docs/integrity.md). A timeout's check or fold, or a fold on leaving, spends no clock and
+    is not timed. Never shown to players (`holdem.services.hand_history` leaves it out).
+
+    >>> with_think_time({"event": "action", "seat": 2, "kind": "call"}, (2, 1840))
+    {'event': 'action', 'seat': 2, 'kind': 'call', 'think_ms': 1840}
+    >>> with_think_time({"event": "action", "seat": 2, "kind": "fold"}, None)
+    {'event': 'action', 'seat': 2, 'kind': 'fold'}
+    """
+    if decided is None or wire.get("event") != "action" or decided[0] != wire["seat"]:
+        return wire
+    return {**wire, "think_ms": decided[1]}
 
 
 def build_settlement(

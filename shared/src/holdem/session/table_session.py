@@ -76,7 +76,7 @@ from holdem.session.effects import (
     TableClosed,
     TopUpChips,
 )
-from holdem.session.settlement import HandSettlement, build_settlement
+from holdem.session.settlement import HandSettlement, build_settlement, with_think_time
 
 __all__ = [
     "ANSWERS_KEPT",
@@ -249,6 +249,8 @@ class TableSession:
         """Seats cashed out once the hand running is over and settled."""
         self.hand_started_at: float | None = None
         self.hand_events: list[dict[str, Any]] = []
+        self._decided: tuple[int, int] | None = None
+        """The seat whose action spent its clock just now, and its think time (ms)."""
         """The running hand's events, as they are stored with it."""
         self.recent: list[list[float]] = []
         """``[started_at, ended_at, total_pot]`` of the latest hands (the lobby's figures)."""
@@ -1007,7 +1009,9 @@ class TableSession:
         table = self.table
         wire = event_to_wire(event)
         hand_no = table.hand.number if table.hand is not None else None
-        self.hand_events.append(wire)
+        self.hand_events.append(with_think_time(wire, self._decided))
+        if wire.get("event") == "action":
+            self._decided = None
         if isinstance(event, HandStarted):
             log.info("hand started", extra={"hand": event.hand_number, "seats": list(event.seats)})
         if isinstance(event, HandEnded):
@@ -1100,6 +1104,7 @@ class TableSession:
         bank = self.banks.get(seat, self.times.time_bank_s)
         self.banks[seat] = max(0.0, bank - over)
         self.turn = None
+        self._decided = (seat, max(0, round(used * 1000)))
 
     # ------------------------------------------------------------------ output
 
