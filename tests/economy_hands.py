@@ -1,6 +1,6 @@
 """Real hands for the economy tests: played by the engine, stored as the table servers do.
 
-The rows come from the table servers' own `holdem.services.table_runtime.build_settlement`
+The rows come from the table servers' own `holdem.session.settlement.build_settlement`
 (events as ``event_to_wire``, in order) and are written the way ``TableMoney.settle`` writes
 them, without its ledger step: these tests are about hands, rake and archives, and the
 ledger's settle-hand needs funded seats and a table lease that they do not set up.
@@ -26,7 +26,8 @@ from holdem.engine.results import HandResult
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
 from holdem.services.archive import EventRow, HandRecord, PlayerRow
-from holdem.services.table_runtime import add_hand_rows, build_settlement
+from holdem.services.table_runtime import add_hand_rows
+from holdem.session.settlement import build_settlement
 
 _unique = count(1)
 
@@ -142,11 +143,10 @@ async def store_hand(
         hand=played.hand,
         result=result,
         started_at=started_at.timestamp(),
+        ended_at=(ended_at or started_at).timestamp(),
         events=[event_to_wire(e) for e in played.events],
     )
     settlement["hand_no"] = hand_no if hand_no is not None else next(_unique)
-    settlement["started_at"] = started_at.timestamp()
-    settlement["ended_at"] = (ended_at or started_at).timestamp()
     hand_id = await add_hand_rows(session, settlement)
     assert hand_id is not None, "a new hand number was written before"
     return hand_id

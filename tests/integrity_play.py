@@ -29,8 +29,8 @@ from holdem.engine.results import HandResult
 from holdem.engine.table import Table, TableConfig
 from holdem.ledger.integrity import HandRecord, read_hand
 from holdem.protocol.views import event_to_wire
-from holdem.services.table_runtime import add_hand_rows, build_settlement
-from holdem.session.settlement import with_think_time
+from holdem.services.table_runtime import add_hand_rows
+from holdem.session.settlement import build_settlement, with_think_time
 
 BB = 2_000
 STACK = 100 * BB
@@ -193,10 +193,10 @@ async def store(
             hand=one.hand,
             result=one.result,
             started_at=at.timestamp(),
+            ended_at=(at + timedelta(seconds=50)).timestamp(),
             events=one.events,
         )
         settlement["hand_no"] = number
-        settlement["ended_at"] = (at + timedelta(seconds=50)).timestamp()
         hand_id = await add_hand_rows(session, settlement)
         assert hand_id is not None
         ids.append(hand_id)

@@ -18,7 +18,8 @@ from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
 from holdem.services import ledger
 from holdem.services.ledger_errors import StaleFencingToken
-from holdem.services.table_runtime import TableMoney, build_settlement
+from holdem.services.table_runtime import TableMoney
+from holdem.session.settlement import build_settlement
 from tests.edge.conftest import ledger_report
 
 
@@ -43,6 +44,7 @@ async def _played_hand(money, players, table_id, fence=1):
         hand=hand,
         result=ended.result,
         started_at=0.0,
+        ended_at=1.0,
         events=[event_to_wire(e) for e in events],
     )
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 from sqlalchemy import func, select, text, update
@@ -27,44 +26,15 @@ from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.config import GameSettings, IntegritySettings
 from holdem.engine.errors import SeatTakenError
-from holdem.engine.hand import Hand
-from holdem.engine.results import HandResult
 from holdem.services import integrity, ledger, protection, rathole
 from holdem.services.errors import NotFound, TableNotOpen
-from holdem.session import settlement
 from holdem.session.settlement import HandSettlement
 
-__all__ = [
-    "RUN_STATUSES",
-    "HandSettlement",
-    "TableMoney",
-    "build_settlement",
-]
+__all__ = ["RUN_STATUSES", "HandSettlement", "TableMoney"]
 
 RUN_STATUSES = ("open", "closing")
 _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
 """The statuses of a table a table server runs: a closing one until its players are out."""
-
-
-def build_settlement(
-    *,
-    table_id: int,
-    fence: int,
-    hand: Hand,
-    result: HandResult,
-    started_at: float,
-    events: list[dict[str, Any]],
-) -> HandSettlement:
-    """`holdem.session.settlement.build_settlement` for a hand that ends now."""
-    return settlement.build_settlement(
-        table_id=table_id,
-        fence=fence,
-        hand=hand,
-        result=result,
-        started_at=started_at,
-        ended_at=datetime.now(UTC).timestamp(),
-        events=events,
-    )
 
 
 class TableMoney:
