@@ -365,8 +365,10 @@ def _against(args: argparse.Namespace) -> None:
     machine, same minutes), then each figure's median side by side."""
     other = check_out(args.against, ["edge", "shared/src"], "bench-edge")
     runs: dict[str, list[dict[str, float]]] = {"this tree": [], args.against: []}
+    sides = [("this tree", ROOT), (args.against, other)]
     for round_no in range(1, args.rounds + 1):
-        for name, code in (("this tree", ROOT), (args.against, other)):
+        # Each side goes first every other round: a process's first run is the slowest.
+        for name, code in sides if round_no % 2 else sides[::-1]:
             print(f"\n--- round {round_no}: table server of {name}")
             runs[name].append(asyncio.run(run(args, code)))
     print(
