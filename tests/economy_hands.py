@@ -202,6 +202,7 @@ def record_of(
         hand=played.hand,
         result=result,
         started_at=started_at.timestamp(),
+        ended_at=started_at.timestamp(),
         events=[event_to_wire(e) for e in played.events],
     )
     return HandRecord(
