@@ -59,6 +59,7 @@ from holdem.protocol.messages import (
 )
 from holdem.protocol.pubsub import (
     LOBBY_CHANNEL,
+    published_by,
     table_channel,
     table_of_channel,
     unpack,
@@ -536,9 +537,9 @@ class EdgeServer:
             if channel == EVICT_CHANNEL:
                 self._evict(data.decode())
             elif user_id is not None or table_id is not None:
-                published = unpack(data)
-                if published.source == self.worker_id:
+                if published_by(data, self.worker_id):
                     continue  # from a table run here: delivered already (deliver_local)
+                published = unpack(data)
                 if user_id is not None:
                     self._deliver_user(user_id, published.conn, published.msgs)
                 elif table_id is not None:

@@ -11,6 +11,7 @@ from holdem.protocol.pubsub import (
     LOBBY_CHANNEL,
     pack,
     pack_batch,
+    published_by,
     table_channel,
     table_of_channel,
     unpack,
@@ -41,3 +42,14 @@ def test_the_envelope_is_the_wire_format_the_table_servers_read():
     assert pack_batch(two[:1], None) == pack(two[0])
     assert unpack(pack_batch(two)) == (None, None, two)
     assert unpack(pack_batch(two, "c1", source="w7")) == ("w7", "c1", two)  # a table owner's
+
+
+def test_a_server_tells_its_own_tables_payloads_from_the_first_bytes():
+    msgs = [{"type": "a"}, {"type": "b"}]
+    for conn in (None, "c1"):
+        for batch in (msgs, msgs[:1]):
+            assert published_by(pack_batch(batch, conn, source="w7"), "w7")
+            assert not published_by(pack_batch(batch, conn, source="w70"), "w7")
+            assert not published_by(pack_batch(batch, conn, source="w"), "w7")
+            assert not published_by(pack_batch(batch, conn), "w7")
+    assert not published_by(pack({"type": "x", "src": "w7"}), "w7")

@@ -34,6 +34,7 @@ __all__ = [
     "Published",
     "pack",
     "pack_batch",
+    "published_by",
     "table_channel",
     "table_of_channel",
     "unpack",
@@ -82,15 +83,27 @@ def pack_batch(
 ) -> bytes:
     """Several messages in order, in one payload (one message is packed as by `pack`),
     naming the table owner that publishes them (`source`) if given."""
-    value: dict[str, Any] = {"conn": conn}
+    # The source goes first, so its own server can tell its payloads apart unread
+    # (`published_by`).
+    value: dict[str, Any] = {} if source is None else {"src": source}
+    value["conn"] = conn
     if len(msgs) == 1:
         value["msg"] = msgs[0]
     else:
         value["msgs"] = msgs
-    if source is not None:
-        value["src"] = source
     packed: bytes = msgpack.packb(value, use_bin_type=True)
     return packed
+
+
+def published_by(payload: bytes, source: str) -> bool:
+    """Whether `pack_batch` made `payload` for the owner `source`, told from its first
+    bytes (a server skips what its own tables published without unpacking it)."""
+    return payload.startswith(_source_prefix(source))
+
+
+def _source_prefix(source: str) -> bytes:
+    # A source's payload is a 3-entry map whose first key is "src".
+    return b"\x83" + msgpack.packb("src") + msgpack.packb(source)
 
 
 class Published(NamedTuple):

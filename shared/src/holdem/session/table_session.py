@@ -343,7 +343,8 @@ class TableSession:
             "hand_started_at": self.hand_started_at,
             "hand_events": self.hand_events,
             "recent": self.recent,
-            "answers": {str(k): [[key, a] for key, a in v] for k, v in self.answers.items()},
+            # (key, answer) tuples: MessagePack writes them as arrays, no copy needed.
+            "answers": {str(k): v for k, v in self.answers.items()},
             "next_hand_at": self.next_hand_at,
             "guards": {str(k): g.to_wire() for k, g in self.guards.items()},
         }
