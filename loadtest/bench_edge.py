@@ -5,6 +5,7 @@ starts private PostgreSQL and Redis, two (or ``--servers 1``: one) ``python -m e
 processes, seats bots (half JSON, half MessagePack, spread over the servers) and prints:
 
 - hands/s and actions/s, and the table servers' CPU (% of one core) over the window;
+- the messages the clients received per hand and per action (what the table servers wrote);
 - action → broadcast latency p50 / p99: from a bot sending ``act`` to the same bot receiving
   the ``action`` event the owner broadcast for it (through the relay stream, the table task,
   the checkpoint and pub/sub);
@@ -72,9 +73,11 @@ class TimedBot(Bot):
         self.sent_at: float | None = None
         self.latencies: list[float] = []
         self.samples: dict[str, dict[str, Any]] = {}
+        self.received = 0
         self.client._on_message = self._observe
 
     def _observe(self, message: dict[str, Any]) -> None:
+        self.received += 1
         kind = message.get("type")
         if kind in ("snapshot", "result") or message.get("event") in ("action", "pots_updated"):
             self.samples.setdefault(str(message.get("event") or kind), message)
@@ -268,6 +271,7 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
             bot.latencies.clear()
         hands0 = sum(len(bot.hands_seen) for bot in bots[:: args.seats])
         actions0 = sum(bot.actions for bot in bots)
+        received0 = sum(bot.received for bot in bots)
         xacts0 = _xacts(postgres.url(driver="postgresql"), "bench_edge")
         redis0 = redis_counters(redis_server.url())
         servers = [psutil.Process(proc.pid) for proc in procs]
@@ -279,6 +283,7 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
         xacts1 = _xacts(postgres.url(driver="postgresql"), "bench_edge")
         hands = sum(len(bot.hands_seen) for bot in bots[:: args.seats]) - hands0
         actions = sum(bot.actions for bot in bots) - actions0
+        received = sum(bot.received for bot in bots) - received0
         latencies = [v for bot in bots for v in bot.latencies]
         load = os.getloadavg()
         print(
@@ -294,6 +299,11 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
             f"table server CPU per action {cpu_ms * 1000 / max(1, actions):.2f} ms, per hand "
             f"{cpu_ms * 1000 / max(1, hands):.1f} ms (-> {hands / max(cpu_ms, 1e-9):.0f} hands/s "
             "per busy core at this mix)"
+        )
+        print(
+            f"messages to the clients: {received / max(1, hands):.0f} per hand, "
+            f"{received / max(1, actions):.1f} per action (each connection gets an action's "
+            "messages in one socket write)"
         )
         if latencies:
             print(
@@ -348,6 +358,7 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
             "CPU ms/hand": cpu_ms * 1000 / max(1, hands),
             "CPU ms/action": cpu_ms * 1000 / max(1, actions),
             "server CPU %": cpu_ms / args.seconds * 100,
+            "messages/hand": received / max(1, hands),
             "p50 ms": _pct(latencies, 0.50) if latencies else float("nan"),
             "p99 ms": _pct(latencies, 0.99) if latencies else float("nan"),
         }
