@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import msgpack
@@ -97,6 +98,60 @@ async def test_a_checkpoint_written_before_the_log_was_kept_apart_is_read_with_a
 
     assert saved is not None
     assert (saved.state, saved.log) == (state, [])
+
+
+async def test_concurrent_saves_share_round_trips_and_each_gets_its_own_answer(redis_url):
+    client = Redis.from_url(redis_url)
+    try:
+        store, leases = CheckpointStore(client), LeaseStore(client, "w1", 60_000)
+        deposer = LeaseStore(client, "w2", 60_000)
+        tables = list(range(31, 51))
+        held = [await leases.acquire(t) for t in tables]
+        assert all(lease is not None for lease in held)
+        await leases.depose(held[5])
+        await deposer.acquire(tables[5])
+        await client.script_flush()  # as after a Redis restart: the script must be loaded again
+        connections_before = await _connections_received(client)
+
+        answers = await asyncio.gather(
+            *(store.save(lease, {"n": lease.table_id}, [{"seq": 1}]) for lease in held),
+            return_exceptions=True,
+        )
+
+        # Twenty tables' saves went out on one or two connections, not one each.
+        assert await _connections_received(client) - connections_before <= 2
+        assert isinstance(answers[5], LeaseLostError)
+        assert all(a is None for i, a in enumerate(answers) if i != 5)
+        for table_id in tables:
+            saved = await store.load(table_id)
+            if table_id == tables[5]:
+                assert saved is None
+            else:
+                assert saved is not None
+                assert (saved.state, saved.log) == ({"n": table_id}, [{"seq": 1}])
+    finally:
+        await client.aclose()
+
+
+async def test_a_save_cancelled_while_waiting_for_its_turn_is_not_sent(redis):
+    store, leases = CheckpointStore(redis), LeaseStore(redis, "w1", 60_000)
+    first, second = await leases.acquire(61), await leases.acquire(62)
+    assert first is not None and second is not None
+    sending = asyncio.ensure_future(store.save(first, {"n": 1}, []))
+    await asyncio.sleep(0)  # the first save is on its way: the second one waits for its turn
+    waiting = asyncio.ensure_future(store.save(second, {"n": 2}, []))
+    await asyncio.sleep(0)
+    waiting.cancel()
+
+    await sending
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert await store.load(61) is not None
+    assert await store.load(62) is None
+
+
+async def _connections_received(redis: Redis) -> int:
+    return int((await redis.info("stats"))["total_connections_received"])
 
 
 async def _command_count(redis: Redis, command: str) -> int:

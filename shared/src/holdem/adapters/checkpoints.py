@@ -11,16 +11,22 @@ the lease, so a deposed owner cannot overwrite its successor's state. The same s
 publishes the messages the new state produced, and stores the table's live lobby figures
 when they go out (one round trip; a deposed owner publishes nothing either, and no client
 sees a state that was not stored).
+
+A server's tables save concurrently: the saves asked for while one round trip is in flight
+go out together in the next, as one pipeline (each its own fenced script call; a busy
+server then pays one round trip for many tables instead of one each).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from holdem.adapters.leases import Lease, lease_key
 
@@ -60,6 +66,13 @@ class Checkpoint:
     its state still holds the events)."""
 
 
+@dataclass(frozen=True)
+class _Save:
+    keys: list[str]
+    args: list[str | bytes | int]
+    done: asyncio.Future[bool]
+
+
 class LeaseLostError(Exception):
     """The writer no longer holds the table's lease; it must stop running the table."""
 
@@ -82,6 +95,8 @@ class CheckpointStore:
         self._save = redis.register_script(_SAVE)
         self._logged: dict[int, tuple[list[Any], int]] = {}
         """By table: the event list its stored log holds, and how many of its events."""
+        self._waiting: list[_Save] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def save(
         self,
@@ -115,10 +130,57 @@ class CheckpointStore:
             args += ["", b""]
         for channel, payload in publish:
             args += [channel, payload]
-        stored = await self._save(keys=keys, args=args)
+        stored = await self._run(keys, args)
         if not stored:
             raise LeaseLostError(f"table {table_id}")
         self._logged[table_id] = (log, len(log))
+
+    async def _run(self, keys: list[str], args: list[str | bytes | int]) -> bool:
+        """The save script's answer for these arguments, sent with the other saves waiting."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Save(keys, args, done))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_waiting(), name="checkpoint-saves")
+        return await done
+
+    async def _send_waiting(self) -> None:
+        batch: list[_Save] = []
+        try:
+            while self._waiting:
+                # A save whose table task was cancelled before it went out is not sent.
+                batch = [save for save in self._waiting if not save.done.done()]
+                self._waiting = []
+                try:
+                    answers = await self._call(batch)
+                except Exception as exc:  # each waiting table handles it as its own failure
+                    answers = [exc] * len(batch)
+                for save, answer in zip(batch, answers, strict=True):
+                    if save.done.done():
+                        continue
+                    if isinstance(answer, BaseException):
+                        save.done.set_exception(answer)
+                    else:
+                        save.done.set_result(bool(answer))
+        finally:
+            self._sender = None
+            for save in batch + self._waiting:  # the sender itself was cancelled
+                save.done.cancel()
+            self._waiting = []
+
+    async def _call(self, batch: list[_Save]) -> list[Any]:
+        if len(batch) == 1:  # the script object loads itself after a Redis restart
+            return [await self._save(keys=batch[0].keys, args=batch[0].args)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for save in batch:
+                pipe.evalsha(self._save.sha, len(save.keys), *save.keys, *save.args)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+        unknown = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+        if unknown:  # Redis restarted since the script was loaded: none of those ran
+            await self._redis.script_load(_SAVE)
+            again = await self._call([batch[i] for i in unknown])
+            for i, answer in zip(unknown, again, strict=True):
+                answers[i] = answer
+        return answers
 
     async def load(self, table_id: int) -> Checkpoint | None:
         async with self._redis.pipeline(transaction=True) as pipe:
