@@ -42,7 +42,7 @@ async def mute_player(
     """
     if await db.get(User, user_id) is None:
         raise NotFound("no such user", {"user_id": user_id})
-    until = now + timedelta(minutes=minutes)
+    until = (now + timedelta(minutes=minutes)).replace(microsecond=0)  # whole seconds
     details: dict[str, Any] = {"minutes": minutes, "until": until.isoformat(), "reason": reason}
     await record_action(db, actor_id, "chat_mute", target_user_id=user_id, details=details)
     await db.flush()
