@@ -7,6 +7,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
+from holdem.config import ChatSettings
 from holdem.protocol.errors import (
     ChatDisabled,
     ChatNotAllowed,
@@ -226,3 +227,10 @@ def test_a_harness_without_chat_still_checkpoints_as_before():
     # No line said: the checkpoint has no "chat" entry (servers of the previous version
     # read it unchanged).
     assert "chat" not in Harness().session.to_checkpoint()["rt"]
+
+
+def test_the_rules_defaults_are_the_settings_defaults():
+    settings = ChatSettings()
+    fields = set(ChatRules.__dataclass_fields__)
+    assert ChatRules(**settings.model_dump(include=fields)) == ChatRules()
+    assert fields < set(settings.model_dump())
