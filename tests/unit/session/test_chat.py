@@ -4,6 +4,8 @@ with the hand (never with its events)."""
 
 from __future__ import annotations
 
+import doctest
+
 import msgpack
 import pytest
 
@@ -17,6 +19,7 @@ from holdem.protocol.errors import (
     InvalidMessage,
 )
 from holdem.session import TableSession
+from holdem.session import chat as chat_module
 from holdem.session.chat import ChatRules, TableChat, clean_text, mask_words
 from holdem.session.commands import Act, Join, Say, command_from_stream
 from holdem.session.effects import Settle
@@ -32,6 +35,12 @@ def say(chat: TableChat, text: str = "gl", *, user: int = 7, now: float = T, **p
 
 
 # ------------------------------------------------------------------ text
+
+
+def test_the_examples_in_the_modules_docstrings_run():
+    result = doctest.testmod(chat_module)
+    assert result.attempted > 0
+    assert result.failed == 0
 
 
 def test_control_and_format_characters_are_removed_and_whitespace_collapsed():
@@ -234,3 +243,11 @@ def test_the_rules_defaults_are_the_settings_defaults():
     fields = set(ChatRules.__dataclass_fields__)
     assert ChatRules(**settings.model_dump(include=fields)) == ChatRules()
     assert fields < set(settings.model_dump())
+
+
+def test_the_rate_limit_forgets_users_whose_lines_left_the_window():
+    chat = TableChat(ChatRules(lines_per_window=1, window_s=10.0))
+    for user in range(1, 101):
+        say(chat, user=user, now=T)
+    say(chat, user=500, now=T + 11)
+    assert list(chat.recent) == [500]

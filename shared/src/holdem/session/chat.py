@@ -51,6 +51,10 @@ _INVISIBLE = frozenset(["Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"])
 unassigned, line and paragraph separators: nothing a line needs, some able to disguise one."""
 
 
+_RECENT_USERS_KEPT = 64
+"""Past this many users in the rate limit's map, those quiet for a window are dropped."""
+
+
 def clean_text(text: str) -> str:
     """The text as a line: characters that are not visible text removed (controls, format
     characters such as right-to-left overrides), every run of whitespace one space, trimmed.
@@ -142,6 +146,8 @@ class TableChat:
             )
         times.append(now)
         self.recent[user] = times
+        if len(self.recent) > _RECENT_USERS_KEPT:
+            self._forget_quiet(now)
         shown = line if self._blocked is None else self._blocked.sub(_stars, line)
         said = {"user_id": user, "seat": seat, "text": shown, "at": now}
         kept = said if shown == line else {**said, "original": line}
@@ -149,6 +155,11 @@ class TableChat:
             self.lines.append(kept)
             del self.lines[: -rules.lines_kept_per_hand]
         return said
+
+    def _forget_quiet(self, now: float) -> None:
+        """Drop the users with no line in the window (the map stays as small as the talk)."""
+        since = now - self.rules.window_s
+        self.recent = {u: t for u, t in self.recent.items() if t[-1] > since}
 
     def take_lines(self) -> list[dict[str, Any]]:
         """The lines for the hand that just ended (and forget them): each as delivered, plus
