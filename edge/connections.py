@@ -110,6 +110,9 @@ class Connection:
     """The access token's claims, once authenticated (a revocation notice is checked on them)."""
     tables: dict[int, str] = field(default_factory=dict)
     """Joined tables → role ("player" / "spectator")."""
+    muted: frozenset[int] = frozenset()
+    """The users whose chat lines this connection's user does not receive (their mute list,
+    kept in Redis: `holdem.adapters.chat_store`)."""
     opened_at: float = field(default_factory=time.time)
     _outbox: asyncio.Queue[bytes | None] = field(
         default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT)

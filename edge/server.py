@@ -36,6 +36,7 @@ from edge.connections import BatchingConnection, Connection, Registry, TokenBuck
 from edge.lobby import LobbyCache
 from edge.metrics import Metrics
 from edge.tables import TableHost
+from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.fleet import EVICT_CHANNEL, Fleet, presence_channel
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.relay import Relay
@@ -48,17 +49,21 @@ from holdem.protocol.codec import JSON, MSGPACK, SUBPROTOCOLS, codec_for
 from holdem.protocol.messages import (
     Act,
     Auth,
+    Chat,
     ClientMessage,
     Join,
     Leave,
+    Mute,
     Ping,
     ServerType,
     Subscribe,
+    Unmute,
     Unsubscribe,
     parse_client_message,
 )
 from holdem.protocol.pubsub import (
     LOBBY_CHANNEL,
+    pack,
     published_by,
     table_channel,
     table_of_channel,
@@ -109,6 +114,7 @@ class EdgeServer:
         redis = container.redis
         self.fleet = Fleet(redis, self.worker_id, self.settings.ws.worker_heartbeat_ttl_s)
         self.relay = Relay(redis)
+        self.chat = ChatStore(redis)
         # The REST API's own token check (signature, expiry, revocation); no password is
         # ever hashed here.
         self.accounts = Accounts(
@@ -300,6 +306,7 @@ class EdgeServer:
             return False
         conn.claims = claims
         conn.user_id = claims.user_id
+        conn.muted = frozenset(await self.chat.muted_by(conn.user_id))
         await self._record_login(conn, message.device_id)
         self.registry.bind_user(conn)
         await self._subscribe(user_channel(conn.user_id))
@@ -390,6 +397,9 @@ class EdgeServer:
             self.registry.lobby.discard(conn)
             conn.send({"type": ServerType.RESULT, "id": message.id, "ok": True, "channel": "lobby"})
             return
+        if isinstance(message, Mute | Unmute):
+            await self._mute(conn, message)
+            return
         table_id = message.table_id
         if isinstance(message, Join):
             await self._join(conn, table_id, message.role)
@@ -398,6 +408,8 @@ class EdgeServer:
             if not await self._table_is_open(table_id):
                 raise perr.TableNotFound(f"no open table {table_id}")
             raise perr.NotJoined(f"join table {table_id} first")
+        if isinstance(message, Chat):
+            await self._check_not_silenced(conn.user_id)
         command = message.model_dump(mode="json", exclude={"type", "id", "table_id"})
         command.update(
             kind=message.type, user=conn.user_id, conn=conn.id, rid=message.id, at=time.time()
@@ -408,6 +420,35 @@ class EdgeServer:
             await self.relay.send_command(table_id, command)
         if isinstance(message, Leave) and conn.tables.get(table_id) == "spectator":
             await self._part(conn, table_id)
+
+    async def _check_not_silenced(self, user_id: int) -> None:
+        """An operator's mute holds at every table: the line is refused before it reaches one."""
+        until = await self.chat.silenced_until(user_id)
+        if until is not None and until > time.time():
+            when = datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds")
+            raise perr.ChatMuted(f"an operator muted your chat until {when}")
+
+    async def _mute(self, conn: Connection, message: Mute | Unmute) -> None:
+        """Change the user's mute list (kept in Redis), then every connection of theirs, here
+        and on the other servers (``_mutes`` on their user channel), stops or starts
+        receiving the other user's lines."""
+        user, other = conn.user_id, message.user_id
+        if isinstance(message, Unmute):
+            muted: set[int] | None = await self.chat.unmute(user, other)
+        elif other == user:
+            raise perr.InvalidMessage("user_id: you cannot mute yourself")
+        else:
+            limit = self.settings.chat.max_mutes
+            muted = await self.chat.mute(user, other, limit=limit)
+            if muted is None:
+                raise perr.MuteListFull(f"at most {limit} users may be muted")
+        listed = sorted(muted or ())
+        for mine in self.registry.by_user.get(user, ()):
+            mine.muted = frozenset(listed)
+        await self.container.redis.publish(
+            user_channel(user), pack({"type": "_mutes", "muted": listed})
+        )
+        conn.send({"type": ServerType.RESULT, "id": message.id, "ok": True, "muted": listed})
 
     async def _join(self, conn: Connection, table_id: int, role: str) -> None:
         if table_id not in conn.tables and not await self._table_is_open(table_id):
@@ -581,6 +622,9 @@ class EdgeServer:
                     if msg.get("type") == "_excluded":  # a break or self-exclusion began
                         conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
                         continue
+                    if msg.get("type") == "_mutes":  # the user's mute list changed
+                        conn.muted = frozenset(int(u) for u in msg["muted"])
+                        continue
                     if msg.get("type") == "_revoked":
                         # Logout, logout everywhere, a locked account: the token is void now.
                         if conn.claims is not None and self.accounts.voids(conn.claims, msg):
@@ -594,6 +638,11 @@ class EdgeServer:
             if msg.get("type") == "_closed":  # the table closed: nobody here watches it now
                 for conn in members:
                     self._part_later(conn, table_id)
+                continue
+            if msg.get("type") == ServerType.CHAT:
+                # A player's mute list hides the muted user's lines from them, and only them.
+                said = msg["user_id"]
+                _broadcast([c for c in members if said not in c.muted], msg)
                 continue
             _broadcast(members, msg)
 

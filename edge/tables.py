@@ -42,6 +42,7 @@ from holdem.services.errors import TableNotOpen
 from holdem.services.lobby import TableSummary, announce, live_figures
 from holdem.services.table_runtime import TableMoney
 from holdem.session import TableSession, TableTimes
+from holdem.session.chat import ChatRules
 from holdem.session.commands import Act, command_from_stream
 from holdem.session.effects import Checkpoint, Effect, HandFinished, Publish, TableClosed
 from holdem.session.table_session import COMMAND_MAX_AGE_S
@@ -398,19 +399,27 @@ class TableActor:
         money, game = self.host.money, self.host.settings.game
         row = await money.table_row(self.table_id)
         times = TableTimes(**game.model_dump(include=set(TableTimes.__dataclass_fields__)))
+        chat_settings = self.host.settings.chat
+        chat = ChatRules(**chat_settings.model_dump(include=set(ChatRules.__dataclass_fields__)))
         fence, seeds = self.lease.token, shuffle.new_seed
         saved = await self.host.checkpoints.load(self.table_id)
         if saved is not None:
             saved.state["rt"].setdefault("hand_events", saved.log)
             session = TableSession.from_checkpoint(
-                self.table_id, saved.state, times=times, fence=fence, seeds=seeds
+                self.table_id, saved.state, times=times, fence=fence, seeds=seeds, chat=chat
             )
             self.metrics.takeovers.inc()
             log.info("resumed from checkpoint", extra={"hand_running": session.busy})
         else:
             table = await table_from_ledger(money, self.table_id, row)
             session = TableSession.new(
-                self.table_id, table, times=times, fence=fence, seeds=seeds, now=time.time()
+                self.table_id,
+                table,
+                times=times,
+                fence=fence,
+                seeds=seeds,
+                now=time.time(),
+                chat=chat,
             )
         self.session, session.draining = session, self._draining
         self.mailbox = self.host.inbox.open(self.table_id, session.cursor)

@@ -129,6 +129,7 @@ async def store_hand(
     started_at: datetime,
     ended_at: datetime | None = None,
     hand_no: int | None = None,
+    chat: list[dict] | None = None,
 ) -> int:
     """Insert one completed hand (hands, hand_events, hand_players); returns its id."""
     result = played.result._replace(
@@ -145,6 +146,7 @@ async def store_hand(
         started_at=started_at.timestamp(),
         ended_at=(ended_at or started_at).timestamp(),
         events=[event_to_wire(e) for e in played.events],
+        chat=chat,
     )
     settlement["hand_no"] = hand_no if hand_no is not None else next(_unique)
     hand_id = await add_hand_rows(session, settlement)

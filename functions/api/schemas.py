@@ -370,6 +370,43 @@ class AdjustmentOut(BaseModel):
     created_at: datetime
 
 
+Reason = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f]{3,500}$")]
+
+
+class ChatMuteRequest(Strict):
+    minutes: Annotated[int, Field(ge=1, le=30 * 24 * 60)] = Field(
+        description="How long the player may not chat, at any table (at most 30 days)"
+    )
+    reason: Reason
+
+
+class ChatUnmuteRequest(Strict):
+    reason: Reason
+
+
+class ChatMuteOut(BaseModel):
+    user_id: int
+    muted_until: datetime | None = Field(description="When the mute ends; null: not muted")
+
+
+class ChatLineOut(BaseModel):
+    user_id: int
+    seat: int | None = Field(description="The sender's seat; null for a spectator")
+    text: str = Field(description="As delivered (blocked words masked); plain text")
+    at: float = Field(description="When the table took the line (epoch seconds)")
+    original: str | None = Field(None, description="As typed, when a blocked word was masked")
+
+
+class HandChatOut(BaseModel):
+    hand_id: int
+    table_id: int
+    hand_no: int
+    archived: bool = Field(description="Read back from the S3 archive")
+    lines: list[ChatLineOut] = Field(
+        description="The table's chat from the end of the previous hand to this one's end"
+    )
+
+
 class HandVerificationOut(BaseModel):
     hand_id: int
     table_id: int

@@ -12,6 +12,7 @@ import pytest
 from holdem.client import ClientError
 from holdem.protocol.outgoing import (
     Authenticated,
+    ChatLine,
     Clock,
     ErrorMessage,
     LegalActionsView,
@@ -137,7 +138,13 @@ async def test_a_played_game_sends_every_documented_field_results_first_and_stri
     assert left["left"] is False
     assert left["after_hand"] is True
 
-    for model in (Authenticated, Snapshot, Pong, Lobby, LobbyTable, TurnModel, Clock):
+    # Chat, and the mute list.
+    assert (await a.chat(table_id, "gg"))["text"] == "gg"
+    await seen(a, lambda m: m.get("type") == "chat")
+    assert await a.mute(players[1].user_id) == [players[1].user_id]
+    assert await a.unmute(players[1].user_id) == []
+
+    for model in (Authenticated, Snapshot, Pong, Lobby, LobbyTable, TurnModel, Clock, ChatLine):
         assert coverage.missing(model) == set(), model.__name__
     assert coverage.missing(LegalActionsView) == set()
     assert coverage.missing(Result) == set()

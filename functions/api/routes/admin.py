@@ -4,6 +4,7 @@ log."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query
@@ -13,16 +14,22 @@ from functions.api.routes import economy
 from functions.api.schemas import (
     AdjustmentOut,
     AdjustmentRequest,
+    ChatLineOut,
+    ChatMuteOut,
+    ChatMuteRequest,
+    ChatUnmuteRequest,
     Email,
+    HandChatOut,
     HandVerificationOut,
     UserOut,
     WithdrawalOut,
     WithdrawalPage,
     errors,
 )
+from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
-from holdem.services import admin, hand_audit
+from holdem.services import admin, chat_moderation, hand_audit
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=errors(401, 403, 422, 429))
 
@@ -86,6 +93,62 @@ async def adjust_balance(
         wallet_after=posted.balance_after(AccountKind.WALLET, user_id),
         replayed=posted.replayed,
         created_at=posted.created_at,
+    )
+
+
+@router.post("/users/{user_id}/chat-mute", responses=errors(404))
+async def mute_chat(
+    user_id: UserId,
+    body: ChatMuteRequest,
+    claims: OperatorDep,
+    db: DbDep,
+    container: ContainerDep,
+) -> ChatMuteOut:
+    """Mute a player's table chat for a time, at every table (audited)."""
+    until = await chat_moderation.mute_player(
+        db,
+        ChatStore(container.redis),
+        actor_id=claims.user_id,
+        user_id=user_id,
+        minutes=body.minutes,
+        reason=body.reason,
+        now=datetime.now(UTC),
+    )
+    return ChatMuteOut(user_id=user_id, muted_until=until)
+
+
+@router.post("/users/{user_id}/chat-unmute", responses=errors(404))
+async def unmute_chat(
+    user_id: UserId,
+    body: ChatUnmuteRequest,
+    claims: OperatorDep,
+    db: DbDep,
+    container: ContainerDep,
+) -> ChatMuteOut:
+    """Lift a player's chat mute early (audited)."""
+    await chat_moderation.unmute_player(
+        db, ChatStore(container.redis), actor_id=claims.user_id, user_id=user_id, reason=body.reason
+    )
+    return ChatMuteOut(user_id=user_id, muted_until=None)
+
+
+@router.get("/hands/{hand_id}/chat", responses=errors(404))
+async def hand_chat(
+    hand_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    claims: OperatorDep,
+    db: ReadDbDep,
+    container: ContainerDep,
+) -> HandChatOut:
+    """The table chat kept with a hand, for settling a dispute (hot or archived hands)."""
+    record = await chat_moderation.hand_chat(
+        db, economy.archive_store(container.settings), container.redis, hand_id
+    )
+    return HandChatOut(
+        hand_id=record.id,
+        table_id=record.table_id,
+        hand_no=record.hand_no,
+        archived=record.archived,
+        lines=[ChatLineOut.model_validate(line) for line in record.chat],
     )
 
 

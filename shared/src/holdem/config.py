@@ -255,6 +255,31 @@ class IntegritySettings(BaseModel):
     """Hand ids cited per flag (the first ones; the count covers them all)."""
 
 
+class ChatSettings(BaseModel):
+    """Table chat and its moderation (docs/protocol.md, "Table chat")."""
+
+    enabled: bool = True
+    """Off: every ``chat`` is refused (``chat_disabled``)."""
+    spectators_may_chat: bool = False
+    """Spectators read the chat; with this on they may write too."""
+    off_in_hand: bool = False
+    """Players dealt into the running hand may not chat until it ends (``chat_off_in_hand``);
+    the others at the table (players not dealt in, spectators allowed to chat) still may."""
+    max_length: int = Field(200, ge=1, le=1000)
+    """Characters per line, after control characters are removed (``chat_too_long``)."""
+    lines_per_window: int = Field(5, ge=1)
+    """A user may say at most this many lines ..."""
+    window_s: float = Field(10.0, gt=0)
+    """... in this many seconds at one table (``chat_rate_limited``)."""
+    blocked_words: tuple[str, ...] = ()
+    """Words masked with ``*`` wherever they occur as a whole word, ignoring case (the line is
+    still delivered: refusing it would teach the sender the list)."""
+    max_mutes: int = Field(200, ge=1)
+    """The most users one player may mute (``mute_list_full``)."""
+    lines_kept_per_hand: int = Field(200, ge=0)
+    """Chat lines kept with a hand's record for disputes (the latest ones when more)."""
+
+
 class JurisdictionSettings(BaseModel):
     """Where players may play from, and how old they must be (docs/compliance.md)."""
 
@@ -330,6 +355,7 @@ class Settings(BaseSettings):
     kyc: KycSettings = KycSettings()
     aml: AmlSettings = AmlSettings()
     integrity: IntegritySettings = IntegritySettings()
+    chat: ChatSettings = ChatSettings()
     jurisdiction: JurisdictionSettings = JurisdictionSettings()
     rate_limits: RateLimits = RateLimits()
     protection: ProtectionSettings = ProtectionSettings()

@@ -123,6 +123,12 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     # make_hand's stand-in seed explains nothing: the operator's check says so, with a 200.
     verified = call("admin-hand-verification", 200, ACCESS_TOKEN=op_token, HAND_ID=hand_id)
     assert verified["ok"] is False
+    chat = call("admin-hand-chat", 200, ACCESS_TOKEN=op_token, HAND_ID=hand_id)
+    assert chat["lines"] == []
+    muted = call("admin-chat-mute", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
+    assert muted["muted_until"] is not None
+    unmuted = call("admin-chat-unmute", 200, ACCESS_TOKEN=op_token, USER_ID=player["id"])
+    assert unmuted["muted_until"] is None
     call("admin-find-user", 200, ACCESS_TOKEN=op_token, EMAIL=player["email"])
     call("admin-withdrawals", 200, ACCESS_TOKEN=op_token)
     adjusted = call("admin-adjust", 201, ACCESS_TOKEN=op_token, USER_ID=player["id"])

@@ -311,6 +311,20 @@ class TableClient:
         """Acknowledge a ``reality_check``: dealt in again from the next hand."""
         return await self.request({"type": "reality_check_ack", "table_id": table_id})
 
+    async def chat(self, table_id: int, text: str) -> dict[str, Any]:
+        """Say a line at a table; the ``result`` carries it as delivered (words masked)."""
+        return await self.request({"type": "chat", "table_id": table_id, "text": text})
+
+    async def mute(self, user_id: int) -> list[int]:
+        """Stop receiving a user's chat lines (on every connection); returns the mute list."""
+        answer = await self.request({"type": "mute", "user_id": user_id})
+        return [int(u) for u in answer["muted"]]
+
+    async def unmute(self, user_id: int) -> list[int]:
+        """Receive a muted user's chat lines again; returns the mute list."""
+        answer = await self.request({"type": "unmute", "user_id": user_id})
+        return [int(u) for u in answer["muted"]]
+
     async def subscribe_lobby(self) -> dict[str, Any]:
         """Subscribe to the lobby; returns every open table (``lobby`` with ``full: true``).
         Changes then arrive as ``lobby`` messages (``full: false``) merged by ``table_id``."""

@@ -21,7 +21,14 @@ the close reason::
     ├── RealityCheckPending       reality_check_pending sit_in before a reality_check_ack
     ├── TableUnavailable          table_unavailable     no owner could be reached in time
     ├── LobbyUnavailable          lobby_unavailable     the lobby could not be read; retry
-    └── ServerBusy                server_busy
+    ├── ServerBusy                server_busy
+    ├── ChatDisabled              chat_disabled         chat is off at the table
+    ├── ChatNotAllowed            chat_not_allowed      a spectator, where spectators only read
+    ├── ChatOffInHand             chat_off_in_hand      the sender's hand is running
+    ├── ChatTooLong               chat_too_long
+    ├── ChatRateLimited           chat_rate_limited     too many lines in the window
+    ├── ChatMuted                 chat_muted            an operator muted the sender (until when)
+    └── MuteListFull              mute_list_full
 
 A concept the services know too has one class, theirs (`holdem.services.errors`): the table
 servers raise ``InvalidAccessToken`` (``invalid_token``: the token is missing, forged, expired
@@ -39,11 +46,18 @@ from holdem.services.errors import InvalidAccessToken, SelfExcluded
 __all__ = [
     "CLOSE_CODES",
     "AlreadyAuthenticated",
+    "ChatDisabled",
+    "ChatMuted",
+    "ChatNotAllowed",
+    "ChatOffInHand",
+    "ChatRateLimited",
+    "ChatTooLong",
     "CloseCode",
     "FrameTooLarge",
     "InvalidMessage",
     "LobbyUnavailable",
     "MalformedMessage",
+    "MuteListFull",
     "NotAuthenticated",
     "NotBetweenHands",
     "NotJoined",
@@ -153,6 +167,49 @@ class ServerBusy(ProtocolError):
     """The server is full or shutting down."""
 
     code = "server_busy"
+
+
+class ChatDisabled(ProtocolError):
+    """The operator turned chat off (``CHAT__ENABLED=false``)."""
+
+    code = "chat_disabled"
+
+
+class ChatNotAllowed(ProtocolError):
+    """A spectator chatted where spectators only read (``CHAT__SPECTATORS_MAY_CHAT``)."""
+
+    code = "chat_not_allowed"
+
+
+class ChatOffInHand(ProtocolError):
+    """A player dealt into the running hand chatted where the operator forbids it
+    (``CHAT__OFF_IN_HAND``)."""
+
+    code = "chat_off_in_hand"
+
+
+class ChatTooLong(ProtocolError):
+    """The line is longer than ``CHAT__MAX_LENGTH`` characters."""
+
+    code = "chat_too_long"
+
+
+class ChatRateLimited(ProtocolError):
+    """More lines than ``CHAT__LINES_PER_WINDOW`` in ``CHAT__WINDOW_S`` at one table."""
+
+    code = "chat_rate_limited"
+
+
+class ChatMuted(ProtocolError):
+    """An operator muted the sender; the message says until when."""
+
+    code = "chat_muted"
+
+
+class MuteListFull(ProtocolError):
+    """The player's mute list holds ``CHAT__MAX_MUTES`` users already."""
+
+    code = "mute_list_full"
 
 
 class CloseCode:

@@ -28,9 +28,11 @@ __all__ = [
     "Act",
     "ActionName",
     "Auth",
+    "Chat",
     "ClientMessage",
     "Join",
     "Leave",
+    "Mute",
     "Ping",
     "ServerType",
     "Sit",
@@ -38,6 +40,7 @@ __all__ = [
     "SitOut",
     "Subscribe",
     "TopUp",
+    "Unmute",
     "Unsubscribe",
     "parse_client_message",
 ]
@@ -168,6 +171,35 @@ class RealityCheckAck(_Command):
     table_id: TableId
 
 
+class Chat(_Message):
+    """Say a line at a table (docs/protocol.md, "Table chat"). Plain text: clients render it
+    as text, never as markup. The wire bound is generous; the table's own length limit
+    (``CHAT__MAX_LENGTH``) applies after control characters are removed. Not a command that
+    is resent: a line lost with its connection is simply typed again."""
+
+    type: Literal["chat"]
+    table_id: TableId
+    text: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+
+
+UserId = Annotated[StrictInt, Field(gt=0, le=2**62)]
+
+
+class Mute(_Message):
+    """Stop receiving a user's chat lines, at every table and on every connection (the list
+    is kept on the server); answered with the whole list."""
+
+    type: Literal["mute"]
+    user_id: UserId
+
+
+class Unmute(_Message):
+    """Receive a muted user's chat lines again; answered with the whole list."""
+
+    type: Literal["unmute"]
+    user_id: UserId
+
+
 class Subscribe(_Message):
     """Receive a channel's updates. ``lobby``: every open table (stakes, seats taken, average
     pot, hands per hour), answered with the whole lobby, then changes as they happen."""
@@ -199,6 +231,9 @@ ClientMessage = Annotated[
     | TopUp
     | Leave
     | RealityCheckAck
+    | Chat
+    | Mute
+    | Unmute
     | Subscribe
     | Unsubscribe
     | Ping,
@@ -216,6 +251,9 @@ _TYPES = frozenset(
         "top_up",
         "leave",
         "reality_check_ack",
+        "chat",
+        "mute",
+        "unmute",
         "subscribe",
         "unsubscribe",
         "ping",
@@ -251,3 +289,4 @@ class ServerType(StrEnum):
     NOTICE = "notice"
     LOBBY = "lobby"
     REALITY_CHECK = "reality_check"
+    CHAT = "chat"

@@ -23,6 +23,7 @@ __all__ = [
     "RESULTS",
     "SERVER_MESSAGES",
     "Authenticated",
+    "ChatLine",
     "Clock",
     "ErrorMessage",
     "HandResultMessage",
@@ -42,7 +43,7 @@ __all__ = [
     "WinnerView",
 ]
 
-PROTOCOL_VERSION = "3.1.0"
+PROTOCOL_VERSION = "3.2.0"
 """``info.version`` of docs/asyncapi.yaml. Major: a change an existing client breaks on (a
 field's type or shape, a message refused that was accepted); minor: something added (a field,
 a message, an error code); patch: wording. The subprotocol names (``holdem.v1.*``) name the
@@ -315,6 +316,8 @@ class Result(TypedDict):
     after_hand: NotRequired[bool]
     channel: NotRequired[str]
     acknowledged: NotRequired[bool]
+    text: NotRequired[str]
+    muted: NotRequired[list[int]]
 
 
 class ErrorMessage(TypedDict):
@@ -344,6 +347,18 @@ class RealityCheck(TypedDict):
     net: int
 
 
+class ChatLine(TypedDict):
+    """A chat line, to everyone at the table but the users who muted its sender. ``text`` is
+    plain text (render it as text, never as markup); ``seat`` is None for a spectator."""
+
+    type: Literal["chat"]
+    table_id: int
+    user_id: int
+    seat: int | None
+    text: str
+    at: float
+
+
 class Reconnect(TypedDict):
     type: Literal["reconnect"]
     reason: str
@@ -371,6 +386,7 @@ SERVER_MESSAGES: dict[str, type] = {
     "error": ErrorMessage,
     "notice": Notice,
     "reality_check": RealityCheck,
+    "chat": ChatLine,
     "reconnect": Reconnect,
     "lobby": Lobby,
     "pong": Pong,
@@ -413,6 +429,10 @@ RESULTS: dict[str, frozenset[str]] = {
     "leave": frozenset(["seat", "left", "after_hand"]),
     "unsubscribe": frozenset(["channel"]),
     "reality_check_ack": frozenset(["seat", "acknowledged"]),
+    "chat": frozenset(["text"]),
+    "mute": frozenset(["muted"]),
+    "unmute": frozenset(["muted"]),
 }
 """The details a ``result`` carries, by the command it answers (``leave``: ``seat`` unless
-a spectator left, ``after_hand`` when the player's hand is still running)."""
+a spectator left, ``after_hand`` when the player's hand is still running; ``chat``: the
+line as delivered, blocked words masked; ``mute`` / ``unmute``: the whole mute list)."""

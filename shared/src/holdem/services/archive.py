@@ -125,6 +125,9 @@ class HandRecord:
     events: tuple[EventRow, ...]
     players: tuple[PlayerRow, ...]
     archived: bool = field(default=False, compare=False)
+    chat: tuple[dict[str, Any], ...] = ()
+    """The table's chat lines since the previous hand, for operators (never in a player's
+    history or export)."""
 
 
 def _micros(instant: datetime) -> int:
@@ -155,6 +158,7 @@ def _to_wire(hand: HandRecord) -> list[Any]:
         hand.result,
         [list(e) for e in hand.events],
         [[p.seat_no, p.user_id, p.hole_cards, p.shown, p.net, p.rake_share] for p in hand.players],
+        list(hand.chat),
     ]
 
 
@@ -178,6 +182,8 @@ def _from_wire(item: list[Any]) -> HandRecord:
         events=tuple(EventRow(*e) for e in item[14]),
         players=tuple(PlayerRow(p[0], p[1], started_at, *p[2:]) for p in item[15]),
         archived=True,
+        # Hands archived before chat was kept have 16 items.
+        chat=tuple(item[16]) if len(item) > 16 else (),
     )
 
 
@@ -265,6 +271,7 @@ async def load_hot_hands(session: AsyncSession, hand_ids: Sequence[int]) -> list
             result=h.result,
             events=tuple(events[h.id]),
             players=tuple(players[h.id]),
+            chat=tuple(h.chat),
         )
         for h in hands
     ]

@@ -241,10 +241,10 @@ _HAND_ROWS = text(
     with hand as (
       insert into hands (table_id, hand_no, started_at, ended_at, small_blind, big_blind,
                          button_seat, board, total_pot, rake, deck_commitment, deck_seed,
-                         result)
+                         result, chat)
       values (:table_id, :hand_no, :started_at, :ended_at, :small_blind, :big_blind,
               :button_seat, :board, :total_pot, :rake, :deck_commitment, :deck_seed,
-              cast(:result as jsonb))
+              cast(:result as jsonb), cast(:chat as jsonb))
       on conflict (table_id, hand_no) do nothing
       returning id
     ), events as (
@@ -288,6 +288,8 @@ async def add_hand_rows(session: AsyncSession, settlement: HandSettlement) -> in
             "deck_seed": settlement["seed"],
             "result": orjson.dumps(settlement["result"]).decode(),
             "events": orjson.dumps(settlement["events"]).decode(),
+            # A settlement from a server of the previous version carries no chat.
+            "chat": orjson.dumps(settlement.get("chat") or []).decode(),
             "players": orjson.dumps(settlement["players"]).decode(),
         },
     )

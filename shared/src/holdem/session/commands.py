@@ -27,6 +27,7 @@ __all__ = [
     "Outcome",
     "PlayerRules",
     "RealityCheckAck",
+    "Say",
     "Sit",
     "SitIn",
     "SitOut",
@@ -137,6 +138,14 @@ class RealityCheckAck(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Say(Command):
+    """A chat line (`holdem.protocol.messages.Chat`), from a player or a spectator."""
+
+    kind: ClassVar[str] = "chat"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unknown(Command):
     """An entry this version does not know (answered ``unknown_type``, never dropped)."""
 
@@ -157,9 +166,12 @@ _KINDS: dict[str, type[Command]] = {
         SitIn,
         Leave,
         RealityCheckAck,
+        Say,
     )
 }
-ANSWERED = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave", "reality_check_ack"])
+ANSWERED = frozenset(
+    ["act", "sit", "top_up", "sit_out", "sit_in", "leave", "reality_check_ack", "chat"]
+)
 """The players' commands, each answered with a ``result`` or an ``error``."""
 
 
@@ -201,6 +213,8 @@ def command_from_stream(entry_id: str, fields: Mapping[str, Any]) -> Command:
         )
     if cls is TopUp:
         return TopUp(amount=int(fields["amount"]), **common)
+    if cls is Say:
+        return Say(text=str(fields["text"]), **common)
     if cls is SitIn:
         return SitIn(post=bool(fields.get("post", False)), **common)
     return cls(**common)

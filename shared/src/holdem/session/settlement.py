@@ -44,8 +44,12 @@ def build_settlement(
     started_at: float,
     ended_at: float,
     events: list[dict[str, Any]],
+    chat: list[dict[str, Any]] | None = None,
 ) -> HandSettlement:
-    """Everything the one settlement transaction needs, as plain data."""
+    """Everything the one settlement transaction needs, as plain data.
+
+    ``chat``: the table's chat lines since the previous hand ended (`holdem.session.chat`),
+    stored with the hand for the operator, never shown in a player's history or export."""
     players = []
     for seat in result.seats:
         player = result.players[seat]
@@ -79,6 +83,7 @@ def build_settlement(
         "seed": hand.seed.hex() if hand.seed is not None else "",  # server side only
         "players": players,
         "events": events,
+        "chat": chat or [],
         "result": {
             "net": list(result.net),
             "stacks": list(result.stacks),

@@ -43,6 +43,7 @@ from holdem.protocol.errors import (
 )
 from holdem.protocol.messages import ServerType
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
+from holdem.session.chat import ChatRules, TableChat
 from holdem.session.commands import (
     ANSWERED,
     Act,
@@ -57,6 +58,7 @@ from holdem.session.commands import (
     Outcome,
     PlayerRules,
     RealityCheckAck,
+    Say,
     Sit,
     SitIn,
     SitOut,
@@ -215,6 +217,7 @@ class TableSession:
         times: TableTimes,
         fence: int,
         seeds: Callable[[], bytes],
+        chat: ChatRules | None = None,
     ) -> None:
         self.table_id = table_id
         self.table = table
@@ -268,6 +271,8 @@ class TableSession:
         """Where in the effects the answer of the command being applied goes."""
         self._close_at = 0.0
         """When a closing table tries again to finish (after PostgreSQL refused)."""
+        self.chat = TableChat(chat or ChatRules())
+        """The table chat (`holdem.session.chat`); its lines go with the next hand's record."""
 
     # ------------------------------------------------------------------ building
 
@@ -281,9 +286,10 @@ class TableSession:
         fence: int,
         seeds: Callable[[], bytes],
         now: float,
+        chat: ChatRules | None = None,
     ) -> TableSession:
         """A session for a table without a checkpoint (new, or rebuilt from the ledger)."""
-        session = cls(table_id, table, times=times, fence=fence, seeds=seeds)
+        session = cls(table_id, table, times=times, fence=fence, seeds=seeds, chat=chat)
         session.now = now
         session.next_hand_at = now + times.between_hands_s
         return session
@@ -297,12 +303,12 @@ class TableSession:
         times: TableTimes,
         fence: int,
         seeds: Callable[[], bytes],
+        chat: ChatRules | None = None,
     ) -> TableSession:
         """The session a checkpoint holds (`to_checkpoint`'s output, this version's or the
         previous one's: the format is the same)."""
-        session = cls(
-            table_id, Table.from_state(saved["engine"]), times=times, fence=fence, seeds=seeds
-        )
+        engine = Table.from_state(saved["engine"])
+        session = cls(table_id, engine, times=times, fence=fence, seeds=seeds, chat=chat)
         rt: Mapping[str, Any] = saved["rt"]
         session.cursor = str(rt.get("cursor", "0-0"))
         session.seqs = {int(k): int(v) for k, v in rt.get("seqs", {}).items()}
@@ -325,6 +331,7 @@ class TableSession:
         session.next_hand_at = float(rt.get("next_hand_at", 0.0))
         session.guards = {int(k): Guard.from_wire(v) for k, v in (rt.get("guards") or {}).items()}
         session.closing = bool(rt.get("closing", False))
+        session.chat.restore(rt.get("chat") or [])
         return session
 
     def to_checkpoint(self) -> dict[str, Any]:
@@ -350,6 +357,8 @@ class TableSession:
         }
         if self.closing:
             rt["closing"] = True
+        if self.chat.lines:
+            rt["chat"] = self.chat.to_wire()
         return {"engine": self.table.to_state(), "rt": rt}
 
     def open(
@@ -485,6 +494,8 @@ class TableSession:
             return
         if isinstance(command, Exclude):
             self._run(self._exclude(command.user), self._unanswered(command.kind))
+        elif isinstance(command, Say):
+            self._say(command)
         elif isinstance(command, Join | Disconnected | Close):
             try:
                 self._unanswered_command(command)
@@ -503,6 +514,26 @@ class TableSession:
             self._disconnected(command.user, command.conn)
         else:
             self._begin_closing()
+
+    def _say(self, command: Say) -> None:
+        """A chat line: to every viewer of the table, or refused to its sender. Answered but
+        not remembered (`_remember_answer`): a resent line is said again, and chat must not
+        push the answers of money commands out of the resend memory."""
+        seat = self.table.seat_of(str(command.user))
+        hand = self.table.hand
+        dealt_in = (
+            seat is not None and hand is not None and hand.result is None and hand.dealt[seat]
+        )
+        try:
+            line = self.chat.say(
+                command.user, seat=seat, dealt_in=dealt_in, text=command.text, now=self.now
+            )
+        except ProtocolError as exc:
+            self._reply_error(command, exc.code, str(exc))
+            return
+        result = {"type": ServerType.RESULT, "id": command.rid, "table_id": self.table_id}
+        self._send(command.user, command.conn, {**result, "ok": True, "text": line["text"]})
+        self._send(None, None, {"type": ServerType.CHAT, "table_id": self.table_id, **line})
 
     def _answered(self, command: Command) -> None:
         """A player's command: applied once, answered once (a resend with the original)."""
@@ -995,6 +1026,7 @@ class TableSession:
             started_at=started_at,
             ended_at=self.now,
             events=self.hand_events,
+            chat=self.chat.take_lines(),
         )
         self.outbox.append(settlement)
         self.hand_events = []

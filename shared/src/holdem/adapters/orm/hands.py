@@ -44,6 +44,8 @@ class Hand(Base):
     deck_commitment: Mapped[str] = mapped_column(String(64))
     deck_seed: Mapped[str] = mapped_column(String(128))
     result: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    chat: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    """The table's chat lines since the previous hand (`holdem.session.chat`): operators only."""
 
 
 class HandEvent(Base):
