@@ -1,5 +1,10 @@
 # ruff: noqa: N818  (error names read as conditions: NotFound, RateLimited, ...)
-"""The services' exception tree. Every error has a stable machine ``code``.
+"""The application's exception tree. Every error has a stable machine ``code``.
+
+The services raise these (through their alias `holdem.services.errors`), the adapters build on
+them when they translate a provider's failure (``raise KycProviderError(...) from exc``), and
+the table protocol shares the codes both transports know. The module imports nothing of ours,
+so every layer may use it without depending on another.
 
 Transports map these to wire outcomes in one table each (the REST API in
 ``functions.api.errors``; the table servers answer with the code, and close the connection for

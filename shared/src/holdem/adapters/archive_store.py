@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from holdem.config import Settings
-from holdem.services.errors import ServiceError
+from holdem.errors import ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
