@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,18 +35,8 @@ class ArchiveObjectMissing(ArchiveStoreError):  # noqa: N818 - reads as a condit
     code = "archive_object_missing"
 
 
-class ObjectStore(Protocol):
-    """What the archive needs from an object store."""
-
-    async def put(self, key: str, body: bytes, metadata: dict[str, str]) -> None:
-        """Store ``body`` at ``key``; return only once the store confirmed it."""
-
-    async def get(self, key: str) -> bytes:
-        """The bytes at ``key``; raises :class:`ArchiveObjectMissing` if absent."""
-
-
 class S3ArchiveStore:
-    """An :class:`ObjectStore` on one S3 bucket."""
+    """An object store (`holdem.services.ports.ObjectStore`) on one S3 bucket."""
 
     def __init__(self, client: S3Client, bucket: str) -> None:
         self._client = client

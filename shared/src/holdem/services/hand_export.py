@@ -23,7 +23,6 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.archive_store import ObjectStore
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
 from holdem.engine.cards import parse_cards
@@ -31,6 +30,7 @@ from holdem.engine.evaluator import describe_pokerstars, evaluate
 from holdem.ledger.rakeback import KST
 from holdem.services.archive import HandRecord, list_player_hands, load_hand, load_hands
 from holdem.services.errors import InvalidInput, NotFound
+from holdem.services.ports import ObjectStore
 
 __all__ = [
     "MAX_EXPORT_HANDS",

@@ -25,7 +25,6 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.database import Reader
 from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from holdem.adapters.orm.protection import PlayerProtection
 from holdem.adapters.orm.tables import Seat
@@ -43,6 +42,7 @@ from holdem.services.errors import (
     NotFound,
     SelfExcluded,
 )
+from holdem.services.ports import Reader
 
 __all__ = [
     "Protection",

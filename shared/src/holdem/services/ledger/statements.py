@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased
 
-from holdem.adapters.database import ColumnReader
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.transactions import WITHDRAWAL_FINISHES, TransactionKind, entry_label
 from holdem.services.ledger_errors import InvalidCursor, InvalidLedgerRequest
+from holdem.services.ports import ColumnReader
 
 __all__ = [
     "STATEMENT_KINDS",
