@@ -36,7 +36,7 @@ class ArchiveObjectMissing(ArchiveStoreError):  # noqa: N818 - reads as a condit
 
 
 class S3ArchiveStore:
-    """An object store (`holdem.services.ports.ObjectStore`) on one S3 bucket."""
+    """An object store (`holdem.ports.ObjectStore`) on one S3 bucket."""
 
     def __init__(self, client: S3Client, bucket: str) -> None:
         self._client = client

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.users import User
+from holdem.ports import Reader
 from holdem.services import ledger
 from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
-from holdem.services.ports import Reader
 
 WITHDRAWAL_STATUSES = (
     "pending",

@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.orm.economy import ArchivedHand, ArchivedHandPlayer
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.ports import ObjectStore
 from holdem.services.errors import ServiceError
-from holdem.services.ports import ObjectStore
 
 __all__ = [
     "ARCHIVE_FORMAT",

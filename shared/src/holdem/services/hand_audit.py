@@ -27,9 +27,9 @@ from holdem.adapters.orm.tables import PokerTable
 from holdem.engine.cards import parse_card, parse_cards
 from holdem.engine.dealing import board_offset
 from holdem.engine.shuffle import SEED_BYTES, Deal, Opening, verify_deal
+from holdem.ports import ObjectStore
 from holdem.services.archive import HandRecord, load_hand
 from holdem.services.errors import NotFound
-from holdem.services.ports import ObjectStore
 
 __all__ = ["HandVerification", "verify_hand", "verify_record"]
 

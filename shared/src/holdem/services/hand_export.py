@@ -28,9 +28,9 @@ from holdem.adapters.orm.users import User
 from holdem.engine.cards import parse_cards
 from holdem.engine.evaluator import describe_pokerstars, evaluate
 from holdem.ledger.rakeback import KST
+from holdem.ports import ObjectStore
 from holdem.services.archive import HandRecord, list_player_hands, load_hand, load_hands
 from holdem.services.errors import InvalidInput, NotFound
-from holdem.services.ports import ObjectStore
 
 __all__ = [
     "MAX_EXPORT_HANDS",

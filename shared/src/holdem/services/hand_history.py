@@ -30,10 +30,10 @@ from sqlalchemy import and_, bindparam, or_, select
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.users import User
+from holdem.ports import ColumnReader
 from holdem.services.archive import HandRecord
 from holdem.services.errors import NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
-from holdem.services.ports import ColumnReader
 
 PRIVATE_EVENT_TYPES = frozenset({"hole_cards"})
 SERVER_ONLY_FIELDS = frozenset({"think_ms"})

@@ -23,10 +23,10 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.orm.users import User
 from holdem.engine.rake import SPEC_RAKE_SCHEDULE
+from holdem.ports import LobbyAnnouncer
 from holdem.services.admin import record_action
 from holdem.services.errors import InvalidInput, NotFound, TableNotOpen
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
-from holdem.services.ports import LobbyAnnouncer
 from holdem.session.table_session import RECENT_HANDS_KEPT
 
 log = logging.getLogger("holdem.lobby")

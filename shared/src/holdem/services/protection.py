@@ -33,6 +33,7 @@ from holdem.ledger import protection as rules
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.protection import FOREVER, LIMIT_FIELDS, PendingChange, ProtectionRuleError
 from holdem.ledger.transactions import TransactionKind
+from holdem.ports import Reader
 from holdem.services import ledger
 from holdem.services.admin import record_action
 from holdem.services.errors import (
@@ -42,7 +43,6 @@ from holdem.services.errors import (
     NotFound,
     SelfExcluded,
 )
-from holdem.services.ports import Reader
 
 __all__ = [
     "Protection",

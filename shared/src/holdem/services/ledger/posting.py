@@ -21,9 +21,9 @@ from holdem.ledger.accounts import AccountKind
 from holdem.ledger.amounts import LedgerRuleError, require_key
 from holdem.ledger.audit import canonical_metadata, canonical_request
 from holdem.ledger.transactions import Leg, TransactionKind
+from holdem.ports import IdempotentStatements
 from holdem.services.ledger.outcomes import PostContext, outcome_of
 from holdem.services.ledger_errors import InvalidLedgerRequest
-from holdem.services.ports import IdempotentStatements
 
 __all__ = ["Posted", "PostedEntry", "Standalone", "legs_json", "post", "rule"]
 

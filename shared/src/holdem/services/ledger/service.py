@@ -10,11 +10,11 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.ledger.accounts import AccountKind
+from holdem.ports import IdempotentStatements
 from holdem.services.ledger import checks, operations, statements
 from holdem.services.ledger.checks import AuditReport, ConservationReport
 from holdem.services.ledger.posting import Posted, Standalone
 from holdem.services.ledger.statements import Balances, StatementPage
-from holdem.services.ports import IdempotentStatements
 
 __all__ = ["LedgerService"]
 

@@ -16,8 +16,8 @@ from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.transactions import WITHDRAWAL_FINISHES, TransactionKind, entry_label
+from holdem.ports import ColumnReader
 from holdem.services.ledger_errors import InvalidCursor, InvalidLedgerRequest
-from holdem.services.ports import ColumnReader
 
 __all__ = [
     "STATEMENT_KINDS",

@@ -1,18 +1,20 @@
-"""The ports: what the use cases need of the world outside, as Protocols.
+"""The ports: what the use cases need of the world outside, as Protocols and the values they
+exchange.
 
 Services take these types; the adapters implement them (`S3ArchiveStore`, `Relay`,
-`StatementPool`, `RowReader`) without importing this module, by their shape, and the
-composition root hands the implementations in. So no service imports an adapter module for
-these, and a test may pass a fake of its own.
+`StatementPool`, `RowReader`, `RateLimiter`), and the composition root hands the
+implementations in. Both sides import this module and never each other: services -> ports <-
+adapters (the import contracts in ``pyproject.toml``). A test may pass a fake of its own.
 
 The database ports are SQLAlchemy's own session and connection (the services still write
-their queries with SQLAlchemy Core and ORM classes: see the debt in ``pyproject.toml``'s
-import contracts) and two narrow ones for the raw-connection paths.
+their queries with SQLAlchemy Core and ORM classes: see the debt listed in the contracts) and
+two narrow ones for the raw-connection paths.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -21,11 +23,17 @@ from sqlalchemy.sql import ClauseElement
 __all__ = [
     "ColumnReader",
     "ColumnRows",
+    "Decision",
     "IdempotentStatements",
+    "Limit",
     "LobbyAnnouncer",
     "ObjectStore",
+    "Precondition",
+    "RateLimits",
     "RawColumnReader",
     "Reader",
+    "address_client",
+    "user_client",
 ]
 
 
@@ -83,3 +91,54 @@ connection, which spares a read-only path the session's unit-of-work bookkeeping
 
 ColumnReader = AsyncSession | AsyncConnection | RawColumnReader
 """What a query that selects columns can run on: a `Reader`, or a pool's raw reader."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``limit`` requests per ``window_s`` seconds in one scope."""
+
+    scope: str
+    limit: int
+    window_s: int
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What other keys must hold for a request to be counted (and allowed)."""
+
+    absent: tuple[str, ...] = ()
+    """Keys that must not exist."""
+    at_most: tuple[tuple[str, int], ...] = ()
+    """(key, bound): the key must not exist or hold an integer no greater than the bound."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one check."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after_s: int
+    precondition_failed: bool = False
+    """The precondition did not hold: refused, and not counted."""
+
+
+def user_client(user_id: int) -> str:
+    """The client name of an authenticated caller (their budget follows them)."""
+    return f"user:{user_id}"
+
+
+def address_client(address: str) -> str:
+    """The client name of an anonymous caller."""
+    return f"ip:{address}"
+
+
+class RateLimits(Protocol):
+    """Request budgets shared by every instance (`holdem.adapters.rate_limit.RateLimiter`)."""
+
+    async def hit(
+        self, limit: Limit, client: str, precondition: Precondition | None = None
+    ) -> Decision:
+        """Count one request of ``client`` and say whether it is within the limit; with a
+        ``precondition``, check it first (not counted if it fails)."""
