@@ -250,6 +250,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         _step("ruff check", [str(VENV_BIN / "ruff"), "check", "."])
         _step("ruff format --check", [str(VENV_BIN / "ruff"), "format", "--check", "."])
         _step("mypy --strict", [str(VENV_BIN / "mypy"), *SHIPPED_CODE])
+        _step("import contracts (lint-imports)", [str(VENV_BIN / "lint-imports")])
         _step("cfn-lint + checkov template.yaml", [PYTHON, "-m", "devstack", "lint-template"])
     _step("pytest", [PYTHON, "-m", "pytest", *args.pytest_args])
     return 0
@@ -320,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     test = sub.add_parser("test", help=cmd_test.__doc__)
-    test.add_argument("--no-lint", action="store_true", help="skip ruff and mypy")
+    test.add_argument(
+        "--no-lint", action="store_true", help="skip ruff, mypy, lint-imports and cfn-lint"
+    )
     test.set_defaults(func=cmd_test)
 
     mig = sub.add_parser("migrate", help=cmd_migrate.__doc__)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from holdem.config import Settings
-from holdem.services.errors import ServiceError
+from holdem.errors import ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,18 +35,8 @@ class ArchiveObjectMissing(ArchiveStoreError):  # noqa: N818 - reads as a condit
     code = "archive_object_missing"
 
 
-class ObjectStore(Protocol):
-    """What the archive needs from an object store."""
-
-    async def put(self, key: str, body: bytes, metadata: dict[str, str]) -> None:
-        """Store ``body`` at ``key``; return only once the store confirmed it."""
-
-    async def get(self, key: str) -> bytes:
-        """The bytes at ``key``; raises :class:`ArchiveObjectMissing` if absent."""
-
-
 class S3ArchiveStore:
-    """An :class:`ObjectStore` on one S3 bucket."""
+    """An object store (`holdem.ports.ObjectStore`) on one S3 bucket."""
 
     def __init__(self, client: S3Client, bucket: str) -> None:
         self._client = client

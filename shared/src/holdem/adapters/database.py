@@ -36,9 +36,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -53,10 +51,6 @@ from holdem.config import Settings
 _IDLE_SINCE = "idle_since"
 
 log = logging.getLogger(__name__)
-
-Reader = AsyncSession | AsyncConnection
-"""What a query that selects columns (rows, never ORM objects) runs on: a session, or a bare
-connection, which spares a read-only path the session's unit-of-work bookkeeping."""
 
 
 class Rows:
@@ -131,10 +125,6 @@ class RowReader:
         cursor = self.connection.cursor(row_factory=namedtuple_row)
         await cursor.execute(query, params, prepare=self._pool.prepare)
         return Rows(await cursor.fetchall())
-
-
-ColumnReader = AsyncSession | AsyncConnection | RowReader
-"""What a query that selects columns can run on: a `Reader`, or a pool's `RowReader`."""
 
 
 def violated_constraint(error: exc.IntegrityError) -> str:

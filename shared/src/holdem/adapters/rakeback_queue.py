@@ -11,7 +11,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from holdem.config import Settings
-from holdem.services.errors import ServiceError
+from holdem.errors import ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -15,9 +15,21 @@ Keys: ``rl:{scope}:{client}`` — an integer counter, TTL = the window (60 s or 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
+
+from holdem.ports import Decision, Limit, Precondition, address_client, user_client
+
+# The values a check exchanges are the port's (services use them without this adapter); the
+# entry points that build the limiter import them from here with it.
+__all__ = [
+    "Decision",
+    "Limit",
+    "Precondition",
+    "RateLimiter",
+    "address_client",
+    "user_client",
+]
 
 # KEYS[1] the counter, then the precondition's keys: ARGV[2] of them must be absent, the rest
 # must be absent or hold an integer <= their bound (ARGV[3], ARGV[4], ...).
@@ -47,49 +59,8 @@ return {count, ttl}
 """
 
 
-@dataclass(frozen=True)
-class Limit:
-    """At most ``limit`` requests per ``window_s`` seconds in one scope."""
-
-    scope: str
-    limit: int
-    window_s: int
-
-
-@dataclass(frozen=True)
-class Precondition:
-    """What other keys must hold for a request to be counted (and allowed)."""
-
-    absent: tuple[str, ...] = ()
-    """Keys that must not exist."""
-    at_most: tuple[tuple[str, int], ...] = ()
-    """(key, bound): the key must not exist or hold an integer no greater than the bound."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The outcome of one check."""
-
-    allowed: bool
-    limit: int
-    remaining: int
-    reset_after_s: int
-    precondition_failed: bool = False
-    """The precondition did not hold: refused, and not counted."""
-
-
-def user_client(user_id: int) -> str:
-    """The client name of an authenticated caller (their budget follows them)."""
-    return f"user:{user_id}"
-
-
-def address_client(address: str) -> str:
-    """The client name of an anonymous caller."""
-    return f"ip:{address}"
-
-
 class RateLimiter:
-    """Counts requests per (scope, client) in Redis."""
+    """Counts requests per (scope, client) in Redis: the `holdem.ports.RateLimits` port."""
 
     def __init__(self, redis: Redis, prefix: str = "rl") -> None:
         self._redis = redis

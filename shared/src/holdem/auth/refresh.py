@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.orm.users import Session
-from holdem.services.errors import InvalidRefreshToken, RefreshTokenReused
+from holdem.errors import InvalidRefreshToken, RefreshTokenReused
 
 _TOKEN_BYTES = 32
 _MAX_TOKEN_CHARS = 128

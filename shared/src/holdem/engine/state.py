@@ -31,7 +31,7 @@ the next hand is committed card by card. Any other version is refused.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from holdem.engine.dealing import Street
 from holdem.engine.errors import StateError, UnknownStateVersionError
@@ -39,18 +39,17 @@ from holdem.engine.hand import Hand
 from holdem.engine.pots import Pot
 from holdem.engine.rake import RakeRule
 from holdem.engine.results import HandResult, PotResult
-
-if TYPE_CHECKING:
-    from holdem.engine.table import Table, TableConfig
+from holdem.engine.table_state import TableConfig, TableState
 
 __all__ = ["STATE_VERSION", "dump_table", "load_table"]
 
 STATE_VERSION = 2
 _READABLE = frozenset([1, STATE_VERSION])
 _STREETS = tuple(Street)
+_Table = TypeVar("_Table", bound=TableState)
 
 
-def dump_table(table: Table) -> list[Any]:
+def dump_table(table: TableState) -> list[Any]:
     """Serialise ``table`` (see the module docstring for the layout)."""
     config = table.config
     rate = config.rake.rate
@@ -137,14 +136,13 @@ def _dump_result(result: HandResult) -> list[Any]:
     ]
 
 
-def load_table(data: Any, table_class: type[Table], config_class: type[TableConfig]) -> Table:
+def load_table(data: Any, table_class: type[_Table]) -> _Table:
     """Rebuild a table from :func:`dump_table` output.
 
     Args:
         data: The serialised state.
-        table_class: The class to instantiate (``Table``; passed in to avoid an import
-            cycle).
-        config_class: ``TableConfig``.
+        table_class: The class to instantiate (:class:`~holdem.engine.table.Table`, which
+            calls this: the snapshot format knows only the table's data).
 
     Raises:
         UnknownStateVersionError: The state has another version.
@@ -160,15 +158,15 @@ def load_table(data: Any, table_class: type[Table], config_class: type[TableConf
             f"versions {sorted(_READABLE)})"
         )
     try:
-        return _load(data, table_class, config_class)
+        return _load(data, table_class)
     except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
         raise StateError(f"malformed table state: {exc}") from exc
 
 
-def _load(data: Any, table_class: type[Table], config_class: type[TableConfig]) -> Table:
+def _load(data: Any, table_class: type[_Table]) -> _Table:
     version, config_data, table_data, hand_data = data
     seats, small, big, min_buy_in, max_buy_in, numerator, denominator, cap = config_data
-    config = config_class(
+    config = TableConfig(
         seats=seats,
         small_blind=small,
         big_blind=big,
@@ -205,7 +203,7 @@ def _load(data: Any, table_class: type[Table], config_class: type[TableConfig]) 
     return table
 
 
-def _load_hand(data: Any, table: Table, version: int) -> Hand:
+def _load_hand(data: Any, table: TableState, version: int) -> Hand:
     hand = Hand.__new__(Hand)
     (
         hand.number,

@@ -16,13 +16,11 @@ viewer's own hole cards, the board dealt so far, cards shown at showdown). Views
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from holdem.engine.blinds import SeatStatus
 from holdem.engine.dealing import Street, board_offset
-
-if TYPE_CHECKING:
-    from holdem.engine.table import Table
+from holdem.engine.table_state import TableState
 
 __all__ = ["seat_status_name", "spectator_view", "view_for"]
 
@@ -36,7 +34,7 @@ def seat_status_name(status: int) -> str:
     return _STATUS_NAMES[status]
 
 
-def view_for(table: Table, seat: int | None) -> dict[str, Any]:
+def view_for(table: TableState, seat: int | None) -> dict[str, Any]:
     """The table as ``seat`` sees it (``None``: as a spectator).
 
     Returns:
@@ -125,6 +123,6 @@ def view_for(table: Table, seat: int | None) -> dict[str, Any]:
     return view
 
 
-def spectator_view(table: Table) -> dict[str, Any]:
+def spectator_view(table: TableState) -> dict[str, Any]:
     """The table as a spectator sees it: no hole cards except those shown at showdown."""
     return view_for(table, None)

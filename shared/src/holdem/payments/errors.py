@@ -9,7 +9,7 @@
     └── InvalidSignature             invalid_signature
         └── StaleDelivery            stale_delivery
 
-The services translate these into `holdem.services.errors` (and the transports map those);
+The services translate these into `holdem.errors` (and the transports map those);
 nothing branches on message text.
 """
 

@@ -30,9 +30,9 @@ the close reason::
     ├── ChatMuted                 chat_muted            an operator muted the sender (until when)
     └── MuteListFull              mute_list_full
 
-A concept the services know too has one class, theirs (`holdem.services.errors`): the table
-servers raise ``InvalidAccessToken`` (``invalid_token``: the token is missing, forged, expired
-or revoked; closes 4001), ``RateLimited`` (a connection sent messages too fast; the message
+A concept the services know too has one class, in the application's tree (`holdem.errors`): the
+table servers raise ``InvalidAccessToken`` (``invalid_token``: the token is missing, forged,
+expired or revoked; closes 4001), ``RateLimited`` (a connection sent messages too fast; the message
 was dropped) and ``SelfExcluded`` (on a break or self-excluded; closes 4005), and answer them
 by their code like every error here.
 """
@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from holdem.services.errors import InvalidAccessToken, SelfExcluded
+from holdem.errors import InvalidAccessToken, SelfExcluded
 
 __all__ = [
     "CLOSE_CODES",

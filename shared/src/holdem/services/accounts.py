@@ -38,13 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.users import User
-from holdem.adapters.rate_limit import Decision, Limit, Precondition, RateLimiter, user_client
 from holdem.auth import refresh as refresh_tokens
 from holdem.auth.passwords import PasswordService
 from holdem.auth.refresh import RefreshToken
 from holdem.auth.tokens import AccessClaims, InvalidTokenError, decode_access_token
 from holdem.auth.tokens import issue_access_token as _issue
 from holdem.config import AuthSettings
+from holdem.ports import Decision, Limit, Precondition, RateLimits, user_client
 from holdem.protocol.pubsub import pack, user_channel
 from holdem.services.admin import record_action
 from holdem.services.errors import (
@@ -280,7 +280,7 @@ class Accounts:
         return claims
 
     async def authenticate_and_count(
-        self, token: str, limiter: RateLimiter, limit: Limit
+        self, token: str, limiter: RateLimits, limit: Limit
     ) -> tuple[AccessClaims, Decision]:
         """`authenticate`, and count the request against the caller's ``limit`` in the same
         Redis round trip (the revocation check is the count's precondition).

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.database import Reader
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.users import User
+from holdem.ports import Reader
 from holdem.services import ledger
 from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor

@@ -32,9 +32,9 @@ from sqlalchemy import delete, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from holdem.adapters.archive_store import ObjectStore
 from holdem.adapters.orm.economy import ArchivedHand, ArchivedHandPlayer
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.ports import ObjectStore
 from holdem.services.errors import ServiceError
 
 __all__ = [

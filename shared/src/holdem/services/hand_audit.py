@@ -23,11 +23,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.archive_store import ObjectStore
 from holdem.adapters.orm.tables import PokerTable
 from holdem.engine.cards import parse_card, parse_cards
 from holdem.engine.dealing import board_offset
 from holdem.engine.shuffle import SEED_BYTES, Deal, Opening, verify_deal
+from holdem.ports import ObjectStore
 from holdem.services.archive import HandRecord, load_hand
 from holdem.services.errors import NotFound
 

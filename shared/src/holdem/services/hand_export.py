@@ -23,12 +23,12 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.archive_store import ObjectStore
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
 from holdem.engine.cards import parse_cards
 from holdem.engine.evaluator import describe_pokerstars, evaluate
 from holdem.ledger.rakeback import KST
+from holdem.ports import ObjectStore
 from holdem.services.archive import HandRecord, list_player_hands, load_hand, load_hands
 from holdem.services.errors import InvalidInput, NotFound
 

@@ -28,9 +28,9 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
 
-from holdem.adapters.database import ColumnReader
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.users import User
+from holdem.ports import ColumnReader
 from holdem.services.archive import HandRecord
 from holdem.services.errors import NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor

@@ -22,8 +22,8 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.orm.users import User
-from holdem.adapters.relay import Relay
 from holdem.engine.rake import SPEC_RAKE_SCHEDULE
+from holdem.ports import LobbyAnnouncer
 from holdem.services.admin import record_action
 from holdem.services.errors import InvalidInput, NotFound, TableNotOpen
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
@@ -287,7 +287,7 @@ def live_figures(
     }
 
 
-async def announce(relay: Relay, summary: TableSummary) -> None:
+async def announce(relay: LobbyAnnouncer, summary: TableSummary) -> None:
     """Tell lobby subscribers a table was opened or closed, and the owner of a table that is
     closing to finish it (best effort: a subscriber that misses it sees the table as it is on
     its next subscribe; a table's next owner reads 'closing' from PostgreSQL)."""

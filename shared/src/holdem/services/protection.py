@@ -25,7 +25,6 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.database import Reader
 from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from holdem.adapters.orm.protection import PlayerProtection
 from holdem.adapters.orm.tables import Seat
@@ -34,6 +33,7 @@ from holdem.ledger import protection as rules
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.protection import FOREVER, LIMIT_FIELDS, PendingChange, ProtectionRuleError
 from holdem.ledger.transactions import TransactionKind
+from holdem.ports import Reader
 from holdem.services import ledger
 from holdem.services.admin import record_action
 from holdem.services.errors import (

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import httpx
 
-from holdem.services import errors
+from holdem import errors
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 

@@ -17,11 +17,11 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.database import StatementPool
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.amounts import LedgerRuleError, require_key
 from holdem.ledger.audit import canonical_metadata, canonical_request
 from holdem.ledger.transactions import Leg, TransactionKind
+from holdem.ports import IdempotentStatements
 from holdem.services.ledger.outcomes import PostContext, outcome_of
 from holdem.services.ledger_errors import InvalidLedgerRequest
 
@@ -47,7 +47,7 @@ class Standalone:
     `LedgerService` for every operation that is a single post.
     """
 
-    def __init__(self, statements: StatementPool) -> None:
+    def __init__(self, statements: IdempotentStatements) -> None:
         self._statements = statements
 
     async def post(self, params: tuple[Any, ...]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from holdem.adapters.database import StatementPool
 from holdem.ledger.accounts import AccountKind
+from holdem.ports import IdempotentStatements
 from holdem.services.ledger import checks, operations, statements
 from holdem.services.ledger.checks import AuditReport, ConservationReport
 from holdem.services.ledger.posting import Posted, Standalone
@@ -31,7 +31,7 @@ class LedgerService:
         statements: for the operations that are a single post (`Container.statements`).
     """
 
-    def __init__(self, sessions: async_sessionmaker[Any], statements: StatementPool) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], statements: IdempotentStatements) -> None:
         self._sessions = sessions
         self._standalone = cast(AsyncSession, Standalone(statements))
 

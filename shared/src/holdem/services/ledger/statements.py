@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased
 
-from holdem.adapters.database import ColumnReader
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.transactions import WITHDRAWAL_FINISHES, TransactionKind, entry_label
+from holdem.ports import ColumnReader
 from holdem.services.ledger_errors import InvalidCursor, InvalidLedgerRequest
 
 __all__ = [
