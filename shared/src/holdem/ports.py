@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ClauseElement
 
 __all__ = [
+    "ChatSilences",
     "ColumnReader",
     "ColumnRows",
     "Decision",
@@ -46,6 +47,17 @@ class ObjectStore(Protocol):
     async def get(self, key: str) -> bytes:
         """The bytes at ``key``; raises ``ArchiveObjectMissing`` (code
         ``archive_object_missing``) if absent."""
+
+
+class ChatSilences(Protocol):
+    """Operators' timed chat mutes, which every table server checks
+    (`holdem.adapters.chat_store.ChatStore`)."""
+
+    async def silence(self, user: int, until: float) -> None:
+        """Refuse the user's chat until the Unix time `until` (replacing a mute in force)."""
+
+    async def unsilence(self, user: int) -> None:
+        """Lift the user's mute now."""
 
 
 class LobbyAnnouncer(Protocol):

@@ -1,6 +1,6 @@
 """Operators' chat moderation: timed mutes (audited) and the chat kept with a hand.
 
-A mute is kept in Redis (`holdem.adapters.chat_store`), where every table server checks it
+A mute is kept in Redis (`holdem.adapters.chat_store`, through the `ChatSilences` port), where every table server checks it
 before a line reaches a table; the muted player's ``chat`` is refused with ``chat_muted`` and
 the time it ends. The audit-log row and the mute are written together: the row is added,
 the mute set, then the row committed, so a Redis failure leaves neither.
@@ -14,9 +14,8 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.archive_store import ObjectStore
-from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.orm.users import User
+from holdem.ports import ChatSilences, ObjectStore
 from holdem.services.admin import record_action
 from holdem.services.archive import HandRecord, load_hand
 from holdem.services.errors import NotFound
@@ -26,7 +25,7 @@ __all__ = ["hand_chat", "mute_player", "unmute_player"]
 
 async def mute_player(
     db: AsyncSession,
-    store: ChatStore,
+    store: ChatSilences,
     *,
     actor_id: int,
     user_id: int,
@@ -52,7 +51,7 @@ async def mute_player(
 
 
 async def unmute_player(
-    db: AsyncSession, store: ChatStore, *, actor_id: int, user_id: int, reason: str
+    db: AsyncSession, store: ChatSilences, *, actor_id: int, user_id: int, reason: str
 ) -> None:
     """Lift a player's chat mute early. Audited ``chat_unmute``.
 
