@@ -500,6 +500,9 @@ class TableActor:
         outgoing, self.outgoing = self.outgoing, []
         now = time.time()
         figures = self.live.update(
-            live_figures(self.table_id, session.seated, session.recent, now), now
+            live_figures(
+                self.table_id, session.seated, session.recent, now, waiting=len(session.wait_list)
+            ),
+            now,
         )
         await self.host.store(self.lease, session, outgoing, figures)

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -188,7 +189,17 @@ class Relay:
             pipe.publish(LOBBY_CHANNEL, pack(entry))
             await pipe.execute()
 
-    async def lobby_live(self) -> dict[int, dict[str, Any]]:
-        """The live figures last published by each table's owner, by table id."""
-        stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
-        return {int(key): unpack(value).msgs[0] for key, value in stored.items()}
+    async def lobby_live(self, table_ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
+        """The live figures last published by each table's owner (or by those of `table_ids`:
+        one HMGET), by table id."""
+        if table_ids is None:
+            stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
+            return {int(key): unpack(value).msgs[0] for key, value in stored.items()}
+        if not table_ids:
+            return {}
+        values: list[Any] = await self._redis.hmget(LOBBY_LIVE, [str(t) for t in table_ids])
+        return {
+            table_id: unpack(value).msgs[0]
+            for table_id, value in zip(table_ids, values, strict=True)
+            if value is not None
+        }

@@ -39,6 +39,8 @@ __all__ = [
     "Subscribe",
     "TopUp",
     "Unsubscribe",
+    "WaitListJoin",
+    "WaitListLeave",
     "parse_client_message",
 ]
 
@@ -168,6 +170,21 @@ class RealityCheckAck(_Command):
     table_id: TableId
 
 
+class WaitListJoin(_Command):
+    """Wait for a seat at a full table (joined first): the first seat that opens is offered
+    to the first player waiting (``seat_offered``), who takes it with ``sit``."""
+
+    type: Literal["wait_list_join"]
+    table_id: TableId
+
+
+class WaitListLeave(_Command):
+    """Leave the table's wait list; declines a seat offered."""
+
+    type: Literal["wait_list_leave"]
+    table_id: TableId
+
+
 class Subscribe(_Message):
     """Receive a channel's updates. ``lobby``: every open table (stakes, seats taken, average
     pot, hands per hour), answered with the whole lobby, then changes as they happen."""
@@ -199,6 +216,8 @@ ClientMessage = Annotated[
     | TopUp
     | Leave
     | RealityCheckAck
+    | WaitListJoin
+    | WaitListLeave
     | Subscribe
     | Unsubscribe
     | Ping,
@@ -216,6 +235,8 @@ _TYPES = frozenset(
         "top_up",
         "leave",
         "reality_check_ack",
+        "wait_list_join",
+        "wait_list_leave",
         "subscribe",
         "unsubscribe",
         "ping",
@@ -251,3 +272,4 @@ class ServerType(StrEnum):
     NOTICE = "notice"
     LOBBY = "lobby"
     REALITY_CHECK = "reality_check"
+    SEAT_OFFERED = "seat_offered"

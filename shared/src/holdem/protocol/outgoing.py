@@ -37,12 +37,13 @@ __all__ = [
     "RealityCheck",
     "Reconnect",
     "Result",
+    "SeatOffered",
     "SeatView",
     "Snapshot",
     "WinnerView",
 ]
 
-PROTOCOL_VERSION = "3.1.0"
+PROTOCOL_VERSION = "3.2.0"
 """``info.version`` of docs/asyncapi.yaml. Major: a change an existing client breaks on (a
 field's type or shape, a message refused that was accepted); minor: something added (a field,
 a message, an error code); patch: wording. The subprotocol names (``holdem.v1.*``) name the
@@ -129,6 +130,7 @@ class LobbyTable(TypedDict):
     status: NotRequired[str]
     avg_pot: NotRequired[int]
     hands_per_hour: NotRequired[int]
+    waiting: NotRequired[int]
 
 
 # --------------------------------------------------------------------- messages
@@ -315,6 +317,9 @@ class Result(TypedDict):
     after_hand: NotRequired[bool]
     channel: NotRequired[str]
     acknowledged: NotRequired[bool]
+    position: NotRequired[int]
+    waiting: NotRequired[int]
+    removed: NotRequired[bool]
 
 
 class ErrorMessage(TypedDict):
@@ -344,6 +349,16 @@ class RealityCheck(TypedDict):
     net: int
 
 
+class SeatOffered(TypedDict):
+    """To the first player on a table's wait list, when a seat opens: the seat is reserved
+    for them until ``expires_at`` (epoch seconds); they take it with ``sit``."""
+
+    type: Literal["seat_offered"]
+    table_id: int
+    seat: int
+    expires_at: float
+
+
 class Reconnect(TypedDict):
     type: Literal["reconnect"]
     reason: str
@@ -371,6 +386,7 @@ SERVER_MESSAGES: dict[str, type] = {
     "error": ErrorMessage,
     "notice": Notice,
     "reality_check": RealityCheck,
+    "seat_offered": SeatOffered,
     "reconnect": Reconnect,
     "lobby": Lobby,
     "pong": Pong,
@@ -413,6 +429,8 @@ RESULTS: dict[str, frozenset[str]] = {
     "leave": frozenset(["seat", "left", "after_hand"]),
     "unsubscribe": frozenset(["channel"]),
     "reality_check_ack": frozenset(["seat", "acknowledged"]),
+    "wait_list_join": frozenset(["position", "waiting"]),
+    "wait_list_leave": frozenset(["removed"]),
 }
 """The details a ``result`` carries, by the command it answers (``leave``: ``seat`` unless
 a spectator left, ``after_hand`` when the player's hand is still running)."""

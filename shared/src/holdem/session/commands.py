@@ -32,6 +32,8 @@ __all__ = [
     "SitOut",
     "TopUp",
     "Unknown",
+    "WaitListJoin",
+    "WaitListLeave",
     "command_from_stream",
 ]
 
@@ -137,6 +139,20 @@ class RealityCheckAck(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WaitListJoin(Command):
+    """Wait for a seat at this full table (`holdem.session.wait_list`)."""
+
+    kind: ClassVar[str] = "wait_list_join"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitListLeave(Command):
+    """Leave the table's wait list (declines a seat offered)."""
+
+    kind: ClassVar[str] = "wait_list_leave"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unknown(Command):
     """An entry this version does not know (answered ``unknown_type``, never dropped)."""
 
@@ -157,9 +173,23 @@ _KINDS: dict[str, type[Command]] = {
         SitIn,
         Leave,
         RealityCheckAck,
+        WaitListJoin,
+        WaitListLeave,
     )
 }
-ANSWERED = frozenset(["act", "sit", "top_up", "sit_out", "sit_in", "leave", "reality_check_ack"])
+ANSWERED = frozenset(
+    [
+        "act",
+        "sit",
+        "top_up",
+        "sit_out",
+        "sit_in",
+        "leave",
+        "reality_check_ack",
+        "wait_list_join",
+        "wait_list_leave",
+    ]
+)
 """The players' commands, each answered with a ``result`` or an ``error``."""
 
 
