@@ -38,7 +38,19 @@ from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_f
 
 __all__ = ["COMMANDS", "ClientError", "ClosedError", "TableClient"]
 
-COMMANDS = frozenset(["sit", "act", "sit_out", "sit_in", "top_up", "leave", "reality_check_ack"])
+COMMANDS = frozenset(
+    [
+        "sit",
+        "act",
+        "sit_out",
+        "sit_in",
+        "top_up",
+        "leave",
+        "reality_check_ack",
+        "wait_list_join",
+        "wait_list_leave",
+    ]
+)
 """Message types that change a table: kept until answered, resent after a reconnect."""
 
 
@@ -310,6 +322,15 @@ class TableClient:
     async def reality_check_ack(self, table_id: int) -> dict[str, Any]:
         """Acknowledge a ``reality_check``: dealt in again from the next hand."""
         return await self.request({"type": "reality_check_ack", "table_id": table_id})
+
+    async def wait_list_join(self, table_id: int) -> dict[str, Any]:
+        """Wait for a seat at a full table (joined first): ``seat_offered`` arrives when one
+        is reserved for this player; `sit` takes it. Returns ``position`` and ``waiting``."""
+        return await self.request({"type": "wait_list_join", "table_id": table_id})
+
+    async def wait_list_leave(self, table_id: int) -> dict[str, Any]:
+        """Leave the table's wait list (declines a seat offered)."""
+        return await self.request({"type": "wait_list_leave", "table_id": table_id})
 
     async def subscribe_lobby(self) -> dict[str, Any]:
         """Subscribe to the lobby; returns every open table (``lobby`` with ``full: true``).

@@ -221,13 +221,8 @@ async def get_table(db: AsyncSession, table_id: int) -> TableDetail:
 
 async def with_waiting(relay: Relay, summaries: list[TableSummary]) -> list[TableSummary]:
     """The tables with their wait-list lengths, as their servers last published them (one
-    Redis round trip). Best effort: when Redis does not answer, the lengths show 0 rather than
-    the lobby failing."""
-    try:
-        live = await relay.lobby_live([s.table.id for s in summaries])
-    except Exception:
-        log.warning("wait-list lengths unavailable", exc_info=True)
-        return summaries
+    HMGET; 0 for a table no server runs)."""
+    live = await relay.lobby_live([s.table.id for s in summaries])
     return [replace(s, waiting=int(live.get(s.table.id, {}).get("waiting", 0))) for s in summaries]
 
 
