@@ -69,6 +69,7 @@ async def test_the_first_waiting_player_is_offered_the_seat_that_opens_and_takes
     await refused(c, "table_not_found", {**join, "table_id": table_id + 1000})
     await b.sit(table_id, 1, BUY_IN)
     await refused(a, "player_already_seated", join)
+    await a.subscribe_lobby()
 
     assert await c.wait_list_join(table_id) == {
         "type": "result",
@@ -81,6 +82,15 @@ async def test_the_first_waiting_player_is_offered_the_seat_that_opens_and_takes
     assert (await d.wait_list_join(table_id))["position"] == 2
     assert (await c.wait_list_join(table_id))["position"] == 1  # once per player
     await waiting_in_lobby(container, table_id, 2)
+    # The lobby channel carries the length too.
+    await seen(
+        a,
+        lambda m: (
+            m.get("type") == "lobby"
+            and any(t["table_id"] == table_id and t.get("waiting") == 2 for t in m["tables"])
+        ),
+        10,
+    )
 
     before = len(d.received)
     await b.leave(table_id)  # after the running hand, if any
