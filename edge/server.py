@@ -55,6 +55,7 @@ from holdem.protocol.messages import (
     ServerType,
     Subscribe,
     Unsubscribe,
+    WaitListJoin,
     parse_client_message,
 )
 from holdem.protocol.pubsub import (
@@ -397,6 +398,10 @@ class EdgeServer:
             if not await self._table_is_open(table_id):
                 raise perr.TableNotFound(f"no open table {table_id}")
             raise perr.NotJoined(f"join table {table_id} first")
+        if isinstance(message, WaitListJoin):
+            # Remembered before the table answers: a seat the player takes anywhere then
+            # removes them from this list too (`Relay.drop_waiting`).
+            await self.relay.note_waiting(conn.user_id, table_id)
         command = message.model_dump(mode="json", exclude={"type", "id", "table_id"})
         command.update(
             kind=message.type, user=conn.user_id, conn=conn.id, rid=message.id, at=time.time()

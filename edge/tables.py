@@ -43,7 +43,14 @@ from holdem.services.lobby import TableSummary, announce, live_figures
 from holdem.services.table_runtime import TableMoney
 from holdem.session import TableSession, TableTimes
 from holdem.session.commands import Act, command_from_stream
-from holdem.session.effects import Checkpoint, Effect, HandFinished, Publish, TableClosed
+from holdem.session.effects import (
+    Checkpoint,
+    Effect,
+    HandFinished,
+    Publish,
+    SeatTaken,
+    TableClosed,
+)
 from holdem.session.table_session import COMMAND_MAX_AGE_S
 
 __all__ = ["COMMAND_MAX_AGE_S", "TableActor", "TableHost"]
@@ -479,6 +486,9 @@ class TableActor:
                     log.info("hand ended", extra={**extra, "rake": effect.rake, "net": nets})
                 elif isinstance(effect, TableClosed):
                     self._closed = True
+                elif isinstance(effect, SeatTaken):
+                    # Rare (a sit): one Redis round trip; a repeat after a takeover is harmless.
+                    await self.host.relay.drop_waiting(effect.user, self.table_id)
                 else:
                     try:
                         outcome = await self.steps.take(effect)

@@ -168,3 +168,39 @@ async def test_a_waiting_player_who_disconnects_leaves_the_list_after_the_grace(
     await waiting_in_lobby(container, table_id, 1)
     await c.close()
     await waiting_in_lobby(container, table_id, 0)
+
+
+async def test_waiting_at_every_full_table_of_some_stakes_ends_at_the_first_seat_taken(
+    start_edge, make_players, fund, make_table, clients, container, edge_settings
+):
+    """'The first seat available at these stakes' from the lobby: the player waits at every
+    full table with these blinds; the seat taken at one removes them from the others."""
+    server = await start_edge(edge_settings)
+    players = await make_players(5)
+    await fund([p.user_id for p in players], 1_000_000)
+    first, second = await make_table(seats=2), await make_table(seats=2)
+    await make_table(seats=2, small_blind=5_000, big_blind=10_000)  # other stakes
+    a, b, x, y, c = (clients(url_of(server), p.token, record=True) for p in players)
+    for client, table_id, seat in ((a, first, 0), (b, first, 1), (x, second, 0), (y, second, 1)):
+        await client.connect()
+        await client.join(table_id)
+        await client.sit(table_id, seat, BUY_IN)
+    await c.connect()
+    # (The lobby lists a table as full once its server published the second seat taken.)
+    for table_id in (first, second):
+        await wait_until(lambda t=table_id: _seated(container, t, 2), 10)
+    lobby = await c.subscribe_lobby()
+    answers = await c.wait_list_join_stakes(lobby["tables"], 1_000, 2_000)
+    assert {t: r["position"] for t, r in answers.items()} == {first: 1, second: 1}
+    await waiting_in_lobby(container, second, 1)
+
+    await b.leave(first)
+    offer = await seen(c, offered(c, first), 15)
+    await c.sit(first, offer["seat"], BUY_IN)
+    await waiting_in_lobby(container, first, 0)
+    await waiting_in_lobby(container, second, 0)  # off the other list too
+
+
+async def _seated(container, table_id: int, count: int) -> bool:
+    live = await Relay(container.redis).lobby_live([table_id])
+    return live.get(table_id, {}).get("seated") == count

@@ -55,6 +55,7 @@ from holdem.session.effects import (
     HandFinished,
     MoneyStep,
     Publish,
+    SeatTaken,
     Settle,
     TableClosed,
     TopUpChips,
@@ -158,6 +159,8 @@ class Harness:
         self.published: list[Publish] = []
         self.finished: list[int] = []
         self.closed = False
+        self.seated_here: list[int] = []
+        """The users whose sit here succeeded (`SeatTaken`), in order."""
         self.offers: dict[int, tuple[int, float]] = {}
         """The seats offered after the last step: seat → (user, until)."""
         self.carry_out(self.session.open(self.now, resumed=False, closing=False))
@@ -216,6 +219,8 @@ class Harness:
                     self.finished.append(effect.settlement["hand_no"])
                 elif isinstance(effect, TableClosed):
                     self.closed = True
+                elif isinstance(effect, SeatTaken):
+                    self.seated_here.append(effect.user)
                 elif not isinstance(effect, Checkpoint):
                     assert number == len(effects) - 1, "a money step is the last effect"
                     more = self.session.apply(

@@ -13,8 +13,17 @@ import doctest
 import msgpack
 
 from holdem.session import wait_list as wait_list_module
-from holdem.session.commands import Disconnected, Join, Leave, Sit, WaitListJoin, WaitListLeave
+from holdem.session.commands import (
+    Disconnected,
+    Join,
+    Leave,
+    Sit,
+    WaitListDrop,
+    WaitListJoin,
+    WaitListLeave,
+)
 from holdem.session.effects import Publish
+from holdem.session.table_session import COMMAND_MAX_AGE_S
 from holdem.session.wait_list import Offer, WaitList
 from tests.unit.session.test_table_session import LOW, TIMES, USERS, Harness
 
@@ -229,3 +238,15 @@ def test_a_spectator_who_leaves_the_table_leaves_its_list():
     harness.apply(harness.command(WaitListJoin, USERS[4]))
     harness.apply(harness.command(Leave, USERS[4]))
     assert len(harness.session.wait_list) == 0
+
+
+def test_a_player_seated_elsewhere_is_dropped_however_late_and_a_sit_here_says_so():
+    harness = full_table()
+    harness.apply(harness.command(WaitListJoin, USERS[4]))
+    harness.apply(harness.command(WaitListJoin, 21))
+    late = harness.now - 10 * COMMAND_MAX_AGE_S  # (a table nobody ran for a while)
+    assert harness.apply(harness.command(WaitListDrop, 21, at=late)) == []
+    assert harness.session.wait_list.position(21) is None
+    leave_now(harness, USERS[3])
+    harness.apply(harness.command(Sit, USERS[4], seat=3, buy_in=LOW))
+    assert harness.seated_here[-1] == USERS[4]

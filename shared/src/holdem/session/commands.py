@@ -32,6 +32,7 @@ __all__ = [
     "SitOut",
     "TopUp",
     "Unknown",
+    "WaitListDrop",
     "WaitListJoin",
     "WaitListLeave",
     "command_from_stream",
@@ -153,6 +154,13 @@ class WaitListLeave(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WaitListDrop(Command):
+    """The player sat down at another table: off this table's wait list. Never stale."""
+
+    kind: ClassVar[str] = "wait_list_drop"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unknown(Command):
     """An entry this version does not know (answered ``unknown_type``, never dropped)."""
 
@@ -175,6 +183,7 @@ _KINDS: dict[str, type[Command]] = {
         RealityCheckAck,
         WaitListJoin,
         WaitListLeave,
+        WaitListDrop,
     )
 }
 ANSWERED = frozenset(

@@ -65,6 +65,7 @@ from holdem.session.commands import (
     SitOut,
     TopUp,
     Unknown,
+    WaitListDrop,
     WaitListJoin,
     WaitListLeave,
 )
@@ -77,6 +78,7 @@ from holdem.session.effects import (
     HandFinished,
     MoneyStep,
     Publish,
+    SeatTaken,
     Settle,
     TableClosed,
     TopUpChips,
@@ -496,15 +498,19 @@ class TableSession:
     def _command(self, command: Command) -> None:
         if command.entry_id:  # (an act taken from the owner's own socket is in no stream)
             self.cursor = command.entry_id
-        if not isinstance(command, Exclude) and self.now - command.at > COMMAND_MAX_AGE_S:
-            # Answered, not dropped: the player decides again. (An exclusion is never stale:
-            # it reaches a table nobody ran for a while.)
+        never_stale = isinstance(command, Exclude | WaitListDrop)
+        if not never_stale and self.now - command.at > COMMAND_MAX_AGE_S:
+            # Answered, not dropped: the player decides again. (An exclusion, or a player
+            # seated elsewhere leaving this table's wait list, is never stale: it reaches a
+            # table nobody ran for a while.)
             if command.kind in ANSWERED:
                 waited = f"the command waited over {COMMAND_MAX_AGE_S:.0f} s for the table"
                 self._reply_error(command, "stale_action", waited)
             return
         if isinstance(command, Exclude):
             self._run(self._exclude(command.user), self._unanswered(command.kind))
+        elif isinstance(command, WaitListDrop):
+            self.wait_list.remove(command.user)
         elif isinstance(command, Join | Disconnected | Close):
             try:
                 self._unanswered_command(command)
@@ -705,6 +711,7 @@ class TableSession:
             raise
         assert rules is not None
         self.wait_list.remove(user)  # seated: off the list (an offer taken, or void)
+        self._out.append(SeatTaken(user))  # and off the other tables' lists
         self.seqs.setdefault(user, 0)
         self._start_session(user, rules)
         self._connected(user, command.conn)
