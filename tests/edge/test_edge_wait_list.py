@@ -2,7 +2,9 @@
 clients. A full heads-up table; spectators join its wait list; a seat opens; the first one
 waiting hears ``seat_offered`` (nobody else does), the seat is reserved for them, and they
 take it; an offer not taken passes to the next one, also when the table changed owners in
-between; the lobby shows the list's length."""
+between; a waiting player who disconnects leaves the list after the grace; a player waiting
+at every full table of some stakes leaves every list when they sit at one; the lobby shows
+the list's length."""
 
 from __future__ import annotations
 
