@@ -335,7 +335,7 @@ class TableClient:
     async def wait_list_join_stakes(
         self, tables: list[dict[str, Any]], small_blind: int, big_blind: int
     ) -> dict[int, dict[str, Any]]:
-        """"The first seat available at these stakes": join (as a spectator) and wait at
+        """ "The first seat available at these stakes": join (as a spectator) and wait at
         every full open table of the lobby `tables` (a ``lobby`` message's) with these blinds.
         The first ``seat_offered`` the player takes with `sit` takes them off the other
         lists (the server does that). Returns each table's answer: its ``result``, or the
