@@ -59,6 +59,7 @@ from holdem.protocol.messages import (
     Subscribe,
     Unmute,
     Unsubscribe,
+    WaitListJoin,
     parse_client_message,
 )
 from holdem.protocol.pubsub import (
@@ -410,6 +411,10 @@ class EdgeServer:
             raise perr.NotJoined(f"join table {table_id} first")
         if isinstance(message, Chat):
             await self._check_not_silenced(conn.user_id)
+        if isinstance(message, WaitListJoin):
+            # Remembered before the table answers: a seat the player takes anywhere then
+            # removes them from this list too (`Relay.drop_waiting`).
+            await self.relay.note_waiting(conn.user_id, table_id)
         command = message.model_dump(mode="json", exclude={"type", "id", "table_id"})
         command.update(
             kind=message.type, user=conn.user_id, conn=conn.id, rid=message.id, at=time.time()

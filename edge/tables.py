@@ -44,7 +44,14 @@ from holdem.services.table_runtime import TableMoney
 from holdem.session import TableSession, TableTimes
 from holdem.session.chat import ChatRules
 from holdem.session.commands import Act, command_from_stream
-from holdem.session.effects import Checkpoint, Effect, HandFinished, Publish, TableClosed
+from holdem.session.effects import (
+    Checkpoint,
+    Effect,
+    HandFinished,
+    Publish,
+    SeatTaken,
+    TableClosed,
+)
 from holdem.session.table_session import COMMAND_MAX_AGE_S
 
 __all__ = ["COMMAND_MAX_AGE_S", "TableActor", "TableHost"]
@@ -488,6 +495,9 @@ class TableActor:
                     log.info("hand ended", extra={**extra, "rake": effect.rake, "net": nets})
                 elif isinstance(effect, TableClosed):
                     self._closed = True
+                elif isinstance(effect, SeatTaken):
+                    # Rare (a sit): one Redis round trip; a repeat after a takeover is harmless.
+                    await self.host.relay.drop_waiting(effect.user, self.table_id)
                 else:
                     try:
                         outcome = await self.steps.take(effect)
@@ -509,6 +519,9 @@ class TableActor:
         outgoing, self.outgoing = self.outgoing, []
         now = time.time()
         figures = self.live.update(
-            live_figures(self.table_id, session.seated, session.recent, now), now
+            live_figures(
+                self.table_id, session.seated, session.recent, now, waiting=len(session.wait_list)
+            ),
+            now,
         )
         await self.host.store(self.lease, session, outgoing, figures)

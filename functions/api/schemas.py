@@ -234,6 +234,7 @@ class TableOut(BaseModel):
     max_seats: int
     seated: int
     free_seats: int
+    waiting: int = Field(description="Players on the table's wait list")
     min_buy_in: int
     max_buy_in: int
     rake_rate_bps: int

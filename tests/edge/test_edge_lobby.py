@@ -51,6 +51,7 @@ async def test_a_subscriber_gets_every_open_table_then_the_live_figures_of_a_bus
     assert (lobby[other_id]["big_blind"], lobby[other_id]["max_seats"]) == (10_000, 9)
     assert (lobby[table_id]["seated"], lobby[table_id]["avg_pot"]) == (0, 0)
     assert lobby[table_id]["hands_per_hour"] == 0
+    assert lobby[table_id]["waiting"] == 0
 
     # The table is run by the other server: its figures reach this one through Redis.
     await play_heads_up(url_of(playing), table_id, make_players, fund, clients, hands=6)
@@ -103,6 +104,7 @@ async def test_a_busy_table_publishes_its_figures_at_most_once_per_interval(
         "seated": 0,
         "avg_pot": 0,
         "hands_per_hour": 0,
+        "waiting": 0,
     }
 
 

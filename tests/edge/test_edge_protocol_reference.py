@@ -36,6 +36,7 @@ async def test_a_played_game_sends_every_documented_field_results_first_and_stri
     slow = fast_settings(edge_settings, game={"action_clock_s": 30.0, "between_hands_s": 0.05})
     server = await start_edge(slow)
     players = await make_players(2)
+    [watcher] = await make_players(1)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=2)
     coverage = Coverage()
@@ -134,6 +135,13 @@ async def test_a_played_game_sends_every_documented_field_results_first_and_stri
     await b.sit_out(table_id)
     await b.sit_in(table_id)
     assert (await b.reality_check_ack(table_id))["acknowledged"] is False  # none was due
+    # A spectator waits for a seat at the full table, then gives up (docs/protocol.md,
+    # "Wait lists"; seat_offered is checked in test_edge_wait_list.py).
+    c = clients(url_of(server), watcher.token, on_message=observe)
+    await c.connect()
+    await c.join(table_id, as_="spectator")
+    assert (await c.wait_list_join(table_id))["position"] == 1
+    assert (await c.wait_list_leave(table_id))["removed"] is True
     left = await b.leave(table_id)
     assert left["left"] is False
     assert left["after_hand"] is True

@@ -44,6 +44,7 @@ def _out(summary: lobby.TableSummary) -> TableOut:
         max_seats=t.max_seats,
         seated=summary.seated,
         free_seats=summary.free_seats,
+        waiting=summary.waiting,
         min_buy_in=t.min_buy_in,
         max_buy_in=t.max_buy_in,
         rake_rate_bps=t.rake_rate_bps,
@@ -82,7 +83,8 @@ async def list_tables(
     async def read() -> bytes:
         async with read_session(container) as db:
             page = await lobby.list_tables(db, where, cursor, limit)
-        answer = TablePage(items=[_out(s) for s in page.items], next_cursor=page.next_cursor)
+        items = await lobby.with_waiting(Relay(container.redis), page.items)
+        answer = TablePage(items=[_out(s) for s in items], next_cursor=page.next_cursor)
         return answer.model_dump_json().encode()
 
     # The page is kept as the answer FastAPI would send (the model's JSON), built once per
@@ -94,11 +96,12 @@ async def list_tables(
 @router.get(
     "/lobby/tables/{table_id}", dependencies=[Depends(general_limit)], responses=errors(404)
 )
-async def get_table(table_id: TableId, db: ReadDbDep) -> TableDetailOut:
-    """One table and who sits where (never any card)."""
+async def get_table(table_id: TableId, db: ReadDbDep, container: ContainerDep) -> TableDetailOut:
+    """One table, who sits where (never any card) and how many wait for a seat."""
     detail = await lobby.get_table(db, table_id)
+    [summary] = await lobby.with_waiting(Relay(container.redis), [detail.summary])
     return TableDetailOut(
-        table=_out(detail.summary),
+        table=_out(summary),
         seats=[SeatOut(**vars(seat)) for seat in detail.seats],
     )
 

@@ -87,6 +87,11 @@ class GameSettings(BaseModel):
     with a fresh deadline, never taken from the time bank (SPEC §11: a server fault never
     costs a player a decision)."""
     between_hands_s: float = 2.0
+    wait_list_offer_s: float = 30.0
+    """How long a seat that opened at a full table is reserved for the first player on its
+    wait list (``seat_offered``) before it is offered to the next (SPEC §10)."""
+    wait_list_max: int = Field(50, ge=1, le=1000)
+    """The most players on one table's wait list (``wait_list_full`` beyond)."""
 
 
 class MoneySettings(BaseModel):

@@ -27,6 +27,7 @@ __all__ = [
     "Decision",
     "IdempotentStatements",
     "Limit",
+    "LiveFigures",
     "LobbyAnnouncer",
     "ObjectStore",
     "Precondition",
@@ -58,6 +59,14 @@ class ChatSilences(Protocol):
 
     async def unsilence(self, user: int) -> None:
         """Lift the user's mute now."""
+
+
+class LiveFigures(Protocol):
+    """The tables' live lobby figures, as their servers last stored them
+    (`holdem.adapters.relay.Relay`)."""
+
+    async def lobby_live(self, table_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Each table's figures (a table no server runs has none)."""
 
 
 class LobbyAnnouncer(Protocol):

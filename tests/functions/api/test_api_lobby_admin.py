@@ -82,13 +82,21 @@ async def test_lobby_filters_by_stakes_status_and_free_seats(client, users, cont
             ]
         )
         await db.commit()
+    # The wait-list length the table's server published with its live figures.
+    live, _announce = pack_live({"table_id": small.id, "seated": 2, "waiting": 3})
+    await container.redis.hset(*live)
     names = lambda r: [t["name"] for t in r.json()["items"]]  # noqa: E731
+    waiting = {
+        t["name"]: t["waiting"] for t in (await client.get("/api/v1/lobby/tables")).json()["items"]
+    }
+    assert waiting == {"mid": 0, "small": 3}
     assert names(await client.get("/api/v1/lobby/tables")) == ["mid", "small"]
     assert names(await client.get("/api/v1/lobby/tables", params={"big_blind": 2_000})) == ["small"]
     assert names(await client.get("/api/v1/lobby/tables", params={"min_free_seats": 1})) == ["mid"]
     assert names(await client.get("/api/v1/lobby/tables", params={"status": "closed"})) == ["gone"]
     detail = (await client.get(f"/api/v1/lobby/tables/{small.id}")).json()
     assert detail["table"]["free_seats"] == 0
+    assert detail["table"]["waiting"] == 3
     assert [(s["seat_no"], s["nickname"]) for s in detail["seats"]] == [
         (0, a.nickname),
         (1, b.nickname),

@@ -136,7 +136,8 @@ async def test_concurrent_saves_share_round_trips_and_each_gets_its_own_answer(r
 async def test_a_save_cancelled_while_waiting_for_its_turn_is_not_sent(redis):
     store, leases = CheckpointStore(redis), LeaseStore(redis, "w1", 60_000)
     first, second = await leases.acquire(61), await leases.acquire(62)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     sending = asyncio.ensure_future(store.save(first, {"n": 1}, []))
     await asyncio.sleep(0)  # the first save is on its way: the second one waits for its turn
     waiting = asyncio.ensure_future(store.save(second, {"n": 2}, []))

@@ -19,6 +19,7 @@ def test_a_table_that_played_no_hand_shows_zeros():
         "seated": 0,
         "avg_pot": 0,
         "hands_per_hour": 0,
+        "waiting": 0,
     }
 
 

@@ -2,10 +2,12 @@
 
 The property test plays random sequences of sits, acts (legal and not), leaves, disconnects
 and reconnects, sit-outs and sit-ins, top-ups, exclusions, resends, takeovers (the session
-rebuilt from its msgpack checkpoint), ledger failures and time passing, and checks after
-every step: chips are conserved, a player has one seat, clocks never go back, every command
-is answered exactly once (a resend gets the original answer and moves nothing), and no hole
-card reaches anybody but its owner before it is shown.
+rebuilt from its msgpack checkpoint), ledger failures, wait-list joins and leaves, and time
+passing, and checks after every step: chips are conserved, a player has one seat, clocks
+never go back, every command is answered exactly once (a resend gets the original answer
+and moves nothing), no hole card reaches anybody but its owner before it is shown, nobody is
+both seated and waiting, and a seat offered to a waiting player goes to nobody else before
+the offer runs out.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from holdem.session.commands import (
     SitIn,
     SitOut,
     TopUp,
+    WaitListJoin,
+    WaitListLeave,
     command_from_stream,
 )
 from holdem.session.effects import (
@@ -51,6 +55,7 @@ from holdem.session.effects import (
     HandFinished,
     MoneyStep,
     Publish,
+    SeatTaken,
     Settle,
     TableClosed,
     TopUpChips,
@@ -65,6 +70,8 @@ TIMES = TableTimes(
     timeouts_before_sit_out=3,
     takeover_min_clock_s=10.0,
     between_hands_s=1.0,
+    wait_list_offer_s=6.0,
+    wait_list_max=3,
 )
 CONFIG = TableConfig(
     seats=4,
@@ -152,6 +159,10 @@ class Harness:
         self.published: list[Publish] = []
         self.finished: list[int] = []
         self.closed = False
+        self.seated_here: list[int] = []
+        """The users whose sit here succeeded (`SeatTaken`), in order."""
+        self.offers: dict[int, tuple[int, float]] = {}
+        """The seats offered after the last step: seat → (user, until)."""
         self.carry_out(self.session.open(self.now, resumed=False, closing=False))
 
     # ------------------------------------------------------------------ driving
@@ -208,6 +219,8 @@ class Harness:
                     self.finished.append(effect.settlement["hand_no"])
                 elif isinstance(effect, TableClosed):
                     self.closed = True
+                elif isinstance(effect, SeatTaken):
+                    self.seated_here.append(effect.user)
                 elif not isinstance(effect, Checkpoint):
                     assert number == len(effects) - 1, "a money step is the last effect"
                     more = self.session.apply(
@@ -285,6 +298,19 @@ class Harness:
             self.turn_key, self.turn_deadline = key, turn.deadline
         for seat, grace in session.graces.items():
             assert 0.0 <= grace <= TIMES.reconnect_grace_s, seat
+        # The wait list: nobody seated waits; one entry per user; an offered seat goes to
+        # nobody else before its offer runs out.
+        waiting = [e.user for e in session.wait_list.entries]
+        assert len(waiting) == len(set(waiting))
+        assert not set(waiting) & set(players)
+        assert len(waiting) <= TIMES.wait_list_max
+        for seat, (offered_to, until) in self.offers.items():
+            taker = table.players[seat]
+            if taker is not None and self.now < until:
+                assert int(taker) == offered_to, f"seat {seat} offered to {offered_to}"
+        self.offers = {o.seat: (o.user, o.expires_at) for o in session.wait_list.offers()}
+        for seat in self.offers:
+            assert table.players[seat] is None
 
     def takeover(self) -> None:
         """A new owner: the session rebuilt from its checkpoint, as Redis stores it."""
@@ -332,7 +358,7 @@ step = st.one_of(
         st.just("sit"), user, st.integers(0, 4), st.integers(LOW - 1, HIGH + 1), st.booleans()
     ),
     st.tuples(st.just("sit"), user, st.integers(0, 3), st.just(LOW), st.booleans()),
-    st.tuples(st.just("leave"), user),
+    *[st.tuples(st.just("leave"), user)] * 2,
     st.tuples(st.just("disconnect"), user),
     st.tuples(st.just("join"), user),
     st.tuples(st.just("sit_out"), user),
@@ -344,6 +370,10 @@ step = st.one_of(
     st.tuples(st.just("stale"), user),
     st.tuples(st.just("ledger"), st.sampled_from(["up", "up", "down", "refusing"])),
     st.tuples(st.just("takeover")),
+    st.tuples(st.just("wait_list_join"), user),
+    st.tuples(st.just("wait_list_join"), user),
+    st.tuples(st.just("wait_list_leave"), user),
+    *[st.tuples(st.just("fill"), st.permutations(USERS))] * 2,
     st.tuples(st.just("rare"), st.sampled_from(["exclude", "close"]), user, st.integers(0, 9)),
 )
 
@@ -385,6 +415,20 @@ def play(harness: Harness, op: tuple[Any, ...]) -> None:
         harness.ledger.refusing = op[1] == "refusing"
     elif name == "takeover":
         harness.takeover()
+    elif name == "wait_list_join":
+        harness.apply(harness.command(WaitListJoin, op[1]))
+    elif name == "wait_list_leave":
+        harness.apply(harness.command(WaitListLeave, op[1]))
+    elif name == "fill":
+        # Players sit down in every free seat (one seat offered to another is refused) and
+        # the others join the wait list, so that seats that open are offered.
+        table = harness.session.table
+        free = [s for s, p in enumerate(table.players) if p is None]
+        standing = [u for u in op[1] if table.seat_of(str(u)) is None]
+        for seat, who in zip(free, standing, strict=False):
+            harness.apply(harness.command(Sit, who, seat=seat, buy_in=LOW))
+        for who in standing[len(free) :]:
+            harness.apply(harness.command(WaitListJoin, who))
     elif name == "rare" and op[3] == 0 and not session.closing:
         harness.apply(harness.command(Close))
 
@@ -466,6 +510,8 @@ def test_random_play_keeps_every_invariant(seed: int, ops: list[tuple[Any, ...]]
     assert harness.closed or not harness.session.outbox
     event(f"hands finished: {_bucket(len(harness.finished))}")
     event(f"commands answered with a result: {_bucket(sum(map(len, harness.answered.values())))}")
+    offered = sum(1 for p in harness.published if p.message["type"] == "seat_offered")
+    event(f"seats offered from a wait list: {_bucket(offered)}")
 
 
 # ---------------------------------------------------------------------- examples

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,11 +52,17 @@ LOBBY_LIVE = "ws:lobby:live"
 _INBOX_MAXLEN = 10_000
 _WAKE_MAXLEN = 16
 _WAKE_TTL_S = 3600
+_WAITING_TTL_S = 24 * 3600
 
 
 def excluded_key(user_id: int) -> str:
     """The mark of a player's break or self-exclusion (its end, epoch seconds)."""
     return f"ws:excluded:{user_id}"
+
+
+def waiting_key(user_id: int) -> str:
+    """The tables whose wait list a player asked to join (see `Relay.note_waiting`)."""
+    return f"ws:user:{user_id}:waiting"
 
 
 def inbox_key(table_id: int) -> str:
@@ -160,6 +167,31 @@ class Relay:
             pipe.expireat(excluded_key(user_id), int(until.timestamp()) + 1)
             await pipe.execute()
 
+    async def note_waiting(self, user_id: int, table_id: int) -> None:
+        """The player asks to join this table's wait list: remember it, so that a seat they
+        take at any table takes them off the others' lists (`drop_waiting`)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(waiting_key(user_id), table_id)
+            pipe.expire(waiting_key(user_id), _WAITING_TTL_S)
+            await pipe.execute()
+
+    async def drop_waiting(self, user_id: int, seated_at: int) -> list[int]:
+        """The player sat down at `seated_at`: a ``wait_list_drop`` command in the inbox of
+        every other table whose wait list they asked to join (a table where they no longer
+        wait ignores it). Returns those tables."""
+        members: set[Any] = await self._redis.smembers(waiting_key(user_id))
+        if not members:
+            return []
+        others = sorted(int(m) for m in members if int(m) != seated_at)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for table_id in others:
+                command = {"kind": "wait_list_drop", "user": user_id, "at": time.time()}
+                _append_command(pipe, table_id, command)
+            # Only what was read: a list joined meanwhile stays remembered.
+            pipe.srem(waiting_key(user_id), *members)
+            await pipe.execute()
+        return others
+
     async def excluded_until(self, user_id: int) -> float | None:
         """The end (epoch seconds) of the player's exclusion as marked in Redis, if any."""
         mark = await self._redis.get(excluded_key(user_id))
@@ -188,7 +220,17 @@ class Relay:
             pipe.publish(LOBBY_CHANNEL, pack(entry))
             await pipe.execute()
 
-    async def lobby_live(self) -> dict[int, dict[str, Any]]:
-        """The live figures last published by each table's owner, by table id."""
-        stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
-        return {int(key): unpack(value).msgs[0] for key, value in stored.items()}
+    async def lobby_live(self, table_ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
+        """The live figures last published by each table's owner (or by those of `table_ids`:
+        one HMGET), by table id."""
+        if table_ids is None:
+            stored: dict[Any, Any] = await self._redis.hgetall(LOBBY_LIVE)
+            return {int(key): unpack(value).msgs[0] for key, value in stored.items()}
+        if not table_ids:
+            return {}
+        values: list[Any] = await self._redis.hmget(LOBBY_LIVE, [str(t) for t in table_ids])
+        return {
+            table_id: unpack(value).msgs[0]
+            for table_id, value in zip(table_ids, values, strict=True)
+            if value is not None
+        }

@@ -38,7 +38,19 @@ from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_f
 
 __all__ = ["COMMANDS", "ClientError", "ClosedError", "TableClient"]
 
-COMMANDS = frozenset(["sit", "act", "sit_out", "sit_in", "top_up", "leave", "reality_check_ack"])
+COMMANDS = frozenset(
+    [
+        "sit",
+        "act",
+        "sit_out",
+        "sit_in",
+        "top_up",
+        "leave",
+        "reality_check_ack",
+        "wait_list_join",
+        "wait_list_leave",
+    ]
+)
 """Message types that change a table: kept until answered, resent after a reconnect."""
 
 
@@ -324,6 +336,37 @@ class TableClient:
         """Receive a muted user's chat lines again; returns the mute list."""
         answer = await self.request({"type": "unmute", "user_id": user_id})
         return [int(u) for u in answer["muted"]]
+
+    async def wait_list_join(self, table_id: int) -> dict[str, Any]:
+        """Wait for a seat at a full table (joined first): ``seat_offered`` arrives when one
+        is reserved for this player; `sit` takes it. Returns ``position`` and ``waiting``."""
+        return await self.request({"type": "wait_list_join", "table_id": table_id})
+
+    async def wait_list_leave(self, table_id: int) -> dict[str, Any]:
+        """Leave the table's wait list (declines a seat offered)."""
+        return await self.request({"type": "wait_list_leave", "table_id": table_id})
+
+    async def wait_list_join_stakes(
+        self, tables: list[dict[str, Any]], small_blind: int, big_blind: int
+    ) -> dict[int, dict[str, Any]]:
+        """ "The first seat available at these stakes": join (as a spectator) and wait at
+        every full open table of the lobby `tables` (a ``lobby`` message's) with these blinds.
+        The first ``seat_offered`` the player takes with `sit` takes them off the other
+        lists (the server does that). Returns each table's answer: its ``result``, or the
+        ``error`` (e.g. ``seat_available`` when a seat came free meanwhile: sit there)."""
+        answers: dict[int, dict[str, Any]] = {}
+        for entry in tables:
+            full = entry.get("seated", 0) >= entry.get("max_seats", 0)
+            stakes = (entry.get("small_blind"), entry.get("big_blind"))
+            if entry.get("status") != "open" or not full or stakes != (small_blind, big_blind):
+                continue
+            table_id = int(entry["table_id"])
+            try:
+                await self.join(table_id, as_="spectator")
+                answers[table_id] = await self.wait_list_join(table_id)
+            except ClientError as exc:
+                answers[table_id] = exc.message
+        return answers
 
     async def subscribe_lobby(self) -> dict[str, Any]:
         """Subscribe to the lobby; returns every open table (``lobby`` with ``full: true``).

@@ -19,6 +19,9 @@ the close reason::
     ├── StaleAction               stale_action          wrong hand number / old sequence number
     ├── NotBetweenHands           not_between_hands     top_up while the player's hand runs
     ├── RealityCheckPending       reality_check_pending sit_in before a reality_check_ack
+    ├── SeatAvailable             seat_available        wait_list_join at a table with a free seat
+    ├── SeatReserved              seat_reserved         sit on a seat offered to a waiting player
+    ├── WaitListFull              wait_list_full        the wait list holds its maximum
     ├── TableUnavailable          table_unavailable     no owner could be reached in time
     ├── LobbyUnavailable          lobby_unavailable     the lobby could not be read; retry
     ├── ServerBusy                server_busy
@@ -64,11 +67,14 @@ __all__ = [
     "NotSeated",
     "ProtocolError",
     "RealityCheckPending",
+    "SeatAvailable",
+    "SeatReserved",
     "ServerBusy",
     "StaleAction",
     "TableNotFound",
     "TableUnavailable",
     "UnknownMessageType",
+    "WaitListFull",
 ]
 
 
@@ -112,6 +118,25 @@ class RealityCheckPending(ProtocolError):
     """The player must acknowledge a ``reality_check`` before sitting in again."""
 
     code = "reality_check_pending"
+
+
+class SeatAvailable(ProtocolError):
+    """``wait_list_join`` at a table with a seat free for anybody: sit down instead."""
+
+    code = "seat_available"
+
+
+class SeatReserved(ProtocolError):
+    """``sit`` on a seat offered to a waiting player (``seat_offered``), until the offer
+    is taken, declined or runs out."""
+
+    code = "seat_reserved"
+
+
+class WaitListFull(ProtocolError):
+    """The table's wait list holds ``GAME__WAIT_LIST_MAX`` players already."""
+
+    code = "wait_list_full"
 
 
 class AlreadyAuthenticated(ProtocolError):

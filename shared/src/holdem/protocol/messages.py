@@ -42,6 +42,8 @@ __all__ = [
     "TopUp",
     "Unmute",
     "Unsubscribe",
+    "WaitListJoin",
+    "WaitListLeave",
     "parse_client_message",
 ]
 
@@ -200,6 +202,21 @@ class Unmute(_Message):
     user_id: UserId
 
 
+class WaitListJoin(_Command):
+    """Wait for a seat at a full table (joined first): the first seat that opens is offered
+    to the first player waiting (``seat_offered``), who takes it with ``sit``."""
+
+    type: Literal["wait_list_join"]
+    table_id: TableId
+
+
+class WaitListLeave(_Command):
+    """Leave the table's wait list; declines a seat offered."""
+
+    type: Literal["wait_list_leave"]
+    table_id: TableId
+
+
 class Subscribe(_Message):
     """Receive a channel's updates. ``lobby``: every open table (stakes, seats taken, average
     pot, hands per hour), answered with the whole lobby, then changes as they happen."""
@@ -234,6 +251,8 @@ ClientMessage = Annotated[
     | Chat
     | Mute
     | Unmute
+    | WaitListJoin
+    | WaitListLeave
     | Subscribe
     | Unsubscribe
     | Ping,
@@ -254,6 +273,8 @@ _TYPES = frozenset(
         "chat",
         "mute",
         "unmute",
+        "wait_list_join",
+        "wait_list_leave",
         "subscribe",
         "unsubscribe",
         "ping",
@@ -290,3 +311,4 @@ class ServerType(StrEnum):
     LOBBY = "lobby"
     REALITY_CHECK = "reality_check"
     CHAT = "chat"
+    SEAT_OFFERED = "seat_offered"

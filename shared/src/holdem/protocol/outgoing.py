@@ -38,6 +38,7 @@ __all__ = [
     "RealityCheck",
     "Reconnect",
     "Result",
+    "SeatOffered",
     "SeatView",
     "Snapshot",
     "WinnerView",
@@ -130,6 +131,7 @@ class LobbyTable(TypedDict):
     status: NotRequired[str]
     avg_pot: NotRequired[int]
     hands_per_hour: NotRequired[int]
+    waiting: NotRequired[int]
 
 
 # --------------------------------------------------------------------- messages
@@ -318,6 +320,9 @@ class Result(TypedDict):
     acknowledged: NotRequired[bool]
     text: NotRequired[str]
     muted: NotRequired[list[int]]
+    position: NotRequired[int]
+    waiting: NotRequired[int]
+    removed: NotRequired[bool]
 
 
 class ErrorMessage(TypedDict):
@@ -359,6 +364,16 @@ class ChatLine(TypedDict):
     at: float
 
 
+class SeatOffered(TypedDict):
+    """To the first player on a table's wait list, when a seat opens: the seat is reserved
+    for them until ``expires_at`` (epoch seconds); they take it with ``sit``."""
+
+    type: Literal["seat_offered"]
+    table_id: int
+    seat: int
+    expires_at: float
+
+
 class Reconnect(TypedDict):
     type: Literal["reconnect"]
     reason: str
@@ -387,6 +402,7 @@ SERVER_MESSAGES: dict[str, type] = {
     "notice": Notice,
     "reality_check": RealityCheck,
     "chat": ChatLine,
+    "seat_offered": SeatOffered,
     "reconnect": Reconnect,
     "lobby": Lobby,
     "pong": Pong,
@@ -432,6 +448,8 @@ RESULTS: dict[str, frozenset[str]] = {
     "chat": frozenset(["text"]),
     "mute": frozenset(["muted"]),
     "unmute": frozenset(["muted"]),
+    "wait_list_join": frozenset(["position", "waiting"]),
+    "wait_list_leave": frozenset(["removed"]),
 }
 """The details a ``result`` carries, by the command it answers (``leave``: ``seat`` unless
 a spectator left, ``after_hand`` when the player's hand is still running; ``chat``: the

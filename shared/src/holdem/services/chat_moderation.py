@@ -1,9 +1,10 @@
 """Operators' chat moderation: timed mutes (audited) and the chat kept with a hand.
 
-A mute is kept in Redis (`holdem.adapters.chat_store`, through the `ChatSilences` port), where every table server checks it
-before a line reaches a table; the muted player's ``chat`` is refused with ``chat_muted`` and
-the time it ends. The audit-log row and the mute are written together: the row is added,
-the mute set, then the row committed, so a Redis failure leaves neither.
+A mute is kept in Redis (the `ChatSilences` port: `holdem.adapters.chat_store`), where every
+table server checks it before a line reaches a table; the muted player's ``chat`` is refused
+with ``chat_muted`` and the time it ends. The audit-log row and the mute are written
+together: the row is added, the mute set, then the row committed, so a Redis failure leaves
+neither.
 """
 
 from __future__ import annotations

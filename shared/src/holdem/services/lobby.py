@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -23,7 +23,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.orm.users import User
 from holdem.engine.rake import SPEC_RAKE_SCHEDULE
-from holdem.ports import LobbyAnnouncer
+from holdem.ports import LiveFigures, LobbyAnnouncer
 from holdem.services.admin import record_action
 from holdem.services.errors import InvalidInput, NotFound, TableNotOpen
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
@@ -42,6 +42,8 @@ LIVE_MAX_HANDS = RECENT_HANDS_KEPT
 class TableSummary:
     table: PokerTable
     seated: int
+    waiting: int = 0
+    """Players on the table's wait list (`with_waiting`)."""
 
     @property
     def free_seats(self) -> int:
@@ -217,6 +219,13 @@ async def get_table(db: AsyncSession, table_id: int) -> TableDetail:
     return TableDetail(TableSummary(table, len(seats)), seats)
 
 
+async def with_waiting(relay: LiveFigures, summaries: list[TableSummary]) -> list[TableSummary]:
+    """The tables with their wait-list lengths, as their servers last published them (one
+    HMGET; 0 for a table no server runs)."""
+    live = await relay.lobby_live([s.table.id for s in summaries])
+    return [replace(s, waiting=int(live.get(s.table.id, {}).get("waiting", 0))) for s in summaries]
+
+
 def lobby_entry(summary: TableSummary) -> dict[str, Any]:
     """A table as the lobby channel shows it: stakes, seats and status (its table server adds
     the live figures)."""
@@ -249,6 +258,7 @@ async def open_lobby(db: AsyncSession, live: dict[int, dict[str, Any]]) -> list[
                     **lobby_entry(summary),
                     "avg_pot": int(figures.get("avg_pot", 0)),
                     "hands_per_hour": int(figures.get("hands_per_hour", 0)),
+                    "waiting": int(figures.get("waiting", 0)),
                 }
             )
         if page.next_cursor is None:
@@ -257,21 +267,28 @@ async def open_lobby(db: AsyncSession, live: dict[int, dict[str, Any]]) -> list[
 
 
 def live_figures(
-    table_id: int, seated: int, recent: Sequence[Sequence[float]], now: float
+    table_id: int,
+    seated: int,
+    recent: Sequence[Sequence[float]],
+    now: float,
+    *,
+    waiting: int = 0,
 ) -> dict[str, Any]:
     """A table server's live lobby figures.
 
     Args:
         recent: ``[started_at, ended_at, total_pot]`` of the table's latest hands, oldest
             first (epoch seconds).
+        waiting: How many players are on the table's wait list.
 
     Returns:
         ``table_id``, ``seated``, ``avg_pot`` (whole won, rounded down) and
         ``hands_per_hour`` over the hands of the last hour (at most `LIVE_MAX_HANDS`):
-        their count over the time from the first one's start to the last one's end.
+        their count over the time from the first one's start to the last one's end;
+        ``waiting``.
 
-    >>> live_figures(7, 3, [[0, 30, 6_000], [30, 90, 10_000]], now=100)
-    {'table_id': 7, 'seated': 3, 'avg_pot': 8000, 'hands_per_hour': 80}
+    >>> live_figures(7, 3, [[0, 30, 6_000], [30, 90, 10_000]], now=100, waiting=2)
+    {'table_id': 7, 'seated': 3, 'avg_pot': 8000, 'hands_per_hour': 80, 'waiting': 2}
     """
     hands = [h for h in recent[-LIVE_MAX_HANDS:] if h[0] >= now - LIVE_WINDOW_S]
     avg_pot = hands_per_hour = 0
@@ -284,6 +301,7 @@ def live_figures(
         "seated": seated,
         "avg_pot": avg_pot,
         "hands_per_hour": hands_per_hour,
+        "waiting": waiting,
     }
 
 

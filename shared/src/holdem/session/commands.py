@@ -33,6 +33,9 @@ __all__ = [
     "SitOut",
     "TopUp",
     "Unknown",
+    "WaitListDrop",
+    "WaitListJoin",
+    "WaitListLeave",
     "command_from_stream",
 ]
 
@@ -146,6 +149,27 @@ class Say(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WaitListJoin(Command):
+    """Wait for a seat at this full table (`holdem.session.wait_list`)."""
+
+    kind: ClassVar[str] = "wait_list_join"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitListLeave(Command):
+    """Leave the table's wait list (declines a seat offered)."""
+
+    kind: ClassVar[str] = "wait_list_leave"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitListDrop(Command):
+    """The player sat down at another table: off this table's wait list. Never stale."""
+
+    kind: ClassVar[str] = "wait_list_drop"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unknown(Command):
     """An entry this version does not know (answered ``unknown_type``, never dropped)."""
 
@@ -167,10 +191,24 @@ _KINDS: dict[str, type[Command]] = {
         Leave,
         RealityCheckAck,
         Say,
+        WaitListJoin,
+        WaitListLeave,
+        WaitListDrop,
     )
 }
 ANSWERED = frozenset(
-    ["act", "sit", "top_up", "sit_out", "sit_in", "leave", "reality_check_ack", "chat"]
+    [
+        "act",
+        "sit",
+        "top_up",
+        "sit_out",
+        "sit_in",
+        "leave",
+        "reality_check_ack",
+        "wait_list_join",
+        "wait_list_leave",
+        "chat",
+    ]
 )
 """The players' commands, each answered with a ``result`` or an ``error``."""
 

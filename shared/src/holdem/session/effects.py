@@ -24,6 +24,7 @@ __all__ = [
     "HandFinished",
     "MoneyStep",
     "Publish",
+    "SeatTaken",
     "Settle",
     "TableClosed",
     "TopUpChips",
@@ -100,8 +101,16 @@ class HandFinished:
 
 
 @dataclass(frozen=True)
+class SeatTaken:
+    """A player sat down here: the owner takes them off the wait lists of other tables
+    (`holdem.adapters.relay.Relay.drop_waiting`)."""
+
+    user: int
+
+
+@dataclass(frozen=True)
 class TableClosed:
     """The table is closed: the owner stores the last checkpoint and stops running it."""
 
 
-Effect = Publish | Checkpoint | MoneyStep | HandFinished | TableClosed
+Effect = Publish | Checkpoint | MoneyStep | HandFinished | SeatTaken | TableClosed

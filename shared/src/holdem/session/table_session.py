@@ -28,7 +28,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from holdem.engine.errors import EngineError
+from holdem.engine.errors import EngineError, PlayerAlreadySeatedError
 from holdem.engine.events import HandEnded, HandStarted, audience
 from holdem.engine.table import Table
 from holdem.engine.views import seat_status_name, view_for
@@ -38,8 +38,11 @@ from holdem.protocol.errors import (
     NotSeated,
     ProtocolError,
     RealityCheckPending,
+    SeatAvailable,
+    SeatReserved,
     StaleAction,
     UnknownMessageType,
+    WaitListFull,
 )
 from holdem.protocol.messages import ServerType
 from holdem.protocol.views import event_to_wire, result_to_wire, view_to_wire
@@ -64,6 +67,9 @@ from holdem.session.commands import (
     SitOut,
     TopUp,
     Unknown,
+    WaitListDrop,
+    WaitListJoin,
+    WaitListLeave,
 )
 from holdem.session.effects import (
     BuyIn,
@@ -74,11 +80,13 @@ from holdem.session.effects import (
     HandFinished,
     MoneyStep,
     Publish,
+    SeatTaken,
     Settle,
     TableClosed,
     TopUpChips,
 )
 from holdem.session.settlement import HandSettlement, build_settlement, with_think_time
+from holdem.session.wait_list import WaitList
 
 __all__ = [
     "ANSWERS_KEPT",
@@ -118,7 +126,7 @@ class Refused(Exception):  # noqa: N818  (named as a condition, as the protocol 
 
 @dataclass(frozen=True)
 class TableTimes:
-    """The table's clocks, in seconds (`holdem.config.GameSettings`)."""
+    """The table's clocks, in seconds, and its wait list's size (`holdem.config.GameSettings`)."""
 
     action_clock_s: float
     time_bank_s: float
@@ -126,6 +134,8 @@ class TableTimes:
     timeouts_before_sit_out: int
     takeover_min_clock_s: float
     between_hands_s: float
+    wait_list_offer_s: float = 30.0
+    wait_list_max: int = 50
 
 
 @dataclass
@@ -264,6 +274,11 @@ class TableSession:
         self.closing = False
         """An operator closed the table: no more hands; everybody is cashed out after this
         one."""
+        self.wait_list = WaitList(
+            offer_s=times.wait_list_offer_s,
+            max_len=times.wait_list_max,
+            away_s=times.reconnect_grace_s,
+        )
         self._out: list[Effect] = []
         self._dirty = False
         self._flow: tuple[Flow, _Finish] | None = None
@@ -332,6 +347,7 @@ class TableSession:
         session.guards = {int(k): Guard.from_wire(v) for k, v in (rt.get("guards") or {}).items()}
         session.closing = bool(rt.get("closing", False))
         session.chat.restore(rt.get("chat") or [])
+        session.wait_list.load(rt.get("wait") or [])
         return session
 
     def to_checkpoint(self) -> dict[str, Any]:
@@ -359,6 +375,8 @@ class TableSession:
             rt["closing"] = True
         if self.chat.lines:
             rt["chat"] = self.chat.to_wire()
+        if self.wait_list:
+            rt["wait"] = self.wait_list.to_wire()
         return {"engine": self.table.to_state(), "rt": rt}
 
     def open(
@@ -444,6 +462,9 @@ class TableSession:
             due.append(self.next_hand_at)
         elif self._may_close():
             due.append(max(now, self._close_at))
+        waits = self.wait_list.next_deadline()
+        if waits is not None:
+            due.append(waits)
         return min(due) if due else None
 
     # ------------------------------------------------------------------ driving
@@ -453,6 +474,8 @@ class TableSession:
         self.guard_now = max(self.guard_now, now if guard_now is None else guard_now)
 
     def _drain(self) -> list[Effect]:
+        if self._flow is None:
+            self._settle_wait_list()
         if self._flow is None and self._dirty:
             self._out.append(Checkpoint())
             self._dirty = False
@@ -485,9 +508,11 @@ class TableSession:
     def _command(self, command: Command) -> None:
         if command.entry_id:  # (an act taken from the owner's own socket is in no stream)
             self.cursor = command.entry_id
-        if not isinstance(command, Exclude) and self.now - command.at > COMMAND_MAX_AGE_S:
-            # Answered, not dropped: the player decides again. (An exclusion is never stale:
-            # it reaches a table nobody ran for a while.)
+        never_stale = isinstance(command, Exclude | WaitListDrop)
+        if not never_stale and self.now - command.at > COMMAND_MAX_AGE_S:
+            # Answered, not dropped: the player decides again. (An exclusion, or a player
+            # seated elsewhere leaving this table's wait list, is never stale: it reaches a
+            # table nobody ran for a while.)
             if command.kind in ANSWERED:
                 waited = f"the command waited over {COMMAND_MAX_AGE_S:.0f} s for the table"
                 self._reply_error(command, "stale_action", waited)
@@ -496,6 +521,8 @@ class TableSession:
             self._run(self._exclude(command.user), self._unanswered(command.kind))
         elif isinstance(command, Say):
             self._say(command)
+        elif isinstance(command, WaitListDrop):
+            self.wait_list.remove(command.user)
         elif isinstance(command, Join | Disconnected | Close):
             try:
                 self._unanswered_command(command)
@@ -508,6 +535,7 @@ class TableSession:
         """A join (answered with a snapshot, not a result), a disconnect, a close."""
         if isinstance(command, Join):
             self._connected(command.user, command.conn)
+            self.wait_list.attach(command.user, command.conn)
             snapshot = {**self._snapshot_for(command.user), "id": command.rid}
             self._send(command.user, command.conn, snapshot)
         elif isinstance(command, Disconnected):
@@ -580,6 +608,10 @@ class TableSession:
             return self._leave(command)
         if isinstance(command, RealityCheckAck):
             return self._reality_check_ack(command)
+        if isinstance(command, WaitListJoin):
+            return self._wait_list_join(command)
+        if isinstance(command, WaitListLeave):
+            return {"removed": self.wait_list.remove(command.user)}
         assert isinstance(command, Unknown)
         raise UnknownMessageType(f"unknown command {command.name!r}")
 
@@ -692,6 +724,9 @@ class TableSession:
         if self.closing:
             raise Refused("table_not_open", "the table is closing")
         table, user, seat, amount = self.table, command.user, command.seat, command.buy_in
+        holder = self.wait_list.reserved_for(seat, now=self.now)
+        if holder is not None and holder != user:
+            raise SeatReserved(f"seat {seat} is offered to a waiting player")
         # Seat in the engine first (its checks: seat free, not seated yet, buy-in range), so
         # no money moves for a request the table refuses; undo it if the ledger refuses.
         table.sit_down(seat, str(user), amount, post=command.post)
@@ -707,6 +742,8 @@ class TableSession:
             table.leave(seat)
             raise
         assert rules is not None
+        self.wait_list.remove(user)  # seated: off the list (an offer taken, or void)
+        self._out.append(SeatTaken(user))  # and off the other tables' lists
         self.seqs.setdefault(user, 0)
         self._start_session(user, rules)
         self._connected(user, command.conn)
@@ -754,6 +791,7 @@ class TableSession:
         seat = table.seat_of(str(command.user))
         if seat is None:
             self._disconnected(command.user, command.conn)
+            self.wait_list.remove(command.user)  # a spectator who leaves stops waiting too
             return {"left": True}  # a spectator stops watching (handled by its server)
         hand = table.hand
         if hand is not None and hand.result is None and hand.dealt[seat]:
@@ -784,6 +822,50 @@ class TableSession:
         self._send(user, None, {"type": "_parted", "table_id": self.table_id})
         self._broadcast_snapshots()
 
+    # ------------------------------------------------------------------ the wait list
+
+    def _wait_list_join(self, command: WaitListJoin) -> dict[str, Any]:
+        """Wait for a seat: only at a full table (every free seat offered to somebody), once
+        per player (a resend keeps the place), up to the list's size."""
+        table, user, waits = self.table, command.user, self.wait_list
+        if self.closing:
+            raise Refused("table_not_open", "the table is closing")
+        if table.seat_of(str(user)) is not None:
+            raise PlayerAlreadySeatedError("you have a seat at this table")
+        if waits.entry(user) is None:
+            free = (s for s, p in enumerate(table.players) if p is None)
+            if any(waits.reserved_for(s, now=self.now) is None for s in free):
+                raise SeatAvailable("the table has a free seat: sit down")
+            if waits.full:
+                raise WaitListFull(f"the wait list holds {waits.max_len} players already")
+        position = waits.join(user, command.conn, now=self.now)
+        return {"position": position, "waiting": len(waits)}
+
+    def _settle_wait_list(self) -> None:
+        """After every command and tick: offers that ran out pass to the next player, and
+        every seat free and not offered goes to the next player waiting (`seat_offered`, to
+        them only)."""
+        waits = self.wait_list
+        if not waits:
+            return
+        free = [s for s, p in enumerate(self.table.players) if p is None]
+        done = waits.settle(now=self.now, free_seats=free)
+        if not done:
+            return
+        self._dirty = True
+        for user in done.expired:
+            notice = {"type": ServerType.NOTICE, "table_id": self.table_id}
+            text = "the seat offered to you was not taken in time: you left the wait list"
+            self._send(user, None, {**notice, "code": "seat_offer_expired", "message": text})
+        for offer in done.offered:
+            message = {
+                "type": ServerType.SEAT_OFFERED,
+                "table_id": self.table_id,
+                "seat": offer.seat,
+                "expires_at": offer.expires_at,
+            }
+            self._send(offer.user, None, message)
+
     # ------------------------------------------------------------------ presence
 
     def _connected(self, user: int, conn: str | None) -> None:
@@ -797,7 +879,9 @@ class TableSession:
 
     def _disconnected(self, user: int, conn: str | None) -> None:
         """A connection that had joined closed. When it was the user's last one, a seated
-        player to act gets the reconnect grace on top of the clock."""
+        player to act gets the reconnect grace on top of the clock; a waiting player keeps
+        their place on the wait list for as long (`holdem.session.wait_list`)."""
+        self.wait_list.detach(user, conn, now=self.now)
         mine = self.conns.get(user, [])
         if conn in mine:
             mine.remove(conn)
@@ -828,6 +912,7 @@ class TableSession:
         """The operator closed the table (REST): the hand running is the last one."""
         if not self.closing:
             self.closing = True
+            self.wait_list.clear()  # (`_wait_list_join` refuses new entries)
             self._notice_all("table_closing", "the table is closing: no more hands")
 
     def _finish_closing(self) -> Flow:
@@ -849,6 +934,7 @@ class TableSession:
         """The player began a break or self-exclusion (REST): they leave this table at the
         end of the hand running, or now if they are not in it."""
         table = self.table
+        self.wait_list.remove(user)
         seat = table.seat_of(str(user))
         if seat is None:
             return None
