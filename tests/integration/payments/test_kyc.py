@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from holdem.adapters.kyc import HttpKycProvider, KycProviderError
+from holdem.adapters.kyc import HttpKycProvider
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.compliance import KycEvent
 from holdem.adapters.orm.payments import Withdrawal
@@ -22,6 +22,7 @@ from holdem.payments import signatures
 from holdem.services import gateway_callbacks, kyc
 from holdem.services import withdrawals as wd
 from holdem.services.notifications import Notifier
+from holdem.services.payments.ports import KycProviderError
 from holdem.services.withdrawals import OperatorAction
 from tests.payments_support import balances, conservation_ok, fund, make_user, utc_now
 
