@@ -170,6 +170,7 @@ NOTICE_FOR = {
     WithdrawalStatus.PAID: NoticeKind.WITHDRAWAL_PAID,
     WithdrawalStatus.FAILED: NoticeKind.WITHDRAWAL_FAILED,
 }
+"""What the player hears when a withdrawal reaches each of these statuses."""
 
 
 async def step(
@@ -211,6 +212,7 @@ async def step(
 
 
 def reserve_key(withdrawal_id: int) -> str:
+    """The ledger idempotency key of the withdrawal's reservation (wallet → pending)."""
     return f"withdrawal:{withdrawal_id}:reserve"
 
 
