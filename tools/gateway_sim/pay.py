@@ -91,8 +91,8 @@ async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
         print(f"tx {answer['tx_hash']}")
         for delivery in answer["deliveries"]:
             print(f"  confirmations {delivery['confirmations']:>3}: {delivery.get('status')}")
+        rows = await deposits.list_deposits(runtime.deposits(), user.id, limit=5)
         async with container.sessions() as session:
-            rows = await deposits.list_deposits(session, user.id, limit=5)
             balance = await ledger.balances(session, user.id)
         for row in rows:
             print(

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.api.deps import DbDep, OperatorDep
+from functions.api.deps import OperatorDep
 from functions.api.routes.wallet_payments import (
     CryptoAmountOut,
     PaymentsDep,
@@ -105,17 +105,17 @@ async def reject(
 
 @router.get("/deposits/unmatched")
 async def unmatched(
-    claims: OperatorDep, db: DbDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    claims: OperatorDep, payments: PaymentsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[UnmatchedDepositOut]:
     """Deposits paid to addresses we never issued, for review (they credit nobody)."""
-    rows = await deposits.unmatched_deposits(db, limit=limit)
+    rows = await deposits.unmatched_deposits(payments.deposits(), limit=limit)
     return [UnmatchedDepositOut.model_validate(r) for r in rows]
 
 
 @router.get("/deposits/over-limit")
 async def over_limit(
-    claims: OperatorDep, db: DbDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    claims: OperatorDep, payments: PaymentsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[OverLimitDepositOut]:
     """Deposits worth more than ₩10^15 at their rate, refused to the gateway (credit nobody)."""
-    rows = await deposits.over_limit_deposits(db, limit=limit)
+    rows = await deposits.over_limit_deposits(payments.deposits(), limit=limit)
     return [OverLimitDepositOut.model_validate(r) for r in rows]

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, status
 from pydantic import BaseModel, Field, PlainSerializer
 
-from functions.api.deps import AuthedDep, ContainerDep, DbDep, withdraw_limit
+from functions.api.deps import AuthedDep, ContainerDep, withdraw_limit
 from functions.api.schemas import PositiveWon, Strict, errors
 from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.adapters.orm.base import MAX_BIGINT
@@ -125,13 +125,14 @@ async def deposit_address(
 @router.get("/deposits")
 async def my_deposits(
     claims: AuthedDep,
-    db: DbDep,
     payments: PaymentsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> list[DepositOut]:
     """My deposits, newest first, pending ones included (cursor: `before_id`)."""
-    rows = await deposits.list_deposits(db, claims.user_id, limit=limit, before_id=before_id)
+    rows = await deposits.list_deposits(
+        payments.deposits(), claims.user_id, limit=limit, before_id=before_id
+    )
     return [
         DepositOut(
             id=r.id,
@@ -177,13 +178,13 @@ async def withdraw(
 @router.get("/withdrawals")
 async def my_withdrawals(
     claims: AuthedDep,
-    db: DbDep,
+    payments: PaymentsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> list[WithdrawalDetailOut]:
     """My withdrawals, newest first (cursor: `before_id`)."""
     views = await withdrawals.list_withdrawals(
-        db, user_id=claims.user_id, limit=limit, before_id=before_id
+        payments.withdrawals(), user_id=claims.user_id, limit=limit, before_id=before_id
     )
     return [WithdrawalDetailOut.of(v) for v in views]
 

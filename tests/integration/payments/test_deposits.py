@@ -84,8 +84,7 @@ async def test_an_output_to_an_unknown_address_is_recorded_for_review_and_credit
     batch = deliveries(SECRET, address=stranger, coin="BTC", amount="1")
     outcomes = [(await _deliver(payments, d)).outcome for d in batch]
     assert outcomes == [Outcome.UNMATCHED] + [Outcome.DUPLICATE] * 3
-    async with container.sessions() as session:
-        review = await deposits.unmatched_deposits(session)
+    review = await deposits.unmatched_deposits(payments.deposits)
     assert [(r.address, r.user_id, r.confirmations) for r in review] == [(stranger, None, 3)]
     await conservation_ok(container)
 
@@ -138,7 +137,7 @@ async def test_a_deposit_worth_more_than_the_ledger_carries_is_refused_and_kept_
             await _deliver(payments, delivery)
     async with container.sessions() as session:
         again = (await session.execute(select(Deposit))).scalar_one()
-        review = await deposits.over_limit_deposits(session)
+    review = await deposits.over_limit_deposits(payments.deposits)
     assert (again.status, again.updated_at) == ("over_limit", row.updated_at)
     assert [(r.id, r.user_id) for r in review] == [(row.id, user)]
     assert (await balances(container, user)).wallet == 0
@@ -268,8 +267,7 @@ async def test_my_deposits_list_pending_and_credited_newest_first(payments, cont
     for d in deliveries(SECRET, address=address, coin="BTC", amount="0.1"):
         await _deliver(payments, d)
     await _deliver(payments, deliveries(SECRET, address=address, coin="BTC", amount="0.2")[1])
-    async with container.sessions() as session:
-        mine = await deposits.list_deposits(session, user)
-        other = await deposits.list_deposits(session, user + 1000)
+    mine = await deposits.list_deposits(payments.deposits, user)
+    other = await deposits.list_deposits(payments.deposits, user + 1000)
     assert [(d.status, d.confirmations) for d in mine] == [("pending", 1), ("credited", 3)]
     assert other == []

@@ -13,12 +13,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from holdem.adapters.kyc import HttpKycProvider, KycProviderError
+from holdem.adapters.kyc import HttpKycProvider
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.compliance import KycEvent
 from holdem.adapters.orm.payments import Withdrawal
 from holdem.adapters.orm.users import User
 from holdem.payments import signatures
+from holdem.ports.payments import KycProviderError
 from holdem.services import gateway_callbacks, kyc
 from holdem.services import withdrawals as wd
 from holdem.services.notifications import Notifier

@@ -13,9 +13,9 @@ from holdem.adapters.rates import (
     CoinGeckoProvider,
     ProviderFailed,
     RateService,
-    RateUnavailable,
     UpbitProvider,
 )
+from holdem.payments.rates import RateUnavailable
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

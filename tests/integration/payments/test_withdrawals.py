@@ -10,9 +10,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from holdem.adapters.gateway.base import GatewayUnavailable, PaymentGateway
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.payments import Withdrawal
+from holdem.payments.gateway import GatewayUnavailable
+from holdem.ports.payments import PaymentGateway
+from holdem.services import errors
 from holdem.services import withdrawals as wd
 from holdem.services.withdrawals import OperatorAction, PayoutOutcome
 from tests.payments_support import balances, conservation_ok, fund, make_user, utc_now
@@ -91,7 +93,7 @@ async def test_the_same_idempotency_key_returns_the_same_withdrawal(payments, co
         ({"coin": "USDT", "address": BTC_ADDRESS}, wd.WithdrawalAddressInvalid),
         ({"coin": "ETH", "address": ETH_ADDRESS.replace("a", "A", 1)}, wd.WithdrawalAddressInvalid),
         ({"amount": 500_000}, wd.InsufficientFunds),
-        ({"key": ""}, wd.errors.InvalidInput),
+        ({"key": ""}, errors.InvalidInput),
     ],
 )
 async def test_bad_requests_are_refused_and_reserve_nothing(payments, container, kwargs, error):

@@ -8,14 +8,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from holdem.adapters.gateway import (
-    GatewayRejected,
-    GatewayUnavailable,
-    NowPaymentsGateway,
-    PayoutState,
-)
-from holdem.adapters.gateway.nowpayments import payout_state
+from holdem.adapters.gateway import NowPaymentsGateway
 from holdem.payments.coins import CoinRegistry
+from holdem.payments.gateway import GatewayRejected, GatewayUnavailable, PayoutState, payout_state
 
 COINS = CoinRegistry.build(("BTC", "USDT"), {"BTC": 3, "USDT": 12})
 

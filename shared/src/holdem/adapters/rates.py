@@ -15,7 +15,8 @@ with the cached quote, and callers arriving while another refreshes it take the 
 at once — a slow or failing provider does not hold up deposits that a usable quote can price.
 
 Redis keys: ``rates:krw:{COIN}`` → JSON ``{"rate", "source", "observed_at", "fetched_at"}``,
-kept for the age limit.
+kept for the age limit. `Quote` and `RateUnavailable` are the port's values
+(`holdem.payments.rates`); `RateService` implements `holdem.ports.payments.ExchangeRates`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from holdem.payments.rates import Quote, RateError, RateUnavailable
+
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 CACHE_KEY = "rates:krw:{coin}"
 
@@ -53,33 +56,10 @@ Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 
 
-class RateError(Exception):
-    code: ClassVar[str] = "rate_error"
-
-
 class ProviderFailed(RateError):
     """One provider did not give a usable quote (unreachable, bad answer, or stale)."""
 
     code = "rate_provider_failed"
-
-
-class RateUnavailable(RateError):
-    """No fresh rate exists right now: deposits wait, withdrawals are refused."""
-
-    code = "rate_unavailable"
-
-
-@dataclass(frozen=True)
-class Quote:
-    """1 `coin` = `rate` KRW, as `source` saw it at `observed_at`."""
-
-    coin: str
-    rate: Decimal
-    source: str
-    observed_at: datetime
-
-    def age_s(self, now: datetime) -> float:
-        return (now - self.observed_at).total_seconds()
 
 
 def _utc_now() -> datetime:

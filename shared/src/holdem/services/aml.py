@@ -35,6 +35,7 @@ from holdem.adapters.orm.payments import DepositAddress, Withdrawal
 from holdem.config import AmlSettings
 from holdem.ledger.aml import AmlRule, is_large, is_little_play, is_structuring
 from holdem.ledger.transactions import TransactionKind
+from holdem.ports.payments import WithdrawalRow
 from holdem.services import errors, rakeback
 from holdem.services.admin import record_action
 
@@ -152,7 +153,7 @@ async def on_deposit_credited(
 
 
 async def on_withdrawal_requested(
-    session: AsyncSession, settings: AmlSettings, withdrawal: Withdrawal, now: datetime
+    session: AsyncSession, settings: AmlSettings, withdrawal: WithdrawalRow, now: datetime
 ) -> bool:
     """The withdrawal rules, in the reservation's transaction. Returns whether the
     withdrawal must be held for review (an open flag of a holding rule, new or older)."""
@@ -212,7 +213,9 @@ async def should_hold(session: AsyncSession, settings: AmlSettings, user_id: int
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
-async def mark_held(session: AsyncSession, settings: AmlSettings, withdrawal: Withdrawal) -> None:
+async def mark_held(
+    session: AsyncSession, settings: AmlSettings, withdrawal: WithdrawalRow
+) -> None:
     """Link the user's open holding flags without a withdrawal to the one they held."""
     stmt = select(AmlFlag).where(
         AmlFlag.user_id == withdrawal.user_id,

@@ -30,16 +30,17 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from holdem.adapters.kyc import KycProvider
-from holdem.adapters.orm.compliance import KycEvent
-from holdem.adapters.orm.payments import Withdrawal
-from holdem.adapters.orm.users import User
 from holdem.config import KycSettings, MoneySettings
 from holdem.payments.withdrawals import RETURNS_FUNDS
+from holdem.ports.payments import (
+    KycProvider,
+    KycRepository,
+    KycUserRow,
+    PaymentsUnitOfWork,
+    UnitOfWork,
+    WithdrawalRepository,
+)
 from holdem.services import errors
 from holdem.services.admin import record_action
 from holdem.services.gateway_callbacks import SignedCallback, verify_signed
@@ -76,7 +77,9 @@ class KycUnknownUser(errors.NotFound):
 
 @dataclass
 class KycDeps:
-    sessions: async_sessionmaker[AsyncSession]
+    """What the KYC use cases need (`uow`: `holdem.ports.payments`)."""
+
+    uow: UnitOfWork
     money: MoneySettings
     kyc: KycSettings
     notifier: Notifier
@@ -99,7 +102,11 @@ def reference_of(user_id: int) -> str:
 
 
 async def needs_verification(
-    session: AsyncSession, user_id: int, kyc_status: str, amount_krw: int, threshold_krw: int
+    withdrawals: WithdrawalRepository,
+    user_id: int,
+    kyc_status: str,
+    amount_krw: int,
+    threshold_krw: int,
 ) -> bool:
     """Whether a new withdrawal of `amount_krw` must wait for verified KYC: the user is not
     verified and their withdrawals (all but rejected, cancelled or failed ones, and this
@@ -107,32 +114,19 @@ async def needs_verification(
     requests racing each see the other."""
     if kyc_status == KycStatus.VERIFIED:
         return False
-    returned = [s.value for s in RETURNS_FUNDS]
-    stmt = select(func.coalesce(func.sum(Withdrawal.amount_krw), 0)).where(
-        Withdrawal.user_id == user_id, Withdrawal.status.not_in(returned)
-    )
-    earlier = int((await session.execute(stmt)).scalar_one())
+    earlier = await withdrawals.active_total_krw(user_id, [s.value for s in RETURNS_FUNDS])
     return earlier + amount_krw > threshold_krw
 
 
 async def _apply(
-    session: AsyncSession, user: User, status: KycStatus, at: datetime
+    uow: PaymentsUnitOfWork, user: KycUserRow, status: KycStatus, at: datetime
 ) -> tuple[int, ...]:
     """Set the status; a verification releases the user's withdrawals waiting for it."""
     user.kyc_status = status.value
     user.kyc_updated_at = at
     if status is not KycStatus.VERIFIED:
         return ()
-    released = await session.execute(
-        update(Withdrawal)
-        .where(
-            Withdrawal.user_id == user.id,
-            Withdrawal.kyc_hold.is_(True),
-        )
-        .values(kyc_hold=False, updated_at=at)
-        .returning(Withdrawal.id)
-    )
-    return tuple(sorted(int(i) for i in released.scalars()))
+    return await uow.withdrawals.release_kyc_holds(user.id, at)
 
 
 def _notice(view: KycView) -> Notice:
@@ -140,9 +134,8 @@ def _notice(view: KycView) -> Notice:
     return Notice(view.user_id, NoticeKind.KYC_STATUS_CHANGED, data)
 
 
-async def _locked_user(session: AsyncSession, user_id: int) -> User:
-    stmt = select(User).where(User.id == user_id).with_for_update()
-    user = (await session.execute(stmt)).scalar_one_or_none()
+async def _locked_user(users: KycRepository, user_id: int) -> KycUserRow:
+    user = await users.user(user_id, lock=True)
     if user is None:
         raise errors.NotFound("no such user", {"user_id": user_id})
     return user
@@ -150,8 +143,8 @@ async def _locked_user(session: AsyncSession, user_id: int) -> User:
 
 async def status_of(deps: KycDeps, user_id: int) -> KycView:
     """The user's KYC status."""
-    async with deps.sessions() as session:
-        user = await session.get(User, user_id)
+    async with deps.uow() as uow:
+        user = await uow.kyc.user(user_id)
         if user is None:
             raise errors.NotFound("no such user", {"user_id": user_id})
         return KycView(user.id, user.kyc_status, user.kyc_updated_at)
@@ -162,12 +155,12 @@ async def set_status(
 ) -> KycView:
     """An operator sets a user's KYC status, with a note, audited in the same transaction."""
     now = deps.clock()
-    async with deps.sessions() as session, session.begin():
-        user = await _locked_user(session, user_id)
+    async with deps.uow() as uow:
+        user = await _locked_user(uow.kyc, user_id)
         before = user.kyc_status
-        released = await _apply(session, user, status, now)
+        released = await _apply(uow, user, status, now)
         await record_action(
-            session,
+            uow.session,
             operator_id,
             "kyc_status_set",
             target_user_id=user_id,
@@ -200,10 +193,10 @@ async def start_verification(deps: KycDeps, user_id: int) -> KycStart:
         raise KycAlreadyVerified("this account is already verified")
     started = await deps.provider.start_session(reference_of(user_id))
     now = deps.clock()
-    async with deps.sessions() as session, session.begin():
-        user = await _locked_user(session, user_id)
+    async with deps.uow() as uow:
+        user = await _locked_user(uow.kyc, user_id)
         if user.kyc_status in (KycStatus.NONE, KycStatus.REJECTED):
-            await _apply(session, user, KycStatus.PENDING, now)
+            await _apply(uow, user, KycStatus.PENDING, now)
         status = user.kyc_status
     return KycStart(status, started.url)
 
@@ -257,30 +250,19 @@ async def record_event(deps: KycDeps, body: bytes, signature: str | None) -> Eve
         now=deps.clock(),
         header=SIGNATURE_HEADER,
     )
-    async with deps.sessions() as session, session.begin():
-        user = (
-            await session.execute(select(User).where(User.id == event.user_id).with_for_update())
-        ).scalar_one_or_none()
+    async with deps.uow() as uow:
+        user = await uow.kyc.user(event.user_id, lock=True)
         if user is None:
             raise KycUnknownUser("no user has this reference", {"reference": event.reference})
         applies = user.kyc_updated_at is None or event.occurred_at >= user.kyc_updated_at
-        inserted = await session.execute(
-            insert(KycEvent)
-            .values(
-                event_id=event.event_id,
-                user_id=user.id,
-                status=event.status,
-                occurred_at=event.occurred_at,
-                applied=applies,
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(KycEvent.event_id)
+        inserted = await uow.kyc.add_event(
+            event.event_id, user.id, event.status, event.occurred_at, applies
         )
-        if inserted.scalar_one_or_none() is None:
+        if not inserted:
             return EventResult(EventOutcome.DUPLICATE, user.id, user.kyc_status)
         if not applies:
             return EventResult(EventOutcome.SUPERSEDED, user.id, user.kyc_status)
-        released = await _apply(session, user, KycStatus(event.status), event.occurred_at)
+        released = await _apply(uow, user, KycStatus(event.status), event.occurred_at)
         view = KycView(user.id, event.status, event.occurred_at, released)
     return EventResult(EventOutcome.APPLIED, view.user_id, view.status, (_notice(view),))
 

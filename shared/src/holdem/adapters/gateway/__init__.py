@@ -1,23 +1,7 @@
-"""The payment gateway port and its NOWPayments implementation."""
+"""The NOWPayments implementation of the payment gateway port
+(`holdem.ports.payments.PaymentGateway`; its values and errors are
+`holdem.payments.gateway`'s)."""
 
-from holdem.adapters.gateway.base import (
-    DepositAddressInfo,
-    GatewayError,
-    GatewayRejected,
-    GatewayUnavailable,
-    PaymentGateway,
-    PayoutInfo,
-    PayoutState,
-)
 from holdem.adapters.gateway.nowpayments import NowPaymentsGateway
 
-__all__ = [
-    "DepositAddressInfo",
-    "GatewayError",
-    "GatewayRejected",
-    "GatewayUnavailable",
-    "NowPaymentsGateway",
-    "PaymentGateway",
-    "PayoutInfo",
-    "PayoutState",
-]
+__all__ = ["NowPaymentsGateway"]

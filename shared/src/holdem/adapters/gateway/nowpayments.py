@@ -29,36 +29,21 @@ from tenacity import (
     wait_exponential,
 )
 
-from holdem.adapters.gateway.base import (
+from holdem.payments.coins import Coin
+from holdem.payments.gateway import (
     DepositAddressInfo,
     GatewayRejected,
     GatewayUnavailable,
-    PaymentGateway,
     PayoutInfo,
-    PayoutState,
+    payout_state,
 )
-from holdem.payments.coins import Coin
+from holdem.ports.payments import PaymentGateway
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-_SENT = {"finished", "sent", "completed"}
-_FAILED = {"failed", "expired"}
-_REJECTED = {"rejected"}
 
 
 class _ConnectFailed(GatewayUnavailable):
     """The request never reached the gateway: always safe to repeat."""
-
-
-def payout_state(status: str) -> PayoutState:
-    """Map a NOWPayments withdrawal status to ours."""
-    lowered = status.lower()
-    if lowered in _SENT:
-        return PayoutState.SENT
-    if lowered in _FAILED:
-        return PayoutState.FAILED
-    if lowered in _REJECTED:
-        return PayoutState.REJECTED
-    return PayoutState.PENDING
 
 
 class NowPaymentsGateway(PaymentGateway):

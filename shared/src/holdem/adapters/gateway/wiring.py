@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from holdem.adapters.gateway.base import PaymentGateway
 from holdem.adapters.gateway.nowpayments import NowPaymentsGateway
-from holdem.adapters.kyc import HttpKycProvider, KycProvider
+from holdem.adapters.kyc import HttpKycProvider
 from holdem.adapters.rates import PROVIDERS, RateService
+from holdem.adapters.repositories.payments import payments_unit_of_work
 from holdem.bootstrap import Container
 from holdem.payments.coins import CoinRegistry
+from holdem.ports.payments import KycProvider, PaymentGateway
 from holdem.services.deposits import DepositDeps, coin_registry
 from holdem.services.kyc import KycDeps
 from holdem.services.notifications import Notifier, SendToQueue, sqs_sender
@@ -91,7 +92,7 @@ class PaymentsRuntime:
     def deposits(self) -> DepositDeps:
         money = self.container.settings.money
         return DepositDeps(
-            self.container.sessions,
+            payments_unit_of_work(self.container.sessions),
             money,
             self.coins,
             self.rates,
@@ -103,7 +104,7 @@ class PaymentsRuntime:
     def withdrawals(self) -> WithdrawalDeps:
         money = self.container.settings.money
         return WithdrawalDeps(
-            self.container.sessions,
+            payments_unit_of_work(self.container.sessions),
             money,
             self.coins,
             self.rates,
@@ -116,7 +117,11 @@ class PaymentsRuntime:
     def kyc(self) -> KycDeps:
         settings = self.container.settings
         return KycDeps(
-            self.container.sessions, settings.money, settings.kyc, self.notifier, self.kyc_provider
+            payments_unit_of_work(self.container.sessions),
+            settings.money,
+            settings.kyc,
+            self.notifier,
+            self.kyc_provider,
         )
 
     async def aclose(self) -> None:

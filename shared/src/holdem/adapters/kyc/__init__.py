@@ -1,10 +1,6 @@
-"""The identity-verification (KYC) provider: its port and its HTTP client."""
+"""The identity-verification (KYC) provider's HTTP client (the port:
+`holdem.ports.payments.KycProvider`)."""
 
-from holdem.adapters.kyc.provider import (
-    HttpKycProvider,
-    KycProvider,
-    KycProviderError,
-    KycSession,
-)
+from holdem.adapters.kyc.provider import HttpKycProvider
 
-__all__ = ["HttpKycProvider", "KycProvider", "KycProviderError", "KycSession"]
+__all__ = ["HttpKycProvider"]

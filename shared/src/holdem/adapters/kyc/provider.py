@@ -1,4 +1,5 @@
-"""The KYC provider port, and a generic HTTP provider over httpx.
+"""A generic identity-verification (KYC) provider over httpx (the port:
+`holdem.ports.payments.KycProvider`).
 
 The card room never sees identity documents: it asks the provider for a verification session
 for a user (``POST /v1/sessions`` with ``x-api-key``, body ``{"reference", "callback_url"}``,
@@ -9,40 +10,11 @@ through `httpx.MockTransport`, as they do to the payment gateway.
 
 from __future__ import annotations
 
-import abc
-from dataclasses import dataclass
-from typing import ClassVar
-
 import httpx
 
-from holdem import errors
+from holdem.ports.payments import KycProvider, KycProviderError, KycSession
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
-
-class KycProviderError(errors.Unavailable):
-    """The provider could not be reached, or refused or garbled its answer: try later."""
-
-    code: ClassVar[str] = "kyc_provider_unavailable"
-
-
-@dataclass(frozen=True)
-class KycSession:
-    """A verification session at the provider: where the player goes to verify."""
-
-    session_id: str
-    url: str
-
-
-class KycProvider(abc.ABC):
-    """Starts verification sessions; outcomes come back by signed webhook."""
-
-    @abc.abstractmethod
-    async def start_session(self, user_ref: str) -> KycSession:
-        """A new verification session for the user known to the provider as `user_ref`."""
-
-    async def aclose(self) -> None:  # noqa: B027 (optional hook)
-        """Release connections."""
 
 
 class HttpKycProvider(KycProvider):
