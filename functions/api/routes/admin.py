@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Query
 
 from functions.api.deps import AccountsDep, ContainerDep, DbDep, OperatorDep, ReadDbDep
-from functions.api.routes import economy
 from functions.api.schemas import (
     AdjustmentOut,
     AdjustmentRequest,
@@ -98,9 +97,7 @@ async def verify_hand(
 ) -> HandVerificationOut:
     """Recompute a hand's deal from its stored seed; check it against the commitment and
     every recorded card and opening (hot or archived hands)."""
-    verdict = await hand_audit.verify_hand(
-        db, economy.archive_store(container.settings), container.redis, hand_id
-    )
+    verdict = await hand_audit.verify_hand(db, container.archive_store, container.redis, hand_id)
     return HandVerificationOut(
         hand_id=verdict.hand_id,
         table_id=verdict.table_id,

@@ -13,7 +13,6 @@ from functions.api.deps import (
     ReadDbDep,
     general_limit,
     read_session,
-    tables_cache,
 )
 from functions.api.schemas import (
     CreateTableRequest,
@@ -24,7 +23,6 @@ from functions.api.schemas import (
     errors,
 )
 from holdem.adapters.orm.base import MAX_BIGINT
-from holdem.adapters.relay import Relay
 from holdem.services import lobby
 
 router = APIRouter(prefix="/api/v1", tags=["lobby"], responses=errors(422, 429))
@@ -87,7 +85,7 @@ async def list_tables(
 
     # The page is kept as the answer FastAPI would send (the model's JSON), built once per
     # interval instead of once per request.
-    answer = await tables_cache(container).get((where, cursor, limit), read)
+    answer = await container.lobby_pages.get((where, cursor, limit), read)
     return Response(answer, media_type="application/json")
 
 
@@ -126,8 +124,8 @@ async def create_table(
         rake_cap=body.rake_cap if body.rake_cap is not None else rule[1],
     )
     summary = await lobby.create_table(db, spec, claims.user_id)
-    tables_cache(container).clear()
-    await lobby.announce(Relay(container.redis), summary)
+    container.lobby_pages.clear()
+    await lobby.announce(container.relay, summary)
     return _out(summary)
 
 
@@ -137,6 +135,6 @@ async def close_table(
 ) -> TableOut:
     """Close a table (operators): 'closing' until its players have left, else 'closed'."""
     summary = await lobby.close_table(db, table_id, claims.user_id)
-    tables_cache(container).clear()
-    await lobby.announce(Relay(container.redis), summary)
+    container.lobby_pages.clear()
+    await lobby.announce(container.relay, summary)
     return _out(summary)
