@@ -35,12 +35,8 @@ from holdem.adapters.database import (
     create_statement_pool,
     session_factory,
 )
-from holdem.adapters.gateway.base import PaymentGateway
-from holdem.adapters.gateway.nowpayments import NowPaymentsGateway
-from holdem.adapters.kyc import HttpKycProvider, KycProvider
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.adapters.rate_limit import RateLimiter
-from holdem.adapters.rates import PROVIDERS, RateService
 from holdem.adapters.redis_client import create_redis, create_sync_redis
 from holdem.adapters.relay import Relay
 from holdem.adapters.secret_refs import resolve_secret_references
@@ -48,13 +44,9 @@ from holdem.adapters.sqs import message_sender, withdrawal_enqueuer
 from holdem.auth.passwords import PasswordService
 from holdem.config import Settings, get_settings
 from holdem.observability.sentry import init_sentry
-from holdem.payments.coins import CoinRegistry
 from holdem.services.accounts import Accounts
-from holdem.services.deposits import DepositDeps, coin_registry
-from holdem.services.kyc import KycDeps
 from holdem.services.lobby import TablesCache
 from holdem.services.notifications import Notifier
-from holdem.services.withdrawals import WithdrawalDeps
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.cache import (
@@ -63,6 +55,14 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
+
+    from holdem.adapters.gateway.base import PaymentGateway
+    from holdem.adapters.kyc import KycProvider
+    from holdem.adapters.rates import RateService
+    from holdem.payments.coins import CoinRegistry
+    from holdem.services.deposits import DepositDeps
+    from holdem.services.kyc import KycDeps
+    from holdem.services.withdrawals import WithdrawalDeps
 
 
 class Container:
@@ -191,16 +191,21 @@ class Container:
         queue_url = self.settings.aws.payout_queue_url
         return withdrawal_enqueuer(self.sqs, queue_url) if queue_url else None
 
-    # --- payments --------------------------------------------------------------------------
+    # --- payments (their modules are imported on first use: only the processes that move
+    # crypto pay for importing the gateway, the rate providers and the address checks)
 
     @cached_property
     def coins(self) -> CoinRegistry:
         """The accepted coins."""
+        from holdem.services.deposits import coin_registry
+
         return coin_registry(self.settings.money)
 
     @cached_property
     def gateway(self) -> PaymentGateway:
         """The crypto payment gateway (NOWPayments)."""
+        from holdem.adapters.gateway.nowpayments import NowPaymentsGateway
+
         money = self.settings.money
         return NowPaymentsGateway(
             money.gateway_base_url,
@@ -214,6 +219,8 @@ class Container:
     @cached_property
     def rates(self) -> RateService:
         """KRW rates: the Redis cache, else the configured providers in order."""
+        from holdem.adapters.rates import PROVIDERS, RateService
+
         money = self.settings.money
         urls = {"upbit": money.upbit_base_url, "coingecko": money.coingecko_base_url}
         return RateService(
@@ -227,6 +234,8 @@ class Container:
     @cached_property
     def kyc_provider(self) -> KycProvider | None:
         """The identity-verification provider; None without an API key."""
+        from holdem.adapters.kyc import HttpKycProvider
+
         kyc = self.settings.kyc
         if not kyc.provider_api_key.get_secret_value():
             return None
@@ -238,6 +247,8 @@ class Container:
 
     def deposits(self) -> DepositDeps:
         """What the deposit use cases need."""
+        from holdem.services.deposits import DepositDeps
+
         settings = self.settings
         return DepositDeps(
             self.sessions,
@@ -251,6 +262,8 @@ class Container:
 
     def withdrawals(self) -> WithdrawalDeps:
         """What the withdrawal use cases need."""
+        from holdem.services.withdrawals import WithdrawalDeps
+
         settings = self.settings
         return WithdrawalDeps(
             self.sessions,
@@ -265,6 +278,8 @@ class Container:
 
     def kyc(self) -> KycDeps:
         """What the identity-verification use cases need."""
+        from holdem.services.kyc import KycDeps
+
         settings = self.settings
         return KycDeps(
             self.sessions, settings.money, settings.kyc, self.notifier, self.kyc_provider
