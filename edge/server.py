@@ -36,11 +36,8 @@ from edge.connections import BatchingConnection, Connection, Registry, TokenBuck
 from edge.lobby import LobbyCache
 from edge.metrics import Metrics
 from edge.tables import TableHost
-from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.fleet import EVICT_CHANNEL, Fleet, presence_channel
 from holdem.adapters.orm.tables import PokerTable
-from holdem.adapters.relay import Relay
-from holdem.auth.passwords import PasswordService
 from holdem.bootstrap import Container
 from holdem.cancellation import cancel_and_wait
 from holdem.health import check_dependencies
@@ -73,7 +70,6 @@ from holdem.protocol.pubsub import (
     user_of_channel,
 )
 from holdem.services import integrity, lobby, protection
-from holdem.services.accounts import Accounts
 from holdem.services.errors import InvalidAccessToken, RateLimited, SelfExcluded, ServiceError
 from holdem.services.table_runtime import RUN_STATUSES
 
@@ -112,15 +108,12 @@ class EdgeServer:
         self.worker_id = worker_id or f"w{uuid.uuid4().hex[:10]}"
         self.metrics = metrics or Metrics()
         self.registry = Registry()
-        redis = container.redis
-        self.fleet = Fleet(redis, self.worker_id, self.settings.ws.worker_heartbeat_ttl_s)
-        self.relay = Relay(redis)
-        self.chat = ChatStore(redis)
+        self.fleet = Fleet(container.redis, self.worker_id, self.settings.ws.worker_heartbeat_ttl_s)
+        self.relay = container.relay
+        self.chat = container.chat_store
         # The REST API's own token check (signature, expiry, revocation); no password is
         # ever hashed here.
-        self.accounts = Accounts(
-            container.sessions, redis, self.settings.auth, PasswordService(self.settings.auth)
-        )
+        self.accounts = container.accounts
         self.tables = TableHost(container, self.worker_id, self.relay, self.fleet, self.metrics)
         self.tables.deliver = self.deliver_local
         self.draining = False

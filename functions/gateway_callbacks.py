@@ -27,8 +27,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from functions import event_loop, payments_runtime
-from holdem.adapters.gateway.wiring import PaymentsRuntime
+from functions import event_loop
+from holdem.bootstrap import Container, process_container
 from holdem.payments.signatures import SIGNATURE_HEADER
 from holdem.services import deposits, errors, gateway_callbacks, withdrawals
 from holdem.services.notifications import Notice
@@ -65,13 +65,13 @@ class Delivery:
     """The peer address the transport saw (not a header)."""
 
 
-Apply = Callable[[PaymentsRuntime, bytes, str | None], Awaitable[Answer]]
-GetRuntime = Callable[[], PaymentsRuntime]
+Apply = Callable[[Container, bytes, str | None], Awaitable[Answer]]
+GetContainer = Callable[[], Container]
 
 
 async def answer(
     apply: Apply,
-    runtime: PaymentsRuntime,
+    container: Container,
     delivery: Delivery,
     logger: Logger,
 ) -> Answer:
@@ -79,8 +79,8 @@ async def answer(
     if len(delivery.body) > MAX_BODY_BYTES:
         return Answer(413, TOO_LARGE)
     try:
-        gateway_callbacks.check_source(delivery.source, runtime.container.settings.money)
-        return await apply(runtime, delivery.body, delivery.signature)
+        gateway_callbacks.check_source(delivery.source, container.settings.money)
+        return await apply(container, delivery.body, delivery.signature)
     except errors.ServiceError as exc:
         status = next((s for kind, s in ERROR_STATUS if isinstance(exc, kind)), 500)
         logger.warning("gateway callback refused", extra={"code": exc.code, "status": status})
@@ -112,7 +112,7 @@ def lambda_handler(app: Starlette) -> Callable[[dict[str, Any], Any], dict[str, 
         if len(raw) > (_MAX_BASE64_CHARS if encoded else MAX_BODY_BYTES):
             return _too_large()
         # Mangum runs the app on the current event loop: the execution environment's, which
-        # the payments runtime's pools are bound to.
+        # the process container's pools are bound to.
         asyncio.set_event_loop(event_loop.loop())
         if not adapter:
             adapter.append(Mangum(app=failing, lifespan="off"))
@@ -157,7 +157,7 @@ async def read_capped(request: Request, cap: int) -> bytes | None:
 
 
 def asgi_app(
-    path: str, apply: Apply, logger: Logger, get_runtime: GetRuntime = payments_runtime.runtime
+    path: str, apply: Apply, logger: Logger, get_container: GetContainer = process_container
 ) -> Starlette:
     """The same endpoint as an ASGI app; notices go out after the response."""
 
@@ -166,14 +166,14 @@ def asgi_app(
         if body is None:
             # Close the connection: the rest of the body is never read.
             return JSONResponse(TOO_LARGE, 413, headers={"connection": "close"})
-        runtime = get_runtime()
+        container = get_container()
         delivery = Delivery(
             body,
             request.headers.get(SIGNATURE_HEADER),
             request.client.host if request.client else None,
         )
-        result = await answer(apply, runtime, delivery, logger)
-        later = BackgroundTask(runtime.notifier.notify_all, list(result.notices))
+        result = await answer(apply, container, delivery, logger)
+        later = BackgroundTask(container.notifier.notify_all, list(result.notices))
         return JSONResponse(result.body, result.status, background=later)
 
     return Starlette(routes=[Route(path, endpoint, methods=["POST"])])

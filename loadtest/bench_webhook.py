@@ -39,7 +39,6 @@ from sqlalchemy import func, select, text
 from devstack.paths import ROOT, STATE, VENV_BIN
 from devstack.services import free_port
 from devstack.stack import start_stores
-from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.adapters.orm.payments import Deposit
 from holdem.adapters.orm.users import User
 from holdem.bootstrap import Container, bootstrap
@@ -51,8 +50,7 @@ SECRET = "bench-webhook-secret"
 COINS = ("BTC", "ETH", "USDT", "USDC")
 
 
-async def _users(runtime: PaymentsRuntime, count: int) -> dict[int, dict[str, str]]:
-    container = runtime.container
+async def _users(container: Container, count: int) -> dict[int, dict[str, str]]:
     addresses: dict[int, dict[str, str]] = {}
     for _ in range(count):
         tag = uuid.uuid4().hex[:10]
@@ -62,7 +60,7 @@ async def _users(runtime: PaymentsRuntime, count: int) -> dict[int, dict[str, st
             await session.flush()
             user_id = user.id
         addresses[user_id] = {
-            coin: (await deposits.deposit_address(runtime.deposits(), user_id, coin)).address
+            coin: (await deposits.deposit_address(container.deposits(), user_id, coin)).address
             for coin in COINS
         }
     return addresses
@@ -78,9 +76,9 @@ async def _timed(step: Callable[[int], Awaitable[object]], runs: int) -> float:
     return statistics.median(times)
 
 
-async def _phases(runtime: PaymentsRuntime, address: str) -> None:
+async def _phases(container: Container, address: str) -> None:
     """One delivery, phase by phase (sequential, nothing else running in this process)."""
-    deps = runtime.deposits()
+    deps = container.deposits()
     notices = [
         deliveries(SECRET, address=address, coin="BTC", amount="0.001", tx_hash=f"{i:064x}")
         for i in range(1, 41)
@@ -99,11 +97,11 @@ async def _phases(runtime: PaymentsRuntime, address: str) -> None:
     )
 
     async def cold_rate(i: int) -> object:
-        await runtime.container.redis.delete("rates:krw:BTC")
-        return await runtime.rates.rate("BTC")
+        await container.redis.delete("rates:krw:BTC")
+        return await container.rates.rate("BTC")
 
     rows.append(("rate, provider (cache empty)", await _timed(cold_rate, 20)))
-    rows.append(("rate, Redis cache", await _timed(lambda i: runtime.rates.rate("BTC"), 200)))
+    rows.append(("rate, Redis cache", await _timed(lambda i: container.rates.rate("BTC"), 200)))
 
     def deliver(n: int) -> Callable[[int], Awaitable[object]]:
         def step(i: int) -> Awaitable[object]:
@@ -238,12 +236,11 @@ async def _run(
     args: argparse.Namespace, settings: Settings, port: int, sim_url: str, server_pid: int
 ) -> None:
     container = bootstrap(settings)
-    runtime = PaymentsRuntime.build(container)
     try:
-        addresses = await _users(runtime, args.users)
-        spare = await _users(runtime, 1)
+        addresses = await _users(container, args.users)
+        spare = await _users(container, 1)
         address = next(iter(spare.values()))["BTC"]
-        await _phases(runtime, address)
+        await _phases(container, address)
         _cold_lambda(settings, sim_url, address)
         prices = {"BTC": Decimal(100_000_000), "ETH": Decimal(5_000_000)}
         prices |= {"USDT": Decimal(1400), "USDC": Decimal(1400)}
@@ -311,7 +308,6 @@ async def _run(
         )
         print(f"  ledger check   {'clean' if report.ok else report.violations}")
     finally:
-        await runtime.aclose()
         await container.aclose()
 
 

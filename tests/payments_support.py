@@ -14,9 +14,9 @@ import pytest
 from gateway_sim.app import SimState, create_app
 
 from holdem.adapters.gateway import NowPaymentsGateway
-from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.adapters.orm.users import User
 from holdem.adapters.rates import RateService, UpbitProvider
+from holdem.bootstrap import Container
 from holdem.services import ledger
 
 SECRET = "test-only-webhook-secret"  # the `settings` fixture's MONEY__WEBHOOK_SECRET
@@ -55,18 +55,18 @@ class Market:
 
 @dataclass
 class Payments:
-    runtime: PaymentsRuntime
+    container: Container
     sim: SimState
     market: Market
     sent: list[list[int]]
 
     @property
     def deposits(self):
-        return self.runtime.deposits()
+        return self.container.deposits()
 
     @property
     def withdrawals(self):
-        return self.runtime.withdrawals()
+        return self.container.withdrawals()
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def sim() -> SimState:
 
 
 @pytest.fixture
-async def payments(container, sim) -> Payments:
+def payments(container, sim) -> Payments:
     market = Market()
     gateway = NowPaymentsGateway(
         "http://gateway-sim",
@@ -93,11 +93,13 @@ async def payments(container, sim) -> Payments:
     async def enqueue(ids: list[int]) -> None:
         sent.append(list(ids))
 
-    runtime = PaymentsRuntime.build(container, gateway=gateway, rates=rates, enqueue=enqueue)
-    try:
-        yield Payments(runtime, sim, market, sent)
-    finally:
-        await runtime.aclose()
+    # The container's own adapters, replaced before first use: the gateway talks to the
+    # simulator, the rates to the fake market, the payout queue to a list (the container closes
+    # them with the rest).
+    container.gateway = gateway
+    container.rates = rates
+    container.payout_queue = enqueue
+    return Payments(container, sim, market, sent)
 
 
 async def make_user(container, *, kyc: str = "none", role: str = "player") -> int:

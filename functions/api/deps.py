@@ -1,5 +1,5 @@
-"""FastAPI dependencies: the process's adapters (built once per cold start), the use cases,
-the caller's identity and the rate limits.
+"""FastAPI dependencies: the process's container (`holdem.bootstrap.process_container`, built
+once per cold start), the caller's identity and the rate limits.
 
 Every dependency is ``async def``: FastAPI runs plain ``def`` dependencies in a worker thread,
 and a thread hop per dependency per request costs more than the request's own work.
@@ -9,42 +9,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from holdem.adapters.database import RowReader
 from holdem.adapters.rate_limit import (
     Decision,
     Limit,
-    RateLimiter,
     address_client,
     user_client,
 )
-from holdem.auth.passwords import PasswordService
 from holdem.auth.tokens import AccessClaims
-from holdem.bootstrap import Container, bootstrap
-from holdem.config import AuthSettings
+from holdem.bootstrap import Container, process_container
 from holdem.services import admin, jurisdiction
 from holdem.services.accounts import Accounts
 from holdem.services.errors import Forbidden, InvalidAccessToken, RateLimited
-from holdem.services.lobby import TablesCache
-
-
-@lru_cache(maxsize=1)
-def process_container() -> Container:
-    """The adapters of this process (one Lambda execution environment or one server)."""
-    return bootstrap(component="api")
 
 
 async def get_container() -> Container:
-    """The process's adapters, as a dependency (tests override it with their own)."""
-    return process_container()
+    """The process's container, as a dependency (tests override it with their own)."""
+    return process_container(component="api")
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -62,70 +50,12 @@ async def get_clock() -> Callable[[], datetime]:
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
-@lru_cache(maxsize=4)
-def _passwords(
-    time_cost: int, memory_kib: int, parallelism: int, concurrency: int
-) -> PasswordService:
-    return PasswordService(
-        AuthSettings(
-            argon2_time_cost=time_cost,
-            argon2_memory_kib=memory_kib,
-            argon2_parallelism=parallelism,
-            argon2_max_concurrency=concurrency,
-        )
-    )
-
-
-@dataclass(frozen=True)
-class _Adapters:
-    """What the API builds once on top of a container: its read-only engine, its rate
-    limiter, its account use cases and its lobby pages."""
-
-    container: Container
-    read_engine: AsyncEngine
-    limiter: RateLimiter
-    accounts: Accounts
-    tables: TablesCache[bytes]
-
-
-_adapters: dict[int, _Adapters] = {}
-
-
-def _adapters_of(container: Container) -> _Adapters:
-    found = _adapters.get(id(container))
-    if found is None or found.container is not container:
-        auth = container.settings.auth
-        passwords = _passwords(
-            auth.argon2_time_cost,
-            auth.argon2_memory_kib,
-            auth.argon2_parallelism,
-            auth.argon2_max_concurrency,
-        )
-        found = _Adapters(
-            container=container,
-            # Autocommit: each query of a read-only route is one round trip (no BEGIN and
-            # ROLLBACK around it).
-            read_engine=container.engine.execution_options(isolation_level="AUTOCOMMIT"),
-            limiter=RateLimiter(container.redis),
-            accounts=Accounts(container.sessions, container.redis, auth, passwords),
-            # The lobby list is as fresh as the live lobby channel (one interval).
-            tables=TablesCache(container.settings.ws.lobby_interval_s),
-        )
-        _adapters[id(container)] = found
-    return found
-
-
 async def get_accounts(container: ContainerDep) -> Accounts:
     """The account use cases, sharing the process's password-hashing limiter."""
-    return _adapters_of(container).accounts
+    return container.accounts
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-
-
-def tables_cache(container: Container) -> TablesCache[bytes]:
-    """The process's lobby pages as JSON answers (see `holdem.services.lobby.TablesCache`)."""
-    return _adapters_of(container).tables
 
 
 async def get_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
@@ -142,7 +72,7 @@ def read_connection(container: Container) -> AsyncConnection:
     one round trip per query, and none of a session's unit-of-work bookkeeping. Opened by the
     route around its query (``async with``), so it goes back to the pool before the answer is
     serialised and sent."""
-    return _adapters_of(container).read_engine.connect()
+    return container.read_engine.connect()
 
 
 def read_rows(container: Container) -> AbstractAsyncContextManager[RowReader]:
@@ -154,7 +84,7 @@ def read_rows(container: Container) -> AbstractAsyncContextManager[RowReader]:
 def read_session(container: Container) -> AsyncSession:
     """A session for reads: autocommit, so each query is one round trip (no BEGIN/ROLLBACK
     around it). Writes use `get_db` (one transaction) or their service's."""
-    return AsyncSession(_adapters_of(container).read_engine, expire_on_commit=False)
+    return AsyncSession(container.read_engine, expire_on_commit=False)
 
 
 async def get_read_db(container: ContainerDep) -> AsyncIterator[AsyncSession]:
@@ -207,7 +137,7 @@ class RateLimit:
             if isinstance(claims, AccessClaims):
                 client = user_client(claims.user_id)
         limit = self.limit(container)
-        _refuse_over(limit, await _adapters_of(container).limiter.hit(limit, client))
+        _refuse_over(limit, await container.limiter.hit(limit, client))
 
 
 general_limit = RateLimit("general", per_user=True)
@@ -226,9 +156,9 @@ async def authenticated_general_limit(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidAccessToken("an access token is required", {"reason": "missing"})
     limit = general_limit.limit(container)
-    adapters = _adapters_of(container)  # not a dependency: one fewer to solve per request
-    claims, decision = await adapters.accounts.authenticate_and_count(
-        credentials.credentials, adapters.limiter, limit
+    # The container's accounts, not a dependency: one fewer to solve per request.
+    claims, decision = await container.accounts.authenticate_and_count(
+        credentials.credentials, container.limiter, limit
     )
     request.state.claims = claims  # per-user limits of the route (e.g. withdraw) use it
     _refuse_over(limit, decision)

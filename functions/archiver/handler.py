@@ -12,8 +12,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.economy_runtime import archive_store, container
 from functions.event_loop import run
+from holdem.bootstrap import process_container
 from holdem.services.archive import archive_due_hands
 
 logger = Logger(service="archiver")
@@ -26,8 +26,9 @@ class ArchiverEvent(BaseModel):
 
 
 async def archive(event: ArchiverEvent, now: datetime) -> dict[str, Any]:
+    built = process_container()
     report = await archive_due_hands(
-        container().sessions, archive_store(), now, max_batches=event.max_batches
+        built.sessions, built.archive_store, now, max_batches=event.max_batches
     )
     return {"batches": report.batches, "hands": report.hands, "bytes": report.bytes_written}
 

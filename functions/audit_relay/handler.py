@@ -15,7 +15,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
-from functions.economy_runtime import audit_relay, run_operation
+from functions.scheduled import run_operation
+from holdem.bootstrap import process_container
 
 logger = Logger(service="audit-relay")
 
@@ -27,7 +28,7 @@ class RelayEvent(BaseModel):
 
 
 async def relay(event: RelayEvent, now: datetime) -> dict[str, Any]:
-    stats = await audit_relay().run_once()
+    stats = await process_container().audit_relay.run_once()
     return {"redis": stats.redis, "s3_records": stats.s3_records, "s3_objects": stats.s3_objects}
 
 

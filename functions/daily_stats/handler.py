@@ -11,7 +11,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
-from functions.economy_runtime import container, run_operation
+from functions.scheduled import run_operation
+from holdem.bootstrap import process_container
 from holdem.ledger.rakeback import KST
 from holdem.services.stats import compute_daily_stats
 
@@ -26,7 +27,7 @@ class StatsEvent(BaseModel):
 
 async def compute(event: StatsEvent, now: datetime) -> dict[str, Any]:
     day = event.day or now.astimezone(KST).date() - timedelta(days=1)
-    async with container().sessions() as session, session.begin():
+    async with process_container().sessions() as session, session.begin():
         figures = await compute_daily_stats(session, day, now)
     total = figures[-1]
     return {

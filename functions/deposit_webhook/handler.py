@@ -11,9 +11,9 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from starlette.applications import Starlette
 
-from functions import gateway_callbacks, payments_runtime
-from functions.gateway_callbacks import Answer, GetRuntime
-from holdem.adapters.gateway.wiring import PaymentsRuntime
+from functions import gateway_callbacks
+from functions.gateway_callbacks import Answer, GetContainer
+from holdem.bootstrap import Container, process_container
 from holdem.services import deposits
 
 logger = Logger(service="deposit-webhook")
@@ -28,9 +28,9 @@ OUTCOME_STATUS = {
 }
 
 
-async def apply(runtime: PaymentsRuntime, body: bytes, signature: str | None) -> Answer:
+async def apply(container: Container, body: bytes, signature: str | None) -> Answer:
     """One deposit notice → its answer."""
-    result = await deposits.record_notice(runtime.deposits(), body, signature)
+    result = await deposits.record_notice(container.deposits(), body, signature)
     logger.info(
         "deposit notice", extra={"outcome": result.outcome, "deposit_id": result.deposit_id}
     )
@@ -42,9 +42,9 @@ async def apply(runtime: PaymentsRuntime, body: bytes, signature: str | None) ->
     return Answer(OUTCOME_STATUS[result.outcome], payload, result.notices)
 
 
-def create_asgi_app(get_runtime: GetRuntime = payments_runtime.runtime) -> Starlette:
+def create_asgi_app(get_container: GetContainer = process_container) -> Starlette:
     """The endpoint as an ASGI app (behind `handler` in AWS; the local stack, tests, benchmark)."""
-    return gateway_callbacks.asgi_app(PATH, apply, logger, get_runtime)
+    return gateway_callbacks.asgi_app(PATH, apply, logger, get_container)
 
 
 asgi_app = create_asgi_app()

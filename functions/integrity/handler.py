@@ -13,7 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.economy_runtime import container, run_operation
+from functions.scheduled import run_operation
+from holdem.bootstrap import process_container
 from holdem.services import integrity
 
 logger = Logger(service="integrity")
@@ -26,7 +27,7 @@ class IntegrityEvent(BaseModel):
 
 
 async def compute(event: IntegrityEvent, now: datetime) -> dict[str, Any]:
-    built = container()
+    built = process_container()
     settings = built.settings.integrity
     if event.window_days is not None:
         settings = settings.model_copy(update={"window_days": event.window_days})

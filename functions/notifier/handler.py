@@ -6,10 +6,8 @@ here only delays an e-mail (SQS retries the record, then the DLQ keeps it).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -19,23 +17,16 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.event_loop import run
-from functions.payments_runtime import runtime
 from holdem.adapters.orm.users import User
-from holdem.config import get_settings
+from holdem.bootstrap import process_container
 from holdem.services.notifications import Notice, render_email
 
 logger = Logger(service="notifier")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@lru_cache(maxsize=1)
-def ses() -> Any:
-    aws = get_settings().aws
-    return boto3.client("ses", region_name=aws.region, endpoint_url=aws.endpoint_url)
-
-
 async def _email_of(user_id: int) -> str | None:
-    async with runtime().container.sessions() as session:
+    async with process_container().sessions() as session:
         user = await session.get(User, user_id)
         return None if user is None else user.email
 
@@ -47,8 +38,9 @@ def record_handler(record: SQSRecord) -> str:
         logger.warning("notice for an unknown user dropped", extra={"user_id": notice.user_id})
         return "dropped"
     subject, text = render_email(notice)
-    ses().send_email(
-        Source=get_settings().money.notification_sender,
+    built = process_container()
+    built.ses.send_email(
+        Source=built.settings.money.notification_sender,
         Destination={"ToAddresses": [email]},
         Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}},
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from starlette.applications import Starlette
 
-from functions import gateway_callbacks, payments_runtime
-from functions.gateway_callbacks import Answer, GetRuntime
-from holdem.adapters.gateway.wiring import PaymentsRuntime
+from functions import gateway_callbacks
+from functions.gateway_callbacks import Answer, GetContainer
+from holdem.bootstrap import Container, process_container
 from holdem.services import withdrawals
 
 logger = Logger(service="payout-webhook")
@@ -29,9 +29,9 @@ OUTCOME_STATUS = {
 }
 
 
-async def apply(runtime: PaymentsRuntime, body: bytes, signature: str | None) -> Answer:
+async def apply(container: Container, body: bytes, signature: str | None) -> Answer:
     """One payout callback → its answer."""
-    result = await withdrawals.record_payout_notice(runtime.withdrawals(), body, signature)
+    result = await withdrawals.record_payout_notice(container.withdrawals(), body, signature)
     logger.info(
         "payout notice",
         extra={"outcome": result.outcome, "withdrawal_id": result.withdrawal_id},
@@ -44,9 +44,9 @@ async def apply(runtime: PaymentsRuntime, body: bytes, signature: str | None) ->
     return Answer(OUTCOME_STATUS[result.outcome], payload, result.notices)
 
 
-def create_asgi_app(get_runtime: GetRuntime = payments_runtime.runtime) -> Starlette:
+def create_asgi_app(get_container: GetContainer = process_container) -> Starlette:
     """The endpoint as an ASGI app (behind `handler` in AWS; the local stack, tests)."""
-    return gateway_callbacks.asgi_app(PATH, apply, logger, get_runtime)
+    return gateway_callbacks.asgi_app(PATH, apply, logger, get_container)
 
 
 asgi_app = create_asgi_app()

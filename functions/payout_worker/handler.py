@@ -9,11 +9,8 @@ status check, gateway lookup by the payout's key before any new payout).
 
 from __future__ import annotations
 
-import warnings
-from functools import lru_cache
 from typing import Any
 
-import redis
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -22,12 +19,10 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.cache import CachePersistenceLayer
 from pydantic import BaseModel, Field
 
 from functions.event_loop import run
-from functions.payments_runtime import runtime
-from holdem.config import get_settings
+from holdem.bootstrap import process_container
 from holdem.services import withdrawals
 
 logger = Logger(service="payout-worker")
@@ -39,24 +34,18 @@ class PayoutMessage(BaseModel):
     withdrawal_id: int = Field(gt=0)
 
 
-@lru_cache(maxsize=1)
-def persistence() -> CachePersistenceLayer:
-    """Powertools idempotency records in our Redis (the class name warns; same class)."""
-    client = redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return CachePersistenceLayer(client=client)  # type: ignore[arg-type]
-
-
 def pay(message: dict[str, Any]) -> str:
     """Pay one withdrawal (idempotent on the SQS message id)."""
+    built = process_container()
 
     @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="message", config=idempotency_config, persistence_store=persistence()
+        data_keyword_argument="message",
+        config=idempotency_config,
+        persistence_store=built.idempotency,
     )
     def once(message: dict[str, Any]) -> str:
         parsed = PayoutMessage.model_validate_json(message["body"])
-        outcome = run(withdrawals.pay_out(runtime().withdrawals(), parsed.withdrawal_id))
+        outcome = run(withdrawals.pay_out(built.withdrawals(), parsed.withdrawal_id))
         logger.info("payout", extra={"withdrawal_id": parsed.withdrawal_id, "outcome": outcome})
         return outcome.value
 

@@ -13,7 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.economy_runtime import container, rakeback_queue, run_operation
+from functions.scheduled import run_operation
+from holdem.bootstrap import process_container
 from holdem.ledger.rakeback import previous_kst_week
 from holdem.services import rakeback
 
@@ -29,8 +30,9 @@ class PlannerEvent(BaseModel):
 
 async def plan(event: PlannerEvent, now: datetime) -> dict[str, Any]:
     week = rakeback.week_from_date(event.week) if event.week else previous_kst_week(now)
-    async with container().sessions() as session:
-        report = await rakeback.enqueue_week(session, rakeback_queue(), week, event.batch_size)
+    built = process_container()
+    async with built.sessions() as session:
+        report = await rakeback.enqueue_week(session, built.rakeback_queue, week, event.batch_size)
     return {
         "week": report.week_start.isoformat(),
         "users": report.users,

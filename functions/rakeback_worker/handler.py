@@ -22,8 +22,8 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from functions.economy_runtime import container, notifier
 from functions.event_loop import run
+from holdem.bootstrap import process_container
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import rakeback
 
@@ -39,7 +39,7 @@ class RakebackBatch(BaseModel):
 
 
 async def settle(batch: RakebackBatch) -> dict[str, int]:
-    built = container()
+    built = process_container()
     money = built.settings.money
     week = rakeback.week_from_date(batch.week)
     tiers = tiers_from_rates(money.rakeback_rates)
@@ -57,7 +57,7 @@ async def settle(batch: RakebackBatch) -> dict[str, int]:
         counts[done.outcome.value] = counts.get(done.outcome.value, 0) + 1
         if done.outcome is rakeback.SettleOutcome.PAID and done.statement is not None:
             # After the commit: a notice never holds up or undoes a payment.
-            await notifier().notify(rakeback.paid_notice(done.statement))
+            await built.notifier.notify(rakeback.paid_notice(done.statement))
     return counts
 
 

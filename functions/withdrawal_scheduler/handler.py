@@ -12,14 +12,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from functions.event_loop import run
-from functions.payments_runtime import runtime
+from holdem.bootstrap import process_container
 from holdem.services import deposits, withdrawals
 
 logger = Logger(service="withdrawal-scheduler")
 
 
 async def tick() -> dict[str, Any]:
-    built = runtime()
+    built = process_container()
     credited = await deposits.credit_waiting_deposits(built.deposits())
     report = await withdrawals.schedule_payouts(built.withdrawals())
     return {

@@ -10,7 +10,6 @@ from decimal import Decimal
 import httpx
 from pydantic import SecretStr
 
-from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.adapters.rates import RateService, UpbitProvider
 from holdem.bootstrap import bootstrap
 from holdem.config import AmlSettings, Settings
@@ -74,12 +73,11 @@ async def test_the_api_holds_withdrawals_and_records_kyc(admin, login_as, redis_
     settings = Settings(database_url=login_as("holdem_api"), redis_url=redis_url)
     container = bootstrap(settings)
     provider = UpbitProvider("http://upbit", transport=httpx.MockTransport(Market()))
-    rates = RateService(container.redis, [provider], cache_ttl_s=60, max_age_s=300)
-    runtime = PaymentsRuntime.build(container, rates=rates)
+    container.rates = RateService(container.redis, [provider], cache_ttl_s=60, max_age_s=300)
     try:
         for n, user in enumerate((first, second)):
             await _credit(container, user, 200_000, f"amlapi{n}")
-        deps = runtime.withdrawals()
+        deps = container.withdrawals()
         deps.money = deps.money.model_copy(update={"kyc_required_above_krw": 10_000})
         deps.aml = deps.aml.model_copy(update={"hold_rules": ("shared_address",)})
         views = [
@@ -92,7 +90,7 @@ async def test_the_api_holds_withdrawals_and_records_kyc(admin, login_as, redis_
             ("pending", True),
             ("held", True),
         ]
-        kdeps = runtime.kyc()
+        kdeps = container.kyc()
         kdeps.kyc = kdeps.kyc.model_copy(update={"webhook_secret": SecretStr("s")})
         body = json.dumps(
             {
@@ -109,7 +107,6 @@ async def test_the_api_holds_withdrawals_and_records_kyc(admin, login_as, redis_
         async with container.sessions() as session:
             await aml.review(session, flag.id, operator, utc_now())
     finally:
-        await runtime.aclose()
         await container.aclose()
     held = admin.execute("select count(*) from withdrawals where kyc_hold").fetchone()
     assert held == (0,)

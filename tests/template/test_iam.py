@@ -107,8 +107,8 @@ AUDIT_KEY = "audit/lane=0/000000000001-000000000500.jsonl"  # adapters/audit_rel
 
 CALLS: dict[str, list[Call]] = {
     "ApiFunction": [
-        # admin withdrawal approval (adapters/gateway/wiring.sqs_enqueue), admin rakeback
-        # re-run (adapters/rakeback_queue), notices (services/notifications.sqs_sender),
+        # admin withdrawal approval (adapters/sqs.withdrawal_enqueuer), admin rakeback
+        # re-run (adapters/rakeback_queue), notices (adapters/sqs.message_sender),
         # archived hand history (adapters/archive_store.get)
         send("payouts", "AWS__PAYOUT_QUEUE_URL"),
         send("rakeback", "AWS__RAKEBACK_QUEUE_URL"),

@@ -19,18 +19,14 @@ from devstack.ledger_commands import operator_settings
 
 
 async def _verify(hand_id: int) -> int:
-    from holdem.adapters.archive_store import S3ArchiveStore
     from holdem.bootstrap import bootstrap
     from holdem.services.errors import NotFound
     from holdem.services.hand_audit import verify_hand
 
-    settings = operator_settings()
-    container = bootstrap(settings)
+    container = bootstrap(operator_settings())
     try:
         async with container.sessions() as session:
-            verdict = await verify_hand(
-                session, S3ArchiveStore.from_settings(settings), container.redis, hand_id
-            )
+            verdict = await verify_hand(session, container.archive_store, container.redis, hand_id)
     except NotFound as exc:
         print(f"NOT FOUND: {exc}", file=sys.stderr)
         return 2

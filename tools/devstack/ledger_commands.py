@@ -81,9 +81,9 @@ async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
         if check_redis:
             copies.append(("redis", await audit_relay.redis_copies(container.redis)))
         if check_s3:
-            s3 = audit_relay.s3_client(settings)
             bucket = settings.aws.audit_bucket
-            copies.append(("s3", await asyncio.to_thread(audit_relay.s3_copies, s3, bucket)))
+            found_s3 = await asyncio.to_thread(audit_relay.s3_copies, container.s3, bucket)
+            copies.append(("s3", found_s3))
         for destination, found in copies:
             report = audit_relay.compare_copy(
                 destination,
@@ -111,14 +111,11 @@ async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
 
 
 async def _audit_relay() -> int:
-    from holdem.adapters.audit_relay import AuditRelay
     from holdem.bootstrap import bootstrap
 
-    settings = operator_settings()
-    container = bootstrap(settings)
+    container = bootstrap(operator_settings())
     try:
-        relay = AuditRelay.from_settings(container.sessions, container.redis, settings)
-        stats = await relay.run_once()
+        stats = await container.audit_relay.run_once()
     finally:
         await container.aclose()
     print(

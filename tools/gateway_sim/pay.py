@@ -50,7 +50,6 @@ def cmd_pay(args: argparse.Namespace) -> int:
 
 async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
     os.environ.update(info["env"])
-    from holdem.adapters.gateway.wiring import PaymentsRuntime
     from holdem.adapters.orm.users import User
     from holdem.bootstrap import bootstrap
     from holdem.config import get_settings
@@ -58,7 +57,6 @@ async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
 
     get_settings.cache_clear()
     container = bootstrap()
-    runtime = PaymentsRuntime.build(container)
     try:
         async with container.sessions() as session:
             column = User.id if args.user.isdigit() else User.email
@@ -68,7 +66,7 @@ async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
             print(f"dev pay: no user {args.user!r}", file=sys.stderr)
             return 2
         try:
-            address = await deposits.deposit_address(runtime.deposits(), user.id, args.coin)
+            address = await deposits.deposit_address(container.deposits(), user.id, args.coin)
         except errors.ServiceError as exc:
             print(f"dev pay: {exc.code}: {exc.message}", file=sys.stderr)
             return 2
@@ -91,7 +89,7 @@ async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
         print(f"tx {answer['tx_hash']}")
         for delivery in answer["deliveries"]:
             print(f"  confirmations {delivery['confirmations']:>3}: {delivery.get('status')}")
-        rows = await deposits.list_deposits(runtime.deposits(), user.id, limit=5)
+        rows = await deposits.list_deposits(container.deposits(), user.id, limit=5)
         async with container.sessions() as session:
             balance = await ledger.balances(session, user.id)
         for row in rows:
@@ -111,5 +109,4 @@ async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
         print(f"wallet ₩{balance.wallet:,}  pending withdrawal ₩{balance.pending_withdrawal:,}")
         return 0
     finally:
-        await runtime.aclose()
         await container.aclose()

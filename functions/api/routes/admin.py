@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Query
 
 from functions.api.deps import AccountsDep, ContainerDep, DbDep, OperatorDep, ReadDbDep
-from functions.api.routes import economy
 from functions.api.schemas import (
     AdjustmentOut,
     AdjustmentRequest,
@@ -26,7 +25,6 @@ from functions.api.schemas import (
     WithdrawalPage,
     errors,
 )
-from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
 from holdem.services import admin, chat_moderation, hand_audit
@@ -107,7 +105,7 @@ async def mute_chat(
     """Mute a player's table chat for a time, at every table (audited)."""
     until = await chat_moderation.mute_player(
         db,
-        ChatStore(container.redis),
+        container.chat_store,
         actor_id=claims.user_id,
         user_id=user_id,
         minutes=body.minutes,
@@ -127,7 +125,7 @@ async def unmute_chat(
 ) -> ChatMuteOut:
     """Lift a player's chat mute early (audited)."""
     await chat_moderation.unmute_player(
-        db, ChatStore(container.redis), actor_id=claims.user_id, user_id=user_id, reason=body.reason
+        db, container.chat_store, actor_id=claims.user_id, user_id=user_id, reason=body.reason
     )
     return ChatMuteOut(user_id=user_id, muted_until=None)
 
@@ -140,9 +138,7 @@ async def hand_chat(
     container: ContainerDep,
 ) -> HandChatOut:
     """The table chat kept with a hand, for settling a dispute (hot or archived hands)."""
-    record = await chat_moderation.hand_chat(
-        db, economy.archive_store(container.settings), container.redis, hand_id
-    )
+    record = await chat_moderation.hand_chat(db, container.archive_store, container.redis, hand_id)
     return HandChatOut(
         hand_id=record.id,
         table_id=record.table_id,
@@ -161,9 +157,7 @@ async def verify_hand(
 ) -> HandVerificationOut:
     """Recompute a hand's deal from its stored seed; check it against the commitment and
     every recorded card and opening (hot or archived hands)."""
-    verdict = await hand_audit.verify_hand(
-        db, economy.archive_store(container.settings), container.redis, hand_id
-    )
+    verdict = await hand_audit.verify_hand(db, container.archive_store, container.redis, hand_id)
     return HandVerificationOut(
         hand_id=verdict.hand_id,
         table_id=verdict.table_id,

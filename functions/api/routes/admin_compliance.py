@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from functions.api.deps import ContainerDep, DbDep, OperatorDep
-from functions.api.routes.wallet_payments import PaymentsDep
 from functions.api.schemas import Strict, errors
 from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.config import AmlRuleName
@@ -89,11 +88,11 @@ class IntegrityRunOut(BaseModel):
 
 @router.put("/users/{user_id}/kyc")
 async def set_kyc(
-    user_id: UserId, body: KycStatusIn, claims: OperatorDep, payments: PaymentsDep
+    user_id: UserId, body: KycStatusIn, claims: OperatorDep, container: ContainerDep
 ) -> KycSetOut:
     """Set a user's KYC status with a note (audited); verifying releases held withdrawals."""
     view = await kyc.set_status(
-        payments.kyc(), claims.user_id, user_id, kyc.KycStatus(body.status), body.note
+        container.kyc(), claims.user_id, user_id, kyc.KycStatus(body.status), body.note
     )
     return KycSetOut(
         user_id=view.user_id,

@@ -10,10 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.api.deps import OperatorDep
+from functions.api.deps import ContainerDep, OperatorDep
 from functions.api.routes.wallet_payments import (
     CryptoAmountOut,
-    PaymentsDep,
     WithdrawalDetailOut,
 )
 from functions.api.schemas import Strict, errors
@@ -55,67 +54,67 @@ class OverLimitDepositOut(UnmatchedDepositOut):
 
 
 async def _decide(
-    payments: PaymentsDep,
+    container: ContainerDep,
     claims: OperatorDep,
     withdrawal_id: int,
     action: OperatorAction,
     reason: str | None,
 ) -> WithdrawalDetailOut:
     view = await withdrawals.decide(
-        payments.withdrawals(), withdrawal_id, claims.user_id, action, reason
+        container.withdrawals(), withdrawal_id, claims.user_id, action, reason
     )
     return WithdrawalDetailOut.of(view)
 
 
 @router.post("/withdrawals/{withdrawal_id}/approve")
 async def approve(
-    withdrawal_id: WithdrawalId, claims: OperatorDep, payments: PaymentsDep
+    withdrawal_id: WithdrawalId, claims: OperatorDep, container: ContainerDep
 ) -> WithdrawalDetailOut:
     """Approve a withdrawal (it is paid once its 24-hour wait is over)."""
-    return await _decide(payments, claims, withdrawal_id, OperatorAction.APPROVE, None)
+    return await _decide(container, claims, withdrawal_id, OperatorAction.APPROVE, None)
 
 
 @router.post("/withdrawals/{withdrawal_id}/hold")
 async def hold(
     withdrawal_id: WithdrawalId,
     claims: OperatorDep,
-    payments: PaymentsDep,
+    container: ContainerDep,
     body: DecisionIn | None = None,
 ) -> WithdrawalDetailOut:
     """Hold a withdrawal for review (nothing is paid while held)."""
     reason = body.reason if body else None
-    return await _decide(payments, claims, withdrawal_id, OperatorAction.HOLD, reason)
+    return await _decide(container, claims, withdrawal_id, OperatorAction.HOLD, reason)
 
 
 @router.post("/withdrawals/{withdrawal_id}/release")
 async def release(
-    withdrawal_id: WithdrawalId, claims: OperatorDep, payments: PaymentsDep
+    withdrawal_id: WithdrawalId, claims: OperatorDep, container: ContainerDep
 ) -> WithdrawalDetailOut:
     """Release a held withdrawal back to pending."""
-    return await _decide(payments, claims, withdrawal_id, OperatorAction.RELEASE, None)
+    return await _decide(container, claims, withdrawal_id, OperatorAction.RELEASE, None)
 
 
 @router.post("/withdrawals/{withdrawal_id}/reject")
 async def reject(
-    withdrawal_id: WithdrawalId, body: RejectIn, claims: OperatorDep, payments: PaymentsDep
+    withdrawal_id: WithdrawalId, body: RejectIn, claims: OperatorDep, container: ContainerDep
 ) -> WithdrawalDetailOut:
     """Reject a withdrawal: its funds return to the player's wallet."""
-    return await _decide(payments, claims, withdrawal_id, OperatorAction.REJECT, body.reason)
+    return await _decide(container, claims, withdrawal_id, OperatorAction.REJECT, body.reason)
 
 
 @router.get("/deposits/unmatched")
 async def unmatched(
-    claims: OperatorDep, payments: PaymentsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    claims: OperatorDep, container: ContainerDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[UnmatchedDepositOut]:
     """Deposits paid to addresses we never issued, for review (they credit nobody)."""
-    rows = await deposits.unmatched_deposits(payments.deposits(), limit=limit)
+    rows = await deposits.unmatched_deposits(container.deposits(), limit=limit)
     return [UnmatchedDepositOut.model_validate(r) for r in rows]
 
 
 @router.get("/deposits/over-limit")
 async def over_limit(
-    claims: OperatorDep, payments: PaymentsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    claims: OperatorDep, container: ContainerDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[OverLimitDepositOut]:
     """Deposits worth more than ₩10^15 at their rate, refused to the gateway (credit nobody)."""
-    rows = await deposits.over_limit_deposits(payments.deposits(), limit=limit)
+    rows = await deposits.over_limit_deposits(container.deposits(), limit=limit)
     return [OverLimitDepositOut.model_validate(r) for r in rows]

@@ -11,10 +11,7 @@ from pydantic import BaseModel
 
 from functions.api.deps import AuthedDep, ContainerDep, DbDep, OperatorDep
 from functions.api.schemas import errors
-from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.orm.base import MAX_BIGINT
-from holdem.adapters.rakeback_queue import SqsRakebackQueue
-from holdem.config import Settings
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import hand_export, rakeback, stats
 
@@ -74,30 +71,6 @@ class DailyStatsOut(BaseModel):
 
 class DailyStatsPage(BaseModel):
     items: list[DailyStatsOut]
-
-
-# One boto3 client per process and settings object (settings are not hashable).
-_archives: list[tuple[Settings, S3ArchiveStore]] = []
-_queues: list[tuple[Settings, SqsRakebackQueue]] = []
-
-
-def archive_store(settings: Settings) -> S3ArchiveStore:
-    """The process's hand-archive store for these settings (one boto3 client)."""
-    for known, store in _archives:
-        if known is settings:
-            return store
-    store = S3ArchiveStore.from_settings(settings)
-    _archives[:] = [(settings, store)]
-    return store
-
-
-def _queue(settings: Settings) -> SqsRakebackQueue:
-    for known, queue in _queues:
-        if known is settings:
-            return queue
-    queue = SqsRakebackQueue.from_settings(settings)
-    _queues[:] = [(settings, queue)]
-    return queue
 
 
 @router.get("/rakeback/statements", tags=["rakeback"])
@@ -169,7 +142,7 @@ async def rakeback_run(
 ) -> RakebackRunOut:
     """Queue a week's settlement (again): only users not yet paid are sent; none is paid twice."""
     report = await rakeback.enqueue_week(
-        db, _queue(container.settings), rakeback.week_from_date(week)
+        db, container.rakeback_queue, rakeback.week_from_date(week)
     )
     return RakebackRunOut(
         week_start=report.week_start, users_enqueued=report.users, messages=report.messages
@@ -230,7 +203,7 @@ async def export_one_hand(
     """One of the caller's hands, hot or archived, with only the cards they may see."""
     exported = await hand_export.export_hand(
         db,
-        archive_store(container.settings),
+        container.archive_store,
         container.redis,
         claims.user_id,
         hand_id,
@@ -256,7 +229,7 @@ async def export_hands(
     """The caller's hands started in [since, until), oldest first, at most 500."""
     exported = await hand_export.export_range(
         db,
-        archive_store(container.settings),
+        container.archive_store,
         container.redis,
         claims.user_id,
         since,

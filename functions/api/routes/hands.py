@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from functions.api.deps import AuthedDep, ContainerDep, read_rows, read_session
-from functions.api.routes import economy
 from functions.api.schemas import (
     HandDetailOut,
     HandEventOut,
@@ -49,7 +48,7 @@ async def get_hand(
 
     async def archived(archived_id: int) -> archive.HandRecord | None:
         async with read_session(container) as db:
-            store = economy.archive_store(container.settings)
+            store = container.archive_store
             return await archive.load_hand(db, store, container.redis, archived_id)
 
     async with read_rows(container) as db:

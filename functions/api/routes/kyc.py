@@ -10,8 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from functions.api.deps import AuthedDep
-from functions.api.routes.wallet_payments import PaymentsDep
+from functions.api.deps import AuthedDep, ContainerDep
 from functions.api.schemas import errors
 from functions.gateway_callbacks import MAX_BODY_BYTES, TOO_LARGE, read_capped
 from holdem.services import kyc
@@ -35,17 +34,17 @@ class KycEventOut(BaseModel):
 
 
 @router.get("", responses=errors(401))
-async def my_kyc(claims: AuthedDep, payments: PaymentsDep) -> KycStatusOut:
+async def my_kyc(claims: AuthedDep, container: ContainerDep) -> KycStatusOut:
     """My identity-verification status."""
-    view = await kyc.status_of(payments.kyc(), claims.user_id)
+    view = await kyc.status_of(container.kyc(), claims.user_id)
     return KycStatusOut(kyc_status=view.status, updated_at=view.updated_at)
 
 
 @router.post("/session", responses=errors(401, 409, 503))
-async def start_session(claims: AuthedDep, payments: PaymentsDep) -> KycSessionOut:
+async def start_session(claims: AuthedDep, container: ContainerDep) -> KycSessionOut:
     """Start identity verification: the answer's URL is where the player verifies (409 when
     the card room verifies players itself, with no provider)."""
-    started = await kyc.start_verification(payments.kyc(), claims.user_id)
+    started = await kyc.start_verification(container.kyc(), claims.user_id)
     return KycSessionOut(kyc_status=started.status, url=started.url)
 
 
@@ -54,12 +53,12 @@ async def start_session(claims: AuthedDep, payments: PaymentsDep) -> KycSessionO
     response_model=KycEventOut,
     responses=errors(400, 401, 404, 413),
 )
-async def provider_event(request: Request, payments: PaymentsDep) -> KycEventOut | JSONResponse:
+async def provider_event(request: Request, container: ContainerDep) -> KycEventOut | JSONResponse:
     """The KYC provider's status callback, signed in ``x-kyc-signature`` (not for clients)."""
     body = await read_capped(request, MAX_BODY_BYTES)
     if body is None:
         return JSONResponse(TOO_LARGE, 413, headers={"connection": "close"})
-    deps = payments.kyc()
+    deps = container.kyc()
     result = await kyc.record_event(deps, body, request.headers.get(kyc.SIGNATURE_HEADER))
     await deps.notifier.notify_all(list(result.notices))
     return KycEventOut(status=result.outcome.value, kyc_status=result.kyc_status)

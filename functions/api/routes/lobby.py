@@ -13,7 +13,6 @@ from functions.api.deps import (
     ReadDbDep,
     general_limit,
     read_session,
-    tables_cache,
 )
 from functions.api.schemas import (
     CreateTableRequest,
@@ -24,7 +23,6 @@ from functions.api.schemas import (
     errors,
 )
 from holdem.adapters.orm.base import MAX_BIGINT
-from holdem.adapters.relay import Relay
 from holdem.services import lobby
 
 router = APIRouter(prefix="/api/v1", tags=["lobby"], responses=errors(422, 429))
@@ -83,13 +81,13 @@ async def list_tables(
     async def read() -> bytes:
         async with read_session(container) as db:
             page = await lobby.list_tables(db, where, cursor, limit)
-        items = await lobby.with_waiting(Relay(container.redis), page.items)
+        items = await lobby.with_waiting(container.relay, page.items)
         answer = TablePage(items=[_out(s) for s in items], next_cursor=page.next_cursor)
         return answer.model_dump_json().encode()
 
     # The page is kept as the answer FastAPI would send (the model's JSON), built once per
     # interval instead of once per request.
-    answer = await tables_cache(container).get((where, cursor, limit), read)
+    answer = await container.lobby_pages.get((where, cursor, limit), read)
     return Response(answer, media_type="application/json")
 
 
@@ -99,7 +97,7 @@ async def list_tables(
 async def get_table(table_id: TableId, db: ReadDbDep, container: ContainerDep) -> TableDetailOut:
     """One table, who sits where (never any card) and how many wait for a seat."""
     detail = await lobby.get_table(db, table_id)
-    [summary] = await lobby.with_waiting(Relay(container.redis), [detail.summary])
+    [summary] = await lobby.with_waiting(container.relay, [detail.summary])
     return TableDetailOut(
         table=_out(summary),
         seats=[SeatOut(**vars(seat)) for seat in detail.seats],
@@ -129,8 +127,8 @@ async def create_table(
         rake_cap=body.rake_cap if body.rake_cap is not None else rule[1],
     )
     summary = await lobby.create_table(db, spec, claims.user_id)
-    tables_cache(container).clear()
-    await lobby.announce(Relay(container.redis), summary)
+    container.lobby_pages.clear()
+    await lobby.announce(container.relay, summary)
     return _out(summary)
 
 
@@ -140,6 +138,6 @@ async def close_table(
 ) -> TableOut:
     """Close a table (operators): 'closing' until its players have left, else 'closed'."""
     summary = await lobby.close_table(db, table_id, claims.user_id)
-    tables_cache(container).clear()
-    await lobby.announce(Relay(container.redis), summary)
+    container.lobby_pages.clear()
+    await lobby.announce(container.relay, summary)
     return _out(summary)

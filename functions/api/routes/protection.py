@@ -27,7 +27,6 @@ from functions.api.schemas import (
     WindowFiguresOut,
     errors,
 )
-from holdem.adapters.relay import Relay
 from holdem.ledger.protection import LIMIT_FIELDS
 from holdem.services import ledger, protection
 
@@ -101,7 +100,7 @@ async def exclude_me(
     async with db.begin():
         view, tables = await protection.exclude(db, claims.user_id, body.period, now)
     assert view.excluded_until is not None
-    await Relay(container.redis).exclude_player(claims.user_id, tables, view.excluded_until)
+    await container.relay.exclude_player(claims.user_id, tables, view.excluded_until)
     return await _out(container, claims.user_id, now)
 
 
@@ -137,5 +136,5 @@ async def extend_exclusion(
             db, claims.user_id, user_id, body.until, now, body.reason
         )
     assert view.excluded_until is not None
-    await Relay(container.redis).exclude_player(user_id, tables, view.excluded_until)
+    await container.relay.exclude_player(user_id, tables, view.excluded_until)
     return await _out(container, user_id, now)

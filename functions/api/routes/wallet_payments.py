@@ -11,26 +11,10 @@ from pydantic import BaseModel, Field, PlainSerializer
 
 from functions.api.deps import AuthedDep, ContainerDep, withdraw_limit
 from functions.api.schemas import PositiveWon, Strict, errors
-from holdem.adapters.gateway.wiring import PaymentsRuntime
 from holdem.adapters.orm.base import MAX_BIGINT
-from holdem.bootstrap import Container
 from holdem.services import deposits, withdrawals
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=errors(401, 422, 429))
-
-_runtimes: dict[int, tuple[Container, PaymentsRuntime]] = {}
-
-
-def get_payments(container: ContainerDep) -> PaymentsRuntime:
-    """The payment adapters of this process, built once per container."""
-    found = _runtimes.get(id(container))
-    if found is None or found[0] is not container:
-        found = (container, PaymentsRuntime.build(container))
-        _runtimes[id(container)] = found
-    return found[1]
-
-
-PaymentsDep = Annotated[PaymentsRuntime, Depends(get_payments)]
 
 Coin = Annotated[str, Path(pattern=r"^[A-Za-z]{2,10}$", description="BTC, ETH, USDT or USDC")]
 
@@ -108,11 +92,11 @@ class WithdrawalDetailOut(BaseModel):
 
 @router.get("/deposit-address/{crypto_type}", responses=errors(400))
 async def deposit_address(
-    crypto_type: Coin, claims: AuthedDep, payments: PaymentsDep
+    crypto_type: Coin, claims: AuthedDep, container: ContainerDep
 ) -> DepositAddressOut:
     """My standing deposit address for a coin (created at the gateway on first request)."""
-    row = await deposits.deposit_address(payments.deposits(), claims.user_id, crypto_type)
-    coin = payments.coins.get(row.coin)
+    row = await deposits.deposit_address(container.deposits(), claims.user_id, crypto_type)
+    coin = container.coins.get(row.coin)
     return DepositAddressOut(
         coin=coin.symbol,
         address=row.address,
@@ -125,13 +109,13 @@ async def deposit_address(
 @router.get("/deposits")
 async def my_deposits(
     claims: AuthedDep,
-    payments: PaymentsDep,
+    container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> list[DepositOut]:
     """My deposits, newest first, pending ones included (cursor: `before_id`)."""
     rows = await deposits.list_deposits(
-        payments.deposits(), claims.user_id, limit=limit, before_id=before_id
+        container.deposits(), claims.user_id, limit=limit, before_id=before_id
     )
     return [
         DepositOut(
@@ -141,7 +125,7 @@ async def my_deposits(
             address=r.address,
             crypto_amount=r.crypto_amount,
             confirmations=r.confirmations,
-            required_confirmations=payments.coins.get(r.coin).min_confirmations,
+            required_confirmations=container.coins.get(r.coin).min_confirmations,
             status=r.status,
             amount_krw=r.amount_krw,
             rate_krw=r.rate_krw,
@@ -159,13 +143,13 @@ async def my_deposits(
 async def withdraw(
     body: WithdrawIn,
     claims: AuthedDep,
-    payments: PaymentsDep,
+    container: ContainerDep,
     idempotency_key: Annotated[str, Header(min_length=1, max_length=100)],
     _limit: Annotated[None, Depends(withdraw_limit)],
 ) -> WithdrawalDetailOut:
     """Withdraw KRW as crypto: quoted, reserved at once, paid after the 24-hour wait."""
     view = await withdrawals.request_withdrawal(
-        payments.withdrawals(),
+        container.withdrawals(),
         claims.user_id,
         amount_krw=body.amount_krw,
         coin=body.coin,
@@ -178,13 +162,13 @@ async def withdraw(
 @router.get("/withdrawals")
 async def my_withdrawals(
     claims: AuthedDep,
-    payments: PaymentsDep,
+    container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> list[WithdrawalDetailOut]:
     """My withdrawals, newest first (cursor: `before_id`)."""
     views = await withdrawals.list_withdrawals(
-        payments.withdrawals(), user_id=claims.user_id, limit=limit, before_id=before_id
+        container.withdrawals(), user_id=claims.user_id, limit=limit, before_id=before_id
     )
     return [WithdrawalDetailOut.of(v) for v in views]
 
@@ -193,8 +177,8 @@ async def my_withdrawals(
 async def cancel_withdrawal(
     withdrawal_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
     claims: AuthedDep,
-    payments: PaymentsDep,
+    container: ContainerDep,
 ) -> WithdrawalDetailOut:
     """Take back a pending withdrawal, where the card room allows it (off by default)."""
-    view = await withdrawals.cancel(payments.withdrawals(), claims.user_id, withdrawal_id)
+    view = await withdrawals.cancel(container.withdrawals(), claims.user_id, withdrawal_id)
     return WithdrawalDetailOut.of(view)

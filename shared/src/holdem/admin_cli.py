@@ -47,19 +47,14 @@ async def create_operator(
         password: Used when the account is created; ``None`` generates one.
         settings: The database and Redis to use; default: the environment's.
     """
-    from holdem.auth.passwords import PasswordService
     from holdem.bootstrap import bootstrap
-    from holdem.services.accounts import Accounts
 
     if settings is None:
         settings = Settings(db={"pool_size": 2, "max_overflow": 0})
     chosen = password or secrets.token_urlsafe(15)
     container = bootstrap(settings)
     try:
-        accounts = Accounts(
-            container.sessions, container.redis, settings.auth, PasswordService(settings.auth)
-        )
-        user, created = await accounts.make_operator(email, nickname, chosen)
+        user, created = await container.accounts.make_operator(email, nickname, chosen)
     finally:
         await container.aclose()
     return OperatorLogin(user.email, chosen if created else None, created)

@@ -10,6 +10,7 @@ import pytest
 
 from functions.api import deps
 from functions.api.app import create_app
+from holdem.bootstrap import reset_process_container
 from holdem.config import get_settings
 
 EVENTS = Path(__file__).parents[3] / "events" / "api"
@@ -67,7 +68,6 @@ def test_lambda_handler_answers_ready_from_an_api_gateway_event(
     monkeypatch.setenv("RUNTIME", "lambda")
     monkeypatch.setenv("AUTH__JWT_SECRET", "test-only-signing-key-0123456789abcdef")
     get_settings.cache_clear()
-    deps.process_container.cache_clear()
     from functions.api.handler import handler
 
     try:
@@ -75,8 +75,7 @@ def test_lambda_handler_answers_ready_from_an_api_gateway_event(
         response = handler(event, None)
     finally:
         # Mangum runs the app on the thread's event loop; close the cold start's pools there.
-        lambda_loop.run_until_complete(deps.process_container().aclose())
+        lambda_loop.run_until_complete(reset_process_container())
         get_settings.cache_clear()
-        deps.process_container.cache_clear()
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["checks"]["postgres"]["ok"] is True

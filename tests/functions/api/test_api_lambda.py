@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from functions.api import deps
 from functions.api.app import create_app
 from holdem.adapters.orm.users import User
+from holdem.bootstrap import process_container, reset_process_container
 from holdem.config import get_settings
 from tests.functions.api.api_support import make_hand, make_table
 
@@ -60,7 +60,6 @@ def lambda_env(database_url, redis_url, monkeypatch, lambda_loop):
     monkeypatch.setenv("RATE_LIMITS__REGISTER_PER_MINUTE", "100")
     monkeypatch.setenv("RATE_LIMITS__LOGIN_PER_MINUTE", "100")
     get_settings.cache_clear()
-    deps.process_container.cache_clear()
     from functions.api.handler import handler
 
     # Mangum runs the app on the thread's event loop: seed and clean up on the same one.
@@ -68,9 +67,8 @@ def lambda_env(database_url, redis_url, monkeypatch, lambda_loop):
     try:
         yield handler, loop
     finally:
-        loop.run_until_complete(deps.process_container().aclose())
+        loop.run_until_complete(reset_process_container())
         get_settings.cache_clear()
-        deps.process_container.cache_clear()
 
 
 def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
@@ -95,7 +93,7 @@ def test_all_routes_through_the_lambda_handler(lambda_env, capsys):
     player = register_and_login("player1")
 
     async def promote_and_seed() -> int:
-        container = deps.process_container()
+        container = process_container()
         async with container.sessions() as db:
             await db.execute(update(User).where(User.id == int(op["id"])).values(role="operator"))
             table = await make_table(db, "seeded")

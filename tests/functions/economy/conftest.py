@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from functions import economy_runtime
-from holdem.bootstrap import bootstrap
+from functions import event_loop
+from holdem.bootstrap import bootstrap, reset_process_container
 from holdem.config import Settings, get_settings
 from tests.functions.economy.economy_lambda import REGION, LambdaContext
 
@@ -73,11 +73,11 @@ def lam(aws, database_url, redis_url, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    economy_runtime.reset()
+    event_loop.run(reset_process_container())
     try:
         yield Lambda(
             s3, sqs, bucket, audit_bucket, queue_url, notice_url, get_settings(), LambdaContext()
         )
     finally:
-        economy_runtime.reset()
+        event_loop.run(reset_process_container())
         get_settings.cache_clear()

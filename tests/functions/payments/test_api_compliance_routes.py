@@ -9,7 +9,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from functions.api.routes.wallet_payments import get_payments
 from holdem.adapters.kyc import HttpKycProvider
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.compliance import AmlFlag
@@ -39,9 +38,8 @@ def settings(database_url, redis_url) -> Settings:
 
 @pytest.fixture
 def app(container, payments):
-    app = make_app(container)
-    app.dependency_overrides[get_payments] = lambda: payments.runtime
-    return app
+    # `payments` replaced the container's gateway and rates with the simulator's.
+    return make_app(container)
 
 
 @pytest.fixture
@@ -128,7 +126,7 @@ async def test_starting_a_verification_needs_a_provider(client, users, payments)
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"id": "s1", "url": "https://kyc.test/s/s1"})
 
-    payments.runtime.kyc_provider = HttpKycProvider(
+    payments.container.kyc_provider = HttpKycProvider(
         "https://kyc.test", "key", transport=httpx.MockTransport(answer)
     )
     r = await client.post("/api/v1/kyc/session", headers=player.headers)

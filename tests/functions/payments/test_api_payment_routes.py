@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from functions.api.routes.wallet_payments import get_payments
 from holdem.adapters.orm.payments import DepositAddress, Withdrawal
 from holdem.adapters.orm.users import User
 from holdem.services import withdrawals as wd
@@ -20,9 +19,8 @@ BTC_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 
 @pytest.fixture
 def app(container, payments):
-    app = make_app(container)
-    app.dependency_overrides[get_payments] = lambda: payments.runtime
-    return app
+    # `payments` replaced the container's gateway and rates with the simulator's.
+    return make_app(container)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from gateway_sim.app import deliveries
 from sqlalchemy import func, select
 
 from devstack.paths import ROOT
-from functions.api.routes.wallet_payments import get_payments
 from functions.deposit_webhook import handler as deposit_webhook
 from functions.deposit_webhook.handler import PATH, create_asgi_app
 from functions.gateway_callbacks import MAX_BODY_BYTES
@@ -31,7 +30,7 @@ HUGE = 30 * 1024 * 1024  # the 30 MB body that once took 10.6 s to refuse
 
 @pytest.fixture
 async def webhook(payments) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_asgi_app(lambda: payments.runtime))
+    transport = httpx.ASGITransport(app=create_asgi_app(lambda: payments.container))
     async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as c:
         yield c
 
@@ -58,7 +57,6 @@ async def test_an_over_limit_deposit_is_422_on_every_delivery_and_listed_for_ope
     assert (await balances(container, user)).wallet == 0
 
     app = make_app(container)
-    app.dependency_overrides[get_payments] = lambda: payments.runtime
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
         operator = await Users(api, container).operator()
@@ -126,7 +124,7 @@ async def test_a_body_at_the_cap_is_read_and_judged_on_its_merits(webhook):
 @pytest.mark.parametrize("encoded", [True, False], ids=["base64", "text"])
 def test_the_lambda_refuses_an_event_body_over_the_cap(encoded, size):
     # Far over the cap, the event's body is refused before it is decoded; just over it, the
-    # app refuses it as it reads, before it builds the payments runtime.
+    # app refuses it as it reads, before it asks for the process container.
     event = json.loads((ROOT / "events/deposit_webhook/notice-confirmed.json").read_text())
     raw = b"x" * size
     event["body"] = base64.b64encode(raw).decode() if encoded else raw.decode()

@@ -12,13 +12,14 @@ import boto3
 import pytest
 from sqlalchemy import select
 
-from functions import event_loop, payments_runtime
+from functions import event_loop
 from functions.deposit_webhook import handler as webhook
 from functions.notifier import handler as notifier
 from functions.payout_webhook import handler as payout_webhook
 from functions.payout_worker import handler as payout_worker
 from functions.withdrawal_scheduler import handler as scheduler
 from holdem.adapters.orm.payments import Withdrawal
+from holdem.bootstrap import process_container, reset_process_container
 from holdem.config import get_settings
 from holdem.payments import signatures
 from holdem.services import deposits
@@ -54,17 +55,17 @@ def lambda_env(database_url, redis_url, sim_server, monkeypatch, aws):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    payments_runtime.reset()
-    payout_worker.persistence.cache_clear()
-    notifier.ses.cache_clear()
+    _reset()
     try:
         yield {"sqs": sqs, "payout_queue": payout_queue, "notice_queue": notice_queue, "ses": ses}
     finally:
-        payments_runtime.reset()
-        payout_worker.persistence().client.close()
-        payout_worker.persistence.cache_clear()
-        notifier.ses.cache_clear()
+        _reset()
         get_settings.cache_clear()
+
+
+def _reset() -> None:
+    """A new cold start: close the process container on the Lambdas' event loop."""
+    event_loop.run(reset_process_container())
 
 
 def _fresh(event: dict, address: str) -> dict:
@@ -81,8 +82,8 @@ def _run(step):
 
 
 def test_the_webhook_credits_a_confirmed_sample_once(lambda_env):
-    built = payments_runtime.runtime()
-    user = _run(make_user(built.container))
+    built = process_container()
+    user = _run(make_user(built))
     address = _run(deposits.deposit_address(built.deposits(), user, "BTC")).address
     event = _fresh(_event("deposit_webhook/notice-confirmed.json"), address)
     first = webhook.handler(event, LambdaContext())
@@ -91,7 +92,7 @@ def test_the_webhook_credits_a_confirmed_sample_once(lambda_env):
     assert json.loads(first["body"])["status"] == "credited"
     assert json.loads(first["body"])["amount_krw"] == 1_000_000
     assert (again["statusCode"], json.loads(again["body"])["status"]) == (200, "duplicate")
-    assert _run(balances(built.container, user)).wallet == 1_000_000
+    assert _run(balances(built, user)).wallet == 1_000_000
 
 
 @pytest.mark.parametrize(
@@ -121,9 +122,9 @@ def test_with_an_allow_list_only_the_gateways_addresses_are_heard(
 ):
     monkeypatch.setenv("MONEY__WEBHOOK_SOURCE_CIDRS", '["203.0.113.0/24", "2001:db8::/32"]')
     get_settings.cache_clear()
-    payments_runtime.reset()
-    built = payments_runtime.runtime()
-    user = _run(make_user(built.container))
+    _reset()
+    built = process_container()
+    user = _run(make_user(built))
     address = _run(deposits.deposit_address(built.deposits(), user, "BTC")).address
     event = _fresh(_event("deposit_webhook/notice-confirmed.json"), address)
     event["requestContext"]["http"]["sourceIp"] = source
@@ -131,13 +132,13 @@ def test_with_an_allow_list_only_the_gateways_addresses_are_heard(
     assert answer["statusCode"] == status
     if status == 403:
         assert json.loads(answer["body"])["error"]["code"] == "source_not_allowed"
-        assert _run(balances(built.container, user)).wallet == 0
+        assert _run(balances(built, user)).wallet == 0
 
 
 def test_the_scheduler_sample_approves_and_enqueues_due_withdrawals(lambda_env):
-    built = payments_runtime.runtime()
-    user = _run(make_user(built.container))
-    _run(fund(built.container, user, 100_000))
+    built = process_container()
+    user = _run(make_user(built))
+    _run(fund(built, user, 100_000))
     deps = built.withdrawals()
     view = _run(
         wd.request_withdrawal(
@@ -151,7 +152,7 @@ def test_the_scheduler_sample_approves_and_enqueues_due_withdrawals(lambda_env):
     )
 
     async def make_due():
-        async with built.container.sessions() as session, session.begin():
+        async with built.sessions() as session, session.begin():
             row = await session.get(Withdrawal, view.id)
             row.due_at = utc_now() - timedelta(seconds=1)
 
@@ -166,8 +167,8 @@ def test_the_scheduler_sample_approves_and_enqueues_due_withdrawals(lambda_env):
 
 
 def _processing_withdrawal(built) -> int:
-    user = _run(make_user(built.container))
-    _run(fund(built.container, user, 100_000))
+    user = _run(make_user(built))
+    _run(fund(built, user, 100_000))
     deps = built.withdrawals()
     view = _run(
         wd.request_withdrawal(
@@ -181,7 +182,7 @@ def _processing_withdrawal(built) -> int:
     )
 
     async def lease():
-        async with built.container.sessions() as session, session.begin():
+        async with built.sessions() as session, session.begin():
             row = await session.get(Withdrawal, view.id)
             row.status, row.due_at = "processing", utc_now() + wd.PROCESSING_LEASE
 
@@ -190,7 +191,7 @@ def _processing_withdrawal(built) -> int:
 
 
 def test_the_payout_worker_sample_pays_once_even_when_delivered_twice(lambda_env, sim):
-    built = payments_runtime.runtime()
+    built = process_container()
     withdrawal_id = _processing_withdrawal(built)
     event = _event("payout_worker/payout.json")
     event["Records"][0]["body"] = json.dumps({"withdrawal_id": withdrawal_id})
@@ -200,14 +201,14 @@ def test_the_payout_worker_sample_pays_once_even_when_delivered_twice(lambda_env
     assert len(sim.payouts) == 1
 
     async def status():
-        async with built.container.sessions() as session:
+        async with built.sessions() as session:
             return (await session.execute(select(Withdrawal.status))).scalar_one()
 
     assert _run(status()) == "paid"
 
 
 def test_a_poison_payout_message_is_reported_as_a_partial_batch_failure(lambda_env, sim):
-    built = payments_runtime.runtime()
+    built = process_container()
     withdrawal_id = _processing_withdrawal(built)
     event = _event("payout_worker/payout-with-poison.json")
     event["Records"][0]["body"] = json.dumps({"withdrawal_id": withdrawal_id})
@@ -218,8 +219,8 @@ def test_a_poison_payout_message_is_reported_as_a_partial_batch_failure(lambda_e
 
 
 def test_the_notifier_sample_sends_an_email_through_ses(lambda_env):
-    built = payments_runtime.runtime()
-    user = _run(make_user(built.container))
+    built = process_container()
+    user = _run(make_user(built))
     event = _event("notifier/deposit-credited.json")
     notice = json.loads(event["Records"][0]["body"])
     notice["user_id"] = user
@@ -230,7 +231,7 @@ def test_the_notifier_sample_sends_an_email_through_ses(lambda_env):
 
 
 def test_a_notice_for_an_unknown_user_is_dropped_not_retried_forever(lambda_env):
-    payments_runtime.runtime()
+    process_container()
     event = _event("notifier/deposit-credited.json")
     notice = json.loads(event["Records"][0]["body"])
     notice["user_id"] = 987_654
@@ -250,7 +251,7 @@ def _fresh_payout(event: dict, withdrawal_id: int) -> dict:
 
 
 def test_the_payout_webhook_sample_pays_a_processing_withdrawal_once(lambda_env):
-    built = payments_runtime.runtime()
+    built = process_container()
     withdrawal_id = _processing_withdrawal(built)
     event = _fresh_payout(_event("payout_webhook/payout-finished.json"), withdrawal_id)
     first = payout_webhook.handler(event, LambdaContext())
@@ -259,7 +260,7 @@ def test_the_payout_webhook_sample_pays_a_processing_withdrawal_once(lambda_env)
     assert (again["statusCode"], json.loads(again["body"])["status"]) == (200, "skipped")
 
     async def row():
-        async with built.container.sessions() as session:
+        async with built.sessions() as session:
             return await session.get(Withdrawal, withdrawal_id)
 
     paid = _run(row())
@@ -267,16 +268,16 @@ def test_the_payout_webhook_sample_pays_a_processing_withdrawal_once(lambda_env)
 
 
 def test_the_rejected_payout_sample_returns_the_funds(lambda_env):
-    built = payments_runtime.runtime()
+    built = process_container()
     withdrawal_id = _processing_withdrawal(built)
     event = _fresh_payout(_event("payout_webhook/payout-rejected.json"), withdrawal_id)
     answer = payout_webhook.handler(event, LambdaContext())
     assert (answer["statusCode"], json.loads(answer["body"])["status"]) == (200, "failed")
 
     async def user_wallet():
-        async with built.container.sessions() as session:
+        async with built.sessions() as session:
             user = (await session.get(Withdrawal, withdrawal_id)).user_id
-        return (await balances(built.container, user)).wallet
+        return (await balances(built, user)).wallet
 
     assert _run(user_wallet()) == 100_000
 

@@ -30,7 +30,7 @@ BTC_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 
 @pytest.fixture
 async def client(payments):
-    transport = httpx.ASGITransport(app=create_asgi_app(lambda: payments.runtime))
+    transport = httpx.ASGITransport(app=create_asgi_app(lambda: payments.container))
     async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as c:
         yield c
 

@@ -38,7 +38,7 @@ async def test_a_storm_of_deliveries_credits_every_deposit_exactly_once(payments
     storm = build_storm(SECRET, addresses, prices, outputs=100, unknown=8)
     assert len(storm.deliveries) > 1500
 
-    app = create_asgi_app(lambda: payments.runtime)
+    app = create_asgi_app(lambda: payments.container)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as client:
         result = await send_storm(client, storm, concurrency=25)

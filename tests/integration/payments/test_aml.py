@@ -36,7 +36,7 @@ class Mailbox:
 @pytest.fixture
 def mailbox(payments) -> Mailbox:
     box = Mailbox()
-    payments.runtime.notifier = Notifier(None, box)
+    payments.container.notifier = Notifier(None, box)
     return box
 
 

@@ -54,7 +54,7 @@ class Mailbox:
 @pytest.fixture
 def mailbox(payments) -> Mailbox:
     box = Mailbox()
-    payments.runtime.notifier = Notifier(None, box)
+    payments.container.notifier = Notifier(None, box)
     return box
 
 
@@ -71,7 +71,7 @@ def _wd_deps(payments, clock, threshold=100_000):
 
 
 def _kyc_deps(payments, clock, provider=None):
-    deps = payments.runtime.kyc()
+    deps = payments.container.kyc()
     deps.kyc = deps.kyc.model_copy(update={"webhook_secret": SecretStr(KYC_SECRET)})
     deps.clock = clock
     if provider is not None:
@@ -278,7 +278,7 @@ async def test_a_bad_webhook_delivery_is_refused_and_changes_nothing(
 
 async def test_no_webhook_secret_refuses_every_delivery(payments, container, clock):
     user = await make_user(container)
-    kdeps = payments.runtime.kyc()  # KYC__WEBHOOK_SECRET unset
+    kdeps = payments.container.kyc()  # KYC__WEBHOOK_SECRET unset
     body, sig = _event(user, "verified", kdeps.clock())
     with pytest.raises(gateway_callbacks.WebhookSignatureInvalid):
         await kyc.record_event(kdeps, body, sig)

@@ -13,10 +13,8 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from holdem.config import Settings
 from holdem.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -41,14 +39,6 @@ class S3ArchiveStore:
     def __init__(self, client: S3Client, bucket: str) -> None:
         self._client = client
         self.bucket = bucket
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> S3ArchiveStore:
-        """A store on the configured archive bucket (``AWS__ENDPOINT_URL`` for moto)."""
-        client = boto3.client(
-            "s3", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url
-        )
-        return cls(client, settings.aws.archive_bucket)
 
     async def put(self, key: str, body: bytes, metadata: dict[str, str]) -> None:
         md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()

@@ -28,14 +28,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from holdem.adapters.orm.ledger import AuditLane, AuditRecord, AuditRelayCursor
-from holdem.config import Settings
 from holdem.ledger.audit import StoredRecord
 
 if TYPE_CHECKING:
@@ -106,23 +104,8 @@ class RelayStats:
     s3_objects: int = 0
 
 
-def s3_client(settings: Settings) -> S3Client:
-    """A blocking S3 client for the audit bucket (calls run in worker threads)."""
-    client: S3Client = boto3.client(
-        "s3", endpoint_url=settings.aws.endpoint_url, region_name=settings.aws.region
-    )
-    return client
-
-
 class AuditRelay:
     """Copies new audit records to Redis and S3. Safe to run in several processes at once."""
-
-    @classmethod
-    def from_settings(
-        cls, sessions: async_sessionmaker[Any], redis: Redis, settings: Settings
-    ) -> AuditRelay:
-        """Both copies: the process's Redis, and the audit bucket of `settings`."""
-        return cls(sessions, redis, s3_client(settings), settings.aws.audit_bucket)
 
     def __init__(
         self,

@@ -7,16 +7,13 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from holdem.config import Settings
+from holdem.adapters.sqs import SQS_BATCH
 from holdem.errors import ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-
-SQS_BATCH = 10
 
 
 class QueueError(ServiceError):
@@ -31,14 +28,6 @@ class SqsRakebackQueue:
     def __init__(self, client: SQSClient, queue_url: str | None) -> None:
         self._client = client
         self.queue_url = queue_url
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SqsRakebackQueue:
-        """The configured ``AWS__RAKEBACK_QUEUE_URL`` (checked when something is sent)."""
-        client = boto3.client(
-            "sqs", region_name=settings.aws.region, endpoint_url=settings.aws.endpoint_url
-        )
-        return cls(client, settings.aws.rakeback_queue_url)
 
     async def send(self, messages: Sequence[dict[str, Any]]) -> None:
         """Send every message; raises :class:`QueueError` unless all were accepted."""

@@ -1,7 +1,8 @@
-"""The Redis client, built from the pool settings of SPEC §7."""
+"""The Redis clients, built from the pool settings of SPEC §7."""
 
 from __future__ import annotations
 
+from redis import Redis as SyncRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -25,3 +26,15 @@ def create_redis(settings: Settings) -> Redis:
         health_check_interval=pool.health_check_interval,
     )
     return Redis(connection_pool=connections)
+
+
+def create_sync_redis(settings: Settings) -> SyncRedis:
+    """A blocking client with the same timeouts, for a library that only speaks sync Redis
+    (Powertools' idempotency store in the payout worker); replies decoded to `str`."""
+    pool = settings.redis
+    return SyncRedis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=pool.socket_timeout,
+        socket_connect_timeout=pool.socket_connect_timeout,
+    )

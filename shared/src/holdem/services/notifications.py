@@ -121,18 +121,6 @@ class Notifier:
             log.warning("payment notice (%s) not delivered", what, exc_info=True)
 
 
-def sqs_sender(queue_url: str, region: str, endpoint_url: str | None) -> SendToQueue:
-    """A `SendToQueue` on boto3 SQS (run in a thread; the client is created once)."""
-    import boto3
-
-    client = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
-
-    async def send(body: str) -> None:
-        await asyncio.to_thread(client.send_message, QueueUrl=queue_url, MessageBody=body)
-
-    return send
-
-
 SUBJECTS: dict[NoticeKind, str] = {
     NoticeKind.DEPOSIT_CREDITED: "Your deposit has been credited",
     NoticeKind.DEPOSIT_LOCKED: "Part of your deposit is locked by your limits — withdrawable",
