@@ -1,6 +1,7 @@
 """The table session's small types and limits: its clocks (`TableTimes`), the running `Turn`,
-a player's protection `Guard`, a refusal (`Refused`), and the shape of a rule that needs money
-steps (`Flow`).
+a player's protection `Guard`, a refusal (`Refused`), the shape of a rule that needs money
+steps (`Flow`), and its fixed limits (how old a command may be, how many answers are kept,
+how soon a refused settlement or closing is tried again, how many hands the lobby sees).
 """
 
 from __future__ import annotations
