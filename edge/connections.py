@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +24,13 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
+from edge.metrics import Metrics
 from holdem.auth.tokens import AccessClaims
 from holdem.cancellation import cancel_and_wait
-from holdem.protocol.codec import Codec
+from holdem.protocol import errors as perr
+from holdem.protocol.codec import JSON, MSGPACK, Codec
+from holdem.protocol.messages import ServerType
+from holdem.services.errors import ServiceError
 
 log = logging.getLogger("edge.connections")
 
@@ -145,6 +150,11 @@ class Connection:
             if self._outbox.full():
                 self._closer = asyncio.ensure_future(self.ws.close(code, reason))
 
+    def reconnect(self, reason: str) -> None:
+        """Tell the client to reconnect (any server will do), then close with 1012."""
+        self.send({"type": ServerType.RECONNECT, "reason": reason})
+        self.close_later(perr.CLOSE_CODES[reason], reason)
+
     async def _write_loop(self) -> None:
         outbox = self._outbox
         try:
@@ -225,3 +235,24 @@ class Registry:
                 del self.by_user[conn.user_id]
                 user_gone = True
         return user_gone, emptied
+
+
+def broadcast(conns: Iterable[Connection], msg: dict[str, Any]) -> None:
+    """Send one message to many connections, encoded and framed once per encoding."""
+    frames: dict[bool, bytes] = {}
+    for conn in conns:
+        binary = conn.codec.binary
+        if binary not in frames:
+            frames[binary] = ws_frame((MSGPACK if binary else JSON).encode(msg))
+        conn.send_frame(frames[binary])
+
+
+def send_error(
+    conn: Connection,
+    exc: perr.ProtocolError | ServiceError,
+    request_id: str | None,
+    metrics: Metrics,
+) -> None:
+    """Answer a client's message with an error (its stable code), counted in the metrics."""
+    metrics.count_error(exc.code)
+    conn.send({"type": ServerType.ERROR, "id": request_id, "code": exc.code, "message": str(exc)})

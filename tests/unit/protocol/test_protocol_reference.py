@@ -180,7 +180,8 @@ SERVICE_CODES_AT_TABLES = {
     service_errors.SelfExcluded.code,
     service_errors.SharedIdentity.code,
     service_errors.RatholeMinimum.code,
-    # What the table servers raise themselves from the services' tree (edge/server.py).
+    # What the table servers raise themselves from the services' tree (edge/handshake.py,
+    # edge/commands.py).
     service_errors.InvalidAccessToken.code,
     service_errors.RateLimited.code,
 }

@@ -1,0 +1,208 @@
+"""This server's pub/sub side: its subscriptions, and the fan-out of what is published.
+
+What owners publish on pub/sub (table and user channels) is fanned out here to this server's
+own connections, encoded once per codec; what this server's own tables produce is handed to
+its connections directly (`Fanout.deliver_local`) and skipped when pub/sub brings it back.
+The same connection also carries the fleet's evictions, the lobby channel and this server's
+presence channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from edge.connections import Connection, Registry, broadcast
+from edge.lobby_feed import LobbyFeed
+from holdem.adapters.fleet import EVICT_CHANNEL, presence_channel
+from holdem.protocol import errors as perr
+from holdem.protocol.messages import ServerType
+from holdem.protocol.pubsub import (
+    LOBBY_CHANNEL,
+    published_by,
+    table_channel,
+    table_of_channel,
+    unpack,
+    user_channel,
+    user_of_channel,
+)
+from holdem.services.accounts import Accounts
+
+log = logging.getLogger("edge.fanout")
+
+
+class Fanout:
+    """One pub/sub connection of a table server and the delivery of what it receives."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        worker_id: str,
+        registry: Registry,
+        accounts: Accounts,
+        lobby: LobbyFeed,
+    ) -> None:
+        self.redis = redis
+        self.worker_id = worker_id
+        self.registry = registry
+        self.accounts = accounts
+        self.lobby = lobby
+        self._pubsub: PubSub | None = None
+        self._subscriptions = asyncio.Lock()  # subscribe / unsubscribe, one at a time
+        self._subscribed: set[str] = set()
+        """User and table channels this server subscribed to and has not unsubscribed."""
+        self._background: set[asyncio.Future[None]] = set()
+
+    async def open(self) -> None:
+        """Subscribe to the channels every server listens to (before `listen` runs)."""
+        self._pubsub = self.redis.pubsub()
+        # The presence channel: others see this server alive as long as its connection is.
+        await self._pubsub.subscribe(EVICT_CHANNEL, LOBBY_CHANNEL, presence_channel(self.worker_id))
+
+    async def close(self) -> None:
+        """Close the pub/sub connection (after `listen` was cancelled)."""
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
+
+    # ------------------------------------------------------------------ subscriptions
+
+    async def subscribe(self, channel: str) -> None:
+        """Make sure this server is subscribed to a user's or a table's channel.
+
+        Every connection that needs the channel awaits this, not only the first one here: a
+        second connection must not be answered while the first one's subscription is still
+        in flight (it would miss what is published meanwhile), nor stay unsubscribed for good
+        when the first one's failed (Redis down: that connection is sent away, this one not).
+        """
+        if self._pubsub is not None:
+            async with self._subscriptions:
+                if channel not in self._subscribed:
+                    await self._pubsub.subscribe(channel)
+                    self._subscribed.add(channel)
+
+    async def unsubscribe_unused(
+        self, users: Iterable[int] = (), tables: Iterable[int] = ()
+    ) -> None:
+        """Unsubscribe from the channels of users and tables no connection here needs now.
+
+        Checked under the lock subscribing takes, at the moment of unsubscribing: a connection
+        that arrived while the last one was leaving (a client reconnecting) keeps its channel.
+        """
+        if self._pubsub is None:
+            return
+        async with self._subscriptions:
+            unused = [user_channel(u) for u in users if not self.registry.by_user.get(u)]
+            unused += [table_channel(t) for t in tables if not self.registry.by_table.get(t)]
+            if unused:
+                # Forgotten before the command: if it fails, the next connection subscribes
+                # again (a channel subscribed twice is harmless, one never subscribed is not).
+                self._subscribed.difference_update(unused)
+                await self._pubsub.unsubscribe(*unused)
+
+    async def part(self, conn: Connection, table_id: int) -> None:
+        """Part a connection from a table (and this server from its channel, if unused now)."""
+        if self.registry.part(conn, table_id):
+            await self.unsubscribe_unused(tables=[table_id])
+
+    # ------------------------------------------------------------------ fan-out
+
+    async def listen(self) -> None:
+        """Deliver what pub/sub brings, until cancelled."""
+        assert self._pubsub is not None
+        pubsub = self._pubsub
+        while True:
+            try:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # What was published meanwhile is lost to this server's clients (a turn, a
+                # snapshot): they reconnect and join again, which gives each a fresh snapshot.
+                log.warning("pub/sub connection lost (%r): clients asked to reconnect", exc)
+                for conn in list(self.registry.by_id.values()):
+                    conn.reconnect("service_unavailable")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            data: bytes = message["data"]
+            user_id, table_id = user_of_channel(channel), table_of_channel(channel)
+            if channel == EVICT_CHANNEL:
+                self._evict(data.decode())
+            elif user_id is not None or table_id is not None:
+                if published_by(data, self.worker_id):
+                    continue  # from a table run here: delivered already (deliver_local)
+                published = unpack(data)
+                if user_id is not None:
+                    self._deliver_user(user_id, published.conn, published.msgs)
+                elif table_id is not None:
+                    self._deliver_table(table_id, published.msgs)
+            elif channel == LOBBY_CHANNEL:
+                for entry in unpack(data).msgs:
+                    self.lobby.apply(entry)
+
+    def _evict(self, entry: str) -> None:
+        _user, _, conn_id = entry.partition(":")
+        conn = self.registry.by_id.get(conn_id)
+        if conn is not None:
+            conn.close_later(
+                perr.CLOSE_CODES["replaced_by_newer_connection"], "replaced_by_newer_connection"
+            )
+
+    def deliver_local(
+        self, table_id: int, batch: list[tuple[int | None, str | None, dict[str, Any]]]
+    ) -> None:
+        """A table run here produced these messages (checkpointed already), in order:
+        ``(user or None for the table's channel, connection or None, message)``."""
+        for user_id, target, msg in batch:
+            if user_id is None:
+                self._deliver_table(table_id, [msg])
+            else:
+                self._deliver_user(user_id, target, [msg])
+
+    def _deliver_user(self, user_id: int, target: str | None, msgs: list[dict[str, Any]]) -> None:
+        for conn in list(self.registry.by_user.get(user_id, ())):
+            if target is None or target == conn.id:
+                for msg in msgs:
+                    if msg.get("type") == "_parted":
+                        self._part_later(conn, int(msg["table_id"]))
+                        continue
+                    if msg.get("type") == "_excluded":  # a break or self-exclusion began
+                        conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
+                        continue
+                    if msg.get("type") == "_mutes":  # the user's mute list changed
+                        conn.muted = frozenset(int(u) for u in msg["muted"])
+                        continue
+                    if msg.get("type") == "_revoked":
+                        # Logout, logout everywhere, a locked account: the token is void now.
+                        if conn.claims is not None and self.accounts.voids(conn.claims, msg):
+                            conn.close_later(perr.CLOSE_CODES["token_revoked"], "token_revoked")
+                        continue
+                    conn.send(msg)
+
+    def _deliver_table(self, table_id: int, msgs: list[dict[str, Any]]) -> None:
+        members = list(self.registry.by_table.get(table_id, ()))
+        for msg in msgs:
+            if msg.get("type") == "_closed":  # the table closed: nobody here watches it now
+                for conn in members:
+                    self._part_later(conn, table_id)
+                continue
+            if msg.get("type") == ServerType.CHAT:
+                # A player's mute list hides the muted user's lines from them, and only them.
+                said = msg["user_id"]
+                broadcast([c for c in members if said not in c.muted], msg)
+                continue
+            broadcast(members, msg)
+
+    def _part_later(self, conn: Connection, table_id: int) -> None:
+        """Part a connection from a table, from a synchronous delivery."""
+        task = asyncio.ensure_future(self.part(conn, table_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
