@@ -106,7 +106,7 @@ def _adapters_of(container: Container) -> _Adapters:
             # Autocommit: each query of a read-only route is one round trip (no BEGIN and
             # ROLLBACK around it).
             read_engine=container.engine.execution_options(isolation_level="AUTOCOMMIT"),
-            limiter=RateLimiter(container.redis_lane),
+            limiter=RateLimiter(container.redis),
             accounts=Accounts(container.sessions, container.redis, auth, passwords),
             # The lobby list is as fresh as the live lobby channel (one interval).
             tables=TablesCache(container.settings.ws.lobby_interval_s),

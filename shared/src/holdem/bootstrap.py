@@ -23,7 +23,6 @@ from holdem.adapters.database import (
     session_factory,
 )
 from holdem.adapters.redis_client import create_redis
-from holdem.adapters.redis_lane import RedisLane
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.config import Settings, get_settings
 from holdem.observability.sentry import init_sentry
@@ -41,14 +40,11 @@ class Container:
     reads: StatementPool
     """Raw connections for the REST API's hot column reads (`StatementPool.reader`)."""
     redis: Redis
-    redis_lane: RedisLane
-    """One pipelined connection for the REST API's per-request script (the rate limit)."""
 
     async def aclose(self) -> None:
         """Release pools and connections."""
         # The client was built on an explicit pool: close the pool too, or its connections leak.
         await self.redis.aclose(close_connection_pool=True)
-        await self.redis_lane.aclose()
         await self.statements.aclose()
         await self.reads.aclose()
         await self.engine.dispose()
@@ -77,5 +73,4 @@ def bootstrap(settings: Settings | None = None, *, component: str | None = None)
         statements=create_statement_pool(settings, login),
         reads=create_statement_pool(settings, login, kept_in_lambda=1),
         redis=create_redis(settings),
-        redis_lane=RedisLane(settings),
     )

@@ -6,8 +6,6 @@ import pytest
 from redis.asyncio import Redis
 
 from holdem.adapters.rate_limit import Limit, Precondition, RateLimiter
-from holdem.adapters.redis_lane import RedisLane
-from holdem.config import Settings
 
 LIMIT = Limit("general", 3, 60)
 
@@ -21,16 +19,8 @@ async def redis(redis_url: str):
         await client.aclose()
 
 
-@pytest.fixture
-async def limiter(redis_url: str):
-    lane = RedisLane(Settings(redis_url=redis_url))
-    try:
-        yield RateLimiter(lane)
-    finally:
-        await lane.aclose()
-
-
-async def test_counts_up_to_the_limit_then_refuses_with_the_time_left(redis, limiter):
+async def test_counts_up_to_the_limit_then_refuses_with_the_time_left(redis):
+    limiter = RateLimiter(redis)
     decisions = [await limiter.hit(LIMIT, "user:1") for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]
     assert [d.remaining for d in decisions] == [2, 1, 0, 0]
@@ -39,7 +29,8 @@ async def test_counts_up_to_the_limit_then_refuses_with_the_time_left(redis, lim
     assert (await limiter.hit(LIMIT, "user:2")).allowed  # another client, another budget
 
 
-async def test_a_precondition_that_holds_lets_the_request_be_counted(redis, limiter):
+async def test_a_precondition_that_holds_lets_the_request_be_counted(redis):
+    limiter = RateLimiter(redis)
     await redis.set("cutoff", 100)
     holds = Precondition(absent=("deny",), at_most=(("cutoff", 100), ("missing", 0)))
     decision = await limiter.hit(LIMIT, "user:1", holds)
@@ -56,7 +47,8 @@ async def test_a_precondition_that_holds_lets_the_request_be_counted(redis, limi
         Precondition(absent=("missing",), at_most=(("missing", 0), ("cutoff", 99))),
     ],
 )
-async def test_a_failed_precondition_refuses_without_counting(redis, limiter, failing):
+async def test_a_failed_precondition_refuses_without_counting(redis, failing):
+    limiter = RateLimiter(redis)
     await redis.set("deny", 1)
     await redis.set("cutoff", 100)
     decision = await limiter.hit(LIMIT, "user:1", failing)

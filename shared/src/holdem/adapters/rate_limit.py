@@ -1,7 +1,6 @@
 """Fixed-window rate limits in Redis, shared by every instance of a service.
 
-One Lua script per check, sent on a `RedisLane` (one pipelined connection: the API makes this
-call on every request): increment the client's counter for the scope, start the window on
+One Lua script per check: increment the client's counter for the scope, start the window on
 the first hit (PEXPIRE), and return the count with the time left. Redis runs the script
 atomically, so any number of Lambda instances or servers count against one budget, and the
 window's clock is Redis's (no skew between instances).
@@ -18,11 +17,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from holdem.adapters.redis_lane import RedisLane
+from redis.asyncio import Redis
 
 # KEYS[1] the counter, then the precondition's keys: ARGV[2] of them must be absent, the rest
 # must be absent or hold an integer <= their bound (ARGV[3], ARGV[4], ...).
-_SCRIPT = b"""
+_SCRIPT = """
 local absent = tonumber(ARGV[2])
 for i = 2, absent + 1 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
@@ -92,9 +91,10 @@ def address_client(address: str) -> str:
 class RateLimiter:
     """Counts requests per (scope, client) in Redis."""
 
-    def __init__(self, lane: RedisLane, prefix: str = "rl") -> None:
-        self._lane = lane
+    def __init__(self, redis: Redis, prefix: str = "rl") -> None:
+        self._redis = redis
         self._prefix = prefix
+        self._script = redis.register_script(_SCRIPT)
 
     async def hit(
         self, limit: Limit, client: str, precondition: Precondition | None = None
@@ -107,7 +107,7 @@ class RateLimiter:
             keys += [*precondition.absent, *(key for key, _ in precondition.at_most)]
             args[1] = len(precondition.absent)
             args += [bound for _, bound in precondition.at_most]
-        count, ttl_ms = await self._lane.eval(_SCRIPT, keys, args)
+        count, ttl_ms = await self._script(keys=keys, args=args)
         count, ttl_ms = int(count), int(ttl_ms)
         if count < 0:
             return Decision(False, limit.limit, 0, 0, precondition_failed=True)
