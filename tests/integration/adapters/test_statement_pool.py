@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, literal_column, select
+from sqlalchemy import Text, bindparam, cast, literal_column, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from holdem.adapters.database import create_statement_pool
 from holdem.config import Settings
@@ -144,5 +146,27 @@ async def test_a_lambda_reader_pool_keeps_one_connection_and_prepares_nothing(da
         (prepared,) = await pool.run_idempotent("select count(*) from pg_prepared_statements", ())
         assert second.pid == first.pid
         assert prepared == 0
+    finally:
+        await pool.aclose()
+
+
+_DOCUMENTS = [
+    '{"kind": "win", "hand_id": 9223372036854775807, "nested": [1, 2.5, null, true, "é"]}',
+    '{"beyond_64_bits": 123456789012345678901234567890}',
+    '{"beyond_a_float": 1e400, "tiny": -0.0}',
+]
+
+
+@pytest.mark.parametrize("document", _DOCUMENTS)
+async def test_a_reader_decodes_json_columns_as_the_standard_library_does(settings, document):
+    pool = create_statement_pool(settings)
+    column = select(cast(bindparam("d", type_=Text), JSONB).label("d"))
+    try:
+        async with pool.reader() as reader:
+            (row,) = (await reader.execute(column, {"d": document})).all()
+        with _admin(settings.database_url) as admin:
+            (text,) = admin.execute("select %s::jsonb::text", (document,)).fetchone()
+        assert row.d == json.loads(text)
+        assert repr(row.d) == repr(json.loads(text))  # same types (int, not float), same floats
     finally:
         await pool.aclose()
