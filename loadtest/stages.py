@@ -58,12 +58,16 @@ SETUP_AUTH_CONCURRENCY = 12  # of which logging in or registering (password hash
 
 # A load test comes from one address with thousands of players: the per-address limits
 # (anonymous routes, registration and login) and the per-server connection cap (600 by
-# default, the sizing of a small Fargate task) are raised. Nothing else of the stack changes.
+# default, the sizing of a small Fargate task) are raised. The bots of one stage sit again
+# in the next one within minutes, at tables whose maximum buy-in is their buy-in: the rathole
+# rule's minimum is capped at the table's maximum (an operator's setting), or a bot that
+# left a winner could not sit again. Nothing else of the stack changes.
 LOAD_ENV = {
     "RATE_LIMITS__DEFAULT_PER_MINUTE": "1000000",
     "RATE_LIMITS__REGISTER_PER_MINUTE": "1000000",
     "RATE_LIMITS__LOGIN_PER_MINUTE": "1000000",
     "WS__MAX_CONNECTIONS": "20000",
+    "GAME__RATHOLE_CAPPED_AT_MAX_BUY_IN": "true",
     "LOG_LEVEL": "WARNING",
 }
 
