@@ -21,12 +21,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from holdem import errors
 from holdem.payments.coins import Coin
 from holdem.payments.gateway import DepositAddressInfo, PayoutInfo
 from holdem.payments.rates import Quote
+from holdem.ports.transaction import Transaction
 
 # --- the outside services ------------------------------------------------------------------
 
@@ -389,13 +388,9 @@ class UnknownUserError(Exception):
 # --- the unit of work -----------------------------------------------------------------------
 
 
-class PaymentsUnitOfWork(Protocol):
-    """One database transaction and the repositories working in it."""
-
-    @property
-    def session(self) -> AsyncSession:
-        """The transaction, for the ledger, AML, protection and audit calls made in it."""
-        ...
+class PaymentsUnitOfWork(Transaction, Protocol):
+    """One database transaction and the repositories working in it: the payments' own, and
+    every area's (`Transaction`) for the ledger, AML, protection and audit calls made in it."""
 
     @property
     def deposits(self) -> DepositRepository: ...

@@ -23,6 +23,7 @@ from holdem.adapters.orm.compliance import KycEvent
 from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.payments import Deposit, DepositAddress, Withdrawal
 from holdem.adapters.orm.users import User
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.payments.withdrawals import WithdrawalStatus
 from holdem.ports.payments import (
     NewDeposit,
@@ -298,11 +299,11 @@ class SqlKyc:
         return inserted.scalar_one_or_none() is not None
 
 
-class SqlPaymentsUnitOfWork:
+class SqlPaymentsUnitOfWork(SqlTransaction):
     """`PaymentsUnitOfWork`: the repositories over one session in a transaction."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        super().__init__(session)
         self.deposits = SqlDeposits(session)
         self.withdrawals = SqlWithdrawals(session)
         self.kyc = SqlKyc(session)
