@@ -25,7 +25,7 @@ from functions.api.schemas import (
     WithdrawalPage,
     errors,
 )
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
 from holdem.services import admin, chat_moderation, hand_audit
 

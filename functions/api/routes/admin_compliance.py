@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from functions.api.deps import ContainerDep, DbDep, OperatorDep
 from functions.api.schemas import Strict, errors
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.config import AmlRuleName
 from holdem.services import aml, integrity, kyc
 from holdem.services.admin import record_action

@@ -16,7 +16,7 @@ from functions.api.routes.wallet_payments import (
     WithdrawalDetailOut,
 )
 from functions.api.schemas import Strict, errors
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.services import deposits, withdrawals
 from holdem.services.withdrawals import OperatorAction
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from functions.api.deps import AuthedDep, ContainerDep, DbDep, OperatorDep
 from functions.api.schemas import errors
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import hand_export, rakeback, stats
 

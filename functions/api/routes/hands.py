@@ -17,7 +17,7 @@ from functions.api.schemas import (
     PotOut,
     errors,
 )
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.services import archive, hand_history
 
 router = APIRouter(prefix="/api/v1/hands", tags=["hand history"], responses=errors(401, 422, 429))

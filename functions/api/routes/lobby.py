@@ -22,7 +22,7 @@ from functions.api.schemas import (
     TablePage,
     errors,
 )
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.services import lobby
 
 router = APIRouter(prefix="/api/v1", tags=["lobby"], responses=errors(422, 429))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, PlainSerializer
 
 from functions.api.deps import AuthedDep, ContainerDep, withdraw_limit
 from functions.api.schemas import PositiveWon, Strict, errors
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.services import deposits, withdrawals
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=errors(401, 422, 429))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from holdem.adapters.orm.base import MAX_BIGINT
+from holdem.bounds import MAX_BIGINT
 from holdem.config import AuthSettings
 
 ISSUER = "holdem"

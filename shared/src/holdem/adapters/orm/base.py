@@ -18,10 +18,6 @@ NAMING_CONVENTION = {
 Won = BigInteger
 """Money column type: integer won, never floats."""
 
-MAX_BIGINT = 2**63 - 1
-"""The largest value of a bigint column (every id): a client's number above it names nothing,
-and must be refused before it reaches PostgreSQL (which would fail the statement)."""
-
 
 class Base(DeclarativeBase):
     """Base class of every mapped table."""

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased
 
-from holdem.adapters.orm.base import MAX_BIGINT
 from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from holdem.bounds import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.transactions import WITHDRAWAL_FINISHES, TransactionKind, entry_label
 from holdem.ports import ColumnReader
