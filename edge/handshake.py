@@ -21,6 +21,7 @@ from edge.metrics import Metrics
 from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.fleet import Fleet
 from holdem.adapters.relay import Relay
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import Container
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import Auth, ServerType, parse_client_message
@@ -130,7 +131,7 @@ class Handshake:
         ip = integrity.client_ip(remote[0] if remote else None, forwarded, hops)
         try:
             async with self.container.sessions() as session, session.begin():
-                await integrity.record_login(session, conn.user_id, ip, device_id)
+                await integrity.record_login(SqlTransaction(session), conn.user_id, ip, device_id)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("login not recorded: PostgreSQL unavailable (%r)", exc)
 

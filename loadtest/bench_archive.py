@@ -273,7 +273,9 @@ async def _end_to_end(batches: list[list[HandRecord]]) -> tuple[int, float]:
                         )
                     )
             start = time.perf_counter()
-            report = await archive_due_hands(container.sessions, store, START + timedelta(days=30))
+            report = await archive_due_hands(
+                container.transactions, store, START + timedelta(days=30)
+            )
             elapsed = time.perf_counter() - start
             await container.aclose()
             return report.hands, report.hands / elapsed

@@ -28,7 +28,7 @@ class ArchiverEvent(BaseModel):
 async def archive(event: ArchiverEvent, now: datetime) -> dict[str, Any]:
     built = process_container()
     report = await archive_due_hands(
-        built.sessions, built.archive_store, now, max_batches=event.max_batches
+        built.transactions, built.archive_store, now, max_batches=event.max_batches
     )
     return {"batches": report.batches, "hands": report.hands, "bytes": report.bytes_written}
 

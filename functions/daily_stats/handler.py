@@ -27,8 +27,8 @@ class StatsEvent(BaseModel):
 
 async def compute(event: StatsEvent, now: datetime) -> dict[str, Any]:
     day = event.day or now.astimezone(KST).date() - timedelta(days=1)
-    async with process_container().sessions() as session, session.begin():
-        figures = await compute_daily_stats(session, day, now)
+    async with process_container().transactions() as tx:
+        figures = await compute_daily_stats(tx, day, now)
     total = figures[-1]
     return {
         "day": day.isoformat(),

@@ -31,8 +31,8 @@ async def compute(event: IntegrityEvent, now: datetime) -> dict[str, Any]:
     settings = built.settings.integrity
     if event.window_days is not None:
         settings = settings.model_copy(update={"window_days": event.window_days})
-    async with built.sessions() as session, session.begin():
-        view = await integrity.run(session, settings, now=now)
+    async with built.transactions() as tx:
+        view = await integrity.run(tx, settings, now=now)
     return {
         "run_id": view.id,
         "window_from": view.window_from.isoformat(),

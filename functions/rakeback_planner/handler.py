@@ -31,8 +31,8 @@ class PlannerEvent(BaseModel):
 async def plan(event: PlannerEvent, now: datetime) -> dict[str, Any]:
     week = rakeback.week_from_date(event.week) if event.week else previous_kst_week(now)
     built = process_container()
-    async with built.sessions() as session:
-        report = await rakeback.enqueue_week(session, built.rakeback_queue, week, event.batch_size)
+    async with built.transactions() as tx:
+        report = await rakeback.enqueue_week(tx, built.rakeback_queue, week, event.batch_size)
     return {
         "week": report.week_start.isoformat(),
         "users": report.users,

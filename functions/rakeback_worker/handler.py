@@ -45,9 +45,9 @@ async def settle(batch: RakebackBatch) -> dict[str, int]:
     tiers = tiers_from_rates(money.rakeback_rates)
     counts: dict[str, int] = {}
     for user_id in batch.user_ids:
-        async with built.sessions() as session, session.begin():
+        async with built.transactions() as tx:
             done = await rakeback.settle_user(
-                session,
+                tx,
                 rakeback.LedgerCredit(),
                 user_id,
                 week,

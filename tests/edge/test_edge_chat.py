@@ -15,6 +15,7 @@ from sqlalchemy import select
 from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.hands import Hand
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.client import ClientError, TableClient
 from holdem.services import chat_moderation, hand_export
 from holdem.services.table_runtime import TableMoney
@@ -194,11 +195,11 @@ async def test_the_lines_are_kept_with_the_hand_for_the_operator_and_not_in_the_
         assert [(line["user_id"], line["seat"], line["text"]) for line in row.chat] == [
             (t.users[0], 0, "i have aces")
         ]
-        record = await chat_moderation.hand_chat(db, HotHandsOnly(), None, row.id)
+        record = await chat_moderation.hand_chat(SqlTransaction(db), HotHandsOnly(), None, row.id)
         assert [line["text"] for line in record.chat] == ["i have aces"]
         for fmt in hand_export.ExportFormat:
             exported = await hand_export.export_hand(
-                db, HotHandsOnly(), None, t.users[0], row.id, fmt
+                SqlTransaction(db), HotHandsOnly(), None, t.users[0], row.id, fmt
             )
             assert exported.hands == 1
             assert "aces" not in exported.body

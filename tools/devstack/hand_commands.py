@@ -19,6 +19,7 @@ from devstack.ledger_commands import operator_settings
 
 
 async def _verify(hand_id: int) -> int:
+    from holdem.adapters.repositories.transaction import SqlTransaction
     from holdem.bootstrap import bootstrap
     from holdem.services.errors import NotFound
     from holdem.services.hand_audit import verify_hand
@@ -26,7 +27,9 @@ async def _verify(hand_id: int) -> int:
     container = bootstrap(operator_settings())
     try:
         async with container.sessions() as session:
-            verdict = await verify_hand(session, container.archive_store, container.redis, hand_id)
+            verdict = await verify_hand(
+                SqlTransaction(session), container.archive_store, container.redis, hand_id
+            )
     except NotFound as exc:
         print(f"NOT FOUND: {exc}", file=sys.stderr)
         return 2

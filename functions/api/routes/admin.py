@@ -25,6 +25,7 @@ from functions.api.schemas import (
     WithdrawalPage,
     errors,
 )
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bounds import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
 from holdem.services import admin, chat_moderation, hand_audit
@@ -138,7 +139,9 @@ async def hand_chat(
     container: ContainerDep,
 ) -> HandChatOut:
     """The table chat kept with a hand, for settling a dispute (hot or archived hands)."""
-    record = await chat_moderation.hand_chat(db, container.archive_store, container.redis, hand_id)
+    record = await chat_moderation.hand_chat(
+        SqlTransaction(db), container.archive_store, container.redis, hand_id
+    )
     return HandChatOut(
         hand_id=record.id,
         table_id=record.table_id,
@@ -157,7 +160,9 @@ async def verify_hand(
 ) -> HandVerificationOut:
     """Recompute a hand's deal from its stored seed; check it against the commitment and
     every recorded card and opening (hot or archived hands)."""
-    verdict = await hand_audit.verify_hand(db, container.archive_store, container.redis, hand_id)
+    verdict = await hand_audit.verify_hand(
+        SqlTransaction(db), container.archive_store, container.redis, hand_id
+    )
     return HandVerificationOut(
         hand_id=verdict.hand_id,
         table_id=verdict.table_id,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from functions.api.deps import ContainerDep, DbDep, OperatorDep
 from functions.api.schemas import Strict, errors
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bounds import MAX_BIGINT
 from holdem.config import AmlRuleName
 from holdem.services import aml, integrity, kyc
@@ -155,7 +156,9 @@ async def run_integrity(
     settings = container.settings.integrity
     if body.window_days is not None:
         settings = settings.model_copy(update={"window_days": body.window_days})
-    view = await integrity.run(db, settings, now=datetime.now(UTC), operator_id=claims.user_id)
+    view = await integrity.run(
+        SqlTransaction(db), settings, now=datetime.now(UTC), operator_id=claims.user_id
+    )
     await db.commit()
     return IntegrityRunOut.of(view)
 
@@ -169,7 +172,7 @@ async def list_integrity_runs(
 ) -> list[IntegrityRunOut]:
     """Integrity runs, scheduled and by operators, newest first (cursor: `before_id`); the
     look is audited."""
-    views = await integrity.list_runs(db, limit=limit, before_id=before_id)
+    views = await integrity.list_runs(SqlTransaction(db), limit=limit, before_id=before_id)
     seen = {"before_id": before_id, "count": len(views)}
     await record_action(db, claims.user_id, "integrity_runs_list", details=seen)
     await db.commit()

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from functions.api.deps import AuthedDep, ContainerDep, DbDep, OperatorDep
 from functions.api.schemas import errors
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bounds import MAX_BIGINT
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import hand_export, rakeback, stats
@@ -78,7 +79,7 @@ async def my_statements(
     claims: AuthedDep, db: DbDep, limit: Annotated[int, Query(ge=1, le=104)] = 52
 ) -> RakebackStatementsOut:
     """The caller's weekly rakeback statements, newest week first."""
-    rows = await rakeback.statements_for_user(db, claims.user_id, limit)
+    rows = await rakeback.statements_for_user(SqlTransaction(db), claims.user_id, limit)
     return RakebackStatementsOut(
         items=[
             RakebackStatementOut(
@@ -106,7 +107,7 @@ async def rakeback_dry_run(
     """What settling a week would pay each user (reads only; totals cover every user)."""
     money = container.settings.money
     statements = await rakeback.weekly_statements(
-        db,
+        SqlTransaction(db),
         rakeback.week_from_date(week),
         window_days=money.rakeback_window_days,
         tiers=tiers_from_rates(money.rakeback_rates),
@@ -142,7 +143,7 @@ async def rakeback_run(
 ) -> RakebackRunOut:
     """Queue a week's settlement (again): only users not yet paid are sent; none is paid twice."""
     report = await rakeback.enqueue_week(
-        db, container.rakeback_queue, rakeback.week_from_date(week)
+        SqlTransaction(db), container.rakeback_queue, rakeback.week_from_date(week)
     )
     return RakebackRunOut(
         week_start=report.week_start, users_enqueued=report.users, messages=report.messages
@@ -157,7 +158,7 @@ async def daily_stats(
     until: Annotated[date, Query(description="Last KST day (inclusive)")],
 ) -> DailyStatsPage:
     """Hands, rake, pots and active players per KST day and stake (and "all")."""
-    rows = await stats.read_daily_stats(db, since, until)
+    rows = await stats.read_daily_stats(SqlTransaction(db), since, until)
     return DailyStatsPage(items=[DailyStatsOut(**vars_of(r)) for r in rows])
 
 
@@ -202,7 +203,7 @@ async def export_one_hand(
 ) -> Response:
     """One of the caller's hands, hot or archived, with only the cards they may see."""
     exported = await hand_export.export_hand(
-        db,
+        SqlTransaction(db),
         container.archive_store,
         container.redis,
         claims.user_id,
@@ -228,7 +229,7 @@ async def export_hands(
 ) -> Response:
     """The caller's hands started in [since, until), oldest first, at most 500."""
     exported = await hand_export.export_range(
-        db,
+        SqlTransaction(db),
         container.archive_store,
         container.redis,
         claims.user_id,

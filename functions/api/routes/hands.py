@@ -17,6 +17,8 @@ from functions.api.schemas import (
     PotOut,
     errors,
 )
+from holdem.adapters.repositories.hands import SqlHandHistory
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bounds import MAX_BIGINT
 from holdem.services import archive, hand_history
 
@@ -32,7 +34,7 @@ async def list_hands(
 ) -> HandPage:
     """The caller's hands, newest first (cursor pages)."""
     async with read_rows(container) as db:
-        page = await hand_history.list_hands(db, claims.user_id, cursor, limit)
+        page = await hand_history.list_hands(SqlHandHistory(db), claims.user_id, cursor, limit)
     return HandPage(
         items=[HandSummaryOut(**vars(h)) for h in page.items], next_cursor=page.next_cursor
     )
@@ -49,10 +51,10 @@ async def get_hand(
     async def archived(archived_id: int) -> archive.HandRecord | None:
         async with read_session(container) as db:
             store = container.archive_store
-            return await archive.load_hand(db, store, container.redis, archived_id)
+            return await archive.load_hand(SqlTransaction(db), store, container.redis, archived_id)
 
     async with read_rows(container) as db:
-        hand = await hand_history.get_hand(db, claims.user_id, hand_id, archived)
+        hand = await hand_history.get_hand(SqlHandHistory(db), claims.user_id, hand_id, archived)
     return HandDetailOut(
         hand=HandSummaryOut(**vars(hand.summary)),
         button_seat=hand.button_seat,

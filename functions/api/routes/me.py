@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from functions.api.deps import AuthedDep, ContainerDep, ReadDbDep
 from functions.api.routes.wallet import balance_out
 from functions.api.schemas import ProfileOut, UserOut, VipOut, errors
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import admin, ledger, vip
 
@@ -19,7 +20,7 @@ async def _vip(db: ReadDbDep, container: ContainerDep, user_id: int) -> VipOut:
     money = container.settings.money
     tiers = tiers_from_rates(money.rakeback_rates)
     state, since = await vip.status(
-        db, user_id, datetime.now(UTC), money.rakeback_window_days, tiers
+        SqlTransaction(db), user_id, datetime.now(UTC), money.rakeback_window_days, tiers
     )
     return VipOut(
         level=state.level.value,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from holdem.adapters.rates import RateService
     from holdem.payments.coins import CoinRegistry
     from holdem.ports.payments import KycProvider, PaymentGateway, UnitOfWork
+    from holdem.ports.transaction import Transaction
     from holdem.services.deposits import DepositDeps
     from holdem.services.kyc import KycDeps
     from holdem.services.withdrawals import WithdrawalDeps
@@ -256,6 +258,14 @@ class Container:
         from holdem.adapters.repositories.payments import payments_unit_of_work
 
         return payments_unit_of_work(self.sessions)
+
+    @cached_property
+    def transactions(self) -> Callable[[], AbstractAsyncContextManager[Transaction]]:
+        """Begins a transaction over every area's repositories, committed when the
+        ``async with`` block ends (rolled back when it raises)."""
+        from holdem.adapters.repositories.transaction import transactions
+
+        return transactions(self.sessions)
 
     def deposits(self) -> DepositDeps:
         """What the deposit use cases need."""

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.orm.admin import AdminAction
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.services.archive import (
     _COMPRESSORS,
     ARCHIVE_FORMAT,
@@ -123,7 +124,7 @@ async def test_an_archived_hand_keeps_its_chat_and_an_older_archive_reads_withou
             session, table, seated, play_random(5), datetime.now(UTC), chat=LINES
         )
     async with container.sessions() as session:
-        [hot] = await load_hot_hands(session, [hand_id])
+        [hot] = await load_hot_hands(SqlTransaction(session), [hand_id])
     assert hot.chat == tuple(LINES)
     [archived] = decode_batch(encode_batch([hot]))
     assert archived.chat == tuple(LINES)

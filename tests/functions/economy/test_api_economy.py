@@ -8,6 +8,7 @@ import boto3
 import httpx
 import pytest
 
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.config import Settings
 from holdem.ledger.rakeback import KST, week_starting
 from holdem.services import rakeback, stats
@@ -66,7 +67,7 @@ async def test_a_player_reads_their_weekly_statement(client, container, table):
     players, _, _ = table
     async with container.sessions() as session, session.begin():
         await rakeback.settle_user(
-            session,
+            SqlTransaction(session),
             rakeback.LedgerCredit(),
             players[0].user_id,
             week_starting(SUNDAY_LATE.date() - timedelta(days=6)),
@@ -107,7 +108,9 @@ async def test_operators_read_daily_stats(client, container, table):
     _, operator, _ = table
     day = SUNDAY_LATE.date()
     async with container.sessions() as session, session.begin():
-        await stats.compute_daily_stats(session, day, SUNDAY_LATE + timedelta(hours=4))
+        await stats.compute_daily_stats(
+            SqlTransaction(session), day, SUNDAY_LATE + timedelta(hours=4)
+        )
     r = await client.get(
         "/api/v1/admin/stats/daily",
         params={"since": day.isoformat(), "until": day.isoformat()},

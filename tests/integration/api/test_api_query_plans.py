@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
+from holdem.adapters.repositories.hands import SqlHandHistory
 from holdem.bootstrap import bootstrap
 from holdem.services import hand_history, ledger, lobby
 
@@ -167,7 +168,9 @@ async def test_lobby_listing_by_stakes_still_walks_the_index(seeded):
 
 
 async def test_my_hands_use_the_user_started_at_index(seeded):
-    plans = await _plans_of(seeded, lambda db: hand_history.list_hands(db, 42, None, 20))
+    plans = await _plans_of(
+        seeded, lambda db: hand_history.list_hands(SqlHandHistory(db), 42, None, 20)
+    )
     indexes, seq = _scans(plans)
     assert "ix_hand_players_user_id_started_at" in indexes
     assert not seq & BIG, seq
@@ -178,7 +181,9 @@ async def test_one_hand_uses_primary_keys(seeded):
         hand_id = (
             await db.execute(text("select hand_id from hand_players where user_id = 42 limit 1"))
         ).scalar_one()
-    plans = await _plans_of(seeded, lambda db: hand_history.get_hand(db, 42, hand_id))
+    plans = await _plans_of(
+        seeded, lambda db: hand_history.get_hand(SqlHandHistory(db), 42, hand_id)
+    )
     indexes, seq = _scans(plans)
     assert {"pk_hand_players", "pk_hand_events"} <= indexes
     assert not seq & BIG, seq

@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.orm.economy import ArchivedHand, ArchivedHandPlayer
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.adapters.repositories.hands import SqlHandHistory
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.services import archive
 from holdem.services.archive import (
     archive_due_hands,
@@ -62,30 +64,30 @@ async def _seed(container, per_hour: int = 3) -> tuple[list[int], list[int], lis
 async def test_archived_hands_read_back_exactly_as_they_were_hot(container, store):
     old, new, _ = await _seed(container)
     async with container.sessions() as session:
-        originals = await load_hot_hands(session, old)
+        originals = await load_hot_hands(SqlTransaction(session), old)
 
-    report = await archive_due_hands(container.sessions, store, NOW)
+    report = await archive_due_hands(container.transactions, store, NOW)
 
     assert (report.batches, report.hands) == (4, len(old))
     assert _object_keys(store) == sorted(report.keys)
     async with container.sessions() as session:
-        assert await load_hot_hands(session, old) == []
+        assert await load_hot_hands(SqlTransaction(session), old) == []
         for original in originals:
-            restored = await load_hand(session, store, container.redis, original.id)
+            restored = await load_hand(SqlTransaction(session), store, container.redis, original.id)
             assert restored == original
             assert restored is not None
             assert restored.archived
-        still_hot = await load_hand(session, store, container.redis, new[0])
+        still_hot = await load_hand(SqlTransaction(session), store, container.redis, new[0])
         assert still_hot is not None
         assert not still_hot.archived
-        assert await load_hand(session, store, container.redis, 10**12) is None
+        assert await load_hand(SqlTransaction(session), store, container.redis, 10**12) is None
         assert (await session.execute(select(func.count()).select_from(HandEvent))).scalar_one()
 
 
 async def test_a_second_run_finds_nothing_left_to_archive(container, store):
     await _seed(container, per_hour=1)
-    first = await archive_due_hands(container.sessions, store, NOW)
-    second = await archive_due_hands(container.sessions, store, NOW)
+    first = await archive_due_hands(container.transactions, store, NOW)
+    second = await archive_due_hands(container.transactions, store, NOW)
     assert first.hands == 4
     assert (second.batches, second.hands) == (0, 0)
 
@@ -95,7 +97,7 @@ async def test_a_crash_between_the_s3_write_and_the_delete_loses_and_duplicates_
 ):
     old, _, _users = await _seed(container)
     async with container.sessions() as session:
-        originals = {h.id: h for h in await load_hot_hands(session, old)}
+        originals = {h.id: h for h in await load_hot_hands(SqlTransaction(session), old)}
     # A real fault inside PostgreSQL: deleting hot hands fails after the S3 write succeeded.
     async with container.engine.begin() as conn:
         await conn.execute(
@@ -112,19 +114,22 @@ async def test_a_crash_between_the_s3_write_and_the_delete_loses_and_duplicates_
         )
 
     with pytest.raises(DBAPIError):
-        await archive_due_hands(container.sessions, store, NOW)
+        await archive_due_hands(container.transactions, store, NOW)
 
     written = _object_keys(store)
     assert len(written) == 1, "the first batch reached S3 before the delete failed"
     async with container.sessions() as session:
         assert (await session.execute(select(func.count()).select_from(ArchivedHand))).scalar() == 0
-        assert len(await load_hot_hands(session, old)) == len(old)
+        assert len(await load_hot_hands(SqlTransaction(session), old)) == len(old)
         for hand_id, original in originals.items():
-            assert await load_hand(session, store, container.redis, hand_id) == original
+            assert (
+                await load_hand(SqlTransaction(session), store, container.redis, hand_id)
+                == original
+            )
 
     async with container.engine.begin() as conn:
         await conn.execute(text("drop trigger refuse_delete on hands"))
-    report = await archive_due_hands(container.sessions, store, NOW)
+    report = await archive_due_hands(container.transactions, store, NOW)
 
     assert report.hands == len(old)
     assert _object_keys(store) == sorted(report.keys)
@@ -133,7 +138,10 @@ async def test_a_crash_between_the_s3_write_and_the_delete_loses_and_duplicates_
         index = (await session.execute(select(ArchivedHand.hand_id))).scalars().all()
         assert sorted(index) == sorted(old)
         for hand_id, original in originals.items():
-            assert await load_hand(session, store, container.redis, hand_id) == original
+            assert (
+                await load_hand(SqlTransaction(session), store, container.redis, hand_id)
+                == original
+            )
         # Rake history survives archiving, once per hand and seat.
         archived_rake = (
             await session.execute(select(func.sum(ArchivedHandPlayer.rake_share)))
@@ -143,23 +151,23 @@ async def test_a_crash_between_the_s3_write_and_the_delete_loses_and_duplicates_
 
 async def test_a_read_archive_object_is_served_from_redis_for_a_while(container, store):
     old, _, _ = await _seed(container, per_hour=1)
-    report = await archive_due_hands(container.sessions, store, NOW)
+    report = await archive_due_hands(container.transactions, store, NOW)
     async with container.sessions() as session:
-        first = await load_hand(session, store, container.redis, old[0])
+        first = await load_hand(SqlTransaction(session), store, container.redis, old[0])
         key = (await session.get(ArchivedHand, old[0])).object_key
         ttl = await container.redis.ttl(archive.CACHE_PREFIX + key)
         assert 0 < ttl <= archive.CACHE_TTL_S
         store._client.delete_object(Bucket=BUCKET, Key=key)
-        assert await load_hand(session, store, container.redis, old[0]) == first
+        assert await load_hand(SqlTransaction(session), store, container.redis, old[0]) == first
     assert key in report.keys
 
 
 async def test_a_players_hands_list_spans_hot_and_archived_hands(container, store):
     old, new, users = await _seed(container, per_hour=1)
-    await archive_due_hands(container.sessions, store, NOW)
+    await archive_due_hands(container.transactions, store, NOW)
     async with container.sessions() as session:
         refs = await list_player_hands(
-            session, users[0], OLD - timedelta(days=1), NOW + timedelta(1)
+            SqlTransaction(session), users[0], OLD - timedelta(days=1), NOW + timedelta(1)
         )
     assert {r.hand_id for r in refs} == set(old) | set(new)
     assert [r.started_at for r in refs] == sorted((r.started_at for r in refs), reverse=True)
@@ -195,24 +203,26 @@ async def test_the_hand_history_shows_an_archived_hand_as_it_showed_it_hot(conta
 
     old, _, users = await _seed(container, per_hour=1)
     async with container.sessions() as session:
-        hot = await hand_history.get_hand(session, users[1], old[0])
-    await archive_due_hands(container.sessions, store, NOW)
+        hot = await hand_history.get_hand(SqlHandHistory(session), users[1], old[0])
+    await archive_due_hands(container.transactions, store, NOW)
     async with container.sessions() as session:
-        reader = partial(load_hand, session, store, container.redis)
-        cold = await hand_history.get_hand(session, users[1], old[0], reader)
+        reader = partial(load_hand, SqlTransaction(session), store, container.redis)
+        cold = await hand_history.get_hand(SqlHandHistory(session), users[1], old[0], reader)
         with pytest.raises(NotFound):
-            await hand_history.get_hand(session, users[1], old[0])  # no archive reader given
+            await hand_history.get_hand(
+                SqlHandHistory(session), users[1], old[0]
+            )  # no archive reader given
     assert cold == hot
     assert [p.hole_cards is None for p in cold.players] == [
         p.hole_cards is None for p in hot.players
     ]
     # The API reads through the raw `RowReader`: the same views, hot and archived.
     async with container.reads.reader() as rows, container.sessions() as session:
-        reader = partial(load_hand, session, store, container.redis)
-        assert await hand_history.get_hand(rows, users[1], old[0], reader) == hot
-        page = await hand_history.list_hands(rows, users[1], None, 20)
+        reader = partial(load_hand, SqlTransaction(session), store, container.redis)
+        assert await hand_history.get_hand(SqlHandHistory(rows), users[1], old[0], reader) == hot
+        page = await hand_history.list_hands(SqlHandHistory(rows), users[1], None, 20)
     async with container.sessions() as session:
-        assert page == await hand_history.list_hands(session, users[1], None, 20)
+        assert page == await hand_history.list_hands(SqlHandHistory(session), users[1], None, 20)
 
 
 async def test_two_archivers_running_at_once_archive_each_hand_once(container, store):
@@ -220,12 +230,12 @@ async def test_two_archivers_running_at_once_archive_each_hand_once(container, s
 
     old, _, _ = await _seed(container)
     first, second = await asyncio.gather(
-        archive_due_hands(container.sessions, store, NOW),
-        archive_due_hands(container.sessions, store, NOW),
+        archive_due_hands(container.transactions, store, NOW),
+        archive_due_hands(container.transactions, store, NOW),
     )
     assert first.hands + second.hands == len(old)
     assert not set(first.keys) & set(second.keys)
     async with container.sessions() as session:
         index = (await session.execute(select(ArchivedHand.hand_id))).scalars().all()
         assert sorted(index) == sorted(old)
-        assert await load_hot_hands(session, old) == []
+        assert await load_hot_hands(SqlTransaction(session), old) == []

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.ledger.rakeback import KST
 from holdem.services.errors import InvalidInput
 from holdem.services.stats import compute_daily_stats, read_daily_stats
@@ -38,7 +39,7 @@ async def test_a_days_figures_per_stake_and_in_total(container):
             session, small, users[:3], play("abc", SHOWDOWN), day_start + timedelta(days=1)
         )
     async with container.sessions() as session, session.begin():
-        figures = await compute_daily_stats(session, DAY, RUN)
+        figures = await compute_daily_stats(SqlTransaction(session), DAY, RUN)
     by_stakes = {f.stakes: f for f in figures}
     assert set(by_stakes) == {"1000/2000", "5000/10000", "all"}
     low, high, total = by_stakes["1000/2000"], by_stakes["5000/10000"], by_stakes["all"]
@@ -48,17 +49,19 @@ async def test_a_days_figures_per_stake_and_in_total(container):
     assert total.pots == low.pots + high.pots
 
     async with container.sessions() as session, session.begin():
-        again = await compute_daily_stats(session, DAY, RUN)  # a re-run replaces the rows
+        again = await compute_daily_stats(
+            SqlTransaction(session), DAY, RUN
+        )  # a re-run replaces the rows
     async with container.sessions() as session:
-        stored = await read_daily_stats(session, DAY, DAY)
+        stored = await read_daily_stats(SqlTransaction(session), DAY, DAY)
     assert stored == again == figures
 
 
 async def test_days_not_over_or_already_archived_are_refused(container):
     async with container.sessions() as session:
         with pytest.raises(InvalidInput):
-            await compute_daily_stats(session, date(2026, 11, 26), RUN)
+            await compute_daily_stats(SqlTransaction(session), date(2026, 11, 26), RUN)
         with pytest.raises(InvalidInput):
-            await compute_daily_stats(session, DAY - timedelta(days=8), RUN)
+            await compute_daily_stats(SqlTransaction(session), DAY - timedelta(days=8), RUN)
         with pytest.raises(InvalidInput):
-            await read_daily_stats(session, DAY, DAY - timedelta(days=1))
+            await read_daily_stats(SqlTransaction(session), DAY, DAY - timedelta(days=1))

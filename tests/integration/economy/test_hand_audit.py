@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.orm.hands import Hand, HandPlayer
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.engine.shuffle import seed_commitment
 from holdem.services.archive import EventRow, HandRecord, archive_due_hands, load_hand
 from holdem.services.errors import NotFound
@@ -49,17 +50,17 @@ async def _stored(container, seeds, at):
 async def test_hot_and_archived_hands_verify_from_their_seed(container, store):
     old = await _stored(container, range(6), OLD)
     hot = await _stored(container, range(6, 9), NOW)
-    await archive_due_hands(container.sessions, store, NOW)
+    await archive_due_hands(container.transactions, store, NOW)
     async with container.sessions() as session:
         for hand_id in old + hot:
-            verdict = await verify_hand(session, store, container.redis, hand_id)
+            verdict = await verify_hand(SqlTransaction(session), store, container.redis, hand_id)
             assert verdict.ok, verdict.problems
             assert verdict.scheme == "cards"
             assert verdict.archived == (hand_id in old)
             assert verdict.cards_checked >= 12 + 5  # six seats' hole cards (twice) and more
             assert verdict.openings_checked >= 12
         with pytest.raises(NotFound):
-            await verify_hand(session, store, container.redis, 10**12)
+            await verify_hand(SqlTransaction(session), store, container.redis, 10**12)
 
 
 async def test_a_recorded_card_the_seed_does_not_deal_is_reported(container, store):
@@ -71,7 +72,7 @@ async def test_a_recorded_card_the_seed_does_not_deal_is_reported(container, sto
             .values(hole_cards="2c2d")
         )
     async with container.sessions() as session:
-        verdict = await verify_hand(session, store, container.redis, hand_id)
+        verdict = await verify_hand(SqlTransaction(session), store, container.redis, hand_id)
     assert not verdict.ok
     assert any("seat 3's cards" in p for p in verdict.problems)
     assert all("2c" not in p and "2d" not in p for p in verdict.problems)  # positions only
@@ -80,7 +81,7 @@ async def test_a_recorded_card_the_seed_does_not_deal_is_reported(container, sto
 async def test_a_hand_from_before_per_card_commitments_verifies_by_its_seed_hash(container, store):
     (hand_id,) = await _stored(container, [7], NOW)
     async with container.sessions() as session:
-        record = await load_hand(session, store, container.redis, hand_id)
+        record = await load_hand(SqlTransaction(session), store, container.redis, hand_id)
     assert record is not None
     legacy_commitment = seed_commitment(bytes.fromhex(record.deck_seed))
     legacy = dataclasses.replace(

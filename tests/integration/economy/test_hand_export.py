@@ -17,6 +17,7 @@ import pytest
 
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.orm.tables import PokerTable
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.services.archive import archive_due_hands, load_hand
 from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.hand_export import ExportFormat, export_hand, export_range
@@ -62,11 +63,13 @@ async def test_a_side_pot_hand_parses_back_too(container, store):
         hand_id = await store_hand(session, table, users, played, AT)
     assert len(played.result.pots) == 2
     async with container.sessions() as session:
-        hand = await load_hand(session, store, None, hand_id)
+        hand = await load_hand(SqlTransaction(session), store, None, hand_id)
         exported = await export_hand(
-            session, store, None, users[0], hand_id, ExportFormat.POKERSTARS
+            SqlTransaction(session), store, None, users[0], hand_id, ExportFormat.POKERSTARS
         )
-        ohh = await export_hand(session, store, None, users[0], hand_id, ExportFormat.OHH)
+        ohh = await export_hand(
+            SqlTransaction(session), store, None, users[0], hand_id, ExportFormat.OHH
+        )
     assert "and is all-in" in exported.body
     assert "side pot-1" in exported.body
     facts = parse_pokerstars(exported.body)[0]
@@ -84,9 +87,17 @@ async def test_pokerstars_export_parses_back_to_each_players_net_and_the_rake(co
     users, showdown, folded = await _two_hands(container)
     async with container.sessions() as session:
         exported = await export_range(
-            session, store, None, users[1], AT, AT + timedelta(hours=1), ExportFormat.POKERSTARS
+            SqlTransaction(session),
+            store,
+            None,
+            users[1],
+            AT,
+            AT + timedelta(hours=1),
+            ExportFormat.POKERSTARS,
         )
-        originals = {h: await load_hand(session, store, None, h) for h in (showdown, folded)}
+        originals = {
+            h: await load_hand(SqlTransaction(session), store, None, h) for h in (showdown, folded)
+        }
     assert exported.hands == 2
     assert exported.filename.endswith(".txt")
     parsed = parse_pokerstars(exported.body)
@@ -109,20 +120,32 @@ async def test_pokerstars_export_parses_back_to_each_players_net_and_the_rake(co
 async def test_exports_show_only_the_viewers_cards_and_those_shown(container, store):
     _, showdown, _ = await _two_hands(container)
     async with container.sessions() as session:
-        hand = await load_hand(session, store, None, showdown)
+        hand = await load_hand(SqlTransaction(session), store, None, showdown)
         mucker = next(p for p in hand.players if not p.shown)  # seat 0's aces were mucked
         viewer = next(p for p in hand.players if p.shown)
         text = (
             await export_hand(
-                session, store, None, viewer.user_id, showdown, ExportFormat.POKERSTARS
+                SqlTransaction(session),
+                store,
+                None,
+                viewer.user_id,
+                showdown,
+                ExportFormat.POKERSTARS,
             )
         ).body
         ohh = (
-            await export_hand(session, store, None, viewer.user_id, showdown, ExportFormat.OHH)
+            await export_hand(
+                SqlTransaction(session), store, None, viewer.user_id, showdown, ExportFormat.OHH
+            )
         ).body
         own = (
             await export_hand(
-                session, store, None, mucker.user_id, showdown, ExportFormat.POKERSTARS
+                SqlTransaction(session),
+                store,
+                None,
+                mucker.user_id,
+                showdown,
+                ExportFormat.POKERSTARS,
             )
         ).body
     hidden = [mucker.hole_cards[:2], mucker.hole_cards[2:]]
@@ -139,7 +162,9 @@ async def test_exports_show_only_the_viewers_cards_and_those_shown(container, st
 async def test_ohh_export_is_a_complete_document_in_krw(container, store):
     users, showdown, _ = await _two_hands(container)
     async with container.sessions() as session:
-        exported = await export_hand(session, store, None, users[2], showdown, ExportFormat.OHH)
+        exported = await export_hand(
+            SqlTransaction(session), store, None, users[2], showdown, ExportFormat.OHH
+        )
     ohh = json.loads(exported.body)["ohh"]
     assert ohh["currency"] == "KRW"
     assert ohh["game_number"] == str(showdown)
@@ -161,12 +186,17 @@ async def test_archived_hands_export_like_hot_ones(container, store):
     users, showdown, _ = await _two_hands(container)
     async with container.sessions() as session:
         before = await export_hand(
-            session, store, None, users[0], showdown, ExportFormat.POKERSTARS
+            SqlTransaction(session), store, None, users[0], showdown, ExportFormat.POKERSTARS
         )
-    await archive_due_hands(container.sessions, store, AT + timedelta(days=9))
+    await archive_due_hands(container.transactions, store, AT + timedelta(days=9))
     async with container.sessions() as session:
         after = await export_hand(
-            session, store, container.redis, users[0], showdown, ExportFormat.POKERSTARS
+            SqlTransaction(session),
+            store,
+            container.redis,
+            users[0],
+            showdown,
+            ExportFormat.POKERSTARS,
         )
     assert after.body == before.body
 
@@ -177,14 +207,26 @@ async def test_someone_elses_hand_or_a_bad_range_is_refused(container, store):
         (stranger,) = await make_users(session, 1)
     async with container.sessions() as session:
         with pytest.raises(NotFound):
-            await export_hand(session, store, None, stranger, showdown, ExportFormat.OHH)
+            await export_hand(
+                SqlTransaction(session), store, None, stranger, showdown, ExportFormat.OHH
+            )
         with pytest.raises(NotFound):
-            await export_hand(session, store, None, users[0], 10**12, ExportFormat.OHH)
-        with pytest.raises(InvalidInput):
-            await export_range(session, store, None, users[0], AT, AT, ExportFormat.OHH)
+            await export_hand(
+                SqlTransaction(session), store, None, users[0], 10**12, ExportFormat.OHH
+            )
         with pytest.raises(InvalidInput):
             await export_range(
-                session, store, None, users[0], AT.replace(tzinfo=None), AT, ExportFormat.OHH
+                SqlTransaction(session), store, None, users[0], AT, AT, ExportFormat.OHH
+            )
+        with pytest.raises(InvalidInput):
+            await export_range(
+                SqlTransaction(session),
+                store,
+                None,
+                users[0],
+                AT.replace(tzinfo=None),
+                AT,
+                ExportFormat.OHH,
             )
 
 
@@ -192,9 +234,15 @@ async def test_many_hands_in_ohh_follow_the_storage_format_with_the_tables_name(
     users, showdown, folded = await _two_hands(container)
     async with container.sessions() as session:
         exported = await export_range(
-            session, store, None, users[0], AT, AT + timedelta(hours=1), ExportFormat.OHH
+            SqlTransaction(session),
+            store,
+            None,
+            users[0],
+            AT,
+            AT + timedelta(hours=1),
+            ExportFormat.OHH,
         )
-        table_id = (await load_hand(session, store, None, showdown)).table_id
+        table_id = (await load_hand(SqlTransaction(session), store, None, showdown)).table_id
         table_name = (await session.get(PokerTable, table_id)).name
     assert exported.filename.endswith(".ohh")
     assert exported.media_type.startswith("text/plain")

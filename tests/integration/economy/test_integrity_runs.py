@@ -14,6 +14,7 @@ from holdem.adapters.orm.compliance import AmlFlag
 from holdem.adapters.orm.hands import Hand
 from holdem.adapters.orm.integrity import PlayerLogin
 from holdem.adapters.orm.tables import Seat
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import bootstrap
 from holdem.client.bot import BotStrategy
 from holdem.config import IntegritySettings, Settings
@@ -81,12 +82,12 @@ async def test_a_run_flags_each_crafted_history_once_and_ordinary_play_not_at_al
     economy = bootstrap(Settings(database_url=login_as("holdem_economy"), redis_url=redis_url))
     try:
         async with economy.sessions() as session, session.begin():
-            first = await integrity.run(session, IntegritySettings(), now=now)
+            first = await integrity.run(SqlTransaction(session), IntegritySettings(), now=now)
         async with economy.sessions() as session, session.begin():
-            again = await integrity.run(session, IntegritySettings(), now=now)
+            again = await integrity.run(SqlTransaction(session), IntegritySettings(), now=now)
         async with economy.sessions() as session, session.begin():
             next_day = await integrity.run(
-                session, IntegritySettings(), now=now + timedelta(days=1)
+                SqlTransaction(session), IntegritySettings(), now=now + timedelta(days=1)
             )
     finally:
         await economy.aclose()
@@ -109,7 +110,7 @@ async def test_a_run_flags_each_crafted_history_once_and_ordinary_play_not_at_al
             .all()
         )
         stored_ids = set((await session.execute(select(Hand.id))).scalars())
-        runs = await integrity.list_runs(session)
+        runs = await integrity.list_runs(SqlTransaction(session))
     flagged = {(f.rule, f.user_id, f.details["other_user_id"]) for f in flags}
     assert flagged == {
         ("shared_identity", plain[0], plain[1]),
@@ -157,8 +158,10 @@ async def test_the_sit_check_refuses_a_shared_identity_only_when_the_operator_bl
     async with container.sessions() as session:
         if refused:
             with pytest.raises(SharedIdentity) as caught:
-                await integrity.check_sit(session, settings, table_id, newcomer, now)
+                await integrity.check_sit(
+                    SqlTransaction(session), settings, table_id, newcomer, now
+                )
             assert caught.value.code == "shared_identity"
             assert caught.value.details == {"table_id": table_id}  # names nobody
         else:
-            await integrity.check_sit(session, settings, table_id, newcomer, now)
+            await integrity.check_sit(SqlTransaction(session), settings, table_id, newcomer, now)

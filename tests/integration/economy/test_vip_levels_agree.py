@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import boto3
 
 from holdem.adapters.archive_store import S3ArchiveStore
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.ledger.rakeback import KST, SPEC_VIP_TIERS, VipLevel, level_window, week_starting
 from holdem.services import vip
 from holdem.services.archive import archive_due_hands
@@ -40,12 +41,12 @@ async def test_the_level_shown_at_the_end_of_a_week_is_the_level_its_rakeback_pa
     s3.create_bucket(
         Bucket="vip-test", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
     )
-    await archive_due_hands(container.sessions, S3ArchiveStore(s3, "vip-test"), SUNDAY_LATE)
+    await archive_due_hands(container.transactions, S3ArchiveStore(s3, "vip-test"), SUNDAY_LATE)
 
     async with container.sessions() as session:
-        settled = await weekly_statements(session, WEEK, window_days=WINDOW_DAYS)
+        settled = await weekly_statements(SqlTransaction(session), WEEK, window_days=WINDOW_DAYS)
         shown = [
-            (await vip.status(session, user, until, WINDOW_DAYS, SPEC_VIP_TIERS))[0]
+            (await vip.status(SqlTransaction(session), user, until, WINDOW_DAYS, SPEC_VIP_TIERS))[0]
             for user in users
         ]
     assert [s.user_id for s in settled] == users

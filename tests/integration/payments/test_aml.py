@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.compliance import AmlFlag
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.services import aml, deposits, rakeback
 from holdem.services import withdrawals as wd
 from holdem.services.notifications import Notifier
@@ -222,7 +223,9 @@ async def test_ordinary_play_raises_no_flags(payments, container):
     ]
     async with container.sessions() as session:
         for user in players:  # the rule looked, and found play
-            assert await rakeback.rake_paid(session, user, start, utc_now()) >= 40_000
+            assert (
+                await rakeback.rake_paid(SqlTransaction(session), user, start, utc_now()) >= 40_000
+            )
     for n, user in enumerate(players):
         view = await _withdraw(payments.withdrawals, user, 1_200_000, f"w{n}", addresses[n])
         assert view.status == "pending"

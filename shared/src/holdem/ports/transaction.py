@@ -15,6 +15,10 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from holdem.ports.hands import DailyStatsRepository, HandRecordRepository
+from holdem.ports.integrity import IntegrityRepository
+from holdem.ports.rakeback import RakebackRepository
+
 __all__ = ["Transaction"]
 
 
@@ -24,6 +28,26 @@ class Transaction(Protocol):
     Each area adds its repository here as a read-only property, and its SQL implementation to
     `SqlTransaction`.
     """
+
+    @property
+    def daily_stats(self) -> DailyStatsRepository:
+        """The operators' daily figures of the hot hands."""
+        ...
+
+    @property
+    def hand_records(self) -> HandRecordRepository:
+        """Completed hands as records, hot and archived."""
+        ...
+
+    @property
+    def integrity(self) -> IntegrityRepository:
+        """Logins, the hands the integrity signals read, their flags and runs."""
+        ...
+
+    @property
+    def rakeback(self) -> RakebackRepository:
+        """Rake paid and the weekly rakeback settlements."""
+        ...
 
     @property
     def session(self) -> AsyncSession:

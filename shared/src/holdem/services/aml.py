@@ -36,6 +36,7 @@ from holdem.config import AmlSettings
 from holdem.ledger.aml import AmlRule, is_large, is_little_play, is_structuring
 from holdem.ledger.transactions import TransactionKind
 from holdem.ports.payments import WithdrawalRow
+from holdem.ports.transaction import Transaction
 from holdem.services import errors, rakeback
 from holdem.services.admin import record_action
 
@@ -153,10 +154,11 @@ async def on_deposit_credited(
 
 
 async def on_withdrawal_requested(
-    session: AsyncSession, settings: AmlSettings, withdrawal: WithdrawalRow, now: datetime
+    tx: Transaction, settings: AmlSettings, withdrawal: WithdrawalRow, now: datetime
 ) -> bool:
     """The withdrawal rules, in the reservation's transaction. Returns whether the
     withdrawal must be held for review (an open flag of a holding rule, new or older)."""
+    session = tx.session
     user_id = withdrawal.user_id
     subject = f"withdrawal:{withdrawal.id}"
     details: dict[str, Any]
@@ -166,7 +168,7 @@ async def on_withdrawal_requested(
     if withdrawal.amount_krw >= settings.little_play_min_withdrawal_krw:
         since = now - timedelta(seconds=settings.little_play_lookback_s)
         deposited = sum(await _deposits_since(session, user_id, since))
-        rake = await rakeback.rake_paid(session, user_id, since, now)
+        rake = await rakeback.rake_paid(tx, user_id, since, now)
         if is_little_play(
             deposits_krw=deposited, rake_krw=rake, rake_pct=settings.little_play_rake_pct
         ):

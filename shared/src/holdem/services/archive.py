@@ -22,19 +22,17 @@ from __future__ import annotations
 import gzip
 import lzma
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgpack
 from redis.asyncio import Redis
-from sqlalchemy import delete, literal, select, union_all
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from holdem.adapters.orm.economy import ArchivedHand, ArchivedHandPlayer
-from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.ports import ObjectStore
+from holdem.ports.hands import ArchiveEntry, EventRow, HandRecord, PlayerHandRef, PlayerRow
+from holdem.ports.transaction import Transaction
 from holdem.services.errors import ServiceError
 
 __all__ = [
@@ -81,53 +79,6 @@ class ArchiveCorrupt(ServiceError):  # noqa: N818 - reads as a condition
     """An archive object does not hold the hand its index promises."""
 
     code = "archive_corrupt"
-
-
-class EventRow(NamedTuple):
-    """A ``hand_events`` row."""
-
-    seq_no: int
-    type: str
-    seat_no: int | None
-    payload: dict[str, Any]
-
-
-class PlayerRow(NamedTuple):
-    """A ``hand_players`` row."""
-
-    seat_no: int
-    user_id: int
-    started_at: datetime
-    hole_cards: str
-    shown: bool
-    net: int
-    rake_share: int
-
-
-@dataclass(frozen=True, slots=True)
-class HandRecord:
-    """A completed hand with its events (in ``seq_no`` order) and players (seat order)."""
-
-    id: int
-    table_id: int
-    hand_no: int
-    started_at: datetime
-    ended_at: datetime
-    small_blind: int
-    big_blind: int
-    button_seat: int
-    board: str
-    total_pot: int
-    rake: int
-    deck_commitment: str
-    deck_seed: str
-    result: dict[str, Any]
-    events: tuple[EventRow, ...]
-    players: tuple[PlayerRow, ...]
-    archived: bool = field(default=False, compare=False)
-    chat: tuple[dict[str, Any], ...] = ()
-    """The table's chat lines since the previous hand, for operators (never in a player's
-    history or export)."""
 
 
 def _micros(instant: datetime) -> int:
@@ -222,59 +173,9 @@ def object_key(table_id: int, hour: datetime, first_hand_id: int, fmt: str) -> s
     return f"hands/{hour:%Y/%m/%d/%H}/table-{table_id}-{first_hand_id}{fmt}"
 
 
-async def load_hot_hands(session: AsyncSession, hand_ids: Sequence[int]) -> list[HandRecord]:
+async def load_hot_hands(tx: Transaction, hand_ids: Sequence[int]) -> list[HandRecord]:
     """Hot hands by id (those found), in id order, with events and players: three queries."""
-    if not hand_ids:
-        return []
-    hands = (
-        (await session.execute(select(Hand).where(Hand.id.in_(hand_ids)).order_by(Hand.id)))
-        .scalars()
-        .all()
-    )
-    events: dict[int, list[EventRow]] = {h.id: [] for h in hands}
-    players: dict[int, list[PlayerRow]] = {h.id: [] for h in hands}
-    for e in (
-        await session.execute(
-            select(HandEvent)
-            .where(HandEvent.hand_id.in_(events))
-            .order_by(HandEvent.hand_id, HandEvent.seq_no)
-        )
-    ).scalars():
-        events[e.hand_id].append(EventRow(e.seq_no, e.type, e.seat_no, e.payload))
-    for p in (
-        await session.execute(
-            select(HandPlayer)
-            .where(HandPlayer.hand_id.in_(players))
-            .order_by(HandPlayer.hand_id, HandPlayer.seat_no)
-        )
-    ).scalars():
-        players[p.hand_id].append(
-            PlayerRow(
-                p.seat_no, p.user_id, p.started_at, p.hole_cards, p.shown, p.net, p.rake_share
-            )
-        )
-    return [
-        HandRecord(
-            id=h.id,
-            table_id=h.table_id,
-            hand_no=h.hand_no,
-            started_at=h.started_at,
-            ended_at=h.ended_at,
-            small_blind=h.small_blind,
-            big_blind=h.big_blind,
-            button_seat=h.button_seat,
-            board=h.board,
-            total_pot=h.total_pot,
-            rake=h.rake,
-            deck_commitment=h.deck_commitment,
-            deck_seed=h.deck_seed,
-            result=h.result,
-            events=tuple(events[h.id]),
-            players=tuple(players[h.id]),
-            chat=tuple(h.chat),
-        )
-        for h in hands
-    ]
+    return await tx.hand_records.hot_hands(hand_ids)
 
 
 async def _read_object(store: ObjectStore, redis: Redis | None, key: str) -> bytes:
@@ -289,18 +190,19 @@ async def _read_object(store: ObjectStore, redis: Redis | None, key: str) -> byt
 
 
 async def load_hand(
-    session: AsyncSession, store: ObjectStore, redis: Redis | None, hand_id: int
+    tx: Transaction, store: ObjectStore, redis: Redis | None, hand_id: int
 ) -> HandRecord | None:
     """A completed hand by id, hot or archived (``None`` if there is no such hand).
 
     This is the one read path of hand history: callers need not know where a hand lives.
     """
-    hot = await load_hot_hands(session, [hand_id])
+    hot = await load_hot_hands(tx, [hand_id])
     if hot:
         return hot[0]
-    entry = await session.get(ArchivedHand, hand_id)
-    if entry is None:
+    entries = await tx.hand_records.archive_entries([hand_id])
+    if not entries:
         return None
+    entry = entries[0]
     body = await _read_object(store, redis, entry.object_key)
     hands = decode_batch(body, _format_of(entry.object_key))
     if not 0 <= entry.position < len(hands) or hands[entry.position].id != hand_id:
@@ -309,20 +211,17 @@ async def load_hand(
 
 
 async def load_hands(
-    session: AsyncSession, store: ObjectStore, redis: Redis | None, hand_ids: Sequence[int]
+    tx: Transaction, store: ObjectStore, redis: Redis | None, hand_ids: Sequence[int]
 ) -> list[HandRecord]:
     """Many hands by id, hot or archived, in the order asked (unknown ids are left out).
 
     A fixed number of queries for the hot ones, and one object read per archive object.
     """
-    found = {h.id: h for h in await load_hot_hands(session, hand_ids)}
+    found = {h.id: h for h in await load_hot_hands(tx, hand_ids)}
     missing = [i for i in hand_ids if i not in found]
     if missing:
-        entries = (
-            await session.execute(select(ArchivedHand).where(ArchivedHand.hand_id.in_(missing)))
-        ).scalars()
-        by_key: dict[str, list[ArchivedHand]] = {}
-        for entry in entries:
+        by_key: dict[str, list[ArchiveEntry]] = {}
+        for entry in await tx.hand_records.archive_entries(missing):
             by_key.setdefault(entry.object_key, []).append(entry)
         for key, group in by_key.items():
             batch = decode_batch(await _read_object(store, redis, key), _format_of(key))
@@ -336,37 +235,15 @@ async def load_hands(
     return [found[i] for i in hand_ids if i in found]
 
 
-class PlayerHandRef(NamedTuple):
-    """A hand a player sat in."""
-
-    hand_id: int
-    started_at: datetime
-    archived: bool
-
-
 async def list_player_hands(
-    session: AsyncSession,
+    tx: Transaction,
     user_id: int,
     since: datetime,
     until: datetime,
     limit: int = 1000,
 ) -> list[PlayerHandRef]:
     """The player's hands started in ``[since, until)``, newest first, hot and archived."""
-    hot = select(HandPlayer.hand_id, HandPlayer.started_at).where(
-        HandPlayer.user_id == user_id,
-        HandPlayer.started_at >= since,
-        HandPlayer.started_at < until,
-    )
-    cold = select(ArchivedHandPlayer.hand_id, ArchivedHandPlayer.started_at).where(
-        ArchivedHandPlayer.user_id == user_id,
-        ArchivedHandPlayer.started_at >= since,
-        ArchivedHandPlayer.started_at < until,
-    )
-    both = union_all(hot.add_columns(literal(False)), cold.add_columns(literal(True))).subquery()
-    rows = await session.execute(
-        select(both).order_by(both.c[1].desc(), both.c[0].desc()).limit(limit)
-    )
-    return [PlayerHandRef(int(r[0]), r[1], bool(r[2])) for r in rows]
+    return await tx.hand_records.player_hands(user_id, since, until, limit)
 
 
 @dataclass
@@ -384,83 +261,26 @@ def _hour_floor(instant: datetime) -> datetime:
 
 
 async def _archive_one_batch(
-    session: AsyncSession, store: ObjectStore, cutoff: datetime, fmt: str
+    tx: Transaction, store: ObjectStore, cutoff: datetime, fmt: str
 ) -> tuple[str, int, int] | None:
-    oldest = (
-        await session.execute(
-            select(Hand.table_id, Hand.started_at)
-            .where(Hand.started_at < cutoff)
-            .order_by(Hand.started_at, Hand.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-    ).first()
+    hands_repo = tx.hand_records
+    oldest = await hands_repo.lock_oldest_due(cutoff)
     if oldest is None:
         return None
     table_id, started_at = oldest
     hour = _hour_floor(started_at)
-    ids = list(
-        (
-            await session.execute(
-                select(Hand.id)
-                .where(
-                    Hand.table_id == table_id,
-                    Hand.started_at >= hour,
-                    Hand.started_at < min(hour + timedelta(hours=1), cutoff),
-                )
-                .order_by(Hand.id)
-                .with_for_update(skip_locked=True)
-            )
-        ).scalars()
-    )
-    hands = await load_hot_hands(session, ids)
+    ids = await hands_repo.lock_table_hands(table_id, hour, min(hour + timedelta(hours=1), cutoff))
+    hands = await load_hot_hands(tx, ids)
     key = object_key(table_id, hour, hands[0].id, fmt)
     body = encode_batch(hands, fmt)
     await store.put(key, body, {"hands": str(len(hands)), "format-version": str(FORMAT_VERSION)})
     # Only now, with the object confirmed by the store, does the hot copy go.
-    index_rows = insert(ArchivedHand).values(
-        [
-            {
-                "hand_id": h.id,
-                "table_id": h.table_id,
-                "started_at": h.started_at,
-                "object_key": key,
-                "position": i,
-            }
-            for i, h in enumerate(hands)
-        ]
-    )
-    await session.execute(
-        index_rows.on_conflict_do_update(
-            index_elements=["hand_id"],
-            set_={
-                "object_key": index_rows.excluded.object_key,
-                "position": index_rows.excluded.position,
-            },
-        )
-    )
-    player_rows = [
-        {
-            "hand_id": h.id,
-            "seat_no": p.seat_no,
-            "user_id": p.user_id,
-            "started_at": p.started_at,
-            "net": p.net,
-            "rake_share": p.rake_share,
-        }
-        for h in hands
-        for p in h.players
-    ]
-    if player_rows:
-        await session.execute(
-            insert(ArchivedHandPlayer).values(player_rows).on_conflict_do_nothing()
-        )
-    await session.execute(delete(Hand).where(Hand.id.in_(ids)))
+    await hands_repo.move_to_archive(key, hands)
     return key, len(hands), len(body)
 
 
 async def archive_due_hands(
-    sessions: async_sessionmaker[AsyncSession],
+    transactions: Callable[[], AbstractAsyncContextManager[Transaction]],
     store: ObjectStore,
     now: datetime,
     *,
@@ -470,14 +290,15 @@ async def archive_due_hands(
 ) -> ArchiveReport:
     """Move every whole table-hour of hands started before ``now - older_than`` to S3.
 
-    Each batch is its own transaction (see the module docstring for why a crash at any
-    point is safe). ``max_batches`` bounds one run; the next hourly run continues.
+    Each batch is its own transaction, begun by ``transactions`` and committed when its block
+    ends (see the module docstring for why a crash at any point is safe). ``max_batches``
+    bounds one run; the next hourly run continues.
     """
     cutoff = _hour_floor(now - older_than)
     report = ArchiveReport()
     while report.batches < max_batches:
-        async with sessions() as session, session.begin():
-            done = await _archive_one_batch(session, store, cutoff, fmt)
+        async with transactions() as tx:
+            done = await _archive_one_batch(tx, store, cutoff, fmt)
         if done is None:
             break
         key, count, size = done

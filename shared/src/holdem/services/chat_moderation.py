@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.orm.users import User
 from holdem.ports import ChatSilences, ObjectStore
+from holdem.ports.transaction import Transaction
 from holdem.services.admin import record_action
 from holdem.services.archive import HandRecord, load_hand
 from holdem.services.errors import NotFound
@@ -69,14 +70,14 @@ async def unmute_player(
 
 
 async def hand_chat(
-    db: AsyncSession, objects: ObjectStore, redis: Redis | None, hand_id: int
+    tx: Transaction, objects: ObjectStore, redis: Redis | None, hand_id: int
 ) -> HandRecord:
     """The hand (hot or archived) whose ``chat`` an operator reads.
 
     Raises:
         NotFound: no such hand.
     """
-    record = await load_hand(db, objects, redis, hand_id)
+    record = await load_hand(tx, objects, redis, hand_id)
     if record is None:
         raise NotFound("no such hand", {"hand_id": hand_id})
     return record

@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.orm.tables import PokerTable
 from holdem.engine.cards import parse_card, parse_cards
 from holdem.engine.dealing import board_offset
 from holdem.engine.shuffle import SEED_BYTES, Deal, Opening, verify_deal
 from holdem.ports import ObjectStore
+from holdem.ports.transaction import Transaction
 from holdem.services.archive import HandRecord, load_hand
 from holdem.services.errors import NotFound
 
@@ -66,22 +64,20 @@ class HandVerification:
 
 
 async def verify_hand(
-    session: AsyncSession, store: ObjectStore, redis: Redis | None, hand_id: int
+    tx: Transaction, store: ObjectStore, redis: Redis | None, hand_id: int
 ) -> HandVerification:
     """Verify a hand stored hot in PostgreSQL or archived in S3.
 
     Raises:
         NotFound: No such hand.
     """
-    record = await load_hand(session, store, redis, hand_id)
+    record = await load_hand(tx, store, redis, hand_id)
     if record is None:
         raise NotFound(f"hand {hand_id} not found", {"hand_id": hand_id})
-    seats = await session.scalar(
-        select(PokerTable.max_seats).where(PokerTable.id == record.table_id)
-    )
-    if seats is None:
+    table = (await tx.hand_records.tables([record.table_id])).get(record.table_id)
+    if table is None:
         raise NotFound(f"the table of hand {hand_id} is gone", {"hand_id": hand_id})
-    return verify_record(record, int(seats))
+    return verify_record(record, table.seats)
 
 
 def _recorded(record: HandRecord, seats: int) -> tuple[list[tuple[int, int, str]], list[str]]:

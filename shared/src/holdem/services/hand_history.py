@@ -26,12 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
-
-from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
-from holdem.adapters.orm.users import User
-from holdem.ports import ColumnReader
-from holdem.services.archive import HandRecord
+from holdem.ports.hands import HandHistoryReads, HandRecord
 from holdem.services.errors import NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
 
@@ -118,54 +113,12 @@ def _openings_in(events: list[EventView]) -> list[dict[str, Any]]:
     return [opening for e in events for opening in e.payload.get("openings") or ()]
 
 
-# HandSummary's fields, in order.
-_SUMMARY_COLUMNS = (
-    Hand.id,
-    Hand.table_id,
-    Hand.hand_no,
-    Hand.started_at,
-    Hand.ended_at,
-    Hand.small_blind,
-    Hand.big_blind,
-    Hand.board,
-    Hand.total_pot,
-    Hand.rake,
-    HandPlayer.seat_no,
-    HandPlayer.hole_cards,
-    HandPlayer.net,
-)
-
-
-# The user's hands, newest first, from the start and after a cursor's (started_at, hand id).
-# Rows, not ORM objects: a page is read, never changed. Built once.
-_MY_HANDS = (
-    select(*_SUMMARY_COLUMNS)
-    .join(Hand, Hand.id == HandPlayer.hand_id)
-    .where(HandPlayer.user_id == bindparam("user_id"))
-    .order_by(HandPlayer.started_at.desc(), HandPlayer.hand_id.desc())
-    .limit(bindparam("limit"))
-)
-_MY_HANDS_AFTER = _MY_HANDS.where(
-    or_(
-        HandPlayer.started_at < bindparam("started_at"),
-        and_(
-            HandPlayer.started_at == bindparam("started_at"),
-            HandPlayer.hand_id < bindparam("hand_id"),
-        ),
-    )
-)
-
-
 async def list_hands(
-    db: ColumnReader, user_id: int, cursor: str | None, limit: int
+    reads: HandHistoryReads, user_id: int, cursor: str | None, limit: int
 ) -> Page[HandSummary]:
     """The user's hands, newest first (keyset on started_at, hand id)."""
-    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
-    query = _MY_HANDS
-    if cursor is not None:
-        params["started_at"], params["hand_id"] = decode_cursor(cursor, datetime, int)
-        query = _MY_HANDS_AFTER
-    rows = (await db.execute(query, params)).all()
+    after = None if cursor is None else decode_cursor(cursor, datetime, int)
+    rows = await reads.summaries(user_id, after, limit + 1)
     items = [HandSummary(*tuple(row)) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -178,35 +131,8 @@ ArchivedHandReader = Callable[[int], Awaitable[HandRecord | None]]
 """Reads a hand by id from the archive (e.g. ``functools.partial(archive.load_hand, ...)``)."""
 
 
-# One hand with its seats (one round trip): HandSummary's hand columns, then each seat's,
-# then the hand's proof and result. Rows, not ORM objects: a hand is read, never changed.
-_HAND_WITH_SEATS = (
-    select(
-        *_SUMMARY_COLUMNS[:10],
-        HandPlayer.seat_no,
-        HandPlayer.hole_cards,
-        HandPlayer.net,
-        HandPlayer.user_id,
-        HandPlayer.shown,
-        User.nickname,
-        Hand.button_seat,
-        Hand.deck_commitment,
-        Hand.result,
-    )
-    .join(User, User.id == HandPlayer.user_id)
-    .join(Hand, Hand.id == HandPlayer.hand_id)
-    .where(HandPlayer.hand_id == bindparam("hand_id"))
-    .order_by(HandPlayer.seat_no)
-)
-_EVENTS = (
-    select(HandEvent.seq_no, HandEvent.type, HandEvent.seat_no, HandEvent.payload)
-    .where(HandEvent.hand_id == bindparam("hand_id"))
-    .order_by(HandEvent.seq_no)
-)
-
-
 async def get_hand(
-    db: ColumnReader, user_id: int, hand_id: int, archived: ArchivedHandReader | None = None
+    reads: HandHistoryReads, user_id: int, hand_id: int, archived: ArchivedHandReader | None = None
 ) -> HandDetail:
     """One of the user's hands with its events, censored for them.
 
@@ -215,18 +141,18 @@ async def get_hand(
     Raises:
         NotFound: no such hand, or the user did not play it (not told apart).
     """
-    rows = (await db.execute(_HAND_WITH_SEATS, {"hand_id": hand_id})).all()
+    rows = await reads.hand_with_seats(hand_id)
     mine = next((row for row in rows if row.user_id == user_id), None)
     if mine is None and archived is not None:
         record = await archived(hand_id)
         if record is not None and any(p.user_id == user_id for p in record.players):
-            return await _archived_detail(db, user_id, record)
+            return await _archived_detail(reads, user_id, record)
     if mine is None:
         raise NotFound("no such hand in your history", {"hand_id": hand_id})
     visible_seats = {row.seat_no for row in rows if row.shown or row.user_id == user_id}
     events = [
         EventView(seq_no, kind, seat_no, _shown(payload))
-        for seq_no, kind, seat_no, payload in (await db.execute(_EVENTS, {"hand_id": hand_id}))
+        for seq_no, kind, seat_no, payload in await reads.events(hand_id)
         if kind not in PRIVATE_EVENT_TYPES or seat_no in visible_seats
     ]
     return HandDetail(
@@ -250,17 +176,9 @@ async def get_hand(
     )
 
 
-async def _archived_detail(db: ColumnReader, user_id: int, record: HandRecord) -> HandDetail:
+async def _archived_detail(reads: HandHistoryReads, user_id: int, record: HandRecord) -> HandDetail:
     """The same view as for a hot hand, built from an archived record."""
-    names = dict(
-        (
-            await db.execute(
-                select(User.id, User.nickname).where(
-                    User.id.in_({p.user_id for p in record.players})
-                )
-            )
-        ).all()
-    )
+    names = await reads.nicknames({p.user_id for p in record.players})
     me = next(p for p in record.players if p.user_id == user_id)
     visible_seats = {p.seat_no for p in record.players if p.shown or p.user_id == user_id}
     events = [

@@ -21,14 +21,6 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from holdem.adapters.orm.compliance import AmlFlag
-from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
-from holdem.adapters.orm.integrity import IntegrityRun, PlayerLogin
-from holdem.adapters.orm.tables import Seat
 from holdem.config import IntegritySettings
 from holdem.ledger.aml import AmlRule
 from holdem.ledger.integrity import (
@@ -41,6 +33,8 @@ from holdem.ledger.integrity import (
     shared_identity,
     soft_play,
 )
+from holdem.ports.integrity import NewRun, RunRow
+from holdem.ports.transaction import Transaction
 from holdem.services.admin import record_action
 from holdem.services.aml import OPEN_STATUSES
 from holdem.services.errors import SharedIdentity
@@ -62,10 +56,6 @@ SIGNALS = (
     AmlRule.SOFT_PLAY,
     AmlRule.BOT_TIMING,
 )
-_EVENT_TYPES = ("action", "street_dealt", "blind_posted")
-"""The stored events the signals read."""
-_CHUNK = 500
-"""Hands read per round trip."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +74,8 @@ class RunView:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: IntegrityRun) -> RunView:
+    def of(cls, row: RunRow) -> RunView:
+        """The view of a recorded run."""
         return cls(
             row.id,
             row.trigger,
@@ -123,32 +114,26 @@ def client_ip(remote: str | None, forwarded_for: str | None, trusted_hops: int) 
         return "unknown"
 
 
-async def record_login(session: AsyncSession, user_id: int, ip: str, device_id: str | None) -> None:
+async def record_login(tx: Transaction, user_id: int, ip: str, device_id: str | None) -> None:
     """Keep one authenticated connection's address and device (in the caller's transaction)."""
-    session.add(PlayerLogin(user_id=user_id, ip=ip[:45], device_id=device_id))
+    await tx.integrity.add_login(user_id, ip, device_id)
 
 
 async def _identities(
-    session: AsyncSession, user_ids: list[int], since: datetime, until: datetime
+    tx: Transaction, user_ids: list[int], since: datetime, until: datetime
 ) -> dict[int, dict[str, frozenset[str]]]:
     """Per user, the addresses and devices of their logins in ``[since, until]``."""
     found: dict[int, dict[str, set[str]]] = defaultdict(lambda: {"ip": set(), "device_id": set()})
-    for start in range(0, len(user_ids), _CHUNK):
-        stmt = select(PlayerLogin.user_id, PlayerLogin.ip, PlayerLogin.device_id).where(
-            PlayerLogin.user_id.in_(user_ids[start : start + _CHUNK]),
-            PlayerLogin.created_at >= since,
-            PlayerLogin.created_at <= until,
-        )
-        for user_id, ip, device_id in await session.execute(stmt):
-            if ip != "unknown":
-                found[user_id]["ip"].add(ip)
-            if device_id:
-                found[user_id]["device_id"].add(device_id)
+    for user_id, ip, device_id in await tx.integrity.logins(user_ids, since, until):
+        if ip != "unknown":
+            found[user_id]["ip"].add(ip)
+        if device_id:
+            found[user_id]["device_id"].add(device_id)
     return {u: {k: frozenset(v) for k, v in ids.items()} for u, ids in found.items()}
 
 
 async def check_sit(
-    session: AsyncSession,
+    tx: Transaction,
     settings: IntegritySettings,
     table_id: int,
     user_id: int,
@@ -164,14 +149,11 @@ async def check_sit(
     """
     if not settings.block_shared_identity_at_sit:
         return
-    seated = select(Seat.user_id).where(
-        Seat.table_id == table_id, Seat.left_at.is_(None), Seat.user_id != user_id
-    )
-    others = [int(u) for u in (await session.execute(seated)).scalars()]
+    others = await tx.integrity.seated_others(table_id, user_id)
     if not others:
         return
     since = now - timedelta(seconds=settings.identity_lookback_s)
-    ids = await _identities(session, [user_id, *others], since, now)
+    ids = await _identities(tx, [user_id, *others], since, now)
     mine = ids.get(user_id, {})
     for other in others:
         theirs = ids.get(other, {})
@@ -189,46 +171,12 @@ def thresholds(settings: IntegritySettings) -> Thresholds:
     return Thresholds(**values)
 
 
-async def _hands(session: AsyncSession, since: datetime, until: datetime) -> list[HandRecord]:
+async def _hands(tx: Transaction, since: datetime, until: datetime) -> list[HandRecord]:
     """The hands that ended in ``[since, until)``, as the signals read them."""
-    ids_stmt = (
-        select(Hand.id, Hand.big_blind)
-        .where(Hand.ended_at >= since, Hand.ended_at < until)
-        .order_by(Hand.id)
-    )
-    blinds = {int(i): int(bb) for i, bb in await session.execute(ids_stmt)}
-    ids = list(blinds)
-    records = []
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        seats: dict[int, dict[int, int]] = defaultdict(dict)
-        nets: dict[int, dict[int, int]] = defaultdict(dict)
-        holes: dict[int, dict[int, str]] = defaultdict(dict)
-        players = select(
-            HandPlayer.hand_id,
-            HandPlayer.seat_no,
-            HandPlayer.user_id,
-            HandPlayer.net,
-            HandPlayer.hole_cards,
-        ).where(HandPlayer.hand_id.in_(chunk))
-        for hand_id, seat_no, user_id, net, hole in await session.execute(players):
-            seats[hand_id][seat_no] = user_id
-            nets[hand_id][user_id] = int(net)
-            holes[hand_id][user_id] = hole
-        events: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        stored = (
-            select(HandEvent.hand_id, HandEvent.payload)
-            .where(HandEvent.hand_id.in_(chunk), HandEvent.type.in_(_EVENT_TYPES))
-            .order_by(HandEvent.hand_id, HandEvent.seq_no)
-        )
-        for hand_id, payload in await session.execute(stored):
-            events[hand_id].append(payload)
-        records += [
-            read_hand(i, blinds[i], seats[i], nets[i], holes[i], events[i])
-            for i in chunk
-            if seats[i]
-        ]
-    return records
+    return [
+        read_hand(h.hand_id, h.big_blind, h.seats, h.nets, h.holes, h.events)
+        for h in await tx.integrity.hands_ended(since, until)
+    ]
 
 
 def _findings(
@@ -244,16 +192,8 @@ def _findings(
     ]
 
 
-async def _open_flags(session: AsyncSession) -> set[tuple[str, int, int | None]]:
-    """(signal, player, other player) of the integrity flags still open or in review."""
-    stmt = select(AmlFlag.rule, AmlFlag.user_id, AmlFlag.details["other_user_id"]).where(
-        AmlFlag.rule.in_([s.value for s in SIGNALS]), AmlFlag.status.in_(OPEN_STATUSES)
-    )
-    return {(r, int(u), None if o is None else int(o)) for r, u, o in await session.execute(stmt)}
-
-
 async def run(
-    session: AsyncSession,
+    tx: Transaction,
     settings: IntegritySettings,
     *,
     now: datetime,
@@ -262,12 +202,13 @@ async def run(
     """Run every signal over the window ending `now`, file the new flags and record the run,
     in the caller's transaction (an operator's run is also in the operators' audit log)."""
     window_from = now - timedelta(days=settings.window_days)
-    hands = await _hands(session, window_from, now)
+    hands = await _hands(tx, window_from, now)
     users = sorted({u for hand in hands for u in hand.players})
     lookback = timedelta(seconds=settings.identity_lookback_s)
-    identities = await _identities(session, users, window_from - lookback, now)
+    identities = await _identities(tx, users, window_from - lookback, now)
     limits = thresholds(settings)
-    already = await _open_flags(session)
+    # (signal, player, other player) of the integrity flags still open or in review.
+    already = await tx.integrity.open_flags([s.value for s in SIGNALS], OPEN_STATUSES)
     counts = {s.value: 0 for s in SIGNALS}
     flag_ids: list[int] = []
     for finding in _findings(hands, identities, limits):
@@ -282,50 +223,40 @@ async def run(
             "hand_count": finding.hand_count,
             "window": [window_from.isoformat(), now.isoformat()],
         }
-        flag_id = await session.scalar(
-            insert(AmlFlag)
-            .values(
-                user_id=finding.user_id,
-                rule=finding.signal.value,
-                subject=f"{now:%Y%m%d}:{finding.user_id}:{other}",
-                details=details,
-            )
-            .on_conflict_do_nothing(index_elements=["rule", "subject"])
-            .returning(AmlFlag.id)
+        flag_id = await tx.integrity.file_flag(
+            finding.user_id,
+            finding.signal.value,
+            f"{now:%Y%m%d}:{finding.user_id}:{other}",
+            details,
         )
         if flag_id is not None:
             counts[finding.signal.value] += 1
-            flag_ids.append(int(flag_id))
+            flag_ids.append(flag_id)
             already.add(key)
-    row = IntegrityRun(
-        trigger="schedule" if operator_id is None else "operator",
-        operator_id=operator_id,
-        window_from=window_from,
-        window_to=now,
-        hands=len(hands),
-        thresholds={k: str(v) for k, v in vars(limits).items()},
-        counts=counts,
-        flag_ids=flag_ids,
+    row = await tx.integrity.add_run(
+        NewRun(
+            trigger="schedule" if operator_id is None else "operator",
+            operator_id=operator_id,
+            window_from=window_from,
+            window_to=now,
+            hands=len(hands),
+            thresholds={k: str(v) for k, v in vars(limits).items()},
+            counts=counts,
+            flag_ids=flag_ids,
+        )
     )
-    session.add(row)
-    await session.flush()
     if operator_id is not None:
         await record_action(
-            session,
+            tx.session,
             operator_id,
             "integrity_run",
             details={"run_id": row.id, "counts": counts, "hands": len(hands)},
         )
-    await session.refresh(row)
     return RunView.of(row)
 
 
 async def list_runs(
-    session: AsyncSession, *, limit: int = 50, before_id: int | None = None
+    tx: Transaction, *, limit: int = 50, before_id: int | None = None
 ) -> list[RunView]:
     """Runs newest first (cursor: the last id seen)."""
-    stmt = select(IntegrityRun)
-    if before_id is not None:
-        stmt = stmt.where(IntegrityRun.id < before_id)
-    rows = (await session.execute(stmt.order_by(IntegrityRun.id.desc()).limit(limit))).scalars()
-    return [RunView.of(r) for r in rows]
+    return [RunView.of(r) for r in await tx.integrity.runs(limit, before_id)]

@@ -21,13 +21,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Subquery, func, select, union_all
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from holdem.adapters.orm.economy import ArchivedHandPlayer
-from holdem.adapters.orm.hands import HandPlayer
-from holdem.adapters.orm.rakeback import RakebackSettlement
 from holdem.ledger.rakeback import (
     SPEC_VIP_TIERS,
     KstWeek,
@@ -39,6 +32,8 @@ from holdem.ledger.rakeback import (
     vip_status,
     week_starting,
 )
+from holdem.ports.rakeback import SettlementRow
+from holdem.ports.transaction import Transaction
 from holdem.services import ledger
 from holdem.services.errors import InvalidInput
 from holdem.services.notifications import Notice, NoticeKind
@@ -65,7 +60,7 @@ __all__ = [
 
 
 class RakebackLedger(Protocol):
-    """The ledger's rakeback credit, posted inside the caller's session.
+    """The ledger's rakeback credit, posted inside the caller's transaction.
 
     ``holdem.services.ledger.credit_rakeback`` has this shape (it returns a ``Posted``;
     :class:`LedgerCredit` adapts it). Idempotent by ``key``.
@@ -73,7 +68,7 @@ class RakebackLedger(Protocol):
 
     async def credit_rakeback(
         self,
-        session: AsyncSession,
+        tx: Transaction,
         *,
         key: str,
         user_id: int,
@@ -90,7 +85,7 @@ class LedgerCredit:
 
     async def credit_rakeback(
         self,
-        session: AsyncSession,
+        tx: Transaction,
         *,
         key: str,
         user_id: int,
@@ -100,7 +95,7 @@ class LedgerCredit:
         level: str,
     ) -> int:
         posted = await ledger.credit_rakeback(
-            session,
+            tx.session,
             key=key,
             user_id=user_id,
             amount=amount,
@@ -119,37 +114,19 @@ def week_from_date(monday: date) -> KstWeek:
         raise InvalidInput(str(exc), {"week": monday.isoformat()}) from exc
 
 
-def _rake_rows(start: datetime, end: datetime, user_ids: Sequence[int] | None) -> Subquery:
-    parts = []
-    for table in (HandPlayer, ArchivedHandPlayer):
-        query = select(table.user_id.label("user_id"), table.rake_share.label("rake")).where(
-            table.started_at >= start, table.started_at < end
-        )
-        if user_ids is not None:
-            query = query.where(table.user_id.in_(user_ids))
-        parts.append(query)
-    return union_all(*parts).subquery()
-
-
 async def rake_by_user(
-    session: AsyncSession, start: datetime, end: datetime, user_ids: Sequence[int] | None = None
+    tx: Transaction, start: datetime, end: datetime, user_ids: Sequence[int] | None = None
 ) -> dict[int, int]:
     """Rake attributed to each user in hands started in ``[start, end)``, hot and archived.
 
     Users whose rake is 0 are left out.
     """
-    rows = _rake_rows(start, end, user_ids)
-    result = await session.execute(
-        select(rows.c.user_id, func.sum(rows.c.rake))
-        .group_by(rows.c.user_id)
-        .having(func.sum(rows.c.rake) > 0)
-    )
-    return {int(user): int(total) for user, total in result}
+    return await tx.rakeback.rake_by_user(start, end, user_ids)
 
 
-async def rake_paid(session: AsyncSession, user_id: int, start: datetime, end: datetime) -> int:
+async def rake_paid(tx: Transaction, user_id: int, start: datetime, end: datetime) -> int:
     """One user's rake in ``[start, end)`` (won), hot and archived hands alike."""
-    return (await rake_by_user(session, start, end, [user_id])).get(user_id, 0)
+    return (await rake_by_user(tx, start, end, [user_id])).get(user_id, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +144,7 @@ class Statement:
 
 
 async def weekly_statements(
-    session: AsyncSession,
+    tx: Transaction,
     week: KstWeek,
     *,
     window_days: int = 30,
@@ -178,11 +155,11 @@ async def weekly_statements(
 
     Reads only: this is also the operators' dry run.
     """
-    week_rake = await rake_by_user(session, week.starts_at, week.ends_at, user_ids)
+    week_rake = await rake_by_user(tx, week.starts_at, week.ends_at, user_ids)
     if not week_rake:
         return []
     since, until = level_window(week, window_days)
-    window_rake = await rake_by_user(session, since, until, list(week_rake))
+    window_rake = await rake_by_user(tx, since, until, list(week_rake))
     statements = []
     for user_id in sorted(week_rake):
         status = vip_status(window_rake.get(user_id, 0), tiers)
@@ -201,7 +178,7 @@ async def weekly_statements(
     return statements
 
 
-async def plan_week(session: AsyncSession, week: KstWeek, batch_size: int = 100) -> list[list[int]]:
+async def plan_week(tx: Transaction, week: KstWeek, batch_size: int = 100) -> list[list[int]]:
     """The users to settle for ``week``, in batches for the queue.
 
     Users already paid for the week are left out, so an operator re-run only sends the
@@ -209,18 +186,8 @@ async def plan_week(session: AsyncSession, week: KstWeek, batch_size: int = 100)
     """
     if batch_size < 1:
         raise InvalidInput("batch size must be at least 1")
-    owed = await rake_by_user(session, week.starts_at, week.ends_at)
-    settled = set(
-        (
-            await session.execute(
-                select(RakebackSettlement.user_id).where(
-                    RakebackSettlement.week_start == week.start,
-                    RakebackSettlement.ledger_transaction_id.is_not(None)
-                    | (RakebackSettlement.amount == 0),
-                )
-            )
-        ).scalars()
-    )
+    owed = await rake_by_user(tx, week.starts_at, week.ends_at)
+    settled = await tx.rakeback.settled_users(week.start)
     users = sorted(set(owed) - settled)
     return [users[i : i + batch_size] for i in range(0, len(users), batch_size)]
 
@@ -242,14 +209,14 @@ class EnqueueReport:
 
 
 async def enqueue_week(
-    session: AsyncSession, queue: SettlementQueue, week: KstWeek, batch_size: int = 100
+    tx: Transaction, queue: SettlementQueue, week: KstWeek, batch_size: int = 100
 ) -> EnqueueReport:
     """Send the users still owed for ``week`` to the workers, ``batch_size`` per message.
 
     Messages are ``{"week": "YYYY-MM-DD", "user_ids": [...]}``. Safe to repeat: the
     workers pay each user and week once.
     """
-    batches = await plan_week(session, week, batch_size)
+    batches = await plan_week(tx, week, batch_size)
     await queue.send([{"week": week.start.isoformat(), "user_ids": b} for b in batches])
     return EnqueueReport(week.start, sum(len(b) for b in batches), len(batches))
 
@@ -277,7 +244,7 @@ class Settlement:
 
 
 async def settle_user(
-    session: AsyncSession,
+    tx: Transaction,
     ledger: RakebackLedger,
     user_id: int,
     week: KstWeek,
@@ -291,38 +258,20 @@ async def settle_user(
     deliveries of the same message serialise here and the second sees the first's payment.
     """
     statements = await weekly_statements(
-        session, week, window_days=window_days, tiers=tiers, user_ids=[user_id]
+        tx, week, window_days=window_days, tiers=tiers, user_ids=[user_id]
     )
     if not statements:
         return Settlement(SettleOutcome.NOTHING_OWED, None, None)
     st = statements[0]
-    await session.execute(
-        insert(RakebackSettlement)
-        .values(
-            user_id=user_id,
-            week_start=week.start,
-            rake_paid=st.rake,
-            level=st.level.value,
-            rate_bps=st.rate_bps,
-            amount=st.amount,
-        )
-        .on_conflict_do_nothing(index_elements=["user_id", "week_start"])
+    row = await tx.rakeback.claim_settlement(
+        user_id, week.start, st.rake, st.level.value, st.rate_bps, st.amount
     )
-    row = (
-        await session.execute(
-            select(RakebackSettlement)
-            .where(
-                RakebackSettlement.user_id == user_id, RakebackSettlement.week_start == week.start
-            )
-            .with_for_update()
-        )
-    ).scalar_one()
     if row.ledger_transaction_id is not None or row.amount == 0:
         outcome = SettleOutcome.ALREADY_SETTLED if row.amount else SettleOutcome.NOTHING_OWED
         return Settlement(outcome, _statement_of(row), row.ledger_transaction_id)
     # A row left unpaid by an earlier attempt keeps its recorded figures: pay those.
-    row.ledger_transaction_id = await ledger.credit_rakeback(
-        session,
+    transaction_id = await ledger.credit_rakeback(
+        tx,
         key=idempotency_key(user_id, week),
         user_id=user_id,
         amount=row.amount,
@@ -330,7 +279,7 @@ async def settle_user(
         rake_paid=row.rake_paid,
         level=row.level,
     )
-    await session.flush()
+    await tx.rakeback.record_payment(row, transaction_id)
     return Settlement(SettleOutcome.PAID, _statement_of(row), row.ledger_transaction_id)
 
 
@@ -348,7 +297,7 @@ def paid_notice(statement: Statement) -> Notice:
     )
 
 
-def _statement_of(row: RakebackSettlement) -> Statement:
+def _statement_of(row: SettlementRow) -> Statement:
     return Statement(
         user_id=row.user_id,
         week_start=row.week_start,
@@ -361,13 +310,7 @@ def _statement_of(row: RakebackSettlement) -> Statement:
 
 
 async def statements_for_user(
-    session: AsyncSession, user_id: int, limit: int = 52
-) -> list[RakebackSettlement]:
+    tx: Transaction, user_id: int, limit: int = 52
+) -> list[SettlementRow]:
     """A user's settled weeks, newest first."""
-    rows = await session.execute(
-        select(RakebackSettlement)
-        .where(RakebackSettlement.user_id == user_id)
-        .order_by(RakebackSettlement.week_start.desc())
-        .limit(limit)
-    )
-    return list(rows.scalars())
+    return list(await tx.rakeback.settlements_of(user_id, limit))

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from holdem.ledger.rakeback import Tier, VipStatus, vip_status
+from holdem.ports.transaction import Transaction
 from holdem.services.rakeback import rake_paid
 
 
 async def status(
-    db: AsyncSession, user_id: int, now: datetime, window_days: int, tiers: tuple[Tier, ...]
+    tx: Transaction, user_id: int, now: datetime, window_days: int, tiers: tuple[Tier, ...]
 ) -> tuple[VipStatus, datetime]:
     """The user's level over the trailing ``window_days`` ending ``now``, and the window start."""
     since = now - timedelta(days=window_days)
-    return vip_status(await rake_paid(db, user_id, since, now), tiers), since
+    return vip_status(await rake_paid(tx, user_id, since, now), tiers), since

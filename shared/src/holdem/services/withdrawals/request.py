@@ -136,7 +136,7 @@ async def request_withdrawal(
             ) from exc
         row = await uow.withdrawals.get(new_id)
         assert row is not None
-        held = await aml.on_withdrawal_requested(uow.session, deps.aml, row, now)
+        held = await aml.on_withdrawal_requested(uow, deps.aml, row, now)
         if held:
             await step(uow, row, WithdrawalEvent.HOLD, now, reason=AML_HOLD_REASON)
             await aml.mark_held(uow.session, deps.aml, row)
