@@ -62,8 +62,8 @@ __all__ = [
 class RakebackLedger(Protocol):
     """The ledger's rakeback credit, posted inside the caller's transaction.
 
-    ``holdem.services.ledger.credit_rakeback`` has this shape (it returns a ``Posted``;
-    :class:`LedgerCredit` adapts it). Idempotent by ``key``.
+    :class:`LedgerCredit` adapts ``holdem.services.ledger.credit_rakeback`` (which returns a
+    ``Posted``) to it. Idempotent by ``key``.
     """
 
     async def credit_rakeback(
