@@ -11,7 +11,7 @@ import pytest
 from holdem.config import IntegritySettings
 from holdem.ledger.rakeback import KST, SPEC_VIP_TIERS, kst_day_bounds, week_starting
 from holdem.ports.hands import TableFacts
-from holdem.services import archive, hand_export, integrity, rakeback, stats, vip
+from holdem.services import archive, hand_export, hand_history, integrity, rakeback, stats, vip
 from holdem.services.errors import NotFound, SharedIdentity
 from tests.economy_hands import SHOWDOWN, play, record_of
 from tests.unit.services.hand_fakes import FakeHands, FakeTransaction, MemoryStore, transactions
@@ -132,3 +132,45 @@ async def test_the_sit_check_refuses_a_device_shared_with_a_seated_player():
         await integrity.check_sit(tx, settings, 5, 102, now)
     await integrity.check_sit(tx, settings, 5, 103, now)  # nothing shared: allowed
     await integrity.check_sit(tx, IntegritySettings(), 5, 102, now)  # not blocked by default
+
+
+class ArchivedOnlyHistory:
+    """`HandHistoryReads` with no hot hand: every hand is read through the archive."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = names
+
+    async def summaries(self, user_id, after, limit):
+        return []
+
+    async def hand_with_seats(self, hand_id):
+        return []
+
+    async def events(self, hand_id):
+        raise AssertionError("an archived hand's events come with its record")
+
+    async def nicknames(self, user_ids):
+        return {u: self.names[u] for u in user_ids if u in self.names}
+
+
+async def test_an_archived_hand_shows_its_player_only_their_own_and_the_shown_cards():
+    db = FakeHands()
+    [hand_id] = _hands(db, (1, AT))
+    record = db.hot[hand_id]
+    reads = ArchivedOnlyHistory({101: "alice", 102: "bob", 103: "carol"})
+
+    async def archived(wanted: int):
+        return record if wanted == hand_id else None
+
+    detail = await hand_history.get_hand(reads, 103, hand_id, archived)
+
+    shown = {p.seat_no for p in record.players if p.shown}
+    assert [p.nickname for p in detail.players] == ["alice", "bob", "carol"]
+    assert detail.players[0].hole_cards is None  # seat 0 did not show its cards
+    for player in detail.players:
+        visible = player.user_id == 103 or player.seat_no in shown
+        assert (player.hole_cards is not None) is visible
+    assert all(e.type != "hole_cards" or e.seat_no in shown | {2} for e in detail.events)
+    assert (await hand_history.list_hands(reads, 103, None, 20)).items == []
+    with pytest.raises(NotFound):
+        await hand_history.get_hand(reads, 999, hand_id, archived)
