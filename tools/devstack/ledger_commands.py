@@ -34,11 +34,10 @@ def operator_settings() -> Settings:
 
 async def _ledger_check() -> int:
     from holdem.bootstrap import bootstrap
-    from holdem.services.ledger import LedgerService
 
     container = bootstrap(operator_settings())
     try:
-        report = await LedgerService(container.sessions, container.statements).conservation_report()
+        report = await container.ledger.conservation_report()
     finally:
         await container.aclose()
     t = report.totals
@@ -63,13 +62,12 @@ async def _ledger_check() -> int:
 async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
     from holdem.adapters import audit_relay
     from holdem.bootstrap import bootstrap
-    from holdem.services.ledger import LedgerService
 
     settings = operator_settings()
     container = bootstrap(settings)
     problems: list[str] = []
     try:
-        chain = await LedgerService(container.sessions, container.statements).verify_audit_chain()
+        chain = await container.ledger.verify_audit_chain()
         print(f"audit chain: {chain.records} record(s) in {len(chain.heads)} lane(s)")
         problems += chain.problems
         async with container.sessions() as session:

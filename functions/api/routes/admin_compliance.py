@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from functions.api.deps import ContainerDep, DbDep, OperatorDep
 from functions.api.schemas import Strict, errors
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bounds import MAX_BIGINT
 from holdem.config import AmlRuleName
 from holdem.services import aml, integrity, kyc
@@ -116,7 +117,12 @@ async def list_flags(
 ) -> list[AmlFlagOut]:
     """The AML queue, newest first (cursor: `before_id`); the look is audited."""
     views = await aml.list_flags(
-        db, status=flag_status, user_id=user_id, rule=rule, limit=limit, before_id=before_id
+        SqlTransaction(db),
+        status=flag_status,
+        user_id=user_id,
+        rule=rule,
+        limit=limit,
+        before_id=before_id,
     )
     seen = {
         "status": flag_status,
@@ -134,7 +140,9 @@ async def list_flags(
 @router.post("/aml/flags/{flag_id}/review")
 async def review_flag(flag_id: FlagId, claims: OperatorDep, db: DbDep) -> AmlFlagOut:
     """Take an open flag into review (audited)."""
-    return AmlFlagOut.of(await aml.review(db, flag_id, claims.user_id, datetime.now(UTC)))
+    return AmlFlagOut.of(
+        await aml.review(SqlTransaction(db), flag_id, claims.user_id, datetime.now(UTC))
+    )
 
 
 @router.post("/aml/flags/{flag_id}/resolve")
@@ -142,8 +150,10 @@ async def resolve_flag(
     flag_id: FlagId, body: ResolveIn, claims: OperatorDep, db: DbDep
 ) -> AmlFlagOut:
     """Resolve a flag with a note (audited); a withdrawal it held is decided separately."""
-    note = body.note
-    return AmlFlagOut.of(await aml.resolve(db, flag_id, claims.user_id, note, datetime.now(UTC)))
+    view = await aml.resolve(
+        SqlTransaction(db), flag_id, claims.user_id, body.note, datetime.now(UTC)
+    )
+    return AmlFlagOut.of(view)
 
 
 @router.post("/integrity/runs", status_code=201)

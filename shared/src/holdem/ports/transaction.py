@@ -11,9 +11,13 @@ commits it; a repository never commits.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:  # the area ports name `Transaction` too (a use case takes it whole)
+    from holdem.ports.aml import AmlRepository
+    from holdem.ports.ledger import LedgerRepository
 
 __all__ = ["Transaction"]
 
@@ -24,6 +28,16 @@ class Transaction(Protocol):
     Each area adds its repository here as a read-only property, and its SQL implementation to
     `SqlTransaction`.
     """
+
+    @property
+    def aml(self) -> AmlRepository:
+        """AML flags, and the deposits and addresses their rules read."""
+        ...
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        """The ledger's rows (money itself is written only by ``ledger_post``)."""
+        ...
 
     @property
     def session(self) -> AsyncSession:

@@ -6,9 +6,20 @@ in the caller's transaction, and none of them commits.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-__all__ = ["SqlTransaction"]
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from holdem.ports.transaction import Transaction
+
+if TYPE_CHECKING:
+    from holdem.adapters.repositories.aml import SqlAml
+    from holdem.adapters.repositories.ledger import SqlLedger
+
+__all__ = ["SqlTransaction", "transactions"]
 
 
 class SqlTransaction:
@@ -16,3 +27,33 @@ class SqlTransaction:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @cached_property
+    def aml(self) -> SqlAml:
+        from holdem.adapters.repositories.aml import SqlAml
+
+        return SqlAml(self.session)
+
+    @cached_property
+    def ledger(self) -> SqlLedger:
+        from holdem.adapters.repositories.ledger import SqlLedger
+
+        return SqlLedger(self.session)
+
+
+@asynccontextmanager
+async def _transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Transaction]:
+    async with sessions() as session, session.begin():
+        yield SqlTransaction(session)
+
+
+def transactions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> Callable[[], AbstractAsyncContextManager[Transaction]]:
+    """Each call opens a session and begins a transaction (a `SqlTransaction`), committed when
+    the ``async with`` block ends and rolled back when it raises."""
+
+    def transaction() -> AbstractAsyncContextManager[Transaction]:
+        return _transaction(sessions)
+
+    return transaction

@@ -1,9 +1,11 @@
 """The ledger's operations: each posts one balanced transaction (SPEC §3).
 
-Every function takes an `AsyncSession` and posts inside the caller's database transaction,
-so a caller can compose (create a withdrawal row *and* reserve its funds; write a hand *and*
-settle it) and commit once; `LedgerService` runs each in its own transaction. Each is
-idempotent by its key (`holdem.services.ledger.posting.post`).
+Every function posts inside the caller's database transaction, so a caller can compose
+(create a withdrawal row *and* reserve its funds; write a hand *and* settle it) and commit
+once; `LedgerService` runs each in its own transaction. Each is idempotent by its key
+(`holdem.services.ledger.posting.post`). An operation that only posts takes the session (the
+posting path: ``ledger_post`` on its connection); the withdrawal finishes, which read the
+reservation first, take the `Transaction` (its ledger repository, and its session to post).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.ledger import transactions as legs_of
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.amounts import require_crypto, require_won
 from holdem.ledger.transactions import TransactionKind
+from holdem.ports.ledger import RecordedTransaction
+from holdem.ports.transaction import Transaction
 from holdem.services.ledger.posting import Posted, post, rule
 from holdem.services.ledger_errors import InvalidLedgerRequest, WithdrawalNotFound
 
@@ -123,8 +126,8 @@ async def reserve_withdrawal(
     )
 
 
-async def _reservation(session: AsyncSession, reserve_transaction_id: int) -> LedgerTransaction:
-    found = await session.get(LedgerTransaction, reserve_transaction_id)
+async def _reservation(tx: Transaction, reserve_transaction_id: int) -> RecordedTransaction:
+    found = await tx.ledger.transaction(reserve_transaction_id)
     if found is None or found.kind != TransactionKind.WITHDRAWAL_RESERVE:
         raise WithdrawalNotFound(
             f"no reserved withdrawal {reserve_transaction_id}",
@@ -134,7 +137,7 @@ async def _reservation(session: AsyncSession, reserve_transaction_id: int) -> Le
 
 
 async def complete_withdrawal(
-    session: AsyncSession,
+    tx: Transaction,
     *,
     key: str,
     reserve_transaction_id: int,
@@ -145,22 +148,22 @@ async def complete_withdrawal(
     """Record a paid withdrawal: its reserved amount leaves pending for the gateway."""
     rule(require_crypto, crypto_amount)
     rule(require_crypto, rate_krw)
-    reserved = await _reservation(session, reserve_transaction_id)
-    user_id, coin = reserved.user_id, str(reserved.metadata_["coin"])
-    amount = int(reserved.metadata_["amount"])
+    reserved = await _reservation(tx, reserve_transaction_id)
+    user_id, coin = reserved.user_id, str(reserved.metadata["coin"])
+    amount = int(reserved.metadata["amount"])
     assert user_id is not None
     meta = {
         "amount": amount,
         "coin": coin,
-        "address": reserved.metadata_["address"],
+        "address": reserved.metadata["address"],
         "crypto_amount": crypto_amount,
         "rate_krw": rate_krw,
         "rate": _rate_text(coin, rate_krw),
         "tx_hash": tx_hash,
-        "withdrawal_id": reserved.metadata_.get("withdrawal_id"),
+        "withdrawal_id": reserved.metadata.get("withdrawal_id"),
     }
     return await post(
-        session,
+        tx.session,
         kind=TransactionKind.WITHDRAWAL_COMPLETE,
         key=key,
         request={"reserve_transaction_id": reserve_transaction_id, **meta},
@@ -172,28 +175,28 @@ async def complete_withdrawal(
 
 
 async def return_withdrawal(
-    session: AsyncSession, *, key: str, reserve_transaction_id: int, reason: str
+    tx: Transaction, *, key: str, reserve_transaction_id: int, reason: str
 ) -> Posted:
     """Return a rejected, failed or cancelled withdrawal's amount to the wallet."""
     if not reason.strip():
         raise InvalidLedgerRequest("a returned withdrawal needs a reason")
-    reserved = await _reservation(session, reserve_transaction_id)
-    user_id, amount = reserved.user_id, int(reserved.metadata_["amount"])
+    reserved = await _reservation(tx, reserve_transaction_id)
+    user_id, amount = reserved.user_id, int(reserved.metadata["amount"])
     assert user_id is not None
     meta = {
         "amount": amount,
-        "coin": reserved.metadata_["coin"],
+        "coin": reserved.metadata["coin"],
         "reason": reason,
-        "withdrawal_id": reserved.metadata_.get("withdrawal_id"),
+        "withdrawal_id": reserved.metadata.get("withdrawal_id"),
     }
     return await post(
-        session,
+        tx.session,
         kind=TransactionKind.WITHDRAWAL_RETURN,
         key=key,
         request={"reserve_transaction_id": reserve_transaction_id, **meta},
         metadata=meta,
         legs=rule(
-            legs_of.return_legs, user_id, amount, int(reserved.metadata_.get("from_locked", 0))
+            legs_of.return_legs, user_id, amount, int(reserved.metadata.get("from_locked", 0))
         ),
         user_id=user_id,
         related_id=reserve_transaction_id,
