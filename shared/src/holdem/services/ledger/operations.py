@@ -21,25 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.ledger import transactions as legs_of
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.amounts import require_crypto, require_won
-from holdem.ledger.transactions import TransactionKind
+from holdem.ledger.transactions import Leg, TransactionKind
 from holdem.ports.ledger import RecordedTransaction
 from holdem.ports.transaction import Transaction
 from holdem.services.ledger.posting import Posted, post, rule
 from holdem.services.ledger_errors import InvalidLedgerRequest, WithdrawalNotFound
-
-__all__ = [
-    "adjust",
-    "buy_in",
-    "cash_out",
-    "complete_withdrawal",
-    "credit_deposit",
-    "credit_rakeback",
-    "release_locked",
-    "reserve_withdrawal",
-    "return_withdrawal",
-    "settle_hand",
-    "settlement_key",
-]
 
 
 def _rate_text(coin: str, rate_krw: Decimal) -> str:
@@ -221,31 +207,37 @@ async def buy_in(
     session: AsyncSession, *, key: str, user_id: int, table_id: int, amount: int
 ) -> Posted:
     """Move chips from the wallet to the player's seat at a table (buy-in or top-up)."""
-    meta = {"amount": amount}
-    return await post(
-        session,
-        kind=TransactionKind.BUY_IN,
-        key=key,
-        request={"user_id": user_id, "table_id": table_id, **meta},
-        metadata=meta,
-        legs=rule(legs_of.buy_in_legs, user_id, table_id, amount),
-        user_id=user_id,
-        table_id=table_id,
-    )
+    legs = rule(legs_of.buy_in_legs, user_id, table_id, amount)
+    return await _seat_move(session, TransactionKind.BUY_IN, legs, key, user_id, table_id, amount)
 
 
 async def cash_out(
     session: AsyncSession, *, key: str, user_id: int, table_id: int, amount: int
 ) -> Posted:
     """Move chips from the player's seat back to the wallet."""
+    legs = rule(legs_of.cash_out_legs, user_id, table_id, amount)
+    return await _seat_move(session, TransactionKind.CASH_OUT, legs, key, user_id, table_id, amount)
+
+
+async def _seat_move(
+    session: AsyncSession,
+    kind: TransactionKind,
+    legs: list[Leg],
+    key: str,
+    user_id: int,
+    table_id: int,
+    amount: int,
+) -> Posted:
+    """Post a move between the wallet and a seat (a buy-in and a cash-out differ by their
+    legs only)."""
     meta = {"amount": amount}
     return await post(
         session,
-        kind=TransactionKind.CASH_OUT,
+        kind=kind,
         key=key,
         request={"user_id": user_id, "table_id": table_id, **meta},
         metadata=meta,
-        legs=rule(legs_of.cash_out_legs, user_id, table_id, amount),
+        legs=legs,
         user_id=user_id,
         table_id=table_id,
     )
