@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -147,13 +148,19 @@ def add_parsers(sub: Any) -> None:
     audit.set_defaults(func=cmd_audit)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a command directly: ``python -m devstack.ledger_commands ledger check``."""
-    parser = argparse.ArgumentParser(prog="ledger_commands")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
+def run_directly(prog: str, add: Callable[[Any], None], argv: list[str] | None) -> int:
+    """Parse `argv` with the commands `add` registers (an ``add_parsers``) and run the one
+    named: what ``python -m devstack.<prog>`` does."""
+    parser = argparse.ArgumentParser(prog=prog)
+    add(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command directly: ``python -m devstack.ledger_commands ledger check``."""
+    return run_directly("ledger_commands", add_parsers, argv)
 
 
 if __name__ == "__main__":
