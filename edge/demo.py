@@ -20,6 +20,7 @@ from sqlalchemy import select
 from edge import logs
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.auth.tokens import issue_access_token
 from holdem.bootstrap import Container, bootstrap
 from holdem.client import Bot, BotStrategy, ClientError, ClosedError, TableClient
@@ -71,7 +72,7 @@ async def bot_users(container: Container, count: int) -> list[int]:
                 session.add(user)
                 await session.flush()
                 user_id = user.id
-            held = await ledger.balances(session, user_id)
+            held = await ledger.balances(SqlLedgerReads(session), user_id)
             if held.wallet < WALLET_FLOOR:
                 await ledger.adjust(
                     session,

@@ -73,7 +73,6 @@ from devstack.stack import start_stores
 from holdem.auth.passwords import PasswordService
 from holdem.bootstrap import bootstrap
 from holdem.config import AuthSettings, Settings
-from holdem.services import ledger
 from loadtest import profiling
 from loadtest.git_ref import check_out
 
@@ -241,7 +240,7 @@ async def _seed(settings: Settings, players: int) -> list[dict[str, int | str]]:
         conn.execute("analyze")
     container = bootstrap(settings)
     try:
-        service = ledger.LedgerService(container.sessions, container.statements)
+        service = container.ledger
         for user_id, _, _ in rows:
             for n in range(DEPOSITS_PER_PLAYER):
                 await service.credit_deposit(

@@ -56,7 +56,7 @@ def _settings(url: str, connections: int = 1) -> Settings:
 async def _prepare(url: str, tables: int) -> list[tuple[int, list[int]]]:
     """Tables of six funded, seated players: one table per connection."""
     container = bootstrap(_settings(url))
-    service = LedgerService(container.sessions, container.statements)
+    service = container.ledger
     stamp = time.time_ns()
     seated: list[tuple[int, list[int]]] = []
     try:
@@ -134,7 +134,7 @@ async def _settle_tables(
 ) -> tuple[int, float, list[float]]:
     """One process, one asyncio task and one pooled connection per table."""
     container = bootstrap(_settings(url, len(tables)))
-    service = LedgerService(container.sessions, container.statements)
+    service = container.ledger
     base = time.time_ns() // 1000  # hand ids never seen before at these tables: no replays
     try:
         for hand in range(base, base + 20):  # warm up: connections, plans
@@ -337,9 +337,7 @@ def _load() -> str:
 async def _check(url: str) -> bool:
     container = bootstrap(_settings(url))
     try:
-        return (
-            await LedgerService(container.sessions, container.statements).conservation_report()
-        ).ok
+        return (await container.ledger.conservation_report()).ok
     finally:
         await container.aclose()
 

@@ -41,6 +41,7 @@ from devstack.services import free_port
 from devstack.stack import start_stores
 from holdem.adapters.orm.payments import Deposit
 from holdem.adapters.orm.users import User
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import Container, bootstrap
 from holdem.config import Settings
 from holdem.services import deposits, ledger
@@ -301,7 +302,7 @@ async def _run(
                 select(func.count()).select_from(Deposit).where(Deposit.status == "unmatched")
             )
         async with container.sessions() as session, session.begin():
-            report = await ledger.conservation_report(session)
+            report = await ledger.conservation_report(SqlTransaction(session))
         print(
             f"  outputs        {storm.known_outputs} to our users → {credited} credited once; "
             f"{storm.unknown_outputs} to unknown addresses → {unmatched} held for review"

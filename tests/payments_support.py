@@ -16,6 +16,8 @@ from gateway_sim.app import SimState, create_app
 from holdem.adapters.gateway import NowPaymentsGateway
 from holdem.adapters.orm.users import User
 from holdem.adapters.rates import RateService, UpbitProvider
+from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import Container
 from holdem.services import ledger
 
@@ -135,12 +137,12 @@ async def fund(container, user_id: int, amount_krw: int) -> None:
 
 async def balances(container, user_id: int):
     async with container.sessions() as session:
-        return await ledger.balances(session, user_id)
+        return await ledger.balances(SqlLedgerReads(session), user_id)
 
 
 async def conservation_ok(container) -> None:
     async with container.sessions() as session, session.begin():
-        report = await ledger.conservation_report(session)
+        report = await ledger.conservation_report(SqlTransaction(session))
     assert report.ok, report.violations
 
 

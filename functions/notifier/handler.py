@@ -6,23 +6,16 @@ here only delays an e-mail (SQS retries the record, then the DLQ keeps it).
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.event_loop import run
+from functions.sqs_batch import batch_handler
 from holdem.adapters.orm.users import User
 from holdem.bootstrap import process_container
 from holdem.services.notifications import Notice, render_email
 
 logger = Logger(service="notifier")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 async def _email_of(user_id: int) -> str | None:
@@ -47,12 +40,4 @@ def record_handler(record: SQSRecord) -> str:
     return "sent"
 
 
-@logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SQS batch entry point."""
-    response: dict[str, Any] = dict(
-        process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-    )
-    return response
+handler = batch_handler(logger, record_handler)

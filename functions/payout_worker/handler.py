@@ -12,21 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from pydantic import BaseModel, Field
 
 from functions.event_loop import run
+from functions.sqs_batch import batch_handler
 from holdem.bootstrap import process_container
 from holdem.services import withdrawals
 
 logger = Logger(service="payout-worker")
-processor = BatchProcessor(event_type=EventType.SQS)
 idempotency_config = IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=3600)
 
 
@@ -57,13 +52,6 @@ def record_handler(record: SQSRecord) -> str:
     return pay({"message_id": record.message_id, "body": record.body})
 
 
-@logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SQS batch entry point."""
-    idempotency_config.register_lambda_context(context)
-    response: dict[str, Any] = dict(
-        process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-    )
-    return response
+handler = batch_handler(
+    logger, record_handler, on_context=idempotency_config.register_lambda_context
+)

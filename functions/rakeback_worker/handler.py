@@ -11,24 +11,18 @@ to the player (``rakeback_paid``: live, and by e-mail through the notification q
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from functions.event_loop import run
+from functions.sqs_batch import batch_handler
 from holdem.bootstrap import process_container
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import rakeback
 
 logger = Logger(service="rakeback-worker")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 class RakebackBatch(BaseModel):
@@ -68,12 +62,4 @@ def record_handler(record: SQSRecord) -> dict[str, int]:
     return counts
 
 
-@logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SQS batch entry point."""
-    response: dict[str, Any] = dict(
-        process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-    )
-    return response
+handler = batch_handler(logger, record_handler)

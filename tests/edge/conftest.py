@@ -26,6 +26,8 @@ from devstack.template import as_login, load_template, table_server_login
 from edge.server import EdgeServer
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
+from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.auth.tokens import issue_access_token
 from holdem.bootstrap import bootstrap
 from holdem.client import TableClient
@@ -291,7 +293,7 @@ async def ledger_report(container):
     from holdem.services import ledger
 
     async with container.sessions() as session, session.begin():
-        return await ledger.conservation_report(session)
+        return await ledger.conservation_report(SqlTransaction(session))
 
 
 async def assert_every_won_kept(container, user_ids: list[int], funds: int) -> None:
@@ -303,7 +305,7 @@ async def assert_every_won_kept(container, user_ids: list[int], funds: int) -> N
     # two separate reads, moving its rake from the players to the house.
     async with container.sessions() as session, session.begin():
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        report = await ledger.conservation_report(session)
-        players = sum([(await ledger.balances(session, u)).total for u in user_ids])
+        report = await ledger.conservation_report(SqlTransaction(session))
+        players = sum([(await ledger.balances(SqlLedgerReads(session), u)).total for u in user_ids])
     assert report.ok, report.violations
     assert players + report.totals.rake == len(user_ids) * funds

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.relay import Relay
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.client import ClientError
 from holdem.services import ledger, lobby
 from holdem.services.table_runtime import TableMoney
@@ -45,7 +46,7 @@ async def _assert_closed_and_paid_out(container, table_id: int, user_ids: list[i
                 select(Seat.seat_no).where(Seat.table_id == table_id, Seat.left_at.is_(None))
             )
         ).all()
-        held = [await ledger.balances(session, user_id) for user_id in user_ids]
+        held = [await ledger.balances(SqlLedgerReads(session), user_id) for user_id in user_ids]
     assert status == "closed"
     assert open_seats == []
     assert all(not any(b.seats.values()) for b in held)  # every chip is back in a wallet

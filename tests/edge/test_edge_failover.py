@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
 from holdem.adapters.orm.hands import Hand
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.client import Bot, BotStrategy, ClosedError
 from tests.edge.conftest import assert_every_won_kept, ledger_report, url_of
 
@@ -162,7 +163,9 @@ async def test_redis_flushed_mid_hand_voids_the_hand_and_restores_the_stacks(
             from holdem.services import ledger
 
             before = {
-                p.user_id: (await ledger.balances(session, p.user_id)).seats.get(table_id, 0)
+                p.user_id: (await ledger.balances(SqlLedgerReads(session), p.user_id)).seats.get(
+                    table_id, 0
+                )
                 for p in players
             }
         mark = len(watcher.received)

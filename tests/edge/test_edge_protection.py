@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from holdem.adapters.orm.tables import Seat
 from holdem.adapters.relay import Relay
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.client import ClientError
 from holdem.services import ledger, protection
 from holdem.services.errors import LossLimitReached, SelfExcluded
@@ -84,7 +85,7 @@ async def test_a_loss_limit_refuses_a_buy_in_and_a_top_up_that_could_pass_it(
     assert (await client.top_up(table_id, 10_000))["stack"] == 100_000
 
     async with container.sessions() as session:
-        held = await ledger.balances(session, player.user_id)
+        held = await ledger.balances(SqlLedgerReads(session), player.user_id)
     assert (held.wallet, dict(held.seats)) == (900_000, {table_id: 100_000})
     assert (await ledger_report(container)).ok
 
@@ -106,8 +107,10 @@ async def test_the_table_money_path_refuses_an_excluded_player_and_a_loss_over_t
         await money.sit(table_id, 1, limited.user_id, 80_000, key="sit-b")
     assert refused.value.details == {"room": 50_000, "amount": 80_000}
     async with container.sessions() as session:
-        assert (await ledger.balances(session, excluded.user_id)).seats == {table_id: BUY_IN}
-        held = await ledger.balances(session, limited.user_id)
+        assert (await ledger.balances(SqlLedgerReads(session), excluded.user_id)).seats == {
+            table_id: BUY_IN
+        }
+        held = await ledger.balances(SqlLedgerReads(session), limited.user_id)
         assert (held.wallet, dict(held.seats)) == (1_000_000, {})
         assert await protection.seated_tables(session, limited.user_id) == []
 
@@ -197,7 +200,7 @@ async def test_an_exclusion_cashes_the_player_out_after_the_hand_on_every_table_
             wait_s=20,
         )
     async with container.sessions() as session:
-        held = await ledger.balances(session, player.user_id)
+        held = await ledger.balances(SqlLedgerReads(session), player.user_id)
         assert held.seats == {}
         assert await protection.seated_tables(session, player.user_id) == []
     assert (await ledger_report(container)).ok
@@ -225,7 +228,7 @@ async def test_an_exclusion_reaches_a_table_that_nobody_ran_for_a_while(
         lambda m: m.get("type") == "snapshot" and seat_of(m, player.user_id) is None, wait_s=20
     )
     async with container.sessions() as session:
-        assert (await ledger.balances(session, player.user_id)).seats == {}
+        assert (await ledger.balances(SqlLedgerReads(session), player.user_id)).seats == {}
     assert (await ledger_report(container)).ok
 
 
@@ -274,7 +277,7 @@ async def test_a_session_past_its_time_limit_ends_after_the_hand_and_the_seat_is
         lambda m: m.get("type") == "snapshot" and seat_of(m, player.user_id) is None
     )
     async with container.sessions() as session:
-        held = await ledger.balances(session, player.user_id)
+        held = await ledger.balances(SqlLedgerReads(session), player.user_id)
     assert held.seats == {}
     assert (await ledger_report(container)).ok
 

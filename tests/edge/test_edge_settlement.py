@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.tables import Seat
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.engine.dealing import stacked_deck
 from holdem.engine.errors import SeatTakenError
 from holdem.engine.events import HandEnded
@@ -100,8 +101,8 @@ async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(
     with pytest.raises(SeatTakenError):  # PostgreSQL has the seat open: nothing moves
         await money.sit(table_id, 0, players[1].user_id, 200_000, key=f"sit:{table_id}:2-0")
     async with container.sessions() as session:
-        seated = await ledger.balances(session, players[0].user_id)
-        refused = await ledger.balances(session, players[1].user_id)
+        seated = await ledger.balances(SqlLedgerReads(session), players[0].user_id)
+        refused = await ledger.balances(SqlLedgerReads(session), players[1].user_id)
         seats = await session.scalar(
             select(func.count()).where(Seat.table_id == table_id, Seat.left_at.is_(None))
         )
@@ -123,6 +124,6 @@ async def test_a_sit_refused_by_another_constraint_is_not_seat_taken_and_changes
     with pytest.raises(IntegrityError):
         await money.sit(table_id, 9, player.user_id, 200_000, key=f"sit:{table_id}:bad")
     async with container.sessions() as session:
-        held = await ledger.balances(session, player.user_id)
+        held = await ledger.balances(SqlLedgerReads(session), player.user_id)
     assert (held.wallet, held.seats) == (1_000_000, {})
     assert (await ledger_report(container)).ok

@@ -11,12 +11,12 @@ import httpx
 from pydantic import SecretStr
 
 from holdem.adapters.rates import RateService, UpbitProvider
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import bootstrap
 from holdem.config import AmlSettings, Settings
 from holdem.payments import signatures
 from holdem.services import aml, kyc
 from holdem.services import withdrawals as wd
-from holdem.services.ledger import LedgerService
 from tests.integration import test_component_roles as roles
 from tests.payments_support import Market, utc_now
 
@@ -34,7 +34,7 @@ def _user(admin, tag: str, kyc_status: str = "none") -> int:
 
 
 async def _credit(container, user_id: int, amount: int, tag: str):
-    service = LedgerService(container.sessions, container.statements)
+    service = container.ledger
     return await service.credit_deposit(
         key=f"deposit:BTC:{tag}:0",
         user_id=user_id,
@@ -54,7 +54,7 @@ async def test_the_payments_component_files_deposit_flags(admin, login_as, redis
         posted = await _credit(container, user_id, 10_000_000, "amlpay")
         async with container.sessions() as session, session.begin():
             await aml.on_deposit_credited(
-                session,
+                SqlTransaction(session),
                 AmlSettings(),
                 user_id=user_id,
                 amount_krw=10_000_000,
@@ -105,7 +105,7 @@ async def test_the_api_holds_withdrawals_and_records_kyc(admin, login_as, redis_
         await kyc.set_status(kdeps, operator, second, kyc.KycStatus.VERIFIED, "checked")
         [flag] = await _flags(container)
         async with container.sessions() as session:
-            await aml.review(session, flag.id, operator, utc_now())
+            await aml.review(SqlTransaction(session), flag.id, operator, utc_now())
     finally:
         await container.aclose()
     held = admin.execute("select count(*) from withdrawals where kyc_hold").fetchone()
@@ -114,4 +114,4 @@ async def test_the_api_holds_withdrawals_and_records_kyc(admin, login_as, redis_
 
 async def _flags(container):
     async with container.sessions() as session:
-        return await aml.list_flags(session)
+        return await aml.list_flags(SqlTransaction(session))

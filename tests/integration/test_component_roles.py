@@ -15,7 +15,6 @@ from sqlalchemy import make_url
 from devstack.paths import ROOT
 from holdem.bootstrap import bootstrap
 from holdem.config import Settings
-from holdem.services.ledger import LedgerService
 
 
 def _revision() -> ModuleType:
@@ -111,7 +110,7 @@ async def test_a_component_role_moves_money_through_ledger_post_and_cannot_touch
     url = login_as("holdem_payments")
     container = bootstrap(Settings(database_url=url, redis_url=redis_url))
     try:
-        service = LedgerService(container.sessions, container.statements)
+        service = container.ledger
         posted = await service.credit_deposit(
             key="deposit:BTC:roles:0",
             user_id=user_id,

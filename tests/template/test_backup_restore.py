@@ -63,7 +63,7 @@ async def _snapshot(container, service, users):
 async def test_restore_drill_brings_back_the_ledger_and_hands_as_they_were(
     container, settings, database_url, redis_url, tmp_path
 ):
-    service = LedgerService(container.sessions, container.statements)
+    service = container.ledger
     async with container.sessions.begin() as session:
         users = await make_users(session, 3)
         table = await make_table(session)
@@ -99,7 +99,7 @@ async def test_restore_drill_brings_back_the_ledger_and_hands_as_they_were(
 
         restored = bootstrap(settings)
         try:
-            restored_service = LedgerService(restored.sessions, restored.statements)
+            restored_service = restored.ledger
             assert await _snapshot(restored, restored_service, users) == before
             assert (await restored_service.conservation_report()).ok
             assert (await restored_service.verify_audit_chain()).problems == []

@@ -500,9 +500,8 @@ async def _wait_stored(container: Any, observed: Observed) -> set[tuple[int, int
 
 
 async def _checks(container: Any) -> tuple[bool, bool]:
-    from holdem.services.ledger import LedgerService
 
-    service = LedgerService(container.sessions, container.statements)
+    service = container.ledger
     report = await service.conservation_report()
     chain = await service.verify_audit_chain()
     return report.ok, not chain.problems

@@ -15,7 +15,7 @@ import asyncio
 import sys
 from typing import Any
 
-from devstack.ledger_commands import operator_settings
+from devstack.ledger_commands import operator_settings, run_directly
 
 
 async def _verify(hand_id: int) -> int:
@@ -65,11 +65,7 @@ def add_parsers(sub: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command directly: ``python -m devstack.hand_commands hand verify 42``."""
-    parser = argparse.ArgumentParser(prog="hand_commands")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
+    return run_directly("hand_commands", add_parsers, argv)
 
 
 if __name__ == "__main__":

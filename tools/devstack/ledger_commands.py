@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,11 +35,10 @@ def operator_settings() -> Settings:
 
 async def _ledger_check() -> int:
     from holdem.bootstrap import bootstrap
-    from holdem.services.ledger import LedgerService
 
     container = bootstrap(operator_settings())
     try:
-        report = await LedgerService(container.sessions, container.statements).conservation_report()
+        report = await container.ledger.conservation_report()
     finally:
         await container.aclose()
     t = report.totals
@@ -63,13 +63,12 @@ async def _ledger_check() -> int:
 async def _audit_verify(check_redis: bool, check_s3: bool) -> int:
     from holdem.adapters import audit_relay
     from holdem.bootstrap import bootstrap
-    from holdem.services.ledger import LedgerService
 
     settings = operator_settings()
     container = bootstrap(settings)
     problems: list[str] = []
     try:
-        chain = await LedgerService(container.sessions, container.statements).verify_audit_chain()
+        chain = await container.ledger.verify_audit_chain()
         print(f"audit chain: {chain.records} record(s) in {len(chain.heads)} lane(s)")
         problems += chain.problems
         async with container.sessions() as session:
@@ -149,13 +148,19 @@ def add_parsers(sub: Any) -> None:
     audit.set_defaults(func=cmd_audit)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a command directly: ``python -m devstack.ledger_commands ledger check``."""
-    parser = argparse.ArgumentParser(prog="ledger_commands")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
+def run_directly(prog: str, add: Callable[[Any], None], argv: list[str] | None) -> int:
+    """Parse `argv` with the commands `add` registers (an ``add_parsers``) and run the one
+    named: what ``python -m devstack.<prog>`` does."""
+    parser = argparse.ArgumentParser(prog=prog)
+    add(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command directly: ``python -m devstack.ledger_commands ledger check``."""
+    return run_directly("ledger_commands", add_parsers, argv)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ def cmd_pay(args: argparse.Namespace) -> int:
 async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
     os.environ.update(info["env"])
     from holdem.adapters.orm.users import User
+    from holdem.adapters.repositories.ledger import SqlLedgerReads
     from holdem.bootstrap import bootstrap
     from holdem.config import get_settings
     from holdem.services import deposits, errors, ledger
@@ -91,7 +92,7 @@ async def _deposit(args: argparse.Namespace, info: Mapping[str, Any]) -> int:
             print(f"  confirmations {delivery['confirmations']:>3}: {delivery.get('status')}")
         rows = await deposits.list_deposits(container.deposits(), user.id, limit=5)
         async with container.sessions() as session:
-            balance = await ledger.balances(session, user.id)
+            balance = await ledger.balances(SqlLedgerReads(session), user.id)
         for row in rows:
             print(
                 json.dumps(

@@ -117,7 +117,12 @@ async def list_flags(
 ) -> list[AmlFlagOut]:
     """The AML queue, newest first (cursor: `before_id`); the look is audited."""
     views = await aml.list_flags(
-        db, status=flag_status, user_id=user_id, rule=rule, limit=limit, before_id=before_id
+        SqlTransaction(db),
+        status=flag_status,
+        user_id=user_id,
+        rule=rule,
+        limit=limit,
+        before_id=before_id,
     )
     seen = {
         "status": flag_status,
@@ -135,7 +140,9 @@ async def list_flags(
 @router.post("/aml/flags/{flag_id}/review")
 async def review_flag(flag_id: FlagId, claims: OperatorDep, db: DbDep) -> AmlFlagOut:
     """Take an open flag into review (audited)."""
-    return AmlFlagOut.of(await aml.review(db, flag_id, claims.user_id, datetime.now(UTC)))
+    return AmlFlagOut.of(
+        await aml.review(SqlTransaction(db), flag_id, claims.user_id, datetime.now(UTC))
+    )
 
 
 @router.post("/aml/flags/{flag_id}/resolve")
@@ -143,8 +150,10 @@ async def resolve_flag(
     flag_id: FlagId, body: ResolveIn, claims: OperatorDep, db: DbDep
 ) -> AmlFlagOut:
     """Resolve a flag with a note (audited); a withdrawal it held is decided separately."""
-    note = body.note
-    return AmlFlagOut.of(await aml.resolve(db, flag_id, claims.user_id, note, datetime.now(UTC)))
+    view = await aml.resolve(
+        SqlTransaction(db), flag_id, claims.user_id, body.note, datetime.now(UTC)
+    )
+    return AmlFlagOut.of(view)
 
 
 @router.post("/integrity/runs", status_code=201)

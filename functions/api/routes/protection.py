@@ -27,6 +27,7 @@ from functions.api.schemas import (
     WindowFiguresOut,
     errors,
 )
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.ledger.protection import LIMIT_FIELDS
 from holdem.services import ledger, protection
 
@@ -37,7 +38,7 @@ async def _out(container: ContainerDep, user_id: int, now: datetime) -> Protecti
     async with read_session(container) as db:
         view = await protection.load(db, user_id, now)
         figures = await protection.usage(db, user_id, now)
-        locked = (await ledger.balances(db, user_id)).locked
+        locked = (await ledger.balances(SqlLedgerReads(db), user_id)).locked
     excluded = view.excluded(now)
     return ProtectionOut(
         **{name: view.limits[name] for name in LIMIT_FIELDS},
@@ -115,7 +116,7 @@ async def release_locked(
             db, claims.user_id, now, key=f"locked_release:{claims.user_id}:{now.isoformat()}"
         )
     async with read_session(container) as read:
-        return balance_out(await ledger.balances(read, claims.user_id))
+        return balance_out(await ledger.balances(SqlLedgerReads(read), claims.user_id))
 
 
 @router.post(

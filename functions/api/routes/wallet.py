@@ -14,6 +14,7 @@ from functions.api.schemas import (
     StatementPage,
     errors,
 )
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.services import ledger
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=errors(401, 422, 429))
@@ -45,7 +46,7 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
 async def balance(claims: AuthedDep, container: ContainerDep) -> BalanceOut:
     """Wallet, pending-withdrawal, locked and at-table balances in KRW."""
     async with read_rows(container) as db:
-        balances = await ledger.balances(db, claims.user_id)
+        balances = await ledger.balances(SqlLedgerReads(db), claims.user_id)
     return balance_out(balances)
 
 
@@ -59,7 +60,9 @@ async def transactions(
 ) -> StatementPage:
     """Every movement of the caller's money, newest first (cursor pages, filter by kind)."""
     async with read_rows(container) as db:
-        page = await ledger.transactions(db, claims.user_id, cursor=cursor, limit=limit, kind=kind)
+        page = await ledger.transactions(
+            SqlLedgerReads(db), claims.user_id, cursor=cursor, limit=limit, kind=kind
+        )
     return StatementPage(
         items=[
             StatementLineOut(

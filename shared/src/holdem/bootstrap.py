@@ -41,12 +41,14 @@ from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.adapters.rate_limit import RateLimiter
 from holdem.adapters.redis_client import create_redis, create_sync_redis
 from holdem.adapters.relay import Relay
+from holdem.adapters.repositories.transaction import transactions
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.adapters.sqs import message_sender, withdrawal_enqueuer
 from holdem.auth.passwords import PasswordService
 from holdem.config import Settings, get_settings
 from holdem.observability.sentry import init_sentry
 from holdem.services.accounts import Accounts
+from holdem.services.ledger import LedgerService
 from holdem.services.lobby import TablesCache
 from holdem.services.notifications import Notifier
 
@@ -104,6 +106,11 @@ class Container:
     def statements(self) -> StatementPool:
         """Raw connections for the ledger's one-statement posts (`LedgerService`)."""
         return create_statement_pool(self.settings, self._login)
+
+    @cached_property
+    def ledger(self) -> LedgerService:
+        """The ledger's operations, views and checks, each in its own transaction."""
+        return LedgerService(transactions(self.sessions), self.statements)
 
     @cached_property
     def reads(self) -> StatementPool:

@@ -15,7 +15,6 @@ from functions.daily_stats import handler as daily_stats
 from functions.rakeback_planner import handler as planner
 from holdem.adapters import audit_relay
 from holdem.ledger.rakeback import KST
-from holdem.services.ledger import LedgerService
 from tests.economy_hands import PREFLOP_FOLD, SHOWDOWN, make_table, make_users, play, store_hand
 from tests.functions.economy.economy_lambda import REGION, event
 
@@ -116,7 +115,7 @@ def _template_schedule(function_id):
 async def _deposits(container):
     async with container.sessions() as session, session.begin():
         users = await make_users(session, 2)
-    service = LedgerService(container.sessions, container.statements)
+    service = container.ledger
     for user in users:
         await service.credit_deposit(
             key=f"deposit:USDT:relay{user}:0",

@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from functions.rakeback_worker import handler as worker
 from holdem.adapters.orm.rakeback import RakebackSettlement
+from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.ledger.rakeback import KST
 from holdem.services import ledger
 from tests.economy_hands import SHOWDOWN, make_table, make_users, play, store_hand
@@ -43,9 +45,9 @@ def _with_users(sample: dict, users: list[int]) -> dict:
 def _money(lam, users):
     async def read(container):
         async with container.sessions() as session:
-            report = await ledger.conservation_report(session)
+            report = await ledger.conservation_report(SqlTransaction(session))
         async with container.sessions() as session:
-            wallets = [(await ledger.balances(session, u)).wallet for u in users]
+            wallets = [(await ledger.balances(SqlLedgerReads(session), u)).wallet for u in users]
             rows = (
                 await session.execute(select(func.count()).select_from(RakebackSettlement))
             ).scalar_one()

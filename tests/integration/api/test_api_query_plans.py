@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from holdem.adapters.repositories.hands import SqlHandHistory
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.bootstrap import bootstrap
 from holdem.services import hand_history, ledger, lobby
 
@@ -190,7 +191,9 @@ async def test_one_hand_uses_primary_keys(seeded):
 
 
 async def test_wallet_statement_uses_the_user_entry_index(seeded):
-    plans = await _plans_of(seeded, lambda db: ledger.transactions(db, 42, limit=50))
+    plans = await _plans_of(
+        seeded, lambda db: ledger.transactions(SqlLedgerReads(db), 42, limit=50)
+    )
     indexes, seq = _scans(plans)
     assert "ix_ledger_entries_user_id_id" in indexes
     assert not seq & BIG, seq

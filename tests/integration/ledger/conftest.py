@@ -68,7 +68,7 @@ class LedgerWorld:
 
 @pytest.fixture
 async def world(container: Container) -> LedgerWorld:
-    return LedgerWorld(container, LedgerService(container.sessions, container.statements))
+    return LedgerWorld(container, container.ledger)
 
 
 __all__ = ["LedgerWorld", "ledger"]

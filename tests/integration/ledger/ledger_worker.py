@@ -29,7 +29,7 @@ def _wait_for(path: str) -> None:
 async def race(args: dict) -> None:
     """Try `attempts` buy-ins and withdrawals of `amount` after the start file appears."""
     container = bootstrap(Settings(database_url=args["database_url"], db={"pool_size": 1}))
-    service = ledger.LedgerService(container.sessions, container.statements)
+    service = container.ledger
     ok = refused = 0
     try:
         await service.balances(args["user_id"])  # connect before the start signal
@@ -63,7 +63,7 @@ async def race(args: dict) -> None:
 async def crash(args: dict) -> None:
     """Commit one buy-in, then post another and wait, uncommitted, to be killed."""
     container = bootstrap(Settings(database_url=args["database_url"], db={"pool_size": 1}))
-    service = ledger.LedgerService(container.sessions, container.statements)
+    service = container.ledger
     first = await service.buy_in(
         key="crash:committed", user_id=args["user_id"], table_id=args["table_id"], amount=1_000
     )

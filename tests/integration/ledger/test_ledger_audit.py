@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from holdem.adapters import audit_relay
 from holdem.adapters.audit_relay import AuditRelay
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.services.ledger import verify_audit_chain
 
 BUCKET = "holdem-audit-test"
@@ -247,7 +248,7 @@ async def test_a_doctored_or_duplicated_copy_is_reported(world, s3):
 async def test_verify_reads_the_chain_in_batches(world):
     await _some_money(world)
     async with world.container.sessions() as session, session.begin():
-        report = await verify_audit_chain(session, batch=2)
+        report = await verify_audit_chain(SqlTransaction(session), batch=2)
     assert report.ok
     assert report.records == 7
     async with world.container.sessions() as session:

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from holdem.bootstrap import bootstrap
-from holdem.services.ledger import LedgerService
 from holdem.services.ledger_errors import InsufficientFunds, InvalidLedgerRequest
 
 USERS = 3
@@ -54,7 +53,7 @@ class Model:
 
 async def _scenario(settings_, ops) -> None:
     container = bootstrap(settings_)
-    service = LedgerService(container.sessions, container.statements)
+    service = container.ledger
     run = next(_run)
     try:
         async with container.sessions.begin() as session:

@@ -158,14 +158,16 @@ async def test_a_withdrawal_to_another_accounts_address_is_held_for_review_and_a
     assert later.status == "held"
 
     async with container.sessions() as session:
-        reviewed = await aml.review(session, flags[0].id, operator, utc_now())
+        reviewed = await aml.review(SqlTransaction(session), flags[0].id, operator, utc_now())
     assert reviewed.status == "reviewing"
     async with container.sessions() as session:
-        resolved = await aml.resolve(session, flags[0].id, operator, "same family", utc_now())
+        resolved = await aml.resolve(
+            SqlTransaction(session), flags[0].id, operator, "same family", utc_now()
+        )
     assert (resolved.status, resolved.resolution_note) == ("resolved", "same family")
     async with container.sessions() as session:
         with pytest.raises(aml.AmlFlagTransition):
-            await aml.resolve(session, flags[0].id, operator, "again", utc_now())
+            await aml.resolve(SqlTransaction(session), flags[0].id, operator, "again", utc_now())
     # Resolving lifts the hold on new withdrawals; the held one is decided as any other.
     assert (await _withdraw(deps, second, 20_000, "d", address=OTHER_BTC)).status == "pending"
     approved = await wd.decide(deps, shared.id, operator, OperatorAction.APPROVE)

@@ -11,6 +11,7 @@ import pytest
 from gateway_sim.app import deliveries
 
 from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.ledger.accounts import AccountKind
 from holdem.services import deposits, ledger, protection
 from holdem.services import withdrawals as wd
@@ -114,7 +115,7 @@ async def test_locked_funds_are_never_playable_but_are_withdrawable_and_returned
     held = await balances(container, user)
     assert (held.wallet, held.locked, held.pending_withdrawal) == (100_000, 1_134_567, 0)
     async with container.sessions() as session:
-        page = await ledger.transactions(session, user, limit=10)
+        page = await ledger.transactions(SqlLedgerReads(session), user, limit=10)
     returned = [line for line in page.items if line.transaction_kind == "withdrawal_return"]
     assert {line.account for line in returned} == {
         AccountKind.PENDING_WITHDRAWAL,

@@ -11,13 +11,16 @@ commits it; a repository never commits.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.ports.hands import DailyStatsRepository, HandRecordRepository
-from holdem.ports.integrity import IntegrityRepository
-from holdem.ports.rakeback import RakebackRepository
+if TYPE_CHECKING:  # the area ports name `Transaction` too (a use case takes it whole)
+    from holdem.ports.aml import AmlRepository
+    from holdem.ports.hands import DailyStatsRepository, HandRecordRepository
+    from holdem.ports.integrity import IntegrityRepository
+    from holdem.ports.ledger import LedgerRepository
+    from holdem.ports.rakeback import RakebackRepository
 
 __all__ = ["Transaction"]
 
@@ -28,6 +31,11 @@ class Transaction(Protocol):
     Each area adds its repository here as a read-only property, and its SQL implementation to
     `SqlTransaction`.
     """
+
+    @property
+    def aml(self) -> AmlRepository:
+        """AML flags, and the deposits and addresses their rules read."""
+        ...
 
     @property
     def daily_stats(self) -> DailyStatsRepository:
@@ -42,6 +50,11 @@ class Transaction(Protocol):
     @property
     def integrity(self) -> IntegrityRepository:
         """Logins, the hands the integrity signals read, their flags and runs."""
+        ...
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        """The ledger's rows (money itself is written only by ``ledger_post``)."""
         ...
 
     @property

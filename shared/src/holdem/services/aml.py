@@ -25,16 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, union_all
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from holdem.adapters.orm.compliance import AmlFlag
-from holdem.adapters.orm.ledger import LedgerEntry, LedgerTransaction
-from holdem.adapters.orm.payments import DepositAddress, Withdrawal
 from holdem.config import AmlSettings
 from holdem.ledger.aml import AmlRule, is_large, is_little_play, is_structuring
-from holdem.ledger.transactions import TransactionKind
+from holdem.ports.aml import AmlFlagRow
 from holdem.ports.payments import WithdrawalRow
 from holdem.ports.transaction import Transaction
 from holdem.services import errors, rakeback
@@ -72,7 +65,7 @@ class FlagView:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: AmlFlag) -> FlagView:
+    def of(cls, row: AmlFlagRow) -> FlagView:
         return cls(
             row.id,
             row.user_id,
@@ -90,38 +83,8 @@ class FlagView:
         )
 
 
-async def _file(
-    session: AsyncSession,
-    user_id: int,
-    rule: AmlRule,
-    subject: str,
-    details: dict[str, Any],
-) -> None:
-    await session.execute(
-        insert(AmlFlag)
-        .values(user_id=user_id, rule=rule.value, subject=subject, details=details)
-        .on_conflict_do_nothing(index_elements=["rule", "subject"])
-    )
-
-
-async def _deposits_since(session: AsyncSession, user_id: int, since: datetime) -> list[int]:
-    """The user's credited deposits (wallet legs, won) since `since`, from the ledger."""
-    stmt = (
-        select(LedgerEntry.amount)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(
-            LedgerTransaction.user_id == user_id,
-            LedgerTransaction.kind == TransactionKind.CRYPTO_DEPOSIT.value,
-            LedgerTransaction.created_at >= since,
-            LedgerEntry.user_id == user_id,
-            LedgerEntry.amount > 0,
-        )
-    )
-    return [int(a) for a in (await session.execute(stmt)).scalars()]
-
-
 async def on_deposit_credited(
-    session: AsyncSession,
+    tx: Transaction,
     settings: AmlSettings,
     *,
     user_id: int,
@@ -135,9 +98,9 @@ async def on_deposit_credited(
     details: dict[str, Any]
     if is_large(amount_krw, threshold):
         details = {"amount_krw": amount_krw, "threshold_krw": threshold}
-        await _file(session, user_id, AmlRule.LARGE_DEPOSIT, subject, details)
+        await tx.aml.file(user_id, AmlRule.LARGE_DEPOSIT.value, subject, details)
     since = now - timedelta(seconds=settings.structuring_window_s)
-    recent = await _deposits_since(session, user_id, since)
+    recent = await tx.aml.credited_deposits_since(user_id, since)
     if is_structuring(
         recent,
         threshold,
@@ -150,7 +113,7 @@ async def on_deposit_credited(
             "window_s": settings.structuring_window_s,
             "deposits_krw": recent,
         }
-        await _file(session, user_id, AmlRule.STRUCTURING, subject, details)
+        await tx.aml.file(user_id, AmlRule.STRUCTURING.value, subject, details)
 
 
 async def on_withdrawal_requested(
@@ -164,10 +127,10 @@ async def on_withdrawal_requested(
     details: dict[str, Any]
     if is_large(withdrawal.amount_krw, settings.large_amount_krw):
         details = {"amount_krw": withdrawal.amount_krw, "threshold_krw": settings.large_amount_krw}
-        await _file(session, user_id, AmlRule.LARGE_WITHDRAWAL, subject, details)
+        await tx.aml.file(user_id, AmlRule.LARGE_WITHDRAWAL.value, subject, details)
     if withdrawal.amount_krw >= settings.little_play_min_withdrawal_krw:
         since = now - timedelta(seconds=settings.little_play_lookback_s)
-        deposited = sum(await _deposits_since(session, user_id, since))
+        deposited = sum(await tx.aml.credited_deposits_since(user_id, since))
         rake = await rakeback.rake_paid(tx, user_id, since, now)
         if is_little_play(
             deposits_krw=deposited, rake_krw=rake, rake_pct=settings.little_play_rake_pct
@@ -179,53 +142,24 @@ async def on_withdrawal_requested(
                 "rake_pct": str(settings.little_play_rake_pct),
                 "lookback_s": settings.little_play_lookback_s,
             }
-            await _file(session, user_id, AmlRule.LITTLE_PLAY, subject, details)
-    others = await _other_owners(session, user_id, withdrawal.coin, withdrawal.address)
+            await tx.aml.file(user_id, AmlRule.LITTLE_PLAY.value, subject, details)
+    others = await tx.aml.other_owners(user_id, withdrawal.coin, withdrawal.address)
     if others:
         details = {"coin": withdrawal.coin, "address": withdrawal.address, "other_users": others}
-        await _file(session, user_id, AmlRule.SHARED_ADDRESS, subject, details)
-    return await should_hold(session, settings, user_id)
+        await tx.aml.file(user_id, AmlRule.SHARED_ADDRESS.value, subject, details)
+    return await should_hold(tx, settings, user_id)
 
 
-async def _other_owners(session: AsyncSession, user_id: int, coin: str, address: str) -> list[int]:
-    """Other accounts that withdrew to `address` or were issued it as a deposit address."""
-    lowered = address.lower()  # EVM addresses are stored in their checksum case
-    withdrew = select(Withdrawal.user_id.label("user_id")).where(
-        Withdrawal.coin == coin,
-        func.lower(Withdrawal.address) == lowered,
-        Withdrawal.user_id != user_id,
-    )
-    issued = select(DepositAddress.user_id.label("user_id")).where(
-        func.lower(DepositAddress.address) == lowered, DepositAddress.user_id != user_id
-    )
-    both = union_all(withdrew, issued).subquery()
-    stmt = select(both.c.user_id).distinct().order_by(both.c.user_id).limit(20)
-    return [int(u) for u in (await session.execute(stmt)).scalars()]
-
-
-async def should_hold(session: AsyncSession, settings: AmlSettings, user_id: int) -> bool:
+async def should_hold(tx: Transaction, settings: AmlSettings, user_id: int) -> bool:
     """Whether the user has an open flag of a rule that holds withdrawals."""
     if not settings.hold_rules:
         return False
-    stmt = select(AmlFlag.id).where(
-        AmlFlag.user_id == user_id,
-        AmlFlag.status.in_(OPEN_STATUSES),
-        AmlFlag.rule.in_(settings.hold_rules),
-    )
-    return (await session.execute(stmt.limit(1))).first() is not None
+    return await tx.aml.has_open(user_id, settings.hold_rules, OPEN_STATUSES)
 
 
-async def mark_held(
-    session: AsyncSession, settings: AmlSettings, withdrawal: WithdrawalRow
-) -> None:
+async def mark_held(tx: Transaction, settings: AmlSettings, withdrawal: WithdrawalRow) -> None:
     """Link the user's open holding flags without a withdrawal to the one they held."""
-    stmt = select(AmlFlag).where(
-        AmlFlag.user_id == withdrawal.user_id,
-        AmlFlag.status.in_(OPEN_STATUSES),
-        AmlFlag.rule.in_(settings.hold_rules),
-        AmlFlag.withdrawal_id.is_(None),
-    )
-    for flag in (await session.execute(stmt)).scalars():
+    for flag in await tx.aml.unlinked(withdrawal.user_id, settings.hold_rules, OPEN_STATUSES):
         flag.withdrawal_id = withdrawal.id
 
 
@@ -233,7 +167,7 @@ async def mark_held(
 
 
 async def list_flags(
-    session: AsyncSession,
+    tx: Transaction,
     *,
     status: str | None = None,
     user_id: int | None = None,
@@ -242,38 +176,29 @@ async def list_flags(
     before_id: int | None = None,
 ) -> list[FlagView]:
     """Flags newest first, by status, user and/or rule (cursor: the last id seen)."""
-    stmt = select(AmlFlag)
-    if status is not None:
-        stmt = stmt.where(AmlFlag.status == status)
-    if user_id is not None:
-        stmt = stmt.where(AmlFlag.user_id == user_id)
-    if rule is not None:
-        stmt = stmt.where(AmlFlag.rule == rule)
-    if before_id is not None:
-        stmt = stmt.where(AmlFlag.id < before_id)
-    rows = (await session.execute(stmt.order_by(AmlFlag.id.desc()).limit(limit))).scalars()
+    rows = await tx.aml.listing(status, user_id, rule, limit, before_id)
     return [FlagView.of(r) for r in rows]
 
 
-async def _locked(session: AsyncSession, flag_id: int) -> AmlFlag:
-    stmt = select(AmlFlag).where(AmlFlag.id == flag_id).with_for_update()
-    row = (await session.execute(stmt)).scalar_one_or_none()
+async def _locked(tx: Transaction, flag_id: int) -> AmlFlagRow:
+    row = await tx.aml.lock(flag_id)
     if row is None:
         raise AmlFlagNotFound("no such AML flag", {"flag_id": flag_id})
     return row
 
 
-async def review(session: AsyncSession, flag_id: int, operator_id: int, now: datetime) -> FlagView:
-    """An operator takes an open flag into review (audited). Commits."""
-    async with session.begin():
-        row = await _locked(session, flag_id)
+async def review(tx: Transaction, flag_id: int, operator_id: int, now: datetime) -> FlagView:
+    """An operator takes an open flag into review (audited). Begins and commits the
+    transaction (`tx` holds none yet)."""
+    async with tx.session.begin():
+        row = await _locked(tx, flag_id)
         if row.status != "open":
             raise AmlFlagTransition(
                 f"a {row.status} flag cannot be taken into review", {"status": row.status}
             )
         row.status, row.reviewed_by, row.reviewed_at = "reviewing", operator_id, now
         await record_action(
-            session,
+            tx.session,
             operator_id,
             "aml_flag_review",
             target_user_id=row.user_id,
@@ -283,15 +208,16 @@ async def review(session: AsyncSession, flag_id: int, operator_id: int, now: dat
 
 
 async def resolve(
-    session: AsyncSession, flag_id: int, operator_id: int, note: str, now: datetime
+    tx: Transaction, flag_id: int, operator_id: int, note: str, now: datetime
 ) -> FlagView:
-    """An operator closes a flag with a note (audited). Commits.
+    """An operator closes a flag with a note (audited). Begins and commits the transaction
+    (`tx` holds none yet).
 
     Resolving lifts the flag's hold on future withdrawals; a withdrawal it already held stays
     held until an operator approves, releases or rejects it.
     """
-    async with session.begin():
-        row = await _locked(session, flag_id)
+    async with tx.session.begin():
+        row = await _locked(tx, flag_id)
         if row.status == "resolved":
             raise AmlFlagTransition("the flag is already resolved", {"status": row.status})
         if row.reviewed_by is None:
@@ -299,7 +225,7 @@ async def resolve(
         row.status, row.resolved_by, row.resolved_at = "resolved", operator_id, now
         row.resolution_note = note
         await record_action(
-            session,
+            tx.session,
             operator_id,
             "aml_flag_resolve",
             target_user_id=row.user_id,

@@ -29,6 +29,7 @@ from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransac
 from holdem.adapters.orm.protection import PlayerProtection
 from holdem.adapters.orm.tables import Seat
 from holdem.adapters.orm.users import User
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.ledger import protection as rules
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.protection import FOREVER, LIMIT_FIELDS, PendingChange, ProtectionRuleError
@@ -373,7 +374,7 @@ async def check_buy_in(
     if all(view.limits[name] is None for name in rules.LOSS_LIMITS):
         return
     figures = await usage(session, user_id, now)
-    held = await ledger.balances(session, user_id)
+    held = await ledger.balances(SqlLedgerReads(session), user_id)
     at_tables = sum(held.seats.values()) - (amount if posted else 0)
     left = rules.loss_room(view.limits, figures.net, at_tables)
     if left is not None and amount > left:
@@ -451,7 +452,7 @@ async def release_locked(
     view = _view(row, user_id, now)
     if view.excluded(now):
         raise SelfExcluded("locked funds stay locked until the break or exclusion ends")
-    locked = (await ledger.balances(session, user_id)).locked
+    locked = (await ledger.balances(SqlLedgerReads(session), user_id)).locked
     left = rules.room(view.limits, "deposit", (await usage(session, user_id, now)).deposited)
     amount = locked if left is None else min(locked, left)
     if amount <= 0:

@@ -24,6 +24,7 @@ from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.config import GameSettings, IntegritySettings
 from holdem.engine.errors import SeatTakenError
 from holdem.services import integrity, ledger, protection, rathole
@@ -117,7 +118,7 @@ class TableMoney:
             ).all()
             found = []
             for seat_no, user_id in seats:
-                held = await ledger.balances(session, user_id)
+                held = await ledger.balances(SqlLedgerReads(session), user_id)
                 found.append((seat_no, user_id, held.seats.get(table_id, 0)))
         return found
 

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from holdem.ports.transaction import Transaction
 
 if TYPE_CHECKING:
+    from holdem.adapters.repositories.aml import SqlAml
     from holdem.adapters.repositories.hands import SqlDailyStats, SqlHandRecords
     from holdem.adapters.repositories.integrity import SqlIntegrity
+    from holdem.adapters.repositories.ledger import SqlLedger
     from holdem.adapters.repositories.rakeback import SqlRakeback
 
 __all__ = ["SqlTransaction", "transactions"]
@@ -28,6 +30,12 @@ class SqlTransaction:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @cached_property
+    def aml(self) -> SqlAml:
+        from holdem.adapters.repositories.aml import SqlAml
+
+        return SqlAml(self.session)
 
     @cached_property
     def daily_stats(self) -> SqlDailyStats:
@@ -46,6 +54,12 @@ class SqlTransaction:
         from holdem.adapters.repositories.integrity import SqlIntegrity
 
         return SqlIntegrity(self.session)
+
+    @cached_property
+    def ledger(self) -> SqlLedger:
+        from holdem.adapters.repositories.ledger import SqlLedger
+
+        return SqlLedger(self.session)
 
     @cached_property
     def rakeback(self) -> SqlRakeback:

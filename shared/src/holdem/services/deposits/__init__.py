@@ -28,21 +28,23 @@ from holdem.services.deposits.crediting import (
     record_notice,
 )
 from holdem.services.deposits.notices import (
-    CoinNotAccepted,
     DepositDeps,
     DepositNotice,
     DepositOverLimit,
     DepositResult,
     GatewayUnavailableError,
     Outcome,
-    WebhookMalformed,
-    WebhookPayloadInvalid,
-    WebhookSignatureInvalid,
-    WebhookStale,
     coin_registry,
     parse_notice,
 )
 from holdem.services.deposits.reading import list_deposits, over_limit_deposits, unmatched_deposits
+from holdem.services.errors import CoinNotAccepted
+from holdem.services.gateway_callbacks import (
+    WebhookMalformed,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+    WebhookStale,
+)
 
 __all__ = [
     "CoinNotAccepted",

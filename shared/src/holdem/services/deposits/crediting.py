@@ -227,7 +227,7 @@ async def _credit(
         )
         transaction_id = posted.transaction_id
         await aml.on_deposit_credited(
-            uow.session,
+            uow,
             aml_settings,
             user_id=deposit.user_id,
             amount_krw=amount_krw,

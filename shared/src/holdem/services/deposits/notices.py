@@ -15,15 +15,7 @@ from holdem.config import AmlSettings, MoneySettings
 from holdem.payments.coins import Coin, CoinRegistry
 from holdem.ports.payments import ExchangeRates, PaymentGateway, UnitOfWork
 from holdem.services import errors
-from holdem.services.errors import CoinNotAccepted
-from holdem.services.gateway_callbacks import (
-    SignedCallback,
-    WebhookMalformed,
-    WebhookPayloadInvalid,
-    WebhookSignatureInvalid,
-    WebhookStale,
-    verify_callback,
-)
+from holdem.services.gateway_callbacks import SignedCallback, verify_callback
 from holdem.services.notifications import Notice, Notifier
 
 Clock = Callable[[], datetime]
@@ -130,20 +122,3 @@ def parse_notice(
 ) -> DepositNotice:
     """Verify and validate a delivery, or raise the webhook error that says why."""
     return verify_callback(body, signature, money, now, DepositNotice)
-
-
-__all__ = [
-    "CoinNotAccepted",
-    "DepositDeps",
-    "DepositNotice",
-    "DepositOverLimit",
-    "DepositResult",
-    "GatewayUnavailableError",
-    "Outcome",
-    "WebhookMalformed",
-    "WebhookPayloadInvalid",
-    "WebhookSignatureInvalid",
-    "WebhookStale",
-    "coin_registry",
-    "parse_notice",
-]

@@ -2,9 +2,10 @@
 
 Every operation exists in two forms:
 
-* a function taking an `AsyncSession` — it posts inside the caller's database
-  transaction, so a caller can compose (create a withdrawal row *and* reserve its funds;
-  write a hand *and* settle it) and commit once;
+* a function taking an `AsyncSession` (or, for the withdrawal finishes, which read the
+  reservation first, a `holdem.ports.transaction.Transaction`) — it posts inside the caller's
+  database transaction, so a caller can compose (create a withdrawal row *and* reserve its
+  funds; write a hand *and* settle it) and commit once;
 * a method of `LedgerService`, which is its own transaction (a single post runs as one
   autocommit statement; the withdrawal finishes, which read the reservation first, open a
   transaction).
@@ -16,8 +17,9 @@ The package, by job (import from here; the modules are where each job is read an
 * `outcomes` — the one table from ``ledger_post``'s statuses to the ledger's errors;
 * `operations` — deposits, withdrawals, buy-ins, cash-outs, hand settlement, rakeback and
   adjustments: the legs and metadata of each transaction;
-* `statements` — a player's balances and statement (keyset cursors);
-* `checks` — the conservation report and the audit chain recomputed;
+* `statements` — a player's balances and statement (keyset cursors), read through
+  `holdem.ports.ledger.LedgerReads` (``tx.ledger``, or the read-only routes' reader);
+* `checks` — the conservation report and the audit chain recomputed (``tx.ledger``);
 * `service` — `LedgerService`.
 
 Each operation is one balanced ledger transaction, posted by the database function
@@ -30,7 +32,7 @@ is written, so the caller's transaction stays usable.
 
 Example::
 
-    ledger = LedgerService(container.sessions, container.statements)
+    ledger = container.ledger                               # a LedgerService
     await ledger.credit_deposit(key="deposit:BTC:ab12:0", user_id=7, amount=1_000_000,
                                 coin="BTC", crypto_amount=Decimal("0.01"),
                                 rate_krw=Decimal("100000000"), tx_hash="ab12", address="bc1…")

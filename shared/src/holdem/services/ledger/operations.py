@@ -1,9 +1,11 @@
 """The ledger's operations: each posts one balanced transaction (SPEC §3).
 
-Every function takes an `AsyncSession` and posts inside the caller's database transaction,
-so a caller can compose (create a withdrawal row *and* reserve its funds; write a hand *and*
-settle it) and commit once; `LedgerService` runs each in its own transaction. Each is
-idempotent by its key (`holdem.services.ledger.posting.post`).
+Every function posts inside the caller's database transaction, so a caller can compose
+(create a withdrawal row *and* reserve its funds; write a hand *and* settle it) and commit
+once; `LedgerService` runs each in its own transaction. Each is idempotent by its key
+(`holdem.services.ledger.posting.post`). An operation that only posts takes the session (the
+posting path: ``ledger_post`` on its connection); the withdrawal finishes, which read the
+reservation first, take the `Transaction` (its ledger repository, and its session to post).
 """
 
 from __future__ import annotations
@@ -16,27 +18,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.ledger import transactions as legs_of
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.amounts import require_crypto, require_won
-from holdem.ledger.transactions import TransactionKind
+from holdem.ledger.transactions import Leg, TransactionKind
+from holdem.ports.ledger import RecordedTransaction
+from holdem.ports.transaction import Transaction
 from holdem.services.ledger.posting import Posted, post, rule
 from holdem.services.ledger_errors import InvalidLedgerRequest, WithdrawalNotFound
-
-__all__ = [
-    "adjust",
-    "buy_in",
-    "cash_out",
-    "complete_withdrawal",
-    "credit_deposit",
-    "credit_rakeback",
-    "release_locked",
-    "reserve_withdrawal",
-    "return_withdrawal",
-    "settle_hand",
-    "settlement_key",
-]
 
 
 def _rate_text(coin: str, rate_krw: Decimal) -> str:
@@ -123,8 +112,8 @@ async def reserve_withdrawal(
     )
 
 
-async def _reservation(session: AsyncSession, reserve_transaction_id: int) -> LedgerTransaction:
-    found = await session.get(LedgerTransaction, reserve_transaction_id)
+async def _reservation(tx: Transaction, reserve_transaction_id: int) -> RecordedTransaction:
+    found = await tx.ledger.transaction(reserve_transaction_id)
     if found is None or found.kind != TransactionKind.WITHDRAWAL_RESERVE:
         raise WithdrawalNotFound(
             f"no reserved withdrawal {reserve_transaction_id}",
@@ -134,7 +123,7 @@ async def _reservation(session: AsyncSession, reserve_transaction_id: int) -> Le
 
 
 async def complete_withdrawal(
-    session: AsyncSession,
+    tx: Transaction,
     *,
     key: str,
     reserve_transaction_id: int,
@@ -145,22 +134,22 @@ async def complete_withdrawal(
     """Record a paid withdrawal: its reserved amount leaves pending for the gateway."""
     rule(require_crypto, crypto_amount)
     rule(require_crypto, rate_krw)
-    reserved = await _reservation(session, reserve_transaction_id)
-    user_id, coin = reserved.user_id, str(reserved.metadata_["coin"])
-    amount = int(reserved.metadata_["amount"])
+    reserved = await _reservation(tx, reserve_transaction_id)
+    user_id, coin = reserved.user_id, str(reserved.metadata["coin"])
+    amount = int(reserved.metadata["amount"])
     assert user_id is not None
     meta = {
         "amount": amount,
         "coin": coin,
-        "address": reserved.metadata_["address"],
+        "address": reserved.metadata["address"],
         "crypto_amount": crypto_amount,
         "rate_krw": rate_krw,
         "rate": _rate_text(coin, rate_krw),
         "tx_hash": tx_hash,
-        "withdrawal_id": reserved.metadata_.get("withdrawal_id"),
+        "withdrawal_id": reserved.metadata.get("withdrawal_id"),
     }
     return await post(
-        session,
+        tx.session,
         kind=TransactionKind.WITHDRAWAL_COMPLETE,
         key=key,
         request={"reserve_transaction_id": reserve_transaction_id, **meta},
@@ -172,28 +161,28 @@ async def complete_withdrawal(
 
 
 async def return_withdrawal(
-    session: AsyncSession, *, key: str, reserve_transaction_id: int, reason: str
+    tx: Transaction, *, key: str, reserve_transaction_id: int, reason: str
 ) -> Posted:
     """Return a rejected, failed or cancelled withdrawal's amount to the wallet."""
     if not reason.strip():
         raise InvalidLedgerRequest("a returned withdrawal needs a reason")
-    reserved = await _reservation(session, reserve_transaction_id)
-    user_id, amount = reserved.user_id, int(reserved.metadata_["amount"])
+    reserved = await _reservation(tx, reserve_transaction_id)
+    user_id, amount = reserved.user_id, int(reserved.metadata["amount"])
     assert user_id is not None
     meta = {
         "amount": amount,
-        "coin": reserved.metadata_["coin"],
+        "coin": reserved.metadata["coin"],
         "reason": reason,
-        "withdrawal_id": reserved.metadata_.get("withdrawal_id"),
+        "withdrawal_id": reserved.metadata.get("withdrawal_id"),
     }
     return await post(
-        session,
+        tx.session,
         kind=TransactionKind.WITHDRAWAL_RETURN,
         key=key,
         request={"reserve_transaction_id": reserve_transaction_id, **meta},
         metadata=meta,
         legs=rule(
-            legs_of.return_legs, user_id, amount, int(reserved.metadata_.get("from_locked", 0))
+            legs_of.return_legs, user_id, amount, int(reserved.metadata.get("from_locked", 0))
         ),
         user_id=user_id,
         related_id=reserve_transaction_id,
@@ -218,31 +207,37 @@ async def buy_in(
     session: AsyncSession, *, key: str, user_id: int, table_id: int, amount: int
 ) -> Posted:
     """Move chips from the wallet to the player's seat at a table (buy-in or top-up)."""
-    meta = {"amount": amount}
-    return await post(
-        session,
-        kind=TransactionKind.BUY_IN,
-        key=key,
-        request={"user_id": user_id, "table_id": table_id, **meta},
-        metadata=meta,
-        legs=rule(legs_of.buy_in_legs, user_id, table_id, amount),
-        user_id=user_id,
-        table_id=table_id,
-    )
+    legs = rule(legs_of.buy_in_legs, user_id, table_id, amount)
+    return await _seat_move(session, TransactionKind.BUY_IN, legs, key, user_id, table_id, amount)
 
 
 async def cash_out(
     session: AsyncSession, *, key: str, user_id: int, table_id: int, amount: int
 ) -> Posted:
     """Move chips from the player's seat back to the wallet."""
+    legs = rule(legs_of.cash_out_legs, user_id, table_id, amount)
+    return await _seat_move(session, TransactionKind.CASH_OUT, legs, key, user_id, table_id, amount)
+
+
+async def _seat_move(
+    session: AsyncSession,
+    kind: TransactionKind,
+    legs: list[Leg],
+    key: str,
+    user_id: int,
+    table_id: int,
+    amount: int,
+) -> Posted:
+    """Post a move between the wallet and a seat (a buy-in and a cash-out differ by their
+    legs only)."""
     meta = {"amount": amount}
     return await post(
         session,
-        kind=TransactionKind.CASH_OUT,
+        kind=kind,
         key=key,
         request={"user_id": user_id, "table_id": table_id, **meta},
         metadata=meta,
-        legs=rule(legs_of.cash_out_legs, user_id, table_id, amount),
+        legs=legs,
         user_id=user_id,
         table_id=table_id,
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.ledger.accounts import AccountKind
 from holdem.ports import IdempotentStatements
+from holdem.ports.transaction import Transaction
 from holdem.services.ledger import checks, operations, statements
 from holdem.services.ledger.checks import AuditReport, ConservationReport
 from holdem.services.ledger.posting import Posted, Standalone
@@ -27,12 +29,18 @@ class LedgerService:
     functions of `holdem.services.ledger` instead to post inside a transaction of your own.
 
     Args:
-        sessions: for the views and the operations that read before they post.
+        transactions: each call begins a transaction (committed when its block ends), for the
+            views, the checks and the operations that read before they post
+            (`holdem.adapters.repositories.transaction.transactions`).
         statements: for the operations that are a single post (`Container.statements`).
     """
 
-    def __init__(self, sessions: async_sessionmaker[Any], statements: IdempotentStatements) -> None:
-        self._sessions = sessions
+    def __init__(
+        self,
+        transactions: Callable[[], AbstractAsyncContextManager[Transaction]],
+        statements: IdempotentStatements,
+    ) -> None:
+        self._transactions = transactions
         self._standalone = cast(AsyncSession, Standalone(statements))
 
     async def credit_deposit(
@@ -97,9 +105,9 @@ class LedgerService:
         tx_hash: str,
     ) -> Posted:
         """See `operations.complete_withdrawal`."""
-        async with self._sessions() as session, session.begin():
+        async with self._transactions() as tx:
             return await operations.complete_withdrawal(
-                session,
+                tx,
                 key=key,
                 reserve_transaction_id=reserve_transaction_id,
                 crypto_amount=crypto_amount,
@@ -111,9 +119,9 @@ class LedgerService:
         self, *, key: str, reserve_transaction_id: int, reason: str
     ) -> Posted:
         """See `operations.return_withdrawal`."""
-        async with self._sessions() as session, session.begin():
+        async with self._transactions() as tx:
             return await operations.return_withdrawal(
-                session, key=key, reserve_transaction_id=reserve_transaction_id, reason=reason
+                tx, key=key, reserve_transaction_id=reserve_transaction_id, reason=reason
             )
 
     async def release_locked(self, *, key: str, user_id: int, amount: int) -> Posted:
@@ -201,24 +209,24 @@ class LedgerService:
 
     async def balances(self, user_id: int) -> Balances:
         """See `statements.balances`."""
-        async with self._sessions() as session:
-            return await statements.balances(session, user_id)
+        async with self._transactions() as tx:
+            return await statements.balances(tx.ledger, user_id)
 
     async def transactions(
         self, user_id: int, *, cursor: str | None = None, limit: int = 50, kind: str | None = None
     ) -> StatementPage:
         """See `statements.transactions`."""
-        async with self._sessions() as session:
+        async with self._transactions() as tx:
             return await statements.transactions(
-                session, user_id, cursor=cursor, limit=limit, kind=kind
+                tx.ledger, user_id, cursor=cursor, limit=limit, kind=kind
             )
 
     async def conservation_report(self) -> ConservationReport:
         """See `checks.conservation_report`."""
-        async with self._sessions() as session, session.begin():
-            return await checks.conservation_report(session)
+        async with self._transactions() as tx:
+            return await checks.conservation_report(tx)
 
     async def verify_audit_chain(self) -> AuditReport:
         """See `checks.verify_audit_chain`."""
-        async with self._sessions() as session, session.begin():
-            return await checks.verify_audit_chain(session)
+        async with self._transactions() as tx:
+            return await checks.verify_audit_chain(tx)

@@ -9,14 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import aliased
-
-from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from holdem.bounds import MAX_BIGINT
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.transactions import WITHDRAWAL_FINISHES, TransactionKind, entry_label
-from holdem.ports import ColumnReader
+from holdem.ports.ledger import LedgerReads
 from holdem.services.ledger_errors import InvalidCursor, InvalidLedgerRequest
 
 __all__ = [
@@ -45,17 +41,14 @@ class Balances:
         return self.wallet + self.pending_withdrawal + self.locked + sum(self.seats.values())
 
 
-_BALANCES = select(LedgerAccount.kind, LedgerAccount.table_id, LedgerAccount.balance).where(
-    LedgerAccount.user_id == bindparam("user_id")
-)  # built once
+async def balances(ledger: LedgerReads, user_id: int) -> Balances:
+    """A player's balances (zero for accounts that do not exist yet).
 
-
-async def balances(session: ColumnReader, user_id: int) -> Balances:
-    """A player's balances (zero for accounts that do not exist yet)."""
-    rows = await session.execute(_BALANCES, {"user_id": user_id})
+    `ledger` is ``tx.ledger`` in a transaction, or the read-only routes' reader.
+    """
     wallet = pending = locked = 0
     seats: dict[int, int] = {}
-    for kind, table_id, balance in rows:
+    for kind, table_id, balance in await ledger.balance_rows(user_id):
         if kind == AccountKind.WALLET:
             wallet = balance
         elif kind == AccountKind.PENDING_WITHDRAWAL:
@@ -132,43 +125,8 @@ def _decode_cursor(cursor: str) -> int:
     return int(found[1])
 
 
-_FINISH = aliased(LedgerTransaction)
-# Built once (a statement is immutable; each call adds its filters to a copy).
-_STATEMENT = (
-    select(
-        LedgerEntry.id,
-        LedgerEntry.amount,
-        LedgerEntry.balance_after,
-        LedgerAccount.kind,
-        LedgerAccount.table_id,
-        LedgerTransaction.id,
-        LedgerTransaction.kind,
-        LedgerTransaction.metadata_,
-        LedgerTransaction.created_at,
-        _FINISH.created_at,
-    )
-    .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-    .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-    .outerjoin(
-        _FINISH,
-        and_(
-            LedgerTransaction.kind == TransactionKind.WITHDRAWAL_RESERVE,
-            _FINISH.related_id == LedgerTransaction.id,
-            _FINISH.kind.in_([str(k) for k in WITHDRAWAL_FINISHES]),
-        ),
-    )
-    .order_by(LedgerEntry.id.desc())
-)
-# A player's statement from the newest line, and before a cursor's line (the hot pages:
-# built once, so a request neither builds a statement nor computes its cache key).
-_MY_STATEMENT = _STATEMENT.where(LedgerEntry.user_id == bindparam("user_id")).limit(
-    bindparam("limit")
-)
-_MY_STATEMENT_BEFORE = _MY_STATEMENT.where(LedgerEntry.id < bindparam("before"))
-
-
 async def transactions(
-    session: ColumnReader,
+    ledger: LedgerReads,
     user_id: int,
     *,
     cursor: str | None = None,
@@ -183,22 +141,17 @@ async def transactions(
     """
     if not 1 <= limit <= 200:
         raise InvalidLedgerRequest("limit must be between 1 and 200")
-    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
-    query = _MY_STATEMENT
-    if cursor is not None:
-        params["before"] = _decode_cursor(cursor)
-        query = _MY_STATEMENT_BEFORE
+    before = None if cursor is None else _decode_cursor(cursor)
+    kinds: list[str] | None = None
+    sign = 0
     if kind is not None:
         if kind not in _LABEL_FILTERS:
             raise InvalidLedgerRequest(f"kind must be one of {sorted(_LABEL_FILTERS)}")
-        kinds, sign = _LABEL_FILTERS[kind]
-        query = query.where(LedgerTransaction.kind.in_([str(k) for k in kinds]))
-        if sign:
-            query = query.where(
-                LedgerAccount.kind == AccountKind.SEAT,
-                LedgerEntry.amount > 0 if sign > 0 else LedgerEntry.amount < 0,
-            )
-    rows = (await session.execute(query, params)).all()
+        wanted, sign = _LABEL_FILTERS[kind]
+        kinds = [str(k) for k in wanted]
+    rows = await ledger.statement_rows(
+        user_id, limit=limit + 1, before=before, kinds=kinds, seat_sign=sign
+    )
     items = []
     for row in rows[:limit]:
         (entry_id, amount, after, account, table_id, tx_id, tx_kind, meta, created, done) = row

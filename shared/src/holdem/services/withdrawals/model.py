@@ -188,7 +188,7 @@ async def step(
         raise TransitionNotAllowed(exc.message, {**exc.details, "withdrawal_id": row.id}) from exc
     if target in RETURNS_FUNDS:
         await ledger.return_withdrawal(
-            uow.session,
+            uow,
             key=f"withdrawal:{row.id}:return",
             reserve_transaction_id=await _reservation_id(uow.withdrawals, row.id),
             reason=reason or target.value,
@@ -197,7 +197,7 @@ async def step(
         assert row.crypto_amount is not None
         assert row.rate_krw is not None
         await ledger.complete_withdrawal(
-            uow.session,
+            uow,
             key=f"withdrawal:{row.id}:complete",
             reserve_transaction_id=await _reservation_id(uow.withdrawals, row.id),
             crypto_amount=row.crypto_amount,

@@ -118,7 +118,7 @@ async def request_withdrawal(
             assert winner is not None
             return _replay(winner, amount_krw, spec.symbol, canonical)
         # Locked funds (over a deposit limit, or credited during an exclusion) leave first.
-        locked = (await ledger.balances(uow.session, user_id)).locked
+        locked = (await ledger.balances(uow.ledger, user_id)).locked
         try:
             await ledger.reserve_withdrawal(
                 uow.session,
@@ -139,7 +139,7 @@ async def request_withdrawal(
         held = await aml.on_withdrawal_requested(uow, deps.aml, row, now)
         if held:
             await step(uow, row, WithdrawalEvent.HOLD, now, reason=AML_HOLD_REASON)
-            await aml.mark_held(uow.session, deps.aml, row)
+            await aml.mark_held(uow, deps.aml, row)
         view = WithdrawalView.of(row)
     notices = [Notice(user_id, NoticeKind.WITHDRAWAL_REQUESTED, view.to_json())]
     if held:  # the player hears it is held for review, never which rule fired
