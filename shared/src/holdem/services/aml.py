@@ -121,7 +121,6 @@ async def on_withdrawal_requested(
 ) -> bool:
     """The withdrawal rules, in the reservation's transaction. Returns whether the
     withdrawal must be held for review (an open flag of a holding rule, new or older)."""
-    session = tx.session
     user_id = withdrawal.user_id
     subject = f"withdrawal:{withdrawal.id}"
     details: dict[str, Any]
