@@ -15,6 +15,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from holdem.ports.table_money import TableRecords
+
 __all__ = ["Transaction"]
 
 
@@ -28,4 +30,9 @@ class Transaction(Protocol):
     @property
     def session(self) -> AsyncSession:
         """The transaction itself, for the calls that still take it (ledger posting)."""
+        ...
+
+    @property
+    def table_records(self) -> TableRecords:
+        """The tables, seats and finished hands of the table servers."""
         ...

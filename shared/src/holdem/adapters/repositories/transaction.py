@@ -6,7 +6,13 @@ in the caller's transaction, and none of them commits.
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from holdem.adapters.repositories.table_money import SqlTableRecords
 
 __all__ = ["SqlTransaction"]
 
@@ -16,3 +22,10 @@ class SqlTransaction:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @cached_property
+    def table_records(self) -> SqlTableRecords:
+        """`holdem.ports.table_money.TableRecords` in this transaction."""
+        from holdem.adapters.repositories.table_money import SqlTableRecords
+
+        return SqlTableRecords(self.session)
