@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from fractions import Fraction
+from typing import cast
 
 from edge.metrics import Metrics
 from holdem.adapters.orm.tables import PokerTable
@@ -18,6 +19,7 @@ from holdem.config import ProtectionSettings
 from holdem.engine.blinds import SeatStatus
 from holdem.engine.rake import RakeRule
 from holdem.engine.table import Table, TableConfig
+from holdem.ports.table_money import TableRow
 from holdem.services.errors import NotFound, ServiceError
 from holdem.services.table_runtime import TableMoney
 from holdem.session.commands import Done, Failed, Outcome, PlayerRules
@@ -64,7 +66,8 @@ class MoneySteps:
                 await money.settle(step.settlement)
                 self._metrics.postgres_latency.observe(time.perf_counter() - started)
             else:
-                self.closed_row = await money.finish_closing(table_id)
+                # The SQL repository's row (the lobby's summary still names the ORM class).
+                self.closed_row = cast(PokerTable | None, await money.finish_closing(table_id))
         except ServiceError as exc:
             return Failed(exc.code, str(exc))
         except Exception:
@@ -85,7 +88,7 @@ class MoneySteps:
             log.info("seat already cashed out", extra={"seat": step.seat})
 
 
-async def table_from_ledger(money: TableMoney, table_id: int, row: PokerTable) -> Table:
+async def table_from_ledger(money: TableMoney, table_id: int, row: TableRow) -> Table:
     """The table PostgreSQL knows (no checkpoint: a brand new table, or Redis lost the state).
 
     PostgreSQL holds every seat's balance as of the last settled hand, so a hand in progress

@@ -89,7 +89,10 @@ class TableHost:
         self.checkpoints = CheckpointStore(container.redis)
         self.inbox = Inbox(relay, worker_id)
         self.money = TableMoney(
-            container.sessions, integrity=container.settings.integrity, game=self.settings.game
+            container.transaction,
+            container.settlements,
+            integrity=container.settings.integrity,
+            game=self.settings.game,
         )
         self.actors: dict[int, TableActor] = {}
         self.deliver: Callable[[int, list[tuple[int | None, str | None, dict[str, Any]]]], None] = (

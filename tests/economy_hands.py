@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.engine.dealing import stacked_deck
 from holdem.engine.events import Event
 from holdem.engine.hand import Hand as EngineHand
@@ -26,7 +27,6 @@ from holdem.engine.results import HandResult
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
 from holdem.services.archive import EventRow, HandRecord, PlayerRow
-from holdem.services.table_runtime import add_hand_rows
 from holdem.session.settlement import build_settlement
 
 _unique = count(1)
@@ -149,7 +149,7 @@ async def store_hand(
         chat=chat,
     )
     settlement["hand_no"] = hand_no if hand_no is not None else next(_unique)
-    hand_id = await add_hand_rows(session, settlement)
+    hand_id = await SqlTransaction(session).table_records.add_hand_rows(settlement)
     assert hand_id is not None, "a new hand number was written before"
     return hand_id
 

@@ -5,8 +5,8 @@ Ordinary players use the SDK bot's strategy (`holdem.client.bot.BotStrategy`, wh
 test's bots play); colluders follow a script on top of it. Each decision gets a drawn think
 time (people: log-normal; a scripted bot: a metronome), kept through the table servers' own
 `holdem.session.settlement.with_think_time` (``think_ms``), then stored with
-`build_settlement` and `add_hand_rows`, as ``TableMoney.settle`` writes them (without its
-ledger step, as `tests.economy_hands` does).
+`build_settlement` and ``TableRecords.add_hand_rows``, as ``TableMoney.settle`` writes them
+(without its ledger step, as `tests.economy_hands` does).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.client.bot import BotStrategy
 from holdem.engine.cards import card_str
 from holdem.engine.events import HandEnded
@@ -29,7 +30,6 @@ from holdem.engine.results import HandResult
 from holdem.engine.table import Table, TableConfig
 from holdem.ledger.integrity import HandRecord, read_hand
 from holdem.protocol.views import event_to_wire
-from holdem.services.table_runtime import add_hand_rows
 from holdem.session.settlement import build_settlement, with_think_time
 
 BB = 2_000
@@ -197,7 +197,7 @@ async def store(
             events=one.events,
         )
         settlement["hand_no"] = number
-        hand_id = await add_hand_rows(session, settlement)
+        hand_id = await SqlTransaction(session).table_records.add_hand_rows(settlement)
         assert hand_id is not None
         ids.append(hand_id)
     return ids

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
+from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.tables import Seat
 from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.engine.dealing import stacked_deck
@@ -56,19 +57,37 @@ async def test_a_finished_hand_is_written_in_one_transaction_and_only_once(
     players = await make_players(2)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.sessions)
+    money = TableMoney(container.transaction, container.settlements)
     settlement = await _played_hand(money, players, table_id)
-    commits = []
-    event.listen(container.engine.sync_engine, "commit", lambda conn: commits.append(conn))
     await money.settle(settlement)
-    assert len(commits) == 1
     await money.settle(settlement)  # a retry from the outbox changes nothing
     async with container.sessions() as session:
         hands = await session.scalar(select(func.count()).where(Hand.table_id == table_id))
         events = await session.scalar(select(func.count()).select_from(HandEvent))
         parts = await session.scalar(select(func.count()).select_from(HandPlayer))
-    assert (hands, parts) == (1, 2)
+        # Every row of the hand and its ledger transaction carry the id of the PostgreSQL
+        # transaction that wrote them (xmin): one.
+        writers = await session.scalar(
+            text(
+                "select count(distinct w) from ("
+                " select h.xmin::text as w from hands h where h.table_id = :t"
+                " union all select e.xmin::text from hand_events e join hands h"
+                "  on h.id = e.hand_id where h.table_id = :t"
+                " union all select p.xmin::text from hand_players p join hands h"
+                "  on h.id = p.hand_id where h.table_id = :t"
+                " union all select l.xmin::text from ledger_transactions l join hands h"
+                "  on h.id = l.hand_id where h.table_id = :t and l.table_id = :t) as rows"
+            ),
+            {"t": table_id},
+        )
+        settled = await session.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.table_id == table_id, LedgerTransaction.hand_id.isnot(None))
+        )
+    assert (hands, parts, settled) == (1, 2, 1)
     assert events == len(settlement["events"])
+    assert writers == 1
     assert (await ledger_report(container)).ok
 
 
@@ -76,7 +95,7 @@ async def test_a_deposed_owner_cannot_settle(container, make_players, make_table
     players = await make_players(2)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.sessions)
+    money = TableMoney(container.transaction, container.settlements)
     newer = await _played_hand(money, players, table_id, fence=5)
     await money.settle(newer)
     stale = {**newer, "hand_no": newer["hand_no"] + 1, "fence": 4}
@@ -95,7 +114,7 @@ async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(
     players = await make_players(2)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.sessions)
+    money = TableMoney(container.transaction, container.settlements)
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
     with pytest.raises(SeatTakenError):  # PostgreSQL has the seat open: nothing moves
@@ -120,7 +139,7 @@ async def test_a_sit_refused_by_another_constraint_is_not_seat_taken_and_changes
     (player,) = await make_players(1)
     await fund([player.user_id], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.sessions)
+    money = TableMoney(container.transaction, container.settlements)
     with pytest.raises(IntegrityError):
         await money.sit(table_id, 9, player.user_id, 200_000, key=f"sit:{table_id}:bad")
     async with container.sessions() as session:

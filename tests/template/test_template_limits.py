@@ -545,7 +545,8 @@ def test_connection_budget_holds_during_a_rolling_deploy_at_the_largest_fleet():
     )
     task = TEMPLATE["Resources"]["TableServerTaskDefinition"]["Properties"]
     env = {e["Name"]: e["Value"] for e in task["ContainerDefinitions"][0]["Environment"]}
-    per_task = int(env["DB__POOL_SIZE"]) + int(env["DB__MAX_OVERFLOW"])
+    # Two pools per task: the engine's and the settlements' raw one (Container.settlements).
+    per_task = 2 * (int(env["DB__POOL_SIZE"]) + int(env["DB__MAX_OVERFLOW"]))
     service = TEMPLATE["Resources"]["TableServerService"]["Properties"]
     surge = service["DeploymentConfiguration"]["MaximumPercent"] / 100
     largest_fleet = int(TEMPLATE["Parameters"]["TableServerMaxCount"]["MaxValue"])

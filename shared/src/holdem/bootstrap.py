@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +41,15 @@ from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.adapters.rate_limit import RateLimiter
 from holdem.adapters.redis_client import create_redis, create_sync_redis
 from holdem.adapters.relay import Relay
-from holdem.adapters.repositories.transaction import transactions
+from holdem.adapters.repositories.table_money import raw_settlements
+from holdem.adapters.repositories.transaction import SqlTransaction, transactions
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.adapters.sqs import message_sender, withdrawal_enqueuer
 from holdem.auth.passwords import PasswordService
 from holdem.config import Settings, get_settings
 from holdem.observability.sentry import init_sentry
+from holdem.ports.table_money import Settlements
+from holdem.ports.transaction import Transaction, Transactions
 from holdem.services.accounts import Accounts
 from holdem.services.ledger import LedgerService
 from holdem.services.lobby import TablesCache
@@ -63,7 +66,7 @@ if TYPE_CHECKING:
     from holdem.adapters.rates import RateService
     from holdem.payments.coins import CoinRegistry
     from holdem.ports.payments import KycProvider, PaymentGateway, UnitOfWork
-    from holdem.ports.transaction import Transaction
+    from holdem.ports.transaction import Transaction, Transactions
     from holdem.services.deposits import DepositDeps
     from holdem.services.kyc import KycDeps
     from holdem.services.withdrawals import WithdrawalDeps
@@ -96,6 +99,12 @@ class Container:
         """ORM sessions on `engine`."""
         return session_factory(self.engine)
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One database transaction (`SqlTransaction`), committed when the block ends."""
+        async with self.sessions() as session, session.begin():
+            yield SqlTransaction(session)
+
     @cached_property
     def read_engine(self) -> AsyncEngine:
         """`engine` in autocommit: each query of a read-only route is one round trip (no
@@ -104,7 +113,8 @@ class Container:
 
     @cached_property
     def statements(self) -> StatementPool:
-        """Raw connections for the ledger's one-statement posts (`LedgerService`)."""
+        """Raw connections for the ledger's one-statement posts (`LedgerService`) and the
+        table servers' settlements (`settlements`)."""
         return create_statement_pool(self.settings, self._login)
 
     @cached_property
@@ -116,6 +126,11 @@ class Container:
     def reads(self) -> StatementPool:
         """Raw connections for the REST API's hot column reads (`StatementPool.reader`)."""
         return create_statement_pool(self.settings, self._login, kept_in_lambda=1)
+
+    @cached_property
+    def settlements(self) -> Settlements:
+        """The table servers' settlement transactions, on `statements`' raw connections."""
+        return raw_settlements(self.statements)
 
     # --- Redis -----------------------------------------------------------------------------
 
@@ -267,7 +282,7 @@ class Container:
         return payments_unit_of_work(self.sessions)
 
     @cached_property
-    def transactions(self) -> Callable[[], AbstractAsyncContextManager[Transaction]]:
+    def transactions(self) -> Transactions:
         """Begins a transaction over every area's repositories, committed when the
         ``async with`` block ends (rolled back when it raises)."""
         from holdem.adapters.repositories.transaction import transactions

@@ -170,3 +170,55 @@ async def test_a_reader_decodes_json_columns_as_the_standard_library_does(settin
         assert repr(row.d) == repr(json.loads(text))  # same types (int, not float), same floats
     finally:
         await pool.aclose()
+
+
+_TX = "select pg_backend_pid(), pg_current_xact_id()::text"
+
+
+async def test_a_transaction_commits_when_its_block_ends_and_a_failed_one_writes_nothing(
+    settings,
+):
+    pool = create_statement_pool(settings)
+    mark = f"tx-{time.time_ns()}"
+    with _admin(settings.database_url) as admin:
+        admin.execute("create table if not exists statement_pool_probe (mark text)")
+    try:
+        async with pool.transaction() as tx:
+            first = await tx.first(_TX, ())
+            assert await tx.first(_TX, ()) == first  # one transaction, one connection
+            await tx.first("insert into statement_pool_probe values (%s) returning 1", (mark,))
+        assert first is not None
+
+        async def insert_then_fail() -> None:
+            async with pool.transaction() as tx:
+                again = await tx.first(_TX, ())
+                assert again is not None
+                assert (again[0], again[1] != first[1]) == (first[0], True)  # kept, new xact
+                await tx.first("insert into statement_pool_probe values (%s) returning 1", (mark,))
+                await tx.first("select 1 / %s", (0,))
+
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await insert_then_fail()
+        (kept,) = await pool.run_idempotent(_PID, ())
+        assert kept != first[0]  # the failed transaction's connection was closed, not kept
+        with _admin(settings.database_url) as admin:
+            found = admin.execute(
+                "select count(*) from statement_pool_probe where mark = %s", (mark,)
+            ).fetchone()
+        assert found == (1,)
+    finally:
+        await pool.aclose()
+
+
+async def test_a_transaction_on_a_kept_connection_that_died_begins_on_a_new_one(settings):
+    pool = create_statement_pool(settings)
+    try:
+        (before,) = await pool.run_idempotent(_PID, ())
+        with _admin(settings.database_url) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (before,))
+        async with pool.transaction() as tx:
+            row = await tx.first(_PID, ())
+        assert row is not None
+        assert row[0] != before
+    finally:
+        await pool.aclose()

@@ -150,6 +150,36 @@ class RowReader:
         return Rows(await cursor.fetchall())
 
 
+class RawTransaction:
+    """Statements in one transaction on a raw psycopg connection (`StatementPool.transaction`).
+
+    A SQLAlchemy statement is compiled once and sent as `RowReader` sends it. Unlike a
+    reader's, a statement here is never sent again on another connection: a connection lost
+    inside the transaction loses the transaction, and the caller's `transaction` block raises.
+    """
+
+    __slots__ = ("_connection", "_prepare")
+
+    def __init__(self, connection: psycopg.AsyncConnection[Any], prepare: bool) -> None:
+        self._connection = connection
+        self._prepare = prepare
+
+    async def execute(
+        self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None
+    ) -> Rows:
+        """Run one statement with its bound parameters; all its rows."""
+        given = parameters or {}
+        query, own = _sql(statement, frozenset(given))
+        cursor = self._connection.cursor(row_factory=namedtuple_row)
+        await cursor.execute(query, {**own, **given}, prepare=self._prepare)
+        return Rows(await cursor.fetchall())
+
+    async def first(self, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """Run one statement written for psycopg (``%s`` placeholders); its first row."""
+        cursor = await self._connection.execute(query, params, prepare=self._prepare)
+        return await cursor.fetchone()
+
+
 def violated_constraint(error: exc.IntegrityError) -> str:
     """The name of the constraint or unique index PostgreSQL reports ('' when it names none)."""
     diag = getattr(error.orig, "diag", None)
@@ -351,7 +381,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
 
 class StatementPool:
     """Raw psycopg connections for hot paths that are one idempotent statement each
-    (`run_idempotent`), or a few column reads (`reader`).
+    (`run_idempotent`), a few column reads (`reader`), or one short transaction
+    (`transaction`: the table servers' settlement of a finished hand).
 
     A statement run here is its own transaction (autocommit): one round trip, without the
     per-checkout work of a session and SQLAlchemy's pool (pre-ping, reset on return, events).
@@ -362,10 +393,10 @@ class StatementPool:
     There is no pre-ping: a kept connection found dead when used (a server restart, a
     failover) is closed and the statement sent once more on a new connection. Not knowing
     whether the first one committed is only harmless for a statement that may run twice with
-    the same effect, hence the two entry points: `run_idempotent`, and `reader` (a read runs
-    twice with the same effect). Built without I/O: the first statement opens the first
-    connection. Connections log in with `login` (a refused password is read again, as the
-    engine's are).
+    the same effect, hence the entry points: `run_idempotent`, `reader` (a read runs twice
+    with the same effect), and `transaction`, which sends only its ``BEGIN`` again. Built
+    without I/O: the first statement opens the first connection. Connections log in with
+    `login` (a refused password is read again, as the engine's are).
     """
 
     def __init__(
@@ -401,6 +432,42 @@ class StatementPool:
                 yield reader
             finally:
                 await self._release(reader.connection)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[RawTransaction]:
+        """A transaction on one of the pool's connections, committed when the block ends.
+
+        When the block raises, the connection is closed, which rolls the transaction back. A
+        kept connection found dead by the ``BEGIN`` is replaced (nothing was sent in it yet);
+        a connection lost after that fails the block, which may run again only if its
+        statements may (the settlement's are keyed by table and hand number).
+        """
+        async with self._slots:
+            connection = await self._begin()
+            try:
+                yield RawTransaction(connection, self.prepare)
+                await connection.execute("commit")
+            finally:
+                # After a refusal or a lost connection the transaction is not idle: closed.
+                await self._release(connection)
+
+    async def _begin(self) -> psycopg.AsyncConnection[Any]:
+        if self._idle:
+            kept = self._idle.pop()
+            try:
+                await kept.execute("begin")
+                return kept
+            except BaseException as error:
+                await kept.close()
+                if not isinstance(error, psycopg.OperationalError) or not kept.broken:
+                    raise
+        connection = await self.connect()
+        try:
+            await connection.execute("begin")
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
 
     async def connect(self) -> psycopg.AsyncConnection[Any]:
         """A new connection of this pool's kind (autocommit, its options), logged in with the

@@ -11,6 +11,8 @@ commits it; a repository never commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,8 +23,9 @@ if TYPE_CHECKING:  # the area ports name `Transaction` too (a use case takes it 
     from holdem.ports.integrity import IntegrityRepository
     from holdem.ports.ledger import LedgerRepository
     from holdem.ports.rakeback import RakebackRepository
+    from holdem.ports.table_money import TableRecords
 
-__all__ = ["Transaction"]
+__all__ = ["Transaction", "Transactions"]
 
 
 class Transaction(Protocol):
@@ -63,6 +66,16 @@ class Transaction(Protocol):
         ...
 
     @property
+    def table_records(self) -> TableRecords:
+        """The tables, seats and finished hands of the table servers."""
+        ...
+
+    @property
     def session(self) -> AsyncSession:
         """The transaction itself, for the calls that still take it (ledger posting)."""
         ...
+
+
+Transactions = Callable[[], AbstractAsyncContextManager[Transaction]]
+"""Begins a database transaction (a `Transaction`), committed when the ``async with`` block
+ends and rolled back when it raises."""

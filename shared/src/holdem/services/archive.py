@@ -22,7 +22,6 @@ from __future__ import annotations
 import gzip
 import lzma
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +31,7 @@ from redis.asyncio import Redis
 
 from holdem.ports import ObjectStore
 from holdem.ports.hands import ArchiveEntry, EventRow, HandRecord, PlayerHandRef, PlayerRow
-from holdem.ports.transaction import Transaction
+from holdem.ports.transaction import Transaction, Transactions
 from holdem.services.errors import ServiceError
 
 __all__ = [
@@ -280,7 +279,7 @@ async def _archive_one_batch(
 
 
 async def archive_due_hands(
-    transactions: Callable[[], AbstractAsyncContextManager[Transaction]],
+    transactions: Transactions,
     store: ObjectStore,
     now: datetime,
     *,

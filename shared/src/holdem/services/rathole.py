@@ -13,19 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.ports.table_money import TableRow
+from holdem.ports.transaction import Transaction
 from holdem.services.errors import RatholeMinimum
 
 __all__ = ["check_buy_in"]
 
 
 async def check_buy_in(
-    session: AsyncSession,
+    tx: Transaction,
     user_id: int,
-    table: PokerTable,
+    table: TableRow,
     amount: int,
     now: datetime,
     window: timedelta,
@@ -39,21 +37,10 @@ async def check_buy_in(
     """
     if window <= timedelta(0):
         return
-    left = (
-        await session.execute(
-            select(Seat.left_with, Seat.left_at)
-            .join(PokerTable, PokerTable.id == Seat.table_id)
-            .where(
-                Seat.user_id == user_id,
-                Seat.left_at > now - window,
-                PokerTable.small_blind == table.small_blind,
-                PokerTable.big_blind == table.big_blind,
-            )
-            .order_by(Seat.left_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if left is None or left.left_at is None or not left.left_with:
+    left = await tx.table_records.last_departure(
+        user_id, table.small_blind, table.big_blind, now - window
+    )
+    if left is None or not left.left_with:
         return
     minimum = min(left.left_with, table.max_buy_in) if capped_at_max else left.left_with
     if amount >= minimum:

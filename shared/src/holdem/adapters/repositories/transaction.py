@@ -6,14 +6,14 @@ in the caller's transaction, and none of them commits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from holdem.ports.transaction import Transaction
+from holdem.ports.transaction import Transaction, Transactions
 
 if TYPE_CHECKING:
     from holdem.adapters.repositories.aml import SqlAml
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from holdem.adapters.repositories.integrity import SqlIntegrity
     from holdem.adapters.repositories.ledger import SqlLedger
     from holdem.adapters.repositories.rakeback import SqlRakeback
+    from holdem.adapters.repositories.table_money import SqlTableRecords
 
 __all__ = ["SqlTransaction", "transactions"]
 
@@ -67,6 +68,12 @@ class SqlTransaction:
 
         return SqlRakeback(self.session)
 
+    @cached_property
+    def table_records(self) -> SqlTableRecords:
+        from holdem.adapters.repositories.table_money import SqlTableRecords
+
+        return SqlTableRecords(self.session)
+
 
 @asynccontextmanager
 async def _transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Transaction]:
@@ -76,7 +83,7 @@ async def _transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 def transactions(
     sessions: async_sessionmaker[AsyncSession],
-) -> Callable[[], AbstractAsyncContextManager[Transaction]]:
+) -> Transactions:
     """Each call opens a session and begins a transaction (a `SqlTransaction`), committed when
     the ``async with`` block ends and rolled back when it raises."""
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import cast
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.ledger.accounts import AccountKind
 from holdem.ports import IdempotentStatements
-from holdem.ports.transaction import Transaction
+from holdem.ports.transaction import Transactions
 from holdem.services.ledger import checks, operations, statements
 from holdem.services.ledger.checks import AuditReport, ConservationReport
 from holdem.services.ledger.posting import Posted, Standalone
@@ -37,7 +36,7 @@ class LedgerService:
 
     def __init__(
         self,
-        transactions: Callable[[], AbstractAsyncContextManager[Transaction]],
+        transactions: Transactions,
         statements: IdempotentStatements,
     ) -> None:
         self._transactions = transactions

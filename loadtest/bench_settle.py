@@ -1,0 +1,234 @@
+"""Benchmark of a table server's settlement of a finished hand: CPU per settled hand in the
+settling process, through a session (SQLAlchemy's asyncio layer) and on a raw connection.
+
+``./dev bench settle [--hands N] [--rounds R]`` plays one 6-handed hand with the engine
+(its ~30 events, 6 players, rake) and settles it N times under new hand numbers at one table,
+one hand after another in one uvloop task (as a table's owner does), each settlement its own
+transaction: the hand's rows in one statement, the ledger's ``ledger_post`` with the table's
+fencing token, the commit. Two paths, alternating, R rounds each:
+
+* ``session`` — the settlement as `TableMoney.settle` wrote it before it moved to a raw
+  connection: the same statements through a pooled SQLAlchemy session (the path kept here as
+  the reference);
+* ``raw`` — `TableMoney.settle` as the table servers run it (`Container.settlements`: one
+  transaction on a raw psycopg connection of the process's `StatementPool`).
+
+Prints CPU ms and wall ms per hand of this process (PostgreSQL's own CPU is not counted: both
+paths send it the same statements) and the median ratio. A private PostgreSQL (not durable,
+as the tests') is started unless ``DATABASE_URL`` names a server. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import uvloop
+from sqlalchemy import text
+
+from devstack import migrate
+from devstack.services import PostgresServer
+from holdem.adapters.repositories.transaction import SqlTransaction
+from holdem.bootstrap import Container, bootstrap
+from holdem.config import Settings
+from holdem.engine.dealing import stacked_deck
+from holdem.engine.events import HandEnded
+from holdem.engine.rake import RakeRule
+from holdem.engine.table import Table, TableConfig
+from holdem.protocol.views import event_to_wire
+from holdem.services import ledger
+from holdem.services.ledger import LedgerService
+from holdem.services.table_runtime import TableMoney
+from holdem.session.settlement import HandSettlement, build_settlement
+
+PLAYERS = 6
+STACK = 10**12
+HOLES = {0: "AsAd", 1: "KsKd", 2: "QsQd", 3: "JsJd", 4: "Tc9c", 5: "8h7h"}
+
+Settle = Callable[[HandSettlement], Awaitable[None]]
+
+
+def _played_hand(table_id: int, users: list[int]) -> HandSettlement:
+    """A 6-handed hand to showdown: a raise and five calls, then the first to act on each
+    street bets and everyone calls."""
+    rake = RakeRule(Fraction(5, 100), 6_000)
+    table = Table(TableConfig(seats=PLAYERS, small_blind=1_000, big_blind=2_000, rake=rake))
+    for seat, user in enumerate(users):
+        table.sit_down(seat, str(user), 200_000)
+    hand = table.start_hand(deck=stacked_deck(PLAYERS, HOLES, "2c7d9hJc3s"), button=0)
+    hand.raise_to(hand.to_act, 6_000)
+    while hand.result is None:
+        seat = hand.to_act
+        legal = hand.legal_actions(seat)
+        if legal.can_bet:
+            hand.bet(seat, 4_000)
+        elif legal.call_amount:
+            hand.call(seat)
+        else:
+            hand.check(seat)
+    events = table.drain_events()
+    ended = next(e for e in events if isinstance(e, HandEnded))
+    return build_settlement(
+        table_id=table_id,
+        fence=1,
+        hand=hand,
+        result=ended.result,
+        started_at=time.time() - 60,
+        ended_at=time.time(),
+        events=[event_to_wire(e) for e in events],
+    )
+
+
+async def _seated_table(container: Container) -> tuple[int, list[int]]:
+    """A table and six players with their chips on it."""
+    service = LedgerService(container.sessions, container.statements)
+    stamp = time.time_ns()
+    async with container.sessions.begin() as session:
+        table = (
+            await session.execute(
+                text(
+                    "insert into poker_tables (name, small_blind, big_blind, max_seats,"
+                    " min_buy_in, max_buy_in, rake_rate_bps, rake_cap) values"
+                    " ('bench', 1000, 2000, 6, 80000, 200000, 500, 6000) returning id"
+                )
+            )
+        ).scalar_one()
+        users = [
+            (
+                await session.execute(
+                    text(
+                        "insert into users (email, nickname, password_hash)"
+                        " values (:e, :n, 'x') returning id"
+                    ),
+                    {"e": f"s{stamp}-{p}@bench", "n": f"s{stamp}-{p}"},
+                )
+            ).scalar_one()
+            for p in range(PLAYERS)
+        ]
+    for user in users:
+        await service.credit_deposit(
+            key=f"bench:{stamp}:{user}",
+            user_id=user,
+            amount=STACK,
+            coin="USDT",
+            crypto_amount=Decimal(STACK) / 1500,
+            rate_krw=Decimal(1500),
+            tx_hash=f"bench{stamp}{user}",
+            address="0xbench",
+        )
+        await service.buy_in(
+            key=f"bench:{stamp}:{user}:in", user_id=user, table_id=table, amount=STACK
+        )
+    return table, users
+
+
+def _through_a_session(container: Container) -> Settle:
+    """The settlement through a SQLAlchemy session: the same statements, as `TableMoney.settle`
+    sent them before the raw connection."""
+
+    async def settle(settlement: HandSettlement) -> None:
+        async with container.sessions() as session, session.begin():
+            hand_id = await SqlTransaction(session).table_records.add_hand_rows(settlement)
+            assert hand_id is not None
+            await ledger.settle_hand(
+                session,
+                table_id=settlement["table_id"],
+                hand_id=hand_id,
+                fencing_token=settlement["fence"],
+                nets={p["user_id"]: p["net"] for p in settlement["players"]},
+                rake=settlement["rake"],
+                rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
+            )
+
+    return settle
+
+
+async def _measure(
+    settle: Settle, hand: HandSettlement, first: int, hands: int
+) -> tuple[float, float]:
+    """CPU and wall ms per hand of `hands` settlements."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for number in range(first, first + hands):
+        await settle({**hand, "hand_no": number})
+    return (
+        (time.process_time() - cpu) * 1000 / hands,
+        (time.perf_counter() - wall) * 1000 / hands,
+    )
+
+
+async def _bench(url: str, hands: int, rounds: int) -> None:
+    container = bootstrap(Settings(database_url=url, redis_url="redis://127.0.0.1:1/0"))
+    try:
+        table, users = await _seated_table(container)
+        hand = _played_hand(table, users)
+        money = TableMoney(container.transaction, container.settlements)
+        paths: dict[str, Settle] = {"session": _through_a_session(container), "raw": money.settle}
+        print(
+            f"  one hand: {len(hand['events'])} events, {len(hand['players'])} players, "
+            f"rake {hand['rake']}; {hands} hands per round, {rounds} rounds, alternating"
+        )
+        number = 1
+        for settle in paths.values():  # warm up: connections, prepared statements, plans
+            await _measure(settle, hand, number, 50)
+            number += 50
+        figures: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
+        for round_no in range(rounds):
+            order = list(paths) if round_no % 2 == 0 else list(reversed(paths))
+            for name in order:
+                figures[name].append(await _measure(paths[name], hand, number, hands))
+                number += hands
+        for name, runs in figures.items():
+            cpu = " / ".join(f"{c:.3f}" for c, _ in runs)
+            wall = statistics.median(w for _, w in runs)
+            median = statistics.median(c for c, _ in runs)
+            print(
+                f"  {name:8} CPU ms per hand {cpu} (median {median:.3f}); wall median {wall:.3f} ms"
+            )
+        ratio = statistics.median(c for c, _ in figures["raw"]) / statistics.median(
+            c for c, _ in figures["session"]
+        )
+        print(f"  raw / session, CPU per hand (medians): {ratio:.2f}")
+        async with container.sessions() as session:
+            settled = await session.scalar(
+                text("select count(*) from hands where table_id = :t"), {"t": table}
+            )
+        print(f"  hands settled: {settled}")
+    finally:
+        await container.aclose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hands", type=int, default=1_000, help="hands per round (1000)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds per path (4)")
+    args = parser.parse_args(argv)
+    print(f"settlement benchmark: {os.cpu_count()} CPU(s), load average {_load()}")
+    url = os.environ.get("DATABASE_URL")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = None
+        if not url:
+            server = PostgresServer(Path(tmp), durable=False)
+            server.start()
+            url = server.create_database("bench")
+        try:
+            migrate.upgrade(url)
+            uvloop.run(_bench(url, args.hands, args.rounds))
+        finally:
+            if server is not None:
+                server.remove()
+    print(f"  load average at the end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()
