@@ -21,6 +21,7 @@ from edge.metrics import Metrics
 from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.fleet import Fleet
 from holdem.adapters.relay import Relay
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import Container
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import Auth, ServerType, parse_client_message
@@ -141,7 +142,7 @@ class Handshake:
         now = datetime.now(UTC)
         try:
             async with self.container.sessions() as session:
-                return await protection.excluded_until(session, user_id, now)
+                return await protection.excluded_until(SqlTransaction(session), user_id, now)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("exclusion read from the Redis mark: PostgreSQL unavailable (%r)", exc)
             mark = await self.relay.excluded_until(user_id)

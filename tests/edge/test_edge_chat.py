@@ -15,6 +15,7 @@ from sqlalchemy import select
 from holdem.adapters.chat_store import ChatStore
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.hands import Hand
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.client import ClientError, TableClient
 from holdem.services import chat_moderation, hand_export
 from holdem.services.table_runtime import TableMoney
@@ -142,7 +143,7 @@ async def test_an_operators_mute_is_audited_and_refuses_the_players_lines_until_
     store, operator = ChatStore(container.redis), t.users[2]
     async with container.sessions() as db:
         until = await chat_moderation.mute_player(
-            db,
+            SqlTransaction(db),
             store,
             actor_id=operator,
             user_id=t.users[0],
@@ -170,7 +171,7 @@ async def test_an_operators_mute_is_audited_and_refuses_the_players_lines_until_
 
     async with container.sessions() as db:
         await chat_moderation.unmute_player(
-            db, store, actor_id=operator, user_id=t.users[0], reason="appeal"
+            SqlTransaction(db), store, actor_id=operator, user_id=t.users[0], reason="appeal"
         )
     assert (await t.seat0.chat(t.table_id, "thanks"))["text"] == "thanks"
 

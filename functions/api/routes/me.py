@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from functions.api.deps import AuthedDep, ContainerDep, ReadDbDep
 from functions.api.routes.wallet import balance_out
 from functions.api.schemas import ProfileOut, UserOut, VipOut, errors
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.ledger.rakeback import tiers_from_rates
 from holdem.services import admin, ledger, vip
 
@@ -36,7 +37,7 @@ async def _vip(db: ReadDbDep, container: ContainerDep, user_id: int) -> VipOut:
 @router.get("/me")
 async def profile(claims: AuthedDep, db: ReadDbDep, container: ContainerDep) -> ProfileOut:
     """The caller's account, balances and VIP level."""
-    user = await admin.find_user(db, user_id=claims.user_id, email=None)
+    user = await admin.find_user(SqlTransaction(db), user_id=claims.user_id, email=None)
     return ProfileOut(
         user=UserOut.model_validate(user, from_attributes=True),
         balance=balance_out(await ledger.balances(db, claims.user_id)),

@@ -311,7 +311,9 @@ class Container:
     @cached_property
     def accounts(self) -> Accounts:
         """The account use cases (register, log in, tokens, revocation)."""
-        return Accounts(self.sessions, self.redis, self.settings.auth, self.passwords)
+        from holdem.adapters.repositories.accounts import transactions
+
+        return Accounts(transactions(self.sessions), self.redis, self.settings.auth, self.passwords)
 
     @cached_property
     def limiter(self) -> RateLimiter:

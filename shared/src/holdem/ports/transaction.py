@@ -11,9 +11,18 @@ commits it; a repository never commits.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from holdem.auth.refresh import RefreshTokenStore
+    from holdem.ports.accounts import (
+        AdminRepository,
+        LobbyRepository,
+        ProtectionRepository,
+        UserRepository,
+    )
 
 __all__ = ["Transaction"]
 
@@ -26,6 +35,31 @@ class Transaction(Protocol):
     """
 
     @property
+    def admin(self) -> AdminRepository:
+        """The operators' audit log and work lists."""
+        ...
+
+    @property
+    def lobby(self) -> LobbyRepository:
+        """The tables and who sits at them."""
+        ...
+
+    @property
+    def protection(self) -> ProtectionRepository:
+        """Players' limits and exclusions, and the figures they count."""
+        ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenStore:
+        """The stored refresh tokens (login sessions)."""
+        ...
+
+    @property
     def session(self) -> AsyncSession:
         """The transaction itself, for the calls that still take it (ledger posting)."""
+        ...
+
+    @property
+    def users(self) -> UserRepository:
+        """The accounts."""
         ...

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.adapters.orm.compliance import AmlFlag
 from holdem.adapters.orm.ledger import LedgerEntry, LedgerTransaction
 from holdem.adapters.orm.payments import DepositAddress, Withdrawal
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.config import AmlSettings
 from holdem.ledger.aml import AmlRule, is_large, is_little_play, is_structuring
 from holdem.ledger.transactions import TransactionKind
@@ -271,7 +272,7 @@ async def review(session: AsyncSession, flag_id: int, operator_id: int, now: dat
             )
         row.status, row.reviewed_by, row.reviewed_at = "reviewing", operator_id, now
         await record_action(
-            session,
+            SqlTransaction(session),
             operator_id,
             "aml_flag_review",
             target_user_id=row.user_id,
@@ -297,7 +298,7 @@ async def resolve(
         row.status, row.resolved_by, row.resolved_at = "resolved", operator_id, now
         row.resolution_note = note
         await record_action(
-            session,
+            SqlTransaction(session),
             operator_id,
             "aml_flag_resolve",
             target_user_id=row.user_id,

@@ -29,6 +29,7 @@ from holdem.adapters.orm.compliance import AmlFlag
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.integrity import IntegrityRun, PlayerLogin
 from holdem.adapters.orm.tables import Seat
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.config import IntegritySettings
 from holdem.ledger.aml import AmlRule
 from holdem.ledger.integrity import (
@@ -311,7 +312,7 @@ async def run(
     await session.flush()
     if operator_id is not None:
         await record_action(
-            session,
+            SqlTransaction(session),
             operator_id,
             "integrity_run",
             details={"run_id": row.id, "counts": counts, "hands": len(hands)},

@@ -24,6 +24,7 @@ from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand as HandRow
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.config import GameSettings, IntegritySettings
 from holdem.engine.errors import SeatTakenError
 from holdem.services import integrity, ledger, protection, rathole
@@ -66,7 +67,7 @@ class TableMoney:
         """The player's session limit, reality-check interval and session so far."""
         async with self._sessions() as session:
             return await protection.table_rules(
-                session,
+                SqlTransaction(session),
                 user_id,
                 default_check_minutes,
                 self._clock(),
@@ -83,7 +84,9 @@ class TableMoney:
             session, key=key, user_id=user_id, table_id=table_id, amount=amount
         )
         if not posted.replayed:
-            await protection.check_buy_in(session, user_id, amount, self._clock(), posted=True)
+            await protection.check_buy_in(
+                SqlTransaction(session), user_id, amount, self._clock(), posted=True
+            )
         return posted
 
     async def table_row(self, table_id: int) -> PokerTable:
