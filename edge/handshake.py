@@ -142,7 +142,7 @@ class Handshake:
         now = datetime.now(UTC)
         try:
             async with self.container.sessions() as session:
-                return await protection.excluded_until(session, user_id, now)
+                return await protection.excluded_until(SqlTransaction(session), user_id, now)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("exclusion read from the Redis mark: PostgreSQL unavailable (%r)", exc)
             mark = await self.relay.excluded_until(user_id)

@@ -14,6 +14,7 @@ from typing import Any
 from edge.connections import Connection, Registry, broadcast
 from edge.lobby import LobbyCache
 from holdem.adapters.relay import Relay
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import Container
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import ServerType
@@ -57,7 +58,7 @@ class LobbyFeed:
     async def _read_lobby(self) -> list[dict[str, Any]]:
         live = await self.relay.lobby_live()
         async with self.container.sessions() as session:
-            return await lobby.open_lobby(session, live)
+            return await lobby.open_lobby(SqlTransaction(session), live)
 
     async def fan_out_forever(self) -> None:
         """Every lobby interval, one frame with the tables that changed to each subscriber."""

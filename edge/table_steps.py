@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from fractions import Fraction
-from typing import cast
 
 from edge.metrics import Metrics
-from holdem.adapters.orm.tables import PokerTable
 from holdem.config import ProtectionSettings
 from holdem.engine.blinds import SeatStatus
 from holdem.engine.rake import RakeRule
@@ -40,7 +38,7 @@ class MoneySteps:
         self._table_id = table_id
         self._guard = guard
         self._metrics = metrics
-        self.closed_row: PokerTable | None = None
+        self.closed_row: TableRow | None = None
         """The table's row as `FinishClosing` left it (for the lobby's announcement)."""
 
     async def take(self, step: MoneyStep) -> Outcome:
@@ -67,7 +65,7 @@ class MoneySteps:
                 self._metrics.postgres_latency.observe(time.perf_counter() - started)
             else:
                 # The SQL repository's row (the lobby's summary still names the ORM class).
-                self.closed_row = cast(PokerTable | None, await money.finish_closing(table_id))
+                self.closed_row = await money.finish_closing(table_id)
         except ServiceError as exc:
             return Failed(exc.code, str(exc))
         except Exception:

@@ -23,9 +23,10 @@ from holdem.adapters.rate_limit import (
     address_client,
     user_client,
 )
+from holdem.adapters.repositories.accounts import role_of
 from holdem.auth.tokens import AccessClaims
 from holdem.bootstrap import Container, process_container
-from holdem.services import admin, jurisdiction
+from holdem.services import jurisdiction
 from holdem.services.accounts import Accounts
 from holdem.services.errors import Forbidden, InvalidAccessToken, RateLimited
 
@@ -175,7 +176,7 @@ async def operator(claims: AuthedDep, container: ContainerDep) -> AccessClaims:
     if claims.role != "operator":
         raise Forbidden("operators only")
     async with read_connection(container) as db:
-        role = await admin.role_of(db, claims.user_id)
+        role = await role_of(db, claims.user_id)
     if role is None:
         raise InvalidAccessToken(
             "the access token's account no longer exists", {"reason": "revoked"}

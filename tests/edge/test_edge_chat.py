@@ -143,7 +143,7 @@ async def test_an_operators_mute_is_audited_and_refuses_the_players_lines_until_
     store, operator = ChatStore(container.redis), t.users[2]
     async with container.sessions() as db:
         until = await chat_moderation.mute_player(
-            db,
+            SqlTransaction(db),
             store,
             actor_id=operator,
             user_id=t.users[0],
@@ -171,7 +171,7 @@ async def test_an_operators_mute_is_audited_and_refuses_the_players_lines_until_
 
     async with container.sessions() as db:
         await chat_moderation.unmute_player(
-            db, store, actor_id=operator, user_id=t.users[0], reason="appeal"
+            SqlTransaction(db), store, actor_id=operator, user_id=t.users[0], reason="appeal"
         )
     assert (await t.seat0.chat(t.table_id, "thanks"))["text"] == "thanks"
 

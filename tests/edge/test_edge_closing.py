@@ -11,6 +11,7 @@ from sqlalchemy import select
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.relay import Relay
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.client import ClientError
 from holdem.services import ledger, lobby
 from holdem.services.table_runtime import TableMoney
@@ -23,7 +24,7 @@ BUY_IN = 200_000
 async def _close(container, table_id: int, operator_id: int) -> lobby.TableSummary:
     """What ``POST /api/v1/admin/tables/{id}/close`` does."""
     async with container.sessions() as session:
-        summary = await lobby.close_table(session, table_id, operator_id)
+        summary = await lobby.close_table(SqlTransaction(session), table_id, operator_id)
     await lobby.announce(Relay(container.redis), summary)
     return summary
 

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from holdem.adapters.orm.tables import Seat
 from holdem.adapters.relay import Relay
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.client import ClientError
 from holdem.services import ledger, protection
 from holdem.services.errors import LossLimitReached, SelfExcluded
@@ -40,7 +41,7 @@ async def set_limits(container, user_id: int, **limits) -> None:
     check = limits.pop("reality_check_minutes", None)
     async with container.sessions() as session, session.begin():
         await protection.set_limits(
-            session,
+            SqlTransaction(session),
             user_id,
             limits,
             datetime.now(UTC),
@@ -52,7 +53,9 @@ async def set_limits(container, user_id: int, **limits) -> None:
 async def exclude(container, user_id: int, period: str = "7d") -> None:
     """What ``POST /api/v1/me/protection/exclusion`` does: the row, then the owners told."""
     async with container.sessions() as session, session.begin():
-        view, tables = await protection.exclude(session, user_id, period, datetime.now(UTC))
+        view, tables = await protection.exclude(
+            SqlTransaction(session), user_id, period, datetime.now(UTC)
+        )
     await Relay(container.redis).exclude_player(user_id, tables, view.excluded_until)
 
 
@@ -112,7 +115,7 @@ async def test_the_table_money_path_refuses_an_excluded_player_and_a_loss_over_t
         }
         held = await ledger.balances(SqlLedgerReads(session), limited.user_id)
         assert (held.wallet, dict(held.seats)) == (1_000_000, {})
-        assert await protection.seated_tables(session, limited.user_id) == []
+        assert await protection.seated_tables(SqlTransaction(session), limited.user_id) == []
 
 
 async def test_an_excluded_player_is_refused_at_auth_on_every_server_even_with_a_new_token(
@@ -202,7 +205,7 @@ async def test_an_exclusion_cashes_the_player_out_after_the_hand_on_every_table_
     async with container.sessions() as session:
         held = await ledger.balances(SqlLedgerReads(session), player.user_id)
         assert held.seats == {}
-        assert await protection.seated_tables(session, player.user_id) == []
+        assert await protection.seated_tables(SqlTransaction(session), player.user_id) == []
     assert (await ledger_report(container)).ok
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from holdem.adapters.repositories.transaction import open_transactions
 from holdem.auth.passwords import PasswordService
 from holdem.auth.tokens import decode_access_token, issue_access_token
 from holdem.client import ClientError
@@ -18,7 +19,9 @@ from tests.edge.conftest import url_of
 def accounts(container, edge_settings) -> Accounts:
     """The REST API's account use cases on the same PostgreSQL and Redis."""
     auth = edge_settings.auth
-    return Accounts(container.sessions, container.redis, auth, PasswordService(auth))
+    return Accounts(
+        open_transactions(container.sessions), container.redis, auth, PasswordService(auth)
+    )
 
 
 async def test_a_token_revoked_by_logout_is_refused_and_its_live_connection_closed(

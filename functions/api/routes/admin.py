@@ -43,14 +43,14 @@ async def find_user(
     claims: OperatorDep, db: ReadDbDep, email: Annotated[Email, Query()]
 ) -> UserOut:
     """Look a user up by email."""
-    user = await admin.find_user(db, user_id=None, email=email)
+    user = await admin.find_user(SqlTransaction(db), user_id=None, email=email)
     return UserOut.model_validate(user, from_attributes=True)
 
 
 @router.get("/users/{user_id}", responses=errors(404))
 async def get_user(user_id: UserId, claims: OperatorDep, db: ReadDbDep) -> UserOut:
     """Look a user up by id."""
-    user = await admin.find_user(db, user_id=user_id, email=None)
+    user = await admin.find_user(SqlTransaction(db), user_id=user_id, email=None)
     return UserOut.model_validate(user, from_attributes=True)
 
 
@@ -78,7 +78,7 @@ async def adjust_balance(
 ) -> AdjustmentOut:
     """Credit or debit a player's wallet with a reason (audited; idempotent by key)."""
     posted = await admin.adjust_wallet(
-        db,
+        SqlTransaction(db),
         actor_id=claims.user_id,
         user_id=user_id,
         amount=body.amount_krw,
@@ -105,7 +105,7 @@ async def mute_chat(
 ) -> ChatMuteOut:
     """Mute a player's table chat for a time, at every table (audited)."""
     until = await chat_moderation.mute_player(
-        db,
+        SqlTransaction(db),
         container.chat_store,
         actor_id=claims.user_id,
         user_id=user_id,
@@ -126,7 +126,11 @@ async def unmute_chat(
 ) -> ChatMuteOut:
     """Lift a player's chat mute early (audited)."""
     await chat_moderation.unmute_player(
-        db, container.chat_store, actor_id=claims.user_id, user_id=user_id, reason=body.reason
+        SqlTransaction(db),
+        container.chat_store,
+        actor_id=claims.user_id,
+        user_id=user_id,
+        reason=body.reason,
     )
     return ChatMuteOut(user_id=user_id, muted_until=None)
 
@@ -185,7 +189,7 @@ async def list_withdrawals(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> WithdrawalPage:
     """Withdrawals in one status, oldest due first (cursor pages)."""
-    page = await admin.list_withdrawals(db, withdrawal_status, cursor, limit)
+    page = await admin.list_withdrawals(SqlTransaction(db), withdrawal_status, cursor, limit)
     return WithdrawalPage(
         items=[
             WithdrawalOut(

@@ -132,7 +132,7 @@ async def list_flags(
         "count": len(views),
     }
     # The user filter stays in the details: it may name no account (no foreign key to break).
-    await record_action(db, claims.user_id, "aml_flags_list", details=seen)
+    await record_action(SqlTransaction(db), claims.user_id, "aml_flags_list", details=seen)
     await db.commit()
     return [AmlFlagOut.of(v) for v in views]
 
@@ -183,6 +183,6 @@ async def list_integrity_runs(
     look is audited."""
     views = await integrity.list_runs(SqlTransaction(db), limit=limit, before_id=before_id)
     seen = {"before_id": before_id, "count": len(views)}
-    await record_action(db, claims.user_id, "integrity_runs_list", details=seen)
+    await record_action(SqlTransaction(db), claims.user_id, "integrity_runs_list", details=seen)
     await db.commit()
     return [IntegrityRunOut.of(v) for v in views]

@@ -22,6 +22,7 @@ from functions.api.schemas import (
     TablePage,
     errors,
 )
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bounds import MAX_BIGINT
 from holdem.services import lobby
 
@@ -80,7 +81,7 @@ async def list_tables(
 
     async def read() -> bytes:
         async with read_session(container) as db:
-            page = await lobby.list_tables(db, where, cursor, limit)
+            page = await lobby.list_tables(SqlTransaction(db), where, cursor, limit)
         items = await lobby.with_waiting(container.relay, page.items)
         answer = TablePage(items=[_out(s) for s in items], next_cursor=page.next_cursor)
         return answer.model_dump_json().encode()
@@ -96,7 +97,7 @@ async def list_tables(
 )
 async def get_table(table_id: TableId, db: ReadDbDep, container: ContainerDep) -> TableDetailOut:
     """One table, who sits where (never any card) and how many wait for a seat."""
-    detail = await lobby.get_table(db, table_id)
+    detail = await lobby.get_table(SqlTransaction(db), table_id)
     [summary] = await lobby.with_waiting(container.relay, [detail.summary])
     return TableDetailOut(
         table=_out(summary),
@@ -126,7 +127,7 @@ async def create_table(
         rake_rate_bps=body.rake_rate_bps if body.rake_rate_bps is not None else rule[0],
         rake_cap=body.rake_cap if body.rake_cap is not None else rule[1],
     )
-    summary = await lobby.create_table(db, spec, claims.user_id)
+    summary = await lobby.create_table(SqlTransaction(db), spec, claims.user_id)
     container.lobby_pages.clear()
     await lobby.announce(container.relay, summary)
     return _out(summary)
@@ -137,7 +138,7 @@ async def close_table(
     table_id: TableId, claims: OperatorDep, db: DbDep, container: ContainerDep
 ) -> TableOut:
     """Close a table (operators): 'closing' until its players have left, else 'closed'."""
-    summary = await lobby.close_table(db, table_id, claims.user_id)
+    summary = await lobby.close_table(SqlTransaction(db), table_id, claims.user_id)
     container.lobby_pages.clear()
     await lobby.announce(container.relay, summary)
     return _out(summary)

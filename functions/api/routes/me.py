@@ -38,7 +38,7 @@ async def _vip(db: ReadDbDep, container: ContainerDep, user_id: int) -> VipOut:
 @router.get("/me")
 async def profile(claims: AuthedDep, db: ReadDbDep, container: ContainerDep) -> ProfileOut:
     """The caller's account, balances and VIP level."""
-    user = await admin.find_user(db, user_id=claims.user_id, email=None)
+    user = await admin.find_user(SqlTransaction(db), user_id=claims.user_id, email=None)
     return ProfileOut(
         user=UserOut.model_validate(user, from_attributes=True),
         balance=balance_out(await ledger.balances(SqlLedgerReads(db), claims.user_id)),

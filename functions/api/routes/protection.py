@@ -28,6 +28,7 @@ from functions.api.schemas import (
     errors,
 )
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.ledger.protection import LIMIT_FIELDS
 from holdem.services import ledger, protection
 
@@ -36,8 +37,9 @@ router = APIRouter(prefix="/api/v1", tags=["protection"], responses=errors(401, 
 
 async def _out(container: ContainerDep, user_id: int, now: datetime) -> ProtectionOut:
     async with read_session(container) as db:
-        view = await protection.load(db, user_id, now)
-        figures = await protection.usage(db, user_id, now)
+        tx = SqlTransaction(db)
+        view = await protection.load(tx, user_id, now)
+        figures = await protection.usage(tx, user_id, now)
         locked = (await ledger.balances(SqlLedgerReads(db), user_id)).locked
     excluded = view.excluded(now)
     return ProtectionOut(
@@ -77,7 +79,7 @@ async def set_limits(
     cooling = timedelta(seconds=container.settings.protection.limit_cooling_s)
     async with db.begin():
         await protection.set_limits(
-            db,
+            SqlTransaction(db),
             claims.user_id,
             requested,
             now,
@@ -99,7 +101,9 @@ async def exclude_me(
     You leave every table after its current hand; withdrawals stay open."""
     now = clock()
     async with db.begin():
-        view, tables = await protection.exclude(db, claims.user_id, body.period, now)
+        view, tables = await protection.exclude(
+            SqlTransaction(db), claims.user_id, body.period, now
+        )
     assert view.excluded_until is not None
     await container.relay.exclude_player(claims.user_id, tables, view.excluded_until)
     return await _out(container, claims.user_id, now)
@@ -113,7 +117,10 @@ async def release_locked(
     now = clock()
     async with db.begin():
         await protection.release_locked(
-            db, claims.user_id, now, key=f"locked_release:{claims.user_id}:{now.isoformat()}"
+            SqlTransaction(db),
+            claims.user_id,
+            now,
+            key=f"locked_release:{claims.user_id}:{now.isoformat()}",
         )
     async with read_session(container) as read:
         return balance_out(await ledger.balances(SqlLedgerReads(read), claims.user_id))
@@ -134,7 +141,7 @@ async def extend_exclusion(
     now = clock()
     async with db.begin():
         view, tables = await protection.extend_exclusion(
-            db, claims.user_id, user_id, body.until, now, body.reason
+            SqlTransaction(db), claims.user_id, user_id, body.until, now, body.reason
         )
     assert view.excluded_until is not None
     await container.relay.exclude_player(user_id, tables, view.excluded_until)

@@ -343,7 +343,11 @@ class Container:
     @cached_property
     def accounts(self) -> Accounts:
         """The account use cases (register, log in, tokens, revocation)."""
-        return Accounts(self.sessions, self.redis, self.settings.auth, self.passwords)
+        from holdem.adapters.repositories.transaction import open_transactions
+
+        return Accounts(
+            open_transactions(self.sessions), self.redis, self.settings.auth, self.passwords
+        )
 
     @cached_property
     def limiter(self) -> RateLimiter:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from holdem.adapters.repositories.hands import SqlHandHistory
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.bootstrap import bootstrap
 from holdem.services import hand_history, ledger, lobby
 
@@ -152,7 +153,10 @@ BIG = {
 
 async def test_lobby_listing_uses_the_status_created_at_index(seeded):
     plans = await _plans_of(
-        seeded, lambda db: lobby.list_tables(db, lobby.TableFilter(status="open"), None, 50)
+        seeded,
+        lambda db: lobby.list_tables(
+            SqlTransaction(db), lobby.TableFilter(status="open"), None, 50
+        ),
     )
     indexes, seq = _scans(plans)
     assert "ix_poker_tables_status_created_at" in indexes
@@ -162,7 +166,7 @@ async def test_lobby_listing_uses_the_status_created_at_index(seeded):
 async def test_lobby_listing_by_stakes_still_walks_the_index(seeded):
     where = lobby.TableFilter(status="open", big_blind=2_000, min_free_seats=1)
     indexes, seq = _scans(
-        await _plans_of(seeded, lambda db: lobby.list_tables(db, where, None, 50))
+        await _plans_of(seeded, lambda db: lobby.list_tables(SqlTransaction(db), where, None, 50))
     )
     assert "ix_poker_tables_status_created_at" in indexes
     assert not seq & BIG, seq

@@ -12,6 +12,7 @@ from gateway_sim.app import deliveries
 
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.ledger.accounts import AccountKind
 from holdem.services import deposits, ledger, protection
 from holdem.services import withdrawals as wd
@@ -59,7 +60,9 @@ async def poker_table(container) -> int:
 
 async def _limit(container, user_id: int, **limits) -> None:
     async with container.sessions() as session, session.begin():
-        await protection.set_limits(session, user_id, limits, utc_now(), timedelta(hours=24))
+        await protection.set_limits(
+            SqlTransaction(session), user_id, limits, utc_now(), timedelta(hours=24)
+        )
 
 
 async def test_a_deposit_over_the_daily_limit_is_credited_with_the_excess_locked_and_told(
@@ -78,7 +81,7 @@ async def test_a_deposit_over_the_daily_limit_is_credited_with_the_excess_locked
     held = await balances(container, user)
     assert (held.wallet, held.locked) == (1_000_000, 334_567)
     async with container.sessions() as session:
-        figures = await protection.usage(session, user, utc_now())
+        figures = await protection.usage(SqlTransaction(session), user, utc_now())
     assert figures.deposited == {"day": 1_000_000, "week": 1_000_000, "month": 1_000_000}
     await conservation_ok(container)
 
@@ -86,7 +89,7 @@ async def test_a_deposit_over_the_daily_limit_is_credited_with_the_excess_locked
 async def test_every_deposit_during_a_break_is_credited_locked(payments, container):
     user = await make_user(container)
     async with container.sessions() as session, session.begin():
-        await protection.exclude(session, user, "24h", utc_now())
+        await protection.exclude(SqlTransaction(session), user, "24h", utc_now())
     await _deposit(payments, user)
     held = await balances(container, user)
     assert (held.wallet, held.locked) == (0, DEPOSIT)
@@ -135,10 +138,10 @@ async def test_locked_funds_are_released_only_as_far_as_the_deposit_limits_allow
     await _deposit(payments, user)
     now = utc_now()
     async with container.sessions() as session, session.begin():
-        assert await protection.release_locked(session, user, now, key="r1") is None
+        assert await protection.release_locked(SqlTransaction(session), user, now, key="r1") is None
     tomorrow = now + timedelta(days=1, seconds=1)
     async with container.sessions() as session, session.begin():
-        posted = await protection.release_locked(session, user, tomorrow, key="r2")
+        posted = await protection.release_locked(SqlTransaction(session), user, tomorrow, key="r2")
     assert posted is not None
     held = await balances(container, user)
     assert (held.wallet, held.locked) == (DEPOSIT, 0)
@@ -153,16 +156,20 @@ async def test_two_sessions_creating_the_players_row_at_once_both_apply(containe
 
     async def second() -> None:
         async with container.sessions() as session, session.begin():
-            await protection.set_limits(session, user, {"loss_day": 40_000}, now, timedelta(0))
+            await protection.set_limits(
+                SqlTransaction(session), user, {"loss_day": 40_000}, now, timedelta(0)
+            )
 
     async with container.sessions() as first, first.begin():
-        await protection.set_limits(first, user, {"deposit_day": 300_000}, now, timedelta(0))
+        await protection.set_limits(
+            SqlTransaction(first), user, {"deposit_day": 300_000}, now, timedelta(0)
+        )
         racing = asyncio.create_task(second())
         done, _ = await asyncio.wait([racing], timeout=0.5)
         assert not done  # blocked behind the first's row until it commits
     await racing
     async with container.sessions() as session:
-        view = await protection.load(session, user, now)
+        view = await protection.load(SqlTransaction(session), user, now)
     assert (view.limits["deposit_day"], view.limits["loss_day"]) == (300_000, 40_000)
 
 
@@ -186,8 +193,12 @@ async def test_a_session_runs_across_tables_and_breaks_shorter_than_the_session_
                 )
             )
     async with container.sessions() as session:
-        played = await protection.session_played_s(session, user, now, timedelta(minutes=15))
+        played = await protection.session_played_s(
+            SqlTransaction(session), user, now, timedelta(minutes=15)
+        )
         # 150 → 100 is a 50-minute break: the session began at 100 minutes ago.
         assert played == 100 * 60
-        longer = await protection.session_played_s(session, user, now, timedelta(minutes=60))
+        longer = await protection.session_played_s(
+            SqlTransaction(session), user, now, timedelta(minutes=60)
+        )
         assert longer == 180 * 60

@@ -7,7 +7,8 @@ token that was already used is the sign of a stolen token: the whole family is r
 both the thief and the victim must log in again (OAuth 2.0 Security BCP, refresh token
 rotation); the caller's ``revoke_access`` voids the family's access tokens too, before the
 revocation is committed. The claim of a token is one conditional UPDATE, so two concurrent
-uses of the same token cannot both succeed.
+uses of the same token cannot both succeed. The tokens are kept by a `RefreshTokenStore` (the
+port; its SQL is in `holdem.adapters.repositories.accounts`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from holdem.adapters.orm.users import Session
 from holdem.errors import InvalidRefreshToken, RefreshTokenReused
 
 _TOKEN_BYTES = 32
@@ -43,39 +41,81 @@ class RefreshToken:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class StoredToken:
+    """What is stored of a refresh token (never the token itself)."""
+
+    user_id: int
+    family_id: uuid.UUID
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class RefreshTokenStore(Protocol):
+    """The stored refresh tokens (the ``sessions`` table), in the caller's transaction
+    (`holdem.adapters.repositories.accounts.SqlRefreshTokens`)."""
+
+    async def add(
+        self,
+        session_id: uuid.UUID,
+        stored: StoredToken,
+        token_hash: str,
+        user_agent: str | None,
+    ) -> None:
+        """Store a new, unused token (flushed)."""
+        ...
+
+    async def claim(self, token_hash: str, now: datetime) -> StoredToken | None:
+        """Mark the token used at `now` if it is unused, unrevoked and unexpired (one
+        conditional update); what it was, or None when it was not claimable."""
+        ...
+
+    async def find(self, token_hash: str) -> StoredToken | None:
+        """The stored token, whatever its state, or None."""
+        ...
+
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        """Revoke every unrevoked token of one login."""
+        ...
+
+    async def revoke_user(self, user_id: int, now: datetime) -> None:
+        """Revoke every unrevoked token of a user."""
+        ...
+
+
 def hash_token(token: str) -> str:
     """The stored form of a refresh token (hex SHA-256; the token has 256 random bits)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _new_row(
-    user_id: int, family_id: uuid.UUID, expires_at: datetime, user_agent: str | None
-) -> tuple[str, Session]:
+async def _issue(
+    store: RefreshTokenStore,
+    user_id: int,
+    family_id: uuid.UUID,
+    expires_at: datetime,
+    user_agent: str | None,
+) -> RefreshToken:
     token = secrets.token_urlsafe(_TOKEN_BYTES)
-    row = Session(
-        id=uuid.uuid4(),
-        user_id=user_id,
-        family_id=family_id,
-        token_hash=hash_token(token),
-        expires_at=expires_at,
-        user_agent=(user_agent or None) and user_agent[:255],
+    session_id = uuid.uuid4()
+    await store.add(
+        session_id,
+        StoredToken(user_id, family_id, expires_at),
+        hash_token(token),
+        (user_agent or None) and user_agent[:255],
     )
-    return token, row
+    return RefreshToken(token, session_id, family_id, user_id, expires_at)
 
 
 async def start_family(
-    db: AsyncSession, user_id: int, now: datetime, ttl_s: int, user_agent: str | None
+    store: RefreshTokenStore, user_id: int, now: datetime, ttl_s: int, user_agent: str | None
 ) -> RefreshToken:
     """Issue the first refresh token of a new login (flushed, not committed)."""
-    family_id = uuid.uuid4()
-    token, row = _new_row(user_id, family_id, now + timedelta(seconds=ttl_s), user_agent)
-    db.add(row)
-    await db.flush()
-    return RefreshToken(token, row.id, family_id, user_id, row.expires_at)
+    return await _issue(store, user_id, uuid.uuid4(), now + timedelta(seconds=ttl_s), user_agent)
 
 
 async def rotate(
-    db: AsyncSession,
+    store: RefreshTokenStore,
     token: str,
     now: datetime,
     user_agent: str | None,
@@ -85,72 +125,31 @@ async def rotate(
 
     Raises:
         InvalidRefreshToken: unknown, expired or revoked token.
-        RefreshTokenReused: the token was already used; the family is now revoked (committed),
-            and its access tokens through ``revoke_access`` (called first: should the commit
-            fail, the login's access tokens are void and its refresh tokens still usable,
-            never the other way round).
+        RefreshTokenReused: the token was already used; the family is now revoked (the
+            caller commits that before passing the error on), and its access tokens through
+            ``revoke_access`` (called first: should the commit fail, the login's access
+            tokens are void and its refresh tokens still usable, never the other way round).
     """
     if not token or len(token) > _MAX_TOKEN_CHARS:
         raise InvalidRefreshToken("the refresh token is not valid")
     token_hash = hash_token(token)
-    claimed = (
-        await db.execute(
-            update(Session)
-            .where(
-                Session.token_hash == token_hash,
-                Session.used_at.is_(None),
-                Session.revoked_at.is_(None),
-                Session.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(Session.user_id, Session.family_id, Session.expires_at)
-        )
-    ).one_or_none()
+    claimed = await store.claim(token_hash, now)
     if claimed is not None:
-        user_id, family_id, expires_at = claimed
-        new_token, row = _new_row(user_id, family_id, expires_at, user_agent)
-        db.add(row)
-        await db.flush()
-        return RefreshToken(new_token, row.id, family_id, user_id, expires_at)
-    known = (
-        await db.execute(select(Session).where(Session.token_hash == token_hash))
-    ).scalar_one_or_none()
+        return await _issue(
+            store, claimed.user_id, claimed.family_id, claimed.expires_at, user_agent
+        )
+    known = await store.find(token_hash)
     if known is not None and known.used_at is not None and known.revoked_at is None:
-        await revoke_family(db, known.family_id, now)
+        await store.revoke_family(known.family_id, now)
         await revoke_access(known.user_id, known.family_id)
-        await db.commit()
         raise RefreshTokenReused(
             "this refresh token was already used; every session of this login is revoked"
         )
     raise InvalidRefreshToken("the refresh token is not valid")
 
 
-async def revoke_family(db: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
-    """Revoke every token of one login."""
-    await db.execute(
-        update(Session)
-        .where(Session.family_id == family_id, Session.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-
-
-async def revoke_by_token(db: AsyncSession, token: str, now: datetime) -> int | None:
-    """Revoke the family of a refresh token (logout). Returns its user, None if unknown."""
+async def owner_of(store: RefreshTokenStore, token: str) -> StoredToken | None:
+    """The stored token of a refresh token presented at logout (None: unknown)."""
     if not token or len(token) > _MAX_TOKEN_CHARS:
         return None
-    row = (
-        await db.execute(select(Session).where(Session.token_hash == hash_token(token)))
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    await revoke_family(db, row.family_id, now)
-    return row.user_id
-
-
-async def revoke_user(db: AsyncSession, user_id: int, now: datetime) -> None:
-    """Revoke every refresh token of a user (logout everywhere, account locked)."""
-    await db.execute(
-        update(Session)
-        .where(Session.user_id == user_id, Session.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    return await store.find(hash_token(token))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from holdem.ports.accounts import TableRow
 from holdem.session.settlement import HandSettlement
 
 __all__ = [
@@ -24,38 +25,6 @@ __all__ = [
     "TableRecords",
     "TableRow",
 ]
-
-
-class TableRow(Protocol):
-    """A table's stakes, limits and status. The use case may close it (``status``,
-    ``closed_at``): the change is written when its transaction commits."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def small_blind(self) -> int: ...
-
-    @property
-    def big_blind(self) -> int: ...
-
-    @property
-    def max_seats(self) -> int: ...
-
-    @property
-    def min_buy_in(self) -> int: ...
-
-    @property
-    def max_buy_in(self) -> int: ...
-
-    @property
-    def rake_rate_bps(self) -> int: ...
-
-    @property
-    def rake_cap(self) -> int: ...
-
-    status: str
-    closed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

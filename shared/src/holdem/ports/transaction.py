@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:  # the area ports name `Transaction` too (a use case takes it whole)
+    from holdem.auth.refresh import RefreshTokenStore
+    from holdem.ports.accounts import (
+        AdminRepository,
+        LobbyRepository,
+        ProtectionRepository,
+        UserRepository,
+    )
     from holdem.ports.aml import AmlRepository
     from holdem.ports.hands import DailyStatsRepository, HandRecordRepository
     from holdem.ports.integrity import IntegrityRepository
@@ -34,6 +41,11 @@ class Transaction(Protocol):
     Each area adds its repository here as a read-only property, and its SQL implementation to
     `SqlTransaction`.
     """
+
+    @property
+    def admin(self) -> AdminRepository:
+        """The operators' audit log and work lists."""
+        ...
 
     @property
     def aml(self) -> AmlRepository:
@@ -61,13 +73,33 @@ class Transaction(Protocol):
         ...
 
     @property
+    def lobby(self) -> LobbyRepository:
+        """The tables and who sits at them."""
+        ...
+
+    @property
+    def protection(self) -> ProtectionRepository:
+        """Players' limits and exclusions, and the figures they count."""
+        ...
+
+    @property
     def rakeback(self) -> RakebackRepository:
         """Rake paid and the weekly rakeback settlements."""
         ...
 
     @property
+    def refresh_tokens(self) -> RefreshTokenStore:
+        """The stored refresh tokens (login sessions)."""
+        ...
+
+    @property
     def table_records(self) -> TableRecords:
         """The tables, seats and finished hands of the table servers."""
+        ...
+
+    @property
+    def users(self) -> UserRepository:
+        """The accounts."""
         ...
 
     @property

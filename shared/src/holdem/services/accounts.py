@@ -32,12 +32,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from holdem.adapters.database import violated_constraint
-from holdem.adapters.orm.users import User
 from holdem.auth import refresh as refresh_tokens
 from holdem.auth.passwords import PasswordService
 from holdem.auth.refresh import RefreshToken
@@ -45,6 +40,8 @@ from holdem.auth.tokens import AccessClaims, InvalidTokenError, decode_access_to
 from holdem.auth.tokens import issue_access_token as _issue
 from holdem.config import AuthSettings
 from holdem.ports import Decision, Limit, Precondition, RateLimits, user_client
+from holdem.ports.accounts import UserRow
+from holdem.ports.transaction import Transactions
 from holdem.protocol.pubsub import pack, user_channel
 from holdem.services.admin import record_action
 from holdem.services.errors import (
@@ -54,6 +51,7 @@ from holdem.services.errors import (
     InvalidCredentials,
     NicknameTaken,
     NotFound,
+    RefreshTokenReused,
 )
 
 Clock = Callable[[], float]
@@ -77,17 +75,17 @@ def normalise_email(email: str) -> str:
 
 
 class Accounts:
-    """The account use cases of one process."""
+    """The account use cases of one process (each call: its own transactions)."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        transactions: Transactions,
         redis: Redis,
         settings: AuthSettings,
         passwords: PasswordService,
         clock: Clock = time.time,
     ) -> None:
-        self._sessions = sessions
+        self._transactions = transactions
         self._redis = redis
         self._settings = settings
         self._passwords = passwords
@@ -104,7 +102,7 @@ class Accounts:
         *,
         date_of_birth: date | None = None,
         country: str | None = None,
-    ) -> User:
+    ) -> UserRow:
         """Create a player account. The API checks the age and country first
         (`holdem.services.jurisdiction`) and passes what it checked, to be kept.
 
@@ -114,31 +112,13 @@ class Accounts:
         email = normalise_email(email)
         nickname = nickname.strip()
         password_hash = await self._passwords.hash(password)
-        async with self._sessions() as db:
-            taken = (
-                await db.execute(
-                    select(User.email, User.nickname).where(
-                        (User.email == email) | (User.nickname == nickname)
-                    )
-                )
-            ).first()
-            if taken is not None:
-                raise _taken_error(email, taken.email)
-            user = User(
-                email=email,
-                nickname=nickname,
-                password_hash=password_hash,
-                date_of_birth=date_of_birth,
-                country=country,
-            )
-            db.add(user)
-            try:
-                await db.commit()
-            except IntegrityError as exc:
-                conflict = _constraint_error(exc)
-                if conflict is None:
-                    raise  # not a taken email or nickname: a bug, with nothing changed
-                raise conflict from exc  # a concurrent registration won the race
+        async with self._transactions() as tx:
+            holder = await tx.users.holder_of(email, nickname)
+            if holder is not None:
+                raise _taken_error(email, holder)
+            # Raises EmailTaken or NicknameTaken when a concurrent registration won the race.
+            user = await tx.users.add(email, nickname, password_hash, date_of_birth, country)
+            await tx.session.commit()
             return user
 
     async def login(self, email: str, password: str, user_agent: str | None) -> TokenPair:
@@ -149,10 +129,8 @@ class Accounts:
             AccountLocked: the password is right but the account is locked.
         """
         # No database connection is held while the (slow, rationed) hash is checked.
-        async with self._sessions() as db:
-            user = (
-                await db.execute(select(User).where(User.email == normalise_email(email)))
-            ).scalar_one_or_none()
+        async with self._transactions() as tx:
+            user = await tx.users.by_email(normalise_email(email))
         if user is None:
             await self._passwords.verify_nothing(password)
             raise InvalidCredentials("wrong email or password")
@@ -163,15 +141,17 @@ class Accounts:
         new_hash = None
         if self._passwords.needs_rehash(user.password_hash):
             new_hash = await self._passwords.hash(password)
-        async with self._sessions() as db:
+        async with self._transactions() as tx:
             if new_hash is not None:
-                await db.execute(
-                    update(User).where(User.id == user.id).values(password_hash=new_hash)
-                )
+                await tx.users.set_password_hash(user.id, new_hash)
             token = await refresh_tokens.start_family(
-                db, user.id, self._now(), self._settings.refresh_token_ttl_s, user_agent
+                tx.refresh_tokens,
+                user.id,
+                self._now(),
+                self._settings.refresh_token_ttl_s,
+                user_agent,
             )
-            await db.commit()
+            await tx.session.commit()
         return await self._pair(token, user.role)
 
     async def refresh(self, token: str, user_agent: str | None) -> TokenPair:
@@ -182,57 +162,62 @@ class Accounts:
                 revokes the login's access tokens too, as logout does).
             AccountLocked: the account was locked since login.
         """
-        async with self._sessions() as db:
-            rotated = await refresh_tokens.rotate(
-                db, token, self._now(), user_agent, self._revoke_family
-            )
-            user = await db.get(User, rotated.user_id)
+        async with self._transactions() as tx:
+            try:
+                rotated = await refresh_tokens.rotate(
+                    tx.refresh_tokens, token, self._now(), user_agent, self._revoke_family
+                )
+            except RefreshTokenReused:
+                await tx.session.commit()  # the family's revocation
+                raise
+            user = await tx.users.get(rotated.user_id)
             assert user is not None  # sessions cascade with their user
             if user.is_locked:
-                await db.rollback()
+                await tx.session.rollback()
                 raise AccountLocked("this account is locked; contact support")
-            await db.commit()
+            await tx.session.commit()
         return await self._pair(rotated, user.role)
 
     async def logout(self, refresh_token: str | None, claims: AccessClaims) -> None:
         """End one login: revoke its refresh-token family, the access token presented and
         every other access token of its login."""
         if refresh_token:
-            async with self._sessions() as db:
-                owner = await refresh_tokens.revoke_by_token(db, refresh_token, self._now())
-                if owner == claims.user_id:
-                    await db.commit()
+            async with self._transactions() as tx:
+                stored = await refresh_tokens.owner_of(tx.refresh_tokens, refresh_token)
+                if stored is not None and stored.user_id == claims.user_id:
+                    await tx.refresh_tokens.revoke_family(stored.family_id, self._now())
+                    await tx.session.commit()
         await self._deny(claims)
 
     async def logout_all(self, user_id: int) -> None:
         """End every login of a user, including access tokens already issued."""
-        async with self._sessions() as db:
-            await refresh_tokens.revoke_user(db, user_id, self._now())
-            await db.commit()
+        async with self._transactions() as tx:
+            await tx.refresh_tokens.revoke_user(user_id, self._now())
+            await tx.session.commit()
         await self._cut_off(user_id)
 
-    async def set_locked(self, user_id: int, locked: bool, actor_id: int) -> User:
+    async def set_locked(self, user_id: int, locked: bool, actor_id: int) -> UserRow:
         """Lock (and sign out everywhere) or unlock a user; the operator's action is audited.
 
         Raises:
             NotFound: no such user.
         """
-        async with self._sessions() as db:
-            user = await db.get(User, user_id, with_for_update=True)
+        async with self._transactions() as tx:
+            user = await tx.users.get(user_id, lock=True)
             if user is None:
                 raise NotFound("no such user", {"user_id": user_id})
             user.is_locked = locked
             await record_action(
-                db, actor_id, "lock_user" if locked else "unlock_user", target_user_id=user_id
+                tx, actor_id, "lock_user" if locked else "unlock_user", target_user_id=user_id
             )
             if locked:
-                await refresh_tokens.revoke_user(db, user_id, self._now())
-            await db.commit()
+                await tx.refresh_tokens.revoke_user(user_id, self._now())
+            await tx.session.commit()
         if locked:
             await self._cut_off(user_id)
         return user
 
-    async def make_operator(self, email: str, nickname: str, password: str) -> tuple[User, bool]:
+    async def make_operator(self, email: str, nickname: str, password: str) -> tuple[UserRow, bool]:
         """Give an account the operator role, creating it first when the email is unknown.
 
         The bootstrap of a new room (the first operator cannot be made over the API, which
@@ -250,21 +235,21 @@ class Accounts:
             NotFound: the account was deleted while this ran.
         """
         created = False
-        async with self._sessions() as db:
-            existing = await db.scalar(select(User.id).where(User.email == normalise_email(email)))
+        async with self._transactions() as tx:
+            existing = await tx.users.id_by_email(normalise_email(email))
         if existing is None:
             existing = (await self.register(email, nickname, password)).id
             created = True
-        async with self._sessions() as db:
-            user = await db.get(User, existing, with_for_update=True)
+        async with self._transactions() as tx:
+            user = await tx.users.get(existing, lock=True)
             if user is None:
                 raise NotFound("the account was deleted meanwhile", {"email": email})
             if user.role != "operator":
                 user.role = "operator"
                 await record_action(
-                    db, user.id, "grant_operator", target_user_id=user.id, details={"via": "cli"}
+                    tx, user.id, "grant_operator", target_user_id=user.id, details={"via": "cli"}
                 )
-                await db.commit()
+                await tx.session.commit()
             return user, created
 
     async def authenticate(self, token: str) -> AccessClaims:
@@ -415,13 +400,3 @@ def _taken_error(email: str, existing_email: str) -> EmailTaken | NicknameTaken:
     if existing_email == email:
         return EmailTaken("this email is already registered", {"field": "email"})
     return NicknameTaken("this nickname is taken", {"field": "nickname"})
-
-
-def _constraint_error(exc: IntegrityError) -> EmailTaken | NicknameTaken | None:
-    """The taken field a unique index reports (None: the violation is of something else)."""
-    name = violated_constraint(exc)
-    if name == "uq_users_email":
-        return EmailTaken("this email is already registered", {"field": "email"})
-    if name == "uq_users_nickname":
-        return NicknameTaken("this nickname is taken", {"field": "nickname"})
-    return None

@@ -9,13 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from holdem.adapters.orm.admin import AdminAction
-from holdem.adapters.orm.payments import Withdrawal
-from holdem.adapters.orm.users import User
-from holdem.ports import Reader
+from holdem.ports.accounts import UserRow
+from holdem.ports.payments import WithdrawalRow
+from holdem.ports.transaction import Transaction
 from holdem.services import ledger
 from holdem.services.errors import InvalidInput, NotFound
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
@@ -32,13 +28,8 @@ WITHDRAWAL_STATUSES = (
 )
 
 
-async def role_of(db: Reader, user_id: int) -> str | None:
-    """The account's current role (None: there is no such account any more)."""
-    return await db.scalar(select(User.role).where(User.id == user_id))
-
-
 async def record_action(
-    db: AsyncSession,
+    tx: Transaction,
     actor_id: int,
     action: str,
     *,
@@ -47,19 +38,11 @@ async def record_action(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append an operator action to the audit log, in the caller's transaction."""
-    db.add(
-        AdminAction(
-            actor_id=actor_id,
-            action=action,
-            target_user_id=target_user_id,
-            target_table_id=target_table_id,
-            details=details or {},
-        )
-    )
+    tx.admin.record(actor_id, action, target_user_id, target_table_id, details or {})
 
 
 async def adjust_wallet(
-    db: AsyncSession, *, actor_id: int, user_id: int, amount: int, reason: str, key: str
+    tx: Transaction, *, actor_id: int, user_id: int, amount: int, reason: str, key: str
 ) -> ledger.Posted:
     """An operator's credit (amount > 0) or debit of a player's wallet, with a reason.
 
@@ -73,10 +56,10 @@ async def adjust_wallet(
     """
     if amount == 0:
         raise InvalidInput("an adjustment moves a non-zero amount", {"field": "amount_krw"})
-    if await db.get(User, user_id) is None:
+    if await tx.users.get(user_id) is None:
         raise NotFound("no such user", {"user_id": user_id})
     posted = await ledger.adjust(
-        db,
+        tx.session,
         key=f"admin-adjust:{key}",
         user_id=user_id,
         amount=amount,
@@ -85,28 +68,26 @@ async def adjust_wallet(
     )
     if not posted.replayed:
         await record_action(
-            db,
+            tx,
             actor_id,
             "adjust_wallet",
             target_user_id=user_id,
             details={"amount": amount, "reason": reason, "transaction_id": posted.transaction_id},
         )
-    await db.commit()
+    await tx.session.commit()
     return posted
 
 
-async def find_user(db: AsyncSession, *, user_id: int | None, email: str | None) -> User:
+async def find_user(tx: Transaction, *, user_id: int | None, email: str | None) -> UserRow:
     """A user by id or by email.
 
     Raises:
         NotFound: no such user.
     """
     if user_id is not None:
-        user = await db.get(User, user_id)
+        user = await tx.users.get(user_id)
     elif email is not None:
-        user = (
-            await db.execute(select(User).where(User.email == email.strip().lower()))
-        ).scalar_one_or_none()
+        user = await tx.users.by_email(email.strip().lower())
     else:
         user = None
     if user is None:
@@ -115,25 +96,15 @@ async def find_user(db: AsyncSession, *, user_id: int | None, email: str | None)
 
 
 async def list_withdrawals(
-    db: AsyncSession, status: str, cursor: str | None, limit: int
-) -> Page[Withdrawal]:
+    tx: Transaction, status: str, cursor: str | None, limit: int
+) -> Page[WithdrawalRow]:
     """Withdrawals in one status, oldest due first (the order operators work them)."""
-    query = (
-        select(Withdrawal)
-        .where(Withdrawal.status == status)
-        .order_by(Withdrawal.due_at, Withdrawal.id)
-        .limit(limit + 1)
-    )
+    after = None
     if cursor is not None:
         due_at, withdrawal_id = decode_cursor(cursor, datetime, int)
-        query = query.where(
-            or_(
-                Withdrawal.due_at > due_at,
-                and_(Withdrawal.due_at == due_at, Withdrawal.id > withdrawal_id),
-            )
-        )
-    rows = list((await db.execute(query)).scalars())
-    items = rows[:limit]
+        after = (due_at, withdrawal_id)
+    rows = await tx.admin.withdrawals_by_due(status, after, limit + 1)
+    items = list(rows[:limit])
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_cursor(items[-1].due_at, items[-1].id)

@@ -197,7 +197,7 @@ async def review(tx: Transaction, flag_id: int, operator_id: int, now: datetime)
             )
         row.status, row.reviewed_by, row.reviewed_at = "reviewing", operator_id, now
         await record_action(
-            tx.session,
+            tx,
             operator_id,
             "aml_flag_review",
             target_user_id=row.user_id,
@@ -224,7 +224,7 @@ async def resolve(
         row.status, row.resolved_by, row.resolved_at = "resolved", operator_id, now
         row.resolution_note = note
         await record_action(
-            tx.session,
+            tx,
             operator_id,
             "aml_flag_resolve",
             target_user_id=row.user_id,

@@ -13,9 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.orm.users import User
 from holdem.ports import ChatSilences, ObjectStore
 from holdem.ports.transaction import Transaction
 from holdem.services.admin import record_action
@@ -26,7 +24,7 @@ __all__ = ["hand_chat", "mute_player", "unmute_player"]
 
 
 async def mute_player(
-    db: AsyncSession,
+    tx: Transaction,
     store: ChatSilences,
     *,
     actor_id: int,
@@ -41,32 +39,32 @@ async def mute_player(
     Raises:
         NotFound: no such user.
     """
-    if await db.get(User, user_id) is None:
+    if await tx.users.get(user_id) is None:
         raise NotFound("no such user", {"user_id": user_id})
     until = (now + timedelta(minutes=minutes)).replace(microsecond=0)  # whole seconds
     details: dict[str, Any] = {"minutes": minutes, "until": until.isoformat(), "reason": reason}
-    await record_action(db, actor_id, "chat_mute", target_user_id=user_id, details=details)
-    await db.flush()
+    await record_action(tx, actor_id, "chat_mute", target_user_id=user_id, details=details)
+    await tx.session.flush()
     await store.silence(user_id, until.timestamp())
-    await db.commit()
+    await tx.session.commit()
     return until
 
 
 async def unmute_player(
-    db: AsyncSession, store: ChatSilences, *, actor_id: int, user_id: int, reason: str
+    tx: Transaction, store: ChatSilences, *, actor_id: int, user_id: int, reason: str
 ) -> None:
     """Lift a player's chat mute early. Audited ``chat_unmute``.
 
     Raises:
         NotFound: no such user.
     """
-    if await db.get(User, user_id) is None:
+    if await tx.users.get(user_id) is None:
         raise NotFound("no such user", {"user_id": user_id})
     details = {"reason": reason}
-    await record_action(db, actor_id, "chat_unmute", target_user_id=user_id, details=details)
-    await db.flush()
+    await record_action(tx, actor_id, "chat_unmute", target_user_id=user_id, details=details)
+    await tx.session.flush()
     await store.unsilence(user_id)
-    await db.commit()
+    await tx.session.commit()
 
 
 async def hand_chat(

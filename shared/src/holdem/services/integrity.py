@@ -247,7 +247,7 @@ async def run(
     )
     if operator_id is not None:
         await record_action(
-            tx.session,
+            tx,
             operator_id,
             "integrity_run",
             details={"run_id": row.id, "counts": counts, "hands": len(hands)},

@@ -160,7 +160,7 @@ async def set_status(
         before = user.kyc_status
         released = await _apply(uow, user, status, now)
         await record_action(
-            uow.session,
+            uow,
             operator_id,
             "kyc_status_set",
             target_user_id=user_id,

@@ -16,18 +16,37 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import ScalarSelect
-
-from holdem.adapters.orm.tables import PokerTable, Seat
-from holdem.adapters.orm.users import User
 from holdem.engine.rake import SPEC_RAKE_SCHEDULE
 from holdem.ports import LiveFigures, LobbyAnnouncer
+from holdem.ports.accounts import NewTable, SeatView, TableFilter, TableRow
+from holdem.ports.transaction import Transaction
 from holdem.services.admin import record_action
 from holdem.services.errors import InvalidInput, NotFound, TableNotOpen
 from holdem.services.pagination import Page, decode_cursor, encode_cursor
 from holdem.session.table_session import RECENT_HANDS_KEPT
+
+__all__ = [
+    "LIVE_MAX_HANDS",
+    "LIVE_WINDOW_S",
+    "TABLE_STATUSES",
+    "NewTable",
+    "SeatView",
+    "TableDetail",
+    "TableFilter",
+    "TableSummary",
+    "TablesCache",
+    "announce",
+    "check_new_table",
+    "close_table",
+    "create_table",
+    "default_rake",
+    "get_table",
+    "list_tables",
+    "live_figures",
+    "lobby_entry",
+    "open_lobby",
+    "with_waiting",
+]
 
 log = logging.getLogger("holdem.lobby")
 
@@ -40,7 +59,7 @@ LIVE_MAX_HANDS = RECENT_HANDS_KEPT
 
 @dataclass(frozen=True)
 class TableSummary:
-    table: PokerTable
+    table: TableRow
     seated: int
     waiting: int = 0
     """Players on the table's wait list (`with_waiting`)."""
@@ -51,75 +70,21 @@ class TableSummary:
 
 
 @dataclass(frozen=True)
-class SeatView:
-    seat_no: int
-    user_id: int
-    nickname: str
-    sat_at: datetime
-
-
-@dataclass(frozen=True)
 class TableDetail:
     summary: TableSummary
     seats: list[SeatView]
 
 
-@dataclass(frozen=True)
-class TableFilter:
-    status: str = "open"
-    small_blind: int | None = None
-    big_blind: int | None = None
-    min_free_seats: int = 0
-    max_seats: int | None = None
-
-
-@dataclass(frozen=True)
-class NewTable:
-    name: str
-    small_blind: int
-    big_blind: int
-    max_seats: int
-    min_buy_in: int
-    max_buy_in: int
-    rake_rate_bps: int
-    rake_cap: int
-
-
-# Built once (statements are immutable; each call adds its filters to a copy).
-_SEATED: ScalarSelect[int] = (
-    select(func.count())
-    .where(Seat.table_id == PokerTable.id, Seat.left_at.is_(None))
-    .correlate(PokerTable)
-    .scalar_subquery()
-)
-_TABLES = select(PokerTable, _SEATED.label("seated")).order_by(
-    PokerTable.created_at.desc(), PokerTable.id.desc()
-)
-
-
 async def list_tables(
-    db: AsyncSession, where: TableFilter, cursor: str | None, limit: int
+    tx: Transaction, where: TableFilter, cursor: str | None, limit: int
 ) -> Page[TableSummary]:
     """Tables newest first, filtered, one keyset page at a time."""
-    query = _TABLES.where(PokerTable.status == where.status).limit(limit + 1)
-    if where.small_blind is not None:
-        query = query.where(PokerTable.small_blind == where.small_blind)
-    if where.big_blind is not None:
-        query = query.where(PokerTable.big_blind == where.big_blind)
-    if where.max_seats is not None:
-        query = query.where(PokerTable.max_seats == where.max_seats)
-    if where.min_free_seats > 0:
-        query = query.where(PokerTable.max_seats - _SEATED >= where.min_free_seats)
+    before = None
     if cursor is not None:
         created_at, table_id = decode_cursor(cursor, datetime, int)
-        query = query.where(
-            or_(
-                PokerTable.created_at < created_at,
-                and_(PokerTable.created_at == created_at, PokerTable.id < table_id),
-            )
-        )
-    rows = (await db.execute(query)).all()
-    items = [TableSummary(row[0], int(row[1])) for row in rows[:limit]]
+        before = (created_at, table_id)
+    rows = await tx.lobby.tables(where, before, limit + 1)
+    items = [TableSummary(table, seated) for table, seated in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1].table
@@ -198,24 +163,16 @@ class TablesCache(Generic[PageT]):
         self._reading.clear()
 
 
-async def get_table(db: AsyncSession, table_id: int) -> TableDetail:
+async def get_table(tx: Transaction, table_id: int) -> TableDetail:
     """A table with who sits where (never any card).
 
     Raises:
         NotFound: no such table.
     """
-    table = await db.get(PokerTable, table_id)
+    table = await tx.lobby.get(table_id)
     if table is None:
         raise NotFound("no such table", {"table_id": table_id})
-    rows = (
-        await db.execute(
-            select(Seat.seat_no, Seat.user_id, User.nickname, Seat.sat_at)
-            .join(User, User.id == Seat.user_id)
-            .where(Seat.table_id == table_id, Seat.left_at.is_(None))
-            .order_by(Seat.seat_no)
-        )
-    ).all()
-    seats = [SeatView(r.seat_no, r.user_id, r.nickname, r.sat_at) for r in rows]
+    seats = await tx.lobby.seats(table_id)
     return TableDetail(TableSummary(table, len(seats)), seats)
 
 
@@ -241,7 +198,7 @@ def lobby_entry(summary: TableSummary) -> dict[str, Any]:
     }
 
 
-async def open_lobby(db: AsyncSession, live: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+async def open_lobby(tx: Transaction, live: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """Every open table for a new lobby subscriber, with the live figures known for it.
 
     Args:
@@ -250,7 +207,7 @@ async def open_lobby(db: AsyncSession, live: dict[int, dict[str, Any]]) -> list[
     entries: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page = await list_tables(db, TableFilter(status="open"), cursor, 100)
+        page = await list_tables(tx, TableFilter(status="open"), cursor, 100)
         for summary in page.items:
             figures = live.get(summary.table.id, {})
             entries.append(
@@ -338,33 +295,21 @@ def check_new_table(spec: NewTable) -> None:
         raise InvalidInput("min_buy_in must be at least one big blind", {"field": "min_buy_in"})
 
 
-async def create_table(db: AsyncSession, spec: NewTable, actor_id: int) -> TableSummary:
+async def create_table(tx: Transaction, spec: NewTable, actor_id: int) -> TableSummary:
     """Open a new table (operators; audited).
 
     Raises:
         InvalidInput: see `check_new_table`.
     """
     check_new_table(spec)
-    table = PokerTable(
-        name=spec.name,
-        small_blind=spec.small_blind,
-        big_blind=spec.big_blind,
-        max_seats=spec.max_seats,
-        min_buy_in=spec.min_buy_in,
-        max_buy_in=spec.max_buy_in,
-        rake_rate_bps=spec.rake_rate_bps,
-        rake_cap=spec.rake_cap,
-        status="open",
-    )
-    db.add(table)
-    await db.flush()
-    await record_action(db, actor_id, "create_table", target_table_id=table.id, details=vars(spec))
-    await db.commit()
-    await db.refresh(table)
+    table = await tx.lobby.add(spec)
+    await record_action(tx, actor_id, "create_table", target_table_id=table.id, details=vars(spec))
+    await tx.session.commit()
+    await tx.lobby.reload(table)
     return TableSummary(table, 0)
 
 
-async def close_table(db: AsyncSession, table_id: int, actor_id: int) -> TableSummary:
+async def close_table(tx: Transaction, table_id: int, actor_id: int) -> TableSummary:
     """Close a table (audited): 'closing' while players still sit (its table server deals no
     more hands, cashes everybody out after the last one and marks it 'closed'), 'closed'
     when it is empty.
@@ -373,26 +318,16 @@ async def close_table(db: AsyncSession, table_id: int, actor_id: int) -> TableSu
         NotFound: no such table.
         TableNotOpen: it is already closing or closed.
     """
-    table = await db.get(PokerTable, table_id, with_for_update=True)
+    table = await tx.lobby.get(table_id, lock=True)
     if table is None:
         raise NotFound("no such table", {"table_id": table_id})
     if table.status != "open":
         raise TableNotOpen("the table is not open", {"status": table.status})
-    seated = int(
-        (
-            await db.execute(
-                select(func.count()).where(Seat.table_id == table_id, Seat.left_at.is_(None))
-            )
-        ).scalar_one()
-    )
+    seated = await tx.lobby.seated(table_id)
     now = datetime.now(UTC)
     status = "closing" if seated else "closed"
-    await db.execute(
-        update(PokerTable)
-        .where(PokerTable.id == table_id)
-        .values(status=status, closed_at=None if seated else now)
-    )
-    await record_action(db, actor_id, "close_table", target_table_id=table_id)
-    await db.commit()
-    await db.refresh(table)
+    await tx.lobby.set_status(table_id, status, None if seated else now)
+    await record_action(tx, actor_id, "close_table", target_table_id=table_id)
+    await tx.session.commit()
+    await tx.lobby.reload(table)
     return TableSummary(table, seated)

@@ -21,20 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from holdem.adapters.orm.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
-from holdem.adapters.orm.protection import PlayerProtection
-from holdem.adapters.orm.tables import Seat
-from holdem.adapters.orm.users import User
-from holdem.adapters.repositories.ledger import SqlLedgerReads
 from holdem.ledger import protection as rules
-from holdem.ledger.accounts import AccountKind
 from holdem.ledger.protection import FOREVER, LIMIT_FIELDS, PendingChange, ProtectionRuleError
-from holdem.ledger.transactions import TransactionKind
-from holdem.ports import Reader
+from holdem.ports.accounts import ProtectionRow
+from holdem.ports.transaction import Transaction
 from holdem.services import ledger
 from holdem.services.admin import record_action
 from holdem.services.errors import (
@@ -109,7 +99,7 @@ def _pending_json(pending: Mapping[str, PendingChange]) -> dict[str, Any]:
     }
 
 
-def _view(row: PlayerProtection | None, user_id: int, now: datetime) -> Protection:
+def _view(row: ProtectionRow | None, user_id: int, now: datetime) -> Protection:
     if row is None:
         return Protection(user_id, dict.fromkeys(LIMIT_FIELDS))
     stored = {name: getattr(row, name) for name in LIMIT_FIELDS}
@@ -125,78 +115,36 @@ def _view(row: PlayerProtection | None, user_id: int, now: datetime) -> Protecti
     )
 
 
-async def load(session: Reader, user_id: int, now: datetime) -> Protection:
+async def load(tx: Transaction, user_id: int, now: datetime) -> Protection:
     """The player's protection at `now` (raises whose cooling period is over included)."""
-    row = await session.execute(select(PlayerProtection).where(PlayerProtection.user_id == user_id))
-    return _view(row.scalar_one_or_none(), user_id, now)
+    return _view(await tx.protection.get(user_id), user_id, now)
 
 
-async def excluded_until(session: Reader, user_id: int, now: datetime) -> datetime | None:
+async def excluded_until(tx: Transaction, user_id: int, now: datetime) -> datetime | None:
     """The end of the player's break or self-exclusion, if one runs at `now`."""
-    until = await session.scalar(
-        select(PlayerProtection.excluded_until).where(PlayerProtection.user_id == user_id)
-    )
+    until = await tx.protection.excluded_until(user_id)
     return until if until is not None and now < until else None
 
 
-async def usage(session: Reader, user_id: int, now: datetime) -> Usage:
+async def usage(tx: Transaction, user_id: int, now: datetime) -> Usage:
     """Deposits credited as playable and the net result at tables, per window (one query)."""
-    starts = rules.window_starts(now)
-    credited = and_(
-        LedgerTransaction.kind.in_(
-            [str(TransactionKind.CRYPTO_DEPOSIT), str(TransactionKind.LOCKED_RELEASE)]
-        ),
-        LedgerAccount.kind == AccountKind.WALLET,
-    )
-    played = LedgerTransaction.kind == TransactionKind.HAND_SETTLEMENT
-    columns = []
-    for period, start in starts.items():
-        recent = LedgerTransaction.created_at >= start
-        columns.append(
-            func.coalesce(func.sum(case((and_(credited, recent), LedgerEntry.amount))), 0).label(
-                f"deposited_{period}"
-            )
-        )
-        columns.append(
-            func.coalesce(func.sum(case((and_(played, recent), LedgerEntry.amount))), 0).label(
-                f"net_{period}"
-            )
-        )
-    row = (
-        await session.execute(
-            select(*columns)
-            .select_from(LedgerEntry)
-            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-            .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-            .where(
-                LedgerEntry.user_id == user_id,
-                LedgerTransaction.created_at >= starts["month"],
-            )
-        )
-    ).one()
-    figures = row._mapping
+    deposited, net = await tx.protection.usage(user_id, rules.window_starts(now))
     return Usage(
-        deposited={p: int(figures[f"deposited_{p}"]) for p in rules.WINDOWS},
-        net={p: int(figures[f"net_{p}"]) for p in rules.WINDOWS},
+        deposited={p: deposited[p] for p in rules.WINDOWS},
+        net={p: net[p] for p in rules.WINDOWS},
     )
 
 
-async def _row_for_update(session: AsyncSession, user_id: int) -> PlayerProtection:
+async def _row_for_update(tx: Transaction, user_id: int) -> ProtectionRow:
     """The player's row, locked (created when missing)."""
-    found = await session.get(PlayerProtection, user_id, with_for_update=True)
-    if found is not None:
-        return found
-    if await session.get(User, user_id) is None:
+    row = await tx.protection.lock_or_create(user_id)
+    if row is None:
         raise NotFound(f"no user {user_id}")
-    # Two first requests at once: one inserts, the other waits for it, then locks its row.
-    await session.execute(insert(PlayerProtection).values(user_id=user_id).on_conflict_do_nothing())
-    row = await session.get(PlayerProtection, user_id, with_for_update=True, populate_existing=True)
-    assert row is not None
     return row
 
 
 async def set_limits(
-    session: AsyncSession,
+    tx: Transaction,
     user_id: int,
     requested: Mapping[str, int | None],
     now: datetime,
@@ -214,7 +162,7 @@ async def set_limits(
     Raises:
         InvalidInput: an unknown limit or a value that is not a positive integer.
     """
-    row = await _row_for_update(session, user_id)
+    row = await _row_for_update(tx, user_id)
     before = _view(row, user_id, now)
     try:
         limits, pending = rules.request_limits(
@@ -231,7 +179,7 @@ async def set_limits(
         row.reality_check_minutes = reality_check_minutes
     row.updated_at = now
     await record_action(
-        session,
+        tx,
         user_id,
         "set_limits",
         target_user_id=user_id,
@@ -246,7 +194,7 @@ async def set_limits(
 
 
 async def exclude(
-    session: AsyncSession, user_id: int, period: str, now: datetime
+    tx: Transaction, user_id: int, period: str, now: datetime
 ) -> tuple[Protection, list[int]]:
     """Start a break or a self-exclusion of `period` (see `rules.EXCLUSION_PERIODS`); audited.
 
@@ -260,20 +208,20 @@ async def exclude(
         kind, until = rules.exclusion_end(period, now)
     except ProtectionRuleError as exc:
         raise InvalidInput(str(exc)) from exc
-    row = await _row_for_update(session, user_id)
+    row = await _row_for_update(tx, user_id)
     _set_exclusion(row, kind, until, now)
     await record_action(
-        session,
+        tx,
         user_id,
         "self_exclude",
         target_user_id=user_id,
         details={"period": period, "kind": str(kind), "until": until.isoformat()},
     )
-    return _view(row, user_id, now), await seated_tables(session, user_id)
+    return _view(row, user_id, now), await seated_tables(tx, user_id)
 
 
 def _set_exclusion(
-    row: PlayerProtection, kind: rules.ExclusionKind, until: datetime, now: datetime
+    row: ProtectionRow, kind: rules.ExclusionKind, until: datetime, now: datetime
 ) -> None:
     current = row.excluded_until
     try:
@@ -292,7 +240,7 @@ def _set_exclusion(
 
 
 async def extend_exclusion(
-    session: AsyncSession,
+    tx: Transaction,
     operator_id: int,
     user_id: int,
     until: datetime | None,
@@ -307,48 +255,43 @@ async def extend_exclusion(
     """
     if not reason.strip():
         raise InvalidInput("a reason is required")
-    row = await _row_for_update(session, user_id)
+    row = await _row_for_update(tx, user_id)
     end = FOREVER if until is None else until
     _set_exclusion(row, rules.ExclusionKind.SELF_EXCLUSION, end, now)
     await record_action(
-        session,
+        tx,
         operator_id,
         "extend_exclusion",
         target_user_id=user_id,
         details={"until": end.isoformat(), "reason": reason},
     )
-    return _view(row, user_id, now), await seated_tables(session, user_id)
+    return _view(row, user_id, now), await seated_tables(tx, user_id)
 
 
-async def seated_tables(session: Reader, user_id: int) -> list[int]:
+async def seated_tables(tx: Transaction, user_id: int) -> list[int]:
     """The tables where the player has an open seat."""
-    found = await session.scalars(
-        select(Seat.table_id)
-        .where(Seat.user_id == user_id, Seat.left_at.is_(None))
-        .order_by(Seat.table_id)
-    )
-    return list(found)
+    return await tx.protection.seated_tables(user_id)
 
 
 async def deposit_split(
-    session: AsyncSession, user_id: int, amount: int, now: datetime
+    tx: Transaction, user_id: int, amount: int, now: datetime
 ) -> tuple[int, int]:
     """(playable, locked) parts of a confirmed deposit for this player at `now`.
 
     Read under the player's protection row lock (when there is a row), so two deposits of
     one player credited at once cannot both use the same room.
     """
-    row = await session.get(PlayerProtection, user_id, with_for_update=True)
+    row = await tx.protection.get(user_id, lock=True)
     view = _view(row, user_id, now)
     excluded = view.excluded(now)
     left = None
     if not excluded and any(view.limits[name] is not None for name in rules.DEPOSIT_LIMITS):
-        left = rules.room(view.limits, "deposit", (await usage(session, user_id, now)).deposited)
+        left = rules.room(view.limits, "deposit", (await usage(tx, user_id, now)).deposited)
     return rules.split_deposit(amount, room=left, excluded=excluded)
 
 
 async def check_buy_in(
-    session: AsyncSession, user_id: int, amount: int, now: datetime, *, posted: bool = False
+    tx: Transaction, user_id: int, amount: int, now: datetime, *, posted: bool = False
 ) -> None:
     """Refuse chips brought to a table by an excluded player, or over a loss limit.
 
@@ -361,7 +304,7 @@ async def check_buy_in(
         LossLimitReached: the losses of a window, every chip at the player's tables and
             `amount` could pass a loss limit (details: ``room``, the most allowed now).
     """
-    row = await session.get(PlayerProtection, user_id)
+    row = await tx.protection.get(user_id)
     if row is None:
         return
     view = _view(row, user_id, now)
@@ -373,8 +316,8 @@ async def check_buy_in(
         )
     if all(view.limits[name] is None for name in rules.LOSS_LIMITS):
         return
-    figures = await usage(session, user_id, now)
-    held = await ledger.balances(SqlLedgerReads(session), user_id)
+    figures = await usage(tx, user_id, now)
+    held = await ledger.balances(tx.ledger, user_id)
     at_tables = sum(held.seats.values()) - (amount if posted else 0)
     left = rules.loss_room(view.limits, figures.net, at_tables)
     if left is not None and amount > left:
@@ -396,7 +339,7 @@ class TableRules:
 
 
 async def table_rules(
-    session: AsyncSession,
+    tx: Transaction,
     user_id: int,
     default_check_minutes: int,
     now: datetime,
@@ -404,31 +347,24 @@ async def table_rules(
 ) -> TableRules:
     """The session limit, reality-check interval and session so far of a player sitting
     down at `now`."""
-    row = await session.get(PlayerProtection, user_id)
+    row = await tx.protection.get(user_id)
     if row is None:
         return TableRules(None, default_check_minutes)
     played = 0.0
     if row.session_minutes is not None:
-        played = await session_played_s(session, user_id, now, session_break)
+        played = await session_played_s(tx, user_id, now, session_break)
     return TableRules(
         row.session_minutes, row.reality_check_minutes or default_check_minutes, played
     )
 
 
 async def session_played_s(
-    session: AsyncSession, user_id: int, now: datetime, session_break: timedelta
+    tx: Transaction, user_id: int, now: datetime, session_break: timedelta
 ) -> float:
     """Seconds the player's session has run at `now`: from the earliest seat of a chain of
     seats (at any table) with no break of `session_break` or more between them, ending in
     a seat still open or left less than `session_break` ago; 0 when there is none."""
-    seats = await session.execute(
-        select(Seat.sat_at, Seat.left_at)
-        .where(
-            Seat.user_id == user_id,
-            or_(Seat.left_at.is_(None), Seat.left_at >= now - timedelta(days=1)),
-        )
-        .order_by(Seat.sat_at.desc())
-    )
+    seats = await tx.protection.seats_since(user_id, now - timedelta(days=1))
     start: datetime | None = None
     frontier = now
     for sat_at, left_at in seats:
@@ -440,7 +376,7 @@ async def session_played_s(
 
 
 async def release_locked(
-    session: AsyncSession, user_id: int, now: datetime, *, key: str
+    tx: Transaction, user_id: int, now: datetime, *, key: str
 ) -> ledger.Posted | None:
     """Move locked funds to the wallet as far as the deposit limits allow now; None when
     nothing may move (nothing locked, no room).
@@ -448,13 +384,13 @@ async def release_locked(
     Raises:
         SelfExcluded: a break or self-exclusion runs.
     """
-    row = await session.get(PlayerProtection, user_id, with_for_update=True)
+    row = await tx.protection.get(user_id, lock=True)
     view = _view(row, user_id, now)
     if view.excluded(now):
         raise SelfExcluded("locked funds stay locked until the break or exclusion ends")
-    locked = (await ledger.balances(SqlLedgerReads(session), user_id)).locked
-    left = rules.room(view.limits, "deposit", (await usage(session, user_id, now)).deposited)
+    locked = (await ledger.balances(tx.ledger, user_id)).locked
+    left = rules.room(view.limits, "deposit", (await usage(tx, user_id, now)).deposited)
     amount = locked if left is None else min(locked, left)
     if amount <= 0:
         return None
-    return await ledger.release_locked(session, key=key, user_id=user_id, amount=amount)
+    return await ledger.release_locked(tx.session, key=key, user_id=user_id, amount=amount)

@@ -69,7 +69,7 @@ class TableMoney:
         """The player's session limit, reality-check interval and session so far."""
         async with self._transactions() as tx:
             return await protection.table_rules(
-                tx.session,
+                tx,
                 user_id,
                 default_check_minutes,
                 self._clock(),
@@ -86,7 +86,7 @@ class TableMoney:
             tx.session, key=key, user_id=user_id, table_id=table_id, amount=amount
         )
         if not posted.replayed:
-            await protection.check_buy_in(tx.session, user_id, amount, self._clock(), posted=True)
+            await protection.check_buy_in(tx, user_id, amount, self._clock(), posted=True)
         return posted
 
     async def table_row(self, table_id: int) -> TableRow:

@@ -211,7 +211,7 @@ async def _credit(
     if amount_krw > 0:
         # Never refused (the coins are sent): what the player's limits or exclusion do not
         # allow to be played is credited locked (withdrawable).
-        _, locked = await protection.deposit_split(uow.session, deposit.user_id, amount_krw, now)
+        _, locked = await protection.deposit_split(uow, deposit.user_id, amount_krw, now)
         posted = await ledger.credit_deposit(
             uow.session,
             key=f"deposit:{coin.symbol}:{deposit.tx_hash}:{deposit.output_index}",

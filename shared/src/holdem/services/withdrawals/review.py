@@ -50,7 +50,7 @@ async def decide(
         row.decided_by = operator_id
         row.decided_at = now
         await record_action(
-            uow.session,
+            uow,
             operator_id,
             f"withdrawal_{action.value}",
             target_user_id=row.user_id,
