@@ -166,8 +166,8 @@ class TableHost:
         if live is not None:
             hset, lobby = pack_live(live)
             publish.append(lobby)
-        state = session.to_checkpoint()
-        del state["rt"]["hand_events"]  # (stored apart: the checkpoint store appends to it)
+        # (The hand's events are stored apart: the checkpoint store appends the new ones.)
+        state = session.packed_checkpoint()
         started = time.perf_counter()
         await self.checkpoints.save(lease, state, session.hand_events, publish, hset)
         self.metrics.redis_latency.observe(time.perf_counter() - started)
