@@ -6,7 +6,7 @@ is connected, the answers of applied commands (a resend is answered again, never
 twice), player protection at the table (session limits, reality checks, breaks), the outbox
 of finished hands waiting for PostgreSQL, and the snapshots players see.
 
-Its owner (`edge.tables.TableActor`) feeds it the table's commands and the time, and carries
+Its owner (`edge.table_actor.TableActor`) feeds it the table's commands and the time, and carries
 out what comes back (`holdem.session.effects`)::
 
     effects = session.apply(command, now)   # a command of the table's inbox
