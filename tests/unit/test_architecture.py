@@ -24,9 +24,10 @@ import holdem
 PACKAGE_ROOT = Path(holdem.__file__).parent
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
 PURE_PACKAGES = ["engine", "ledger", "payments", "session"]
-THIRD_PARTY = {"payments": {"Crypto"}}
+THIRD_PARTY = {"payments": {"Crypto"}, "session": {"msgpack"}}
 """Libraries a pure package may use besides the standard library: pycryptodome's Keccak-256
-for Ethereum address checksums (a pure function)."""
+for Ethereum address checksums, MessagePack for the session's checkpoint packed part by part
+(`holdem.session.packing`); pure functions both."""
 WIRE_SHAPES = [
     "holdem.errors",
     "holdem.protocol.errors",

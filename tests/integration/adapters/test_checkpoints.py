@@ -27,10 +27,10 @@ async def test_each_save_appends_only_the_new_events_and_a_new_hand_starts_the_l
     lease = await leases.acquire(21)
     assert lease is not None
     hand = [{"event": "hand_started", "seq": 1}]
-    await store.save(lease, {"rt": {"n": 1}}, hand)
+    await store.save(lease, _packed({"rt": {"n": 1}}), hand)
     hand.append({"event": "action", "seq": 2})
     pushed_before = await _command_count(redis, "rpush")
-    await store.save(lease, {"rt": {"n": 2}}, hand)
+    await store.save(lease, _packed({"rt": {"n": 2}}), hand)
 
     saved = await store.load(21)
 
@@ -38,7 +38,7 @@ async def test_each_save_appends_only_the_new_events_and_a_new_hand_starts_the_l
     assert saved.state == {"rt": {"n": 2}}
     assert saved.log == hand
     assert await _command_count(redis, "rpush") == pushed_before + 1  # the new event only
-    await store.save(lease, {"rt": {"n": 3}}, [{"event": "hand_started"}])  # a new hand
+    await store.save(lease, _packed({"rt": {"n": 3}}), [{"event": "hand_started"}])  # a new hand
     saved = await store.load(21)
     assert saved is not None
     assert saved.log == [{"event": "hand_started"}]
@@ -50,14 +50,14 @@ async def test_a_new_owner_stores_the_log_whole_and_a_repeated_save_stores_the_s
     assert lease is not None
     hand = [{"seq": 1}, {"seq": 2}]
     first = CheckpointStore(redis)
-    await first.save(lease, {"n": 1}, hand)
+    await first.save(lease, _packed({"n": 1}), hand)
     hand.append({"seq": 3})
     # A save whose answer was lost: stored, but the store does not know it.
-    await first.save(lease, {"n": 2}, hand)
+    await first.save(lease, _packed({"n": 2}), hand)
     first._logged[22] = (hand, 2)  # as before the lost answer
 
-    await first.save(lease, {"n": 2}, hand)
-    await CheckpointStore(redis).save(lease, {"n": 2}, list(hand))  # another store: whole
+    await first.save(lease, _packed({"n": 2}), hand)
+    await CheckpointStore(redis).save(lease, _packed({"n": 2}), list(hand))  # another store: whole
 
     saved = await first.load(22)
     assert saved is not None
@@ -70,7 +70,7 @@ async def test_a_deposed_owner_stores_appends_and_publishes_nothing(redis):
     lease = await mine.acquire(23)
     assert lease is not None
     hand = [{"seq": 1}]
-    await store.save(lease, {"n": 1}, hand)
+    await store.save(lease, _packed({"n": 1}), hand)
     await mine.depose(lease)
     successor = await theirs.acquire(23)
     assert successor is not None
@@ -79,7 +79,7 @@ async def test_a_deposed_owner_stores_appends_and_publishes_nothing(redis):
     hand.append({"seq": 2})
 
     with pytest.raises(LeaseLostError):
-        await store.save(lease, {"n": 2}, hand, [("ws:table:23:events", b"late")])
+        await store.save(lease, _packed({"n": 2}), hand, [("ws:table:23:events", b"late")])
 
     saved = await store.load(23)
     assert saved is not None
@@ -114,7 +114,7 @@ async def test_concurrent_saves_share_round_trips_and_each_gets_its_own_answer(r
         connections_before = await _connections_received(client)
 
         answers = await asyncio.gather(
-            *(store.save(lease, {"n": lease.table_id}, [{"seq": 1}]) for lease in held),
+            *(store.save(lease, _packed({"n": lease.table_id}), [{"seq": 1}]) for lease in held),
             return_exceptions=True,
         )
 
@@ -138,9 +138,9 @@ async def test_a_save_cancelled_while_waiting_for_its_turn_is_not_sent(redis):
     first, second = await leases.acquire(61), await leases.acquire(62)
     assert first is not None
     assert second is not None
-    sending = asyncio.ensure_future(store.save(first, {"n": 1}, []))
+    sending = asyncio.ensure_future(store.save(first, _packed({"n": 1}), []))
     await asyncio.sleep(0)  # the first save is on its way: the second one waits for its turn
-    waiting = asyncio.ensure_future(store.save(second, {"n": 2}, []))
+    waiting = asyncio.ensure_future(store.save(second, _packed({"n": 2}), []))
     await asyncio.sleep(0)
     waiting.cancel()
 
@@ -149,6 +149,11 @@ async def test_a_save_cancelled_while_waiting_for_its_turn_is_not_sent(redis):
         await waiting
     assert await store.load(61) is not None
     assert await store.load(62) is None
+
+
+def _packed(state: dict[str, object]) -> bytes:
+    packed: bytes = msgpack.packb(state, use_bin_type=True)
+    return packed
 
 
 async def _connections_received(redis: Redis) -> int:

@@ -230,6 +230,7 @@ class Harness:
         self.observe_hand()
         self.check_privacy(published)
         self.check_invariants()
+        self.check_packed_checkpoint()
         self.published += published
         return published
 
@@ -312,13 +313,23 @@ class Harness:
         for seat in self.offers:
             assert table.players[seat] is None
 
+    def check_packed_checkpoint(self) -> None:
+        """The checkpoint the owner stores, built incrementally (only the parts that changed
+        packed again), is byte for byte the whole form rebuilt and packed."""
+        if self.session._flow is not None:
+            return  # (never checkpointed while a money step waits)
+        whole = self.session.to_checkpoint()
+        del whole["rt"]["hand_events"]  # (stored apart)
+        assert self.session.packed_checkpoint() == msgpack.packb(whole, use_bin_type=True)
+
     def takeover(self) -> None:
-        """A new owner: the session rebuilt from its checkpoint, as Redis stores it."""
-        saved = msgpack.unpackb(
-            msgpack.packb(self.session.to_checkpoint(), use_bin_type=True),
-            raw=False,
-            strict_map_key=False,
-        )
+        """A new owner: the session rebuilt from its checkpoint, as the owner stores it (the
+        incrementally packed form, the hand's events apart) and the next one loads it."""
+        saved = msgpack.unpackb(self.session.packed_checkpoint(), raw=False, strict_map_key=False)
+        saved["rt"]["hand_events"] = [
+            msgpack.unpackb(msgpack.packb(e, use_bin_type=True), raw=False)
+            for e in self.session.hand_events
+        ]
         seeds = random.Random(self.seed + 1)
         self.session = TableSession.from_checkpoint(
             1, saved, times=TIMES, fence=8, seeds=lambda: seeds.randbytes(32)

@@ -101,14 +101,15 @@ class CheckpointStore:
     async def save(
         self,
         lease: Lease,
-        state: dict[str, Any],
+        state: bytes,
         log: list[Any],
         publish: Sequence[tuple[str, bytes]] = (),
         hset: tuple[str, str, bytes] | None = None,
     ) -> None:
-        """Store `state` and the hand's event `log`, then set the hash field ``hset = (key,
-        field, value)`` if given and publish ``(channel, payload)`` in order — if `lease` is
-        still held; raises `LeaseLostError` otherwise (nothing stored, set or published).
+        """Store `state` (packed: MessagePack) and the hand's event `log`, then set the hash
+        field ``hset = (key, field, value)`` if given and publish ``(channel, payload)`` in
+        order — if `lease` is still held; raises `LeaseLostError` otherwise (nothing stored,
+        set or published).
 
         `log` is the running hand's list of events, appended to in place between saves: only
         the events this store has not stored from that same list are sent (a new list is a
@@ -119,9 +120,8 @@ class CheckpointStore:
         table_id = lease.table_id
         logged, count = self._logged.get(table_id, (None, 0))
         after = count if log is logged else 0
-        blob = msgpack.packb(state, use_bin_type=True)
         keys = [lease_key(table_id), _state_key(table_id), _log_key(table_id)]
-        args: list[str | bytes | int] = [lease.value, blob, after, len(log) - after]
+        args: list[str | bytes | int] = [lease.value, state, after, len(log) - after]
         args += [msgpack.packb(entry, use_bin_type=True) for entry in log[after:]]
         if hset is not None:
             keys.append(hset[0])

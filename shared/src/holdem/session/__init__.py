@@ -2,7 +2,7 @@
 
 Pure like `holdem.engine` (which it drives): no asyncio, Redis, SQLAlchemy, wall clock or
 global random (`tests/unit/test_architecture.py` checks its imports). The table servers run
-one session per owned table (`edge.tables.TableActor`).
+one session per owned table (`edge.table_actor.TableActor`).
 """
 
 from holdem.session.table_session import TableSession, TableTimes

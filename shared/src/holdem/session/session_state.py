@@ -20,6 +20,7 @@ from holdem.protocol.views import view_to_wire
 from holdem.session.chat import ChatRules, TableChat
 from holdem.session.commands import Outcome
 from holdem.session.effects import Effect, Publish
+from holdem.session.packing import CheckpointPacker
 from holdem.session.settlement import HandSettlement
 from holdem.session.values import Finish, Flow, Guard, TableTimes, Turn, log
 from holdem.session.wait_list import WaitList
@@ -92,6 +93,8 @@ class SessionState:
             away_s=times.reconnect_grace_s,
         )
         self._out: list[Effect] = []
+        self._packer = CheckpointPacker()
+        """The checkpoint's packed bytes that did not change since the last one."""
         self._dirty = False
         self._flow: tuple[Flow, Finish] | None = None
         self._caused_from = 0

@@ -6,7 +6,7 @@ is connected, the answers of applied commands (a resend is answered again, never
 twice), player protection at the table (session limits, reality checks, breaks), the outbox
 of finished hands waiting for PostgreSQL, and the snapshots players see.
 
-Its owner (`edge.tables.TableActor`) feeds it the table's commands and the time, and carries
+Its owner (`edge.table_actor.TableActor`) feeds it the table's commands and the time, and carries
 out what comes back (`holdem.session.effects`)::
 
     effects = session.apply(command, now)   # a command of the table's inbox
@@ -132,6 +132,25 @@ class TableSession(CommandDispatch):
 
     def to_checkpoint(self) -> dict[str, Any]:
         """Everything the session keeps, msgpack-ready (``{"engine": ..., "rt": ...}``)."""
+        rt = self._changing_part()
+        rt["hand_events"] = self.hand_events
+        rt["recent"] = self.recent
+        # (key, answer) tuples: MessagePack writes them as arrays, no copy needed.
+        rt["answers"] = {str(k): v for k, v in self.answers.items()}
+        return {"engine": self.table.to_state(), "rt": rt}
+
+    def packed_checkpoint(self) -> bytes:
+        """`to_checkpoint` without ``hand_events`` (the checkpoint store keeps the hand's
+        events apart, appending the new ones), as the bytes ``msgpack.packb(...,
+        use_bin_type=True)`` makes of it. Each user's answers and the latest hands are
+        packed again only when they changed (`holdem.session.packing`)."""
+        return self._packer.pack(
+            self.table.to_state(), self._changing_part(), self.recent, self.answers
+        )
+
+    def _changing_part(self) -> dict[str, Any]:
+        """The checkpoint's ``rt`` map but for the hand's events, the latest hands and the
+        answers (which come last, in that order)."""
         assert self._flow is None, "never checkpointed while a money step is pending"
         rt: dict[str, Any] = {
             "cursor": self.cursor,
@@ -144,10 +163,6 @@ class TableSession(CommandDispatch):
             "outbox": self.outbox,
             "leaving": self.leaving,
             "hand_started_at": self.hand_started_at,
-            "hand_events": self.hand_events,
-            "recent": self.recent,
-            # (key, answer) tuples: MessagePack writes them as arrays, no copy needed.
-            "answers": {str(k): v for k, v in self.answers.items()},
             "next_hand_at": self.next_hand_at,
             "guards": {str(k): g.to_wire() for k, g in self.guards.items()},
         }
@@ -157,7 +172,7 @@ class TableSession(CommandDispatch):
             rt["chat"] = self.chat.to_wire()
         if self.wait_list:
             rt["wait"] = self.wait_list.to_wire()
-        return {"engine": self.table.to_state(), "rt": rt}
+        return rt
 
     def open(
         self, now: float, *, resumed: bool, closing: bool, guard_now: float | None = None

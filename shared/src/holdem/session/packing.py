@@ -1,0 +1,107 @@
+"""The session's checkpoint packed for Redis without packing all of it again per action.
+
+A table checkpoints after every action. Most of what it keeps changes seldom: each seated
+user's last answers (`holdem.session.values.ANSWERS_KEPT` of them, a few kilobytes for a
+full table) change when that user's command is answered, the latest hands' figures once per
+hand. `CheckpointPacker` keeps the packed bytes of each of those lists and packs one again
+only when it changed; the rest (a few hundred bytes: the clocks, the turn, the engine's
+state) is packed each time. The bytes are exactly those `msgpack.packb(..., use_bin_type=True)`
+makes of the whole form (`tests/unit/session/` checks it after every step of random play),
+so what Redis stores, and what a new owner restores, does not depend on which path built it.
+
+The kept bytes are reused while the list is the same object, with the same length and the
+same last item: it holds for lists that change only by appending new items and dropping the
+oldest ones, and whose items are never changed in place (`SessionState.answers` and
+`SessionState.recent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgpack
+
+__all__ = ["CheckpointPacker"]
+
+_MAP_HEADER = msgpack.Packer(autoreset=True)
+
+
+def _pack(value: Any) -> bytes:
+    packed: bytes = msgpack.packb(value, use_bin_type=True)
+    return packed
+
+
+def _map_header(size: int) -> bytes:
+    header: bytes = _MAP_HEADER.pack_map_header(size)
+    return header
+
+
+def _map_body(mapping: Mapping[str, Any]) -> bytes:
+    """`mapping`'s entries packed, without the map's header (to be joined with others')."""
+    return _pack(mapping)[len(_map_header(len(mapping))) :]
+
+
+_ENGINE = _pack("engine")
+_RT = _pack("rt")
+_RECENT = _pack("recent")
+_ANSWERS = _pack("answers")
+
+
+class _AppendOnly:
+    """The packed bytes of one list that grows by appending new items (see the module)."""
+
+    __slots__ = ("_items", "_last", "_length", "_packed")
+
+    def __init__(self) -> None:
+        self._items: list[Any] | None = None
+        self._length = 0
+        self._last: object = None
+        self._packed = b""
+
+    def packed(self, items: list[Any]) -> bytes:
+        last = items[-1] if items else None
+        if items is not self._items or len(items) != self._length or last is not self._last:
+            self._packed = _pack(items)
+            self._items, self._length, self._last = items, len(items), last
+        return self._packed
+
+
+class CheckpointPacker:
+    """One session's checkpoint as MessagePack, its seldom-changing lists packed once."""
+
+    def __init__(self) -> None:
+        self._recent = _AppendOnly()
+        self._answers: dict[int, tuple[bytes, _AppendOnly]] = {}
+
+    def pack(
+        self,
+        engine: list[Any],
+        rt: Mapping[str, Any],
+        recent: list[list[float]],
+        answers: Mapping[int, list[tuple[str, dict[str, Any]]]],
+    ) -> bytes:
+        """``{"engine": engine, "rt": {**rt, "recent": recent, "answers": {str(user):
+        kept}}}`` packed (`rt` must not hold those two keys)."""
+        cache = self._answers
+        if len(cache) > len(answers):  # a player left: forget their bytes
+            for user in [u for u in cache if u not in answers]:
+                del cache[user]
+        parts = [
+            b"\x82",  # a map of two: the engine's state and the session's
+            _ENGINE,
+            _pack(engine),
+            _RT,
+            _map_header(len(rt) + 2),
+            _map_body(rt),
+            _RECENT,
+            self._recent.packed(recent),
+            _ANSWERS,
+            _map_header(len(answers)),
+        ]
+        for user, kept in answers.items():
+            known = cache.get(user)
+            if known is None:
+                known = cache[user] = (_pack(str(user)), _AppendOnly())
+            parts += (known[0], known[1].packed(kept))
+        return b"".join(parts)
