@@ -6,10 +6,10 @@ Services take these types; the adapters implement them (`S3ArchiveStore`, `Relay
 implementations in. Both sides import this module and never each other: services -> ports <-
 adapters (the import contracts in ``pyproject.toml``). A test may pass a fake of its own.
 
-The database ports are `holdem.ports.transaction.Transaction` (the repositories over one
-transaction), SQLAlchemy's own session and connection (some services still write
-their queries with SQLAlchemy Core and ORM classes: see the debt listed in the contracts) and
-two narrow ones for the raw-connection paths.
+The database ports are `holdem.ports.transaction.Transaction` (the repositories of every area
+over one transaction, each area's Protocols in its own module of this package) and two narrow
+ones for the raw-connection paths. The repositories in `holdem.adapters.repositories` hold the
+SQL; the only statement a service sends is the ledger's one call of `ledger_post`.
 """
 
 from __future__ import annotations
