@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgpack
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -90,7 +91,8 @@ class FakeLedger:
 
     failing: bool = False
     refusing: bool = False
-    keys: set[str] = field(default_factory=set)
+    keys: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    """The request each key was taken for: (step, user, amount)."""
     bought_in: int = 0
     cashed_out: int = 0
     settled: dict[int, int] = field(default_factory=dict)
@@ -109,8 +111,12 @@ class FakeLedger:
         if isinstance(step, FinishClosing):
             self.closed = True
             return Done()
+        # PostgreSQL replays a key taken again for the same request and refuses it for another
+        # (`IdempotencyKeyReused`): the session must never reuse a key for another request.
+        request = (type(step).__name__, step.user, step.amount)
         first = step.key not in self.keys
-        self.keys.add(step.key)
+        taken = self.keys.setdefault(step.key, request)
+        assert taken == request, f"key {step.key!r} of {taken} reused for {request}"
         if isinstance(step, BuyIn | TopUpChips):
             self.bought_in += step.amount if first else 0
             rules = PlayerRules(None, 60) if isinstance(step, BuyIn) else None
@@ -577,6 +583,42 @@ def test_a_command_that_waited_too_long_is_answered_stale_but_an_exclusion_is_ap
     harness.apply(harness.command(Exclude, USERS[1], at=late))
     seat = harness.session.table.seat_of(str(USERS[1]))
     assert seat is None or seat in harness.session.leaving
+
+
+@pytest.mark.parametrize("second", [USERS[1], USERS[0]], ids=["another player", "the same"])
+def test_players_excluded_in_turn_from_one_seat_are_each_cashed_out(second: int):
+    """No hand dealt between them, so one hand count and seat: each cash-out has its own key
+    (it was ``exclude:<table>:<hand count>:<seat>``, and the second one replayed the first:
+    the player left the table unpaid)."""
+    harness = Harness()
+    for who in (USERS[0], second):
+        harness.apply(harness.command(Sit, who, seat=0, buy_in=LOW))
+        harness.apply(harness.command(Exclude, who))
+        assert harness.session.table.players[0] is None
+    assert harness.session.table.hand_count == 0
+    assert harness.ledger.cashed_out == harness.ledger.bought_in == 2 * LOW
+
+
+def test_an_exclusion_applied_again_by_a_new_owner_is_replayed_by_the_ledger():
+    harness = Harness()
+    harness.apply(harness.command(Sit, USERS[0], seat=0, buy_in=LOW))
+    saved = msgpack.unpackb(
+        msgpack.packb(harness.session.to_checkpoint(), use_bin_type=True),
+        raw=False,
+        strict_map_key=False,
+    )
+    exclude = harness.command(Exclude, USERS[0])
+    harness.apply(exclude)  # the cash-out committed; the owner died before its checkpoint
+    assert harness.ledger.cashed_out == LOW
+    harness.session = TableSession.from_checkpoint(1, saved, times=TIMES, fence=8, seeds=bytes)
+    # Its effects are not carried out: the harness would check the chips while the checkpoint
+    # is behind the ledger (the stack back in the seat, and cashed out too).
+    opened = harness.session.open(harness.now, resumed=True, closing=False)
+    assert not [e for e in opened if isinstance(e, MoneyStep)]
+    assert harness.session.table.seat_of(str(USERS[0])) == 0
+    harness.apply(exclude)  # the next owner reads the same command again: the same key
+    assert harness.session.table.players[0] is None
+    assert harness.ledger.cashed_out == LOW
 
 
 def test_an_act_resent_after_its_answer_gets_the_same_answer_and_acts_once():

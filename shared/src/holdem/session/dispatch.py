@@ -56,7 +56,7 @@ class CommandDispatch(Seating):
                 self._reply_error(command, "stale_action", waited)
             return
         if isinstance(command, Exclude):
-            self._run(self._exclude(command.user), self._unanswered(command.kind))
+            self._run(self._exclude(command), self._unanswered(command.kind))
         elif isinstance(command, Say):
             self._say(command)
         elif isinstance(command, WaitListDrop):

@@ -21,7 +21,17 @@ from holdem.protocol.errors import (
 )
 from holdem.protocol.messages import ServerType
 from holdem.session.clock import TableClock
-from holdem.session.commands import Failed, Leave, Outcome, Sit, SitIn, SitOut, TopUp, WaitListJoin
+from holdem.session.commands import (
+    Exclude,
+    Failed,
+    Leave,
+    Outcome,
+    Sit,
+    SitIn,
+    SitOut,
+    TopUp,
+    WaitListJoin,
+)
 from holdem.session.effects import (
     BuyIn,
     CashOut,
@@ -235,10 +245,10 @@ class Seating(TableClock):
         self._out.append(TableClosed())
         return None
 
-    def _exclude(self, user: int) -> Flow:
+    def _exclude(self, command: Exclude) -> Flow:
         """The player began a break or self-exclusion (REST): they leave this table at the
         end of the hand running, or now if they are not in it."""
-        table = self.table
+        table, user = self.table, command.user
         self.wait_list.remove(user)
         seat = table.seat_of(str(user))
         if seat is None:
@@ -247,9 +257,11 @@ class Seating(TableClock):
         hand = table.hand
         if hand is None or hand.result is not None or not hand.dealt[seat]:
             try:
-                yield from self._cash_out(
-                    seat, f"exclude:{self.table_id}:{table.hand_count}:{seat}"
-                )
+                # Keyed by the command's stream id, as a leave is: a new owner applying it
+                # again replays it, and no other cash-out shares it (a hand count and seat
+                # would: the next player excluded from this seat before a hand is dealt
+                # would be "replayed", left unpaid).
+                yield from self._cash_out(seat, f"exclude:{self.table_id}:{command.entry_id}")
                 return None
             except Refused as exc:  # PostgreSQL unavailable: cashed out after the next hand
                 log.warning("cash-out deferred (%s)", exc)
