@@ -14,6 +14,7 @@ from functions.api.schemas import (
     StatementPage,
     errors,
 )
+from holdem.bootstrap import Container
 from holdem.services import ledger
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=errors(401, 422, 429))
@@ -44,8 +45,13 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
 @router.get("/balance")
 async def balance(claims: AuthedDep, container: ContainerDep) -> BalanceOut:
     """Wallet, pending-withdrawal, locked and at-table balances in KRW."""
+    return await read_balance(container, claims.user_id)
+
+
+async def read_balance(container: Container, user_id: int) -> BalanceOut:
+    """The balance route's answer (also served by `functions.api.fast`)."""
     async with read_rows(container) as db:
-        balances = await ledger.balances(db, claims.user_id)
+        balances = await ledger.balances(db, user_id)
     return balance_out(balances)
 
 
@@ -58,8 +64,15 @@ async def transactions(
     kind: StatementKind | None = None,
 ) -> StatementPage:
     """Every movement of the caller's money, newest first (cursor pages, filter by kind)."""
+    return await read_statement(container, claims.user_id, cursor, limit, kind)
+
+
+async def read_statement(
+    container: Container, user_id: int, cursor: str | None, limit: int, kind: str | None
+) -> StatementPage:
+    """The statement route's answer (also served by `functions.api.fast`)."""
     async with read_rows(container) as db:
-        page = await ledger.transactions(db, claims.user_id, cursor=cursor, limit=limit, kind=kind)
+        page = await ledger.transactions(db, user_id, cursor=cursor, limit=limit, kind=kind)
     return StatementPage(
         items=[
             StatementLineOut(
