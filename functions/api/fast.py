@@ -171,7 +171,8 @@ async def _statement(container: Container, scope: Scope, _: str) -> bytes:
 async def _tables(container: Container, scope: Scope, _: str) -> bytes:
     query = _query(scope, _TABLES)
     client = scope.get("client")
-    await deps.general_limit.count(container, address_client(client[0] if client else "unknown"))
+    address = client[0] if client and client[0] else "unknown"  # as `deps.client_ip`
+    await deps.general_limit.count(container, address_client(address))
     where = TableFilter(
         status=query.get("status", "open"),
         small_blind=query.get("small_blind"),
