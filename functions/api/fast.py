@@ -106,6 +106,7 @@ def _bearer(scope: Scope) -> str:
     if len(found) != 1:
         raise _PassOnError
     scheme, _, token = found[0].decode("latin-1").partition(" ")
+    token = token.strip()  # as FastAPI's `get_authorization_scheme_param`
     if scheme.lower() != "bearer" or not token:
         raise _PassOnError
     return token

@@ -140,6 +140,16 @@ async def test_a_missing_or_invalid_token_is_refused_alike(client, plain, seeded
         assert r.status_code == 401
 
 
+@pytest.mark.parametrize("spelling", ["bearer {}", "BEARER {}", "Bearer  {} ", "Bearer {}  "])
+async def test_the_token_is_read_alike_in_any_spelling_fastapi_accepts(
+    client, plain, seeded, spelling
+):
+    me, _, _, _ = seeded
+    headers = {"Authorization": spelling.format(me.access_token)}
+    r = await _same(client, plain, "/api/v1/wallet/balance", headers)
+    assert r.status_code == 200
+
+
 async def test_a_revoked_token_is_refused_alike(client, plain, seeded):
     me, _, hand_id, _ = seeded
     assert (await client.get("/api/v1/wallet/balance", headers=me.headers)).status_code == 200
