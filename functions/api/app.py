@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from functions.api.errors import install_error_handlers
+from functions.api.fast import FastReads
 from functions.api.observability import ObservabilityMiddleware
 from functions.api.routes import (
     admin,
@@ -39,6 +40,9 @@ def create_app() -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    # The hot reads are answered ahead of the router (`functions.api.fast`), inside the
+    # observability layer (the last added is the outermost).
+    app.add_middleware(FastReads, api=app)
     app.add_middleware(ObservabilityMiddleware)
     # Starlette tries the routes in order, a `matches` per route per request: the routes of
     # a player's reads (balance, statement, lobby, hand history) come first. No two routes of

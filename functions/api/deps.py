@@ -137,6 +137,10 @@ class RateLimit:
             claims = getattr(request.state, "claims", None)
             if isinstance(claims, AccessClaims):
                 client = user_client(claims.user_id)
+        await self.count(container, client)
+
+    async def count(self, container: Container, client: str) -> None:
+        """Count one request of ``client``; `RateLimited` (429) when over the limit."""
         limit = self.limit(container)
         _refuse_over(limit, await container.limiter.hit(limit, client))
 
@@ -156,12 +160,19 @@ async def authenticated_general_limit(
     against the caller's general budget (one Redis round trip for both)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidAccessToken("an access token is required", {"reason": "missing"})
+    claims = await authenticate(container, credentials.credentials)
+    request.state.claims = claims  # per-user limits of the route (e.g. withdraw) use it
+    return claims
+
+
+async def authenticate(container: Container, token: str) -> AccessClaims:
+    """The verified, unrevoked claims of an access token, the request counted against the
+    caller's general budget (one Redis round trip for both); refused with 401 or 429."""
     limit = general_limit.limit(container)
     # The container's accounts, not a dependency: one fewer to solve per request.
     claims, decision = await container.accounts.authenticate_and_count(
-        credentials.credentials, container.limiter, limit
+        token, container.limiter, limit
     )
-    request.state.claims = claims  # per-user limits of the route (e.g. withdraw) use it
     _refuse_over(limit, decision)
     return claims
 

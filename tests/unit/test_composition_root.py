@@ -37,6 +37,7 @@ BUILDERS = {
     "Accounts",
     "PasswordService",
     "RateLimiter",
+    "ScriptConnections",
     "Relay",
     "TablesCache",
     "CachePersistenceLayer",

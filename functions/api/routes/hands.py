@@ -19,6 +19,7 @@ from functions.api.schemas import (
 )
 from holdem.adapters.repositories.hands import SqlHandHistory
 from holdem.adapters.repositories.transaction import SqlTransaction
+from holdem.bootstrap import Container
 from holdem.bounds import MAX_BIGINT
 from holdem.services import archive, hand_history
 
@@ -33,8 +34,15 @@ async def list_hands(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HandPage:
     """The caller's hands, newest first (cursor pages)."""
+    return await read_hands(container, claims.user_id, cursor, limit)
+
+
+async def read_hands(
+    container: Container, user_id: int, cursor: str | None, limit: int
+) -> HandPage:
+    """The hand list route's answer (also served by `functions.api.fast`)."""
     async with read_rows(container) as db:
-        page = await hand_history.list_hands(SqlHandHistory(db), claims.user_id, cursor, limit)
+        page = await hand_history.list_hands(SqlHandHistory(db), user_id, cursor, limit)
     return HandPage(
         items=[HandSummaryOut(**vars(h)) for h in page.items], next_cursor=page.next_cursor
     )
@@ -47,6 +55,11 @@ async def get_hand(
     container: ContainerDep,
 ) -> HandDetailOut:
     """One of the caller's hands: events in order, own and shown cards, their openings."""
+    return await read_hand(container, claims.user_id, hand_id)
+
+
+async def read_hand(container: Container, user_id: int, hand_id: int) -> HandDetailOut:
+    """The hand route's answer (also served by `functions.api.fast`)."""
 
     async def archived(archived_id: int) -> archive.HandRecord | None:
         async with read_session(container) as db:
@@ -54,7 +67,7 @@ async def get_hand(
             return await archive.load_hand(SqlTransaction(db), store, container.redis, archived_id)
 
     async with read_rows(container) as db:
-        hand = await hand_history.get_hand(SqlHandHistory(db), claims.user_id, hand_id, archived)
+        hand = await hand_history.get_hand(SqlHandHistory(db), user_id, hand_id, archived)
     return HandDetailOut(
         hand=HandSummaryOut(**vars(hand.summary)),
         button_seat=hand.button_seat,

@@ -23,6 +23,7 @@ from functions.api.schemas import (
     errors,
 )
 from holdem.adapters.repositories.transaction import SqlTransaction
+from holdem.bootstrap import Container
 from holdem.bounds import MAX_BIGINT
 from holdem.services import lobby
 
@@ -78,6 +79,14 @@ async def list_tables(
         min_free_seats=min_free_seats,
         max_seats=max_seats,
     )
+    answer = await tables_page(container, where, cursor, limit)
+    return Response(answer, media_type="application/json")
+
+
+async def tables_page(
+    container: Container, where: lobby.TableFilter, cursor: str | None, limit: int
+) -> bytes:
+    """The table list route's answer, as JSON (also served by `functions.api.fast`)."""
 
     async def read() -> bytes:
         async with read_session(container) as db:
@@ -88,8 +97,7 @@ async def list_tables(
 
     # The page is kept as the answer FastAPI would send (the model's JSON), built once per
     # interval instead of once per request.
-    answer = await container.lobby_pages.get((where, cursor, limit), read)
-    return Response(answer, media_type="application/json")
+    return await container.lobby_pages.get((where, cursor, limit), read)
 
 
 @router.get(

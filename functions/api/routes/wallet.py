@@ -15,6 +15,7 @@ from functions.api.schemas import (
     errors,
 )
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.bootstrap import Container
 from holdem.services import ledger
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=errors(401, 422, 429))
@@ -45,8 +46,13 @@ def balance_out(balances: ledger.Balances) -> BalanceOut:
 @router.get("/balance")
 async def balance(claims: AuthedDep, container: ContainerDep) -> BalanceOut:
     """Wallet, pending-withdrawal, locked and at-table balances in KRW."""
+    return await read_balance(container, claims.user_id)
+
+
+async def read_balance(container: Container, user_id: int) -> BalanceOut:
+    """The balance route's answer (also served by `functions.api.fast`)."""
     async with read_rows(container) as db:
-        balances = await ledger.balances(SqlLedgerReads(db), claims.user_id)
+        balances = await ledger.balances(SqlLedgerReads(db), user_id)
     return balance_out(balances)
 
 
@@ -59,9 +65,16 @@ async def transactions(
     kind: StatementKind | None = None,
 ) -> StatementPage:
     """Every movement of the caller's money, newest first (cursor pages, filter by kind)."""
+    return await read_statement(container, claims.user_id, cursor, limit, kind)
+
+
+async def read_statement(
+    container: Container, user_id: int, cursor: str | None, limit: int, kind: str | None
+) -> StatementPage:
+    """The statement route's answer (also served by `functions.api.fast`)."""
     async with read_rows(container) as db:
         page = await ledger.transactions(
-            SqlLedgerReads(db), claims.user_id, cursor=cursor, limit=limit, kind=kind
+            SqlLedgerReads(db), user_id, cursor=cursor, limit=limit, kind=kind
         )
     return StatementPage(
         items=[

@@ -38,7 +38,7 @@ from holdem.adapters.database import (
     session_factory,
 )
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
-from holdem.adapters.rate_limit import RateLimiter
+from holdem.adapters.rate_limit import RateLimiter, ScriptConnections
 from holdem.adapters.redis_client import create_redis, create_sync_redis
 from holdem.adapters.relay import Relay
 from holdem.adapters.repositories.table_money import raw_settlements
@@ -352,7 +352,7 @@ class Container:
     @cached_property
     def limiter(self) -> RateLimiter:
         """The REST API's request counters."""
-        return RateLimiter(self.redis)
+        return RateLimiter(ScriptConnections(self.settings.redis_url, self.settings.redis))
 
     @cached_property
     def lobby_pages(self) -> TablesCache[bytes]:
@@ -373,6 +373,8 @@ class Container:
             # The client was built on an explicit pool: close the pool too, or its connections
             # leak.
             await self.redis.aclose(close_connection_pool=True)
+        if "limiter" in built:
+            await self.limiter.aclose()
         if "sync_redis" in built:
             self.sync_redis.close()
         for name in ("statements", "reads"):
