@@ -16,7 +16,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from holdem.adapters.database import RowReader
 from holdem.adapters.rate_limit import (
     Decision,
     Limit,
@@ -24,6 +23,7 @@ from holdem.adapters.rate_limit import (
     user_client,
 )
 from holdem.adapters.repositories.accounts import role_of
+from holdem.adapters.statement_pool import RowReader
 from holdem.auth.tokens import AccessClaims
 from holdem.bootstrap import Container, process_container
 from holdem.services import jurisdiction

@@ -30,13 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from holdem.adapters.archive_store import S3ArchiveStore
 from holdem.adapters.audit_relay import AuditRelay
 from holdem.adapters.chat_store import ChatStore
-from holdem.adapters.database import (
-    DatabaseLogin,
-    StatementPool,
-    create_engine,
-    create_statement_pool,
-    session_factory,
-)
+from holdem.adapters.database import DatabaseLogin, create_engine, session_factory
 from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.adapters.rate_limit import RateLimiter, ScriptConnections
 from holdem.adapters.redis_client import create_redis, create_sync_redis
@@ -45,6 +39,7 @@ from holdem.adapters.repositories.table_money import raw_settlements
 from holdem.adapters.repositories.transaction import SqlTransaction, transactions
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.adapters.sqs import message_sender, withdrawal_enqueuer
+from holdem.adapters.statement_pool import StatementPool, create_statement_pool
 from holdem.auth.passwords import PasswordService
 from holdem.config import Settings, get_settings
 from holdem.observability.sentry import init_sentry

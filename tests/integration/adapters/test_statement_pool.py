@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Text, bindparam, cast, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 
-from holdem.adapters.database import create_statement_pool
+from holdem.adapters.statement_pool import create_statement_pool
 from holdem.config import Settings
 
 _PID = "select pg_backend_pid()"

@@ -82,7 +82,7 @@ class LobbyAnnouncer(Protocol):
 
 class IdempotentStatements(Protocol):
     """Statements that are their own transaction and safe to send twice
-    (`holdem.adapters.database.StatementPool`)."""
+    (`holdem.adapters.statement_pool.StatementPool`)."""
 
     async def run_idempotent(self, query: str, params: Sequence[Any]) -> tuple[Any, ...]:
         """Run one statement that is safe to repeat; return its first row."""
@@ -99,7 +99,7 @@ class ColumnRows(Protocol):
 
 
 class RawColumnReader(Protocol):
-    """Column reads on one raw connection (`holdem.adapters.database.RowReader`)."""
+    """Column reads on one raw connection (`holdem.adapters.statement_pool.RowReader`)."""
 
     async def execute(
         self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None

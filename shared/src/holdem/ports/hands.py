@@ -211,7 +211,7 @@ class HandSeatRow(Protocol):
 
 class HandHistoryReads(Protocol):
     """The reads of a player's hand history: rows, never changed (the REST API runs them on a
-    raw connection, `holdem.adapters.database.RowReader`)."""
+    raw connection, `holdem.adapters.statement_pool.RowReader`)."""
 
     async def summaries(
         self, user_id: int, after: tuple[datetime, int] | None, limit: int

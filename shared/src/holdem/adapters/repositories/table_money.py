@@ -15,10 +15,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from holdem.adapters.database import RawTransaction, StatementPool, violated_constraint
+from holdem.adapters.database import violated_constraint
 from holdem.adapters.orm.hands import Hand
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
+from holdem.adapters.statement_pool import RawTransaction, StatementPool
 from holdem.engine.errors import SeatTakenError
 from holdem.ports.table_money import Departure, Settlements, SettlementTransaction, TableRow
 from holdem.session.settlement import HandSettlement
