@@ -39,7 +39,7 @@ from devstack import migrate
 from devstack.paths import STATE
 from devstack.services import PostgresServer
 from devstack.system import postgres_binaries
-from holdem.bootstrap import bootstrap
+from holdem.bootstrap import Container, bootstrap
 from holdem.config import Settings
 from holdem.ledger.transactions import settlement_legs
 from holdem.services.ledger import LedgerService
@@ -53,54 +53,61 @@ def _settings(url: str, connections: int = 1) -> Settings:
     return Settings(database_url=url, db={"pool_size": connections, "max_overflow": 0})
 
 
+async def seat_bench_table(
+    container: Container, service: LedgerService, label: str, stack: int
+) -> tuple[int, list[int]]:
+    """A new table and six new players, each funded with `stack` won and bought in with it
+    (`label` keeps their names apart from other runs')."""
+    async with container.sessions.begin() as session:
+        table = (
+            await session.execute(
+                text(
+                    "insert into poker_tables (name, small_blind, big_blind, max_seats,"
+                    " min_buy_in, max_buy_in, rake_rate_bps, rake_cap) values"
+                    " ('bench', 1000, 2000, 6, 80000, 200000, 500, 6000) returning id"
+                )
+            )
+        ).scalar_one()
+        users = [
+            (
+                await session.execute(
+                    text(
+                        "insert into users (email, nickname, password_hash)"
+                        " values (:e, :n, 'x') returning id"
+                    ),
+                    {"e": f"{label}-{p}@bench", "n": f"{label}-{p}"},
+                )
+            ).scalar_one()
+            for p in range(PLAYERS)
+        ]
+    for user in users:
+        await service.credit_deposit(
+            key=f"bench:{label}:{user}",
+            user_id=user,
+            amount=stack,
+            coin="USDT",
+            crypto_amount=Decimal(stack) / 1500,
+            rate_krw=Decimal(1500),
+            tx_hash=f"bench{label}{user}",
+            address="0xbench",
+        )
+        await service.buy_in(
+            key=f"bench:{label}:{user}:in", user_id=user, table_id=table, amount=stack
+        )
+    return table, users
+
+
 async def _prepare(url: str, tables: int) -> list[tuple[int, list[int]]]:
     """Tables of six funded, seated players: one table per connection."""
     container = bootstrap(_settings(url))
-    service = container.ledger
     stamp = time.time_ns()
-    seated: list[tuple[int, list[int]]] = []
     try:
-        for t in range(tables):
-            async with container.sessions.begin() as session:
-                table = (
-                    await session.execute(
-                        text(
-                            "insert into poker_tables (name, small_blind, big_blind, max_seats,"
-                            " min_buy_in, max_buy_in, rake_rate_bps, rake_cap) values"
-                            " ('bench', 1000, 2000, 6, 80000, 200000, 500, 6000) returning id"
-                        )
-                    )
-                ).scalar_one()
-                users = [
-                    (
-                        await session.execute(
-                            text(
-                                "insert into users (email, nickname, password_hash)"
-                                " values (:e, :n, 'x') returning id"
-                            ),
-                            {"e": f"b{stamp}-{t}-{p}@bench", "n": f"b{stamp}-{t}-{p}"},
-                        )
-                    ).scalar_one()
-                    for p in range(PLAYERS)
-                ]
-            for user in users:
-                await service.credit_deposit(
-                    key=f"bench:{stamp}:{user}",
-                    user_id=user,
-                    amount=BUY_IN,
-                    coin="USDT",
-                    crypto_amount=Decimal(BUY_IN) / 1500,
-                    rate_krw=Decimal(1500),
-                    tx_hash=f"bench{stamp}{user}",
-                    address="0xbench",
-                )
-                await service.buy_in(
-                    key=f"bench:{stamp}:{user}:in", user_id=user, table_id=table, amount=BUY_IN
-                )
-            seated.append((table, users))
+        return [
+            await seat_bench_table(container, container.ledger, f"b{stamp}-{t}", BUY_IN)
+            for t in range(tables)
+        ]
     finally:
         await container.aclose()
-    return seated
 
 
 def _nets(users: list[int], hand: int) -> tuple[dict[int, int], int]:

@@ -26,7 +26,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -44,9 +43,9 @@ from holdem.engine.rake import RakeRule
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
 from holdem.services import ledger
-from holdem.services.ledger import LedgerService
 from holdem.services.table_runtime import TableMoney
 from holdem.session.settlement import HandSettlement, build_settlement
+from loadtest.bench_ledger import seat_bench_table
 
 PLAYERS = 6
 STACK = 10**12
@@ -88,45 +87,7 @@ def _played_hand(table_id: int, users: list[int]) -> HandSettlement:
 
 async def _seated_table(container: Container) -> tuple[int, list[int]]:
     """A table and six players with their chips on it."""
-    service = LedgerService(container.sessions, container.statements)
-    stamp = time.time_ns()
-    async with container.sessions.begin() as session:
-        table = (
-            await session.execute(
-                text(
-                    "insert into poker_tables (name, small_blind, big_blind, max_seats,"
-                    " min_buy_in, max_buy_in, rake_rate_bps, rake_cap) values"
-                    " ('bench', 1000, 2000, 6, 80000, 200000, 500, 6000) returning id"
-                )
-            )
-        ).scalar_one()
-        users = [
-            (
-                await session.execute(
-                    text(
-                        "insert into users (email, nickname, password_hash)"
-                        " values (:e, :n, 'x') returning id"
-                    ),
-                    {"e": f"s{stamp}-{p}@bench", "n": f"s{stamp}-{p}"},
-                )
-            ).scalar_one()
-            for p in range(PLAYERS)
-        ]
-    for user in users:
-        await service.credit_deposit(
-            key=f"bench:{stamp}:{user}",
-            user_id=user,
-            amount=STACK,
-            coin="USDT",
-            crypto_amount=Decimal(STACK) / 1500,
-            rate_krw=Decimal(1500),
-            tx_hash=f"bench{stamp}{user}",
-            address="0xbench",
-        )
-        await service.buy_in(
-            key=f"bench:{stamp}:{user}:in", user_id=user, table_id=table, amount=STACK
-        )
-    return table, users
+    return await seat_bench_table(container, container.ledger, f"s{time.time_ns()}", STACK)
 
 
 def _through_a_session(container: Container) -> Settle:

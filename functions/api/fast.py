@@ -30,7 +30,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, cast, get_args
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -112,17 +112,7 @@ def _bearer(scope: Scope) -> str:
     return token
 
 
-_STATEMENT_KINDS = (
-    "crypto_deposit",
-    "crypto_withdrawal",
-    "buy_in",
-    "cash_out",
-    "win",
-    "lose",
-    "rakeback",
-    "adjustment",
-    "locked_release",
-)
+_STATEMENT_KINDS = get_args(wallet.StatementKind)
 _STATEMENT: Parsers = {
     "cursor": _text(64),
     "limit": _integer(1, 200),
