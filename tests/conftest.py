@@ -151,7 +151,7 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
-    """moto's threaded server, for aioboto3 and for processes started by tests."""
+    """moto's threaded server, for the processes started by tests (they reach AWS by URL)."""
     server = MotoServer()
     server.start()
     try:
