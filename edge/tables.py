@@ -67,7 +67,7 @@ class TableHost:
         self.checkpoints = CheckpointStore(container.redis)
         self.inbox = Inbox(relay, worker_id)
         self.money = TableMoney(
-            container.transaction,
+            container.transactions,
             container.settlements,
             integrity=container.settings.integrity,
             game=self.settings.game,

@@ -129,7 +129,7 @@ async def _bench(url: str, hands: int, rounds: int) -> None:
     try:
         table, users = await _seated_table(container)
         hand = _played_hand(table, users)
-        money = TableMoney(container.transaction, container.settlements)
+        money = TableMoney(container.transactions, container.settlements)
         paths: dict[str, Settle] = {"session": _through_a_session(container), "raw": money.settle}
         print(
             f"  one hand: {len(hand['events'])} events, {len(hand['players'])} players, "

@@ -55,7 +55,7 @@ async def chat_table(container, start_edge, make_players, fund, make_table, clie
     players = await make_players(3)
     await fund([p.user_id for p in players[:2]], 1_000_000)
     table_id = await make_table(seats=6)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     for seat, player in enumerate(players[:2]):
         await money.sit(table_id, seat, player.user_id, BUY_IN, key=f"chat-{table_id}-{seat}")
     seat0 = clients(url_of(server_a), players[0].token)

@@ -33,7 +33,7 @@ async def _seated(container, make_players, fund, make_table, count: int):
     players = await make_players(count)
     await fund([p.user_id for p in players], FUNDS)
     table_id = await make_table(seats=6)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     for seat, player in enumerate(players[:2]):
         await money.sit(table_id, seat, player.user_id, BUY_IN, key=f"close-{table_id}-{seat}")
     return players, table_id

@@ -100,7 +100,7 @@ async def test_the_table_money_path_refuses_an_excluded_player_and_a_loss_over_t
     [excluded, limited] = await make_players(2)
     await fund([excluded.user_id, limited.user_id], 1_000_000)
     table_id = await make_table()
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     await money.sit(table_id, 0, excluded.user_id, BUY_IN, key="sit-a")
     await exclude(container, excluded.user_id, "24h")
     with pytest.raises(SelfExcluded):
@@ -180,7 +180,7 @@ async def test_an_exclusion_cashes_the_player_out_after_the_hand_on_every_table_
     [player, first, second] = await make_players(3)
     await fund([player.user_id, first.user_id, second.user_id], 1_000_000)
     tables = [await make_table(seats=2), await make_table(seats=2)]
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     watchers = []
     for table_id, server, other in zip(tables, servers, (first, second), strict=True):
         await money.sit(table_id, 0, player.user_id, BUY_IN, key=f"p-{table_id}")
@@ -217,7 +217,7 @@ async def test_an_exclusion_reaches_a_table_that_nobody_ran_for_a_while(
     [player, other] = await make_players(2)
     await fund([player.user_id, other.user_id], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     await money.sit(table_id, 0, player.user_id, BUY_IN, key="p")
     await money.sit(table_id, 1, other.user_id, BUY_IN, key="o")
     await Relay(container.redis).send_command(
@@ -294,7 +294,7 @@ async def test_the_session_limit_counts_the_session_already_played_at_another_ta
         settings, start_edge, make_players, fund, make_table, clients, container
     )
     elsewhere = await make_table()
-    await TableMoney(container.transaction, container.settlements).sit(
+    await TableMoney(container.transactions, container.settlements).sit(
         elsewhere, 0, player.user_id, BUY_IN, key="away"
     )
     async with container.sessions() as session, session.begin():

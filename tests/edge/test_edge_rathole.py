@@ -41,7 +41,7 @@ async def returning(container, make_players, fund, make_table):
     await fund([player.user_id], 1_000_000)
     first, second = await make_table(), await make_table()
     clock = Clock()
-    money = TableMoney(container.transaction, container.settlements, clock=clock)
+    money = TableMoney(container.transactions, container.settlements, clock=clock)
     await left_with(money, first, player.user_id, 150_000)
     return player, second, money, clock
 
@@ -80,7 +80,7 @@ async def test_a_player_who_left_with_more_than_the_maximum_waits_unless_the_ope
     await fund([player.user_id], 1_000_000)
     first, second = await make_table(), await make_table()
     clock = Clock()
-    money = TableMoney(container.transaction, container.settlements, clock=clock)
+    money = TableMoney(container.transactions, container.settlements, clock=clock)
     await left_with(money, first, player.user_id, 250_000)
 
     with pytest.raises(RatholeMinimum) as refused:
@@ -89,7 +89,7 @@ async def test_a_player_who_left_with_more_than_the_maximum_waits_unless_the_ope
     assert refused.value.details["minimum"] == 250_000
 
     capped = TableMoney(
-        container.transaction,
+        container.transactions,
         container.settlements,
         clock=clock,
         game=GameSettings(rathole_capped_at_max_buy_in=True),
@@ -104,14 +104,14 @@ async def test_a_busted_player_is_held_to_nothing_and_the_rule_can_be_turned_off
     await fund([busted.user_id, winner.user_id], 1_000_000)
     first, second, third = await make_table(), await make_table(), await make_table()
     clock = Clock()
-    money = TableMoney(container.transaction, container.settlements, clock=clock)
+    money = TableMoney(container.transactions, container.settlements, clock=clock)
     await money.sit(first, 0, busted.user_id, 80_000, key="busted-sit")
     await money.cash_out(first, 0, busted.user_id, 0, key="busted-out")
     await left_with(money, third, winner.user_id, 200_000)
 
     await money.sit(second, 0, busted.user_id, 80_000, key="busted-back")
     off = TableMoney(
-        container.transaction,
+        container.transactions,
         container.settlements,
         clock=clock,
         game=GameSettings(rathole_window_s=0),

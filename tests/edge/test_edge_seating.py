@@ -22,7 +22,7 @@ async def seated_table(container, start_edge, make_players, fund, make_table, cl
     players = await make_players(6)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=9)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     for seat, player in enumerate(players[:5]):
         await money.sit(table_id, seat, player.user_id, BUY_IN, key=f"seat-{table_id}-{seat}")
     by_seat: dict[int, TableClient] = {}

@@ -57,7 +57,7 @@ async def test_a_finished_hand_is_written_in_one_transaction_and_only_once(
     players = await make_players(2)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     settlement = await _played_hand(money, players, table_id)
     await money.settle(settlement)
     await money.settle(settlement)  # a retry from the outbox changes nothing
@@ -95,7 +95,7 @@ async def test_a_deposed_owner_cannot_settle(container, make_players, make_table
     players = await make_players(2)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     newer = await _played_hand(money, players, table_id, fence=5)
     await money.settle(newer)
     stale = {**newer, "hand_no": newer["hand_no"] + 1, "fence": 4}
@@ -114,7 +114,7 @@ async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(
     players = await make_players(2)
     await fund([p.user_id for p in players], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
     with pytest.raises(SeatTakenError):  # PostgreSQL has the seat open: nothing moves
@@ -139,7 +139,7 @@ async def test_a_sit_refused_by_another_constraint_is_not_seat_taken_and_changes
     (player,) = await make_players(1)
     await fund([player.user_id], 1_000_000)
     table_id = await make_table(seats=2)
-    money = TableMoney(container.transaction, container.settlements)
+    money = TableMoney(container.transactions, container.settlements)
     with pytest.raises(IntegrityError):
         await money.sit(table_id, 9, player.user_id, 200_000, key=f"sit:{table_id}:bad")
     async with container.sessions() as session:

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,7 @@ from holdem.adapters.rate_limit import RateLimiter, ScriptConnections
 from holdem.adapters.redis_client import create_redis, create_sync_redis
 from holdem.adapters.relay import Relay
 from holdem.adapters.repositories.table_money import raw_settlements
-from holdem.adapters.repositories.transaction import SqlTransaction, transactions
+from holdem.adapters.repositories.transaction import open_transactions, transactions
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.adapters.sqs import message_sender, withdrawal_enqueuer
 from holdem.adapters.statement_pool import StatementPool, create_statement_pool
@@ -44,7 +43,7 @@ from holdem.auth.passwords import PasswordService
 from holdem.config import Settings, get_settings
 from holdem.observability.sentry import init_sentry
 from holdem.ports.table_money import Settlements
-from holdem.ports.transaction import Transaction, Transactions
+from holdem.ports.transaction import Transactions
 from holdem.services.accounts import Accounts
 from holdem.services.ledger import LedgerService
 from holdem.services.lobby import TablesCache
@@ -61,7 +60,7 @@ if TYPE_CHECKING:
     from holdem.adapters.rates import RateService
     from holdem.payments.coins import CoinRegistry
     from holdem.ports.payments import KycProvider, PaymentGateway, UnitOfWork
-    from holdem.ports.transaction import Transaction, Transactions
+    from holdem.ports.transaction import Transactions
     from holdem.services.deposits import DepositDeps
     from holdem.services.kyc import KycDeps
     from holdem.services.withdrawals import WithdrawalDeps
@@ -94,12 +93,6 @@ class Container:
         """ORM sessions on `engine`."""
         return session_factory(self.engine)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """One database transaction (`SqlTransaction`), committed when the block ends."""
-        async with self.sessions() as session, session.begin():
-            yield SqlTransaction(session)
-
     @cached_property
     def read_engine(self) -> AsyncEngine:
         """`engine` in autocommit: each query of a read-only route is one round trip (no
@@ -115,7 +108,7 @@ class Container:
     @cached_property
     def ledger(self) -> LedgerService:
         """The ledger's operations, views and checks, each in its own transaction."""
-        return LedgerService(transactions(self.sessions), self.statements)
+        return LedgerService(self.transactions, self.statements)
 
     @cached_property
     def reads(self) -> StatementPool:
@@ -280,7 +273,6 @@ class Container:
     def transactions(self) -> Transactions:
         """Begins a transaction over every area's repositories, committed when the
         ``async with`` block ends (rolled back when it raises)."""
-        from holdem.adapters.repositories.transaction import transactions
 
         return transactions(self.sessions)
 
@@ -338,8 +330,6 @@ class Container:
     @cached_property
     def accounts(self) -> Accounts:
         """The account use cases (register, log in, tokens, revocation)."""
-        from holdem.adapters.repositories.transaction import open_transactions
-
         return Accounts(
             open_transactions(self.sessions), self.redis, self.settings.auth, self.passwords
         )

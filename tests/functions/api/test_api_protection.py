@@ -125,7 +125,7 @@ async def test_a_self_exclusion_only_lengthens_tells_the_table_owners_and_outliv
     async with container.sessions() as db:
         table = await make_table(db)
         await db.commit()
-    await TableMoney(container.transaction, container.settlements).sit(
+    await TableMoney(container.transactions, container.settlements).sit(
         table.id, 0, p.user_id, 100_000, key="sit-1"
     )
 

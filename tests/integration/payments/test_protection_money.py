@@ -104,7 +104,7 @@ async def test_locked_funds_are_never_playable_but_are_withdrawable_and_returned
     await _limit(container, user, deposit_week=100_000)
     await _deposit(payments, user)  # 100,000 playable, 1,134,567 locked
     with pytest.raises(InsufficientFunds):
-        await TableMoney(container.transaction, container.settlements).sit(
+        await TableMoney(container.transactions, container.settlements).sit(
             poker_table, 0, user, 200_000, key="sit-locked"
         )
     assert (await balances(container, user)).seats == {}
