@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.adapters.orm.compliance import AmlFlag
 from holdem.adapters.orm.ledger import LedgerEntry, LedgerTransaction
 from holdem.adapters.orm.payments import DepositAddress, Withdrawal
+from holdem.adapters.repositories.paging import newest_first
 from holdem.ledger.transactions import TransactionKind
 
 __all__ = ["SqlAml"]
@@ -91,18 +92,8 @@ class SqlAml:
         limit: int,
         before_id: int | None,
     ) -> list[AmlFlag]:
-        stmt = select(AmlFlag)
-        if status is not None:
-            stmt = stmt.where(AmlFlag.status == status)
-        if user_id is not None:
-            stmt = stmt.where(AmlFlag.user_id == user_id)
-        if rule is not None:
-            stmt = stmt.where(AmlFlag.rule == rule)
-        if before_id is not None:
-            stmt = stmt.where(AmlFlag.id < before_id)
-        return list(
-            (await self._session.execute(stmt.order_by(AmlFlag.id.desc()).limit(limit))).scalars()
-        )
+        equal = ((AmlFlag.status, status), (AmlFlag.user_id, user_id), (AmlFlag.rule, rule))
+        return await newest_first(self._session, AmlFlag, limit, before_id, equal)
 
     async def lock(self, flag_id: int) -> AmlFlag | None:
         stmt = select(AmlFlag).where(AmlFlag.id == flag_id).with_for_update()

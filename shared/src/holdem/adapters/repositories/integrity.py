@@ -16,6 +16,7 @@ from holdem.adapters.orm.compliance import AmlFlag
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.integrity import IntegrityRun, PlayerLogin
 from holdem.adapters.orm.tables import Seat
+from holdem.adapters.repositories.paging import newest_first
 from holdem.ports.integrity import Login, NewRun, SignalHand
 
 __all__ = ["SqlIntegrity"]
@@ -132,8 +133,4 @@ class SqlIntegrity:
         return row
 
     async def runs(self, limit: int, before_id: int | None) -> list[IntegrityRun]:
-        stmt = select(IntegrityRun)
-        if before_id is not None:
-            stmt = stmt.where(IntegrityRun.id < before_id)
-        rows = await self._session.execute(stmt.order_by(IntegrityRun.id.desc()).limit(limit))
-        return list(rows.scalars())
+        return await newest_first(self._session, IntegrityRun, limit, before_id)

@@ -23,6 +23,7 @@ from holdem.adapters.orm.compliance import KycEvent
 from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.payments import Deposit, DepositAddress, Withdrawal
 from holdem.adapters.orm.users import User
+from holdem.adapters.repositories.paging import newest_first
 from holdem.adapters.repositories.transaction import SqlTransaction
 from holdem.payments.withdrawals import WithdrawalStatus
 from holdem.ports.payments import (
@@ -132,11 +133,9 @@ class SqlDeposits:
         return list((await self._session.execute(stmt)).scalars().all())
 
     async def of_user(self, user_id: int, limit: int, before_id: int | None) -> list[Deposit]:
-        stmt = select(Deposit).where(Deposit.user_id == user_id)
-        if before_id is not None:
-            stmt = stmt.where(Deposit.id < before_id)
-        stmt = stmt.order_by(Deposit.id.desc()).limit(limit)
-        return list((await self._session.execute(stmt)).scalars().all())
+        return await newest_first(
+            self._session, Deposit, limit, before_id, ((Deposit.user_id, user_id),)
+        )
 
     async def with_status(self, status: str, limit: int) -> list[Deposit]:
         stmt = select(Deposit).where(Deposit.status == status)
@@ -258,15 +257,8 @@ class SqlWithdrawals:
     async def listing(
         self, user_id: int | None, status: str | None, limit: int, before_id: int | None
     ) -> list[Withdrawal]:
-        stmt = select(Withdrawal)
-        if user_id is not None:
-            stmt = stmt.where(Withdrawal.user_id == user_id)
-        if status is not None:
-            stmt = stmt.where(Withdrawal.status == status)
-        if before_id is not None:
-            stmt = stmt.where(Withdrawal.id < before_id)
-        stmt = stmt.order_by(Withdrawal.id.desc()).limit(limit)
-        return list((await self._session.execute(stmt)).scalars().all())
+        equal = ((Withdrawal.user_id, user_id), (Withdrawal.status, status))
+        return await newest_first(self._session, Withdrawal, limit, before_id, equal)
 
 
 class SqlKyc:
