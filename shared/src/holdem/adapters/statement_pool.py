@@ -183,7 +183,9 @@ class StatementPool:
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._closed = False
 
-    async def run_idempotent(self, query: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    async def run_idempotent(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> tuple[Any, ...]:
         """Run one statement that is safe to repeat; return its first row."""
         async with self._slots:
             if self._idle:
@@ -194,6 +196,14 @@ class StatementPool:
                     if not kept.broken:
                         raise
             return await self._run(await self.connect(), query, params)
+
+    async def run_idempotent_statement(
+        self, statement: ClauseElement, parameters: Mapping[str, Any]
+    ) -> tuple[Any, ...]:
+        """`run_idempotent` for a SQLAlchemy statement (compiled once, as `RowReader` sends
+        one) that is safe to repeat and returns a row."""
+        query, own = _sql(statement, frozenset(parameters))
+        return await self.run_idempotent(query, {**own, **parameters})
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[RowReader]:
@@ -263,7 +273,10 @@ class StatementPool:
         return connection
 
     async def _run(
-        self, connection: psycopg.AsyncConnection[Any], query: str, params: Sequence[Any]
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        query: str,
+        params: Sequence[Any] | Mapping[str, Any],
     ) -> tuple[Any, ...]:
         try:
             cursor = await connection.execute(query, params, prepare=self.prepare)
