@@ -2,8 +2,9 @@
 settlements and the REST API's hot column reads (`StatementPool`), and what runs on them.
 
 A raw connection skips SQLAlchemy's session, pool and execution context: the ledger's posts
-(`IdempotentStatements`), a settled hand (`RawTransaction`) and the hot reads (`RowReader`,
-statements built with SQLAlchemy Core and compiled once). The connections log in like the
+(`IdempotentStatements`), a settled hand (one statement, `StatementPool.run_idempotent_statement`;
+a `RawTransaction` when the ledger refused it) and the hot reads (`RowReader`, statements built
+with SQLAlchemy Core and compiled once). The connections log in like the
 engines' (`holdem.adapters.database.DatabaseLogin`).
 """
 
@@ -154,8 +155,9 @@ class RawTransaction:
 
 class StatementPool:
     """Raw psycopg connections for hot paths that are one idempotent statement each
-    (`run_idempotent`), a few column reads (`reader`), or one short transaction
-    (`transaction`: the table servers' settlement of a finished hand).
+    (`run_idempotent`: the ledger's posts, the table servers' settlement of a finished hand), a
+    few column reads (`reader`), or one short transaction (`transaction`: a settlement whose
+    post the ledger refused, run again to raise the refusal).
 
     A statement run here is its own transaction (autocommit): one round trip, without the
     per-checkout work of a session and SQLAlchemy's pool (pre-ping, reset on return, events).
