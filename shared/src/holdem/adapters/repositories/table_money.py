@@ -90,7 +90,7 @@ _SETTLE_AT_ONCE = text(
       where cast(:post as boolean)
     )
     select (select id from hand) as hand_id,
-           (select 1 / (answer ->> 'status' in ('ok', 'replayed'))::int from posted) as posted
+           (select 1 / (answer ->> 'status' in ('ok', 'replayed'))::int from posted) as accepted
     """
 )
 _HAND_SETTLEMENT = str(TransactionKind.HAND_SETTLEMENT)
