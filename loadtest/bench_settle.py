@@ -1,20 +1,24 @@
 """Benchmark of a table server's settlement of a finished hand: CPU per settled hand in the
-settling process, through a session (SQLAlchemy's asyncio layer) and on a raw connection.
+settling process, through a session (SQLAlchemy's asyncio layer), in a transaction on a raw
+connection, and in one statement on a raw connection.
 
 ``./dev bench settle [--hands N] [--rounds R]`` plays one 6-handed hand with the engine
 (its ~30 events, 6 players, rake) and settles it N times under new hand numbers at one table,
 one hand after another in one uvloop task (as a table's owner does), each settlement its own
-transaction: the hand's rows in one statement, the ledger's ``ledger_post`` with the table's
-fencing token, the commit. Two paths, alternating, R rounds each:
+transaction: the hand's rows, the ledger's ``ledger_post`` with the table's fencing token, the
+commit. Three paths, in turn (the order reversed every other round), R rounds each:
 
 * ``session`` — the settlement as `TableMoney.settle` wrote it before it moved to a raw
-  connection: the same statements through a pooled SQLAlchemy session (the path kept here as
-  the reference);
-* ``raw`` — `TableMoney.settle` as the table servers run it (`Container.settlements`: one
-  transaction on a raw psycopg connection of the process's `StatementPool`).
+  connection: ``BEGIN``, the hand's rows, ``ledger_post``, ``COMMIT`` through a pooled
+  SQLAlchemy session (the path kept here as the reference);
+* ``transaction`` — the same four round trips on a raw psycopg connection of the process's
+  `StatementPool` (`Settlements.transaction`: the settlement before the twelfth session, and
+  still the path that raises a refused post's error);
+* ``statement`` — `TableMoney.settle` as the table servers run it (`Settlements.at_once`: the
+  hand's rows and ``ledger_post`` in one statement, one round trip).
 
-Prints CPU ms and wall ms per hand of this process (PostgreSQL's own CPU is not counted: both
-paths send it the same statements) and the median ratio. A private PostgreSQL (not durable,
+Prints CPU ms and wall ms per hand of this process (PostgreSQL's own CPU is not counted: the
+paths send it the same work) and the median ratios. A private PostgreSQL (not durable,
 as the tests') is started unless ``DATABASE_URL`` names a server. Asserts nothing.
 """
 
@@ -28,9 +32,11 @@ import time
 from collections.abc import Awaitable, Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import uvloop
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from devstack import migrate
 from devstack.services import PostgresServer
@@ -43,6 +49,7 @@ from holdem.engine.rake import RakeRule
 from holdem.engine.table import Table, TableConfig
 from holdem.protocol.views import event_to_wire
 from holdem.services import ledger
+from holdem.services.ledger.posting import Standalone
 from holdem.services.table_runtime import TableMoney
 from holdem.session.settlement import HandSettlement, build_settlement
 from loadtest.bench_ledger import seat_bench_table
@@ -90,6 +97,27 @@ async def _seated_table(container: Container) -> tuple[int, list[int]]:
     return await seat_bench_table(container, container.ledger, f"s{time.time_ns()}", STACK)
 
 
+def _in_a_transaction(container: Container) -> Settle:
+    """The settlement as `TableMoney.settle` runs it when the one statement was refused: four
+    round trips on a raw connection."""
+
+    async def settle(settlement: HandSettlement) -> None:
+        async with container.settlements.transaction() as tx:
+            hand_id = await tx.add_hand_rows(settlement)
+            assert hand_id is not None
+            await ledger.settle_hand(
+                cast(AsyncSession, Standalone(tx)),
+                table_id=settlement["table_id"],
+                hand_id=hand_id,
+                fencing_token=settlement["fence"],
+                nets={p["user_id"]: p["net"] for p in settlement["players"]},
+                rake=settlement["rake"],
+                rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
+            )
+
+    return settle
+
+
 def _through_a_session(container: Container) -> Settle:
     """The settlement through a SQLAlchemy session: the same statements, as `TableMoney.settle`
     sent them before the raw connection."""
@@ -130,10 +158,14 @@ async def _bench(url: str, hands: int, rounds: int) -> None:
         table, users = await _seated_table(container)
         hand = _played_hand(table, users)
         money = TableMoney(container.transactions, container.settlements)
-        paths: dict[str, Settle] = {"session": _through_a_session(container), "raw": money.settle}
+        paths: dict[str, Settle] = {
+            "session": _through_a_session(container),
+            "transaction": _in_a_transaction(container),
+            "statement": money.settle,
+        }
         print(
             f"  one hand: {len(hand['events'])} events, {len(hand['players'])} players, "
-            f"rake {hand['rake']}; {hands} hands per round, {rounds} rounds, alternating"
+            f"rake {hand['rake']}; {hands} hands per round, {rounds} rounds, in turn"
         )
         number = 1
         for settle in paths.values():  # warm up: connections, prepared statements, plans
@@ -150,12 +182,13 @@ async def _bench(url: str, hands: int, rounds: int) -> None:
             wall = statistics.median(w for _, w in runs)
             median = statistics.median(c for c, _ in runs)
             print(
-                f"  {name:8} CPU ms per hand {cpu} (median {median:.3f}); wall median {wall:.3f} ms"
+                f"  {name:11} CPU ms per hand {cpu} (median {median:.3f});"
+                f" wall median {wall:.3f} ms"
             )
-        ratio = statistics.median(c for c, _ in figures["raw"]) / statistics.median(
-            c for c, _ in figures["session"]
-        )
-        print(f"  raw / session, CPU per hand (medians): {ratio:.2f}")
+        medians = {name: statistics.median(c for c, _ in runs) for name, runs in figures.items()}
+        for name, reference in (("transaction", "session"), ("statement", "transaction")):
+            ratio = medians[name] / medians[reference]
+            print(f"  {name} / {reference}, CPU per hand (medians): {ratio:.2f}")
         async with container.sessions() as session:
             settled = await session.scalar(
                 text("select count(*) from hands where table_id = :t"), {"t": table}

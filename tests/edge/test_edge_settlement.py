@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from fractions import Fraction
+from typing import cast
+from unittest.mock import ANY
 
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.tables import Seat
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.bootstrap import bootstrap
 from holdem.engine.dealing import stacked_deck
 from holdem.engine.errors import SeatTakenError
 from holdem.engine.events import HandEnded
 from holdem.engine.rake import RakeRule
 from holdem.engine.table import Table, TableConfig
+from holdem.ports.table_money import AtOnce
 from holdem.protocol.views import event_to_wire
 from holdem.services import ledger
-from holdem.services.ledger_errors import StaleFencingToken
+from holdem.services.ledger.posting import Standalone
+from holdem.services.ledger_errors import InsufficientFunds, StaleFencingToken
 from holdem.services.table_runtime import TableMoney
 from holdem.session.settlement import build_settlement
 from tests.edge.conftest import ledger_report
@@ -145,4 +154,147 @@ async def test_a_sit_refused_by_another_constraint_is_not_seat_taken_and_changes
     async with container.sessions() as session:
         held = await ledger.balances(SqlLedgerReads(session), player.user_id)
     assert (held.wallet, held.seats) == (1_000_000, {})
+    assert (await ledger_report(container)).ok
+
+
+def _admin(database_url: str) -> psycopg.Connection:
+    return psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True)
+
+
+async def _hands_and_posts(container, table_id: int) -> tuple[int, int]:
+    async with container.sessions() as session:
+        hands = await session.scalar(select(func.count()).where(Hand.table_id == table_id))
+        posts = await session.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.table_id == table_id, LedgerTransaction.hand_id.isnot(None))
+        )
+    return hands, posts
+
+
+def _post_of(settlement):
+    return ledger.hand_post(
+        table_id=settlement["table_id"],
+        fencing_token=settlement["fence"],
+        nets={p["user_id"]: p["net"] for p in settlement["players"]},
+        rake=settlement["rake"],
+        rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
+    )
+
+
+async def test_the_one_statement_posts_what_settle_hand_posts_and_the_audit_chain_holds(
+    container, edge_settings, make_players, make_table, fund
+):
+    """The key and request hash the statement builds around the hand's new id are
+    settle_hand's: settle_hand, asked again for that hand, replays the statement's post.
+    Settled with the table servers' own login."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    settlement = await _played_hand(
+        TableMoney(container.transactions, container.settlements), players, table_id
+    )
+    server = bootstrap(edge_settings)
+    try:
+        outcome = await server.settlements.at_once(settlement, _post_of(settlement))
+        again = await server.settlements.at_once(settlement, _post_of(settlement))
+    finally:
+        await server.aclose()
+    assert (outcome, again) == (AtOnce.WRITTEN, AtOnce.ALREADY_WRITTEN)
+    async with container.sessions() as session:
+        hand_id = await session.scalar(select(Hand.id).where(Hand.table_id == table_id))
+    replayed = await ledger.settle_hand(
+        cast(AsyncSession, Standalone(container.statements)),
+        table_id=table_id,
+        hand_id=hand_id,
+        fencing_token=settlement["fence"],
+        nets={p["user_id"]: p["net"] for p in settlement["players"]},
+        rake=settlement["rake"],
+        rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
+    )
+    assert replayed.replayed
+    assert replayed.metadata == {"rake": settlement["rake"], "rake_shares": ANY}
+    assert await _hands_and_posts(container, table_id) == (1, 1)
+    assert (await container.ledger.verify_audit_chain()).problems == []
+    assert (await ledger_report(container)).ok
+
+
+async def test_a_post_refused_after_its_fence_advanced_writes_nothing_and_raises_the_refusal(
+    container, make_players, make_table, fund
+):
+    """``ledger_post`` stores a valid fence advance before it finds the funds short: the
+    statement's refusal rolls the advance back with the hand's rows, and the settlement's
+    transaction raises the ledger's typed error."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.transactions, container.settlements)
+    settled = await _played_hand(money, players, table_id)
+    await money.settle(settled)
+    loser, winner = settled["players"]
+    short = {
+        **settled,
+        "hand_no": settled["hand_no"] + 1,
+        "fence": 7,
+        "players": [
+            {**loser, "net": -900_000 - loser["rake_share"] - winner["rake_share"]},
+            {**winner, "net": 900_000},
+        ],
+    }
+    assert await container.settlements.at_once(short, _post_of(short)) is AtOnce.REFUSED
+    with pytest.raises(InsufficientFunds):
+        await money.settle(short)
+    assert await money.fence_floor(table_id) == settled["fence"]
+    assert await _hands_and_posts(container, table_id) == (1, 1)
+    assert (await ledger_report(container)).ok
+
+
+def _wait_for_a_blocked_settlement(database_url: str, but: set[int]) -> int:
+    """The backend whose settlement statement waits for a lock (none other waits there; the
+    statement's text is shown cut to its first kilobyte)."""
+    with _admin(database_url) as admin:
+        for _ in range(3000):
+            found = admin.execute(
+                "select pid from pg_stat_activity where wait_event_type = 'Lock'"
+                " and query like %s and pid <> all(%s)",
+                ("%insert into hands%", list(but)),
+            ).fetchone()
+            if found:
+                return int(found[0])
+            time.sleep(0.01)
+    raise AssertionError("no settlement ever waited for the lock")
+
+
+async def test_a_settlement_killed_mid_statement_writes_nothing_and_its_retry_settles_once(
+    container, database_url, make_players, make_table, fund
+):
+    """The statement has written the hand's rows and waits in ledger_post for the table's
+    fence row when its backend is killed. On the kept connection the pool sends it once more
+    on a new one; that one is killed too, and the settlement fails (the owner keeps it in its
+    outbox). Nothing was committed meanwhile; the outbox's retry settles the hand once."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.transactions, container.settlements)
+    first = await _played_hand(money, players, table_id)
+    await money.settle(first)  # the fence row exists; the pool keeps a connection
+    second = {**first, "hand_no": first["hand_no"] + 1}
+    with psycopg.connect(database_url.replace("+psycopg", "")) as holder:
+        holder.execute(
+            "select 1 from ledger_table_fences where table_id = %s for update", (table_id,)
+        )
+        settling = asyncio.create_task(money.settle(second))
+        killed: set[int] = set()
+        for _ in range(2):
+            pid = await asyncio.to_thread(_wait_for_a_blocked_settlement, database_url, killed)
+            with _admin(database_url) as admin:
+                admin.execute("select pg_terminate_backend(%s)", (pid,))
+            killed.add(pid)
+        with pytest.raises(psycopg.OperationalError):
+            await settling
+        assert await _hands_and_posts(container, table_id) == (1, 1)
+        holder.rollback()
+    await money.settle(second)
+    await money.settle(second)
+    assert await _hands_and_posts(container, table_id) == (2, 2)
     assert (await ledger_report(container)).ok

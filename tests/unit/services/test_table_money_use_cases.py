@@ -8,6 +8,7 @@ on a raw connection) are tested against PostgreSQL in ``tests/edge``.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.config import GameSettings
-from holdem.ports.table_money import Departure, TableRow
+from holdem.ports.table_money import AtOnce, Departure, HandPost, TableRow
 from holdem.services import rathole
 from holdem.services.errors import NotFound, RatholeMinimum, TableNotOpen
 from holdem.services.ledger_errors import StaleFencingToken
@@ -160,7 +161,63 @@ class FakeSettlement:
         )
 
 
-def money_on(db: FakeDatabase, game: GameSettings | None = None) -> TableMoney:
+def posted_at_once(post: HandPost, hand_id: int) -> tuple[Any, ...]:
+    """``ledger_post``'s arguments as the one statement fills them in for the hand's id."""
+    request_hash = hashlib.sha256(post.request.fill(hand_id).encode()).hexdigest()
+    return (
+        "hand_settlement",
+        post.key.fill(hand_id),
+        request_hash,
+        post.metadata,
+        None,
+        post.table_id,
+        hand_id,
+        None,
+        post.table_id,
+        post.fencing_token,
+        post.legs,
+    )
+
+
+class FakeSettlements:
+    """`holdem.ports.table_money.Settlements` over the fake database: a transaction puts the
+    database back when it raises; the one statement writes nothing when the post is refused
+    (as the fence refuses it), and records each call in ``at_once_calls``."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.at_once_calls: list[tuple[int, int, AtOnce]] = []
+
+    async def at_once(self, settlement: HandSettlement, post: HandPost | None) -> AtOnce:
+        outcome = self._at_once(settlement, post)
+        self.at_once_calls.append((settlement["table_id"], settlement["hand_no"], outcome))
+        return outcome
+
+    def _at_once(self, settlement: HandSettlement, post: HandPost | None) -> AtOnce:
+        key = (settlement["table_id"], settlement["hand_no"])
+        if key in self.db.hands:
+            return AtOnce.ALREADY_WRITTEN
+        if post is not None:
+            if post.fencing_token < self.db.fences.get(post.table_id, 0):
+                return AtOnce.REFUSED
+            self.db.fences[post.table_id] = post.fencing_token
+            self.db.posts.append(posted_at_once(post, len(self.db.hands) + 1))
+        self.db.hands[key] = len(self.db.hands) + 1
+        return AtOnce.WRITTEN
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeSettlement]:
+        before = copy.deepcopy(vars(self.db))
+        try:
+            yield FakeSettlement(self.db)
+        except BaseException:
+            vars(self.db).update({k: v for k, v in before.items() if k != "posts"})
+            raise
+
+
+def money_on(
+    db: FakeDatabase, game: GameSettings | None = None, settlements: FakeSettlements | None = None
+) -> TableMoney:
     """A `TableMoney` whose transactions put the fake database back when they raise."""
 
     @asynccontextmanager
@@ -172,16 +229,7 @@ def money_on(db: FakeDatabase, game: GameSettings | None = None) -> TableMoney:
             vars(db).update(before)
             raise
 
-    @asynccontextmanager
-    async def settlement() -> AsyncIterator[FakeSettlement]:
-        before = copy.deepcopy(vars(db))
-        try:
-            yield FakeSettlement(db)
-        except BaseException:
-            vars(db).update({k: v for k, v in before.items() if k != "posts"})
-            raise
-
-    return TableMoney(transaction, settlement, clock=lambda: NOW, game=game)
+    return TableMoney(transaction, settlements or FakeSettlements(db), clock=lambda: NOW, game=game)
 
 
 def hand(
@@ -202,15 +250,58 @@ def hand(
 
 async def test_a_hand_is_settled_once_and_a_deposed_owner_is_refused_with_nothing_written() -> None:
     db = FakeDatabase(tables={1: FakeTable(1)})
-    money = money_on(db)
+    settlements = FakeSettlements(db)
+    money = money_on(db, settlements=settlements)
     won = hand(1, 1, fence=5, nets={7: 1_900, 8: -2_000}, rake=100)
     await money.settle(won)
     await money.settle(won)  # a retry from the outbox: the hand is there, nothing is posted
     assert len(db.posts) == 1
+    assert db.posts[0][1] == "hand:1:1"  # settle_hand's key, with the id the hand got
     assert await money.fence_floor(1) == 5
     with pytest.raises(StaleFencingToken):
         await money.settle(hand(1, 2, fence=4, nets={7: -2_000, 8: 1_900}, rake=100))
     assert await money.last_hand_number(1) == 1  # the refused hand's rows were rolled back
+    # One statement per settlement; the refused one ran again as a transaction, which raised.
+    assert [outcome for _, _, outcome in settlements.at_once_calls] == [
+        AtOnce.WRITTEN,
+        AtOnce.ALREADY_WRITTEN,
+        AtOnce.REFUSED,
+    ]
+    assert db.posts[-1][9] == 4  # the transaction's post, refused (the fake keeps its params)
+
+
+async def test_the_one_statement_posts_what_the_transaction_posts() -> None:
+    """The same hand (same id) settled both ways: ``ledger_post`` gets the same arguments."""
+    at_once, in_transaction = FakeDatabase(), FakeDatabase()
+    won = hand(1, 1, fence=5, nets={7: 1_900, 8: -2_000, 9: 0}, rake=100)
+    await money_on(at_once).settle(won)
+
+    class Refused(FakeSettlements):
+        async def at_once(self, settlement: HandSettlement, post: HandPost | None) -> AtOnce:
+            return AtOnce.REFUSED
+
+    await money_on(in_transaction, settlements=Refused(in_transaction)).settle(won)
+    assert at_once.posts == in_transaction.posts
+    assert len(at_once.posts) == 1
+
+
+async def test_a_hand_refused_at_once_but_written_meanwhile_by_another_owner_is_left_alone() -> (
+    None
+):
+    """Between the refused statement and its transaction, the new owner wrote that hand
+    number: the transaction finds it and posts nothing (as a retry would)."""
+    db = FakeDatabase(tables={1: FakeTable(1)}, fences={1: 9})
+
+    class WrittenMeanwhile(FakeSettlements):
+        async def at_once(self, settlement: HandSettlement, post: HandPost | None) -> AtOnce:
+            outcome = await super().at_once(settlement, post)
+            self.db.hands[(settlement["table_id"], settlement["hand_no"])] = 99
+            return outcome
+
+    await money_on(db, settlements=WrittenMeanwhile(db)).settle(
+        hand(1, 1, fence=4, nets={7: 1_900, 8: -2_000}, rake=100)
+    )
+    assert (db.hands, db.posts, db.fences) == ({(1, 1): 99}, [], {1: 9})
 
 
 async def test_a_hand_where_nothing_changed_hands_is_recorded_without_a_ledger_post() -> None:

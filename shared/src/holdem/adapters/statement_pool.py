@@ -2,8 +2,9 @@
 settlements and the REST API's hot column reads (`StatementPool`), and what runs on them.
 
 A raw connection skips SQLAlchemy's session, pool and execution context: the ledger's posts
-(`IdempotentStatements`), a settled hand (`RawTransaction`) and the hot reads (`RowReader`,
-statements built with SQLAlchemy Core and compiled once). The connections log in like the
+(`IdempotentStatements`), a settled hand (one statement, `StatementPool.run_idempotent_statement`;
+a `RawTransaction` when the ledger refused it) and the hot reads (`RowReader`, statements built
+with SQLAlchemy Core and compiled once). The connections log in like the
 engines' (`holdem.adapters.database.DatabaseLogin`).
 """
 
@@ -154,8 +155,9 @@ class RawTransaction:
 
 class StatementPool:
     """Raw psycopg connections for hot paths that are one idempotent statement each
-    (`run_idempotent`), a few column reads (`reader`), or one short transaction
-    (`transaction`: the table servers' settlement of a finished hand).
+    (`run_idempotent`: the ledger's posts, the table servers' settlement of a finished hand), a
+    few column reads (`reader`), or one short transaction (`transaction`: a settlement whose
+    post the ledger refused, run again to raise the refusal).
 
     A statement run here is its own transaction (autocommit): one round trip, without the
     per-checkout work of a session and SQLAlchemy's pool (pre-ping, reset on return, events).
@@ -183,7 +185,9 @@ class StatementPool:
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._closed = False
 
-    async def run_idempotent(self, query: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    async def run_idempotent(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> tuple[Any, ...]:
         """Run one statement that is safe to repeat; return its first row."""
         async with self._slots:
             if self._idle:
@@ -194,6 +198,14 @@ class StatementPool:
                     if not kept.broken:
                         raise
             return await self._run(await self.connect(), query, params)
+
+    async def run_idempotent_statement(
+        self, statement: ClauseElement, parameters: Mapping[str, Any]
+    ) -> tuple[Any, ...]:
+        """`run_idempotent` for a SQLAlchemy statement (compiled once, as `RowReader` sends
+        one) that is safe to repeat and returns a row."""
+        query, own = _sql(statement, frozenset(parameters))
+        return await self.run_idempotent(query, {**own, **parameters})
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[RowReader]:
@@ -263,7 +275,10 @@ class StatementPool:
         return connection
 
     async def _run(
-        self, connection: psycopg.AsyncConnection[Any], query: str, params: Sequence[Any]
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        query: str,
+        params: Sequence[Any] | Mapping[str, Any],
     ) -> tuple[Any, ...]:
         try:
             cursor = await connection.execute(query, params, prepare=self.prepare)

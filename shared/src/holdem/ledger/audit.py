@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -66,8 +66,46 @@ def canonical_metadata(metadata: Mapping[str, Any]) -> str:
 
 def canonical_request(operation: str, params: Mapping[str, Any]) -> str:
     """The SHA-256 of an operation's parameters: what "the same request" means for a key."""
-    body = canonical_metadata({"op": operation, **params})
-    return hashlib.sha256(body.encode()).hexdigest()
+    return hashlib.sha256(request_body(operation, params).encode()).hexdigest()
+
+
+def request_body(operation: str, params: Mapping[str, Any]) -> str:
+    """The text `canonical_request` hashes (UTF-8): the parameters' canonical JSON."""
+    return canonical_metadata({"op": operation, **params})
+
+
+@dataclass(frozen=True, slots=True)
+class Around:
+    """A text around one integer not known yet (a hand's id, numbered by the statement that
+    writes the hand): the text is ``before + str(number) + after``.
+
+    >>> around(lambda hand_id: f"hand:3:{hand_id}").fill(41)
+    'hand:3:41'
+    """
+
+    before: str
+    after: str
+
+    def fill(self, number: int) -> str:
+        """The text with `number` in its place."""
+        return f"{self.before}{number}{self.after}"
+
+
+def around(make: Callable[[int], str]) -> Around:
+    """The text `make` writes around its integer argument.
+
+    Made with 0 and with 1, the two texts differ only where the integer is written (JSON and
+    f-strings write an integer as ``str`` does); a text that writes it twice, or not at all,
+    is refused here rather than filled wrongly later.
+
+    >>> around(lambda n: '{"hand_id":' + str(n) + ',"rake":5}')
+    Around(before='{"hand_id":', after=',"rake":5}')
+    """
+    zero, one = make(0), make(1)
+    at = next((i for i, (a, b) in enumerate(zip(zero, one, strict=False)) if a != b), None)
+    if at is None or zero[at] != "0" or zero[at + 1 :] != one[at + 1 :]:
+        raise LedgerRuleError("the text does not write its integer once")
+    return Around(zero[:at], zero[at + 1 :])
 
 
 def format_time(moment: datetime) -> str:

@@ -3,23 +3,28 @@
 they record, and the settlement's own transaction.
 
 `TableRecords` is one repository of a `holdem.ports.transaction.Transaction`
-(``tx.table_records``); `SettlementTransaction` is the settlement's hot path, a transaction of
-its own (`Settlements` begins one). `holdem.adapters.repositories.table_money` implements both.
+(``tx.table_records``); `Settlements` is the settlement's hot path: one statement that writes a
+hand and posts it (`Settlements.at_once`), or a transaction of its own
+(`SettlementTransaction`). `holdem.adapters.repositories.table_money` implements them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
+from holdem.ledger.audit import Around
 from holdem.ports.accounts import TableRow
 from holdem.session.settlement import HandSettlement
 
 __all__ = [
+    "AtOnce",
     "Departure",
+    "HandPost",
     "SettlementTransaction",
     "Settlements",
     "TableRecords",
@@ -100,6 +105,43 @@ class SettlementTransaction(Protocol):
         ...
 
 
-Settlements = Callable[[], AbstractAsyncContextManager[SettlementTransaction]]
-"""Begins a settlement transaction, committed when the block ends (rolled back when it
-raises)."""
+@dataclass(frozen=True, slots=True)
+class HandPost:
+    """The ledger's post of a finished hand (``ledger_post``'s arguments, as
+    `holdem.services.ledger.settle_hand` sends them) before PostgreSQL has numbered the hand:
+    its key and its request's canonical body hold the hand's id (`Around`); the request hash
+    is the SHA-256 (hex) of the filled body. Built by `holdem.services.ledger.hand_post`."""
+
+    key: Around
+    request: Around
+    metadata: str
+    legs: str
+    table_id: int
+    fencing_token: int
+
+
+class AtOnce(Enum):
+    """What `Settlements.at_once` did."""
+
+    WRITTEN = "written"
+    """The hand's rows and its post are committed."""
+    ALREADY_WRITTEN = "already_written"
+    """The table has that hand number already: nothing was written."""
+    REFUSED = "refused"
+    """The ledger refused the post: nothing was written (the refusal is not carried; the
+    settlement's transaction, run again, raises it as the ledger's typed error)."""
+
+
+class Settlements(Protocol):
+    """Where the table servers settle their finished hands."""
+
+    async def at_once(self, settlement: HandSettlement, post: HandPost | None) -> AtOnce:
+        """Write the hand's rows and, when `post` is given, post it with the hand's id, in one
+        statement (its own transaction: one round trip); nothing when the table has that hand
+        number already, nothing either when the ledger refuses the post."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[SettlementTransaction]:
+        """Begin a settlement transaction, committed when the block ends (rolled back when it
+        raises)."""
+        ...

@@ -19,7 +19,7 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.config import GameSettings, IntegritySettings
-from holdem.ports.table_money import Settlements, TableRow
+from holdem.ports.table_money import AtOnce, Settlements, TableRow
 from holdem.ports.transaction import Transaction, Transactions
 from holdem.services import integrity, ledger, protection, rathole
 from holdem.services.errors import NotFound, TableNotOpen
@@ -44,8 +44,8 @@ class TableMoney:
     Args:
         transactions: Begins the transaction of each call but the settlement's
             (`Container.transaction`).
-        settlements: Begins a settlement's transaction (`Container.settlements`: on a raw
-            connection, the hot path of every finished hand).
+        settlements: Settles a finished hand (`Container.settlements`: one statement on a
+            raw connection, the hot path of every finished hand).
     """
 
     def __init__(
@@ -185,23 +185,38 @@ class TableMoney:
         """The finished hand in one transaction: ledger settle-hand + hand, events, players.
 
         Idempotent: a hand already written (same table and hand number) is left as it is.
-        Four round trips on a raw connection (`Settlements`): ``BEGIN``, the hand's rows
-        (one statement), the ledger's ``ledger_post`` and the commit.
+        One round trip (`Settlements.at_once`: one statement writes the hand's rows and posts
+        it). When the ledger refuses the post, that statement has changed nothing, and the
+        settlement runs again as a transaction of its own (``BEGIN``, the hand's rows, the
+        ledger's ``ledger_post``, ``COMMIT``), which raises the refusal as the ledger's error.
+
+        Raises:
+            InvalidLedgerRequest: the settlement breaks a money rule; nothing was sent.
+            StaleFencingToken, InsufficientFunds, IdempotencyKeyReused: the ledger refused;
+                nothing was written.
         """
-        async with self._settlements() as tx:
+        table_id, fence, rake = settlement["table_id"], settlement["fence"], settlement["rake"]
+        nets = {p["user_id"]: p["net"] for p in settlement["players"]}
+        shares = {p["user_id"]: p["rake_share"] for p in settlement["players"]}
+        post = None
+        if rake or any(nets.values()):  # else nothing changed hands (e.g. a walk with a dead
+            # small blind): the hand is recorded, nothing is posted
+            post = ledger.hand_post(
+                table_id=table_id, fencing_token=fence, nets=nets, rake=rake, rake_shares=shares
+            )
+        if await self._settlements.at_once(settlement, post) is not AtOnce.REFUSED:
+            return
+        async with self._settlements.transaction() as tx:
             hand_id = await tx.add_hand_rows(settlement)
             if hand_id is None:
-                return  # written before (a retry after a lost answer, or a new owner's)
-            nets = {p["user_id"]: p["net"] for p in settlement["players"]}
-            if not settlement["rake"] and not any(nets.values()):
-                return  # nothing changed hands (e.g. a walk with a dead small blind)
+                return  # written meanwhile (by another owner)
             await ledger.settle_hand(
                 # The ledger posts through the settlement's own transaction.
                 cast(AsyncSession, Standalone(tx)),
-                table_id=settlement["table_id"],
+                table_id=table_id,
                 hand_id=hand_id,
-                fencing_token=settlement["fence"],
+                fencing_token=fence,
                 nets=nets,
-                rake=settlement["rake"],
-                rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
+                rake=rake,
+                rake_shares=shares,
             )

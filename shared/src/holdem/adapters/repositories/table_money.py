@@ -1,16 +1,17 @@
 """The table servers' repositories (`holdem.ports.table_money`): `SqlTableRecords` over a
-SQLAlchemy session, and the settlement's transaction on a raw psycopg connection
-(`raw_settlements`).
+SQLAlchemy session, and the settlement on raw psycopg connections (`raw_settlements`: one
+statement per hand, or a transaction).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,19 +22,26 @@ from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
 from holdem.adapters.statement_pool import RawTransaction, StatementPool
 from holdem.engine.errors import SeatTakenError
-from holdem.ports.table_money import Departure, Settlements, SettlementTransaction, TableRow
+from holdem.ledger.transactions import TransactionKind
+from holdem.ports.table_money import (
+    AtOnce,
+    Departure,
+    HandPost,
+    Settlements,
+    SettlementTransaction,
+    TableRow,
+)
 from holdem.session.settlement import HandSettlement
 
-__all__ = ["RawSettlement", "SqlTableRecords", "raw_settlements"]
+__all__ = ["RawSettlement", "RawSettlements", "SqlTableRecords", "raw_settlements"]
 
 _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
 
-# One statement for a finished hand's rows: the hand (nothing when the table already has
-# that hand number), its events in order and each player's part, from two JSON arrays.
-# Per hand it replaces an existence check, the hand's INSERT and two bulk inserts (one
-# round trip instead of four, and none of the ORM's per-row work).
-_HAND_ROWS = text(
-    """
+# A finished hand's rows in one statement: the hand (nothing when the table already has that
+# hand number), its events in order and each player's part, from two JSON arrays. Per hand it
+# replaces an existence check, the hand's INSERT and two bulk inserts (one round trip instead
+# of four, and none of the ORM's per-row work).
+_HAND_ROWS_CTES = """
     with hand as (
       insert into hands (table_id, hand_no, started_at, ended_at, small_blind, big_blind,
                          button_seat, board, total_pot, rake, deck_commitment, deck_seed,
@@ -56,10 +64,36 @@ _HAND_ROWS = text(
       from hand, jsonb_to_recordset(cast(:players as jsonb))
         as p(seat smallint, user_id bigint, hole_cards text, shown boolean, net bigint,
              rake_share bigint)
+    )"""
+
+_HAND_ROWS = text(_HAND_ROWS_CTES + "\n    select id from hand")
+
+# The whole settlement in one statement, its own transaction (one round trip instead of
+# BEGIN, the hand's rows, ledger_post and COMMIT): the hand's rows as above, then, only when
+# the hand was inserted and something changed hands, ledger_post with the id the hand just
+# got, in the key and in the request hash as `holdem.services.ledger.settle_hand` makes them
+# (`HandPost`: the texts around the id). ledger_post answers a refusal instead of raising,
+# and may have stored a fence advance by then: the last column divides by zero unless the
+# post was accepted, so a refusal fails the statement and nothing of it is committed.
+_SETTLE_AT_ONCE = text(
+    _HAND_ROWS_CTES
+    + """, posted as materialized (
+      select ledger_post(
+               cast(:kind as text),
+               cast(:key_before as text) || hand.id::text || cast(:key_after as text),
+               encode(sha256(convert_to(cast(:request_before as text) || hand.id::text
+                                        || cast(:request_after as text), 'UTF8')), 'hex'),
+               cast(:metadata as text), null::bigint, cast(:table_id as bigint), hand.id,
+               null::bigint, cast(:table_id as bigint), cast(:fencing_token as bigint),
+               cast(:legs as jsonb)) as answer
+      from hand
+      where cast(:post as boolean)
     )
-    select id from hand
+    select (select id from hand) as hand_id,
+           (select 1 / (answer ->> 'status' in ('ok', 'replayed'))::int from posted) as accepted
     """
 )
+_HAND_SETTLEMENT = str(TransactionKind.HAND_SETTLEMENT)
 
 
 def _hand_rows_params(settlement: HandSettlement) -> dict[str, Any]:
@@ -184,17 +218,59 @@ class RawSettlement:
         return row
 
 
-@asynccontextmanager
-async def _raw_settlement(pool: StatementPool) -> AsyncIterator[SettlementTransaction]:
-    async with pool.transaction() as tx:
-        yield RawSettlement(tx)
+def _at_once_params(settlement: HandSettlement, post: HandPost | None) -> dict[str, Any]:
+    """`_SETTLE_AT_ONCE`'s parameters."""
+    params = _hand_rows_params(settlement)
+    if post is None:  # nothing changed hands: the statement posts nothing, reads none of these
+        return params | dict.fromkeys(_POST_PARAMETERS) | {"post": False}
+    assert post.table_id == settlement["table_id"], "a table's post, at that table"
+    return params | {
+        "post": True,
+        "kind": _HAND_SETTLEMENT,
+        "key_before": post.key.before,
+        "key_after": post.key.after,
+        "request_before": post.request.before,
+        "request_after": post.request.after,
+        "metadata": post.metadata,
+        "fencing_token": post.fencing_token,
+        "legs": post.legs,
+    }
+
+
+_POST_PARAMETERS = (
+    "kind",
+    "key_before",
+    "key_after",
+    "request_before",
+    "request_after",
+    "metadata",
+    "fencing_token",
+    "legs",
+)
+
+
+class RawSettlements:
+    """`holdem.ports.table_money.Settlements` on `pool`'s raw connections."""
+
+    def __init__(self, pool: StatementPool) -> None:
+        self._pool = pool
+
+    async def at_once(self, settlement: HandSettlement, post: HandPost | None) -> AtOnce:
+        try:
+            hand_id, _ = await self._pool.run_idempotent_statement(
+                _SETTLE_AT_ONCE, _at_once_params(settlement, post)
+            )
+        except psycopg.errors.DivisionByZero:
+            return AtOnce.REFUSED  # the statement's own check: nothing was committed
+        return AtOnce.ALREADY_WRITTEN if hand_id is None else AtOnce.WRITTEN
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SettlementTransaction]:
+        async with self._pool.transaction() as tx:
+            yield RawSettlement(tx)
 
 
 def raw_settlements(pool: StatementPool) -> Settlements:
-    """`Settlements` on `pool`'s raw connections (each one transaction, committed when its
-    block ends)."""
-
-    def begin() -> AbstractAsyncContextManager[SettlementTransaction]:
-        return _raw_settlement(pool)
-
-    return begin
+    """`Settlements` on `pool`'s raw connections: one statement per hand, or a transaction
+    (committed when its block ends)."""
+    return RawSettlements(pool)

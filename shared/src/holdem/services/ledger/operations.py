@@ -11,7 +11,7 @@ reservation first, take the `Transaction` (its ledger repository, and its sessio
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from holdem.ledger import transactions as legs_of
 from holdem.ledger.accounts import AccountKind
 from holdem.ledger.amounts import require_crypto, require_won
+from holdem.ledger.audit import around, canonical_metadata, request_body
 from holdem.ledger.transactions import Leg, TransactionKind
 from holdem.ports.ledger import RecordedTransaction
+from holdem.ports.table_money import HandPost
 from holdem.ports.transaction import Transaction
-from holdem.services.ledger.posting import Posted, post, rule
+from holdem.services.ledger.posting import Posted, legs_json, post, rule
 from holdem.services.ledger_errors import InvalidLedgerRequest, WithdrawalNotFound
 
 
@@ -271,6 +273,55 @@ async def settle_hand(
         rake_shares: user id → the part of the rake attributed to them (for rakeback);
             must add up to `rake` when given.
     """
+    request, meta, legs = _hand_settlement(table_id, fencing_token, nets, rake, rake_shares)
+    return await post(
+        session,
+        kind=TransactionKind.HAND_SETTLEMENT,
+        key=settlement_key(table_id, hand_id),
+        request=request(hand_id),
+        metadata=meta,
+        legs=legs,
+        table_id=table_id,
+        hand_id=hand_id,
+        fence=(table_id, fencing_token),
+    )
+
+
+def hand_post(
+    *,
+    table_id: int,
+    fencing_token: int,
+    nets: Mapping[int, int],
+    rake: int,
+    rake_shares: Mapping[int, int] | None = None,
+) -> HandPost:
+    """`settle_hand`'s post of a hand that has no id yet, for the statement that writes the
+    hand and posts it at once (`holdem.ports.table_money.Settlements.at_once`): the same
+    key, request hash, metadata, legs and fence once the hand's id is filled in.
+
+    Raises:
+        InvalidLedgerRequest: as `settle_hand`, before anything is sent.
+    """
+    request, meta, legs = _hand_settlement(table_id, fencing_token, nets, rake, rake_shares)
+    kind = str(TransactionKind.HAND_SETTLEMENT)
+    return HandPost(
+        key=rule(around, lambda hand_id: settlement_key(table_id, hand_id)),
+        request=rule(around, lambda hand_id: request_body(kind, request(hand_id))),
+        metadata=rule(canonical_metadata, meta),
+        legs=legs_json(legs),
+        table_id=table_id,
+        fencing_token=fencing_token,
+    )
+
+
+def _hand_settlement(
+    table_id: int,
+    fencing_token: int,
+    nets: Mapping[int, int],
+    rake: int,
+    rake_shares: Mapping[int, int] | None,
+) -> tuple[Callable[[int], dict[str, Any]], dict[str, Any], list[Leg]]:
+    """A hand's settlement checked: its request for a hand id, its metadata and its legs."""
     rule(require_won, fencing_token)
     shares = dict(rake_shares or {})
     if shares and sum(shares.values()) != rake:
@@ -278,23 +329,12 @@ async def settle_hand(
     meta: dict[str, Any] = {"rake": rake}
     if shares:
         meta["rake_shares"] = json.dumps({str(k): v for k, v in sorted(shares.items())})
-    params = {
-        "table_id": table_id,
-        "hand_id": hand_id,
-        "nets": json.dumps({str(k): v for k, v in sorted(nets.items())}),
-        **meta,
-    }
-    return await post(
-        session,
-        kind=TransactionKind.HAND_SETTLEMENT,
-        key=settlement_key(table_id, hand_id),
-        request=params,
-        metadata=meta,
-        legs=rule(legs_of.settlement_legs, table_id, nets, rake),
-        table_id=table_id,
-        hand_id=hand_id,
-        fence=(table_id, fencing_token),
-    )
+    outcome = json.dumps({str(k): v for k, v in sorted(nets.items())})
+
+    def request(hand_id: int) -> dict[str, Any]:
+        return {"table_id": table_id, "hand_id": hand_id, "nets": outcome, **meta}
+
+    return request, meta, rule(legs_of.settlement_legs, table_id, nets, rake)
 
 
 async def credit_rakeback(
