@@ -17,9 +17,9 @@ One pure-ASGI middleware per request:
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -52,7 +52,17 @@ def correlation_id_of(scope: Scope) -> str:
             candidate = value.decode("latin-1")
             if _CORRELATION_RE.match(candidate):
                 return str(candidate)
-    return uuid.uuid4().hex
+    return new_correlation_id()
+
+
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_correlation_id() -> str:
+    """A random UUID (version 4) as 32 hex digits: ``uuid.uuid4().hex``'s value, without its
+    `uuid.UUID` object (a third of the cost, on most requests: clients rarely send an id)."""
+    return "%032x" % (int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET)
 
 
 def route_of(scope: Scope) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -10,7 +10,6 @@ from functions.api.deps import AuthedDep, ContainerDep, read_rows
 from functions.api.schemas import (
     BalanceOut,
     SeatBalanceOut,
-    StatementLineOut,
     StatementPage,
     errors,
 )
@@ -56,41 +55,44 @@ async def read_balance(container: Container, user_id: int) -> BalanceOut:
     return balance_out(balances)
 
 
-@router.get("/transactions", responses=errors(400))
+@router.get("/transactions", response_model=StatementPage, responses=errors(400))
 async def transactions(
     claims: AuthedDep,
     container: ContainerDep,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     kind: StatementKind | None = None,
-) -> StatementPage:
+) -> dict[str, Any]:
     """Every movement of the caller's money, newest first (cursor pages, filter by kind)."""
     return await read_statement(container, claims.user_id, cursor, limit, kind)
 
 
 async def read_statement(
     container: Container, user_id: int, cursor: str | None, limit: int, kind: str | None
-) -> StatementPage:
-    """The statement route's answer (also served by `functions.api.fast`)."""
+) -> dict[str, Any]:
+    """The statement route's answer (also served by `functions.api.fast`): a `StatementPage`
+    as plain values, its fields in the model's order. FastAPI validates it against the model;
+    the fast path writes it as is (`pydantic_core.to_json`), without a model per line
+    (tests/functions/api/test_api_fast_reads.py compares the two answers byte for byte)."""
     async with read_rows(container) as db:
         page = await ledger.transactions(
             SqlLedgerReads(db), user_id, cursor=cursor, limit=limit, kind=kind
         )
-    return StatementPage(
-        items=[
-            StatementLineOut(
-                id=line.entry_id,
-                transaction_id=line.transaction_id,
-                kind=line.kind,
-                account=str(line.account),
-                table_id=line.table_id,
-                amount_krw=line.amount_krw,
-                balance_after=line.balance_after,
-                created_at=line.created_at,
-                completed_at=line.completed_at,
-                details=dict(line.metadata),
-            )
+    return {
+        "items": [
+            {
+                "id": line.entry_id,
+                "transaction_id": line.transaction_id,
+                "kind": line.kind,
+                "account": str(line.account),
+                "table_id": line.table_id,
+                "amount_krw": line.amount_krw,
+                "balance_after": line.balance_after,
+                "created_at": line.created_at,
+                "completed_at": line.completed_at,
+                "details": dict(line.metadata),
+            }
             for line in page.items
         ],
-        next_cursor=page.next_cursor,
-    )
+        "next_cursor": page.next_cursor,
+    }

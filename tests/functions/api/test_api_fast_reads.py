@@ -3,15 +3,21 @@ shadow: the same status, headers and body bytes for valid and invalid requests."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from functions.api import deps
 from functions.api.fast import FastReads
 from functions.api.observability import REQUESTS
+from functions.api.schemas import HandEventOut, HandPlayerOut, HandSummaryOut, StatementPage
 from holdem.bootstrap import bootstrap
+from holdem.services import hand_history
 from tests.functions.api.api_support import deposit, make_app, make_hand, make_table
 
 CORRELATION = {"X-Correlation-Id": "compare-1"}
@@ -239,3 +245,44 @@ async def test_a_redis_outage_is_a_503_alike(settings, seeded):
                 assert a.headers.multi_items() == b.headers.multi_items()
     finally:
         await container.aclose()
+
+
+@pytest.mark.parametrize(
+    ("view", "model"),
+    [
+        (hand_history.HandSummary, HandSummaryOut),
+        (hand_history.PlayerView, HandPlayerOut),
+        (hand_history.EventView, HandEventOut),
+    ],
+)
+def test_the_hand_views_are_written_as_their_models(view, model):
+    """The hand reads write their views' fields as is (`vars`): a field added to a view and
+    not to its model would reach the fast path's answer, and not FastAPI's."""
+    assert [f.name for f in dataclasses.fields(view)] == list(model.model_fields)
+
+
+def test_plain_answers_are_written_as_their_models_write_them():
+    """`pydantic_core.to_json` of a statement in plain values gives the bytes of its model's
+    JSON, whatever the details hold (numbers beyond 64 bits, floats, text to escape)."""
+    at = datetime(2026, 12, 7, 8, 30, 1, 250, tzinfo=UTC)
+    line = {
+        "id": 2**62,
+        "transaction_id": 7,
+        "kind": "crypto_deposit",
+        "account": "wallet",
+        "table_id": None,
+        "amount_krw": -1_000,
+        "balance_after": 0,
+        "created_at": at,
+        "completed_at": at.replace(microsecond=0),
+        "details": {
+            "crypto_amount": "0.00100000",
+            "big": 10**30,
+            "rate": 1.5e-7,
+            "text": 'Seoul "서울"\n\t\u0001\u2028',
+            "nested": [{"a": None, "b": True}, [], {}],
+        },
+    }
+    page = {"items": [line, {**line, "completed_at": None, "details": {}}], "next_cursor": "ZTE"}
+    adapter = TypeAdapter(StatementPage)
+    assert to_json(page) == adapter.dump_json(adapter.validate_python(page))
