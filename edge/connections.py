@@ -1,12 +1,20 @@
-"""One client connection: its codec, identity, tables, rate limit and outgoing queue.
+"""One client connection: its codec, identity, tables, rate limit and outgoing frames.
 
-Each connection has a writer task draining a bounded queue, so a slow client never stalls
-the fan-out of other connections; a client that falls too far behind is closed. The writer
-sends everything queued at once in one socket write (`BatchingConnection`): a table's
-action reaches each player as a few messages, and one system call per message was the
-table server's largest cost at full speed. Messages are queued as WebSocket frames serialized
-already (`ws_frame`): a broadcast encodes and frames a message once per encoding, and every
-connection writes the same bytes.
+Messages are written without a task per connection: a message is framed (`ws_frame`) and
+appended to its connection's outbox, and the first one of an event-loop turn schedules one
+flush (`loop.call_soon`) that writes everything the connection was given in that turn with
+one socket write. A table's action reaches each player as a few messages, all queued in the
+same turn, so each socket gets one write per action. A broadcast encodes and frames a message
+once per encoding, and every connection queues the same bytes.
+
+What websockets' own send path (`send_context`) guarded, the flush keeps: it writes only while
+the connection is open (frames queued after a close began are dropped, as websockets refuses
+to send them), and it stops at the transport's write-buffer limit (flow control) until the
+socket drains; a client that falls too far behind (`OUTBOX_LIMIT` messages or
+`OUTBOX_BYTES` waiting) is closed as ``slow_consumer``. Frames websockets writes itself
+(pongs, pings, close) go out after the frames queued before them, and a close asked for with
+`Connection.close_later` goes out after the messages queued before it (those queued after it
+are dropped).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 import uuid
 from collections.abc import Iterable
@@ -21,12 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from edge.metrics import Metrics
 from holdem.auth.tokens import AccessClaims
-from holdem.cancellation import cancel_and_wait
 from holdem.protocol import errors as perr
 from holdem.protocol.codec import JSON, MSGPACK, Codec
 from holdem.protocol.messages import ServerType
@@ -35,40 +42,123 @@ from holdem.services.errors import ServiceError
 log = logging.getLogger("edge.connections")
 
 OUTBOX_LIMIT = 2000
+"""Messages a connection may have waiting for its socket before it is closed as a slow
+consumer (they wait only while the socket's write buffer is full: the client is not reading)."""
+OUTBOX_BYTES = 8 * 2**20
+"""The same limit in bytes: a client that stopped reading must not hold this much memory."""
+STOP_WAIT_S = 5.0
+"""How long `Connection.stop` waits for a requested close (after the queued frames) to finish."""
 
 
 def ws_frame(payload: bytes | str) -> bytes:
     """`payload` as one whole, unmasked WebSocket message frame (``bytes``: binary, ``str``:
     text). The same bytes serve every connection: the server negotiates no extension
-    (compression is off), so a frame does not depend on the connection it goes to."""
+    (compression is off), so a frame does not depend on the connection it goes to.
+
+    The header is built here (RFC 6455 §5.2: FIN + opcode, then the payload length in 7, 7+16
+    or 7+64 bits; a server's frames are unmasked): the same bytes as websockets'
+    ``Frame.serialize(mask=False)``, without its per-frame checks and buffer.
+    """
     if isinstance(payload, str):
-        return Frame(Opcode.TEXT, payload.encode()).serialize(mask=False)
-    return Frame(Opcode.BINARY, payload).serialize(mask=False)
+        data, first = payload.encode(), 0x81  # FIN, text
+    else:
+        data, first = payload, 0x82  # FIN, binary
+    size = len(data)
+    if size < 126:
+        return bytes((first, size)) + data
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + data
+    return struct.pack("!BBQ", first, 127, size) + data
 
 
 class BatchingConnection(ServerConnection):
-    """A websockets server connection that writes frames serialized already, several with one
-    socket write."""
+    """A websockets server connection that writes frames serialized already (`ws_frame`), all
+    those queued in one event-loop turn with one socket write."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._framed: list[bytes] = []
+        self._outbox: list[bytes] = []
+        self._outbox_bytes = 0
+        self._flush_scheduled = False
+        self.close_after: tuple[int, str] | None = None
+        """The close code and reason to close with once the outbox is written."""
+        self._closing: asyncio.Task[None] | None = None
 
-    async def send_frames(self, frames: list[bytes]) -> None:
-        """Send whole message frames (`ws_frame`), in order.
+    def queue_frame(self, frame: bytes) -> bool:
+        """Queue a whole message frame, written at the end of this event-loop turn.
 
-        Through websockets' own send context: it checks the connection is open, writes
-        (`send_data`) and applies flow control; the frames skip only the per-connection
-        serialization.
+        Returns False, queueing nothing, when the client is too far behind (`OUTBOX_LIMIT`,
+        `OUTBOX_BYTES`): the caller closes it. A frame queued once the connection is closing
+        (or a close was asked for) is dropped, as websockets' own send refuses it.
         """
-        async with self.send_context():
-            self._framed += frames
+        if self.close_after is not None or self.protocol.state is not State.OPEN:
+            return True
+        outbox = self._outbox
+        if len(outbox) >= OUTBOX_LIMIT or self._outbox_bytes + len(frame) > OUTBOX_BYTES:
+            return False
+        outbox.append(frame)
+        self._outbox_bytes += len(frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+        return True
+
+    def close_after_queued(self, code: int, reason: str) -> None:
+        """Close the connection with `code` once the frames queued so far are written; frames
+        queued after this are dropped."""
+        if self.close_after is None:
+            self.close_after = (code, reason)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self.loop.call_soon(self._flush)
+
+    def close_now(self, code: int, reason: str) -> None:
+        """Close the connection now, dropping the frames not written yet."""
+        self._outbox = []
+        self._outbox_bytes = 0
+        self.close_after = (code, reason)
+        self._close(code, reason)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self.protocol.state is not State.OPEN:
+            # Closing or closed: websockets' own send would raise ConnectionClosed here.
+            self._outbox = []
+            self._outbox_bytes = 0
+            return
+        # The socket's write buffer is full: hold the outbox (`resume_writing` flushes it),
+        # unless a close waits for it (the outbox is bounded: the transport may take it).
+        if self._outbox and (not self.paused or self.close_after is not None):
+            try:
+                self.send_data()
+            except Exception as exc:
+                # As websockets' send_context does when a write fails: the connection is done.
+                self.set_connection_exc(exc)
+                self.transport.abort()
+                return
+        if self.close_after is not None:
+            self._close(*self.close_after)
+
+    def _close(self, code: int, reason: str) -> None:
+        if self._closing is None:
+            self._closing = self.loop.create_task(self._close_within(code, reason))
+
+    async def _close_within(self, code: int, reason: str) -> None:
+        # websockets' close() waits for the socket to drain before its own close timeout
+        # starts: a client that never reads again would hold the connection open for good.
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await self.close(code, reason)
+        except TimeoutError:
+            self.transport.abort()
 
     def send_data(self) -> None:
-        # As websockets' own, except that the frames written since the last call go out in
-        # one transport write; b"" (end of stream) still half-closes or closes the socket.
-        pending: list[bytes] = self._framed
-        self._framed = []
+        # As websockets' own, except that the outbox goes first, in the same transport write:
+        # a frame websockets writes itself (a pong, a close) comes after the frames queued
+        # before it. b"" (end of stream) still half-closes or closes the socket.
+        pending: list[bytes] = []
+        if self._outbox:
+            pending, self._outbox, self._outbox_bytes = self._outbox, [], 0
         for data in self.protocol.data_to_send():
             if data:
                 pending.append(data)
@@ -82,7 +172,13 @@ class BatchingConnection(ServerConnection):
             else:
                 self.transport.close()
         if pending:
-            self.transport.write(b"".join(pending))
+            self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._outbox and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
 
 
 class TokenBucket:
@@ -106,6 +202,8 @@ class TokenBucket:
 
 @dataclass(eq=False)
 class Connection:
+    """A client's connection to this server: what the server knows of it, and its sending."""
+
     ws: BatchingConnection
     codec: Codec
     bucket: TokenBucket
@@ -119,70 +217,39 @@ class Connection:
     """The users whose chat lines this connection's user does not receive (their mute list,
     kept in Redis: `holdem.adapters.chat_store`)."""
     opened_at: float = field(default_factory=time.time)
-    _outbox: asyncio.Queue[bytes | None] = field(
-        default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT)
-    )
-    _writer: asyncio.Task[None] | None = None
-    close_reason: tuple[int, str] | None = None
-    _closer: asyncio.Future[None] | None = None
 
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.id}")
+    @property
+    def close_reason(self) -> tuple[int, str] | None:
+        """The close code and reason asked for (`close_later`, a slow consumer), if any."""
+        return self.ws.close_after
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue one message (encoded with this connection's codec)."""
         self.send_frame(ws_frame(self.codec.encode(message)))
 
     def send_frame(self, frame: bytes) -> None:
-        """Queue one message frame (`ws_frame`)."""
-        try:
-            self._outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        """Queue one message frame (`ws_frame`); a client too far behind is closed."""
+        if not self.ws.queue_frame(frame):
             log.warning("slow consumer closed", extra={"conn": self.id})
-            self.close_later(1008, "slow_consumer")
+            self.ws.close_now(1008, "slow_consumer")
 
     def close_later(self, code: int, reason: str) -> None:
-        """Close after the queued messages are written (the writer closes the socket)."""
-        if self.close_reason is None:
-            self.close_reason = (code, reason)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._outbox.put_nowait(None)
-            if self._outbox.full():
-                self._closer = asyncio.ensure_future(self.ws.close(code, reason))
+        """Close after the queued messages are written (messages queued later are dropped)."""
+        self.ws.close_after_queued(code, reason)
 
     def reconnect(self, reason: str) -> None:
         """Tell the client to reconnect (any server will do), then close with 1012."""
         self.send({"type": ServerType.RECONNECT, "reason": reason})
         self.close_later(perr.CLOSE_CODES[reason], reason)
 
-    async def _write_loop(self) -> None:
-        outbox = self._outbox
-        try:
-            while True:
-                frames: list[bytes] = []
-                frame = await outbox.get()
-                while frame is not None:
-                    frames.append(frame)
-                    if outbox.empty():
-                        break
-                    frame = outbox.get_nowait()
-                if frames:
-                    await self.ws.send_frames(frames)
-                if frame is None:  # close_later: after what was queued before it
-                    code, reason = self.close_reason or (1000, "")
-                    await self.ws.close(code, reason)
-                    return
-        except ConnectionClosed:
-            return
-
     async def stop(self) -> None:
-        """Stop the writer; when a close was requested, first let it flush and close."""
-        if self._writer is not None and self.close_reason is not None:
-            with contextlib.suppress(TimeoutError, ConnectionClosed):
-                async with asyncio.timeout(5.0):
-                    await asyncio.shield(self._writer)
-        if self._writer is not None:
-            await cancel_and_wait([self._writer])
+        """When a close was asked for, wait (up to `STOP_WAIT_S`) for what was queued before
+        it to be written and the connection to close: the handler's return would otherwise
+        close it at once, with 1000."""
+        if self.close_reason is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_WAIT_S):
+                    await self.ws.wait_closed()
 
 
 class Registry:

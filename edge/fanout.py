@@ -156,45 +156,70 @@ class Fanout:
                 perr.CLOSE_CODES["replaced_by_newer_connection"], "replaced_by_newer_connection"
             )
 
+    INSTRUCTIONS = frozenset(["_parted", "_excluded", "_mutes", "_revoked"])
+    """Message types on a user's channel that instruct this server about the user's
+    connections: acted on here, never sent to the client."""
+
     def deliver_local(
         self, table_id: int, batch: list[tuple[int | None, str | None, dict[str, Any]]]
     ) -> None:
         """A table run here produced these messages (checkpointed already), in order:
-        ``(user or None for the table's channel, connection or None, message)``."""
+        ``(user or None for the table's channel, connection or None, message)``.
+
+        A run of the table's messages is delivered together (its members looked up once); the
+        order of what each connection receives is the batch's.
+        """
+        run: list[dict[str, Any]] = []
         for user_id, target, msg in batch:
             if user_id is None:
-                self._deliver_table(table_id, [msg])
-            else:
-                self._deliver_user(user_id, target, [msg])
+                run.append(msg)
+                continue
+            if run:
+                self._deliver_table(table_id, run)
+                run = []
+            self._deliver_user(user_id, target, [msg])
+        if run:
+            self._deliver_table(table_id, run)
 
     def _deliver_user(self, user_id: int, target: str | None, msgs: list[dict[str, Any]]) -> None:
-        for conn in list(self.registry.by_user.get(user_id, ())):
-            if target is None or target == conn.id:
-                for msg in msgs:
-                    if msg.get("type") == "_parted":
-                        self._part_later(conn, int(msg["table_id"]))
-                        continue
-                    if msg.get("type") == "_excluded":  # a break or self-exclusion began
-                        conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
-                        continue
-                    if msg.get("type") == "_mutes":  # the user's mute list changed
-                        conn.muted = frozenset(int(u) for u in msg["muted"])
-                        continue
-                    if msg.get("type") == "_revoked":
-                        # Logout, logout everywhere, a locked account: the token is void now.
-                        if conn.claims is not None and self.accounts.voids(conn.claims, msg):
-                            conn.close_later(perr.CLOSE_CODES["token_revoked"], "token_revoked")
-                        continue
-                    conn.send(msg)
+        conns = self.registry.by_user.get(user_id)
+        if not conns:
+            return
+        conns = {c for c in conns if target is None or target == c.id}
+        for msg in msgs:
+            if msg.get("type") in self.INSTRUCTIONS:
+                for conn in conns:
+                    self._instruct(conn, msg)
+                continue
+            # Encoded once per codec for the user's connections (usually one).
+            broadcast(conns, msg)
+
+    def _instruct(self, conn: Connection, msg: dict[str, Any]) -> None:
+        kind = msg["type"]
+        if kind == "_parted":
+            self._part_later(conn, int(msg["table_id"]))
+        elif kind == "_excluded":  # a break or self-exclusion began
+            conn.close_later(perr.CLOSE_CODES["self_excluded"], "self_excluded")
+        elif kind == "_mutes":  # the user's mute list changed
+            conn.muted = frozenset(int(u) for u in msg["muted"])
+        elif (
+            kind == "_revoked" and conn.claims is not None and self.accounts.voids(conn.claims, msg)
+        ):
+            # Logout, logout everywhere, a locked account: the token is void now.
+            conn.close_later(perr.CLOSE_CODES["token_revoked"], "token_revoked")
 
     def _deliver_table(self, table_id: int, msgs: list[dict[str, Any]]) -> None:
-        members = list(self.registry.by_table.get(table_id, ()))
+        members = self.registry.by_table.get(table_id)
+        if not members:
+            return
+        members = set(members)  # a copy: the registry's set may change while we deliver
         for msg in msgs:
-            if msg.get("type") == "_closed":  # the table closed: nobody here watches it now
+            kind = msg.get("type")
+            if kind == "_closed":  # the table closed: nobody here watches it now
                 for conn in members:
                     self._part_later(conn, table_id)
                 continue
-            if msg.get("type") == ServerType.CHAT:
+            if kind == ServerType.CHAT:
                 # A player's mute list hides the muted user's lines from them, and only them.
                 said = msg["user_id"]
                 broadcast([c for c in members if said not in c.muted], msg)

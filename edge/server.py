@@ -238,7 +238,6 @@ class EdgeServer:
             return
         self.registry.add(conn)
         self.metrics.connections.set(len(self.registry))
-        conn.start()
         try:
             if await self.handshake.authenticate(conn):
                 await self.commands.serve(conn)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+from contextlib import asynccontextmanager
 
 import httpx
 import msgpack
 import orjson
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side
 
-from edge.connections import ws_frame
+from edge.connections import OUTBOX_LIMIT, ws_frame
 from holdem.client import ClientError
+from holdem.protocol.codec import MSGPACK, MSGPACK_SUBPROTOCOL
 from tests.edge.conftest import fast_settings, url_of
 
 
@@ -21,6 +27,8 @@ from tests.edge.conftest import fast_settings, url_of
     [
         ('{"type":"pong","note":"한글"}', Opcode.TEXT, '{"type":"pong","note":"한글"}'.encode()),
         (b"\x81\xa4type\xa4pong", Opcode.BINARY, b"\x81\xa4type\xa4pong"),
+        (b"x" * 300, Opcode.BINARY, b"x" * 300),  # a 16-bit length
+        ("y" * 65_535, Opcode.TEXT, b"y" * 65_535),  # the largest 16-bit length
         (b"x" * 70_000, Opcode.BINARY, b"x" * 70_000),  # a 64-bit length
     ],
 )
@@ -269,3 +277,91 @@ async def test_messages_queued_together_arrive_as_separate_messages_in_order(
 
     burst = [m["message"] for m in client.received if m.get("code") == "burst"]
     assert burst == [str(n) for n in range(50)]
+
+
+@asynccontextmanager
+async def stalled_client(server, player):
+    """A MessagePack client that authenticates, then stops reading (its library reads the
+    socket only while fewer than one message waits), and the server's side of it."""
+    async with connect(
+        url_of(server), subprotocols=[MSGPACK_SUBPROTOCOL], max_queue=1, max_size=None
+    ) as ws:
+        await ws.send(MSGPACK.encode({"type": "auth", "token": player.token}))
+        hello = MSGPACK.decode(await ws.recv())
+        yield ws, server.registry.by_id[hello["connection_id"]]
+
+
+async def fill_until_paused(conn) -> int:
+    """Queue big numbered messages, one per event-loop turn, until the socket's write buffer
+    is full (flow control holds the rest in the outbox); returns how many were queued."""
+    for number in itertools.count():
+        if conn.ws.paused:
+            return number
+        assert number < 400, "the socket never filled"
+        conn.send({"type": "notice", "code": "big", "message": str(number), "pad": "x" * 2**19})
+        await asyncio.sleep(0)  # one turn: the flush writes what was queued
+    raise AssertionError  # unreachable
+
+
+async def read_until_closed(ws) -> list[dict]:
+    received = []
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            received.append(MSGPACK.decode(await ws.recv()))
+    return received
+
+
+async def test_a_client_that_stopped_reading_is_closed_as_a_slow_consumer_after_what_it_was_sent(
+    start_edge, make_players
+):
+    server = await start_edge()
+    [player] = await make_players(1)
+    async with stalled_client(server, player) as (ws, conn):
+        queued = await fill_until_paused(conn)
+        # Held while the client does not read: what fits the outbox waits, then it is closed.
+        for number in range(queued, queued + OUTBOX_LIMIT + 1):
+            conn.send({"type": "notice", "code": "small", "message": str(number)})
+        assert conn.close_reason == (1008, "slow_consumer")
+
+        received = await read_until_closed(ws)
+
+    # What was written before the socket filled arrives, in order; what waited is dropped.
+    assert [int(m["message"]) for m in received] == list(range(queued))
+    assert (ws.close_code, ws.close_reason) == (1008, "slow_consumer")
+
+
+async def test_a_close_waits_for_the_queued_messages_while_the_client_catches_up(
+    start_edge, make_players
+):
+    server = await start_edge()
+    [player] = await make_players(1)
+    async with stalled_client(server, player) as (ws, conn):
+        queued = await fill_until_paused(conn)
+        for number in range(queued, queued + 50):  # held in the outbox (flow control)
+            conn.send({"type": "notice", "code": "small", "message": str(number)})
+        conn.close_later(4000, "done")
+        conn.send({"type": "notice", "code": "small", "message": "after the close"})
+
+        received = await read_until_closed(ws)
+
+    assert [m["message"] for m in received] == [str(n) for n in range(queued + 50)]
+    assert (ws.close_code, ws.close_reason) == (4000, "done")
+
+
+async def test_messages_queued_after_the_client_closed_are_dropped_quietly(
+    start_edge, make_players, clients
+):
+    server = await start_edge()
+    [player] = await make_players(1)
+    client = clients(url_of(server), player.token, encoding="msgpack")
+    hello = await client.connect()
+    conn = server.registry.by_id[hello["connection_id"]]
+    ws = conn.ws
+
+    await client.close()
+    await ws.wait_closed()
+    conn.send({"type": "notice", "code": "late", "message": "nobody reads this"})
+    conn.close_later(1000, "")
+    await conn.stop()  # returns: the connection is closed already
+
+    assert conn.close_reason == (1000, "")
