@@ -124,3 +124,25 @@ async def test_a_broken_pubsub_connection_sends_clients_away_and_subscribes_agai
     await fanout.subscribe(table_channel(9))
     await redis.publish(table_channel(9), pack_batch([{"n": "back"}], source="w2"))
     assert b"back" in await next_frame(newcomer)
+
+
+async def test_a_pubsub_connection_that_answers_no_ping_is_closed_and_made_again(redis_url):
+    # A paused Redis answers no command: to the keep-alive, a connection silently dead.
+    redis = Redis.from_url(redis_url, health_check_interval=1)
+    registry = Registry()
+    fanout = Fanout(redis, "w1", registry, None, LobbyFeed(None, None, registry))  # type: ignore[arg-type]
+    await fanout.open()
+    listening = asyncio.create_task(fanout.listen())
+    try:
+        conn = connection(registry, 4)
+        await fanout.subscribe(table_channel(4))
+        async with redis.client() as admin:
+            await admin.execute_command("CLIENT", "PAUSE", "2500", "ALL")
+
+        assert b"reconnect" in await next_frame(conn)
+        assert conn.close_reason == (1012, "service_unavailable")
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await fanout.close()
+        await redis.aclose()

@@ -2,11 +2,12 @@
 
 A table server receives every message published on the channels its connections need, its
 own tables' copies included (it skips those, see `holdem.protocol.pubsub.published_by`).
-redis-py's `PubSub.get_message` costs ≈ 27 µs of CPU per message: a timeout, a health check
+redis-py's `PubSub.get_message` costs ≈ 22 µs of CPU per message: a timeout, a health check
 and the retry helper around every read, and a dict built per message. `Subscriber` keeps
 redis-py's connection (`redis.asyncio.Connection`, taken from the client's pool: address,
 AUTH, TLS, SELECT and the hiredis parser) and reads its replies with `read_response` in a loop
-without a timeout: a message costs one parsed reply.
+without a timeout: a message costs one parsed reply, ≈ 6 µs (docs/performance/table-server.md,
+"Twelfth session: pub/sub").
 
 The subscriptions are the set of channels this object holds: `connect` subscribes to all of
 them, so a connection made again after Redis restarted (or the connection broke) is
@@ -83,7 +84,7 @@ class Subscriber:
             raise RedisConnectionError("pub/sub connection down")
         try:
             # No timeout: a subscriber waits for messages as long as it takes (a silent
-            # connection is found by `ping`); a timeout per read was most of PubSub's cost.
+            # connection is found by `ping`), and a timeout per read costs more than the read.
             reply = await conn.read_response(
                 disable_decoding=True, timeout=math.inf, push_request=True
             )
