@@ -23,6 +23,7 @@ from edge.connections import Connection, Registry, broadcast
 from edge.lobby_feed import LobbyFeed
 from holdem.adapters.fleet import EVICT_CHANNEL, presence_channel
 from holdem.adapters.subscriber import Subscriber
+from holdem.cancellation import cancel_and_wait
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import ServerType
 from holdem.protocol.pubsub import (
@@ -139,7 +140,7 @@ class Fanout:
                     await asyncio.sleep(0.5)
                     await self._reconnect(subscriber)
         finally:
-            keep_alive.cancel()
+            await cancel_and_wait([keep_alive])
 
     async def _reconnect(self, subscriber: Subscriber) -> None:
         """Connect again, subscribed to every channel still needed (under the lock: a
@@ -161,19 +162,26 @@ class Fanout:
             raw_channel, data = message
             if own(data, worker_id):
                 continue  # from a table run here: delivered already (deliver_local)
-            channel = raw_channel.decode()
-            user_id, table_id = user_of_channel(channel), table_of_channel(channel)
-            if channel == EVICT_CHANNEL:
-                self._evict(data.decode())
-            elif user_id is not None or table_id is not None:
-                published = unpack(data)
-                if user_id is not None:
-                    self._deliver_user(user_id, published.conn, published.msgs)
-                elif table_id is not None:
-                    self._deliver_table(table_id, published.msgs)
-            elif channel == LOBBY_CHANNEL:
-                for entry in unpack(data).msgs:
-                    self.lobby.apply(entry)
+            try:
+                self._deliver(raw_channel.decode(), data)
+            except Exception:
+                # A bug must not turn one message into a lost connection for every client.
+                log.exception("pub/sub message not delivered")
+
+    def _deliver(self, channel: str, data: bytes) -> None:
+        """Deliver one message another server (or the REST API) published."""
+        user_id, table_id = user_of_channel(channel), table_of_channel(channel)
+        if channel == EVICT_CHANNEL:
+            self._evict(data.decode())
+        elif user_id is not None or table_id is not None:
+            published = unpack(data)
+            if user_id is not None:
+                self._deliver_user(user_id, published.conn, published.msgs)
+            elif table_id is not None:
+                self._deliver_table(table_id, published.msgs)
+        elif channel == LOBBY_CHANNEL:
+            for entry in unpack(data).msgs:
+                self.lobby.apply(entry)
 
     async def _keep_alive(self, subscriber: Subscriber) -> None:
         """PING the pub/sub connection every `health_check_interval` (as redis-py's PubSub

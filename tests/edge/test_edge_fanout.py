@@ -74,6 +74,17 @@ async def test_copies_of_the_servers_own_tables_are_skipped_and_other_owners_del
     assert conn._outbox.empty()  # the own copy, published first, was not delivered
 
 
+async def test_a_message_that_cannot_be_delivered_does_not_stop_the_next_ones(fanout, redis):
+    conn = connection(fanout.registry, 6)
+    await fanout.subscribe(table_channel(6))
+
+    await redis.publish(table_channel(6), b"not MessagePack at all \xc1")
+    await redis.publish(table_channel(6), pack_batch([{"n": "next"}], source="w2"))
+
+    assert b"next" in await next_frame(conn)
+    assert conn.close_reason is None  # nobody was asked to reconnect
+
+
 @pytest.mark.parametrize("leaving_first", [True, False])
 async def test_a_connection_arriving_while_the_last_one_leaves_keeps_the_channel(
     fanout, redis, leaving_first
