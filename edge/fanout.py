@@ -4,22 +4,26 @@ What owners publish on pub/sub (table and user channels) is fanned out here to t
 own connections, encoded once per codec; what this server's own tables produce is handed to
 its connections directly (`Fanout.deliver_local`) and skipped when pub/sub brings it back.
 The same connection also carries the fleet's evictions, the lobby channel and this server's
-presence channel.
+presence channel. It is read by `holdem.adapters.subscriber.Subscriber` (redis-py's
+connection and parser, without `PubSub`'s per-message work), and its own tables' copies are
+told apart from their first bytes before anything else is looked at.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 from edge.connections import Connection, Registry, broadcast
 from edge.lobby_feed import LobbyFeed
 from holdem.adapters.fleet import EVICT_CHANNEL, presence_channel
+from holdem.adapters.subscriber import Subscriber
+from holdem.cancellation import cancel_and_wait
 from holdem.protocol import errors as perr
 from holdem.protocol.messages import ServerType
 from holdem.protocol.pubsub import (
@@ -52,23 +56,25 @@ class Fanout:
         self.registry = registry
         self.accounts = accounts
         self.lobby = lobby
-        self._pubsub: PubSub | None = None
-        self._subscriptions = asyncio.Lock()  # subscribe / unsubscribe, one at a time
-        self._subscribed: set[str] = set()
-        """User and table channels this server subscribed to and has not unsubscribed."""
+        self._subscriber: Subscriber | None = None
+        self._subscriptions = asyncio.Lock()  # subscribe / unsubscribe / connect, one at a time
+        self._heard = False
+        """Whether a reply was read since the last keep-alive PING (see `_keep_alive`)."""
         self._background: set[asyncio.Future[None]] = set()
 
     async def open(self) -> None:
         """Subscribe to the channels every server listens to (before `listen` runs)."""
-        self._pubsub = self.redis.pubsub()
         # The presence channel: others see this server alive as long as its connection is.
-        await self._pubsub.subscribe(EVICT_CHANNEL, LOBBY_CHANNEL, presence_channel(self.worker_id))
+        self._subscriber = Subscriber(
+            self.redis, [EVICT_CHANNEL, LOBBY_CHANNEL, presence_channel(self.worker_id)]
+        )
+        await self._subscriber.connect()
 
     async def close(self) -> None:
         """Close the pub/sub connection (after `listen` was cancelled)."""
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = None
+        if self._subscriber is not None:
+            await self._subscriber.aclose()
+            self._subscriber = None
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -80,11 +86,11 @@ class Fanout:
         in flight (it would miss what is published meanwhile), nor stay unsubscribed for good
         when the first one's failed (Redis down: that connection is sent away, this one not).
         """
-        if self._pubsub is not None:
+        if self._subscriber is not None:
             async with self._subscriptions:
-                if channel not in self._subscribed:
-                    await self._pubsub.subscribe(channel)
-                    self._subscribed.add(channel)
+                # While the pub/sub connection is down this raises: the connection is sent
+                # away (1012) like every other here, and comes back once it is up again.
+                await self._subscriber.subscribe(channel)
 
     async def unsubscribe_unused(
         self, users: Iterable[int] = (), tables: Iterable[int] = ()
@@ -94,16 +100,16 @@ class Fanout:
         Checked under the lock subscribing takes, at the moment of unsubscribing: a connection
         that arrived while the last one was leaving (a client reconnecting) keeps its channel.
         """
-        if self._pubsub is None:
+        if self._subscriber is None:
             return
         async with self._subscriptions:
             unused = [user_channel(u) for u in users if not self.registry.by_user.get(u)]
             unused += [table_channel(t) for t in tables if not self.registry.by_table.get(t)]
             if unused:
                 # Forgotten before the command: if it fails, the next connection subscribes
-                # again (a channel subscribed twice is harmless, one never subscribed is not).
-                self._subscribed.difference_update(unused)
-                await self._pubsub.unsubscribe(*unused)
+                # again (a channel subscribed twice is harmless, one never subscribed is not);
+                # while the connection is down they are only forgotten (not subscribed again).
+                await self._subscriber.unsubscribe(*unused)
 
     async def part(self, conn: Connection, table_id: int) -> None:
         """Part a connection from a table (and this server from its channel, if unused now)."""
@@ -113,40 +119,83 @@ class Fanout:
     # ------------------------------------------------------------------ fan-out
 
     async def listen(self) -> None:
-        """Deliver what pub/sub brings, until cancelled."""
-        assert self._pubsub is not None
-        pubsub = self._pubsub
-        while True:
+        """Deliver what pub/sub brings, until cancelled; after the connection broke, connect
+        again (every 0.5 s until Redis answers) with every channel subscribed again."""
+        subscriber = self._subscriber
+        assert subscriber is not None
+        keep_alive = asyncio.create_task(self._keep_alive(subscriber), name="pubsub-keep-alive")
+        try:
+            while True:
+                try:
+                    await self._read(subscriber)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # What was published meanwhile is lost to this server's clients (a turn,
+                    # a snapshot): they reconnect and join again, which gives each a fresh
+                    # snapshot.
+                    log.warning("pub/sub connection lost (%r): clients asked to reconnect", exc)
+                    for conn in list(self.registry.by_id.values()):
+                        conn.reconnect("service_unavailable")
+                    await asyncio.sleep(0.5)
+                    await self._reconnect(subscriber)
+        finally:
+            await cancel_and_wait([keep_alive])
+
+    async def _reconnect(self, subscriber: Subscriber) -> None:
+        """Connect again, subscribed to every channel still needed (under the lock: a
+        subscription asked for meanwhile is either in the set or sent after)."""
+        async with self._subscriptions:
             try:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # What was published meanwhile is lost to this server's clients (a turn, a
-                # snapshot): they reconnect and join again, which gives each a fresh snapshot.
-                log.warning("pub/sub connection lost (%r): clients asked to reconnect", exc)
-                for conn in list(self.registry.by_id.values()):
-                    conn.reconnect("service_unavailable")
-                await asyncio.sleep(0.5)
-                continue
+                await subscriber.connect()
+            except Exception as exc:  # Redis still down: `_read` fails at once, and we wait
+                log.warning("pub/sub connection not made again (%r)", exc)
+
+    async def _read(self, subscriber: Subscriber) -> None:
+        own = published_by
+        worker_id = self.worker_id
+        while True:
+            message = await subscriber.read()
+            self._heard = True
             if message is None:
-                continue
-            channel = message["channel"].decode()
-            data: bytes = message["data"]
-            user_id, table_id = user_of_channel(channel), table_of_channel(channel)
-            if channel == EVICT_CHANNEL:
-                self._evict(data.decode())
-            elif user_id is not None or table_id is not None:
-                if published_by(data, self.worker_id):
-                    continue  # from a table run here: delivered already (deliver_local)
-                published = unpack(data)
-                if user_id is not None:
-                    self._deliver_user(user_id, published.conn, published.msgs)
-                elif table_id is not None:
-                    self._deliver_table(table_id, published.msgs)
-            elif channel == LOBBY_CHANNEL:
-                for entry in unpack(data).msgs:
-                    self.lobby.apply(entry)
+                continue  # a subscription's confirmation, a PING's answer
+            raw_channel, data = message
+            if own(data, worker_id):
+                continue  # from a table run here: delivered already (deliver_local)
+            try:
+                self._deliver(raw_channel.decode(), data)
+            except Exception:
+                # A bug must not turn one message into a lost connection for every client.
+                log.exception("pub/sub message not delivered")
+
+    def _deliver(self, channel: str, data: bytes) -> None:
+        """Deliver one message another server (or the REST API) published."""
+        user_id, table_id = user_of_channel(channel), table_of_channel(channel)
+        if channel == EVICT_CHANNEL:
+            self._evict(data.decode())
+        elif user_id is not None or table_id is not None:
+            published = unpack(data)
+            if user_id is not None:
+                self._deliver_user(user_id, published.conn, published.msgs)
+            elif table_id is not None:
+                self._deliver_table(table_id, published.msgs)
+        elif channel == LOBBY_CHANNEL:
+            for entry in unpack(data).msgs:
+                self.lobby.apply(entry)
+
+    async def _keep_alive(self, subscriber: Subscriber) -> None:
+        """PING the pub/sub connection every `health_check_interval` (as redis-py's PubSub
+        did when idle); a connection that answered nothing since the last PING is closed, so
+        a silently dead one (no RST: a failover, a network partition) is found and made again."""
+        every = self.redis.connection_pool.connection_kwargs.get("health_check_interval") or 30
+        while True:
+            self._heard = False
+            with contextlib.suppress(Exception):  # broken: `listen` sees it too, and reconnects
+                await subscriber.ping()
+            await asyncio.sleep(every)
+            if not self._heard:
+                log.warning("pub/sub connection silent for %s s: closed to be made again", every)
+                await subscriber.drop()
 
     def _evict(self, entry: str) -> None:
         _user, _, conn_id = entry.partition(":")

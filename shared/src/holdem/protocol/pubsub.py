@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import msgpack
@@ -101,7 +102,9 @@ def published_by(payload: bytes, source: str) -> bool:
     return payload.startswith(_source_prefix(source))
 
 
+@functools.cache
 def _source_prefix(source: str) -> bytes:
+    # (Cached: a server asks about its own worker id for every message it receives.)
     # A source's payload is a 3-entry map whose first key is "src".
     return b"\x83" + msgpack.packb("src") + msgpack.packb(source)
 
