@@ -162,7 +162,17 @@ class _Owner:
         self.times = {"session": 0.0, "checkpoint": 0.0, "wire": 0.0}
         self.seqs = dict.fromkeys(range(100, 100 + seats), 0)
         for seat, user in enumerate(self.seqs):
-            self.feed(Sit(entry_id=f"1-{seat}", at=self.now, user=user, seat=seat, buy_in=BUY_IN))
+            conn = f"conn-{user}"  # every player connected, as in `./dev bench edge`
+            self.feed(
+                Sit(
+                    entry_id=f"1-{seat}",
+                    at=self.now,
+                    user=user,
+                    conn=conn,
+                    seat=seat,
+                    buy_in=BUY_IN,
+                )
+            )
 
     def feed(self, command: Command | None) -> None:
         """Apply `command` (None: a tick) and carry out what it causes."""
