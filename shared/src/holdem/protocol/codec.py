@@ -177,21 +177,28 @@ _PLAIN = frozenset([int, str, float, bool, type(None)])
 values, so they are told apart by one set lookup instead of three ``isinstance`` calls."""
 
 
-def _compact(value: Any, key: Any = None) -> Any:
+def _compact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            _KEY_NUMBER.get(k, k): v
-            if type(v) in _PLAIN and k not in BINARY_HEX
-            else _compact(v, k)
-            for k, v in value.items()
-        }
+        compact = {}
+        for k, v in value.items():
+            if k in BINARY_HEX:
+                v = _binary(v)
+            elif type(v) not in _PLAIN:
+                v = _compact(v)
+            compact[_KEY_NUMBER.get(k, k)] = v
+        return compact
     if isinstance(value, list | tuple):
-        if key in BINARY_HEX:
-            return [bytes.fromhex(v) if type(v) is str else _compact(v, key) for v in value]
-        return [v if type(v) in _PLAIN else _compact(v, key) for v in value]
-    if key in BINARY_HEX and isinstance(value, str):
-        return bytes.fromhex(value)
+        return [v if type(v) in _PLAIN else _compact(v) for v in value]
     return value
+
+
+def _binary(value: Any) -> Any:
+    """A `BINARY_HEX` field's value: its hex text as bytes, in lists at any depth."""
+    if isinstance(value, str):
+        return bytes.fromhex(value)
+    if isinstance(value, list | tuple):
+        return [bytes.fromhex(v) if type(v) is str else _binary(v) for v in value]
+    return _compact(value)
 
 
 def _expand(value: Any, key: Any = None) -> Any:
