@@ -88,12 +88,13 @@ def result_to_wire(result: HandResult) -> dict[str, Any]:
 
 
 def view_to_wire(view: dict[str, Any]) -> dict[str, Any]:
-    """An engine view (`holdem.engine.views.view_for`) with cards as strings."""
+    """An engine view (`holdem.engine.views.view_for`) with cards as strings (the seats
+    without cards are `view`'s own dicts, not copies)."""
     out = dict(view)
     out["board"] = [card_str(c) for c in view["board"]]
     out["openings"] = [opening.to_wire() for opening in view["openings"]]
     out["seats"] = [
-        {**seat, "cards": None if seat["cards"] is None else [card_str(c) for c in seat["cards"]]}
+        seat if seat["cards"] is None else {**seat, "cards": [card_str(c) for c in seat["cards"]]}
         for seat in view["seats"]
     ]
     return out
