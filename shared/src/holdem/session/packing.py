@@ -13,8 +13,8 @@ restores, does not depend on which path built it.
 The kept bytes are reused while the list is the same object, with the same length and the
 same last item; when it changed, the items up to the one that was last keep their bytes
 and only those after it are packed. It holds for lists that change only by appending new
-items and dropping the oldest ones, and whose items are never changed in place
-(`SessionState.answers` and `SessionState.recent`).
+items (a new object each) and dropping the oldest ones, and whose items are never changed
+in place (`SessionState.answers` and `SessionState.recent`).
 """
 
 from __future__ import annotations
