@@ -112,7 +112,7 @@ class HandRules(HandState):
         """
         current, bets, stacks = self.current_bet, self.bets, self.stacks
         folded, is_all_in = self.folded, self.is_all_in
-        for s in range(self.size):  # (a loop: asked before every turn, `any` costs twice)
+        for s in range(self.size):  # (a loop, not `any` over a generator: asked every turn)
             if s != seat and not folded[s] and not is_all_in[s] and bets[s] + stacks[s] > current:
                 return True
         return False

@@ -26,7 +26,7 @@ import msgpack
 
 __all__ = ["CheckpointPacker"]
 
-_MAP_HEADER = msgpack.Packer(autoreset=True)
+_HEADERS = msgpack.Packer(autoreset=True)
 
 
 def _pack(value: Any) -> bytes:
@@ -35,7 +35,7 @@ def _pack(value: Any) -> bytes:
 
 
 def _map_header(size: int) -> bytes:
-    header: bytes = _MAP_HEADER.pack_map_header(size)
+    header: bytes = _HEADERS.pack_map_header(size)
     return header
 
 
@@ -51,7 +51,7 @@ _ANSWERS = _pack("answers")
 
 
 def _array_header(size: int) -> bytes:
-    header: bytes = _MAP_HEADER.pack_array_header(size)
+    header: bytes = _HEADERS.pack_array_header(size)
     return header
 
 
@@ -75,8 +75,8 @@ class _AppendOnly:
             return self._packed
         kept, start = self._kept, 0
         if items is self._items and self._last is not None:
-            # The items after the one that was last are new; those before the kept ones' end
-            # were dropped from the front.
+            # The items after the one that was last are new; of the kept bytes, only those of
+            # the items up to it remain (the oldest were dropped from the front).
             for index in range(length - 1, -1, -1):
                 if items[index] is self._last:
                     start = index + 1
