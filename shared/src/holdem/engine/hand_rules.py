@@ -112,10 +112,10 @@ class HandRules(HandState):
         """
         current, bets, stacks = self.current_bet, self.bets, self.stacks
         folded, is_all_in = self.folded, self.is_all_in
-        return any(
-            s != seat and not folded[s] and not is_all_in[s] and bets[s] + stacks[s] > current
-            for s in range(self.size)
-        )
+        for s in range(self.size):  # (a loop, not `any` over a generator: asked every turn)
+            if s != seat and not folded[s] and not is_all_in[s] and bets[s] + stacks[s] > current:
+                return True
+        return False
 
     def verify_raise_to(self, seat: int, amount: int) -> None:
         """Raise unless ``seat`` may bet or raise to a street total of ``amount``."""

@@ -244,12 +244,13 @@ class Deal:
         commitment: The Merkle root as 64 lowercase hex digits, published at the start.
     """
 
-    __slots__ = ("_levels", "_nonces", "cards", "commitment")
+    __slots__ = ("_levels", "_nonces", "_opened", "cards", "commitment")
 
     cards: tuple[Card, ...]
     commitment: str
     _nonces: tuple[bytes, ...]
     _levels: list[list[bytes]]
+    _opened: dict[int, Opening]
 
     def __init__(self, cards: Sequence[Card], nonces: Sequence[bytes]) -> None:
         """Build the tree over ``cards`` (one per position) and their ``nonces``."""
@@ -267,12 +268,19 @@ class Deal:
         self.cards = tuple(cards)
         self._nonces = tuple(nonces)
         self._levels = levels
+        self._opened = {}
         self.commitment = levels[-1][0].hex()
 
     def opening(self, position: int) -> Opening:
         """The opening of one dealt position (its card, nonce and proof)."""
-        proof = tuple(level[(position >> k) ^ 1] for k, level in enumerate(self._levels[:-1]))
-        return Opening(position, self.cards[position], self._nonces[position], proof)
+        # Kept: every snapshot and event that shows a card opens it again.
+        opening = self._opened.get(position)
+        if opening is None:
+            levels = self._levels[:-1]
+            proof = tuple([level[(position >> k) ^ 1] for k, level in enumerate(levels)])
+            opening = Opening(position, self.cards[position], self._nonces[position], proof)
+            self._opened[position] = opening
+        return opening
 
 
 def commit_deck(seed: bytes, cards: Sequence[Card]) -> Deal:

@@ -172,27 +172,33 @@ BINARY_HEX = frozenset(["nonce", "proof"])
 """Fields (and lists under them) that are hex text in JSON and raw bytes in MessagePack."""
 
 
-_NESTED = (dict, list, tuple)
+_PLAIN = frozenset([int, str, float, bool, type(None)])
+"""Types `_compact` passes through as they are (outside `BINARY_HEX`): most of a message's
+values, so they are told apart by one set lookup instead of three ``isinstance`` calls."""
 
 
-def _compact(value: Any, key: Any = None) -> Any:
-    # Called for containers and `BINARY_HEX` values only: every other value (most of a
-    # message) is kept without a call, which makes a MessagePack encoding 20-30 % cheaper
-    # (the table server encodes every message it sends).
+def _compact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            _KEY_NUMBER.get(k, k): _compact(v, k)
-            if isinstance(v, _NESTED) or k in BINARY_HEX
-            else v
-            for k, v in value.items()
-        }
+        compact = {}
+        for k, v in value.items():
+            if k in BINARY_HEX:
+                v = _binary(v)
+            elif type(v) not in _PLAIN:
+                v = _compact(v)
+            compact[_KEY_NUMBER.get(k, k)] = v
+        return compact
     if isinstance(value, list | tuple):
-        if key in BINARY_HEX:
-            return [_compact(v, key) for v in value]
-        return [_compact(v, key) if isinstance(v, _NESTED) else v for v in value]
-    if key in BINARY_HEX and isinstance(value, str):
-        return bytes.fromhex(value)
+        return [v if type(v) in _PLAIN else _compact(v) for v in value]
     return value
+
+
+def _binary(value: Any) -> Any:
+    """A `BINARY_HEX` field's value: its hex text as bytes, in lists at any depth."""
+    if isinstance(value, str):
+        return bytes.fromhex(value)
+    if isinstance(value, list | tuple):
+        return [bytes.fromhex(v) if type(v) is str else _binary(v) for v in value]
+    return _compact(value)
 
 
 def _expand(value: Any, key: Any = None) -> Any:

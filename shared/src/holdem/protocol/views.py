@@ -12,17 +12,16 @@ on the wire: it would open every card. The shapes are `holdem.protocol.outgoing`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, get_args
 
-from holdem.engine.cards import card_str
+from holdem.engine.cards import Card, card_str
 from holdem.engine.dealing import Street
 from holdem.engine.events import Event, HandEnded
 from holdem.engine.results import HandResult
 
 __all__ = ["event_to_wire", "result_to_wire", "view_to_wire"]
-
-_CARD_FIELDS = frozenset(["cards", "board"])
 
 
 def _plain(value: Any) -> Any:
@@ -33,24 +32,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _cards(cards: Sequence[Card]) -> list[str]:
+    return [card_str(c) for c in cards]
+
+
+_FIELD_TO_WIRE: dict[str, Callable[[Any], Any]] = {
+    "cards": _cards,
+    "board": _cards,
+    "pots": lambda pots: [pot.to_wire() for pot in pots],
+    "street": lambda street: Street(street).name.lower(),
+    "winners": lambda winners: [{"seat": seat, "amount": chips} for seat, chips in winners],
+    "openings": lambda openings: [opening.to_wire() for opening in openings],
+}
+"""How the fields that are not plain data travel (any other field: `_plain`)."""
+
+
+_EVENT_FIELDS: dict[type, tuple[tuple[str, Callable[[Any], Any]], ...]] = {
+    kind: tuple((name, _FIELD_TO_WIRE.get(name, _plain)) for name in kind._fields)
+    for kind in get_args(Event)
+}
+"""Each event type's fields, in order, with the function that puts each on the wire."""
+
+
 def event_to_wire(event: Event) -> dict[str, Any]:
     """One engine event as ``{"event": <type>, "seq": n, ...fields}``."""
     if isinstance(event, HandEnded):
         return {"event": event.type, "seq": event.seq, "hand": event.result.hand_number}
     fields: dict[str, Any] = {"event": event.type}
-    for name, value in event._asdict().items():
-        if name in _CARD_FIELDS:
-            fields[name] = [card_str(c) for c in value]
-        elif name == "pots":
-            fields[name] = [pot.to_wire() for pot in value]
-        elif name == "street":
-            fields[name] = Street(value).name.lower()
-        elif name == "winners":
-            fields[name] = [{"seat": seat, "amount": chips} for seat, chips in value]
-        elif name == "openings":
-            fields[name] = [opening.to_wire() for opening in value]
-        else:
-            fields[name] = _plain(value)
+    for (name, to_wire), value in zip(_EVENT_FIELDS[type(event)], event, strict=True):
+        fields[name] = to_wire(value)
     return fields
 
 
@@ -78,12 +88,13 @@ def result_to_wire(result: HandResult) -> dict[str, Any]:
 
 
 def view_to_wire(view: dict[str, Any]) -> dict[str, Any]:
-    """An engine view (`holdem.engine.views.view_for`) with cards as strings."""
+    """An engine view (`holdem.engine.views.view_for`) with cards as strings (the seats
+    without cards are `view`'s own dicts, not copies)."""
     out = dict(view)
     out["board"] = [card_str(c) for c in view["board"]]
     out["openings"] = [opening.to_wire() for opening in view["openings"]]
     out["seats"] = [
-        {**seat, "cards": None if seat["cards"] is None else [card_str(c) for c in seat["cards"]]}
+        seat if seat["cards"] is None else {**seat, "cards": [card_str(c) for c in seat["cards"]]}
         for seat in view["seats"]
     ]
     return out

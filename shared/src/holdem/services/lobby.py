@@ -247,10 +247,11 @@ def live_figures(
     >>> live_figures(7, 3, [[0, 30, 6_000], [30, 90, 10_000]], now=100, waiting=2)
     {'table_id': 7, 'seated': 3, 'avg_pot': 8000, 'hands_per_hour': 80, 'waiting': 2}
     """
-    hands = [h for h in recent[-LIVE_MAX_HANDS:] if h[0] >= now - LIVE_WINDOW_S]
+    since = now - LIVE_WINDOW_S
+    hands = [h for h in recent[-LIVE_MAX_HANDS:] if h[0] >= since]
     avg_pot = hands_per_hour = 0
     if hands:
-        avg_pot = int(sum(int(h[2]) for h in hands) // len(hands))
+        avg_pot = sum([int(h[2]) for h in hands]) // len(hands)
         span = max(1.0, float(hands[-1][1]) - float(hands[0][0]))
         hands_per_hour = int(len(hands) * 3600 / span)
     return {
