@@ -41,17 +41,38 @@ async def fanout(redis) -> AsyncIterator[Fanout]:
         await fanout.close()
 
 
+class RecordingSocket:
+    """The part of `BatchingConnection` a delivery uses, keeping the frames it is given."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue[bytes] = asyncio.Queue()
+        self.close_after: tuple[int, str] | None = None
+
+    def queue_frame(self, frame: bytes) -> bool:
+        if self.close_after is None:
+            self.frames.put_nowait(frame)
+        return True
+
+    def close_after_queued(self, code: int, reason: str) -> None:
+        self.close_after = self.close_after or (code, reason)
+
+
 def connection(registry: Registry, table_id: int) -> Connection:
-    conn = Connection(ws=None, codec=JSON, bucket=TokenBucket(10, 10))  # type: ignore[arg-type]
+    socket = RecordingSocket()
+    conn = Connection(ws=socket, codec=JSON, bucket=TokenBucket(10, 10))  # type: ignore[arg-type]
     registry.add(conn)
     registry.join(conn, table_id, "spectator")
     return conn
 
 
+def frames(conn: Connection) -> asyncio.Queue[bytes]:
+    socket = conn.ws
+    assert isinstance(socket, RecordingSocket)
+    return socket.frames
+
+
 async def next_frame(conn: Connection) -> bytes:
-    frame = await asyncio.wait_for(conn._outbox.get(), 10)
-    assert frame is not None
-    return frame
+    return await asyncio.wait_for(frames(conn).get(), 10)
 
 
 async def subscribers(redis: Redis, channel: str) -> int:
@@ -71,7 +92,7 @@ async def test_copies_of_the_servers_own_tables_are_skipped_and_other_owners_del
 
     frame = await next_frame(conn)
     assert b"other-owner" in frame
-    assert conn._outbox.empty()  # the own copy, published first, was not delivered
+    assert frames(conn).empty()  # the own copy, published first, was not delivered
 
 
 async def test_a_message_that_cannot_be_delivered_does_not_stop_the_next_ones(fanout, redis):
@@ -104,7 +125,7 @@ async def test_a_connection_arriving_while_the_last_one_leaves_keeps_the_channel
 
     assert await redis.publish(table_channel(7), pack_batch([{"n": "after"}], source="w2")) == 1
     assert b"after" in await next_frame(arriving)
-    assert leaving._outbox.empty()
+    assert frames(leaving).empty()
 
 
 async def test_the_last_connection_leaving_unsubscribes_the_server(fanout, redis):
