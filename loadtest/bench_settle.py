@@ -97,6 +97,19 @@ async def _seated_table(container: Container) -> tuple[int, list[int]]:
     return await seat_bench_table(container, container.ledger, f"s{time.time_ns()}", STACK)
 
 
+async def _post(session: AsyncSession, settlement: HandSettlement, hand_id: int) -> None:
+    """The ledger's settle-hand of a hand whose rows were written (as the old paths posted it)."""
+    await ledger.settle_hand(
+        session,
+        table_id=settlement["table_id"],
+        hand_id=hand_id,
+        fencing_token=settlement["fence"],
+        nets={p["user_id"]: p["net"] for p in settlement["players"]},
+        rake=settlement["rake"],
+        rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
+    )
+
+
 def _in_a_transaction(container: Container) -> Settle:
     """The settlement as `TableMoney.settle` runs it when the one statement was refused: four
     round trips on a raw connection."""
@@ -105,15 +118,7 @@ def _in_a_transaction(container: Container) -> Settle:
         async with container.settlements.transaction() as tx:
             hand_id = await tx.add_hand_rows(settlement)
             assert hand_id is not None
-            await ledger.settle_hand(
-                cast(AsyncSession, Standalone(tx)),
-                table_id=settlement["table_id"],
-                hand_id=hand_id,
-                fencing_token=settlement["fence"],
-                nets={p["user_id"]: p["net"] for p in settlement["players"]},
-                rake=settlement["rake"],
-                rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
-            )
+            await _post(cast(AsyncSession, Standalone(tx)), settlement, hand_id)
 
     return settle
 
@@ -126,15 +131,7 @@ def _through_a_session(container: Container) -> Settle:
         async with container.sessions() as session, session.begin():
             hand_id = await SqlTransaction(session).table_records.add_hand_rows(settlement)
             assert hand_id is not None
-            await ledger.settle_hand(
-                session,
-                table_id=settlement["table_id"],
-                hand_id=hand_id,
-                fencing_token=settlement["fence"],
-                nets={p["user_id"]: p["net"] for p in settlement["players"]},
-                rake=settlement["rake"],
-                rake_shares={p["user_id"]: p["rake_share"] for p in settlement["players"]},
-            )
+            await _post(session, settlement, hand_id)
 
     return settle
 

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 import redis as redis_sync
 from moto import mock_aws
+from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from devstack import migrate
@@ -119,6 +120,16 @@ def redis_url(redis_server: RedisServer | None) -> str:
     finally:
         client.close()
     return url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """An asyncio client of this test's empty Redis database."""
+    client = Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

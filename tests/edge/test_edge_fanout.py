@@ -18,15 +18,6 @@ from holdem.protocol.pubsub import pack_batch, table_channel
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def fanout(redis) -> AsyncIterator[Fanout]:
     registry = Registry()
     # Neither the lobby's copy nor the token check is used by table channels' messages.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import msgpack
 import pytest
@@ -11,15 +10,6 @@ from redis.asyncio import Redis
 
 from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.leases import LeaseStore
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_each_save_appends_only_the_new_events_and_a_new_hand_starts_the_log_again(redis):

@@ -39,15 +39,6 @@ async def connections(redis_url: str) -> AsyncIterator[ScriptConnections]:
         await opened.aclose()
 
 
-@pytest.fixture
-async def redis(redis_url: str):
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def test_counts_up_to_the_limit_then_refuses_with_the_time_left(redis, limiter):
     decisions = [await limiter.hit(LIMIT, "user:1") for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]

@@ -4,7 +4,6 @@ and every channel subscribed again after the connection broke or Redis restarted
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -12,15 +11,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from devstack.services import RedisServer
 from holdem.adapters.subscriber import Subscriber
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def messages(subscriber: Subscriber, count: int) -> list[tuple[bytes, bytes]]:
