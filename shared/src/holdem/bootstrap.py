@@ -34,7 +34,7 @@ from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.adapters.rate_limit import RateLimiter, ScriptConnections
 from holdem.adapters.redis_client import create_redis, create_sync_redis
 from holdem.adapters.relay import Relay
-from holdem.adapters.repositories.table_money import raw_settlements
+from holdem.adapters.repositories.table_money import RawSettlements
 from holdem.adapters.repositories.transaction import open_transactions, transactions
 from holdem.adapters.secret_refs import resolve_secret_references
 from holdem.adapters.sqs import message_sender, withdrawal_enqueuer
@@ -117,8 +117,9 @@ class Container:
 
     @cached_property
     def settlements(self) -> Settlements:
-        """The table servers' settlement transactions, on `statements`' raw connections."""
-        return raw_settlements(self.statements)
+        """The table servers' settlements (one statement per hand), on `statements`' raw
+        connections."""
+        return RawSettlements(self.statements)
 
     # --- Redis -----------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The table servers' repositories (`holdem.ports.table_money`): `SqlTableRecords` over a
-SQLAlchemy session, and the settlement on raw psycopg connections (`raw_settlements`: one
+SQLAlchemy session, and the settlement on raw psycopg connections (`RawSettlements`: one
 statement per hand, or a transaction).
 """
 
@@ -27,13 +27,12 @@ from holdem.ports.table_money import (
     AtOnce,
     Departure,
     HandPost,
-    Settlements,
     SettlementTransaction,
     TableRow,
 )
 from holdem.session.settlement import HandSettlement
 
-__all__ = ["RawSettlement", "RawSettlements", "SqlTableRecords", "raw_settlements"]
+__all__ = ["RawSettlement", "RawSettlements", "SqlTableRecords"]
 
 _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
 
@@ -250,7 +249,8 @@ _POST_PARAMETERS = (
 
 
 class RawSettlements:
-    """`holdem.ports.table_money.Settlements` on `pool`'s raw connections."""
+    """`holdem.ports.table_money.Settlements` on `pool`'s raw connections: one statement per
+    hand, or a transaction (committed when its block ends)."""
 
     def __init__(self, pool: StatementPool) -> None:
         self._pool = pool
@@ -268,9 +268,3 @@ class RawSettlements:
     async def transaction(self) -> AsyncIterator[SettlementTransaction]:
         async with self._pool.transaction() as tx:
             yield RawSettlement(tx)
-
-
-def raw_settlements(pool: StatementPool) -> Settlements:
-    """`Settlements` on `pool`'s raw connections: one statement per hand, or a transaction
-    (committed when its block ends)."""
-    return RawSettlements(pool)
