@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import cast
 from unittest.mock import ANY
 
+import boto3
 import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from holdem.adapters.archive_store import S3ArchiveStore
+from holdem.adapters.orm.economy import ArchivedHand
 from holdem.adapters.orm.hands import Hand, HandEvent, HandPlayer
 from holdem.adapters.orm.ledger import LedgerTransaction
 from holdem.adapters.orm.tables import Seat
 from holdem.adapters.repositories.ledger import SqlLedgerReads
+from holdem.adapters.repositories.table_money import LEDGER_REFUSED_SQLSTATE
 from holdem.bootstrap import bootstrap
 from holdem.engine.dealing import stacked_deck
 from holdem.engine.errors import SeatTakenError
@@ -27,11 +33,15 @@ from holdem.engine.table import Table, TableConfig
 from holdem.ports.table_money import AtOnce
 from holdem.protocol.views import event_to_wire
 from holdem.services import ledger
+from holdem.services.archive import archive_due_hands, load_hot_hands
+from holdem.services.ledger.outcomes import PostStatus
 from holdem.services.ledger.posting import Standalone
 from holdem.services.ledger_errors import InsufficientFunds, StaleFencingToken
 from holdem.services.table_runtime import TableMoney
 from holdem.session.settlement import build_settlement
 from tests.edge.conftest import ledger_report
+
+_ACCEPTED = (PostStatus.OK, PostStatus.REPLAYED)
 
 
 async def _played_hand(money, players, table_id, fence=1):
@@ -298,3 +308,140 @@ async def test_a_settlement_killed_mid_statement_writes_nothing_and_its_retry_se
     await money.settle(second)
     assert await _hands_and_posts(container, table_id) == (2, 2)
     assert (await ledger_report(container)).ok
+
+
+@pytest.fixture
+def archive_bucket(aws):
+    client = boto3.client("s3", region_name="ap-northeast-2")
+    client.create_bucket(
+        Bucket="settled-hands", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
+    )
+    return S3ArchiveStore(client, "settled-hands")
+
+
+async def _archived(container, table_id: int) -> int:
+    async with container.sessions() as session:
+        return int(
+            await session.scalar(select(func.count()).where(ArchivedHand.table_id == table_id))
+        )
+
+
+async def test_a_retry_after_the_hand_was_archived_moves_no_money_and_records_no_second_hand(
+    container, archive_bucket, make_players, make_table, fund
+):
+    """The owner's outbox (its checkpoint in Redis) still holds a hand PostgreSQL settled,
+    and retries it after the archiver moved the hand to S3 and deleted its hot rows: the
+    table's hand of that number is recognised, nothing is written and no won moves."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.transactions, container.settlements)
+    settlement = await _played_hand(money, players, table_id)  # started in 1970: long due
+    await money.settle(settlement)
+    async with container.sessions() as session:
+        before = [await ledger.balances(SqlLedgerReads(session), p.user_id) for p in players]
+    archived = await archive_due_hands(container.transactions, archive_bucket, datetime.now(UTC))
+    assert archived.hands == 1
+
+    await money.settle(settlement)
+    await money.settle(settlement)
+
+    async with container.sessions() as session:
+        after = [await ledger.balances(SqlLedgerReads(session), p.user_id) for p in players]
+        posts = await session.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.table_id == table_id, LedgerTransaction.hand_id.isnot(None))
+        )
+    assert after == before
+    assert posts == 1
+    assert await _hands_and_posts(container, table_id) == (0, 1)
+    assert await _archived(container, table_id) == 1
+    # A table restored without its checkpoint numbers on after the archived hand.
+    assert await money.last_hand_number(table_id) == settlement["hand_no"]
+    assert (await ledger_report(container)).ok
+
+
+async def test_a_retry_while_the_archiver_moves_the_hand_waits_for_it_and_writes_nothing(
+    container, database_url, make_players, make_table, fund
+):
+    """The race: the retry starts while an archiver's transaction has moved the hand (its
+    archived row written, its hot rows deleted) but not committed. The retry's snapshot holds
+    neither; it waits for the archiver's commit, then finds the hand archived instead of
+    writing it again under a new id."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.transactions, container.settlements)
+    settlement = await _played_hand(money, players, table_id)
+    await money.settle(settlement)
+    moved, commit = asyncio.Event(), asyncio.Event()
+
+    async def archiver() -> None:  # the archiver's statements, the S3 write left out
+        async with container.transactions() as tx:
+            now = datetime.now(UTC)
+            assert await tx.hand_records.lock_oldest_due(now) is not None
+            ids = await tx.hand_records.lock_table_hands(
+                table_id, datetime(1970, 1, 1, tzinfo=UTC), now
+            )
+            await tx.hand_records.move_to_archive("hands/held", await load_hot_hands(tx, ids))
+            moved.set()
+            await commit.wait()
+
+    archiving = asyncio.create_task(archiver())
+    await moved.wait()
+    retrying = asyncio.create_task(money.settle(settlement))
+    await asyncio.to_thread(_wait_for_a_blocked_settlement, database_url, set())
+    commit.set()
+    await archiving
+    await retrying
+    assert await _hands_and_posts(container, table_id) == (0, 1)
+    assert await _archived(container, table_id) == 1
+    assert (await ledger_report(container)).ok
+
+
+@pytest.mark.parametrize("status", [s for s in PostStatus if s not in _ACCEPTED])
+async def test_a_refused_answer_raises_the_ledgers_own_sqlstate_for_the_table_servers(
+    table_server_database_url, status
+):
+    """``ledger_require_accepted`` (the statement's last column) passes an accepted answer
+    and raises `LEDGER_REFUSED_SQLSTATE`, naming the status, for every refusal; the table
+    servers' login may call it."""
+    url = table_server_database_url.replace("+psycopg", "")
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        for accepted in _ACCEPTED:
+            answer = {"status": str(accepted), "id": 7}
+            passed = await conn.execute(
+                "select ledger_require_accepted(%s::jsonb)", (json.dumps(answer),)
+            )
+            assert await passed.fetchone() == (answer,)
+        with pytest.raises(psycopg.DatabaseError) as refused:
+            await conn.execute(
+                "select ledger_require_accepted(%s::jsonb)",
+                (json.dumps({"status": str(status), "token": 9}),),
+            )
+    assert refused.value.sqlstate == LEDGER_REFUSED_SQLSTATE
+    assert not isinstance(refused.value, psycopg.DataError | psycopg.OperationalError)
+    assert refused.value.diag.message_primary == f"ledger_post refused the post: {status}"
+    assert json.loads(refused.value.diag.message_detail or "") == {
+        "status": str(status),
+        "token": 9,
+    }
+
+
+async def test_another_error_of_the_statement_is_raised_not_taken_for_a_refusal(
+    container, make_players, make_table, fund
+):
+    """Only the refusal's SQLSTATE means the ledger refused: a data error in the hand's rows
+    (an event's seat out of range) fails the settlement as the bug it is, writing nothing."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    money = TableMoney(container.transactions, container.settlements)
+    settlement = await _played_hand(money, players, table_id)
+    broken = {**settlement, "events": [{**settlement["events"][0], "seat": 40_000}]}
+    with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        await container.settlements.at_once(broken, _post_of(broken))
+    with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        await money.settle(broken)
+    assert await _hands_and_posts(container, table_id) == (0, 0)

@@ -77,13 +77,13 @@ class TableRecords(Protocol):
         ...
 
     async def last_hand_number(self, table_id: int) -> int:
-        """The highest hand number recorded at the table (0: none yet)."""
+        """The highest hand number recorded at the table, hot or archived (0: none yet)."""
         ...
 
     async def add_hand_rows(self, settlement: HandSettlement) -> int | None:
         """Add a finished hand's rows (the hand, its events in order, each player's part) in
-        one statement; the hand's id, or None when the table already has that hand number
-        (nothing is written then)."""
+        one statement; the hand's id, or None when the table already has that hand number,
+        hot or archived (nothing is written then)."""
         ...
 
 
@@ -126,7 +126,7 @@ class AtOnce(Enum):
     WRITTEN = "written"
     """The hand's rows and its post are committed."""
     ALREADY_WRITTEN = "already_written"
-    """The table has that hand number already: nothing was written."""
+    """The table has that hand number already (hot, or archived): nothing was written."""
     REFUSED = "refused"
     """The ledger refused the post: nothing was written (the refusal is not carried; the
     settlement's transaction, run again, raises it as the ledger's typed error)."""
@@ -138,7 +138,7 @@ class Settlements(Protocol):
     async def at_once(self, settlement: HandSettlement, post: HandPost | None) -> AtOnce:
         """Write the hand's rows and, when `post` is given, post it with the hand's id, in one
         statement (its own transaction: one round trip); nothing when the table has that hand
-        number already, nothing either when the ledger refuses the post."""
+        number already (hot, or archived), nothing either when the ledger refuses the post."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[SettlementTransaction]:

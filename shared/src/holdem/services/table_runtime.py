@@ -123,7 +123,7 @@ class TableMoney:
             return await tx.table_records.fence_floor(table_id)
 
     async def last_hand_number(self, table_id: int) -> int:
-        """The highest hand number settled at the table (0: none yet)."""
+        """The highest hand number settled at the table, hot or archived (0: none yet)."""
         async with self._transactions() as tx:
             return await tx.table_records.last_hand_number(table_id)
 
@@ -184,7 +184,8 @@ class TableMoney:
     async def settle(self, settlement: HandSettlement) -> None:
         """The finished hand in one transaction: ledger settle-hand + hand, events, players.
 
-        Idempotent: a hand already written (same table and hand number) is left as it is.
+        Idempotent: a hand already written (same table and hand number, hot or archived) is
+        left as it is.
         One round trip (`Settlements.at_once`: one statement writes the hand's rows and posts
         it). When the ledger refuses the post, that statement has changed nothing, and the
         settlement runs again as a transaction of its own (``BEGIN``, the hand's rows, the

@@ -11,13 +11,19 @@ from holdem.adapters.orm.base import Base, Won, created_at_column
 
 
 class ArchivedHand(Base):
-    """Where an archived hand lives in S3: object ``object_key``, item ``position``."""
+    """Where an archived hand lives in S3: object ``object_key``, item ``position``; and its
+    number at its table, which a late settlement of the hand is recognised by (None: archived
+    before migration 0014 kept it)."""
 
     __tablename__ = "archived_hands"
-    __table_args__ = (Index("ix_archived_hands_object_key", "object_key"),)
+    __table_args__ = (
+        Index("ix_archived_hands_object_key", "object_key"),
+        Index("ix_archived_hands_table_id_hand_no", "table_id", "hand_no"),
+    )
 
     hand_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     table_id: Mapped[int] = mapped_column(BigInteger)
+    hand_no: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     object_key: Mapped[str] = mapped_column(String(256))
     position: Mapped[int] = mapped_column(Integer)

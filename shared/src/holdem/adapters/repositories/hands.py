@@ -160,6 +160,7 @@ class SqlHandRecords:
                 {
                     "hand_id": h.id,
                     "table_id": h.table_id,
+                    "hand_no": h.hand_no,
                     "started_at": h.started_at,
                     "object_key": object_key,
                     "position": i,

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from holdem.adapters.database import violated_constraint
+from holdem.adapters.orm.economy import ArchivedHand
 from holdem.adapters.orm.hands import Hand
 from holdem.adapters.orm.ledger import LedgerTableFence
 from holdem.adapters.orm.tables import PokerTable, Seat
@@ -32,22 +33,30 @@ from holdem.ports.table_money import (
 )
 from holdem.session.settlement import HandSettlement
 
-__all__ = ["RawSettlement", "RawSettlements", "SqlTableRecords"]
+__all__ = ["LEDGER_REFUSED_SQLSTATE", "RawSettlement", "RawSettlements", "SqlTableRecords"]
+
+LEDGER_REFUSED_SQLSTATE = "LG001"
+"""The SQLSTATE ``ledger_require_accepted`` raises when ``ledger_post`` refused a post
+(migration 0014): how `RawSettlements.at_once` tells a refusal from any other error."""
 
 _OPEN_SEAT_INDEXES = ("uq_seats_table_seat_open", "uq_seats_table_user_open")
 
 # A finished hand's rows in one statement: the hand (nothing when the table already has that
-# hand number), its events in order and each player's part, from two JSON arrays. Per hand it
-# replaces an existence check, the hand's INSERT and two bulk inserts (one round trip instead
-# of four, and none of the ORM's per-row work).
+# hand number, hot or archived), its events in order and each player's part, from two JSON
+# arrays. Per hand it replaces an existence check, the hand's INSERT and two bulk inserts (one
+# round trip instead of four, and none of the ORM's per-row work). The archiver deletes a
+# hand's hot rows after 7 days, keeping its number in `archived_hands`: `hand_archived`
+# (migration 0014) finds it there, so an owner's outbox retrying the hand after that writes
+# nothing, and posts nothing under the new id the hand would have got.
 _HAND_ROWS_CTES = """
     with hand as (
       insert into hands (table_id, hand_no, started_at, ended_at, small_blind, big_blind,
                          button_seat, board, total_pot, rake, deck_commitment, deck_seed,
                          result, chat)
-      values (:table_id, :hand_no, :started_at, :ended_at, :small_blind, :big_blind,
-              :button_seat, :board, :total_pot, :rake, :deck_commitment, :deck_seed,
-              cast(:result as jsonb), cast(:chat as jsonb))
+      select :table_id, :hand_no, :started_at, :ended_at, :small_blind, :big_blind,
+             :button_seat, :board, :total_pot, :rake, :deck_commitment, :deck_seed,
+             cast(:result as jsonb), cast(:chat as jsonb)
+      where not hand_archived(cast(:table_id as bigint), cast(:hand_no as bigint))
       on conflict (table_id, hand_no) do nothing
       returning id
     ), events as (
@@ -72,8 +81,9 @@ _HAND_ROWS = text(_HAND_ROWS_CTES + "\n    select id from hand")
 # the hand was inserted and something changed hands, ledger_post with the id the hand just
 # got, in the key and in the request hash as `holdem.services.ledger.settle_hand` makes them
 # (`HandPost`: the texts around the id). ledger_post answers a refusal instead of raising,
-# and may have stored a fence advance by then: the last column divides by zero unless the
-# post was accepted, so a refusal fails the statement and nothing of it is committed.
+# and may have stored a fence advance by then: `ledger_require_accepted` (migration 0014)
+# raises `LEDGER_REFUSED_SQLSTATE` unless the post was accepted, so a refusal fails the
+# statement and nothing of it is committed.
 _SETTLE_AT_ONCE = text(
     _HAND_ROWS_CTES
     + """, posted as materialized (
@@ -89,7 +99,7 @@ _SETTLE_AT_ONCE = text(
       where cast(:post as boolean)
     )
     select (select id from hand) as hand_id,
-           (select 1 / (answer ->> 'status' in ('ok', 'replayed'))::int from posted) as accepted
+           (select ledger_require_accepted(answer) ->> 'status' from posted) as status
     """
 )
 _HAND_SETTLEMENT = str(TransactionKind.HAND_SETTLEMENT)
@@ -184,8 +194,10 @@ class SqlTableRecords:
         return int(token or 0)
 
     async def last_hand_number(self, table_id: int) -> int:
+        hot = select(func.max(Hand.hand_no)).where(Hand.table_id == table_id)
+        archived = select(func.max(ArchivedHand.hand_no)).where(ArchivedHand.table_id == table_id)
         number = await self._session.scalar(
-            select(func.max(Hand.hand_no)).where(Hand.table_id == table_id)
+            select(func.greatest(hot.scalar_subquery(), archived.scalar_subquery()))
         )
         return int(number or 0)
 
@@ -260,7 +272,9 @@ class RawSettlements:
             hand_id, _ = await self._pool.run_idempotent_statement(
                 _SETTLE_AT_ONCE, _at_once_params(settlement, post)
             )
-        except psycopg.errors.DivisionByZero:
+        except psycopg.DatabaseError as error:
+            if error.sqlstate != LEDGER_REFUSED_SQLSTATE:
+                raise
             return AtOnce.REFUSED  # the statement's own check: nothing was committed
         return AtOnce.ALREADY_WRITTEN if hand_id is None else AtOnce.WRITTEN
 
