@@ -92,6 +92,25 @@ def test_ledger_post_runs_as_its_owner_with_a_pinned_search_path_and_not_for_eve
     assert not [grant for grant in grants if grant.startswith("=")], grants
 
 
+@pytest.mark.parametrize(
+    "function", ["ledger_require_accepted(jsonb)", "hand_archived(bigint, bigint)"]
+)
+def test_the_settlements_own_functions_are_the_table_servers_and_not_for_everyone(admin, function):
+    """Migration 0014's functions, as ledger_post: PUBLIC may not execute them; the role that
+    settles hands may, and no other component."""
+    for role in ROLES.COMPONENT_ROLES:
+        row = admin.execute(
+            "select has_function_privilege(%s, %s, 'EXECUTE')", (role, function)
+        ).fetchone()
+        assert row == (role == "holdem_table_server",), role
+    row = admin.execute(
+        "select array(select unnest(proacl)::text) from pg_proc where oid = %s::regprocedure",
+        (function,),
+    ).fetchone()
+    assert row is not None
+    assert not [grant for grant in row[0] if grant.startswith("=")], row
+
+
 def test_the_operators_audit_trail_is_insert_only_for_the_api(admin):
     assert _has(admin, "holdem_api", "admin_actions", "INSERT")
     for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
