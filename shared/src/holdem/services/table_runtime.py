@@ -210,7 +210,7 @@ class TableMoney:
         async with self._settlements.transaction() as tx:
             hand_id = await tx.add_hand_rows(settlement)
             if hand_id is None:
-                return  # written meanwhile (by another owner)
+                return  # written meanwhile (by another owner), or archived
             await ledger.settle_hand(
                 # The ledger posts through the settlement's own transaction.
                 cast(AsyncSession, Standalone(tx)),
