@@ -28,7 +28,9 @@ __all__ = [
     "MSGPACK_SUBPROTOCOL",
     "SUBPROTOCOLS",
     "Codec",
+    "Compacted",
     "codec_for",
+    "compacted",
 ]
 
 MSGPACK_SUBPROTOCOL = "holdem.v1.msgpack"
@@ -177,7 +179,27 @@ _PLAIN = frozenset([int, str, float, bool, type(None)])
 values, so they are told apart by one set lookup instead of three ``isinstance`` calls."""
 
 
+class Compacted(dict[str, Any]):
+    """A part of a message (a plain dict to everything else: JSON, pub/sub, tests) that
+    carries its MessagePack compact form, built once (`compacted`): `Codec.encode` takes
+    `compact` instead of walking the dict again. A card opening is one: up to 17 of them are
+    in every snapshot, each six hex fields turned back into bytes (protocol.views keeps one
+    per opening). Never change one after it is built (its compact form would not follow)."""
+
+    __slots__ = ("compact",)
+    compact: dict[int | str, Any]
+
+
+def compacted(part: dict[str, Any]) -> Compacted:
+    """`part` as a `Compacted` (a copy; its compact form is what `_compact` makes of it)."""
+    kept = Compacted(part)
+    kept.compact = _compact(part)
+    return kept
+
+
 def _compact(value: Any) -> Any:
+    if type(value) is Compacted:
+        return value.compact
     if isinstance(value, dict):
         compact = {}
         for k, v in value.items():
