@@ -41,6 +41,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from holdem.adapters.leases import Lease, lease_key
+from holdem.protocol.codec import packb
 
 __all__ = ["Checkpoint", "CheckpointStore", "LeaseLostError"]
 
@@ -134,7 +135,7 @@ class CheckpointStore:
         after = count if log is logged else 0
         keys = [lease_key(table_id), _state_key(table_id), _log_key(table_id)]
         args: list[str | bytes | int] = [lease.value, state, after, len(log) - after]
-        args += [msgpack.packb(entry, use_bin_type=True) for entry in log[after:]]
+        args += [packb(entry) for entry in log[after:]]
         if hset is not None:
             keys.append(hset[0])
             args += hset[1:]

@@ -31,12 +31,28 @@ __all__ = [
     "Compacted",
     "codec_for",
     "compacted",
+    "packb",
 ]
 
 MSGPACK_SUBPROTOCOL = "holdem.v1.msgpack"
 JSON_SUBPROTOCOL = "holdem.v1.json"
 SUBPROTOCOLS = (MSGPACK_SUBPROTOCOL, JSON_SUBPROTOCOL)
 """In the server's order of preference."""
+
+
+_PACK = msgpack.Packer(use_bin_type=True).pack
+
+
+def packb(value: Any) -> bytes:
+    """``msgpack.packb(value, use_bin_type=True)``, by one packer kept for the process.
+
+    `msgpack.packb` builds a packer per call (≈ 1 µs of a 2–3 µs message); a table server
+    packs about a dozen values per action. Sharing it between threads is safe: a call is one
+    C call that holds the GIL and calls no Python code back (no ``default`` hook), and a
+    failed call empties its buffer.
+    """
+    packed: bytes = _PACK(value)
+    return packed
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,7 @@ class Codec:
     def encode(self, message: dict[str, Any]) -> bytes | str:
         """A frame for `message` (bytes for MessagePack, str for JSON)."""
         if self.binary:
-            packed: bytes = msgpack.packb(_compact(message), use_bin_type=True)
-            return packed
+            return packb(_compact(message))
         return orjson.dumps(message).decode()
 
     def decode(self, frame: bytes | str) -> dict[str, Any]:
