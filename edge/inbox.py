@@ -50,32 +50,39 @@ class Mailbox:
         """The id of the last command read (not yet necessarily applied)."""
         self.caught_up = False
         """The stream was read once since the mailbox opened: local commands may come in."""
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._waiting: list[tuple[str, dict[str, Any]]] = []
+        """Commands put and not yet taken, in order."""
+        self._waiter: asyncio.Future[None] | None = None
+        """What `take` waits on while nothing is waiting (a future and a timer handle: an
+        `asyncio.Queue` get under `asyncio.timeout` cost ≈ 10 µs of CPU per wait)."""
         self._unsaved: list[dict[str, Any]] = []
         """Local commands taken since the last `saved` (in no stream, in no checkpoint)."""
 
     def put(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
-        for entry in entries:
-            self._queue.put_nowait(entry)
+        self._waiting += entries
         self.cursor = entries[-1][0]
+        self._wake()
 
     def put_local(self, command: dict[str, Any]) -> None:
-        self._queue.put_nowait((LOCAL, command))
+        self._waiting.append((LOCAL, command))
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            _wake_up(self._waiter)
 
     async def take(self, wait_s: float) -> list[tuple[str, dict[str, Any]]]:
         """Every command waiting, after waiting up to `wait_s` for the first one."""
-        queue = self._queue
-        if queue.empty() and wait_s > 0:
+        if not self._waiting and wait_s > 0:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(wait_s, _wake_up, waiter)
             try:
-                async with asyncio.timeout(wait_s):
-                    first = await queue.get()
-            except TimeoutError:
-                return []
-            taken = [first]
-        else:
-            taken = []
-        while not queue.empty():
-            taken.append(queue.get_nowait())
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        taken, self._waiting = self._waiting, []
         self._unsaved += [command for entry_id, command in taken if entry_id == LOCAL]
         return taken
 
@@ -88,11 +95,15 @@ class Mailbox:
         taken, in order (the stream's are read again by the next owner, from its checkpoint's
         cursor)."""
         left, self._unsaved = self._unsaved, []
-        while not self._queue.empty():
-            entry_id, command = self._queue.get_nowait()
-            if entry_id == LOCAL:
-                left.append(command)
+        left += [command for entry_id, command in self._waiting if entry_id == LOCAL]
+        self._waiting = []
         return left
+
+
+def _wake_up(waiter: asyncio.Future[None]) -> None:
+    """End `Mailbox.take`'s wait (a command came, or its time is up)."""
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Inbox:

@@ -30,13 +30,16 @@ for Ethereum address checksums, MessagePack for the session's checkpoint packed 
 (`holdem.session.packing`); pure functions both."""
 WIRE_SHAPES = [
     "holdem.errors",
+    "holdem.protocol.codec",
     "holdem.protocol.errors",
     "holdem.protocol.messages",
     "holdem.protocol.views",
 ]
 """What the table session may use of the protocol: its error codes (with the application's
-tree, where the codes both transports share live), message types and the engine-to-wire
-conversions (pydantic models and plain functions, no I/O)."""
+tree, where the codes both transports share live), message types, the engine-to-wire
+conversions and the wire encodings (pydantic models and plain functions, no I/O; the
+encodings' MessagePack and JSON libraries are pure functions too)."""
+WIRE_LIBRARIES = {"pydantic", "msgpack", "orjson"}
 CLOCK_READS = {"now", "utcnow", "today"}
 TOLERATED_IMPORTS: dict[str, int] = {}
 """How many imports each contract still tolerates (its ``ignore_imports``): the debt, none
@@ -104,12 +107,17 @@ def test_the_wire_shapes_the_session_uses_do_no_io(module: str):
     path = PACKAGE_ROOT.parent / (module.replace(".", "/") + ".py")
     for lineno, imported in _imported_modules(path):
         top = imported.split(".")[0]
-        assert top in sys.stdlib_module_names | {"pydantic", "holdem"}, (
+        assert top in sys.stdlib_module_names | WIRE_LIBRARIES | {"holdem"}, (
             f"{path.name}:{lineno} imports {imported}"
         )
         if top == "holdem":
             assert imported.startswith(
-                ("holdem.engine", "holdem.protocol.errors", "holdem.errors")
+                (
+                    "holdem.engine",
+                    "holdem.protocol.errors",
+                    "holdem.protocol.codec",
+                    "holdem.errors",
+                )
             ), imported
 
 

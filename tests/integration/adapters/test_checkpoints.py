@@ -7,6 +7,8 @@ import asyncio
 import msgpack
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from holdem.adapters.checkpoints import CheckpointStore, LeaseLostError
 from holdem.adapters.leases import LeaseStore
@@ -153,3 +155,22 @@ async def _connections_received(redis: Redis) -> int:
 async def _command_count(redis: Redis, command: str) -> int:
     stats = await redis.info("commandstats")
     return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_a_save_on_a_connection_killed_meanwhile_is_sent_again_on_a_new_one(redis_url):
+    # A retry, as the servers' client has (holdem.adapters.redis_client).
+    client = Redis.from_url(redis_url, retry=Retry(NoBackoff(), retries=1))
+    try:
+        store, leases = CheckpointStore(client), LeaseStore(client, "w1", 60_000)
+        lease = await leases.acquire(71)
+        assert lease is not None
+        await store.save(lease, _packed({"n": 1}), [{"seq": 1}])
+        await client.client_kill_filter(_type="normal", skipme=False)  # every connection
+
+        await store.save(lease, _packed({"n": 2}), [{"seq": 1}, {"seq": 2}])
+
+        saved = await store.load(71)
+        assert saved is not None
+        assert (saved.state, saved.log) == ({"n": 2}, [{"seq": 1}, {"seq": 2}])
+    finally:
+        await client.aclose()

@@ -8,10 +8,11 @@ from enum import StrEnum
 from typing import Any
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from holdem.protocol.codec import BINARY_HEX, KEYS, MSGPACK
+from holdem.protocol.codec import BINARY_HEX, JSON, KEYS, MSGPACK, compacted, packb
 
 
 def reference_compact(value: Any, key: Any = None) -> Any:
@@ -63,3 +64,28 @@ VALUES = st.recursive(
 def test_msgpack_frames_are_the_plain_definitions_bytes(message: dict[str, Any]):
     expected = msgpack.packb(reference_compact(message), use_bin_type=True)
     assert MSGPACK.encode(message) == expected
+
+
+def compacting(value: Any) -> Any:
+    """`value` with every dict in it a `Compacted` (its compact form built beforehand)."""
+    if isinstance(value, dict):
+        return compacted({k: compacting(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return [compacting(v) for v in value]
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(objects(VALUES))
+def test_parts_compacted_beforehand_encode_to_the_same_bytes(message: dict[str, Any]):
+    parts = {k: compacting(v) for k, v in message.items()}
+    expected = msgpack.packb(reference_compact(message), use_bin_type=True)
+    assert MSGPACK.encode(parts) == expected
+    assert JSON.encode(parts) == JSON.encode(message)
+
+
+def test_the_kept_packer_packs_as_packb_and_a_failed_call_leaves_nothing_behind():
+    with pytest.raises(TypeError):
+        packb({"type": "event", "cards": [1, object()]})
+    value = {"type": "event", "cards": [1, b"\x00", "As"], "seq": 2**40}
+    assert packb(value) == msgpack.packb(value, use_bin_type=True)

@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 import msgpack
 
+from holdem.protocol.codec import packb
+
 __all__ = [
     "LOBBY_CHANNEL",
     "Published",
@@ -75,8 +77,7 @@ def user_of_channel(channel: str) -> int | None:
 
 def pack(msg: dict[str, Any], conn: str | None = None) -> bytes:
     """One message, for every subscriber (`conn` None) or one connection."""
-    packed: bytes = msgpack.packb({"conn": conn, "msg": msg}, use_bin_type=True)
-    return packed
+    return packb({"conn": conn, "msg": msg})
 
 
 def pack_batch(
@@ -92,8 +93,7 @@ def pack_batch(
         value["msg"] = msgs[0]
     else:
         value["msgs"] = msgs
-    packed: bytes = msgpack.packb(value, use_bin_type=True)
-    return packed
+    return packb(value)
 
 
 def published_by(payload: bytes, source: str) -> bool:

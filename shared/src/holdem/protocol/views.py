@@ -20,6 +20,8 @@ from holdem.engine.cards import Card, card_str
 from holdem.engine.dealing import Street
 from holdem.engine.events import Event, HandEnded
 from holdem.engine.results import HandResult
+from holdem.engine.shuffle import Opening
+from holdem.protocol.codec import Compacted, compacted
 
 __all__ = ["event_to_wire", "result_to_wire", "view_to_wire"]
 
@@ -42,7 +44,7 @@ _FIELD_TO_WIRE: dict[str, Callable[[Any], Any]] = {
     "pots": lambda pots: [pot.to_wire() for pot in pots],
     "street": lambda street: Street(street).name.lower(),
     "winners": lambda winners: [{"seat": seat, "amount": chips} for seat, chips in winners],
-    "openings": lambda openings: [opening.to_wire() for opening in openings],
+    "openings": lambda openings: [_opening_to_wire(opening) for opening in openings],
 }
 """How the fields that are not plain data travel (any other field: `_plain`)."""
 
@@ -87,12 +89,32 @@ def result_to_wire(result: HandResult) -> dict[str, Any]:
     }
 
 
+_OPENINGS_KEPT = 2048
+_openings: dict[Opening, Compacted] = {}
+"""The wire form of the openings recently sent (with its MessagePack compact form), so that
+the snapshots of a hand (seven after it ends, each with up to 17 openings) build it once."""
+
+
+def _opening_to_wire(opening: Opening) -> Compacted:
+    """`Opening.to_wire`'s dict, as a new `Compacted` (its proof list new too: only the
+    strings and the compact form are shared with the other messages that carry it)."""
+    kept = _openings.get(opening)
+    if kept is None:
+        if len(_openings) >= _OPENINGS_KEPT:
+            _openings.clear()
+        kept = _openings[opening] = compacted(opening.to_wire())
+    wire = Compacted(kept)
+    wire["proof"] = list(kept["proof"])
+    wire.compact = kept.compact
+    return wire
+
+
 def view_to_wire(view: dict[str, Any]) -> dict[str, Any]:
     """An engine view (`holdem.engine.views.view_for`) with cards as strings (the seats
     without cards are `view`'s own dicts, not copies)."""
     out = dict(view)
     out["board"] = [card_str(c) for c in view["board"]]
-    out["openings"] = [opening.to_wire() for opening in view["openings"]]
+    out["openings"] = [_opening_to_wire(opening) for opening in view["openings"]]
     out["seats"] = [
         seat if seat["cards"] is None else {**seat, "cards": [card_str(c) for c in seat["cards"]]}
         for seat in view["seats"]

@@ -24,14 +24,11 @@ from typing import Any
 
 import msgpack
 
+from holdem.protocol.codec import packb
+
 __all__ = ["CheckpointPacker"]
 
 _HEADERS = msgpack.Packer(autoreset=True)
-
-
-def _pack(value: Any) -> bytes:
-    packed: bytes = msgpack.packb(value, use_bin_type=True)
-    return packed
 
 
 def _map_header(size: int) -> bytes:
@@ -41,13 +38,13 @@ def _map_header(size: int) -> bytes:
 
 def _map_body(mapping: Mapping[str, Any]) -> bytes:
     """`mapping`'s entries packed, without the map's header (to be joined with others')."""
-    return _pack(mapping)[len(_map_header(len(mapping))) :]
+    return packb(mapping)[len(_map_header(len(mapping))) :]
 
 
-_ENGINE = _pack("engine")
-_RT = _pack("rt")
-_RECENT = _pack("recent")
-_ANSWERS = _pack("answers")
+_ENGINE = packb("engine")
+_RT = packb("rt")
+_RECENT = packb("recent")
+_ANSWERS = packb("answers")
 
 
 def _array_header(size: int) -> bytes:
@@ -83,7 +80,7 @@ class _AppendOnly:
                     break
         kept = kept[len(kept) - start :] if 0 < start <= len(kept) else []
         start = len(kept)
-        kept += [_pack(item) for item in items[start:]]
+        kept += [packb(item) for item in items[start:]]
         self._packed = _array_header(length) + b"".join(kept)
         self._items, self._length, self._last, self._kept = items, length, last, kept
         return self._packed
@@ -112,7 +109,7 @@ class CheckpointPacker:
         parts = [
             b"\x82",  # a map of two: the engine's state and the session's
             _ENGINE,
-            _pack(engine),
+            packb(engine),
             _RT,
             _map_header(len(rt) + 2),
             _map_body(rt),
@@ -124,6 +121,6 @@ class CheckpointPacker:
         for user, kept in answers.items():
             known = cache.get(user)
             if known is None:
-                known = cache[user] = (_pack(str(user)), _AppendOnly())
+                known = cache[user] = (packb(str(user)), _AppendOnly())
             parts += (known[0], known[1].packed(kept))
         return b"".join(parts)
