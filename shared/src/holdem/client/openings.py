@@ -8,6 +8,12 @@ client may see arrives with its opening: its own hole cards in ``hole_cards``, t
 the position that card must have (seat ``s`` holds positions ``2s`` and ``2s + 1``; the board
 starts at ``2 * seats``), so a server cannot prove a card with another position's opening.
 
+Snapshots and events repeat openings (a player sees its hole cards' openings in
+``hole_cards`` and again in every snapshot of the hand): an opening already verified for a
+hand, received again exactly as it was (same position, card, nonce and proof), is counted as
+verified without hashing it again. The verdicts are the same; only the cost of a repeat is
+gone (a client spent more CPU on the openings of its snapshots than on anything else).
+
 >>> checker = OpeningChecker()
 >>> checker.verified, checker.failed
 (0, 0)
@@ -25,6 +31,11 @@ from holdem.engine.dealing import board_offset
 from holdem.engine.shuffle import Opening, verify_opening
 
 __all__ = ["HandCheck", "OpeningChecker"]
+
+_EVENTS_WITH_OPENINGS = ("hand_started", "hand_shown", "street_dealt")
+_TYPES_WITH_OPENINGS = ("snapshot", "hole_cards")
+"""The messages `OpeningChecker.observe` reads (``hand_started`` for its commitment); tuples,
+not sets: a hostile server's unhashable ``event`` must not raise."""
 
 KEEP_HANDS = 256
 """Hands whose verdicts a checker keeps (older ones are dropped; the totals stay)."""
@@ -49,6 +60,10 @@ class HandCheck:
     commitment: str | None = None
     verified: list[Opening] = field(default_factory=list)
     failed: list[tuple[Any, str]] = field(default_factory=list)
+    _checked: dict[tuple[Any, ...], Opening] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """The openings verified, by their wire form (a repeat is not hashed again)."""
 
     @property
     def ok(self) -> bool:
@@ -82,7 +97,11 @@ class OpeningChecker:
 
     def observe(self, message: dict[str, Any]) -> None:
         """Check the openings one received message carries (other messages are ignored)."""
-        table_id, kind = message.get("table_id"), message.get("type")
+        kind, event = message.get("type"), message.get("event")
+        # Most messages (turns, actions, pots, results) open nothing: leave them at once.
+        if event not in _EVENTS_WITH_OPENINGS and kind not in _TYPES_WITH_OPENINGS:
+            return
+        table_id = message.get("table_id")
         if type(table_id) is not int:
             return
         if kind == "snapshot":
@@ -91,7 +110,6 @@ class OpeningChecker:
         hand = message.get("hand")
         if type(hand) is not int:
             return
-        event = message.get("event")
         if event == "hand_started":
             self._check(table_id, hand).commitment = message.get("commitment")
         elif kind == "hole_cards" or event == "hand_shown":
@@ -163,6 +181,13 @@ class OpeningChecker:
             if check.commitment is not None:
                 self._fail(check, card, "a card shown without its opening")
             return
+        key = _wire_key(wire)
+        known = check._checked.get(key) if key is not None else None
+        # A repeat of a verified opening, shown as the same card at the same position.
+        if known is not None and card == wire["card"] and position in (None, known.position):
+            check.verified.append(known)
+            self.verified += 1
+            return
         try:
             opening = Opening.from_wire(wire)
         except ValueError:
@@ -179,10 +204,31 @@ class OpeningChecker:
         else:
             check.verified.append(opening)
             self.verified += 1
+            if key is not None:
+                check._checked[key] = opening
 
     def _fail(self, check: HandCheck, received: Any, why: str) -> None:
         check.failed.append((received, why))
         self.failed += 1
+
+
+def _wire_key(wire: Any) -> tuple[Any, ...] | None:
+    """An opening's wire form as a dictionary key (``None`` when it cannot be one).
+
+    Only openings that verified are stored under their key, so a key of a malformed opening
+    (a hashable value of the wrong type) finds nothing and is parsed, and refused, as before.
+    """
+    if type(wire) is not dict:
+        return None
+    position, proof = wire.get("position"), wire.get("proof")
+    if type(position) is not int or type(proof) is not list:
+        return None
+    key = (position, wire.get("card"), wire.get("nonce"), *proof)
+    try:
+        hash(key)
+    except TypeError:  # a list or object where a hex string belongs
+        return None
+    return key
 
 
 def _card(text: str) -> int | None:
