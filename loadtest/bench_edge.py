@@ -2,10 +2,14 @@
 
 ``./dev bench edge [--tables 50] [--seats 6] [--seconds 30] [--think 0.1] [--servers 2]``
 starts private PostgreSQL and Redis, two (or ``--servers 1``: one) ``python -m edge``
-processes, seats bots (half JSON, half MessagePack, spread over the servers) and prints:
+processes, seats bots (half JSON, half MessagePack, spread over the servers) in processes of
+their own (`loadtest.edge_bots`, ``--bot-processes``, default 2: in the benchmark's own
+process they set the pace of one server) and prints:
 
 - hands/s and actions/s, and the table servers' CPU (% of one core) over the window;
 - the messages the clients received per hand and per action (what the table servers wrote);
+- the bots' CPU (% of a core, all their processes) and per message received: what the load
+  generator costs (the SDK, `holdem.client`, reading the table's messages and acting);
 - action → broadcast latency p50 / p99: from a bot sending ``act`` to the same bot receiving
   the ``action`` event the owner broadcast for it (through the relay stream, the table task,
   the checkpoint and pub/sub);
@@ -23,6 +27,8 @@ processes, seats bots (half JSON, half MessagePack, spread over the servers) and
 ``--against GIT_REF [--rounds 2]`` is the before/after of a change in one run: the table
 servers of GIT_REF (its ``edge`` and ``shared/src``, extracted under ``.devstate``) and of
 this tree, in alternating runs with the same bots, then each figure's median side by side.
+``--bots-against GIT_REF`` is the same for the bots: this tree's table servers, played by
+bots with the SDK of GIT_REF (its ``shared/src``) and of this tree.
 
 ``--think 0 --servers 1`` is the full-speed figure of one table-server process. The load
 average is printed with the figures: on a shared machine they are noisy.

@@ -410,8 +410,10 @@ class TableClient:
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         """Every message until the connection closes (no timeout: no timer per message)."""
+        queue = self._queue
         while True:
-            message = await self._queue.get()
+            # A socket read brings several messages: those queued are taken without awaiting.
+            message = queue.get_nowait() if queue.qsize() else await queue.get()
             if message is None:
                 self._queue.put_nowait(None)
                 return
