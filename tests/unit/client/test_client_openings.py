@@ -115,6 +115,7 @@ def test_only_the_last_hands_are_kept_and_the_totals_stay():
 
 
 def test_a_repeated_opening_counts_again_without_being_hashed_again(monkeypatch):
+    """Also by another checker of the process (another player at the table)."""
     import holdem.client.openings as openings
 
     calls = []
@@ -124,6 +125,7 @@ def test_a_repeated_opening_counts_again_without_being_hashed_again(monkeypatch)
         return verify_opening(commitment, opening)
 
     monkeypatch.setattr(openings, "verify_opening", counting)
+    monkeypatch.setattr(openings, "_VERIFIED", {})  # nothing verified yet in this process
     messages = a_hand()
     once = observe(messages)
     hashed_once = len(calls)
@@ -132,7 +134,18 @@ def test_a_repeated_opening_counts_again_without_being_hashed_again(monkeypatch)
     twice = observe([*messages, *copy.deepcopy(messages)])
     assert twice.verified == 2 * once.verified
     assert twice.failed == 0
-    assert len(calls) == hashed_once
+    assert calls == []
+    assert twice.hand(TABLE, 1).verified == 2 * once.hand(TABLE, 1).verified
+
+
+def test_remembered_openings_are_bounded(monkeypatch):
+    import holdem.client.openings as openings
+
+    monkeypatch.setattr(openings, "_VERIFIED", {})
+    monkeypatch.setattr(openings, "VERIFIED_KEPT", 3)
+    checker = observe(a_hand())
+    assert checker.verified >= 14
+    assert len(openings._VERIFIED) == 3
 
 
 def test_a_repeat_that_differs_from_the_verified_opening_is_checked_and_fails():

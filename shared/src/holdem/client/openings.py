@@ -9,10 +9,12 @@ the position that card must have (seat ``s`` holds positions ``2s`` and ``2s + 1
 starts at ``2 * seats``), so a server cannot prove a card with another position's opening.
 
 Snapshots and events repeat openings (a player sees its hole cards' openings in
-``hole_cards`` and again in every snapshot of the hand): an opening already verified for a
-hand, received again exactly as it was (same position, card, nonce and proof), is counted as
-verified without hashing it again. The verdicts are the same; only the cost of a repeat is
-gone (a client spent more CPU on the openings of its snapshots than on anything else).
+``hole_cards`` and again in every snapshot of the hand), and every player at a table is shown
+the same board: an opening already verified under a hand's commitment, received again exactly
+as it was (same position, card, nonce and proof) by any checker of the process, is counted as
+verified without hashing it again. Whether an opening matches a commitment depends on nothing
+else, so the verdicts are the same; only the cost of a repeat is gone (a client spent more CPU
+on the openings of its snapshots than on anything else).
 
 >>> checker = OpeningChecker()
 >>> checker.verified, checker.failed
@@ -37,6 +39,11 @@ _TYPES_WITH_OPENINGS = ("snapshot", "hole_cards")
 """The messages `OpeningChecker.observe` reads (``hand_started`` for its commitment); tuples,
 not sets: a hostile server's unhashable ``event`` must not raise."""
 
+VERIFIED_KEPT = 8192
+"""Verified openings the process remembers (the oldest are forgotten first)."""
+_VERIFIED: dict[tuple[Any, ...], Opening] = {}
+"""Openings verified in this process, by commitment and wire form (see the module doc)."""
+
 KEEP_HANDS = 256
 """Hands whose verdicts a checker keeps (older ones are dropped; the totals stay)."""
 
@@ -60,10 +67,6 @@ class HandCheck:
     commitment: str | None = None
     verified: list[Opening] = field(default_factory=list)
     failed: list[tuple[Any, str]] = field(default_factory=list)
-    _checked: dict[tuple[Any, ...], Opening] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    """The openings verified, by their wire form (a repeat is not hashed again)."""
 
     @property
     def ok(self) -> bool:
@@ -181,8 +184,8 @@ class OpeningChecker:
             if check.commitment is not None:
                 self._fail(check, card, "a card shown without its opening")
             return
-        key = _wire_key(wire)
-        known = check._checked.get(key) if key is not None else None
+        key = _wire_key(check.commitment, wire)
+        known = _VERIFIED.get(key) if key is not None else None
         # A repeat of a verified opening, shown as the same card at the same position.
         if known is not None and card == wire["card"] and position in (None, known.position):
             check.verified.append(known)
@@ -205,25 +208,28 @@ class OpeningChecker:
             check.verified.append(opening)
             self.verified += 1
             if key is not None:
-                check._checked[key] = opening
+                if len(_VERIFIED) >= VERIFIED_KEPT:
+                    del _VERIFIED[next(iter(_VERIFIED))]
+                _VERIFIED[key] = opening
 
     def _fail(self, check: HandCheck, received: Any, why: str) -> None:
         check.failed.append((received, why))
         self.failed += 1
 
 
-def _wire_key(wire: Any) -> tuple[Any, ...] | None:
-    """An opening's wire form as a dictionary key (``None`` when it cannot be one).
+def _wire_key(commitment: str | None, wire: Any) -> tuple[Any, ...] | None:
+    """An opening's wire form under a commitment as a dictionary key (``None`` when there is
+    no commitment yet or the opening cannot be a key).
 
     Only openings that verified are stored under their key, so a key of a malformed opening
     (a hashable value of the wrong type) finds nothing and is parsed, and refused, as before.
     """
-    if type(wire) is not dict:
+    if commitment is None or type(wire) is not dict:
         return None
     position, proof = wire.get("position"), wire.get("proof")
     if type(position) is not int or type(proof) is not list:
         return None
-    key = (position, wire.get("card"), wire.get("nonce"), *proof)
+    key = (commitment, position, wire.get("card"), wire.get("nonce"), *proof)
     try:
         hash(key)
     except TypeError:  # a list or object where a hex string belongs
