@@ -2,10 +2,14 @@
 
 ``./dev bench edge [--tables 50] [--seats 6] [--seconds 30] [--think 0.1] [--servers 2]``
 starts private PostgreSQL and Redis, two (or ``--servers 1``: one) ``python -m edge``
-processes, seats bots (half JSON, half MessagePack, spread over the servers) and prints:
+processes, seats bots (half JSON, half MessagePack, spread over the servers) in processes of
+their own (`loadtest.edge_bots`, ``--bot-processes``, default 2: in the benchmark's own
+process they set the pace of one server) and prints:
 
 - hands/s and actions/s, and the table servers' CPU (% of one core) over the window;
 - the messages the clients received per hand and per action (what the table servers wrote);
+- the bots' CPU (% of a core, all their processes) and per message received: what the load
+  generator costs (the SDK, `holdem.client`, reading the table's messages and acting);
 - action → broadcast latency p50 / p99: from a bot sending ``act`` to the same bot receiving
   the ``action`` event the owner broadcast for it (through the relay stream, the table task,
   the checkpoint and pub/sub);
@@ -23,6 +27,8 @@ processes, seats bots (half JSON, half MessagePack, spread over the servers) and
 ``--against GIT_REF [--rounds 2]`` is the before/after of a change in one run: the table
 servers of GIT_REF (its ``edge`` and ``shared/src``, extracted under ``.devstate``) and of
 this tree, in alternating runs with the same bots, then each figure's median side by side.
+``--bots-against GIT_REF`` is the same for the bots: this tree's table servers, played by
+bots with the SDK of GIT_REF (its ``shared/src``) and of this tree.
 
 ``--think 0 --servers 1`` is the full-speed figure of one table-server process. The load
 average is printed with the figures: on a shared machine they are noisy.
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -54,46 +61,12 @@ from holdem.adapters.orm.tables import PokerTable
 from holdem.adapters.orm.users import User
 from holdem.auth.tokens import issue_access_token
 from holdem.bootstrap import bootstrap
-from holdem.client import Bot, BotStrategy, TableClient
 from holdem.config import Settings
 from holdem.protocol.codec import JSON, MSGPACK
 from holdem.services import ledger
 from loadtest import echo_reference
 from loadtest.git_ref import check_out
 from loadtest.stages import redis_counters
-
-BUY_IN = 200_000
-
-
-class TimedBot(Bot):
-    """A bot that measures the time from its act to the broadcast of its action."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent_at: float | None = None
-        self.latencies: list[float] = []
-        self.samples: dict[str, dict[str, Any]] = {}
-        self.received = 0
-        self.client._on_message = self._observe
-
-    def _observe(self, message: dict[str, Any]) -> None:
-        self.received += 1
-        kind = message.get("type")
-        if kind in ("snapshot", "result") or message.get("event") in ("action", "pots_updated"):
-            self.samples.setdefault(str(message.get("event") or kind), message)
-        if (
-            message.get("event") == "action"
-            and message.get("seat") == self.seat
-            and self.sent_at is not None
-        ):
-            self.latencies.append(time.perf_counter() - self.sent_at)
-            self.sent_at = None
-
-    async def _act(self, hand: int, decision: int, legal: dict[str, Any]) -> None:
-        if (hand, decision) not in self._decided:
-            # Sent once the bot's thinking time is over.
-            self.sent_at = time.perf_counter() + self.think_s
-        await super()._act(hand, decision, legal)
 
 
 def _start_edge(
@@ -178,8 +151,85 @@ async def _takeover(
     await redis.aclose()
 
 
-async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
-    """One run with the table servers' code from `code`; prints and returns its figures."""
+async def _start_bots(
+    args: argparse.Namespace,
+    urls: list[str],
+    tokens: list[tuple[int, str]],
+    table_ids: list[int],
+    code: Path,
+    workers: list[asyncio.subprocess.Process],
+) -> None:
+    """Start `args.bot_processes` `loadtest.edge_bots` workers (whole tables each, the SDK
+    of `code`) and wait until every bot sat down."""
+    shares: list[list[Any]] = [[] for _ in range(min(args.bot_processes, args.tables))]
+    for index, (_user, token) in enumerate(tokens):
+        t, s = divmod(index, args.seats)
+        # Tables alternate their first joiner (and so their owner) between the servers.
+        server = (t + s) % len(urls)
+        encoding = "msgpack" if index % 2 else "json"
+        shares[t % len(shares)].append([token, table_ids[t], s, server, encoding])
+    for number, bots in enumerate(shares):
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "loadtest.edge_bots",
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{code / 'shared' / 'src'}:{ROOT}:{ROOT / 'tools'}"},
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**26,  # a MARK's line carries every latency of the window
+        )
+        workers.append(worker)
+        spec = {"urls": urls, "think_s": args.think, "seed": number * 100_000, "bots": bots}
+        assert worker.stdin is not None
+        worker.stdin.write(json.dumps(spec).encode() + b"\n")
+    for worker in workers:
+        assert worker.stdout is not None
+        line = await worker.stdout.readline()
+        if line.strip() != b"READY":
+            raise RuntimeError(f"a bot worker failed to seat its bots: {line!r}")
+
+
+async def _ask(workers: list[asyncio.subprocess.Process], line: str) -> list[dict[str, Any]]:
+    """Send `line` to every bot worker; their one-line JSON answers."""
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(line.encode() + b"\n")
+    answers = []
+    for worker in workers:
+        assert worker.stdout is not None
+        answers.append(json.loads(await worker.stdout.readline()))
+    return answers
+
+
+async def _mark(workers: list[asyncio.subprocess.Process]) -> dict[str, Any]:
+    """The bots' counters so far, summed, and their latencies since the last mark."""
+    answers = await _ask(workers, "MARK")
+    total: dict[str, Any] = {
+        name: sum(a[name] for a in answers) for name in ("hands", "actions", "received")
+    }
+    total["latencies"] = [v for a in answers for v in a["latencies"]]
+    return total
+
+
+async def _stop(workers: list[asyncio.subprocess.Process]) -> None:
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(b"STOP\n")
+    for worker in workers:
+        try:
+            async with asyncio.timeout(10):
+                await worker.wait()
+        except TimeoutError:
+            worker.kill()
+            await worker.wait()
+
+
+async def run(
+    args: argparse.Namespace, code: Path = ROOT, bots_code: Path = ROOT
+) -> dict[str, float]:
+    """One run with the table servers' code from `code` and the bots' SDK from `bots_code`;
+    prints and returns its figures."""
     state = STATE / "bench" / "edge"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
@@ -188,6 +238,7 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
     postgres.start()
     redis_server.start()
     procs: list[subprocess.Popen[bytes]] = []
+    workers: list[asyncio.subprocess.Process] = []
     try:
         database_url = postgres.create_database("bench_edge")
         migrate.upgrade(database_url)
@@ -210,7 +261,6 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
             f"ws://127.0.0.1:{await asyncio.to_thread(_read_port, ready)}/" for _, ready in started
         ]
         container = bootstrap(settings)
-        bots: list[TimedBot] = []
         tokens: list[tuple[int, str]] = []
         table_ids: list[int] = []
         async with container.sessions() as session, session.begin():
@@ -243,48 +293,32 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
                     tokens.append(
                         (user.id, issue_access_token(user.id, "player", settings.auth)[0])
                     )
-        for index, (_user, token) in enumerate(tokens):
-            t, s = divmod(index, args.seats)
-            # Tables alternate their first joiner (and so their owner) between the servers.
-            client = TableClient(
-                urls[(t + s) % len(urls)], token, encoding="msgpack" if index % 2 else "json"
-            )
-            await client.connect()
-            bot = TimedBot(
-                client,
-                table_ids[t],
-                seat=s,
-                buy_in=BUY_IN,
-                strategy=BotStrategy(seed=index),
-                think_s=args.think,
-            )
-            await bot.sit_down()
-            bots.append(bot)
+        await _start_bots(args, urls, tokens, table_ids, bots_code, workers)
         print(
             f"bench edge: {args.tables} tables x {args.seats} bots on {args.servers} server(s), "
-            f"think {args.think} s, {args.seconds} s",
+            f"think {args.think} s, {args.seconds} s; the bots in {len(workers)} processes of "
+            f"their own{'' if bots_code == ROOT else f' (SDK of {bots_code.name})'}",
             flush=True,
         )
-        tasks = [asyncio.create_task(bot.play()) for bot in bots]
         await asyncio.sleep(3)  # warm-up
-        for bot in bots:
-            bot.latencies.clear()
-        hands0 = sum(len(bot.hands_seen) for bot in bots[:: args.seats])
-        actions0 = sum(bot.actions for bot in bots)
-        received0 = sum(bot.received for bot in bots)
+        mark0 = await _mark(workers)
         xacts0 = _xacts(postgres.url(driver="postgresql"), "bench_edge")
         redis0 = redis_counters(redis_server.url())
-        servers = [psutil.Process(proc.pid) for proc in procs]
+        servers = [psutil.Process(proc.pid) for proc in procs[: args.servers]]
+        bot_procs = [psutil.Process(worker.pid) for worker in workers]
         cpu0 = [sum(p.cpu_times()[:2]) for p in servers]
+        bots_cpu0 = sum(sum(p.cpu_times()[:2]) for p in bot_procs)
         await asyncio.sleep(args.seconds)
         cpu1 = [sum(p.cpu_times()[:2]) for p in servers]
+        bots_cpu1 = sum(sum(p.cpu_times()[:2]) for p in bot_procs)
         redis1 = redis_counters(redis_server.url())
+        mark1 = await _mark(workers)
         await asyncio.sleep(0.5)  # let the last hands' settlements land
         xacts1 = _xacts(postgres.url(driver="postgresql"), "bench_edge")
-        hands = sum(len(bot.hands_seen) for bot in bots[:: args.seats]) - hands0
-        actions = sum(bot.actions for bot in bots) - actions0
-        received = sum(bot.received for bot in bots) - received0
-        latencies = [v for bot in bots for v in bot.latencies]
+        hands = mark1["hands"] - mark0["hands"]
+        actions = mark1["actions"] - mark0["actions"]
+        received = mark1["received"] - mark0["received"]
+        latencies = mark1["latencies"]
         load = os.getloadavg()
         print(
             f"hands completed: {hands} ({hands / args.seconds:.1f}/s), "
@@ -304,6 +338,12 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
             f"messages to the clients: {received / max(1, hands):.0f} per hand, "
             f"{received / max(1, actions):.1f} per action (each connection gets an action's "
             "messages in one socket write)"
+        )
+        bots_cpu = bots_cpu1 - bots_cpu0
+        print(
+            f"bots: {bots_cpu / args.seconds * 100:.0f}% of a core in {len(workers)} processes "
+            f"-> {bots_cpu * 1e6 / max(1, received):.1f} us of CPU per message received, "
+            f"{bots_cpu * 1000 / max(1, actions):.2f} ms per action"
         )
         if latencies:
             print(
@@ -327,15 +367,15 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
             + ", ".join(f"{name} {n / max(1, actions):.2f}" for name, n in top)
             + ")"
         )
-        samples: dict[str, dict[str, Any]] = {}
-        for bot in bots:
-            for name, message in bot.samples.items():
-                samples.setdefault(name, message)
+        samples = await _ask(workers, "SAMPLES")
+        for answer in samples[1:]:
+            for name, message in answer.items():
+                samples[0].setdefault(name, message)
         print("bytes per message (JSON vs MessagePack):")
         for name in ("snapshot", "action", "pots_updated", "result"):
-            if name in samples:
-                js = len(JSON.encode(samples[name]).encode())
-                mp = len(MSGPACK.encode(samples[name]))
+            if name in samples[0]:
+                js = len(JSON.encode(samples[0][name]).encode())
+                mp = len(MSGPACK.encode(samples[0][name]))
                 label = {
                     "action": "update (action event)",
                     "pots_updated": "update (pots)",
@@ -348,10 +388,7 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
         # Takeover: SIGKILL server a; time until all its tables have a new owner.
         if args.servers == 2:
             await _takeover(procs[0], redis_server.url(), table_ids, settings)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*(bot.client.close() for bot in bots), return_exceptions=True)
+        await _stop(workers)
         await container.aclose()
         return {
             "hands/s": hands / args.seconds,
@@ -361,8 +398,14 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
             "messages/hand": received / max(1, hands),
             "p50 ms": _pct(latencies, 0.50) if latencies else float("nan"),
             "p99 ms": _pct(latencies, 0.99) if latencies else float("nan"),
+            "bots CPU %": bots_cpu / args.seconds * 100,
+            "bots us/message": bots_cpu * 1e6 / max(1, received),
         }
     finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
@@ -372,19 +415,26 @@ async def run(args: argparse.Namespace, code: Path = ROOT) -> dict[str, float]:
 
 
 def _against(args: argparse.Namespace) -> None:
-    """This tree's table server and `args.against`'s, in alternating runs (same bots, same
-    machine, same minutes), then each figure's median side by side."""
-    other = check_out(args.against, ["edge", "shared/src"], "bench-edge")
-    runs: dict[str, list[dict[str, float]]] = {"this tree": [], args.against: []}
-    sides = [("this tree", ROOT), (args.against, other)]
+    """This tree's table server and `args.against`'s (or this tree's bots and the bots of
+    `args.bots_against`: its SDK, `holdem.client`), in alternating runs (same machine, same
+    minutes), then each figure's median side by side."""
+    if args.against is not None:
+        ref, what = args.against, "table server"
+        other = check_out(ref, ["edge", "shared/src"], "bench-edge")
+        sides = [("this tree", ROOT, ROOT), (ref, other, ROOT)]
+    else:
+        ref, what = args.bots_against, "bots"
+        other = check_out(ref, ["shared/src"], "bench-edge-bots")
+        sides = [("this tree", ROOT, ROOT), (ref, ROOT, other)]
+    runs: dict[str, list[dict[str, float]]] = {"this tree": [], ref: []}
     for round_no in range(1, args.rounds + 1):
         # Each side goes first every other round: a process's first run is the slowest.
-        for name, code in sides if round_no % 2 else sides[::-1]:
-            print(f"\n--- round {round_no}: table server of {name}")
-            runs[name].append(asyncio.run(run(args, code)))
+        for name, code, bots_code in sides if round_no % 2 else sides[::-1]:
+            print(f"\n--- round {round_no}: {what} of {name}")
+            runs[name].append(asyncio.run(run(args, code, bots_code)))
     print(
-        f"\nA/B, medians of {args.rounds} runs each ({args.servers} server(s), think "
-        f"{args.think} s, {args.seconds:.0f} s windows):"
+        f"\nA/B of the {what}, medians of {args.rounds} runs each ({args.servers} server(s), "
+        f"think {args.think} s, {args.seconds:.0f} s windows):"
     )
     names = list(runs)
     print(f"  {'':16s}" + "".join(f"{n[:18]:>20s}" for n in names) + f"{'ratio':>10s}")
@@ -406,9 +456,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GIT_REF",
         help="also run the table servers of GIT_REF, alternating runs with this tree's",
     )
-    parser.add_argument("--rounds", type=int, default=2, help="runs per side with --against")
+    parser.add_argument(
+        "--bots-against",
+        metavar="GIT_REF",
+        help="also run the bots with the SDK (holdem.client) of GIT_REF, alternating runs with "
+        "this tree's (the table servers are this tree's)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs per side with --against / --bots-against"
+    )
+    parser.add_argument(
+        "--bot-processes",
+        type=int,
+        default=2,
+        help="processes the bots run in (whole tables each), none of them the benchmark's",
+    )
     args = parser.parse_args(argv)
-    if args.against is None:
+    if args.against is not None and args.bots_against is not None:
+        parser.error("--against and --bots-against compare one thing at a time")
+    if args.against is None and args.bots_against is None:
         asyncio.run(run(args))
     else:
         _against(args)

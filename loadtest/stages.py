@@ -305,6 +305,10 @@ def run_stage(
     # Several bot processes (one event loop each): one loop for thousands of sockets lags, and
     # its lag is added to every latency the bots measure and makes them late to act.
     workers = max(1, math.ceil(players / bots_per_worker))
+    # Whole tables per worker (the layout is in table order): an action's messages to a
+    # table's players wake one process, not several, and the table's board openings are
+    # verified once per process (the SDK remembers verified openings).
+    share = math.ceil(len(layout) / workers)
     # Bots keep their refresh tokens between stages and runs, as an app does.
     tokens = _merged_tokens(STATE / os.environ.get("LOADTEST_STACK", "loadtest") / "bot-tokens")
     procs = []
@@ -317,7 +321,7 @@ def run_stage(
             "think": think,
             "rest_gap_s": rest_gap,
             "duration_s": duration,
-            "bots": layout[w::workers],
+            "bots": layout[w * share : (w + 1) * share],
             # The set-up's bounds are the stage's, shared by its workers: logins hash
             # passwords (argon2id, two at a time per API environment).
             "auth_concurrency": math.ceil(SETUP_AUTH_CONCURRENCY / workers),

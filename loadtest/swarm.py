@@ -183,6 +183,7 @@ class CountingCodec:
         self.inner = inner
         self.name = inner.name
         self.swarm = swarm
+        self.slots: dict[Any, list[int]] = {}  # kind -> its counters in the swarm's stats
 
     def encode(self, message: dict[str, Any]) -> bytes | str:
         frame: bytes | str = self.inner.encode(message)
@@ -191,9 +192,12 @@ class CountingCodec:
     def decode(self, frame: bytes | str) -> dict[str, Any]:
         message: dict[str, Any] = self.inner.decode(frame)
         if self.swarm.measuring:
-            kind = str(message.get("event") or message.get("type"))
-            size = len(frame.encode()) if isinstance(frame, str) else len(frame)
-            slot = self.swarm.stats.bytes_by_kind[f"{self.name}:{kind}"]
+            kind = message.get("event") or message.get("type")
+            slot = self.slots.get(kind)
+            if slot is None:
+                slot = self.slots[kind] = self.swarm.stats.bytes_by_kind[f"{self.name}:{kind}"]
+            # The size on the wire: a JSON frame's UTF-8 bytes (its text when it is ASCII).
+            size = len(frame) if type(frame) is bytes or frame.isascii() else len(frame.encode())
             slot[0] += 1
             slot[1] += size
             self.swarm.stats.messages += 1
@@ -308,27 +312,26 @@ class LoadBot:
     def observe(self, message: dict[str, Any]) -> None:
         swarm = self.swarm
         kind = message.get("type")
-        now = time.perf_counter()
         request_id = message.get("id")
         if isinstance(request_id, str) and request_id in self.pending:
             sent, _ = self.pending.pop(request_id)
             if kind == "error":
                 swarm.error(f"ws:{message.get('code')}")
             elif swarm.measuring:
-                swarm.stats.ack_ms.append((now - sent) * 1000)
+                swarm.stats.ack_ms.append((time.perf_counter() - sent) * 1000)
         elif kind == "error":
             swarm.error(f"ws:{message.get('code')}")
         if (
-            kind == "event"
+            self.waiting_broadcast is not None
+            and kind == "event"
             and message.get("event") == "action"
             and message.get("seat") == self.seat
             and message.get("table_id") == self.table_id
-            and self.waiting_broadcast is not None
         ):
             sent, _ = self.waiting_broadcast
             self.waiting_broadcast = None
             if swarm.measuring:
-                swarm.stats.broadcast_ms.append((now - sent) * 1000)
+                swarm.stats.broadcast_ms.append((time.perf_counter() - sent) * 1000)
         elif kind == "hand_result" and message.get("table_id") == self.table_id and swarm.measuring:
             swarm.stats.hand_results += 1
 

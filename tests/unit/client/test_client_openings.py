@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from holdem.client import OpeningChecker
+from holdem.client import OpeningChecker, verify_opening
 from holdem.engine import Table, TableConfig
 from holdem.protocol.views import event_to_wire, view_to_wire
 
@@ -112,3 +112,58 @@ def test_only_the_last_hands_are_kept_and_the_totals_stay():
     assert checker.hand(TABLE, 3) is not None
     assert checker.failed == 0
     assert checker.verified > 0
+
+
+def test_a_repeated_opening_counts_again_without_being_hashed_again(monkeypatch):
+    """Also by another checker of the process (another player at the table)."""
+    import holdem.client.openings as openings
+
+    calls = []
+
+    def counting(commitment, opening):
+        calls.append(opening.position)
+        return verify_opening(commitment, opening)
+
+    monkeypatch.setattr(openings, "verify_opening", counting)
+    monkeypatch.setattr(openings, "_VERIFIED", {})  # nothing verified yet in this process
+    messages = a_hand()
+    once = observe(messages)
+    hashed_once = len(calls)
+    assert hashed_once < once.verified  # the snapshot's openings come again in the events
+    calls.clear()
+    twice = observe([*messages, *copy.deepcopy(messages)])
+    assert twice.verified == 2 * once.verified
+    assert twice.failed == 0
+    assert calls == []
+    assert twice.hand(TABLE, 1).verified == 2 * once.hand(TABLE, 1).verified
+
+
+def test_remembered_openings_are_bounded(monkeypatch):
+    import holdem.client.openings as openings
+
+    monkeypatch.setattr(openings, "_VERIFIED", {})
+    monkeypatch.setattr(openings, "VERIFIED_KEPT", 3)
+    checker = observe(a_hand())
+    assert checker.verified >= 14
+    assert len(openings._VERIFIED) == 3
+
+
+def test_a_repeat_that_differs_from_the_verified_opening_is_checked_and_fails():
+    def nonce(m):
+        m["openings"][0]["nonce"] = "00" * 32
+
+    def proof(m):
+        m["openings"][0]["proof"][-1] = "11" * 32
+
+    def shown_card(m):
+        m["cards"][0] = "As" if m["cards"][0] != "As" else "Ks"
+
+    def position(m):
+        m["openings"][0]["position"] += 1
+
+    for mutate in (nonce, proof, shown_card, position):
+        messages = a_hand()
+        repeat = copy.deepcopy(next(m for m in messages if m.get("event") == "street_dealt"))
+        mutate(repeat)
+        verdict = observe([*messages, repeat]).hand(TABLE, 1)
+        assert len(verdict.failed) == 1, (mutate.__name__, verdict.failed)

@@ -33,8 +33,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from holdem.cancellation import cancel_and_wait
+from holdem.client.codec import client_codec
 from holdem.client.openings import OpeningChecker
-from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL, codec_for
+from holdem.protocol.codec import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL
 
 __all__ = ["COMMANDS", "ClientError", "ClosedError", "TableClient"]
 
@@ -159,7 +160,7 @@ class TableClient:
             )
         except InvalidHandshake as exc:  # a draining server's 503, a server dying meanwhile
             raise ClosedError(None, f"handshake failed: {exc}") from exc
-        self.codec = codec_for(self._ws.subprotocol)
+        self.codec = client_codec(self._ws.subprotocol)
         self._reader = asyncio.create_task(self._read_loop())
         if not authenticate:
             return None
@@ -409,8 +410,10 @@ class TableClient:
 
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         """Every message until the connection closes (no timeout: no timer per message)."""
+        queue = self._queue
         while True:
-            message = await self._queue.get()
+            # A socket read brings several messages: those queued are taken without awaiting.
+            message = queue.get_nowait() if queue.qsize() else await queue.get()
             if message is None:
                 self._queue.put_nowait(None)
                 return

@@ -8,6 +8,14 @@ client may see arrives with its opening: its own hole cards in ``hole_cards``, t
 the position that card must have (seat ``s`` holds positions ``2s`` and ``2s + 1``; the board
 starts at ``2 * seats``), so a server cannot prove a card with another position's opening.
 
+Snapshots and events repeat openings (a player sees its hole cards' openings in
+``hole_cards`` and again in every snapshot of the hand), and every player at a table is shown
+the same board: an opening already verified under a hand's commitment, received again exactly
+as it was (same position, card, nonce and proof) by any checker of the process, is counted as
+verified without hashing it again. Whether an opening matches a commitment depends on nothing
+else, so the verdicts are the same; only the cost of a repeat is gone (a client spent more CPU
+on the openings of its snapshots than on anything else).
+
 >>> checker = OpeningChecker()
 >>> checker.verified, checker.failed
 (0, 0)
@@ -25,6 +33,16 @@ from holdem.engine.dealing import board_offset
 from holdem.engine.shuffle import Opening, verify_opening
 
 __all__ = ["HandCheck", "OpeningChecker"]
+
+_EVENTS_WITH_OPENINGS = ("hand_started", "hand_shown", "street_dealt")
+_TYPES_WITH_OPENINGS = ("snapshot", "hole_cards")
+"""The messages `OpeningChecker.observe` reads (``hand_started`` for its commitment); tuples,
+not sets: a hostile server's unhashable ``event`` must not raise."""
+
+VERIFIED_KEPT = 8192
+"""Verified openings the process remembers (the oldest are forgotten first)."""
+_VERIFIED: dict[tuple[Any, ...], Opening] = {}
+"""Openings verified in this process, by commitment and wire form (see the module doc)."""
 
 KEEP_HANDS = 256
 """Hands whose verdicts a checker keeps (older ones are dropped; the totals stay)."""
@@ -82,7 +100,11 @@ class OpeningChecker:
 
     def observe(self, message: dict[str, Any]) -> None:
         """Check the openings one received message carries (other messages are ignored)."""
-        table_id, kind = message.get("table_id"), message.get("type")
+        kind, event = message.get("type"), message.get("event")
+        # Most messages (turns, actions, pots, results) open nothing: leave them at once.
+        if event not in _EVENTS_WITH_OPENINGS and kind not in _TYPES_WITH_OPENINGS:
+            return
+        table_id = message.get("table_id")
         if type(table_id) is not int:
             return
         if kind == "snapshot":
@@ -91,7 +113,6 @@ class OpeningChecker:
         hand = message.get("hand")
         if type(hand) is not int:
             return
-        event = message.get("event")
         if event == "hand_started":
             self._check(table_id, hand).commitment = message.get("commitment")
         elif kind == "hole_cards" or event == "hand_shown":
@@ -163,6 +184,13 @@ class OpeningChecker:
             if check.commitment is not None:
                 self._fail(check, card, "a card shown without its opening")
             return
+        key = _wire_key(check.commitment, wire)
+        known = _VERIFIED.get(key) if key is not None else None
+        # A repeat of a verified opening, shown as the same card at the same position.
+        if known is not None and card == wire["card"] and position in (None, known.position):
+            check.verified.append(known)
+            self.verified += 1
+            return
         try:
             opening = Opening.from_wire(wire)
         except ValueError:
@@ -179,10 +207,34 @@ class OpeningChecker:
         else:
             check.verified.append(opening)
             self.verified += 1
+            if key is not None:
+                if len(_VERIFIED) >= VERIFIED_KEPT:
+                    del _VERIFIED[next(iter(_VERIFIED))]
+                _VERIFIED[key] = opening
 
     def _fail(self, check: HandCheck, received: Any, why: str) -> None:
         check.failed.append((received, why))
         self.failed += 1
+
+
+def _wire_key(commitment: str | None, wire: Any) -> tuple[Any, ...] | None:
+    """An opening's wire form under a commitment as a dictionary key (``None`` when there is
+    no commitment yet or the opening cannot be a key).
+
+    Only openings that verified are stored under their key, so a key of a malformed opening
+    (a hashable value of the wrong type) finds nothing and is parsed, and refused, as before.
+    """
+    if commitment is None or type(wire) is not dict:
+        return None
+    position, proof = wire.get("position"), wire.get("proof")
+    if type(position) is not int or type(proof) is not list:
+        return None
+    key = (commitment, position, wire.get("card"), wire.get("nonce"), *proof)
+    try:
+        hash(key)
+    except TypeError:  # a list or object where a hex string belongs
+        return None
+    return key
 
 
 def _card(text: str) -> int | None:
