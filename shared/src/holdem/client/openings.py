@@ -224,7 +224,7 @@ def _wire_key(commitment: str | None, wire: Any) -> tuple[Any, ...] | None:
     Only openings that verified are stored under their key, so a key of a malformed opening
     (a hashable value of the wrong type) finds nothing and is parsed, and refused, as before.
     """
-    if commitment is None or type(wire) is not dict:
+    if commitment is None or not isinstance(wire, dict):
         return None
     position, proof = wire.get("position"), wire.get("proof")
     if type(position) is not int or type(proof) is not list:
