@@ -35,6 +35,13 @@ the same stores, and runs the mix on each in alternating windows (``--rounds`` o
 ``--seconds`` each), printing each one's CPU per request: both see the same load from other
 processes, which a comparison of two runs minutes apart does not.
 
+``--lambda`` also runs the mix through the deployed shape, as ``./dev up`` serves the API: the
+local API Gateway (``devstack.http_routes``) in front of ``--lambda-environments`` execution
+environments of the API function (``devstack.lambda_runtime``), the same processes and code
+on the same stores, and prints the CPU per mix request of the function and of the gateway
+beside uvicorn's. With ``--against``, that shape of both trees and this tree's uvicorn run in
+alternating windows.
+
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that the load
 generator (sharing this machine's cores) costs as little as possible. Rate limits are raised
 for the run: every client shares one address, 127.0.0.1. They are still checked in Redis on
@@ -932,7 +939,7 @@ def main() -> None:
         dest="lambda_shape",
         action="store_true",
         help="also run the mix through the deployed shape, as `./dev up` serves the API (the "
-        "local API Gateway, the API function's execution environments, Mangum): CPU per "
+        "local API Gateway, the API function's execution environments): CPU per "
         "request of the function and of the gateway beside uvicorn's; with --against, the "
         "deployed shape of both trees and this tree's uvicorn in alternating windows",
     )

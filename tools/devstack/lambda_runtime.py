@@ -117,7 +117,7 @@ def load_functions(
 
 
 class LambdaContext:
-    """The `context` argument of a handler (the attributes Powertools and Mangum read)."""
+    """The `context` argument of a handler (the attributes Powertools reads)."""
 
     def __init__(self, spec: FunctionSpec, region: str = "ap-northeast-2") -> None:
         self.function_name = spec.function_name
@@ -561,7 +561,6 @@ PRELOAD = (
     "boto3",
     "botocore.session",
     "httpx",
-    "mangum",
     "aws_lambda_powertools",
     "holdem.config",
 )

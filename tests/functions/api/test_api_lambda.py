@@ -1,5 +1,5 @@
-"""Every route through the Lambda handler (`functions.http_api`) with the API Gateway events in events/api,
-against real PostgreSQL and Redis; plus the correlation id and the EMF metrics."""
+"""Every route through the Lambda handler (`functions.http_api`) with the API Gateway events in
+events/api, against real PostgreSQL and Redis; plus the correlation id and the EMF metrics."""
 
 from __future__ import annotations
 
