@@ -3,23 +3,21 @@
 Each gateway callback function (``functions/deposit_webhook``, ``functions/payout_webhook``)
 supplies an `Apply`: the body and the ``x-nowpayments-sig`` header in, an `Answer` out.
 Here the errors become statuses (the one table of this transport), and the endpoint is one
-ASGI app (`asgi_app`), served by uvicorn locally and in tests, and in AWS by Mangum
-(`lambda_handler`), as the REST API is: one shell, so API Gateway's event is parsed by the
-library that parses the API's. The players' notices are sent after the answer is made, behind
-the response; in a Lambda, Mangum runs them before the invocation returns (bounded by the
+ASGI app (`asgi_app`), served by uvicorn locally and in tests, and in AWS by
+`functions.http_api` (`lambda_handler`), as the REST API is: one shell, so API Gateway's event
+is parsed by the code that parses the API's. The players' notices are sent after the answer is
+made, behind the response; in a Lambda, they run before the invocation returns (bounded by the
 notifier's timeout; a Lambda cannot work after its answer).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from mangum import Mangum
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -27,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from functions import event_loop
+from functions.http_api import HttpApiAdapter
 from holdem.bootstrap import Container, process_container
 from holdem.payments.signatures import SIGNATURE_HEADER
 from holdem.services import deposits, errors, gateway_callbacks, withdrawals
@@ -89,9 +87,10 @@ async def answer(
 
 
 def lambda_handler(app: Starlette) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """An API Gateway HTTP API (payload 2.0) entry point for the ASGI `app`, through Mangum.
+    """An API Gateway HTTP API (payload 2.0) entry point for the ASGI `app`, through
+    `functions.http_api` (on the execution environment's event loop).
 
-    Two things Mangum alone would not do: a body over the cap is refused before it is decoded,
+    Two things the adapter alone would not do: a body over the cap is refused before it is decoded,
     and an exception in the app fails the invocation (Lambda's ``Errors``, which the
     money-function alarm watches) instead of becoming a 500 answer.
     """
@@ -104,20 +103,15 @@ def lambda_handler(app: Starlette) -> Callable[[dict[str, Any], Any], dict[str, 
             failures.append(exc)
             raise
 
-    adapter: list[Mangum] = []
+    adapter = HttpApiAdapter(failing)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raw = event.get("body") or ""
         encoded = bool(event.get("isBase64Encoded"))
         if len(raw) > (_MAX_BASE64_CHARS if encoded else MAX_BODY_BYTES):
             return _too_large()
-        # Mangum runs the app on the current event loop: the execution environment's, which
-        # the process container's pools are bound to.
-        asyncio.set_event_loop(event_loop.loop())
-        if not adapter:
-            adapter.append(Mangum(app=failing, lifespan="off"))
         failures.clear()
-        response: dict[str, Any] = adapter[0](event, context)
+        response = adapter(event, context)
         if failures:
             raise failures.pop()
         return response

@@ -35,6 +35,13 @@ the same stores, and runs the mix on each in alternating windows (``--rounds`` o
 ``--seconds`` each), printing each one's CPU per request: both see the same load from other
 processes, which a comparison of two runs minutes apart does not.
 
+``--lambda`` also runs the mix through the deployed shape, as ``./dev up`` serves the API: the
+local API Gateway (``devstack.http_routes``) in front of ``--lambda-environments`` execution
+environments of the API function (``devstack.lambda_runtime``), the same processes and code
+on the same stores, and prints the CPU per mix request of the function and of the gateway
+beside uvicorn's. With ``--against``, that shape of both trees and this tree's uvicorn run in
+alternating windows.
+
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that the load
 generator (sharing this machine's cores) costs as little as possible. Rate limits are raised
 for the run: every client shares one address, 127.0.0.1. They are still checked in Redis on
@@ -67,6 +74,7 @@ from argon2 import PasswordHasher
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from devstack.lambda_runtime import load_functions
 from devstack.paths import ROOT, STATE, VENV_BIN
 from devstack.services import free_port
 from devstack.stack import start_stores
@@ -515,6 +523,11 @@ async def _measure(
 # --- where the CPU goes ----------------------------------------------------------------------
 
 ROLES = [
+    # The deployed shape (`_serve_deployed`): an --against tree's processes carry a marker.
+    ("API function (against)", re.compile(r"-X bench-against -m devstack\.lambda_runtime")),
+    ("local gateway (against)", re.compile(r"-X bench-against -m devstack\.http_routes")),
+    ("API function", re.compile(r"-m devstack\.lambda_runtime")),
+    ("local gateway", re.compile(r"-m devstack\.http_routes")),
     ("API server (against)", re.compile(r"uvicorn functions\.api.*--app-dir \S*against-")),
     ("API server", re.compile(r"uvicorn functions\.api")),
     ("hello server", re.compile(r"uvicorn bench_hello_app")),
@@ -689,6 +702,209 @@ def _print_profile(profile: dict[str, Any]) -> None:
             print(f"    {share:6.1%}  {name}")
 
 
+# --- the deployed shape: the local API Gateway and a Lambda execution environment -----------
+
+DEPLOYED_FUNCTION = "ApiFunction"
+AGAINST_MARK = "bench-against"
+"""A ``-X`` option on an --against tree's processes: their command lines tell them apart."""
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One served copy of the API in the deployed shape: where clients connect, and the CPU
+    roles (`ROLES`) of its processes."""
+
+    name: str
+    port: int
+    roles: tuple[str, ...]
+
+
+def _serve_deployed(
+    env: dict[str, str], environments: int, tree: Path | None = None
+) -> tuple[list[subprocess.Popen[bytes]], Deployed]:
+    """The API as `./dev up` serves it, from this checkout or `tree` (an --against one): the
+    API function's execution environments (`devstack.lambda_runtime`, forked from a preloaded
+    parent) behind the local HTTP API (`devstack.http_routes`), each process started with the
+    code and the arguments `./dev up` gives it, on the bench's stores and settings."""
+    root = tree or ROOT
+    python = [str(VENV_BIN / "python"), *(["-X", AGAINST_MARK] if tree else [])]
+    path = os.pathsep.join(str(folder) for folder in (root, root / "tools", root / "shared/src"))
+    ports = [free_port() for _ in range(environments)]
+    serve = [f"--serve={DEPLOYED_FUNCTION}={port}" for port in ports]  # `Environment.argument`
+    # The function's template environment, with the bench's values over it (as `./dev up`
+    # puts the local stack's over it); no X-Ray daemon here either. The secrets the bench does
+    # not set (the payment and KYC providers' keys: no request of the mix uses them) are
+    # empty rather than fetched from a Secrets Manager at cold start.
+    template_env = load_functions()[DEPLOYED_FUNCTION].environment
+    unset = {name: "" for name, value in template_env.items() if "{{secret:" in value}
+    function_env = {**unset, **env, "POWERTOOLS_TRACE_DISABLED": "true"}
+    function_env.pop("PYTHONPATH", None)  # this checkout's: the process has its own
+    log_dir = STATE / "bench-api"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    suffix = "-against" if tree else ""
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, argv, extra in (
+            (
+                "functions",
+                [*python, "-m", "devstack.lambda_runtime", *serve],
+                {"DEVSTACK_ENVS": json.dumps({DEPLOYED_FUNCTION: function_env})},
+            ),
+            (
+                "gateway",
+                [*python, "-m", "devstack.http_routes", "--port", str(gateway_port := free_port())],
+                {"DEVSTACK_FUNCTION_PORTS": json.dumps({DEPLOYED_FUNCTION: ports})},
+            ),
+        ):
+            with (log_dir / f"deployed-{name}{suffix}.log").open("wb") as out:
+                started.append(
+                    subprocess.Popen(
+                        argv,
+                        cwd=root,
+                        env={**env, "PYTHONPATH": path, **extra},
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        for port in ports:
+            _wait_port(port, started[0])
+        _wait_port(gateway_port, started[1])
+    except BaseException:
+        _stop(started)
+        raise
+    mark = " (against)" if tree else ""
+    roles = (f"API function{mark}", f"local gateway{mark}")
+    return started, Deployed(f"deployed{mark}", gateway_port, roles)
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(10)
+
+
+def _run_deployed(
+    env: dict[str, str], players: list[dict[str, int | str]], args: argparse.Namespace
+) -> tuple[Results, tuple[float, float, float]]:
+    """The mix through the deployed shape, with the clients, pacing and window of uvicorn's
+    mix; and the load average at its end."""
+    processes, target = _serve_deployed(env, args.lambda_environments)
+    try:
+        return asyncio.run(_deployed_mix(target.port, players, args)), os.getloadavg()
+    finally:
+        _stop(processes)
+
+
+async def _deployed_mix(
+    port: int, players: list[dict[str, int | str]], args: argparse.Namespace
+) -> Results:
+    clients = [Client(Connection(port), player) for player in players]
+    try:
+        await asyncio.gather(*(_log_in(client) for client in clients))
+        results, _ = await _run_mix(clients, MIX, args.seconds, args.warmup, None, args.rate)
+        return results
+    finally:
+        await asyncio.gather(*(client.conn.close() for client in clients))
+
+
+def _deployed_report(
+    deployed: tuple[Results, tuple[float, float, float]], seconds: float, uvicorn_ms: float
+) -> None:
+    results, load = deployed
+    _report(
+        "the mix through the local API Gateway and Lambda (`./dev up`'s shape)",
+        results,
+        seconds,
+        load,
+    )
+    function_ms = _cpu_ms(results, "API function")
+    gateway_ms = _cpu_ms(results, "local gateway")
+    print(
+        f"\ndeployed shape, CPU per mix request: API function {function_ms:.2f} ms + local "
+        f"gateway {gateway_ms:.2f} ms = {function_ms + gateway_ms:.2f} ms; "
+        f"the app under uvicorn in the same run: {uvicorn_ms:.2f} ms"
+    )
+
+
+async def _run_deployed_against(
+    served: list[Deployed], players: list[dict[str, int | str]], args: argparse.Namespace
+) -> dict[str, list[tuple[int, dict[str, float]]]]:
+    """The mix on each served copy in turn, ``--rounds`` windows each (the order reversed
+    every other round): per window, the requests served and the CPU seconds of each role."""
+    clients = {
+        target.name: [Client(Connection(target.port), player) for player in players]
+        for target in served
+    }
+    windows: dict[str, list[tuple[int, dict[str, float]]]] = {t.name: [] for t in served}
+    try:
+        for group in clients.values():
+            await asyncio.gather(*(_log_in(client) for client in group))
+        for n in range(args.rounds):
+            for target in served if n % 2 == 0 else served[::-1]:
+                results, _ = await _run_mix(
+                    clients[target.name], MIX, args.seconds, args.warmup, None, args.rate
+                )
+                before, after = results.cpu
+                spent = {
+                    role: after.by_role.get(role, 0.0) - before.by_role.get(role, 0.0)
+                    for role in target.roles
+                }
+                windows[target.name].append((results.count, spent))
+                per_request = ", ".join(
+                    f"{role} {1000 * cpu / max(1, results.count):.2f}"
+                    for role, cpu in spent.items()
+                )
+                print(
+                    f"  round {n + 1} {target.name:<20} {results.count:>6} requests "
+                    f"({sum(results.errors.values())} errors), CPU ms each: {per_request}",
+                    flush=True,
+                )
+        return windows
+    finally:
+        for group in clients.values():
+            await asyncio.gather(*(client.conn.close() for client in group))
+
+
+def _deployed_against_report(
+    ref: str, served: list[Deployed], windows: dict[str, list[tuple[int, dict[str, float]]]]
+) -> None:
+    print(f"\nA/B: this tree against {ref}, the mix in alternating windows on each")
+    totals: dict[str, float] = {}
+    for target in served:
+        count = max(1, sum(c for c, _ in windows[target.name]))
+        parts = {
+            role: 1000 * sum(spent[role] for _, spent in windows[target.name]) / count
+            for role in target.roles
+        }
+        totals[target.name] = sum(parts.values())
+        shown = " + ".join(f"{role} {ms:.2f}" for role, ms in parts.items())
+        print(f"  {target.name:<20} {totals[target.name]:.2f} ms per request ({shown})")
+    this, other = totals["deployed"], totals["deployed (against)"]
+    saving = other - this
+    print(f"  deployed shape, saving: {saving:.2f} ms per request ({saving / other:.0%})")
+
+
+def _deployed_main(
+    env: dict[str, str], players: list[dict[str, int | str]], args: argparse.Namespace
+) -> None:
+    """``--lambda --against REF``: the deployed shape of this tree and of REF, and this tree's
+    app under uvicorn, in alternating windows."""
+    with ExitStack() as stop:
+        uvicorn, uvicorn_port = _serve("functions.api.app:app", env)
+        stop.callback(_stop, [uvicorn])
+        mine, this_tree = _serve_deployed(env, args.lambda_environments)
+        stop.callback(_stop, mine)
+        folder = check_out(
+            args.against, ["functions", "shared/src", "tools", "template.yaml"], "bench-api-lambda"
+        )
+        theirs, against = _serve_deployed(env, args.lambda_environments, folder)
+        stop.callback(_stop, theirs)
+        served = [this_tree, against, Deployed("uvicorn", uvicorn_port, ("API server",))]
+        windows = asyncio.run(_run_deployed_against(served, players, args))
+    _deployed_against_report(args.against, served, windows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench api")
     parser.add_argument("--clients", type=int, default=200)
@@ -718,6 +934,21 @@ def main() -> None:
         "in alternating windows (--seconds each, --rounds times); prints both CPU figures",
     )
     parser.add_argument("--rounds", type=int, default=4, help="windows per server with --against")
+    parser.add_argument(
+        "--lambda",
+        dest="lambda_shape",
+        action="store_true",
+        help="also run the mix through the deployed shape, as `./dev up` serves the API (the "
+        "local API Gateway, the API function's execution environments): CPU per "
+        "request of the function and of the gateway beside uvicorn's; with --against, the "
+        "deployed shape of both trees and this tree's uvicorn in alternating windows",
+    )
+    parser.add_argument(
+        "--lambda-environments",
+        type=int,
+        default=1,
+        help="execution environments of the API function with --lambda",
+    )
     args = parser.parse_args()
     mix = [(args.route, 1)] if args.route else MIX
     with ExitStack() as stop:
@@ -752,6 +983,9 @@ def main() -> None:
             "DB__POOL_SIZE": os.environ.get("DB__POOL_SIZE", "80"),
             "DB__MAX_OVERFLOW": os.environ.get("DB__MAX_OVERFLOW", "0"),
         }
+        if args.against and args.lambda_shape:
+            _deployed_main(env, players, args)
+            return
         if args.against:
             folder = check_out(args.against, ["functions", "shared/src"], "bench-api")
             against_env = {
@@ -780,6 +1014,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
+        deployed = _run_deployed(env, players, args) if args.lambda_shape else None
         hello_dir = STATE / "bench-api-hello"
         hello_dir.mkdir(parents=True, exist_ok=True)
         (hello_dir / "bench_hello_app.py").write_text(HELLO_APP)
@@ -821,6 +1056,8 @@ def main() -> None:
         )
         if not args.rate:
             print(f"mix / bare app, requests/s: {mix_rate / hello_rate:.0%}")
+        if deployed is not None:
+            _deployed_report(deployed, args.seconds, api_ms)
         print("targets per route: p95 < 50 ms, p99 < 100 ms")
         _login_share(settings, results)
         if profile is not None:

@@ -1,4 +1,5 @@
-"""The REST API: one FastAPI app, served by uvicorn locally and by Mangum on Lambda."""
+"""The REST API: one FastAPI app, served by uvicorn locally and by `functions.http_api` on
+Lambda."""
 
 from __future__ import annotations
 

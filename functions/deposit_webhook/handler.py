@@ -2,8 +2,8 @@
 
 Thin: `holdem.services.deposits.record_notice` applies the delivery; the outcome becomes a
 status in the table below, errors in `functions.gateway_callbacks` (shared with the payout
-webhook). One ASGI app (``asgi_app``) serves API Gateway through Mangum (``handler``) and,
-locally, uvicorn.
+webhook). One ASGI app (``asgi_app``) serves API Gateway through `functions.http_api`
+(``handler``) and, locally, uvicorn.
 """
 
 from __future__ import annotations

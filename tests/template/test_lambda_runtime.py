@@ -1,7 +1,9 @@
-"""An execution environment's Invoke API, and the invoker's kept connection to it."""
+"""An execution environment's Invoke API, and the invokers' kept connections to it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from devstack.lambda_runtime import (
+    AsyncHttpInvoker,
     FunctionSpec,
     HttpInvoker,
     InvocationError,
@@ -123,3 +126,100 @@ def test_a_result_that_is_not_json_is_a_function_error_and_the_environment_goes_
                 assert raised.value.error_type == "Runtime.MarshalError"
     finally:
         invoker.close()
+
+
+async def test_the_async_invoker_keeps_one_connection_and_reports_function_errors():
+    port = free_port()
+    invoker = AsyncHttpInvoker({"Echo": [port]}, timeout_s=30)
+    try:
+        with environment(port):
+            for n in range(3):
+                assert await invoker.invoke("Echo", {"n": n}) == {"echo": {"n": n}, "fn": "Echo"}
+            assert _accepted_connections(port) == 1
+            with pytest.raises(InvocationError) as raised:
+                await invoker.invoke("Echo", {"raise": "boom"})
+            assert (raised.value.error_type, raised.value.message) == ("ValueError", "boom")
+            assert await invoker.invoke("Echo", [1, 2]) == {"echo": [1, 2], "fn": "Echo"}
+        with environment(port):  # a new environment: the kept connection died with the old
+            assert (await invoker.invoke("Echo", 2))["echo"] == 2
+    finally:
+        invoker.close()
+
+
+class HeldEnvironments:
+    """Invoke API servers that hold every answer until `release` is set, counting the
+    invocations under way per function."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.running: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+        self.changed = asyncio.Condition()
+        self.servers: list[asyncio.Server] = []
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self, function_id: str) -> int:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.writers.append(writer)
+            with contextlib.suppress(asyncio.IncompleteReadError):
+                await answer(reader, writer)
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                async with self.changed:
+                    self.running[function_id] = self.running.get(function_id, 0) + 1
+                    self.most[function_id] = max(
+                        self.most.get(function_id, 0), self.running[function_id]
+                    )
+                    self.changed.notify_all()
+                await self.release.wait()
+                self.running[function_id] -= 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        self.servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def wait_running(self, function_id: str, count: int) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.running.get(function_id, 0) >= count)
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        for writer in self.writers:
+            writer.close()
+        await asyncio.gather(*(w.wait_closed() for w in self.writers), return_exceptions=True)
+
+
+async def test_a_busy_function_neither_exceeds_its_environments_nor_delays_another():
+    held = HeldEnvironments()
+    api = [await held.start("Api"), await held.start("Api")]
+    invoker = AsyncHttpInvoker({"Api": api, "Webhook": [await held.start("Webhook")]}, 30)
+    try:
+        calls = [asyncio.create_task(invoker.invoke("Api", {"n": n})) for n in range(6)]
+        await held.wait_running("Api", 2)  # both environments busy, four requests waiting
+        webhook = asyncio.create_task(invoker.invoke("Webhook", {}))
+        await held.wait_running("Webhook", 1)  # not queued behind the API's requests
+        held.release.set()
+        assert await webhook == {}
+        assert await asyncio.gather(*calls) == [{}] * 6
+        assert held.most == {"Api": 2, "Webhook": 1}
+    finally:
+        invoker.close()
+        await held.close()
+
+
+async def test_an_invocation_past_the_timeout_raises_and_its_connection_is_dropped():
+    held = HeldEnvironments()
+    invoker = AsyncHttpInvoker({"Api": [await held.start("Api")]}, timeout_s=0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            await invoker.invoke("Api", {})
+        held.release.set()  # the environment answers late, on a connection no longer kept
+        assert await invoker.invoke("Api", {}) == {}
+    finally:
+        invoker.close()
+        await held.close()

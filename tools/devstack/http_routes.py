@@ -12,29 +12,30 @@ UTF-8 included: the function answers it, the gateway never crashes on it); over 
 payload quota, 413 without invoking anything — by ``Content-Length`` before reading, else as
 soon as the bytes read pass it.
 
+An integration that takes longer than API Gateway's 30 s (waiting for a free execution
+environment included) answers 503, as there. The gateway is the edge: the client's address
+is the TCP peer's (``sourceIp``), never an ``X-Forwarded-For`` the client sent.
+
 Run: `python -m devstack.http_routes --port N` with DEVSTACK_FUNCTION_PORTS (JSON, function id →
-port of its execution environment), as `./dev up` does.
+ports of its execution environments), as `./dev up` does.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
-import contextlib
 import json
 import os
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from devstack.lambda_runtime import FunctionSpec, HttpInvoker, InvocationError, Invoker
+from devstack.lambda_runtime import AsyncHttpInvoker, FunctionSpec, InvocationError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -44,6 +45,8 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 """API Gateway's quota on an HTTP API request's payload: a longer body is refused (413) before
 any function is invoked."""
 _TOO_LARGE = b'{"message":"Request Entity Too Large"}'
+INTEGRATION_TIMEOUT_S = 30.0
+"""API Gateway's limit on an HTTP API integration: past it, the client gets a 503."""
 
 
 @dataclass(frozen=True)
@@ -191,25 +194,23 @@ def api_response(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     return int(result["statusCode"]), headers, body
 
 
+class AsyncInvoker(Protocol):
+    """Runs a function of the template with an event, on the gateway's event loop, and
+    returns its result (`AsyncHttpInvoker`: each function's invocations under way bounded
+    by its execution environments)."""
+
+    async def invoke(self, function_id: str, event: Any) -> Any: ...
+
+    def close(self) -> None:
+        """Close its connections (the gateway's shutdown, while its loop still runs)."""
+
+
 class Gateway:
-    """An ASGI app serving the template's HttpApi routes through an `Invoker`.
+    """An ASGI app serving the template's HttpApi routes through an `AsyncInvoker`."""
 
-    `environments` (function id -> execution environments) bounds the invocations of each
-    function under way at once; a request waits for one of its function's environments
-    here, holding no thread, and the invocations run on a thread each. Without it (tests)
-    invocations run on asyncio's default threads (cpu count + 4 of them): with every thread
-    waiting for a busy function's environment, other functions' requests (the deposit
-    webhook behind the API's queue) waited too.
-    """
-
-    def __init__(
-        self, routes: list[Route], invoker: Invoker, environments: Mapping[str, int] | None = None
-    ) -> None:
+    def __init__(self, routes: list[Route], invoker: AsyncInvoker) -> None:
         self._routes = routes
         self._invoker = invoker
-        found = environments or {}
-        self._slots = {function_id: asyncio.Semaphore(n) for function_id, n in found.items()}
-        self._threads = ThreadPoolExecutor(sum(found.values())) if found else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -218,6 +219,7 @@ class Gateway:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    self._invoker.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
@@ -246,14 +248,12 @@ class Gateway:
         client = scope.get("client") or ("127.0.0.1", 0)
         query = scope["query_string"].decode("latin-1")
         event = api_event(route, params, method, path, query, headers, body, client[0])
-        slot = self._slots.get(route.function_id)
         try:
-            async with slot if slot is not None else contextlib.nullcontext():
-                result = await asyncio.get_running_loop().run_in_executor(
-                    self._threads, self._invoker.invoke, route.function_id, event
-                )
+            result = await self._invoker.invoke(route.function_id, event)
         except InvocationError:
             return 500, json_type, b'{"message":"Internal Server Error"}'
+        except TimeoutError:
+            return 503, json_type, b'{"message":"Service Unavailable"}'
         return api_response(result)
 
 
@@ -285,13 +285,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     ports: dict[str, list[int]] = json.loads(os.environ["DEVSTACK_FUNCTION_PORTS"])
-    invoker = HttpInvoker(ports)
-    environments = {function_id: len(found) for function_id, found in ports.items()}
-    gateway = Gateway(http_routes(load_functions()), invoker, environments)
-    try:
-        uvicorn.run(gateway, host="127.0.0.1", port=args.port, log_level="warning")
-    finally:
-        invoker.close()
+    invoker = AsyncHttpInvoker(ports, INTEGRATION_TIMEOUT_S)
+    gateway = Gateway(http_routes(load_functions()), invoker)
+    uvicorn.run(
+        gateway,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # the client's address is the peer's, as in API Gateway
+    )
     return 0
 
 

@@ -5,8 +5,9 @@ into a `FunctionSpec`. A function runs in an "execution environment" of its own:
 (`python -m devstack.lambda_runtime --function ID --port N`) with that function's environment
 variables, which imports the handler once (cold start) and then serves the Lambda Invoke API
 (`POST /2015-03-31/functions/ID/invocations`) one invocation at a time, as Lambda does.
-`HttpInvoker` calls those processes; `InProcessInvoker` calls handlers in this process (for
-tests and one-off `./dev invoke`).
+`HttpInvoker` calls those processes from threads (the SQS pollers, the scheduler, `./dev
+invoke`), `AsyncHttpInvoker` from an event loop (the local API Gateway); `InProcessInvoker`
+calls handlers in this process (for tests).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from devstack.paths import ROOT, TEMPLATE
 from devstack.services import die_with_parent
@@ -116,7 +117,7 @@ def load_functions(
 
 
 class LambdaContext:
-    """The `context` argument of a handler (the attributes Powertools and Mangum read)."""
+    """The `context` argument of a handler (the attributes Powertools reads)."""
 
     def __init__(self, spec: FunctionSpec, region: str = "ap-northeast-2") -> None:
         self.function_name = spec.function_name
@@ -219,20 +220,12 @@ class HttpInvoker:
         idle = self._idle[function_id]
         port = idle.get()
         try:
-            path = f"/2015-03-31/functions/{function_id}/invocations"
-            status, failed, content = self._post(port, path, json.dumps(event).encode())
+            status, failed, content = self._post(
+                port, _invoke_path(function_id), json.dumps(event).encode()
+            )
         finally:
             idle.put(port)
-        body: Any = json.loads(content) if content else None
-        if failed and isinstance(body, dict):
-            raise InvocationError(
-                str(body.get("errorType")),
-                str(body.get("errorMessage")),
-                body.get("stackTrace", []),
-            )
-        if status >= 400:
-            raise RuntimeError(f"the Invoke API of {function_id} answered {status}")
-        return body
+        return _invocation_result(function_id, status, failed, content)
 
     def _post(self, port: int, path: str, payload: bytes) -> tuple[int, bool, bytes]:
         """POST on the port's kept connection, or on a new one when the kept one turns out
@@ -266,12 +259,146 @@ class HttpInvoker:
             connection.close()
 
 
+def _invoke_path(function_id: str) -> str:
+    return f"/2015-03-31/functions/{function_id}/invocations"
+
+
+def _invocation_result(function_id: str, status: int, failed: bool, content: bytes) -> Any:
+    """The result of an Invoke API answer; a function error raises `InvocationError`."""
+    body: Any = json.loads(content) if content else None
+    if failed and isinstance(body, dict):
+        raise InvocationError(
+            str(body.get("errorType")),
+            str(body.get("errorMessage")),
+            body.get("stackTrace", []),
+        )
+    if status >= 400:
+        raise RuntimeError(f"the Invoke API of {function_id} answered {status}")
+    return body
+
+
+class AsyncHttpInvoker:
+    """Calls the execution environments through the Invoke API from an event loop (the local
+    API Gateway's), as `HttpInvoker` does from threads.
+
+    An invocation waits for an idle environment of its function (holding nothing: a
+    function's invocations under way never exceed its environments, and a busy function
+    never delays another's), then sends the request on that environment's kept connection
+    and reads the answer, both on the loop. The gateway used to run `HttpInvoker` on a
+    thread per invocation: the hand-offs and http.client's parsing cost it more CPU than
+    the rest of a request's proxying. An invocation not answered within `timeout_s` (waiting
+    for an environment included) raises `TimeoutError`; its connection is dropped and the
+    environment finishes it on its own, as a Lambda outlives an API Gateway integration
+    that timed out.
+    """
+
+    def __init__(self, ports: Mapping[str, Sequence[int]], timeout_s: float) -> None:
+        self._idle: dict[str, asyncio.Queue[int]] = {}
+        for function_id, found in ports.items():
+            idle: asyncio.Queue[int] = asyncio.Queue()
+            for port in found:
+                idle.put_nowait(port)
+            self._idle[function_id] = idle
+        self._timeout_s = timeout_s
+        self._connections: dict[int, _InvokeConnection] = {}
+
+    async def invoke(self, function_id: str, event: Any) -> Any:
+        idle = self._idle[function_id]
+        request = _invoke_request(function_id, json.dumps(event).encode())
+        async with asyncio.timeout(self._timeout_s):
+            port = await idle.get()
+            try:
+                status, failed, content = await self._post(port, request)
+            finally:
+                idle.put_nowait(port)
+        return _invocation_result(function_id, status, failed, content)
+
+    async def _post(self, port: int, request: bytes) -> tuple[int, bool, bytes]:
+        """The answer on the port's kept connection, or on a new one when the kept one turns
+        out closed before answering (an environment that ended, say)."""
+        kept = self._connections.pop(port, None)
+        if kept is not None and not kept.closed:
+            with contextlib.suppress(ConnectionResetError):
+                return await self._exchange(port, kept, request)
+        _, fresh = await asyncio.get_running_loop().create_connection(
+            _InvokeConnection, "127.0.0.1", port
+        )
+        return await self._exchange(port, fresh, request)
+
+    async def _exchange(
+        self, port: int, connection: _InvokeConnection, request: bytes
+    ) -> tuple[int, bool, bytes]:
+        try:
+            answer = await connection.exchange(request)
+        except BaseException:
+            connection.close()
+            raise
+        self._connections[port] = connection
+        return answer
+
+    def close(self) -> None:
+        connections, self._connections = self._connections, {}
+        for connection in connections.values():
+            connection.close()
+
+
+class _InvokeConnection(asyncio.Protocol):
+    """One kept connection to an execution environment: a request, then its answer."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+        self._answer: asyncio.Future[tuple[int, bool, bytes]] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # a TCP one (uvloop's included)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        message = _complete_message(self._buffer)
+        if message is None:
+            return
+        answer = self._answer
+        if isinstance(message, ValueError) or answer is None or answer.done():
+            self.close()  # not an answer to our request: this connection is done
+            return
+        head, body, self._buffer = message
+        status_line, _, fields = head.partition(b"\r\n")
+        failed = b"\r\nx-amz-function-error:" in b"\r\n" + fields.lower()
+        answer.set_result((int(status_line.split()[1]), failed, body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(ConnectionResetError("the environment closed"))
+
+    async def exchange(self, request: bytes) -> tuple[int, bool, bytes]:
+        assert self._transport is not None
+        self._answer = asyncio.get_running_loop().create_future()
+        self._transport.write(request)
+        return await self._answer
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _invoke_request(function_id: str, payload: bytes) -> bytes:
+    head = (
+        f"POST {_invoke_path(function_id)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
 class _ExecutionEnvironment:
     """One function, imported once, serving the Invoke API on one thread.
 
-    Like the Lambda runtime, one thread runs every invocation, one at a time, and it has an
-    event loop (Mangum and asyncio.run-style handlers use the thread's loop across
-    invocations). That thread also reads the requests: connections are kept open (each
+    Like the Lambda runtime, one thread runs every invocation, one at a time; as there, it
+    sets no event loop (a handler that runs async code keeps its own across invocations:
+    `functions.event_loop`). That thread also reads the requests: connections are kept open (each
     caller keeps one per environment) and watched with a selector, and a request is parsed
     by hand — the standard library's threaded HTTP server spent as much CPU per invocation
     (a thread per connection, a hand-off to the invoking thread, e-mail header parsing) as a
@@ -281,8 +408,6 @@ class _ExecutionEnvironment:
     def __init__(self, spec: FunctionSpec, port: int) -> None:
         self.spec = spec
         self.handler = import_handler(spec)
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
         self._listener = socket.create_server(("127.0.0.1", port))
         self._listener.setblocking(False)
         self._selector = selectors.DefaultSelector()
@@ -317,11 +442,11 @@ class _ExecutionEnvironment:
             self._drop(connection)
             return
         buffer = self._pending[connection] + chunk
-        while (request := _complete_request(buffer)) is not None:
+        while (request := _complete_message(buffer)) is not None:
             if isinstance(request, ValueError):
                 self._drop(connection)  # not an Invoke API request
                 return
-            body, buffer = request
+            _, body, buffer = request
             try:  # a blocking socket (as accepted): the answer goes out whole
                 connection.sendall(self._respond(body))
             except OSError:
@@ -351,7 +476,6 @@ class _ExecutionEnvironment:
             self._drop(connection)
         self._selector.close()
         self._listener.close()
-        self._loop.close()
 
 
 def _response(status: int, ok: bool, body: str) -> bytes:
@@ -364,14 +488,16 @@ def _response(status: int, ok: bool, body: str) -> bytes:
     return head.encode() + b"\r\n" + payload
 
 
-def _complete_request(buffer: bytes) -> tuple[bytes, bytes] | ValueError | None:
-    """The body of the first whole request in `buffer` and what follows it; None until it
-    is whole; a ValueError when its Content-Length is not a number."""
+def _complete_message(buffer: bytes) -> tuple[bytes, bytes, bytes] | ValueError | None:
+    """The head and body of the first whole HTTP message in `buffer` (a request, or an
+    answer: both carry a Content-Length) and what follows it; None until it is whole; a
+    ValueError when its Content-Length is not a number."""
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         return None
     length = 0
-    for line in buffer[:end].split(b"\r\n")[1:]:
+    head = buffer[:end]
+    for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             try:
@@ -381,7 +507,7 @@ def _complete_request(buffer: bytes) -> tuple[bytes, bytes] | ValueError | None:
     start = end + 4
     if len(buffer) < start + length:
         return None
-    return buffer[start : start + length], buffer[start + length :]
+    return head, buffer[start : start + length], buffer[start + length :]
 
 
 def serve(
@@ -435,7 +561,6 @@ PRELOAD = (
     "boto3",
     "botocore.session",
     "httpx",
-    "mangum",
     "aws_lambda_powertools",
     "holdem.config",
 )

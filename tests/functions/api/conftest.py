@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from functions import event_loop
 from holdem.config import Settings
 from tests.functions.api.api_support import Users, make_app
 
@@ -48,9 +49,10 @@ def users(client, container) -> Users:
 
 @pytest.fixture
 def lambda_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """The event loop Mangum runs the app on (the thread's), closed after the test."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    """The execution environment's event loop, the Lambda handler's (`functions.event_loop`):
+    a new one for the test, closed after it."""
+    event_loop.loop.cache_clear()
+    loop = event_loop.loop()
     try:
         yield loop
     finally:
@@ -58,4 +60,4 @@ def lambda_loop() -> Iterator[asyncio.AbstractEventLoop]:
         gc.collect()
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()
-        asyncio.set_event_loop(None)
+        event_loop.loop.cache_clear()

@@ -74,7 +74,7 @@ def test_lambda_handler_answers_ready_from_an_api_gateway_event(
         event = json.loads((EVENTS / "health-ready.json").read_text())
         response = handler(event, None)
     finally:
-        # Mangum runs the app on the thread's event loop; close the cold start's pools there.
+        # The handler runs the app on the execution environment's loop: close the pools there.
         lambda_loop.run_until_complete(reset_process_container())
         get_settings.cache_clear()
     assert response["statusCode"] == 200

@@ -1,5 +1,5 @@
-"""Every route through the Lambda handler (Mangum) with the API Gateway events in events/api,
-against real PostgreSQL and Redis; plus the correlation id and the EMF metrics."""
+"""Every route through the Lambda handler (`functions.http_api`) with the API Gateway events in
+events/api, against real PostgreSQL and Redis; plus the correlation id and the EMF metrics."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def lambda_env(database_url, redis_url, monkeypatch, lambda_loop):
     get_settings.cache_clear()
     from functions.api.handler import handler
 
-    # Mangum runs the app on the thread's event loop: seed and clean up on the same one.
+    # The handler runs the app on the execution environment's loop: seed and clean up there.
     loop = lambda_loop
     try:
         yield handler, loop

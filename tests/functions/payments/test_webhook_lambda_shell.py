@@ -1,5 +1,6 @@
-"""The webhooks' Lambda shell: API Gateway events reach the same ASGI app through Mangum, and
-a failure stays a failed invocation (the money-function alarm counts Lambda's Errors)."""
+"""The webhooks' Lambda shell: API Gateway events reach the same ASGI app through
+`functions.http_api`, and a failure stays a failed invocation (the money-function alarm counts
+Lambda's Errors)."""
 
 from __future__ import annotations
 
