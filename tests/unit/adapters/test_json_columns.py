@@ -24,6 +24,10 @@ DOCUMENTS = [
     '{"rate": "1 BTC = 123456789012345678901234 KRW", "at": "x:12345678901234567890"}',
     '{"f": 1.5e-7, "g": 1e400, "h": -0.0, "i": 12345678901234567890.5, "n": null}',
     '{"text": "Seoul \\"서울\\"\\n\\u0001", "nested": [{"a": true}, [], {}]}',
+    # Deep nesting, a float or a long number at its bottom (the value is walked, not recursed).
+    "[" * 500 + "1" + "]" * 500,
+    '{"a": ' * 500 + "1.5" + "}" * 500,
+    "[" * 500 + "-99999999999999999999" + "]" * 500,
 ]
 
 
