@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from holdem.ports.hands import HandHistoryReads, HandRecord
 from holdem.services.errors import NotFound
@@ -43,8 +43,10 @@ def _shown(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in SERVER_ONLY_FIELDS}
 
 
-@dataclass(frozen=True)
-class HandSummary:
+# The views of a page's rows are named tuples: immutable as frozen dataclasses, and built in a
+# fifth of their time (a frozen dataclass sets each field through ``object.__setattr__``: ~2.5
+# µs for a summary's 13, 20 summaries a page, 14 events a hand).
+class HandSummary(NamedTuple):
     hand_id: int
     table_id: int
     hand_no: int
@@ -60,8 +62,7 @@ class HandSummary:
     net: int
 
 
-@dataclass(frozen=True)
-class PlayerView:
+class PlayerView(NamedTuple):
     seat_no: int
     user_id: int
     nickname: str
@@ -70,8 +71,7 @@ class PlayerView:
     net: int
 
 
-@dataclass(frozen=True)
-class EventView:
+class EventView(NamedTuple):
     seq_no: int
     type: str
     seat_no: int | None
@@ -119,7 +119,7 @@ async def list_hands(
     """The user's hands, newest first (keyset on started_at, hand id)."""
     after = None if cursor is None else decode_cursor(cursor, datetime, int)
     rows = await reads.summaries(user_id, after, limit + 1)
-    items = [HandSummary(*tuple(row)) for row in rows[:limit]]
+    items = [HandSummary._make(row) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
