@@ -42,7 +42,7 @@ async def read_hands(
     `HandSummaryOut`'s, in its order)."""
     async with read_rows(container) as db:
         page = await hand_history.list_hands(SqlHandHistory(db), user_id, cursor, limit)
-    return {"items": [vars(h) for h in page.items], "next_cursor": page.next_cursor}
+    return {"items": [h._asdict() for h in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/{hand_id}", response_model=HandDetailOut, responses=errors(404))
@@ -68,11 +68,11 @@ async def read_hand(container: Container, user_id: int, hand_id: int) -> dict[st
     async with read_rows(container) as db:
         hand = await hand_history.get_hand(SqlHandHistory(db), user_id, hand_id, archived)
     return {
-        "hand": vars(hand.summary),
+        "hand": hand.summary._asdict(),
         "button_seat": hand.button_seat,
         "deck_commitment": hand.deck_commitment,
         "openings": [OpeningOut(**o) for o in hand.openings],
         "pots": [PotOut(**pot) for pot in hand.pots],
-        "players": [vars(p) for p in hand.players],
-        "events": [vars(e) for e in hand.events],
+        "players": [p._asdict() for p in hand.players],
+        "events": [e._asdict() for e in hand.events],
     }

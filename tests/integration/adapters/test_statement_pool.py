@@ -8,7 +8,7 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import Text, bindparam, cast, literal_column, select
+from sqlalchemy import BigInteger, Text, bindparam, cast, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from holdem.adapters.statement_pool import create_statement_pool
@@ -220,5 +220,27 @@ async def test_a_transaction_on_a_kept_connection_that_died_begins_on_a_new_one(
             row = await tx.first(_PID, ())
         assert row is not None
         assert row[0] != before
+    finally:
+        await pool.aclose()
+
+
+_RATIO = select((bindparam("a", type_=BigInteger) / bindparam("b", type_=BigInteger)).label("q"))
+
+
+async def test_a_reader_refused_by_the_server_reads_again_on_the_same_connection(settings):
+    """A connection's reads reuse one cursor: a refused query leaves it ready for the next."""
+    pool = create_statement_pool(settings)
+    try:
+        async with pool.reader() as reader:
+            (first,) = (await reader.execute(_BACKEND, {"n": 1})).all()
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                await reader.execute(_RATIO, {"a": 6, "b": 0})
+            (ratio,) = (await reader.execute(_RATIO, {"a": 6, "b": 3})).all()
+            (second,) = (await reader.execute(_BACKEND, {"n": 2})).all()
+        async with pool.reader() as reader:
+            (third,) = (await reader.execute(_BACKEND, {"n": 3})).all()
+        assert ratio.q == 2
+        assert (second.n, third.n) == (2, 3)
+        assert first.pid == second.pid == third.pid  # one connection throughout, kept
     finally:
         await pool.aclose()

@@ -143,11 +143,8 @@ class ArchivedOnlyHistory:
     async def summaries(self, user_id, after, limit):
         return []
 
-    async def hand_with_seats(self, hand_id):
-        return []
-
-    async def events(self, hand_id):
-        raise AssertionError("an archived hand's events come with its record")
+    async def hot_hand(self, hand_id):
+        return None
 
     async def nicknames(self, user_ids):
         return {u: self.names[u] for u in user_ids if u in self.names}

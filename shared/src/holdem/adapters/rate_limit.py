@@ -12,7 +12,8 @@ it is refused without being counted.
 The script runs on `ScriptConnections`: a few redis-py connections of the limiter's own, one
 command at a time on each (the API makes this call on every request; redis-py's client would
 add its blocking pool, retry wrapper and hooks, ~0.1 ms of CPU per call). redis-py still does
-the connection's work: AUTH, TLS, SELECT, health checks and the replies' parsing.
+the connection's work: AUTH, TLS, SELECT, health checks and the replies' parsing; the command
+is packed by hiredis, as redis-py's synchronous connections pack theirs.
 
 Keys: ``rl:{scope}:{client}`` — an integer counter, TTL = the window (60 s or 3600 s).
 """
@@ -23,8 +24,9 @@ import asyncio
 import functools
 import hashlib
 import math
-from typing import Any
+from typing import Any, cast
 
+import hiredis
 from redis import exceptions as redis_errors
 from redis.asyncio.connection import AbstractConnection, Connection, parse_url
 from redis.asyncio.retry import Retry
@@ -137,18 +139,21 @@ class ScriptConnections:
 async def _evaluate(
     connection: AbstractConnection, script: bytes, keys: list[str], args: list[int]
 ) -> Any:
-    sha = _sha1(script)
-    await connection.send_packed_command(
-        connection.pack_command("EVALSHA", sha, len(keys), *keys, *args)
-    )
+    await connection.send_packed_command(_packed("EVALSHA", _sha1(script), len(keys), *keys, *args))
     try:
         return await connection.read_response()
     except redis_errors.NoScriptError:
         # Nothing ran; the server loads the script from EVAL and keeps it for EVALSHA.
-        await connection.send_packed_command(
-            connection.pack_command("EVAL", script, len(keys), *keys, *args)
-        )
+        await connection.send_packed_command(_packed("EVAL", script, len(keys), *keys, *args))
         return await connection.read_response()
+
+
+def _packed(*command: str | bytes | int) -> bytes:
+    """A command in the Redis protocol, packed by hiredis as redis-py's synchronous connections
+    pack one (`redis.connection.HiredisRespSerializer`): the same bytes as the asyncio
+    connection's `pack_command`, which is written in Python (~26 µs for the script's call
+    against ~5 µs; every API request makes one)."""
+    return cast(bytes, hiredis.pack_command(cast(Any, command)))  # its stub takes a 1-tuple
 
 
 @functools.cache

@@ -10,7 +10,7 @@ for seven days, then archived: its record is in an S3 object, found through the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
@@ -23,7 +23,9 @@ __all__ = [
     "HandHistoryReads",
     "HandRecord",
     "HandRecordRepository",
-    "HandSeatRow",
+    "HotHand",
+    "HotHandFacts",
+    "HotSeat",
     "PlayerHandRef",
     "PlayerRow",
     "StakeDay",
@@ -173,40 +175,46 @@ class HandRecordRepository(Protocol):
         ...
 
 
-class HandSeatRow(Protocol):
-    """One seat of a hot hand, read with the hand (`HandHistoryReads.hand_with_seats`).
+class HotHandFacts(NamedTuple):
+    """A hot hand's own columns in `holdem.services.hand_history.HandSummary`'s order (its
+    first 10 fields; the player's seat, cards and net follow)."""
 
-    Iterated, its first 13 values are `holdem.services.hand_history.HandSummary`'s fields.
-    """
+    hand_id: int
+    table_id: int
+    hand_no: int
+    started_at: datetime
+    ended_at: datetime
+    small_blind: int
+    big_blind: int
+    board: str
+    total_pot: int
+    rake: int
 
-    @property
-    def seat_no(self) -> int: ...
 
-    @property
-    def user_id(self) -> int: ...
+class HotSeat(NamedTuple):
+    """One seat of a hot hand as its history shows it (`HotHand.seats`)."""
 
-    @property
-    def nickname(self) -> str: ...
+    seat_no: int
+    hole_cards: str
+    net: int
+    user_id: int
+    shown: bool
+    nickname: str
 
-    @property
-    def hole_cards(self) -> str: ...
 
-    @property
-    def shown(self) -> bool: ...
+@dataclass(frozen=True, slots=True)
+class HotHand:
+    """A hot hand with its seats and events, read in one round trip
+    (`HandHistoryReads.hot_hand`)."""
 
-    @property
-    def net(self) -> int: ...
-
-    @property
-    def button_seat(self) -> int: ...
-
-    @property
-    def deck_commitment(self) -> str: ...
-
-    @property
-    def result(self) -> dict[str, Any] | None: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
+    facts: HotHandFacts
+    button_seat: int
+    deck_commitment: str
+    result: dict[str, Any] | None
+    seats: Sequence[HotSeat]
+    """In seat order."""
+    events: Sequence[EventRow]
+    """In ``seq_no`` order."""
 
 
 class HandHistoryReads(Protocol):
@@ -220,12 +228,8 @@ class HandHistoryReads(Protocol):
         each row holds `holdem.services.hand_history.HandSummary`'s fields, in order."""
         ...
 
-    async def hand_with_seats(self, hand_id: int) -> Sequence[HandSeatRow]:
-        """A hot hand's seats in seat order (none: no such hot hand)."""
-        ...
-
-    async def events(self, hand_id: int) -> Sequence[tuple[int, str, int | None, dict[str, Any]]]:
-        """A hot hand's events ``(seq_no, type, seat_no, payload)`` in order."""
+    async def hot_hand(self, hand_id: int) -> HotHand | None:
+        """A hot hand with its seats and events (None: no such hot hand)."""
         ...
 
     async def nicknames(self, user_ids: Collection[int]) -> dict[int, str]:

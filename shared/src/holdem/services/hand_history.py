@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from holdem.ports.hands import HandHistoryReads, HandRecord
 from holdem.services.errors import NotFound
@@ -43,8 +43,10 @@ def _shown(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in SERVER_ONLY_FIELDS}
 
 
-@dataclass(frozen=True)
-class HandSummary:
+# The views of a page's rows are named tuples: immutable as frozen dataclasses, and built in a
+# fifth of their time (a frozen dataclass sets each field through ``object.__setattr__``: ~2.5
+# µs for a summary's 13, 20 summaries a page, 14 events a hand).
+class HandSummary(NamedTuple):
     hand_id: int
     table_id: int
     hand_no: int
@@ -60,8 +62,7 @@ class HandSummary:
     net: int
 
 
-@dataclass(frozen=True)
-class PlayerView:
+class PlayerView(NamedTuple):
     seat_no: int
     user_id: int
     nickname: str
@@ -70,8 +71,7 @@ class PlayerView:
     net: int
 
 
-@dataclass(frozen=True)
-class EventView:
+class EventView(NamedTuple):
     seq_no: int
     type: str
     seat_no: int | None
@@ -119,7 +119,7 @@ async def list_hands(
     """The user's hands, newest first (keyset on started_at, hand id)."""
     after = None if cursor is None else decode_cursor(cursor, datetime, int)
     rows = await reads.summaries(user_id, after, limit + 1)
-    items = [HandSummary(*tuple(row)) for row in rows[:limit]]
+    items = [HandSummary._make(row) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
@@ -141,36 +141,37 @@ async def get_hand(
     Raises:
         NotFound: no such hand, or the user did not play it (not told apart).
     """
-    rows = await reads.hand_with_seats(hand_id)
-    mine = next((row for row in rows if row.user_id == user_id), None)
+    hand = await reads.hot_hand(hand_id)
+    seats = () if hand is None else hand.seats
+    mine = next((seat for seat in seats if seat.user_id == user_id), None)
     if mine is None and archived is not None:
         record = await archived(hand_id)
         if record is not None and any(p.user_id == user_id for p in record.players):
             return await _archived_detail(reads, user_id, record)
-    if mine is None:
+    if hand is None or mine is None:
         raise NotFound("no such hand in your history", {"hand_id": hand_id})
-    visible_seats = {row.seat_no for row in rows if row.shown or row.user_id == user_id}
+    visible_seats = {seat.seat_no for seat in seats if seat.shown or seat.user_id == user_id}
     events = [
         EventView(seq_no, kind, seat_no, _shown(payload))
-        for seq_no, kind, seat_no, payload in await reads.events(hand_id)
+        for seq_no, kind, seat_no, payload in hand.events
         if kind not in PRIVATE_EVENT_TYPES or seat_no in visible_seats
     ]
     return HandDetail(
-        summary=HandSummary(*tuple(mine)[:13]),
-        button_seat=mine.button_seat,
-        deck_commitment=mine.deck_commitment,
+        summary=HandSummary(*hand.facts, mine.seat_no, mine.hole_cards, mine.net),
+        button_seat=hand.button_seat,
+        deck_commitment=hand.deck_commitment,
         openings=_openings_in(events),
-        pots=[pot_view(pot) for pot in (mine.result or {}).get("pots", [])],
+        pots=[pot_view(pot) for pot in (hand.result or {}).get("pots", [])],
         players=[
             PlayerView(
-                seat_no=row.seat_no,
-                user_id=row.user_id,
-                nickname=row.nickname,
-                hole_cards=row.hole_cards if row.seat_no in visible_seats else None,
-                shown=row.shown,
-                net=row.net,
+                seat_no=seat.seat_no,
+                user_id=seat.user_id,
+                nickname=seat.nickname,
+                hole_cards=seat.hole_cards if seat.seat_no in visible_seats else None,
+                shown=seat.shown,
+                net=seat.net,
             )
-            for row in rows
+            for seat in seats
         ],
         events=events,
     )
