@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from holdem.client.codec import client_codec
-from holdem.engine import Table, TableConfig
 from holdem.protocol.codec import (
     BINARY_HEX,
     JSON,
@@ -22,30 +21,13 @@ from holdem.protocol.codec import (
     MSGPACK_SUBPROTOCOL,
 )
 from holdem.protocol.errors import MalformedMessage
-from holdem.protocol.views import event_to_wire, view_to_wire
+from tests.wire_hands import seeded_hand_messages
 
 CLIENT = client_codec(MSGPACK_SUBPROTOCOL)
 
 
-def a_hands_messages() -> list[dict[str, Any]]:
-    """Every event of a seeded 6-seat hand played to the flop, and a snapshot (openings,
-    nested seats, pots)."""
-    table = Table(TableConfig(seats=6, small_blind=1_000, big_blind=2_000))
-    for seat in range(6):
-        table.sit_down(seat, str(1_000 + seat), 200_000)
-    hand = table.start_hand(seed=bytes(range(32)), button=0)
-    for seat in (3, 4, 5, 0, 1):
-        hand.call(seat)
-    hand.check(2)
-    events = [
-        {"type": "event", "table_id": 7, "hand": 1, **event_to_wire(e)}
-        for e in table.drain_events()
-    ]
-    return [*events, {"type": "snapshot", "table_id": 7, **view_to_wire(table.view_for(0))}]
-
-
 def test_real_messages_decode_as_the_protocol_decodes_them():
-    messages = a_hands_messages()
+    messages = seeded_hand_messages()
     assert any(m.get("openings") for m in messages)
     for message in messages:
         frame = MSGPACK.encode(message)
@@ -96,6 +78,6 @@ def test_malformed_frames_are_refused():
 def test_json_is_the_protocols_and_encoding_is_unchanged():
     assert client_codec(JSON_SUBPROTOCOL) is JSON
     assert client_codec(None) is JSON
-    message = a_hands_messages()[-1]
+    message = seeded_hand_messages()[-1]
     assert CLIENT.encode(message) == MSGPACK.encode(message)
     assert (CLIENT.name, CLIENT.binary) == ("msgpack", True)

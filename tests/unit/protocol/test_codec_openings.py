@@ -6,27 +6,12 @@ import msgpack
 
 from holdem.engine import Table, TableConfig
 from holdem.protocol.codec import JSON, KEYS, MSGPACK
-from holdem.protocol.views import event_to_wire, view_to_wire
-
-
-def seeded_messages():
-    table = Table(TableConfig(seats=6, small_blind=1_000, big_blind=2_000))
-    for seat in range(6):
-        table.sit_down(seat, str(1_000 + seat), 200_000)
-    hand = table.start_hand(seed=bytes(range(32)), button=0)
-    for seat in (3, 4, 5, 0, 1):
-        hand.call(seat)
-    hand.check(2)
-    events = [
-        {"type": "event", "table_id": 7, "hand": 1, **event_to_wire(e)}
-        for e in table.drain_events()
-    ]
-    snapshot = {"type": "snapshot", "table_id": 7, **view_to_wire(table.view_for(0))}
-    return [*events, snapshot]
+from holdem.protocol.views import view_to_wire
+from tests.wire_hands import seeded_hand_messages
 
 
 def test_both_encodings_decode_to_the_same_message_and_msgpack_sends_raw_bytes():
-    for message in seeded_messages():
+    for message in seeded_hand_messages():
         assert MSGPACK.decode(MSGPACK.encode(message)) == JSON.decode(JSON.encode(message))
         raw = msgpack.unpackb(MSGPACK.encode(message), raw=False, strict_map_key=False)
         if message.get("openings"):
@@ -36,7 +21,7 @@ def test_both_encodings_decode_to_the_same_message_and_msgpack_sends_raw_bytes()
 
 
 def test_messages_with_openings_stay_at_least_half_smaller_in_msgpack():
-    for message in seeded_messages():
+    for message in seeded_hand_messages():
         if message.get("openings"):
             assert len(MSGPACK.encode(message)) <= 0.5 * len(JSON.encode(message)), message["type"]
 
