@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -30,12 +31,43 @@ _PR_SET_PDEATHSIG = 1
 _POSTGRES_USER = "postgres"
 
 
+_handed_out: set[int] = set()
+
+
+def _ports_outside_the_ephemeral_range() -> range:
+    """Ports the kernel never picks for an outgoing connection's local end.
+
+    A port taken from the ephemeral range (what binding port 0 returns) can be claimed by any
+    `connect()` between the moment it is chosen and the moment the child process binds it.
+    """
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    below = range(max(1024, low - 12000), low)
+    above = range(high + 1, 65536)
+    return below if len(below) >= len(above) else above
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing is bound to now and that no connection will take.
+
+    Ports come from outside the kernel's ephemeral range, in random order, and this process
+    never hands out the same port twice.
+    """
+    candidates = _ports_outside_the_ephemeral_range()
+    for _ in range(200):
+        port = random.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 in {candidates.start}-{candidates.stop - 1}")
 
 
 def port_listens(port: int) -> bool:
