@@ -13,12 +13,13 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from devstack.services import RedisServer
+from holdem.adapters.lua_scripts import LuaScript
 from holdem.adapters.rate_limit import Limit, Precondition, RateLimiter, ScriptConnections
 from holdem.config import RedisPool
 
 LIMIT = Limit("general", 3, 60)
-ECHO = b"return {KEYS[1], tonumber(ARGV[1])}"
-SET = b"return redis.call('SET', KEYS[1], ARGV[1])"
+ECHO = LuaScript(b"return {KEYS[1], tonumber(ARGV[1])}")
+SET = LuaScript(b"return redis.call('SET', KEYS[1], ARGV[1])")
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ async def test_concurrent_calls_share_the_few_connections_and_each_gets_its_own_
 
 async def test_a_script_error_is_a_response_error_and_the_connection_stays_usable(connections):
     with pytest.raises(redis_errors.ResponseError):
-        await connections.run(b"return redis.call('INCR', KEYS[1], 'x')", ["k"], [])
+        await connections.run(LuaScript(b"return redis.call('INCR', KEYS[1], 'x')"), ["k"], [])
     assert await connections.run(ECHO, ["k"], [7]) == [b"k", 7]
 
 

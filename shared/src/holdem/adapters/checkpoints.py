@@ -16,36 +16,32 @@ A server's tables save concurrently: the saves asked for while one round trip is
 go out together in the next (each its own fenced script call; a busy server then pays one
 round trip for many tables instead of one each).
 
-The script calls are packed by hiredis (`hiredis.pack_command`, in C) and written on a
-connection of the client's pool, their replies read by redis-py's parser, under one timeout
-and redis-py's retry helper: redis-py's pipeline packed each call's ≈ 20 arguments in Python
-and put a timeout around every write and read (≈ 20–35 µs of CPU more per save, about one
-save per action; docs/performance/table-server.md, "Thirteenth session").
+The script calls are a `holdem.adapters.lua_scripts.LuaScript`'s: packed by hiredis (in C)
+and written on a connection of the client's pool, their replies read by redis-py's parser,
+under one timeout and redis-py's retry helper: redis-py's pipeline packed each call's ≈ 20
+arguments in Python and put a timeout around every write and read (≈ 20–35 µs of CPU more per
+save, about one save per action; docs/performance/table-server.md, "Thirteenth session").
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
-from hiredis import pack_command
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from holdem.adapters.leases import Lease, lease_key
+from holdem.adapters.lua_scripts import LuaScript
 from holdem.protocol.codec import packb
 
 __all__ = ["Checkpoint", "CheckpointStore", "LeaseLostError"]
 
-_SAVE = """
+_SAVE = LuaScript(
+    """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -69,7 +65,7 @@ for j = i + 2, #ARGV, 2 do
 end
 return 1
 """
-_SAVE_SHA = hashlib.sha1(_SAVE.encode()).hexdigest()
+)
 
 
 @dataclass(frozen=True)
@@ -182,30 +178,18 @@ class CheckpointStore:
 
     async def _call(self, batch: list[_Save]) -> list[Any]:
         """Each save's script answer (or its `ResponseError`), in one round trip."""
-        # (hiredis's stub types the argument as a one-item tuple.)
-        packed = b"".join(
-            [
-                pack_command(("EVALSHA", _SAVE_SHA, len(s.keys), *s.keys, *s.args))  # type: ignore[arg-type]
-                for s in batch
-            ]
-        )
+        calls = [(save.keys, save.args) for save in batch]
         pool = self._redis.connection_pool
         conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             # As redis-py's pipeline: a broken connection is closed, connected again and the
             # whole round trip resent (the script stores the same state and log again).
-            answers = await conn.retry.call_with_retry(
-                lambda: _exchange(conn, packed, len(batch)), lambda _error: conn.disconnect()
+            return await conn.retry.call_with_retry(
+                lambda: _SAVE.run(conn, calls, conn.socket_timeout),
+                lambda _error: conn.disconnect(),
             )
         finally:
             await pool.release(conn)
-        unknown = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
-        if unknown:  # Redis restarted since the script was loaded: none of those ran
-            await self._redis.script_load(_SAVE)
-            again = await self._call([batch[i] for i in unknown])
-            for i, answer in zip(unknown, again, strict=True):
-                answers[i] = answer
-        return answers
 
     async def load(self, table_id: int) -> Checkpoint | None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -217,40 +201,3 @@ class CheckpointStore:
         state: dict[str, Any] = msgpack.unpackb(blob, raw=False, strict_map_key=False)
         log = [msgpack.unpackb(e, raw=False, strict_map_key=False) for e in entries]
         return Checkpoint(state, log)
-
-
-async def _exchange(conn: AbstractConnection, packed: bytes, count: int) -> list[Any]:
-    """Send `packed` (`count` commands) and read their `count` replies (an error reply as its
-    `ResponseError`: the replies after it are still read, so the connection stays in step).
-
-    redis-py's `send_packed_command` and `read_response` would each wrap their step in a
-    timeout of their own (≈ 10 and 7 µs of CPU each); the round trip has one, the connection's
-    socket timeout, and fails as theirs do: the connection closed and redis-py's
-    `TimeoutError` or `ConnectionError` raised (which its retry helper retries).
-    """
-    if not conn.is_connected:
-        await conn.connect()  # type: ignore[no-untyped-call]
-    # A PING first only when the connection was idle for long (as redis-py's send does).
-    await conn.check_health()  # type: ignore[no-untyped-call]
-    answers: list[Any] = []
-    try:
-        async with asyncio.timeout(conn.socket_timeout):
-            writer = conn._writer  # redis-py's stream of this connection (no public write)
-            assert writer is not None
-            writer.write(packed)
-            await writer.drain()
-            for _ in range(count):
-                try:
-                    answers.append(await conn.read_response(timeout=math.inf))
-                except ResponseError as error:
-                    answers.append(error)
-    except TimeoutError:
-        await conn.disconnect(nowait=True)
-        raise RedisTimeoutError("Timeout in a checkpoint round trip") from None
-    except OSError as exc:
-        await conn.disconnect(nowait=True)
-        raise RedisConnectionError(f"Error in a checkpoint round trip: {exc!r}") from exc
-    except BaseException:
-        await conn.disconnect(nowait=True)
-        raise
-    return answers

@@ -10,10 +10,11 @@ tested by the same script before counting: one round trip for both, and a reques
 it is refused without being counted.
 
 The script runs on `ScriptConnections`: a few redis-py connections of the limiter's own, one
-command at a time on each (the API makes this call on every request; redis-py's client would
-add its blocking pool, retry wrapper and hooks, ~0.1 ms of CPU per call). redis-py still does
-the connection's work: AUTH, TLS, SELECT, health checks and the replies' parsing; the command
-is packed by hiredis, as redis-py's synchronous connections pack theirs.
+call at a time on each (the API makes this call on every request; redis-py's client would
+add its blocking pool, retry wrapper and hooks, ~0.1 ms of CPU per call). The call is a
+`holdem.adapters.lua_scripts.LuaScript`'s: packed by hiredis and written on the connection,
+redis-py still doing the connection's work (AUTH, TLS, SELECT, health checks, the replies'
+parsing).
 
 Keys: ``rl:{scope}:{client}`` — an integer counter, TTL = the window (60 s or 3600 s).
 """
@@ -21,17 +22,15 @@ Keys: ``rl:{scope}:{client}`` — an integer counter, TTL = the window (60 s or 
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
 import math
-from typing import Any, cast
+from typing import Any
 
-import hiredis
 from redis import exceptions as redis_errors
 from redis.asyncio.connection import AbstractConnection, Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from holdem.adapters.lua_scripts import LuaScript
 from holdem.config import RedisPool
 from holdem.ports import Decision, Limit, Precondition, address_client, user_client
 
@@ -49,7 +48,8 @@ __all__ = [
 
 # KEYS[1] the counter, then the precondition's keys: ARGV[2] of them must be absent, the rest
 # must be absent or hold an integer <= their bound (ARGV[3], ARGV[4], ...).
-_SCRIPT = b"""
+_SCRIPT = LuaScript(
+    b"""
 local absent = tonumber(ARGV[2])
 for i = 2, absent + 1 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
@@ -73,24 +73,24 @@ if ttl < 0 then
 end
 return {count, ttl}
 """
+)
 
 
 class ScriptConnections:
-    """A few redis-py connections that run one Lua script, a command at a time on each.
+    """A few redis-py connections that run Lua scripts, a call at a time on each.
 
-    Each call takes an idle connection (the most recently used first, so one stays warm), sends
-    ``EVALSHA`` and reads its reply, then gives the connection back; a server without the
-    script (restarted, or flushed) answers ``NOSCRIPT`` before running anything, and the call
-    sends ``EVAL`` instead. A call is bounded by the pool's socket timeout as a whole. Any
-    error, timeout or cancellation between the send and the reply disconnects the connection
-    (redis-py does so on every failed send or read), so no later call can read a stale reply:
-    the next call on it connects again. The script is never retried after it may have run (it
-    counts a request); the error reaches the caller (the API answers 503).
+    Each call takes an idle connection (the most recently used first, so one stays warm) and
+    runs the script on it (`LuaScript.run`: ``EVALSHA``, then ``EVAL`` if the server answers
+    ``NOSCRIPT``), then gives the connection back. A call is bounded by the pool's socket
+    timeout as a whole. Any error, timeout or cancellation between the send and the reply
+    disconnects the connection, so no later call can read a stale reply: the next call on it
+    connects again. The script is never retried after it may have run (it counts a request);
+    the error reaches the caller (the API answers 503).
     """
 
     def __init__(self, url: str, pool: RedisPool, size: int = 4) -> None:
         # The URL is read by redis-py (scheme, TLS, credentials, database, its query options);
-        # no socket timeout on the connections: `run` bounds the call as a whole, without the
+        # no socket timeout on the connections: a call is bounded as a whole, without the
         # Task per write that redis-py's own write timeout costs on Python 3.11.
         options: dict[str, Any] = dict(parse_url(url))
         connection_class = options.pop("connection_class", Connection)
@@ -108,7 +108,7 @@ class ScriptConnections:
         for connection in self._connections:
             self._idle.put_nowait(connection)
 
-    async def run(self, script: bytes, keys: list[str], args: list[int]) -> Any:
+    async def run(self, script: LuaScript, keys: list[str], args: list[int]) -> Any:
         """The script's reply (redis-py's parse of it).
 
         Raises:
@@ -122,44 +122,17 @@ class ScriptConnections:
         except asyncio.QueueEmpty:
             connection = await self._idle.get()
         try:
-            async with asyncio.timeout(self._timeout):
-                return await _evaluate(connection, script, keys, args)
-        except TimeoutError as exc:
-            await connection.disconnect(nowait=True)
-            raise redis_errors.TimeoutError("no reply to the rate-limit script") from exc
+            (answer,) = await script.run(connection, ((keys, args),), self._timeout)
         finally:
             self._idle.put_nowait(connection)
+        if isinstance(answer, redis_errors.ResponseError):
+            raise answer
+        return answer
 
     async def aclose(self) -> None:
         """Close every connection."""
         for connection in self._connections:
             await connection.disconnect()
-
-
-async def _evaluate(
-    connection: AbstractConnection, script: bytes, keys: list[str], args: list[int]
-) -> Any:
-    await connection.send_packed_command(_packed("EVALSHA", _sha1(script), len(keys), *keys, *args))
-    try:
-        return await connection.read_response()
-    except redis_errors.NoScriptError:
-        # Nothing ran; the server loads the script from EVAL and keeps it for EVALSHA.
-        await connection.send_packed_command(_packed("EVAL", script, len(keys), *keys, *args))
-        return await connection.read_response()
-
-
-def _packed(*command: str | bytes | int) -> bytes:
-    """A command in the Redis protocol, packed by hiredis as redis-py's synchronous connections
-    pack one (`redis.connection.HiredisRespSerializer`): the same bytes as the asyncio
-    connection's `pack_command`, which is written in Python (~26 µs for the script's call
-    against ~5 µs; every API request makes one)."""
-    return cast(bytes, hiredis.pack_command(cast(Any, command)))  # its stub takes a 1-tuple
-
-
-@functools.cache
-def _sha1(script: bytes) -> str:
-    """The script's id for EVALSHA."""
-    return hashlib.sha1(script, usedforsecurity=False).hexdigest()
 
 
 class RateLimiter:
