@@ -33,7 +33,9 @@ per mix request; p95 < 50 ms and p99 < 100 ms per route).
 that ref (its ``functions/`` and ``shared/src``, from ``git archive``) beside this tree's, on
 the same stores, and runs the mix on each in alternating windows (``--rounds`` of
 ``--seconds`` each), printing each one's CPU per request: both see the same load from other
-processes, which a comparison of two runs minutes apart does not.
+processes, which a comparison of two runs minutes apart does not. The bare hello app gets a
+window of its own in each round, so the headline (this tree's CPU per mix request beside the
+hello app's) comes from the same run.
 
 ``--lambda`` also runs the mix through the deployed shape, as ``./dev up`` serves the API: the
 local API Gateway (``devstack.http_routes``) in front of ``--lambda-environments`` execution
@@ -119,6 +121,7 @@ app = FastAPI()
 async def hello() -> dict[str, str]:
     return {"hello": "world"}
 """
+HELLO_ROLE = "hello server"
 
 
 # --- a small keep-alive HTTP/1.1 client ------------------------------------------------------
@@ -436,24 +439,33 @@ async def _run_api(
 
 
 async def _run_against(
-    ports: dict[str, int], players: list[dict[str, int | str]], args: argparse.Namespace
+    ports: dict[str, int],
+    hello_port: int,
+    players: list[dict[str, int | str]],
+    args: argparse.Namespace,
 ) -> dict[str, list[tuple[int, float]]]:
-    """The mix on two servers in turn, ``--rounds`` windows each (the order alternating):
-    what each window served and what it cost the server's process, by role."""
+    """The mix on two servers in turn and the hello app's requests on its own, ``--rounds``
+    windows each (the order alternating): what each window served and what it cost the
+    server's process, by role."""
     clients = {
         role: [Client(Connection(port), player) for player in players]
         for role, port in ports.items()
     }
-    windows: dict[str, list[tuple[int, float]]] = {role: [] for role in ports}
+    windows: dict[str, list[tuple[int, float]]] = {role: [] for role in [*ports, HELLO_ROLE]}
     try:
         for group in clients.values():
             await asyncio.gather(*(_log_in(client) for client in group))
-        roles = list(ports)
+        roles = list(windows)
         for n in range(args.rounds):
             for role in roles if n % 2 == 0 else roles[::-1]:
-                results, _ = await _run_mix(
-                    clients[role], MIX, args.seconds, args.warmup, None, args.rate
-                )
+                if role == HELLO_ROLE:
+                    results, _ = await _run_hello(
+                        hello_port, len(players), args.seconds, args.warmup, args.rate
+                    )
+                else:
+                    results, _ = await _run_mix(
+                        clients[role], MIX, args.seconds, args.warmup, None, args.rate
+                    )
                 before, after = results.cpu
                 spent = after.by_role.get(role, 0.0) - before.by_role.get(role, 0.0)
                 windows[role].append((results.count, spent))
@@ -470,7 +482,10 @@ async def _run_against(
 
 
 def _against_report(ref: str, windows: dict[str, list[tuple[int, float]]]) -> None:
-    print(f"\nA/B: this tree against {ref}, the mix in alternating windows on both servers")
+    print(
+        f"\nA/B: this tree against {ref}, the mix in alternating windows on both servers "
+        "(and the bare hello app's requests in windows of their own)"
+    )
     totals = {}
     for role, served in windows.items():
         count, spent = sum(c for c, _ in served), sum(t for _, t in served)
@@ -479,6 +494,10 @@ def _against_report(ref: str, windows: dict[str, list[tuple[int, float]]]) -> No
         print(f"  {role:<22} {totals[role]:.2f} ms per request (windows: {per_window})")
     this, other = totals["API server"], totals["API server (against)"]
     print(f"  saving: {other - this:.2f} ms per request ({(other - this) / other:.0%})")
+    print(
+        f"\nAPI CPU per mix request: {this:.2f} ms (target <= 0.7 ms); "
+        f"the bare hello app in the same run: {totals[HELLO_ROLE]:.2f} ms"
+    )
 
 
 async def _run_hello(
@@ -530,7 +549,7 @@ ROLES = [
     ("local gateway", re.compile(r"-m devstack\.http_routes")),
     ("API server (against)", re.compile(r"uvicorn functions\.api.*--app-dir \S*against-")),
     ("API server", re.compile(r"uvicorn functions\.api")),
-    ("hello server", re.compile(r"uvicorn bench_hello_app")),
+    (HELLO_ROLE, re.compile(r"uvicorn bench_hello_app")),
     ("PostgreSQL", re.compile(r"^postgres")),
     ("Redis", re.compile(r"redis-server")),
 ]
@@ -905,6 +924,14 @@ def _deployed_main(
     _deployed_against_report(args.against, served, windows)
 
 
+def _hello_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment that serves `HELLO_APP` (written to the bench's state folder)."""
+    hello_dir = STATE / "bench-api-hello"
+    hello_dir.mkdir(parents=True, exist_ok=True)
+    (hello_dir / "bench_hello_app.py").write_text(HELLO_APP)
+    return {**env, "PYTHONPATH": str(hello_dir)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench api")
     parser.add_argument("--clients", type=int, default=200)
@@ -995,10 +1022,11 @@ def main() -> None:
             servers = [
                 _serve("functions.api.app:app", env),
                 _serve("functions.api.app:app", against_env, app_dir=folder),
+                _serve("bench_hello_app:app", _hello_env(env)),
             ]
             try:
                 ports = {"API server": servers[0][1], "API server (against)": servers[1][1]}
-                windows = asyncio.run(_run_against(ports, players, args))
+                windows = asyncio.run(_run_against(ports, servers[2][1], players, args))
             finally:
                 for server, _ in servers:
                     server.terminate()
@@ -1015,11 +1043,7 @@ def main() -> None:
             server.terminate()
             server.wait(10)
         deployed = _run_deployed(env, players, args) if args.lambda_shape else None
-        hello_dir = STATE / "bench-api-hello"
-        hello_dir.mkdir(parents=True, exist_ok=True)
-        (hello_dir / "bench_hello_app.py").write_text(HELLO_APP)
-        hello_env = {**env, "PYTHONPATH": str(hello_dir)}
-        server, hello_port = _serve("bench_hello_app:app", hello_env)
+        server, hello_port = _serve("bench_hello_app:app", _hello_env(env))
         try:
             hello, hello_seconds = asyncio.run(
                 _run_hello(hello_port, args.clients, args.seconds, args.warmup, args.rate)
@@ -1049,7 +1073,7 @@ def main() -> None:
             hello_seconds,
             hello_load,
         )
-        api_ms, hello_ms = _cpu_ms(results, "API server"), _cpu_ms(hello, "hello server")
+        api_ms, hello_ms = _cpu_ms(results, "API server"), _cpu_ms(hello, HELLO_ROLE)
         print(
             f"\nAPI CPU per mix request: {api_ms:.2f} ms (target <= 0.7 ms); "
             f"the bare hello app in the same run: {hello_ms:.2f} ms"
