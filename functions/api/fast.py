@@ -10,9 +10,9 @@ and the same answers:
   lobby's per-address limit `deps.general_limit.count`), the answer is the route's own
   function (`read_balance`, `tables_page`, ...) serialised as FastAPI serialises the route's
   response model (the statement's and hands' answers are plain values in their models' shape,
-  written by pydantic's own serialiser, `pydantic_core.to_json`: the same bytes without a
-  model object per line), and any error goes through the app's own exception handlers (the same
-  envelopes, statuses and headers);
+  written without a model object per line: the pages by orjson, one hand by pydantic's own
+  serialiser, `pydantic_core.to_json`; the same bytes, see `page_json`), and any error goes
+  through the app's own exception handlers (the same envelopes, statuses and headers);
 * only requests it fully understands: ``GET`` of one of the five paths, an ``Authorization:
   Bearer`` header where the route takes one, and every query parameter the route knows given
   once and valid under its bounds (plain digits for integers). Anything else — a missing
@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast, get_args
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
@@ -136,6 +137,33 @@ _HAND_ID = _integer(1, MAX_BIGINT)
 
 _balance_json = TypeAdapter(BalanceOut)
 
+
+def plain_json(answer: Any) -> bytes:
+    """An answer in plain values (dicts, lists, numbers, text, timestamps, models) as its
+    route's model writes it: pydantic's serialiser, a non-finite float as ``null`` (the models'
+    ``ser_json_inf_nan``; `to_json`'s default would write ``Infinity``, which is not JSON)."""
+    return to_json(answer, inf_nan_mode="null")
+
+
+def page_json(page: dict[str, Any]) -> bytes:
+    """A statement or hand list page in plain values, as `plain_json` writes it, by orjson:
+    ≈ 6 against ≈ 19 µs for a page of 20 lines.
+
+    The two write the same bytes for what a page holds (tests/functions/api/test_page_json.py,
+    property tests of each kind of value against the models' `dump_json`, and the app's
+    pages): text, booleans, None, integers in 64 bits, floats (finite, shortest round-trip;
+    non-finite as ``null``), lists, dicts with text keys, and timestamps with a whole-minute
+    UTC offset (``Z`` for UTC; a page's are PostgreSQL's, of entries and hands written by the
+    server, and every time zone's offset is whole minutes since 1972). What orjson refuses (an
+    integer beyond 64 bits, a lone surrogate, a type it does not know) is written by
+    `plain_json`.
+    """
+    try:
+        return orjson.dumps(page, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:
+        return plain_json(page)
+
+
 Read = Callable[[Container, Scope, str], Awaitable[bytes]]
 """A hot read: the container, the request's scope and the path's last segment -> the JSON
 answer. Raises `_PassOnError` before any work when FastAPI should answer instead."""
@@ -156,7 +184,7 @@ async def _statement(container: Container, scope: Scope, _: str) -> bytes:
         query.get("limit", 50),
         query.get("kind"),
     )
-    return to_json(page)
+    return page_json(page)
 
 
 async def _tables(container: Container, scope: Scope, _: str) -> bytes:
@@ -180,13 +208,13 @@ async def _hand_list(container: Container, scope: Scope, _: str) -> bytes:
     page = await hands.read_hands(
         container, claims.user_id, query.get("cursor"), query.get("limit", 20)
     )
-    return to_json(page)
+    return page_json(page)
 
 
 async def _hand(container: Container, scope: Scope, segment: str) -> bytes:
     hand_id, token = _HAND_ID(segment), _bearer(scope)
     claims = await deps.authenticate(container, token)
-    return to_json(await hands.read_hand(container, claims.user_id, hand_id))
+    return plain_json(await hands.read_hand(container, claims.user_id, hand_id))
 
 
 _READS: dict[str, Read] = {

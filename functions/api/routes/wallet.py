@@ -72,7 +72,7 @@ async def read_statement(
 ) -> dict[str, Any]:
     """The statement route's answer (also served by `functions.api.fast`): a `StatementPage`
     as plain values, its fields in the model's order. FastAPI validates it against the model;
-    the fast path writes it as is (`pydantic_core.to_json`), without a model per line
+    the fast path writes it as is (`functions.api.fast.page_json`), without a model per line
     (tests/functions/api/test_api_fast_reads.py compares the two answers byte for byte)."""
     async with read_rows(container) as db:
         page = await ledger.transactions(

@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from pydantic import TypeAdapter
-from pydantic_core import to_json
 
 from functions.api import deps
-from functions.api.fast import FastReads
+from functions.api.fast import FastReads, page_json, plain_json
 from functions.api.observability import REQUESTS
 from functions.api.schemas import HandEventOut, HandPlayerOut, HandSummaryOut, StatementPage
 from holdem.bootstrap import bootstrap
@@ -261,8 +260,10 @@ def test_the_hand_views_are_written_as_their_models(view, model):
 
 
 def test_plain_answers_are_written_as_their_models_write_them():
-    """`pydantic_core.to_json` of a statement in plain values gives the bytes of its model's
-    JSON, whatever the details hold (numbers beyond 64 bits, floats, text to escape)."""
+    """A statement in plain values is written with the bytes of its model's JSON by both of the
+    fast path's writers (`page_json`, orjson; `plain_json`, pydantic's), whatever the details
+    hold: numbers beyond 64 bits (orjson refuses them: pydantic writes the page), floats,
+    non-finite ones (``null``, as the models write them), text to escape."""
     at = datetime(2026, 12, 7, 8, 30, 1, 250, tzinfo=UTC)
     line = {
         "id": 2**62,
@@ -276,12 +277,16 @@ def test_plain_answers_are_written_as_their_models_write_them():
         "completed_at": at.replace(microsecond=0),
         "details": {
             "crypto_amount": "0.00100000",
-            "big": 10**30,
             "rate": 1.5e-7,
+            "huge": float("inf"),  # json.loads of 1e400, which jsonb stores
+            "nan": float("nan"),
             "text": 'Seoul "서울"\n\t\u0001\u2028',
             "nested": [{"a": None, "b": True}, [], {}],
         },
     }
-    page = {"items": [line, {**line, "completed_at": None, "details": {}}], "next_cursor": "ZTE"}
     adapter = TypeAdapter(StatementPage)
-    assert to_json(page) == adapter.dump_json(adapter.validate_python(page))
+    small = {"items": [line, {**line, "completed_at": None, "details": {}}], "next_cursor": "ZTE"}
+    big = {**small, "items": [{**line, "details": {**line["details"], "big": 10**30}}]}
+    for page in (small, big):
+        model_json = adapter.dump_json(adapter.validate_python(page))
+        assert page_json(page) == plain_json(page) == model_json
