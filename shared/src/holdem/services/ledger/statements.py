@@ -107,11 +107,16 @@ _LABEL_FILTERS: dict[str, tuple[tuple[TransactionKind, ...], int]] = {
 STATEMENT_KINDS = frozenset(_LABEL_FILTERS)
 """The `kind` values `transactions` filters on."""
 
-# A statement line's kinds by their stored values: a dict lookup, where calling the enums
-# (`TransactionKind(value)`) was a quarter of building a page (20 lines: 115 -> 87 us). A
-# value the code does not know fails the read as the enum's call did (KeyError, not ValueError).
-_TRANSACTION_KINDS = {str(k): k for k in TransactionKind}
-_ACCOUNT_KINDS = {str(k): k for k in AccountKind}
+# A statement line's kinds and label by the stored values of its transaction's and account's
+# kinds and the entry's sign: one dict lookup per line, where calling the enums and
+# `entry_label` was most of building a page. A value the code does not know fails the read as
+# the enums' calls did (KeyError, not ValueError).
+_LINE_KINDS: dict[tuple[str, str, bool], tuple[TransactionKind, AccountKind, str]] = {
+    (str(tkind), str(akind), positive): (tkind, akind, entry_label(tkind, akind, amount))
+    for tkind in TransactionKind
+    for akind in AccountKind
+    for positive, amount in ((True, 1), (False, 0))
+}
 
 
 def _encode_cursor(entry_id: int) -> str:
@@ -164,13 +169,13 @@ async def transactions(
     items = []
     for row in rows[:limit]:
         (entry_id, amount, after, account, table_id, tx_id, tx_kind, meta, created, done) = row
-        tkind, akind = _TRANSACTION_KINDS[tx_kind], _ACCOUNT_KINDS[account]
+        tkind, akind, label = _LINE_KINDS[tx_kind, account, amount > 0]
         completed = done if tkind is TransactionKind.WITHDRAWAL_RESERVE else created
         items.append(
             StatementLine(
                 entry_id=entry_id,
                 transaction_id=tx_id,
-                kind=entry_label(tkind, akind, amount),
+                kind=label,
                 transaction_kind=tkind,
                 account=akind,
                 table_id=table_id,
