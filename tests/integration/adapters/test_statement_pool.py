@@ -134,6 +134,28 @@ async def test_a_reader_replaces_a_kept_connection_that_died(settings):
         await pool.aclose()
 
 
+async def test_a_reader_block_that_fails_gives_its_slot_and_connection_back(database_url):
+    settings = Settings(database_url=database_url, db={"pool_size": 1, "max_overflow": 0})
+    pool = create_statement_pool(settings)
+    seen: list[int] = []
+
+    async def failing_read() -> None:
+        async with pool.reader() as reader:
+            (row,) = (await reader.execute(_BACKEND, {"n": 1})).all()
+            seen.append(row.pid)
+            raise LookupError
+
+    try:
+        with pytest.raises(LookupError):
+            await failing_read()
+        # The only slot is free again, and the connection was kept (idle when returned).
+        async with asyncio.timeout(5), pool.reader() as reader:
+            (after,) = (await reader.execute(_BACKEND, {"n": 2})).all()
+        assert [after.pid] == seen
+    finally:
+        await pool.aclose()
+
+
 async def test_a_lambda_reader_pool_keeps_one_connection_and_prepares_nothing(database_url):
     pool = create_statement_pool(
         Settings(database_url=database_url, runtime="lambda"), kept_in_lambda=1
