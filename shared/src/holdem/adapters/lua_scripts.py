@@ -7,7 +7,7 @@ against ~5 µs for hiredis's, in C) and a timeout around every write and every r
 call is packed by hiredis (`hiredis.pack_command`, as redis-py's synchronous connections pack
 theirs: the same bytes as the asyncio connection's `pack_command`) and written on a redis-py
 connection, whose own code still connects (AUTH, TLS, SELECT), checks its health and parses the
-replies; the whole round trip has one timeout.
+replies; a call has one timeout, its round trips, connect and health check included.
 
 ``EVALSHA`` first; a server that does not hold the script (restarted, or its cache flushed)
 answers ``NOSCRIPT`` without running anything, and that call is sent again as ``EVAL``, which
@@ -28,14 +28,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["Call", "LuaScript", "exchange", "packed"]
+__all__ = ["Call", "LuaScript"]
 
 Arg = str | bytes | int
 Call = tuple[Sequence[str], Sequence[Arg]]
 """One call's keys and arguments."""
 
 
-def packed(*command: Arg) -> bytes:
+def _packed(*command: Arg) -> bytes:
     """A command in the Redis protocol, packed by hiredis."""
     return cast(bytes, hiredis.pack_command(cast(Any, command)))  # its stub takes a 1-tuple
 
@@ -51,65 +51,66 @@ class LuaScript:
 
     def call(self, keys: Sequence[str], args: Sequence[Arg]) -> bytes:
         """``EVALSHA`` of the script with these keys and arguments, packed."""
-        return packed("EVALSHA", self.sha, len(keys), *keys, *args)
+        return _packed("EVALSHA", self.sha, len(keys), *keys, *args)
 
     def loading_call(self, keys: Sequence[str], args: Sequence[Arg]) -> bytes:
         """The same call as ``EVAL`` (the script's text: the server loads it)."""
-        return packed("EVAL", self.source, len(keys), *keys, *args)
+        return _packed("EVAL", self.source, len(keys), *keys, *args)
 
     async def run(
         self, connection: AbstractConnection, calls: Sequence[Call], time_limit: float | None
     ) -> list[Any]:
-        """Each call's reply (an error reply as its `ResponseError`), the calls sent together
-        in one round trip; those the server answered ``NOSCRIPT`` (nothing ran) are sent again
-        as ``EVAL`` in a second. Raises as `exchange` does (the connection then closed)."""
+        """Each call's reply (an error reply as its `ResponseError`: the replies after it are
+        still read, so the connection stays in step). The calls go out together in one round
+        trip; those the server answered ``NOSCRIPT`` (nothing ran) are sent again as ``EVAL``
+        in a second. Within `time_limit` seconds as a whole (None: no bound), connecting first
+        if needed.
+
+        redis-py's `send_packed_command` and `read_response` would each wrap their step in a
+        timeout of their own (≈ 10 and 7 µs of CPU each); this fails as they do: the
+        connection closed and redis-py's `TimeoutError` or `ConnectionError` raised. Any other
+        error or a cancellation also closes it, so no later call can read a reply meant for
+        this one.
+        """
         batch = b"".join([self.call(keys, args) for keys, args in calls])
-        answers = await exchange(connection, batch, len(calls), time_limit)
-        unknown = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
-        if unknown:
-            again = b"".join([self.loading_call(*calls[i]) for i in unknown])
-            for i, answer in zip(
-                unknown, await exchange(connection, again, len(unknown), time_limit), strict=True
-            ):
-                answers[i] = answer
+        try:
+            async with asyncio.timeout(time_limit):
+                answers = await _exchange(connection, batch, len(calls))
+                unknown = [
+                    i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)
+                ]
+                if unknown:
+                    again = b"".join([self.loading_call(*calls[i]) for i in unknown])
+                    replies = await _exchange(connection, again, len(unknown))
+                    for i, answer in zip(unknown, replies, strict=True):
+                        answers[i] = answer
+        except TimeoutError:
+            await connection.disconnect(nowait=True)
+            raise RedisTimeoutError("no reply to a Lua script call in time") from None
         return answers
 
 
-async def exchange(
-    connection: AbstractConnection, commands: bytes, count: int, time_limit: float | None
-) -> list[Any]:
-    """Send `commands` (`count` packed commands) and read their `count` replies (an error reply
-    as its `ResponseError`: the replies after it are still read, so the connection stays in
-    step), within `time_limit` seconds as a whole (None: no bound), connecting first if needed.
-
-    redis-py's `send_packed_command` and `read_response` would each wrap their step in a
-    timeout of their own (≈ 10 and 7 µs of CPU each); this fails as they do: the connection
-    closed and redis-py's `TimeoutError` or `ConnectionError` raised. Any other error or a
-    cancellation also closes it, so no later exchange can read a reply meant for this one.
-    """
+async def _exchange(connection: AbstractConnection, commands: bytes, count: int) -> list[Any]:
+    """Send `commands` (`count` packed commands) and read their `count` replies."""
     answers: list[Any] = []
     try:
-        async with asyncio.timeout(time_limit):
-            if not connection.is_connected:
-                await connection.connect()  # type: ignore[no-untyped-call]
-            # A PING first only when the connection was idle for long (as redis-py's send does).
-            await connection.check_health()  # type: ignore[no-untyped-call]
-            writer = connection._writer  # redis-py's stream of this connection (no public write)
-            assert writer is not None
-            writer.write(commands)
-            await writer.drain()
-            for _ in range(count):
-                try:
-                    answers.append(await connection.read_response(timeout=math.inf))
-                except ResponseError as error:
-                    answers.append(error)
-    except TimeoutError:
-        await connection.disconnect(nowait=True)
-        raise RedisTimeoutError("no reply to a Lua script call in time") from None
+        if not connection.is_connected:
+            await connection.connect()  # type: ignore[no-untyped-call]
+        # A PING first only when the connection was idle for long (as redis-py's send does).
+        await connection.check_health()  # type: ignore[no-untyped-call]
+        writer = connection._writer  # redis-py's stream of this connection (no public write)
+        assert writer is not None
+        writer.write(commands)
+        await writer.drain()
+        for _ in range(count):
+            try:
+                answers.append(await connection.read_response(timeout=math.inf))
+            except ResponseError as error:
+                answers.append(error)
     except OSError as exc:
         await connection.disconnect(nowait=True)
         raise RedisConnectionError(f"Error in a Lua script call: {exc!r}") from exc
-    except BaseException:
+    except BaseException:  # a cancellation (the time limit's included) or redis-py's errors
         await connection.disconnect(nowait=True)
         raise
     return answers
