@@ -529,7 +529,7 @@ def _against(args: argparse.Namespace) -> None:
     for figure in runs["this tree"][0]:
         medians = [statistics.median(r[figure] for r in runs[n]) for n in names]
         ratio = medians[0] / medians[1] if medians[1] else float("nan")
-        print(f"  {figure:16s}" + "".join(f"{m:20.1f}" for m in medians) + f"{ratio:10.2f}")
+        print(f"  {figure:16s}" + "".join(f"{m:20.2f}" for m in medians) + f"{ratio:10.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
