@@ -9,12 +9,11 @@ an ``act`` for a table this server owns, which goes straight to the table's mail
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from sqlalchemy import select
 
-from edge.connections import Connection, Registry, send_error
+from edge.connections import Connection, IdleTimer, Registry, send_error
 from edge.fanout import Fanout
 from edge.lobby_feed import LobbyFeed
 from edge.metrics import Metrics
@@ -72,30 +71,32 @@ class Commands:
 
     async def serve(self, conn: Connection) -> None:
         """Serve the connection's commands until it closes (or is told to)."""
+        idle = IdleTimer(conn, self.settings.ws.idle_timeout_s)
+        try:
+            while conn.close_reason is None:
+                frame = await conn.ws.recv()
+                idle.heard()
+                await self._serve_frame(conn, frame)
+        finally:
+            idle.cancel()
+
+    async def _serve_frame(self, conn: Connection, frame: bytes | str) -> None:
+        """Check one frame and dispatch its command; a refusal is answered, not raised."""
         limits = self.settings.ws
-        while conn.close_reason is None:
-            try:
-                async with asyncio.timeout(limits.idle_timeout_s):
-                    frame = await conn.ws.recv()
-            except TimeoutError:
-                conn.close_later(perr.CLOSE_CODES["idle_timeout"], "idle_timeout")
-                return
-            request_id: str | None = None
-            try:
-                if len(frame) > limits.max_frame_bytes:
-                    raise perr.FrameTooLarge(
-                        f"frames are limited to {limits.max_frame_bytes} bytes"
-                    )
-                if not conn.bucket.take():
-                    raise RateLimited("too many messages; slow down", retry_after_s=1)
-                raw = conn.codec.decode(frame)
-                rid = raw.get("id")
-                request_id = rid if isinstance(rid, str) and len(rid) <= 64 else None
-                message = parse_client_message(raw)
-                self.metrics.messages_in.labels(message.type).inc()
-                await self._dispatch(conn, message)
-            except (perr.ProtocolError, RateLimited) as exc:
-                send_error(conn, exc, request_id, self.metrics)
+        request_id: str | None = None
+        try:
+            if len(frame) > limits.max_frame_bytes:
+                raise perr.FrameTooLarge(f"frames are limited to {limits.max_frame_bytes} bytes")
+            if not conn.bucket.take():
+                raise RateLimited("too many messages; slow down", retry_after_s=1)
+            raw = conn.codec.decode(frame)
+            rid = raw.get("id")
+            request_id = rid if isinstance(rid, str) and len(rid) <= 64 else None
+            message = parse_client_message(raw)
+            self.metrics.messages_in.labels(message.type).inc()
+            await self._dispatch(conn, message)
+        except (perr.ProtocolError, RateLimited) as exc:
+            send_error(conn, exc, request_id, self.metrics)
 
     async def _dispatch(self, conn: Connection, message: ClientMessage) -> None:
         if isinstance(message, Ping):

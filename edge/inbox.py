@@ -71,16 +71,23 @@ class Mailbox:
         if self._waiter is not None:
             _wake_up(self._waiter)
 
-    async def take(self, wait_s: float) -> list[tuple[str, dict[str, Any]]]:
-        """Every command waiting, after waiting up to `wait_s` for the first one."""
-        if not self._waiting and wait_s > 0:
+    def nudge(self) -> None:
+        """End a `take` waiting now, with or without a command (its table's actor has
+        something else to look at: it is told to stop or hand the table over)."""
+        self._wake()
+
+    async def take(self, wait_s: float | None) -> list[tuple[str, dict[str, Any]]]:
+        """Every command waiting, after waiting up to `wait_s` for the first one (None: until
+        one comes, or a `nudge`)."""
+        if not self._waiting and (wait_s is None or wait_s > 0):
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
-            timer = loop.call_later(wait_s, _wake_up, waiter)
+            timer = None if wait_s is None else loop.call_later(wait_s, _wake_up, waiter)
             try:
                 await waiter
             finally:
-                timer.cancel()
+                if timer is not None:
+                    timer.cancel()
                 self._waiter = None
         taken, self._waiting = self._waiting, []
         self._unsaved += [command for entry_id, command in taken if entry_id == LOCAL]

@@ -67,7 +67,7 @@ class TableActor:
         self.session: TableSession | None = None
         self.mailbox: Mailbox | None = None
         self.outgoing: list[Publish] = []
-        self.stopping = False
+        self._stopping = False
         self.lost = False
         self.task: asyncio.Task[None] | None = None
         self.steps = MoneySteps(host.money, self.table_id, host.settings.protection, self.metrics)
@@ -84,6 +84,16 @@ class TableActor:
         return None if self.session is None else self.session.table
 
     @property
+    def stopping(self) -> bool:
+        """Told to stop: the actor returns before its next step (checkpoint, lease released)."""
+        return self._stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        self._stopping = value
+        self._nudge()
+
+    @property
     def draining(self) -> bool:
         """Handing the table over: no new hand; the actor returns once the table is idle."""
         return self._draining
@@ -93,6 +103,13 @@ class TableActor:
         self._draining = value
         if self.session is not None:
             self.session.draining = value
+        self._nudge()
+
+    def _nudge(self) -> None:
+        """The loop waits only for a command or the session's next deadline: a change made
+        from outside (stop, hand over) ends the wait, so it is seen at once."""
+        if self.mailbox is not None:
+            self.mailbox.nudge()
 
     @property
     def closing(self) -> bool:
@@ -178,8 +195,7 @@ class TableActor:
         assert session is not None
         assert mailbox is not None
         while not self.stopping:
-            # At least 1 ms: the loop always yields to the event loop.
-            for entry_id, fields in await mailbox.take(max(0.001, self._wait_s(session))):
+            for entry_id, fields in await mailbox.take(self._wait_s(session)):
                 command = command_from_stream(entry_id, fields)
                 started = time.perf_counter()
                 logs.action_id.set(entry_id or None)
@@ -204,11 +220,14 @@ class TableActor:
             if self.draining and not session.busy:
                 return
 
-    def _wait_s(self, session: TableSession) -> float:
+    def _wait_s(self, session: TableSession) -> float | None:
+        """How long to wait for a command: until the session's next deadline or the live
+        figures held back (at least 1 ms: the loop always yields to the event loop), and
+        without a timer when there is neither (an idle table costs nothing until a command
+        comes; `stopping` and `draining` end the wait)."""
         now = time.time()
-        due = (session.next_deadline(now), self.live.due)
-        waits = [0.5, *(t - now for t in due if t is not None)]
-        return max(0.0, min(waits))
+        due = [t for t in (session.next_deadline(now), self.live.due) if t is not None]
+        return max(0.001, min(due) - now) if due else None
 
     async def _carry_out(self, effects: list[Effect]) -> None:
         """Collect the messages; take a money step at once and apply its outcome."""

@@ -6,7 +6,14 @@ processes, seats bots (half JSON, half MessagePack, spread over the servers) in 
 their own (`loadtest.edge_bots`, ``--bot-processes``, default 2: in the benchmark's own
 process they set the pace of one server) and prints:
 
-- hands/s and actions/s, and the table servers' CPU (% of one core) over the window;
+- the idle table servers' CPU before the bots sit down (``--idle-seconds`` each): with no
+  client; with every bot connected at no table (per 100 connections, beyond that); then
+  joined to its table with no seat taken, so every table has an owner and no hand is dealt
+  (per 100 tables, beyond the connections);
+- hands/s and actions/s, and the table servers' CPU (% of one core, and how much of it in the
+  kernel) over the window; CPU per action and per hand, and per action net of the idle cost
+  (the window's CPU less the joined idle rate: what the actions themselves cost, the figure
+  to read at human pace, ``--think 2``);
 - the messages the clients received per hand and per action (what the table servers wrote);
 - the bots' CPU (% of a core, all their processes) and per message received: what the load
   generator costs (the SDK, `holdem.client`, reading the table's messages and acting);
@@ -30,8 +37,11 @@ this tree, in alternating runs with the same bots, then each figure's median sid
 ``--bots-against GIT_REF`` is the same for the bots: this tree's table servers, played by
 bots with the SDK of GIT_REF (its ``shared/src``) and of this tree.
 
-``--think 0 --servers 1`` is the full-speed figure of one table-server process. The load
-average is printed with the figures: on a shared machine they are noisy.
+``--think 0 --servers 1`` is the full-speed figure of one table-server process; ``--think 2``
+(about a person's pace) shows what costs per second regardless of the actions. ``--profile``
+samples the table servers with py-spy over the window (it takes CPU of its own) and prints
+where their time goes. The load average is printed with the figures: on a shared machine they
+are noisy.
 """
 
 from __future__ import annotations
@@ -64,9 +74,17 @@ from holdem.bootstrap import bootstrap
 from holdem.config import Settings
 from holdem.protocol.codec import JSON, MSGPACK
 from holdem.services import ledger
-from loadtest import echo_reference
+from loadtest import echo_reference, profiling
 from loadtest.git_ref import check_out
 from loadtest.stages import redis_counters
+
+MAX_CONNECTIONS = 20_000
+"""The table servers' connection limit here (the default, 600, is one server's share of a
+production fleet; the benchmark puts every bot on one or two)."""
+
+
+_PROFILES = STATE / "bench" / "edge-profiles"
+"""Where ``--profile`` keeps the raw py-spy samples (not cleared between runs)."""
 
 
 def _start_edge(
@@ -131,16 +149,16 @@ async def _takeover(
     a: subprocess.Popen[bytes], redis_url: str, table_ids: list[int], settings: Settings
 ) -> None:
     """SIGKILL server a; print the time until every table it owned has a new owner."""
-    redis = Redis.from_url(redis_url)
+    redis = Redis.from_url(redis_url, decode_responses=True)
     owned_by_a = [
-        t for t in table_ids if (await redis.get(f"ws:table:{t}:lease") or b"").startswith(b"a:")
+        t for t in table_ids if str(await redis.get(f"ws:table:{t}:lease") or "").startswith("a:")
     ]
     a.send_signal(signal.SIGKILL)
     killed = time.perf_counter()
     pending = set(owned_by_a)
     while pending and time.perf_counter() - killed < 30:
         for t in list(pending):
-            if (await redis.get(f"ws:table:{t}:lease") or b"").startswith(b"b:"):
+            if str(await redis.get(f"ws:table:{t}:lease") or "").startswith("b:"):
                 pending.discard(t)
         await asyncio.sleep(0.01)
     took = time.perf_counter() - killed
@@ -160,7 +178,7 @@ async def _start_bots(
     workers: list[asyncio.subprocess.Process],
 ) -> None:
     """Start `args.bot_processes` `loadtest.edge_bots` workers (whole tables each, the SDK
-    of `code`) and wait until every bot sat down."""
+    of `code`) and wait until every bot is connected (at no table yet)."""
     shares: list[list[Any]] = [[] for _ in range(min(args.bot_processes, args.tables))]
     for index, (_user, token) in enumerate(tokens):
         t, s = divmod(index, args.seats)
@@ -183,18 +201,43 @@ async def _start_bots(
         spec = {"urls": urls, "think_s": args.think, "seed": number * 100_000, "bots": bots}
         assert worker.stdin is not None
         worker.stdin.write(json.dumps(spec).encode() + b"\n")
+    await _expect(workers, "CONNECTED")
+
+
+async def _expect(workers: list[asyncio.subprocess.Process], word: str) -> None:
+    """Wait for every bot worker's line saying `word` (it reached that step)."""
     for worker in workers:
         assert worker.stdout is not None
         line = await worker.stdout.readline()
-        if line.strip() != b"READY":
-            raise RuntimeError(f"a bot worker failed to seat its bots: {line!r}")
+        if line.strip() != word.encode():
+            raise RuntimeError(f"a bot worker did not say {word}: {line!r}")
+
+
+def _tell(workers: list[asyncio.subprocess.Process], line: str) -> None:
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(line.encode() + b"\n")
+
+
+def _cpu_s(procs: list[psutil.Process]) -> tuple[float, float]:
+    """CPU seconds the processes used so far: (user + system, system)."""
+    times = [p.cpu_times() for p in procs]
+    return sum(t.user + t.system for t in times), sum(t.system for t in times)
+
+
+async def _idle_cpu(servers: list[psutil.Process], seconds: float) -> float:
+    """The table servers' CPU (% of a core, all of them) over `seconds`, after a settling
+    second."""
+    await asyncio.sleep(1.0)
+    before, _ = _cpu_s(servers)
+    await asyncio.sleep(seconds)
+    after, _ = _cpu_s(servers)
+    return (after - before) / seconds * 100
 
 
 async def _ask(workers: list[asyncio.subprocess.Process], line: str) -> list[dict[str, Any]]:
     """Send `line` to every bot worker; their one-line JSON answers."""
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write(line.encode() + b"\n")
+    _tell(workers, line)
     answers = []
     for worker in workers:
         assert worker.stdout is not None
@@ -213,9 +256,7 @@ async def _mark(workers: list[asyncio.subprocess.Process]) -> dict[str, Any]:
 
 
 async def _stop(workers: list[asyncio.subprocess.Process]) -> None:
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write(b"STOP\n")
+    _tell(workers, "STOP")
     for worker in workers:
         try:
             async with asyncio.timeout(10):
@@ -254,6 +295,7 @@ async def run(
             "REDIS_URL": redis_server.url(),
             "AUTH__JWT_SECRET": secret,
             "GAME__BETWEEN_HANDS_S": "0.2",
+            "WS__MAX_CONNECTIONS": str(MAX_CONNECTIONS),
         }
         started = [_start_edge(env, name, state, code) for name in "ab"[: args.servers]]
         procs += [proc for proc, _ in started]
@@ -293,6 +335,10 @@ async def run(
                     tokens.append(
                         (user.id, issue_access_token(user.id, "player", settings.auth)[0])
                     )
+        servers = [psutil.Process(proc.pid) for proc in procs[: args.servers]]
+        idle_none = idle_conns = idle_tables = float("nan")
+        if args.idle_seconds > 0:
+            idle_none = await _idle_cpu(servers, args.idle_seconds)
         await _start_bots(args, urls, tokens, table_ids, bots_code, workers)
         print(
             f"bench edge: {args.tables} tables x {args.seats} bots on {args.servers} server(s), "
@@ -300,17 +346,43 @@ async def run(
             f"their own{'' if bots_code == ROOT else f' (SDK of {bots_code.name})'}",
             flush=True,
         )
+        if args.idle_seconds > 0:
+            idle_conns = await _idle_cpu(servers, args.idle_seconds)
+        _tell(workers, "JOIN")
+        await _expect(workers, "JOINED")
+        if args.idle_seconds > 0:
+            idle_tables = await _idle_cpu(servers, args.idle_seconds)
+            bots = len(tokens)
+            print(
+                f"idle table servers: no client {idle_none:.1f}% of a core; {bots} connections "
+                f"at no table {idle_conns:.1f}% ({(idle_conns - idle_none) * 100 / bots:.2f}% "
+                f"per 100 connections); joined to {args.tables} tables, no hand dealt, "
+                f"{idle_tables:.1f}% ({(idle_tables - idle_conns) * 100 / args.tables:.2f}% "
+                "per 100 tables beyond the connections)"
+            )
+        _tell(workers, "SIT")
+        await _expect(workers, "READY")
         await asyncio.sleep(3)  # warm-up
         mark0 = await _mark(workers)
         xacts0 = _xacts(postgres.url(driver="postgresql"), "bench_edge")
         redis0 = redis_counters(redis_server.url())
-        servers = [psutil.Process(proc.pid) for proc in procs[: args.servers]]
         bot_procs = [psutil.Process(worker.pid) for worker in workers]
-        cpu0 = [sum(p.cpu_times()[:2]) for p in servers]
-        bots_cpu0 = sum(sum(p.cpu_times()[:2]) for p in bot_procs)
+        cpu0 = [_cpu_s([p]) for p in servers]
+        bots_cpu0, _ = _cpu_s(bot_procs)
+        if args.profile:
+            _PROFILES.mkdir(parents=True, exist_ok=True)
+        profiles = (
+            profiling.record(
+                {p.pid: f"{code.name}-{name}" for p, name in zip(servers, "ab", strict=False)},
+                args.seconds,
+                _PROFILES,
+            )
+            if args.profile
+            else []
+        )
         await asyncio.sleep(args.seconds)
-        cpu1 = [sum(p.cpu_times()[:2]) for p in servers]
-        bots_cpu1 = sum(sum(p.cpu_times()[:2]) for p in bot_procs)
+        cpu1 = [_cpu_s([p]) for p in servers]
+        bots_cpu1, _ = _cpu_s(bot_procs)
         redis1 = redis_counters(redis_server.url())
         mark1 = await _mark(workers)
         await asyncio.sleep(0.5)  # let the last hands' settlements land
@@ -320,20 +392,31 @@ async def run(
         received = mark1["received"] - mark0["received"]
         latencies = mark1["latencies"]
         load = os.getloadavg()
+        cpu_ms = sum(c1[0] - c0[0] for c0, c1 in zip(cpu0, cpu1, strict=True))
+        system = sum(c1[1] - c0[1] for c0, c1 in zip(cpu0, cpu1, strict=True))
         print(
             f"hands completed: {hands} ({hands / args.seconds:.1f}/s), "
             f"actions: {actions} ({actions / args.seconds:.1f}/s); table server CPU "
             + ", ".join(
-                f"{(c1 - c0) / args.seconds * 100:.0f}%" for c0, c1 in zip(cpu0, cpu1, strict=True)
+                f"{(c1[0] - c0[0]) / args.seconds * 100:.0f}%"
+                for c0, c1 in zip(cpu0, cpu1, strict=True)
             )
-            + f" of a core; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+            + f" of a core ({system / max(cpu_ms, 1e-9) * 100:.0f}% of it in the kernel); "
+            f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
         )
-        cpu_ms = sum(cpu1) - sum(cpu0)
+        net_ms = (cpu_ms - idle_tables / 100 * args.seconds) * 1000 / max(1, actions)
         print(
             f"table server CPU per action {cpu_ms * 1000 / max(1, actions):.2f} ms, per hand "
             f"{cpu_ms * 1000 / max(1, hands):.1f} ms (-> {hands / max(cpu_ms, 1e-9):.0f} hands/s "
-            "per busy core at this mix)"
+            f"per busy core at this mix); per action net of the idle cost {net_ms:.2f} ms"
         )
+        for path in profiling.finish(profiles):
+            summary = profiling.summarise(path)
+            print(f"profile {path} ({summary['samples']} samples), self / inclusive:")
+            for (own, share), (name, inclusive) in zip(
+                summary["self"], summary["inclusive"], strict=True
+            ):
+                print(f"  {share * 100:5.1f}% {own[:60]:60s} {inclusive * 100:5.1f}% {name[:60]}")
         print(
             f"messages to the clients: {received / max(1, hands):.0f} per hand, "
             f"{received / max(1, actions):.1f} per action (each connection gets an action's "
@@ -374,7 +457,8 @@ async def run(
         print("bytes per message (JSON vs MessagePack):")
         for name in ("snapshot", "action", "pots_updated", "result"):
             if name in samples[0]:
-                js = len(JSON.encode(samples[0][name]).encode())
+                text = JSON.encode(samples[0][name])
+                js = len(text.encode() if isinstance(text, str) else text)
                 mp = len(MSGPACK.encode(samples[0][name]))
                 label = {
                     "action": "update (action event)",
@@ -394,6 +478,10 @@ async def run(
             "hands/s": hands / args.seconds,
             "CPU ms/hand": cpu_ms * 1000 / max(1, hands),
             "CPU ms/action": cpu_ms * 1000 / max(1, actions),
+            "net ms/action": net_ms,
+            "idle % no client": idle_none,
+            "idle %/100 conns": (idle_conns - idle_none) * 100 / len(tokens),
+            "idle %/100 tables": (idle_tables - idle_conns) * 100 / args.tables,
             "server CPU %": cpu_ms / args.seconds * 100,
             "messages/hand": received / max(1, hands),
             "p50 ms": _pct(latencies, 0.50) if latencies else float("nan"),
@@ -441,7 +529,7 @@ def _against(args: argparse.Namespace) -> None:
     for figure in runs["this tree"][0]:
         medians = [statistics.median(r[figure] for r in runs[n]) for n in names]
         ratio = medians[0] / medians[1] if medians[1] else float("nan")
-        print(f"  {figure:16s}" + "".join(f"{m:20.1f}" for m in medians) + f"{ratio:10.2f}")
+        print(f"  {figure:16s}" + "".join(f"{m:20.2f}" for m in medians) + f"{ratio:10.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,6 +539,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--think", type=float, default=0.1, help="bot thinking time (s)")
     parser.add_argument("--servers", type=int, choices=(1, 2), default=2)
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=10.0,
+        help="each idle window before the bots sit down (connected; joined); 0: none",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the table servers over the window"
+    )
     parser.add_argument(
         "--against",
         metavar="GIT_REF",

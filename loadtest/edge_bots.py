@@ -6,8 +6,11 @@ server idled at 73 %). Now each worker runs a share of the tables' bots (whole t
 table's first joiner, and with it its owner, stays as the driver chose) on its own uvloop.
 
 The driver writes one line of JSON to the worker's stdin (the servers' URLs, think time and
-the bots: ``[token, table_id, seat, server index, encoding]``); the worker seats its bots in
-that order, prints ``READY`` and then answers each line the driver sends:
+the bots: ``[token, table_id, seat, server index, encoding]``). The worker connects every bot
+(authenticated, at no table) and prints ``CONNECTED``; on ``JOIN`` it joins each to its table
+(no seat taken: no hand is dealt) and prints ``JOINED``; on ``SIT`` it seats them in that
+order and prints ``READY`` (the driver measures the idle table servers in between). Then it
+answers each line the driver sends:
 
 - ``MARK``: one line of JSON: its counters so far (``hands`` seen end at the tables, counted
   by each table's first bot; ``actions`` sent; ``received`` messages) and the action →
@@ -64,29 +67,52 @@ class TimedBot(Bot):
         await super()._act(hand, decision, legal)
 
 
+async def _next_line() -> str:
+    line: str = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    return line.strip()
+
+
 async def serve(spec: dict[str, Any]) -> None:
-    """Seat the spec's bots, then answer the driver's lines until ``STOP``."""
+    """Connect the spec's bots, join and seat them when told, then answer the driver's lines
+    until ``STOP``."""
     bots: list[TimedBot] = []
     first_of_table: list[TimedBot] = []
     for index, (token, table_id, seat, server, encoding) in enumerate(spec["bots"]):
         client = TableClient(spec["urls"][server], token, encoding=encoding)
         await client.connect()
-        bot = TimedBot(
-            client,
-            table_id,
-            seat=seat,
-            buy_in=BUY_IN,
-            strategy=BotStrategy(seed=spec["seed"] + index),
-            think_s=float(spec["think_s"]),
+        bots.append(
+            TimedBot(
+                client,
+                table_id,
+                seat=seat,
+                buy_in=BUY_IN,
+                strategy=BotStrategy(seed=spec["seed"] + index),
+                think_s=float(spec["think_s"]),
+            )
         )
-        await bot.sit_down()
-        bots.append(bot)
-        if seat == 0:
-            first_of_table.append(bot)
+    try:
+        print("CONNECTED", flush=True)
+        if await _next_line() != "JOIN":
+            return
+        for bot in bots:
+            await bot.client.join(bot.table_id, as_="player")
+        print("JOINED", flush=True)
+        if await _next_line() != "SIT":
+            return
+        for bot in bots:
+            await bot.sit_down()
+            if bot.seat == 0:
+                first_of_table.append(bot)
+        await _play(bots, first_of_table)
+    finally:
+        await asyncio.gather(*(bot.client.close() for bot in bots), return_exceptions=True)
+
+
+async def _play(bots: list[TimedBot], first_of_table: list[TimedBot]) -> None:
+    """Play, answering the driver's lines, until ``STOP``."""
     tasks = [asyncio.create_task(bot.play()) for bot in bots]
-    loop = asyncio.get_running_loop()
     print("READY", flush=True)
-    while (line := (await loop.run_in_executor(None, sys.stdin.readline)).strip()) != "STOP":
+    while (line := await _next_line()) != "STOP":
         if line == "MARK":
             answer: dict[str, Any] = {
                 "hands": sum(len(bot.hands_seen) for bot in first_of_table),
@@ -107,7 +133,6 @@ async def serve(spec: dict[str, Any]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.gather(*(bot.client.close() for bot in bots), return_exceptions=True)
 
 
 def main() -> int:

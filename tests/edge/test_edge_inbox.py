@@ -143,3 +143,34 @@ async def test_local_commands_taken_but_not_checkpointed_are_handed_to_the_strea
 
     stream = await relay.read_inboxes({8: "0-0"}, ("ws:worker:none:wake", "0-0"), 100)
     assert [c.get("n") for _id, c in stream[0][8]] == [None, 3, 4, 5, 6]
+
+
+async def test_an_idle_mailbox_waits_for_a_command_or_a_nudge_with_no_timer():
+    mailbox = Mailbox(9, "0-0")
+    waiting = asyncio.create_task(mailbox.take(None))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # no deadline: nothing ends the wait but a command or a nudge
+
+    mailbox.nudge()  # e.g. its actor was told to stop
+
+    assert await waiting == []
+    waiting = asyncio.create_task(mailbox.take(None))
+    await asyncio.sleep(0)
+    mailbox.put_local({"kind": "act"})
+    assert await waiting == [(LOCAL, {"kind": "act"})]
+
+
+async def test_a_wake_stream_entry_is_not_taken_for_a_table_and_entries_keep_their_fields(relay):
+    first = await relay.send_command(21, {"kind": "act", "n": 1})
+    await relay.wake(wake_key("w3"))
+
+    found, cursor = await relay.read_inboxes(
+        {21: "0-0", 22: "0-0"}, (wake_key("w3"), "0-0"), block_ms=100
+    )
+
+    assert found == {21: [(first, {"kind": "act", "n": 1})]}
+    assert cursor != "0-0"
+    assert await relay.read_inboxes({21: first}, (wake_key("w3"), cursor), block_ms=10) == (
+        {},
+        cursor,
+    )

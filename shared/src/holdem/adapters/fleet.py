@@ -10,6 +10,11 @@ Keys:
   worker scans it to take over tables whose lease expired.
 - ``ws:connections:{user_id}`` — a hash ``connection id → "{worker_id}:{opened_at}"``; TTL
   refreshed with the worker heartbeat, so records of a dead worker vanish.
+
+A heartbeat is one script call, whatever the number of users (`Fleet.heartbeat`): a pipeline
+of one ``EXPIRE`` per user cost ≈ 20 µs of CPU per user per heartbeat in redis-py (each
+command packed, queued and its reply parsed in Python), the largest part of an idle
+connection's cost (docs/performance/table-server.md, "Fourteenth session").
 - ``ws:connections:evict`` — pub/sub channel: ``"{user_id}:{connection_id}"`` asks the
   worker holding that connection to close it (the per-user limit across the fleet).
 - ``ws:worker:{id}:presence`` — pub/sub channel nobody publishes on: each worker's own
@@ -31,6 +36,20 @@ EVICT_CHANNEL = "ws:connections:evict"
 WORKERS = "ws:workers"
 
 
+_HEARTBEAT = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+else
+  redis.call('ZREM', KEYS[2], ARGV[5])
+end
+for i = 3, #KEYS do
+  redis.call('EXPIRE', KEYS[i], ARGV[2])
+end
+return 0
+"""
+
+
 def _alive_key(worker_id: str) -> str:
     return f"ws:worker:{worker_id}:alive"
 
@@ -50,19 +69,15 @@ class Fleet:
         self._redis = redis
         self.worker_id = worker_id
         self._ttl = heartbeat_ttl_s
+        self._heartbeat = redis.register_script(_HEARTBEAT)
 
     async def heartbeat(self, address: str, user_ids: list[int], *, taking: bool = True) -> None:
         """Say we are alive and keep the connection records of our users from expiring;
-        `taking`: whether we take tables (not while draining)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(_alive_key(self.worker_id), address, ex=self._ttl)
-            if taking:
-                pipe.zadd(WORKERS, {self.worker_id: time.time()})
-            else:
-                pipe.zrem(WORKERS, self.worker_id)
-            for user_id in user_ids:
-                pipe.expire(_connections_key(user_id), self._ttl)
-            await pipe.execute()
+        `taking`: whether we take tables (not while draining). One script call."""
+        await self._heartbeat(
+            keys=[_alive_key(self.worker_id), WORKERS, *map(_connections_key, user_ids)],
+            args=[address, self._ttl, 1 if taking else 0, repr(time.time()), self.worker_id],
+        )
 
     async def leave(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -8,6 +8,11 @@
 - ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
   inboxes: appending to it ends the server's blocking read, so the read is re-issued when
   the server's set of tables changes.
+
+The owner's read names every inbox it reads, with its cursor, and is re-issued after each
+reply: at a person's pace each command comes alone, so a server with 150 tables packs 300
+arguments per command. `Relay.read_inboxes` packs them with hiredis (in C) and reads the
+reply as it comes, without redis-py's per-argument packing and per-entry dicts.
 - ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
   read when a client subscribes to the lobby; a closed table's entry is deleted.
 - The pub/sub channels (a table's, a user's, the lobby) and the envelope of every published
@@ -24,7 +29,9 @@ from datetime import datetime
 from typing import Any
 
 import msgpack
+from hiredis import pack_command
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 
 from holdem.adapters.fleet import ACTIVE_TABLES
 from holdem.protocol.pubsub import (
@@ -106,6 +113,18 @@ def _append_command(redis: Any, table_id: int, command: dict[str, Any]) -> Any:
     )
 
 
+def _command_of(fields: list[bytes]) -> dict[str, Any]:
+    """The command in an inbox entry's fields (``c``: the MessagePack of the command)."""
+    packed = dict(zip(fields[::2], fields[1::2], strict=True))[b"c"]
+    command: dict[str, Any] = msgpack.unpackb(packed, raw=False, strict_map_key=False)
+    return command
+
+
+async def _exchange(conn: AbstractConnection, packed: bytes) -> Any:
+    await conn.send_packed_command(packed)
+    return await conn.read_response(disable_decoding=True)
+
+
 class Relay:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -123,24 +142,40 @@ class Relay:
         Waits up to `block_ms` for the first command, or for an entry in the wake stream
         ``wake = (key, cursor)``. Returns the commands by table and the new wake cursor.
         """
-        streams: dict[bytes | str | memoryview[int], int | bytes | str | memoryview[int]] = {
-            inbox_key(table_id): cursor for table_id, cursor in cursors.items()
-        }
         wake_stream, wake_cursor = wake
-        streams[wake_stream] = wake_cursor
-        reply: Any = await self._redis.xread(streams, count=count, block=block_ms)
+        tables = {inbox_key(table_id).encode(): table_id for table_id in cursors}
+        command = ["XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *tables, wake_stream]
+        command += [*cursors.values(), wake_cursor]
+        # (hiredis's stub types the argument as a one-item tuple.)
+        reply = await self._blocking_call(pack_command(tuple(command)))  # type: ignore[arg-type]
         found: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-        for stream, entries in reply or []:
-            key = stream.decode()
-            if key == wake_stream:
+        # RESP2 answers a list of [stream, entries]; RESP3 a map; nil when the block ran out.
+        for stream, entries in (reply.items() if isinstance(reply, dict) else reply) or []:
+            table_id = tables.get(stream)
+            if table_id is None:  # the wake stream
                 wake_cursor = entries[-1][0].decode()
                 continue
-            table_id = int(key.split(":")[2])
             found[table_id] = [
-                (entry_id.decode(), msgpack.unpackb(fields[b"c"], raw=False, strict_map_key=False))
-                for entry_id, fields in entries
+                (entry_id.decode(), _command_of(fields)) for entry_id, fields in entries
             ]
         return found, wake_cursor
+
+    async def _blocking_call(self, packed: bytes) -> Any:
+        """The reply to one packed command, on a connection of the client's pool (retried
+        as redis-py retries a command: the broken connection closed and made again)."""
+        pool = self._redis.connection_pool
+        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            return await conn.retry.call_with_retry(
+                lambda: _exchange(conn, packed), lambda _error: conn.disconnect()
+            )
+        except BaseException:
+            # Cancelled (or failed) while the reply was awaited: the connection must not go
+            # back to the pool with that reply still to come.
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(conn)
 
     async def close_table(self, table_id: int) -> None:
         """Ask the table's owner to finish the table (the operator closed it): a ``close``
