@@ -2,8 +2,9 @@
 
 The servers are private to the test session (started by the project's own `devstack`
 module, on free ports, with data under /dev/shm when it has room, else under `.devstate/`)
-unless DATABASE_URL / REDIS_URL point at servers of your own. Each test that asks for `database_url` gets a fresh database cloned from a
-migrated template; each test that asks for `redis_url` gets an empty Redis.
+unless DATABASE_URL / REDIS_URL point at servers of your own. Each test that asks for
+`database_url` gets a fresh database cloned from a migrated template; each test that asks for
+`redis_url` gets an empty Redis.
 """
 
 from __future__ import annotations
