@@ -7,7 +7,7 @@ import json
 import time
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import cast
+from typing import NamedTuple, cast
 from unittest.mock import ANY
 
 import boto3
@@ -39,9 +39,25 @@ from holdem.services.ledger.posting import Standalone
 from holdem.services.ledger_errors import InsufficientFunds, StaleFencingToken
 from holdem.services.table_runtime import TableMoney
 from holdem.session.settlement import build_settlement
-from tests.edge.conftest import ledger_report
+from tests.edge.conftest import Player, ledger_report
 
 _ACCEPTED = (PostStatus.OK, PostStatus.REPLAYED)
+
+
+class HeadsUp(NamedTuple):
+    players: list[Player]
+    table_id: int
+    money: TableMoney
+
+
+@pytest.fixture
+async def heads_up(container, make_players, make_table, fund) -> HeadsUp:
+    """Two players funded with 1,000,000 each, a new two-seat table, and the table's money
+    (settled through this test's own adapters)."""
+    players = await make_players(2)
+    await fund([p.user_id for p in players], 1_000_000)
+    table_id = await make_table(seats=2)
+    return HeadsUp(players, table_id, TableMoney(container.transactions, container.settlements))
 
 
 async def _played_hand(money, players, table_id, fence=1):
@@ -70,13 +86,8 @@ async def _played_hand(money, players, table_id, fence=1):
     )
 
 
-async def test_a_finished_hand_is_written_in_one_transaction_and_only_once(
-    container, make_players, make_table, fund
-):
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+async def test_a_finished_hand_is_written_in_one_transaction_and_only_once(container, heads_up):
+    players, table_id, money = heads_up
     settlement = await _played_hand(money, players, table_id)
     await money.settle(settlement)
     await money.settle(settlement)  # a retry from the outbox changes nothing
@@ -110,11 +121,8 @@ async def test_a_finished_hand_is_written_in_one_transaction_and_only_once(
     assert (await ledger_report(container)).ok
 
 
-async def test_a_deposed_owner_cannot_settle(container, make_players, make_table, fund):
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+async def test_a_deposed_owner_cannot_settle(container, heads_up):
+    players, table_id, money = heads_up
     newer = await _played_hand(money, players, table_id, fence=5)
     await money.settle(newer)
     stale = {**newer, "hand_no": newer["hand_no"] + 1, "fence": 4}
@@ -125,15 +133,10 @@ async def test_a_deposed_owner_cannot_settle(container, make_players, make_table
     assert hands == 1
 
 
-async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(
-    container, make_players, make_table, fund
-):
+async def test_a_sit_applied_again_by_a_new_owner_changes_nothing(container, heads_up):
     """The old owner committed the sit but lost its lease before checkpointing it: the new
     owner applies the same command again (same key)."""
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+    players, table_id, money = heads_up
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
     await money.sit(table_id, 0, players[0].user_id, 200_000, key=f"sit:{table_id}:1-0")
     with pytest.raises(SeatTakenError):  # PostgreSQL has the seat open: nothing moves
@@ -193,17 +196,13 @@ def _post_of(settlement):
 
 
 async def test_the_one_statement_posts_what_settle_hand_posts_and_the_audit_chain_holds(
-    container, edge_settings, make_players, make_table, fund
+    container, edge_settings, heads_up
 ):
     """The key and request hash the statement builds around the hand's new id are
     settle_hand's: settle_hand, asked again for that hand, replays the statement's post.
     Settled with the table servers' own login."""
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    settlement = await _played_hand(
-        TableMoney(container.transactions, container.settlements), players, table_id
-    )
+    players, table_id, money = heads_up
+    settlement = await _played_hand(money, players, table_id)
     server = bootstrap(edge_settings)
     try:
         outcome = await server.settlements.at_once(settlement, _post_of(settlement))
@@ -230,15 +229,12 @@ async def test_the_one_statement_posts_what_settle_hand_posts_and_the_audit_chai
 
 
 async def test_a_post_refused_after_its_fence_advanced_writes_nothing_and_raises_the_refusal(
-    container, make_players, make_table, fund
+    container, heads_up
 ):
     """``ledger_post`` stores a valid fence advance before it finds the funds short: the
     statement's refusal rolls the advance back with the hand's rows, and the settlement's
     transaction raises the ledger's typed error."""
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+    players, table_id, money = heads_up
     settled = await _played_hand(money, players, table_id)
     await money.settle(settled)
     loser, winner = settled["players"]
@@ -276,16 +272,13 @@ def _wait_for_a_blocked_settlement(database_url: str, but: set[int]) -> int:
 
 
 async def test_a_settlement_killed_mid_statement_writes_nothing_and_its_retry_settles_once(
-    container, database_url, make_players, make_table, fund
+    container, database_url, heads_up
 ):
     """The statement has written the hand's rows and waits in ledger_post for the table's
     fence row when its backend is killed. On the kept connection the pool sends it once more
     on a new one; that one is killed too, and the settlement fails (the owner keeps it in its
     outbox). Nothing was committed meanwhile; the outbox's retry settles the hand once."""
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+    players, table_id, money = heads_up
     first = await _played_hand(money, players, table_id)
     await money.settle(first)  # the fence row exists; the pool keeps a connection
     second = {**first, "hand_no": first["hand_no"] + 1}
@@ -327,15 +320,12 @@ async def _archived(container, table_id: int) -> int:
 
 
 async def test_a_retry_after_the_hand_was_archived_moves_no_money_and_records_no_second_hand(
-    container, archive_bucket, make_players, make_table, fund
+    container, archive_bucket, heads_up
 ):
     """The owner's outbox (its checkpoint in Redis) still holds a hand PostgreSQL settled,
     and retries it after the archiver moved the hand to S3 and deleted its hot rows: the
     table's hand of that number is recognised, nothing is written and no won moves."""
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+    players, table_id, money = heads_up
     settlement = await _played_hand(money, players, table_id)  # started in 1970: long due
     await money.settle(settlement)
     async with container.sessions() as session:
@@ -363,16 +353,13 @@ async def test_a_retry_after_the_hand_was_archived_moves_no_money_and_records_no
 
 
 async def test_a_retry_while_the_archiver_moves_the_hand_waits_for_it_and_writes_nothing(
-    container, database_url, make_players, make_table, fund
+    container, database_url, heads_up
 ):
     """The race: the retry starts while an archiver's transaction has moved the hand (its
     archived row written, its hot rows deleted) but not committed. The retry's snapshot holds
     neither; it waits for the archiver's commit, then finds the hand archived instead of
     writing it again under a new id."""
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+    players, table_id, money = heads_up
     settlement = await _played_hand(money, players, table_id)
     await money.settle(settlement)
     moved, commit = asyncio.Event(), asyncio.Event()
@@ -430,14 +417,11 @@ async def test_a_refused_answer_raises_the_ledgers_own_sqlstate_for_the_table_se
 
 
 async def test_another_error_of_the_statement_is_raised_not_taken_for_a_refusal(
-    container, make_players, make_table, fund
+    container, heads_up
 ):
     """Only the refusal's SQLSTATE means the ledger refused: a data error in the hand's rows
     (an event's seat out of range) fails the settlement as the bug it is, writing nothing."""
-    players = await make_players(2)
-    await fund([p.user_id for p in players], 1_000_000)
-    table_id = await make_table(seats=2)
-    money = TableMoney(container.transactions, container.settlements)
+    players, table_id, money = heads_up
     settlement = await _played_hand(money, players, table_id)
     broken = {**settlement, "events": [{**settlement["events"][0], "seat": 40_000}]}
     with pytest.raises(psycopg.errors.NumericValueOutOfRange):
