@@ -298,8 +298,11 @@ def run_stage(
     rest_gap: float,
     folder: Path,
     bots_per_worker: int = 600,
-    profile: bool = False,
+    profile: tuple[str, ...] = (),
+    code: Path = ROOT,
 ) -> dict[str, Any]:
+    """One stage of `players` bots; `profile` names the roles to py-spy (``table servers``,
+    ``bots``), `code` the tree whose swarm (``loadtest`` and ``shared/src``) the bots run."""
     run = time.strftime("%H%M%S")
     layout = open_tables(stack.database_url, players, run)
     # Several bot processes (one event loop each): one loop for thousands of sockets lags, and
@@ -332,18 +335,21 @@ def run_stage(
         }
         path = folder / f"stage-{players}-{pace}-w{w}.spec.json"
         path.write_text(json.dumps(spec))
+        env = {**os.environ}
+        if code != ROOT:
+            env["PYTHONPATH"] = f"{code / 'shared' / 'src'}:{code}:{ROOT / 'tools'}"
         procs.append(
             subprocess.Popen(
                 [PYTHON, "-m", "loadtest.swarm", "--spec", str(path)],
-                cwd=ROOT,
+                cwd=code,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
-                env={**os.environ},
+                env=env,
             )
         )
     try:
-        return _measure(stack, procs, players, pace, think, duration, folder if profile else None)
+        return _measure(stack, procs, players, pace, think, duration, folder, profile)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -358,7 +364,8 @@ def _measure(
     pace: str,
     think: str,
     duration: float,
-    profile_to: Path | None,
+    folder: Path,
+    profile: tuple[str, ...],
 ) -> dict[str, Any]:
     ready = []
     for proc in procs:
@@ -374,13 +381,14 @@ def _measure(
             proc.stdin.write("GO\n")
             proc.stdin.flush()
         profiles = None
-        if profile_to is not None:
-            servers = {
-                pid: f"edge-{players}"
+        if profile:
+            names = {"table servers": "edge", "bots": "bots"}
+            pids = {
+                pid: f"{names.get(role, role)}-{players}"
                 for pid, (role, _, _) in monitor.start.items()
-                if role == "table servers"
+                if role in profile
             }
-            profiles = profiling.record(servers, max(1.0, duration - 2), profile_to)
+            profiles = profiling.record(pids, max(1.0, duration - 2), folder)
         time.sleep(duration)
         pg_after, redis_after = pg_counters(stack.database_url), redis_counters(stack.redis_url)
     profile_summaries = {}
@@ -499,6 +507,11 @@ def summarise(
         "dropped": sum(r["dropped"] for r in results),
         "messages_received": sum(r["messages"] for r in results),
         "messages_per_s": sum(r["messages"] for r in results) / window,
+        # The SDK's check of every card opening the bots were shown (the whole stage).
+        "openings": {
+            verdict: sum(r["openings"][verdict] for r in results if "openings" in r)
+            for verdict in ("verified", "failed")
+        },
         "bytes_by_kind": {
             k: {"count": c, "mean_bytes": t / c} for k, (c, t) in sorted(size.items())
         },
@@ -547,7 +560,7 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _quiet_stack(log: Path) -> Any:
+def quiet_stack(log: Path) -> Any:
     """Send this process's and its children's output to `log`; returns the console."""
     console = os.fdopen(os.dup(1), "w")
     handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -589,7 +602,7 @@ def _one_stage(
                 duration=args.duration,
                 rest_gap=args.rest_gap,
                 folder=folder,
-                profile=args.profile,
+                profile=("table servers",) if args.profile else (),
             )
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             stage = {"players": players, "pace": args.pace, "failed": str(exc)}
@@ -661,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PYTHONPATH"] = f"{shared_src}:{ROOT}:{ROOT / 'tools'}"
     # SIGTERM unwinds like Ctrl-C: the stack's processes are stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    console = _quiet_stack(Path(args.log) if args.log else folder / "stack.log")
+    console = quiet_stack(Path(args.log) if args.log else folder / "stack.log")
     if args.stage_only:
         stage = _one_stage(args, args.players, think, between, folder)
         (folder / f"stage-{args.players}.summary.json").write_text(json.dumps(stage))

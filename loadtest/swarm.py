@@ -510,7 +510,11 @@ async def run_worker(spec: dict[str, Any], go: asyncio.Event | None = None) -> d
     else:
         await asyncio.gather(*(bot.client.close() for bot in ready if bot.client is not None))
     await swarm.http.close()
-    return {**report, "window_s": window, **swarm.stats.as_json()}
+    openings = {
+        "verified": sum(bot.client.openings.verified for bot in ready if bot.client is not None),
+        "failed": sum(bot.client.openings.failed for bot in ready if bot.client is not None),
+    }
+    return {**report, "window_s": window, **swarm.stats.as_json(), "openings": openings}
 
 
 def keep_tokens(spec: dict[str, Any], swarm: Swarm, bots: list[LoadBot]) -> None:
