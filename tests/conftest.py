@@ -30,6 +30,7 @@ from devstack.paths import STATE
 from devstack.services import PostgresServer, RedisServer
 from holdem.bootstrap import Container, bootstrap
 from holdem.config import Settings
+from tests.settings_support import TEST_AUTH
 
 # Fake credentials before any AWS client can exist: no test ever reaches real AWS.
 os.environ.update(FAKE_CREDENTIALS)
@@ -159,7 +160,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
+        auth=TEST_AUTH,
         money={"webhook_secret": "test-only-webhook-secret"},
     )
 
