@@ -1,6 +1,6 @@
 """What the tests' settings share."""
 
-# The tests' token key, and argon2id at its cheapest (one pass over 1 MiB: ~1 ms a hash where
+# The tests' token key, and argon2id at its cheapest (one pass over 1 MiB: under 1 ms a hash where
 # the defaults take ~40 ms; a registered and logged-in player costs two).
 # tests/functions/api/test_api_auth.py checks that production keeps the defaults.
 TEST_AUTH = {
