@@ -30,6 +30,7 @@ from devstack.paths import STATE
 from devstack.services import PostgresServer, RedisServer
 from holdem.bootstrap import Container, bootstrap
 from holdem.config import Settings
+from tests.settings_support import TEST_AUTH
 
 # Fake credentials before any AWS client can exist: no test ever reaches real AWS.
 os.environ.update(FAKE_CREDENTIALS)
@@ -59,23 +60,37 @@ RAM_DISK = Path("/dev/shm")
 RAM_DISK_ROOM = 2 * 1024**3
 
 
-def _session_state_root() -> Path:
-    """Where the session's servers keep their data: a RAM disk when it has room.
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _session_state_dir() -> Path:
+    """Where the session's servers keep their data: on the RAM disk when it has room.
 
     The servers are not durable (fsync off) and their data dies with the session either way;
     on disk, each test database cloned from the template costs a quarter of a second of file
-    creation (ext4), in memory a hundredth.
+    creation (ext4), in memory a hundredth. What a killed session left there is removed.
     """
     with contextlib.suppress(OSError):
         room = os.statvfs(RAM_DISK)
         if room.f_bavail * room.f_frsize >= RAM_DISK_ROOM and os.access(RAM_DISK, os.W_OK):
-            return RAM_DISK / "holdem-tests"
-    return STATE
+            for left in RAM_DISK.glob("holdem-test-*"):
+                pid = left.name.removeprefix("holdem-test-")
+                if left.stat().st_uid == os.getuid() and pid.isdigit() and not _pid_alive(int(pid)):
+                    shutil.rmtree(left, ignore_errors=True)
+            return RAM_DISK / f"holdem-test-{os.getpid()}"
+    return STATE / f"test-{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
 def state_dir() -> Iterator[os.PathLike[str]]:
-    path = _session_state_root() / f"test-{os.getpid()}"
+    path = _session_state_dir()
     path.mkdir(parents=True, exist_ok=True)
     yield path
     shutil.rmtree(path, ignore_errors=True)
@@ -159,7 +174,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
+        auth=TEST_AUTH,
         money={"webhook_secret": "test-only-webhook-secret"},
     )
 

@@ -12,6 +12,7 @@ import pytest
 from functions import event_loop
 from holdem.config import Settings
 from tests.functions.api.api_support import Users, make_app
+from tests.settings_support import TEST_AUTH
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def settings(database_url, redis_url) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
+        auth=TEST_AUTH,
         money={"webhook_secret": "test-only-webhook-secret"},
         rate_limits={
             "default_per_minute": 10_000,

@@ -12,9 +12,12 @@ import jwt.warnings
 import pytest
 from sqlalchemy import func, select, text
 
+from devstack.paths import ROOT
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.users import Session, User
+from holdem.auth.passwords import PasswordService
 from holdem.auth.tokens import AUDIENCE, ISSUER, issue_access_token
+from holdem.config import AuthSettings
 from tests.functions.api.api_support import PASSWORD
 
 
@@ -53,6 +56,15 @@ async def test_passwords_are_stored_as_argon2id_hashes(users, container):
         user = await db.get(User, user_id)
     assert user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
+
+
+async def test_production_hashes_with_the_default_argon2id_cost():
+    """The tests hash with argon2id's cheapest parameters (tests/settings_support.py). What is
+    deployed sets none of them (template.yaml has no AUTH__ARGON2_* for any function or the
+    table servers), so it hashes with the defaults: OWASP's minimum, m=19 MiB, t=2, p=1."""
+    assert "ARGON2" not in (ROOT / "template.yaml").read_text().upper()
+    encoded = await PasswordService(AuthSettings()).hash(PASSWORD)
+    assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 async def test_emails_are_case_insensitive_and_unique(client, users):

@@ -15,6 +15,7 @@ from holdem.bootstrap import bootstrap
 from holdem.config import Settings
 from holdem.services.jurisdiction import age_on
 from tests.functions.api.api_support import PASSWORD, make_app
+from tests.settings_support import TEST_AUTH
 
 HEADER = "CloudFront-Viewer-Country"
 
@@ -23,7 +24,7 @@ def _settings(database_url, redis_url, **jurisdiction) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
+        auth=TEST_AUTH,
         rate_limits={
             "default_per_minute": 10_000,
             "login_per_minute": 1_000,

@@ -14,6 +14,7 @@ from holdem.ledger.rakeback import KST, week_starting
 from holdem.services import rakeback, stats
 from tests.economy_hands import SHOWDOWN, make_table, play, store_hand
 from tests.functions.api.api_support import Users, make_app
+from tests.settings_support import TEST_AUTH
 
 SUNDAY_LATE = datetime(2026, 11, 22, 23, 59, 59, tzinfo=KST)
 WEEK = "2026-11-16"
@@ -31,7 +32,7 @@ def settings(aws, database_url, redis_url) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
+        auth=TEST_AUTH,
         aws={"archive_bucket": "api-hand-archive", "rakeback_queue_url": queue_url},
         rate_limits={
             "default_per_minute": 10_000,

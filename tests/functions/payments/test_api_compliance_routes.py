@@ -18,6 +18,7 @@ from holdem.payments import signatures
 from holdem.services import kyc
 from tests.functions.api.conftest import Users, make_app
 from tests.payments_support import fund, utc_now
+from tests.settings_support import TEST_AUTH
 
 KYC_SECRET = "test-only-kyc-secret"
 BTC_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -28,7 +29,7 @@ def settings(database_url, redis_url) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        auth={"jwt_secret": "test-only-signing-key-0123456789abcdef"},
+        auth=TEST_AUTH,
         money={"webhook_secret": "test-only-webhook-secret", "kyc_required_above_krw": 100_000},
         kyc={"webhook_secret": KYC_SECRET},
         aml={"hold_rules": ["structuring", "shared_address"]},
