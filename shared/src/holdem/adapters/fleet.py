@@ -12,9 +12,9 @@ Keys:
   refreshed with the worker heartbeat, so records of a dead worker vanish.
 
 A heartbeat is one script call, whatever the number of users (`Fleet.heartbeat`): a pipeline
-of one ``EXPIRE`` per user cost ≈ 20 µs of CPU per user per heartbeat in redis-py (each
-command packed, queued and its reply parsed in Python), the largest part of an idle
-connection's cost (docs/performance/table-server.md, "Fourteenth session").
+of one ``EXPIRE`` per user cost ≈ 10 µs of CPU per user per heartbeat in redis-py (each
+command packed, queued and its reply parsed in Python; the script call ≈ 0.8 µs), the largest
+part of an idle connection's cost (docs/performance/table-server.md, "Fourteenth session").
 - ``ws:connections:evict`` — pub/sub channel: ``"{user_id}:{connection_id}"`` asks the
   worker holding that connection to close it (the per-user limit across the fleet).
 - ``ws:worker:{id}:presence`` — pub/sub channel nobody publishes on: each worker's own

@@ -11,8 +11,9 @@
 
 The owner's read names every inbox it reads, with its cursor, and is re-issued after each
 reply: at a person's pace each command comes alone, so a server with 150 tables packs 300
-arguments per command. `Relay.read_inboxes` packs them with hiredis (in C) and reads the
-reply as it comes, without redis-py's per-argument packing and per-entry dicts.
+arguments per command. `Relay.read_inboxes` packs them with hiredis (in C: 20 µs of CPU for
+150 inboxes, redis-py's packer 166 µs) and reads the reply as it comes, without redis-py's
+per-entry dicts.
 - ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
   read when a client subscribes to the lobby; a closed table's entry is deleted.
 - The pub/sub channels (a table's, a user's, the lobby) and the envelope of every published
