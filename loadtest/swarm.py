@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import random
 import sys
@@ -181,10 +182,7 @@ class CountingCodec:
         self.name = inner.name
         self.swarm = swarm
         self.slots: dict[Any, list[int]] = {}  # kind -> its counters in the swarm's stats
-
-    def encode(self, message: dict[str, Any]) -> bytes | str:
-        frame: bytes | str = self.inner.encode(message)
-        return frame
+        self.encode = inner.encode  # sent frames are not counted: no call in between
 
     def decode(self, frame: bytes | str) -> dict[str, Any]:
         message: dict[str, Any] = self.inner.decode(frame)
@@ -425,13 +423,14 @@ class LoadBot:
             (15, "GET /hands", "/api/v1/hands?limit=20"),
             (5, "GET /me", "/api/v1/me"),
         ]
-        weights = [w for w, _, _ in routes]
+        # Cumulative weights once: `choices` computes them on every call otherwise (same draws).
+        cum_weights = list(itertools.accumulate(w for w, _, _ in routes))
         last_hand: int | None = None
         while not swarm.stopping.is_set():
             await asyncio.sleep(self.rng.expovariate(1 / mean_gap))
             if swarm.stopping.is_set():
                 return
-            _, name, path = self.rng.choices(routes, weights)[0]
+            _, name, path = self.rng.choices(routes, cum_weights=cum_weights)[0]
             if name == "GET /hands" and last_hand is not None and self.rng.random() < 0.5:
                 name, path = "GET /hands/{id}", f"/api/v1/hands/{last_hand}"
             try:
