@@ -1,8 +1,9 @@
 """`TableClient`: connect, authenticate, join, act, iterate messages, reconnect.
 
 One reader task decodes every frame: answers to requests (``result`` / ``error`` /
-``snapshot`` carrying the request's ``id``) resolve the awaiting call; every message is also
-queued for `messages()` / `next_message()`, in arrival order.
+``snapshot`` carrying the request's ``id``) resolve the awaiting call; every message goes to
+``on_message`` and is queued for `messages()` / `next_message()`, in arrival order (only the
+messages ``keep`` keeps, when given).
 
 Every card the client is shown is checked against its hand's commitment as it arrives
 (`openings`, an `holdem.client.openings.OpeningChecker`: per-hand verdicts and totals).
@@ -15,9 +16,10 @@ table's owner applies each command at most once and answers a resend with the or
 result, so a server dying between a click and its answer costs the player nothing.
 
 The heartbeat is the application's ``ping``, sent only after `heartbeat_s` without any other
-message (any message keeps the server's idle timer alive), on the next whole second of the
-event loop's clock (the clients of a process ping together). The client sends no WebSocket
-protocol pings of its own: the server pings every connection and the client answers.
+message (any message keeps the server's idle timer alive), at the first whole second of the
+event loop's clock after that (the heartbeat timers of a process's clients fall due
+together). The client sends no WebSocket protocol pings of its own: the server pings every
+connection and the client answers.
 """
 
 from __future__ import annotations
