@@ -1,6 +1,6 @@
 """The bots' HTTP client: HTTP/1.1 requests on keep-alive connections, nothing else.
 
-A swarm worker makes a REST call every few milliseconds, each on a process that sleeps in
+A swarm worker makes a REST call every few tens of milliseconds, on a process that sleeps in
 between: the CPU of a call is mostly the code it runs on cold caches. aiohttp, the client
 before this one, built a request object, a response object, a stream and timers per call
 (≈ 300 µs of CPU per call at human pace, a quarter of the bots' CPU). Here a call is one
