@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     sides: list[tuple[str, Path]] = [("this tree", ROOT)]
     if args.against:
         sides.append(
-            (args.against, check_out(args.against, ["loadtest", "shared/src"], "bench-bots"))
+            (args.against, check_out(args.against, ["loadtest", "shared/src"], "bench-bots-code"))
         )
     rounds = args.rounds if args.against else 1
     think = PACES["human"]

@@ -1,8 +1,9 @@
 """`TableClient`: connect, authenticate, join, act, iterate messages, reconnect.
 
 One reader task decodes every frame: answers to requests (``result`` / ``error`` /
-``snapshot`` carrying the request's ``id``) resolve the awaiting call; every message is also
-queued for `messages()` / `next_message()`, in arrival order.
+``snapshot`` carrying the request's ``id``) resolve the awaiting call; every message goes to
+``on_message`` and is queued for `messages()` / `next_message()`, in arrival order (only the
+messages ``keep`` keeps, when given).
 
 Every card the client is shown is checked against its hand's commitment as it arrives
 (`openings`, an `holdem.client.openings.OpeningChecker`: per-hand verdicts and totals).
@@ -15,8 +16,10 @@ table's owner applies each command at most once and answers a resend with the or
 result, so a server dying between a click and its answer costs the player nothing.
 
 The heartbeat is the application's ``ping``, sent only after `heartbeat_s` without any other
-message (any message keeps the server's idle timer alive). The client sends no WebSocket
-protocol pings of its own: the server pings every connection and the client answers.
+message (any message keeps the server's idle timer alive), at the first whole second of the
+event loop's clock after that (the heartbeat timers of a process's clients fall due
+together). The client sends no WebSocket protocol pings of its own: the server pings every
+connection and the client answers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -86,6 +90,12 @@ class TableClient:
             the socket in `frames` (tests, spies).
         device_id: Sent at ``auth`` when given: a stable id of this device (letters, digits,
             ``._:-``; at most 64), which operators' integrity checks compare between players.
+        on_message: Called with every message received, in order, as it is read (before
+            `messages()` gives it).
+        keep: Which received messages `messages()` and `next_message()` give (default: every
+            one). The others still go to `on_message`, the openings check and the requests
+            awaiting their answers; a client whose loop reads only a few kinds of message
+            spares that loop a wake-up for every other one.
 
     Attributes:
         openings: The verdicts on every card opening received (see
@@ -102,6 +112,7 @@ class TableClient:
         heartbeat_s: float | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
         device_id: str | None = None,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         self.url = url
         self.token = token
@@ -116,6 +127,7 @@ class TableClient:
         self.server = ""
         self._heartbeat_s = heartbeat_s
         self._on_message = on_message
+        self._keep = keep
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pinger: asyncio.Task[None] | None = None
@@ -448,7 +460,8 @@ class TableClient:
                     future = self._pending.get(request_id)
                     if future is not None and not future.done():
                         future.set_result(message)
-                self._queue.put_nowait(message)
+                if self._keep is None or self._keep(message):
+                    self._queue.put_nowait(message)
         except ConnectionClosed:
             pass
         finally:
@@ -459,10 +472,16 @@ class TableClient:
             self._queue.put_nowait(None)
 
     async def _ping_loop(self, interval: float) -> None:
-        """Ping once `interval` passed without sending anything (one timer per interval)."""
+        """Ping once `interval` passed without sending anything (one timer per interval).
+
+        The timer is due on the first whole second of the loop's clock after that: the
+        pingers of a process's clients then wake together, not each on its own wake-up of
+        the process (what a wake-up costs a process at rest is more than a ping does).
+        """
         loop = asyncio.get_running_loop()
         with contextlib.suppress(ClosedError):
             while True:
-                await asyncio.sleep(max(0.0, self._last_sent + interval - loop.time()))
+                due = math.ceil(self._last_sent + interval)
+                await asyncio.sleep(max(0.0, due - loop.time()))
                 if loop.time() - self._last_sent >= interval:
                     await self.send({"type": "ping"})
