@@ -44,7 +44,7 @@ on the same stores, and prints the CPU per mix request of the function and of th
 beside uvicorn's. With ``--against``, that shape of both trees and this tree's uvicorn run in
 alternating windows.
 
-The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that the load
+The client is the swarm's lean HTTP/1.1 keep-alive client (`loadtest.rest_client`), so that the load
 generator (sharing this machine's cores) costs as little as possible. Rate limits are raised
 for the run: every client shares one address, 127.0.0.1. They are still checked in Redis on
 every request, so their cost is in the figures.
@@ -85,6 +85,7 @@ from holdem.bootstrap import bootstrap
 from holdem.config import AuthSettings, Settings
 from loadtest import profiling
 from loadtest.git_ref import check_out
+from loadtest.rest_client import HttpClient
 
 PASSWORD = "bench-password-123"
 JWT_SECRET = "bench-only-signing-key-0123456789abcdef"
@@ -124,59 +125,27 @@ async def hello() -> dict[str, str]:
 HELLO_ROLE = "hello server"
 
 
-# --- a small keep-alive HTTP/1.1 client ------------------------------------------------------
+# --- the clients' connections ---------------------------------------------------------------
 
 
 class Connection:
-    """One keep-alive connection; requests are sent one after the other."""
+    """One player's keep-alive connection to the server on `port` (the swarm's HTTP client
+    with a pool of one): its requests go one after the other."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self._origin = f"http://127.0.0.1:{port}"
+        self._http = HttpClient(limit=1)
 
     async def request(
         self, method: str, path: str, token: str | None = None, body: bytes | None = None
     ) -> tuple[int, bytes]:
-        head = [f"{method} {path} HTTP/1.1", "Host: bench", "Connection: keep-alive"]
-        if token:
-            head.append(f"Authorization: Bearer {token}")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         if body is not None:
-            head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
-        for attempt in range(2):  # a keep-alive connection the server closed is opened again
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-            assert self.reader is not None
-            self.writer.write(raw)
-            try:
-                status_line = await self.reader.readline()
-            except ConnectionResetError:  # closed while the request was on its way
-                if attempt:
-                    raise
-                status_line = b""
-            if status_line:
-                break
-            await self.close()
-        status = int(status_line.split()[1])
-        assert self.reader is not None
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        payload = await self.reader.readexactly(length) if length else b""
-        return status, payload
+            headers["Content-Type"] = "application/json"
+        return await self._http.request(method, self._origin + path, headers, body)
 
     async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
-            self.reader = self.writer = None
+        await self._http.close()
 
 
 @dataclass
