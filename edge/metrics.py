@@ -51,6 +51,17 @@ class Metrics:
             "edge_settlement_failures", "Settlements left in the outbox for retry", registry=r
         )
         self.takeovers = Counter("edge_takeovers", "Tables taken over", registry=r)
+        self.gc_pauses = Histogram(
+            "edge_gc_pause_seconds",
+            "The cycle collector's pauses (the whole server waits), by generation",
+            ["generation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def gc_paused(self, generation: int, seconds: float) -> None:
+        """Count one of the cycle collector's pauses (`holdem.heap.observe_pauses`)."""
+        self.gc_pauses.labels(str(generation)).observe(seconds)
 
     def count_error(self, code: str) -> None:
         """Count an error sent to a client, labelled ``fault="server"`` or ``"client"``."""

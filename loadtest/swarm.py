@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import itertools
 import json
 import random
@@ -39,6 +38,7 @@ from typing import Any
 import orjson
 import uvloop
 
+from holdem import heap
 from holdem.client import ClientError, ClosedError, TableClient
 from holdem.client.bot import BotStrategy
 from loadtest.rest_client import HttpClient
@@ -544,9 +544,7 @@ def settle_heap() -> None:
     every few seconds: 4 % of the bots' CPU at human pace). At 10,000 it runs ≈ 14 times
     less often (not once in a 30 s window of 600 bots at human pace).
     """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+    heap.settle(YOUNG_COLLECTION_THRESHOLD)
 
 
 def keep_tokens(spec: dict[str, Any], swarm: Swarm, bots: list[LoadBot]) -> None:
