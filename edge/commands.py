@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from edge.connections import Connection, IdleTimer, Registry, send_error
@@ -68,6 +69,9 @@ class Commands:
         self.lobby = lobby
         self.mutes = mutes
         self.metrics = metrics
+        self._received: dict[str, Counter] = {}
+        """`metrics.messages_in`'s counter of each message type (its ``labels`` lookup,
+        ≈ 2 µs, is made once per type, not once per frame)."""
 
     async def serve(self, conn: Connection) -> None:
         """Serve the connection's commands until it closes (or is told to)."""
@@ -93,7 +97,12 @@ class Commands:
             rid = raw.get("id")
             request_id = rid if isinstance(rid, str) and len(rid) <= 64 else None
             message = parse_client_message(raw)
-            self.metrics.messages_in.labels(message.type).inc()
+            received = self._received.get(message.type)
+            if received is None:
+                received = self._received[message.type] = self.metrics.messages_in.labels(
+                    message.type
+                )
+            received.inc()
             await self._dispatch(conn, message)
         except (perr.ProtocolError, RateLimited) as exc:
             send_error(conn, exc, request_id, self.metrics)

@@ -244,6 +244,14 @@ async def test_bad_input_gets_its_error_code_and_the_connection_stays_usable(
     ]
     assert sum(e.value for e in errors) == len(cases) + 1
     assert {e.labels["fault"] for e in errors} == {"client"}
+    # The messages that passed validation are counted by type (refused ones or not).
+    received = {
+        sample.labels["type"]: sample.value
+        for family in server.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "edge_messages_received_total"
+    }
+    assert received == {"act": 1, "join": 1, "auth": 1, "ping": 2}
 
 
 async def test_a_flood_is_rate_limited(start_edge, make_players, clients, edge_settings):

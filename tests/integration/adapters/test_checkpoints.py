@@ -174,3 +174,27 @@ async def test_a_save_on_a_connection_killed_meanwhile_is_sent_again_on_a_new_on
         assert (saved.state, saved.log) == ({"n": 2}, [{"seq": 1}, {"seq": 2}])
     finally:
         await client.aclose()
+
+
+async def test_the_saves_keep_one_connection_of_their_own(redis_url):
+    client = Redis.from_url(redis_url)
+    try:
+        store, leases = CheckpointStore(client), LeaseStore(client, "w1", 60_000)
+        lease = await leases.acquire(81)
+        assert lease is not None
+        await store.save(lease, _packed({"n": 1}), [])
+        connections_before = await _connections_received(client)
+
+        for n in range(2, 12):
+            await store.save(lease, _packed({"n": n}), [])
+            await client.get("unrelated")  # the client's own commands, meanwhile
+
+        # No new connection, and the saves' one is not handed to the client's commands.
+        assert await _connections_received(client) == connections_before
+        commands = [entry["cmd"] for entry in await client.client_list()]
+        assert commands.count("evalsha") == 1
+        saved = await store.load(81)
+        assert saved is not None
+        assert saved.state == {"n": 11}
+    finally:
+        await client.aclose()

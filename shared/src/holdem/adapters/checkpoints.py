@@ -21,6 +21,11 @@ and written on a connection of the client's pool, their replies read by redis-py
 under one timeout and redis-py's retry helper: redis-py's pipeline packed each call's ≈ 20
 arguments in Python and put a timeout around every write and read (≈ 20–35 µs of CPU more per
 save, about one save per action; docs/performance/table-server.md, "Thirteenth session").
+Only one round trip is in flight at a time, so the store keeps the connection it took from the
+pool for the next one (a checkout and its return cost ≈ 13 µs of CPU per round trip: the
+pool's lock, a timeout and a health probe); a failed or cancelled round trip closes it, and
+the next one connects it again. The pool's ``disconnect`` (the client's ``aclose``) closes it
+with the others.
 """
 
 from __future__ import annotations
@@ -106,6 +111,8 @@ class CheckpointStore:
         """By table: the event list its stored log holds, and how many of its events."""
         self._waiting: list[_Save] = []
         self._sender: asyncio.Task[None] | None = None
+        self._connection: AbstractConnection | None = None
+        """The connection the round trips use (taken from the pool at the first, kept)."""
 
     async def save(
         self,
@@ -179,17 +186,18 @@ class CheckpointStore:
     async def _call(self, batch: list[_Save]) -> list[Any]:
         """Each save's script answer (or its `ResponseError`), in one round trip."""
         calls = [(save.keys, save.args) for save in batch]
-        pool = self._redis.connection_pool
-        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            # As redis-py's pipeline: a broken connection is closed, connected again and the
-            # whole round trip resent (the script stores the same state and log again).
-            return await conn.retry.call_with_retry(
-                lambda: _SAVE.run(conn, calls, conn.socket_timeout),
-                lambda _error: conn.disconnect(),
-            )
-        finally:
-            await pool.release(conn)
+        conn = self._connection
+        if conn is None:
+            # Kept: one sender at a time (`_send_waiting`) is its only user.
+            pool = self._redis.connection_pool
+            conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            self._connection = conn
+        # As redis-py's pipeline: a broken connection is closed, connected again and the
+        # whole round trip resent (the script stores the same state and log again).
+        return await conn.retry.call_with_retry(
+            lambda: _SAVE.run(conn, calls, conn.socket_timeout),
+            lambda _error: conn.disconnect(),
+        )
 
     async def load(self, table_id: int) -> Checkpoint | None:
         async with self._redis.pipeline(transaction=True) as pipe:
