@@ -34,6 +34,7 @@ from holdem.adapters.rakeback_queue import SqsRakebackQueue
 from holdem.adapters.rate_limit import RateLimiter, ScriptConnections
 from holdem.adapters.redis_client import create_redis, create_sync_redis
 from holdem.adapters.relay import Relay
+from holdem.adapters.repositories.accounts import RawRefreshRotation
 from holdem.adapters.repositories.table_money import RawSettlements
 from holdem.adapters.repositories.transaction import open_transactions, transactions
 from holdem.adapters.secret_refs import resolve_secret_references
@@ -112,7 +113,8 @@ class Container:
 
     @cached_property
     def reads(self) -> StatementPool:
-        """Raw connections for the REST API's hot column reads (`StatementPool.reader`)."""
+        """Raw connections for the REST API's hot column reads (`StatementPool.reader`) and
+        its refresh rotation (`holdem.adapters.repositories.accounts.RawRefreshRotation`)."""
         return create_statement_pool(self.settings, self._login, kept_in_lambda=1)
 
     @cached_property
@@ -330,9 +332,14 @@ class Container:
 
     @cached_property
     def accounts(self) -> Accounts:
-        """The account use cases (register, log in, tokens, revocation)."""
+        """The account use cases (register, log in, tokens, revocation); a refresh's common
+        rotation is one statement on `reads`' connections."""
         return Accounts(
-            open_transactions(self.sessions), self.redis, self.settings.auth, self.passwords
+            open_transactions(self.sessions),
+            self.redis,
+            self.settings.auth,
+            self.passwords,
+            rotation=RawRefreshRotation(self.reads),
         )
 
     @cached_property

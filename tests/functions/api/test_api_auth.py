@@ -6,16 +6,20 @@ import asyncio
 import base64
 import json
 import time
+import uuid
+from datetime import UTC, datetime
 
 import jwt
 import jwt.warnings
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from devstack.paths import ROOT
 from holdem.adapters.orm.admin import AdminAction
 from holdem.adapters.orm.users import Session, User
+from holdem.adapters.repositories.accounts import RawRefreshRotation
 from holdem.auth.passwords import PasswordService
+from holdem.auth.refresh import hash_token
 from holdem.auth.tokens import AUDIENCE, ISSUER, issue_access_token
 from holdem.config import AuthSettings
 from tests.functions.api.api_support import PASSWORD
@@ -212,6 +216,72 @@ async def test_logout_voids_every_access_token_of_the_login(client, users):
     me = await client.get("/api/v1/me", headers=p.headers)  # issued earlier to the same login
     assert me.status_code == 401
     assert _error(me)["details"]["reason"] == "revoked"
+
+
+async def test_a_refresh_spends_the_token_and_stores_its_successor_in_the_login(
+    client, users, container
+):
+    """The common rotation (one statement, `RawRefreshRotation`) stores what the general
+    path stores: the successor in the same family, with the family's expiry and the client's
+    user agent cut to 255 characters; the presented token is spent, not revoked."""
+    p = await users.player()
+    r = await client.post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": p.refresh_token},
+        headers={"User-Agent": "a" * 300},
+    )
+    assert r.status_code == 200
+    new = r.json()
+    async with container.sessions() as db:
+        spent = await db.scalar(
+            select(Session).where(Session.token_hash == hash_token(p.refresh_token))
+        )
+        successor = await db.scalar(
+            select(Session).where(Session.token_hash == hash_token(new["refresh_token"]))
+        )
+    assert spent is not None
+    assert successor is not None
+    assert spent.used_at is not None
+    assert spent.revoked_at is None
+    assert (successor.user_id, successor.family_id) == (p.user_id, spent.family_id)
+    assert successor.expires_at == spent.expires_at
+    assert successor.used_at is None
+    assert successor.revoked_at is None
+    assert successor.user_agent == "a" * 255
+    assert (new["user_id"], new["role"]) == (p.user_id, "player")
+    assert new["refresh_expires_at"] == spent.expires_at.isoformat().replace("+00:00", "Z")
+    # The adapter itself: the successor rotates once, into the same login.
+    rotation = RawRefreshRotation(container.reads)
+    now, next_id = datetime.now(UTC), uuid.uuid4()
+    again = (next_id, hash_token("next"), None)
+    rotated = await rotation(hash_token(new["refresh_token"]), now, again)
+    assert rotated is not None
+    claimed, role = rotated
+    assert (claimed.user_id, claimed.family_id, role) == (p.user_id, spent.family_id, "player")
+    assert claimed.expires_at == spent.expires_at
+    assert claimed.used_at == now
+    assert await rotation(hash_token(new["refresh_token"]), now, again) is None
+
+
+async def test_a_locked_accounts_refresh_is_403_and_spends_nothing(client, users, container):
+    """A claimable token of an account locked since (here without the lock's revocation) is
+    refused as locked, and stays unused: the one-statement rotation claims nothing for it."""
+    p = await users.player()
+    async with container.sessions() as db:
+        await db.execute(update(User).where(User.id == p.user_id).values(is_locked=True))
+        await db.commit()
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": p.refresh_token})
+    assert r.status_code == 403
+    assert _error(r)["code"] == "account_locked"
+    async with container.sessions() as db:
+        used = await db.scalar(
+            select(Session.used_at).where(Session.token_hash == hash_token(p.refresh_token))
+        )
+        count = await db.scalar(
+            select(func.count()).select_from(Session).where(Session.user_id == p.user_id)
+        )
+    assert used is None
+    assert count == 1
 
 
 async def test_refresh_tokens_are_stored_hashed(users, container):

@@ -9,6 +9,10 @@ rotation); the caller's ``revoke_access`` voids the family's access tokens too, 
 revocation is committed. The claim of a token is one conditional UPDATE, so two concurrent
 uses of the same token cannot both succeed. The tokens are kept by a `RefreshTokenStore` (the
 port; its SQL is in `holdem.adapters.repositories.accounts`).
+
+The common case — a claimable token of an unlocked account — may be rotated in one statement
+by a `Rotation` (`rotate_unlocked`); whatever it does not rotate goes through `rotate`, which
+tells an unknown, expired, revoked, reused token or a locked account apart.
 """
 
 from __future__ import annotations
@@ -84,9 +88,30 @@ class RefreshTokenStore(Protocol):
         ...
 
 
+class Rotation(Protocol):
+    """The common rotation in one atomic step
+    (`holdem.adapters.repositories.accounts.RawRefreshRotation`)."""
+
+    async def __call__(
+        self,
+        token_hash: str,
+        now: datetime,
+        successor: tuple[uuid.UUID, str, str | None],
+    ) -> tuple[StoredToken, str] | None:
+        """Claim the token (as `RefreshTokenStore.claim`) only if its account is not locked,
+        and store its successor (session id, token hash, user agent) in the claimed token's
+        family with its expiry, committed together; the claimed token and the account's role,
+        or None when nothing was claimed (and nothing changed)."""
+        ...
+
+
 def hash_token(token: str) -> str:
     """The stored form of a refresh token (hex SHA-256; the token has 256 random bits)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _kept_user_agent(user_agent: str | None) -> str | None:
+    return (user_agent or None) and user_agent[:255]
 
 
 async def _issue(
@@ -102,7 +127,7 @@ async def _issue(
         session_id,
         StoredToken(user_id, family_id, expires_at),
         hash_token(token),
-        (user_agent or None) and user_agent[:255],
+        _kept_user_agent(user_agent),
     )
     return RefreshToken(token, session_id, family_id, user_id, expires_at)
 
@@ -146,6 +171,28 @@ async def rotate(
             "this refresh token was already used; every session of this login is revoked"
         )
     raise InvalidRefreshToken("the refresh token is not valid")
+
+
+async def rotate_unlocked(
+    rotation: Rotation, token: str, now: datetime, user_agent: str | None
+) -> tuple[RefreshToken, str] | None:
+    """Use a refresh token of an unlocked account once and issue its successor, in one step;
+    the successor and the account's role, or None when the token was not rotated (malformed,
+    unknown, expired, revoked, already used, or the account is locked): nothing changed, and
+    `rotate` says which, as for any token."""
+    if not token or len(token) > _MAX_TOKEN_CHARS:
+        return None
+    successor, session_id = secrets.token_urlsafe(_TOKEN_BYTES), uuid.uuid4()
+    rotated = await rotation(
+        hash_token(token), now, (session_id, hash_token(successor), _kept_user_agent(user_agent))
+    )
+    if rotated is None:
+        return None
+    claimed, role = rotated
+    issued = RefreshToken(
+        successor, session_id, claimed.family_id, claimed.user_id, claimed.expires_at
+    )
+    return issued, role
 
 
 async def owner_of(store: RefreshTokenStore, token: str) -> StoredToken | None:
