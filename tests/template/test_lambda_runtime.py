@@ -229,7 +229,10 @@ async def test_an_invocation_takes_the_environment_that_finished_last():
     """One after another, invocations stay on one (warm) environment; the others take only
     what overlaps."""
 
+    writers: list[asyncio.StreamWriter] = []
+
     async def answer_with_port(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         port = writer.get_extra_info("sockname")[1]
         with contextlib.suppress(asyncio.IncompleteReadError):
             while head := await reader.readuntil(b"\r\n\r\n"):
@@ -252,3 +255,6 @@ async def test_an_invocation_takes_the_environment_that_finished_last():
         invoker.close()
         for server in servers:
             server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
