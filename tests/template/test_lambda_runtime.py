@@ -223,38 +223,3 @@ async def test_an_invocation_past_the_timeout_raises_and_its_connection_is_dropp
     finally:
         invoker.close()
         await held.close()
-
-
-async def test_an_invocation_takes_the_environment_that_finished_last():
-    """One after another, invocations stay on one (warm) environment; the others take only
-    what overlaps."""
-
-    writers: list[asyncio.StreamWriter] = []
-
-    async def answer_with_port(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        port = writer.get_extra_info("sockname")[1]
-        with contextlib.suppress(asyncio.IncompleteReadError):
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
-                await asyncio.sleep(0.05)
-                body = str(port).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-
-    servers = [await asyncio.start_server(answer_with_port, "127.0.0.1", 0) for _ in range(3)]
-    ports = [int(server.sockets[0].getsockname()[1]) for server in servers]
-    invoker = AsyncHttpInvoker({"Api": ports}, timeout_s=30)
-    try:
-        one_by_one = [await invoker.invoke("Api", {}) for _ in range(4)]
-        assert one_by_one == [ports[0]] * 4
-        overlapping = await asyncio.gather(*(invoker.invoke("Api", {}) for _ in range(2)))
-        assert sorted(overlapping) == sorted(ports[:2])
-        assert await invoker.invoke("Api", {}) in ports[:2]
-    finally:
-        invoker.close()
-        for server in servers:
-            server.close()
-        for writer in writers:
-            writer.close()
-        await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
