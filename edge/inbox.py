@@ -1,9 +1,19 @@
 """The server's one reader of its tables' command streams, and its own sockets' shortcut.
 
 Every table this server owns has a `Mailbox`: the table's actor takes commands from it
-without touching Redis. One task (started by `Inbox.start`) does a single blocking ``XREAD`` over
-the inboxes of all the mailboxes, and puts each command into its table's mailbox in stream
-order. An idle table holds no Redis connection; the server holds one for all its tables.
+without touching Redis. One task (started by `Inbox.start`) reads the inboxes and puts each
+command into its table's mailbox in stream order. An idle table holds no Redis connection;
+the server holds one for all its tables.
+
+The reader blocks on the server's wake stream alone (`holdem.adapters.relay.wake_key`). A
+command appended to a table's inbox appends the table's id there for the lease's holder, so
+the reader wakes and reads the inboxes of the tables named, from their cursors (one
+``XREAD`` without blocking, the wake stream with them). A new mailbox is read at once (opening
+it appends an entry to the wake stream, which ends the blocking read), and every mailbox is
+read at least every `FULL_READ_S` whatever the notices: a command appended while nobody held
+the table's lease (or whose notice went to its previous holder) is in the stream after the
+cursor of the checkpoint the new owner restores, so the new owner's first read finds it; the
+periodic read bounds the wait of anything else a notice might miss (none is expected).
 
 An ``act`` from a connection of this server to a table this server owns skips the stream: it
 goes straight into the mailbox (`Inbox.accept_local`, entry id `LOCAL`), once the mailbox has
@@ -14,16 +24,15 @@ first, `Inbox.hand_on` puts it into the stream for the next owner; if the proces
 client, whose connection dies with it, resends it after reconnecting (an act is applied at
 most once either way: its sequence number and the answers kept in the checkpoint).
 
-When a mailbox opens, the reader's blocking read is ended through the server's wake stream
-(`holdem.adapters.relay.wake_key`) so the next read includes the new table at once. A reply
-for a mailbox that was closed (or replaced) while the read was in flight is dropped: the
-table's next owner reads on from the cursor in its checkpoint.
+A reply for a mailbox that was closed (or replaced) while the read was in flight is dropped:
+the table's next owner reads on from the cursor in its checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from holdem.adapters.relay import Relay, wake_key
@@ -36,6 +45,8 @@ LOCAL = ""
 BLOCK_MS = 2_000
 """The longest blocking read; below the Redis socket timeout."""
 READ_RETRY_S = 0.5
+FULL_READ_S = 2.0
+"""Every mailbox is read at least this often, noticed or not."""
 READ_COUNT = 100
 """Entries read per inbox per read."""
 
@@ -186,13 +197,22 @@ class Inbox:
         task = asyncio.current_task()
         assert task is not None
         wake_cursor = "0-0"
+        due: set[int] = set()
+        """Tables to read without blocking: named by notices, or not read to the end."""
+        next_full = 0.0
         while not self._stopping:
-            reading = dict(self._mailboxes)
+            now = time.monotonic()
+            if now >= next_full:
+                due.update(self._mailboxes)
+                next_full = now + FULL_READ_S
+            due.update(t for t, m in self._mailboxes.items() if not m.caught_up)
+            reading = {t: self._mailboxes[t] for t in due if t in self._mailboxes}
+            block_ms = None if reading else min(BLOCK_MS, max(1, int((next_full - now) * 1000)))
             try:
-                found, wake_cursor = await self._relay.read_inboxes(
+                found, noticed, wake_cursor = await self._relay.read_inboxes(
                     {t: m.cursor for t, m in reading.items()},
                     (self._wake_key, wake_cursor),
-                    BLOCK_MS,
+                    block_ms,
                     READ_COUNT,
                 )
             except Exception as exc:
@@ -203,6 +223,7 @@ class Inbox:
                 continue
             if task.cancelling():  # the Redis client answered it with an empty reply
                 raise asyncio.CancelledError
+            due = noticed
             for table_id, mailbox in reading.items():
                 if self._mailboxes.get(table_id) is not mailbox:
                     continue
@@ -211,3 +232,5 @@ class Inbox:
                     mailbox.put(entries)
                 if len(entries) < READ_COUNT:  # all that was in the stream when read
                     mailbox.caught_up = True
+                else:
+                    due.add(table_id)
