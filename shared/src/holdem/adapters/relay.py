@@ -113,7 +113,7 @@ def pack_many(
 # KEYS: the inbox, the table's lease. ARGV: the inbox's cap, the packed command, the table
 # id, then the wake streams' key around a worker id, cap and TTL. (The wake stream is named
 # after the lease's holder, read here: a key the call does not declare, which Redis allows
-# outside cluster mode; the fleet's Redis is one shard, docs/ARCHITECTURE.md.)
+# outside cluster mode; the deployed Redis is one primary, template.yaml's replication group.)
 _SEND = LuaScript(
     """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2])
