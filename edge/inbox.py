@@ -6,9 +6,11 @@ command into its table's mailbox in stream order. An idle table holds no Redis c
 the server holds one for all its tables.
 
 The reader blocks on the server's wake stream alone (`holdem.adapters.relay.wake_key`). A
-command appended to a table's inbox appends the table's id there for the lease's holder, so
-the reader wakes and reads the inboxes of the tables named, from their cursors (one
-``XREAD`` without blocking, the wake stream with them). A new mailbox is read at once (opening
+command appended to a table's inbox appends a notice of it there for the lease's holder: the
+reader wakes with the command, and one whose previous inbox entry is the mailbox's cursor
+goes into the mailbox as if read from the inbox. When a notice does not follow the cursor
+(something came that was not noticed), the reader reads that inbox from the cursor (one
+``XREAD`` without blocking, the wake stream with it). A new mailbox is read at once (opening
 it appends an entry to the wake stream, which ends the blocking read), and every mailbox is
 read at least every `FULL_READ_S` whatever the notices: a command appended while nobody held
 the table's lease (or whose notice went to its previous holder) is in the stream after the
@@ -35,7 +37,7 @@ import logging
 import time
 from typing import Any
 
-from holdem.adapters.relay import Relay, wake_key
+from holdem.adapters.relay import Notice, Relay, wake_key
 from holdem.cancellation import cancel_and_wait
 
 log = logging.getLogger("edge.inbox")
@@ -209,7 +211,7 @@ class Inbox:
             reading = {t: self._mailboxes[t] for t in due if t in self._mailboxes}
             block_ms = None if reading else min(BLOCK_MS, max(1, int((next_full - now) * 1000)))
             try:
-                found, noticed, wake_cursor = await self._relay.read_inboxes(
+                found, notices, wake_cursor = await self._relay.read_inboxes(
                     {t: m.cursor for t, m in reading.items()},
                     (self._wake_key, wake_cursor),
                     block_ms,
@@ -223,7 +225,7 @@ class Inbox:
                 continue
             if task.cancelling():  # the Redis client answered it with an empty reply
                 raise asyncio.CancelledError
-            due = noticed
+            due = set()
             for table_id, mailbox in reading.items():
                 if self._mailboxes.get(table_id) is not mailbox:
                     continue
@@ -234,3 +236,21 @@ class Inbox:
                     mailbox.caught_up = True
                 else:
                     due.add(table_id)
+            for notice in notices:
+                self._take_notice(notice, due)
+
+    def _take_notice(self, notice: Notice, due: set[int]) -> None:
+        """Put a noticed command into its mailbox if it follows the mailbox's cursor; else
+        mark the table `due` for a read (unless the command was read already)."""
+        mailbox = self._mailboxes.get(notice.table_id)
+        if mailbox is None or notice.table_id in due:
+            return
+        if mailbox.caught_up and mailbox.cursor == notice.previous:
+            mailbox.put([(notice.entry_id, notice.command)])
+        elif _stream_id(notice.entry_id) > _stream_id(mailbox.cursor):
+            due.add(notice.table_id)  # something before it was not noticed: read the inbox
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

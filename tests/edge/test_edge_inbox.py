@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 import edge.inbox
 from edge.inbox import LOCAL, Inbox, Mailbox
 from holdem.adapters.leases import LeaseStore
-from holdem.adapters.relay import Relay, wake_key
+from holdem.adapters.relay import Notice, Relay, wake_key
 
 
 @pytest.fixture
@@ -103,9 +103,9 @@ async def test_appending_to_the_wake_stream_ends_a_blocking_read(relay):
     await asyncio.sleep(0.05)
 
     await relay.wake(key)
-    found, noticed, cursor = await read
+    found, notices, cursor = await read
 
-    assert (found, noticed) == ({}, set())
+    assert (found, notices) == ({}, [])
     assert cursor != "0-0"  # returned for the wake-up, not because the block ran out
 
 
@@ -184,16 +184,16 @@ async def test_a_wake_stream_entry_is_not_taken_for_a_table_and_entries_keep_the
     first = await relay.send_command(21, {"kind": "act", "n": 1})
     await relay.wake(wake_key("w3"))
 
-    found, noticed, cursor = await relay.read_inboxes(
+    found, notices, cursor = await relay.read_inboxes(
         {21: "0-0", 22: "0-0"}, (wake_key("w3"), "0-0"), block_ms=100
     )
 
     assert found == {21: [(first, {"kind": "act", "n": 1})]}
-    assert noticed == set()  # nobody held table 21's lease
+    assert notices == []  # nobody held table 21's lease
     assert cursor != "0-0"
     assert await relay.read_inboxes({21: first}, (wake_key("w3"), cursor), block_ms=10) == (
         {},
-        set(),
+        [],
         cursor,
     )
 
@@ -203,17 +203,38 @@ async def test_a_command_notices_the_holder_of_the_tables_lease_on_its_wake_stre
     try:
         relay = Relay(client)
         await LeaseStore(client, "w4", 60_000).acquire(31)
-        await relay.send_command(31, {"kind": "act"})
-        await relay.send_command(31, {"kind": "act"})
+        first = await relay.send_command(31, {"kind": "act", "n": 1})
+        second = await relay.send_command(31, {"kind": "act", "n": 2})
         await relay.send_command(32, {"kind": "act"})  # nobody holds 32: no notice anywhere
 
-        found, noticed, _ = await relay.read_inboxes({}, (wake_key("w4"), "0-0"), None)
+        found, notices, _ = await relay.read_inboxes({}, (wake_key("w4"), "0-0"), None)
 
-        assert (found, noticed) == ({}, {31})
+        assert found == {}
+        assert notices == [
+            Notice(31, "0-0", first, {"kind": "act", "n": 1}),
+            Notice(31, first, second, {"kind": "act", "n": 2}),  # the entry it follows
+        ]
         assert await client.keys("ws:worker:*") == [wake_key("w4").encode()]
         assert 0 < await client.ttl(wake_key("w4")) <= 3600
     finally:
         await client.aclose()
+
+
+async def test_a_noticed_command_after_an_unnoticed_one_makes_the_reader_read_the_inbox(
+    relay, own, inbox
+):
+    mailbox = inbox.open(3, "0-0")
+    first = await relay.send_command(3, {"kind": "act", "n": 0})
+    assert [entry_id for entry_id, _ in await take(mailbox, 1)] == [first]
+    lease = (await own.holders([3]))[3]
+    assert lease is not None
+    assert await own.release(lease)
+    unnoticed = await relay.send_command(3, {"kind": "act", "n": 1})  # nobody holds table 3
+    await own.acquire(3)
+
+    noticed = await relay.send_command(3, {"kind": "act", "n": 2})
+
+    assert [entry_id for entry_id, _ in await take(mailbox, 2)] == [unnoticed, noticed]
 
 
 async def test_a_command_nobody_noticed_is_read_by_the_periodic_read_of_every_mailbox(

@@ -5,11 +5,11 @@
   owner reads it in order. The owner keeps the id of the last command it applied in its
   checkpoint, so a new owner continues exactly where the old one stopped.
 - ``ws:worker:{id}:wake`` — a small stream (≈ the last 1,000 entries, TTL 1 h): the server's
-  notices. Appending a command to a table's inbox also appends the table's id here for the
-  worker that holds the table's lease at that moment (one script: the ``XADD``, a ``GET`` of
-  the lease, the notice), and an entry without a table ends the server's blocking read when
-  its set of tables changes. The server blocks on this stream alone and reads the inboxes of
-  the tables named (`edge.inbox`).
+  notices. Appending a command to a table's inbox also appends a `Notice` of it here for the
+  worker that holds the table's lease at that moment (one script: a ``GET`` of the lease, the
+  ``XADD``, the notice: the table, the id of the inbox entry before the command, its id and
+  the command), and an entry without a table ends the server's blocking read when its set of
+  tables changes. The server blocks on this stream alone (`edge.inbox`).
 - ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
   read when a client subscribes to the lobby; a closed table's entry is deleted.
 - The pub/sub channels (a table's, a user's, the lobby) and the envelope of every published
@@ -20,9 +20,9 @@
 The owner's reads were one blocking ``XREAD`` naming every inbox it owns, re-issued after each
 reply: at a person's pace each command came alone, and Redis registered, woke and read all
 the owner's streams for it (≈ 175 µs of Redis CPU per command with 150 tables, 400 µs with
-270). Now a command costs a blocking read of one stream and a read of one inbox. The reads
-are packed with hiredis (`Relay.read_inboxes`) and their replies read raw (no dict per
-entry); the send script's calls are `holdem.adapters.lua_scripts`'s.
+270). Now a command costs its owner a blocking read of one stream, the notice carrying it.
+The reads are packed with hiredis (`Relay.read_inboxes`) and their replies read raw (no dict
+per entry); the send script's calls are `holdem.adapters.lua_scripts`'s.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 from hiredis import pack_command
@@ -52,6 +52,7 @@ from holdem.protocol.pubsub import (
 __all__ = [
     "LOBBY_CHANNEL",
     "LOBBY_LIVE",
+    "Notice",
     "Relay",
     "inbox_key",
     "pack",
@@ -116,11 +117,20 @@ def pack_many(
 # outside cluster mode; the deployed Redis is one primary, template.yaml's replication group.)
 _SEND = LuaScript(
     """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2])
 local holder = redis.call('GET', KEYS[2])
+local prev = '0-0'
+if holder then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if last[1] then
+    prev = last[1][1]
+  end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2])
 if holder then
   local wake = ARGV[4] .. string.sub(holder, 1, string.find(holder, ':', 1, true) - 1) .. ARGV[5]
-  redis.call('XADD', wake, 'MAXLEN', '~', ARGV[6], '*', 't', ARGV[3])
+  redis.call(
+    'XADD', wake, 'MAXLEN', '~', ARGV[6], '*', 't', ARGV[3], 'p', prev, 'i', id, 'c', ARGV[2]
+  )
   redis.call('EXPIRE', wake, ARGV[7])
 end
 return id
@@ -155,6 +165,16 @@ async def _exchange(conn: AbstractConnection, packed: bytes) -> Any:
     return await conn.read_response(disable_decoding=True)
 
 
+class Notice(NamedTuple):
+    """A command appended to an inbox, as told to the table's lease holder."""
+
+    table_id: int
+    previous: str
+    """The id of the inbox's entry before it (``0-0``: none)."""
+    entry_id: str
+    command: dict[str, Any]
+
+
 class Relay:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -172,12 +192,12 @@ class Relay:
         wake: tuple[str, str],
         block_ms: int | None,
         count: int = 100,
-    ) -> tuple[dict[int, list[tuple[str, dict[str, Any]]]], set[int], str]:
+    ) -> tuple[dict[int, list[tuple[str, dict[str, Any]]]], list[Notice], str]:
         """Commands after each table's cursor, and the notices after the wake stream's cursor
         (``wake = (key, cursor)``), in one ``XREAD``.
 
         With `block_ms` (not None) it waits that long for the first entry in any of them.
-        Returns the commands by table, the tables the notices name, and the new wake cursor.
+        Returns the commands by table, the notices in order, and the new wake cursor.
         """
         wake_stream, wake_cursor = wake
         tables = {inbox_key(table_id).encode(): table_id for table_id in cursors}
@@ -188,18 +208,22 @@ class Relay:
         # (hiredis's stub types the argument as a one-item tuple.)
         reply = await self._blocking_call(pack_command(tuple(command)))  # type: ignore[arg-type]
         found: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-        noticed: set[int] = set()
+        notices: list[Notice] = []
         # RESP2 answers a list of [stream, entries]; RESP3 a map; nil when the block ran out.
         for stream, entries in (reply.items() if isinstance(reply, dict) else reply) or []:
             table_id = tables.get(stream)
-            if table_id is None:  # the wake stream: [id, [b"t", table id]] or [id, [b"w", b"1"]]
+            if table_id is None:  # the wake stream: notices (t, p, i, c) and wake-ups (w)
                 wake_cursor = entries[-1][0].decode()
-                noticed.update(int(fields[1]) for _, fields in entries if fields[0] == b"t")
+                notices += [
+                    Notice(int(f[1]), f[3].decode(), f[5].decode(), _command_of(f[6:]))
+                    for _, f in entries
+                    if f[0] == b"t"
+                ]
                 continue
             found[table_id] = [
                 (entry_id.decode(), _command_of(fields)) for entry_id, fields in entries
             ]
-        return found, noticed, wake_cursor
+        return found, notices, wake_cursor
 
     async def _blocking_call(self, packed: bytes) -> Any:
         """The reply to one packed command, on a connection of the client's pool (retried
