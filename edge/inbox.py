@@ -68,6 +68,8 @@ class Mailbox:
         self._waiter: asyncio.Future[None] | None = None
         """What `take` waits on while nothing is waiting (a future and a timer handle: an
         `asyncio.Queue` get under `asyncio.timeout` cost ≈ 10 µs of CPU per wait)."""
+        self._nudged = False
+        """A `nudge` came since the last `take`."""
         self._unsaved: list[dict[str, Any]] = []
         """Local commands taken since the last `saved` (in no stream, in no checkpoint)."""
 
@@ -86,13 +88,16 @@ class Mailbox:
 
     def nudge(self) -> None:
         """End a `take` waiting now, with or without a command (its table's actor has
-        something else to look at: it is told to stop or hand the table over)."""
+        something else to look at: it is told to stop or hand the table over), or the next
+        `take` if none waits now: a nudge while the actor is busy elsewhere (restoring the
+        table, say) is not lost."""
+        self._nudged = True
         self._wake()
 
     async def take(self, wait_s: float | None) -> list[tuple[str, dict[str, Any]]]:
         """Every command waiting, after waiting up to `wait_s` for the first one (None: until
         one comes, or a `nudge`)."""
-        if not self._waiting and (wait_s is None or wait_s > 0):
+        if not self._waiting and not self._nudged and (wait_s is None or wait_s > 0):
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
             timer = None if wait_s is None else loop.call_later(wait_s, _wake_up, waiter)
@@ -102,6 +107,7 @@ class Mailbox:
                 if timer is not None:
                     timer.cancel()
                 self._waiter = None
+        self._nudged = False
         taken, self._waiting = self._waiting, []
         self._unsaved += [command for entry_id, command in taken if entry_id == LOCAL]
         return taken

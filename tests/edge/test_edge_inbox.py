@@ -180,6 +180,20 @@ async def test_an_idle_mailbox_waits_for_a_command_or_a_nudge_with_no_timer():
     assert await waiting == [(LOCAL, {"kind": "act"})]
 
 
+async def test_a_nudge_while_nobody_waits_ends_the_next_wait_at_once():
+    # The actor was told to hand the table over while it was still restoring the table: it
+    # must see that before it waits, with no timer, for a command that may never come.
+    mailbox = Mailbox(10, "0-0")
+    mailbox.nudge()
+
+    assert await asyncio.wait_for(mailbox.take(None), timeout=10) == []
+    waiting = asyncio.create_task(mailbox.take(None))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the nudge was used up
+    mailbox.nudge()
+    assert await waiting == []
+
+
 async def test_a_wake_stream_entry_is_not_taken_for_a_table_and_entries_keep_their_fields(relay):
     first = await relay.send_command(21, {"kind": "act", "n": 1})
     await relay.wake(wake_key("w3"))
