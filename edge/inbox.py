@@ -1,9 +1,21 @@
 """The server's one reader of its tables' command streams, and its own sockets' shortcut.
 
 Every table this server owns has a `Mailbox`: the table's actor takes commands from it
-without touching Redis. One task (started by `Inbox.start`) does a single blocking ``XREAD`` over
-the inboxes of all the mailboxes, and puts each command into its table's mailbox in stream
-order. An idle table holds no Redis connection; the server holds one for all its tables.
+without touching Redis. One task (started by `Inbox.start`) reads the inboxes and puts each
+command into its table's mailbox in stream order. An idle table holds no Redis connection;
+the server holds one for all its tables.
+
+The reader blocks on the server's wake stream alone (`holdem.adapters.relay.wake_key`). A
+command appended to a table's inbox appends a notice of it there for the lease's holder: the
+reader wakes with the command, and one whose previous inbox entry is the mailbox's cursor
+goes into the mailbox as if read from the inbox. When a notice does not follow the cursor
+(something came that was not noticed), the reader reads that inbox from the cursor (one
+``XREAD`` without blocking, the wake stream with it). A new mailbox is read at once (opening
+it appends an entry to the wake stream, which ends the blocking read), and every mailbox is
+read at least every `FULL_READ_S` whatever the notices: a command appended while nobody held
+the table's lease (or whose notice went to its previous holder) is in the stream after the
+cursor of the checkpoint the new owner restores, so the new owner's first read finds it; the
+periodic read bounds the wait of anything else a notice might miss (none is expected).
 
 An ``act`` from a connection of this server to a table this server owns skips the stream: it
 goes straight into the mailbox (`Inbox.accept_local`, entry id `LOCAL`), once the mailbox has
@@ -14,19 +26,18 @@ first, `Inbox.hand_on` puts it into the stream for the next owner; if the proces
 client, whose connection dies with it, resends it after reconnecting (an act is applied at
 most once either way: its sequence number and the answers kept in the checkpoint).
 
-When a mailbox opens, the reader's blocking read is ended through the server's wake stream
-(`holdem.adapters.relay.wake_key`) so the next read includes the new table at once. A reply
-for a mailbox that was closed (or replaced) while the read was in flight is dropped: the
-table's next owner reads on from the cursor in its checkpoint.
+A reply for a mailbox that was closed (or replaced) while the read was in flight is dropped:
+the table's next owner reads on from the cursor in its checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
-from holdem.adapters.relay import Relay, wake_key
+from holdem.adapters.relay import Notice, Relay, wake_key
 from holdem.cancellation import cancel_and_wait
 
 log = logging.getLogger("edge.inbox")
@@ -36,6 +47,8 @@ LOCAL = ""
 BLOCK_MS = 2_000
 """The longest blocking read; below the Redis socket timeout."""
 READ_RETRY_S = 0.5
+FULL_READ_S = 2.0
+"""Every mailbox is read at least this often, noticed or not."""
 READ_COUNT = 100
 """Entries read per inbox per read."""
 
@@ -55,6 +68,8 @@ class Mailbox:
         self._waiter: asyncio.Future[None] | None = None
         """What `take` waits on while nothing is waiting (a future and a timer handle: an
         `asyncio.Queue` get under `asyncio.timeout` cost ≈ 10 µs of CPU per wait)."""
+        self._nudged = False
+        """A `nudge` came since the last `take`."""
         self._unsaved: list[dict[str, Any]] = []
         """Local commands taken since the last `saved` (in no stream, in no checkpoint)."""
 
@@ -73,13 +88,16 @@ class Mailbox:
 
     def nudge(self) -> None:
         """End a `take` waiting now, with or without a command (its table's actor has
-        something else to look at: it is told to stop or hand the table over)."""
+        something else to look at: it is told to stop or hand the table over), or the next
+        `take` if none waits now: a nudge while the actor is busy elsewhere (restoring the
+        table, say) is not lost."""
+        self._nudged = True
         self._wake()
 
     async def take(self, wait_s: float | None) -> list[tuple[str, dict[str, Any]]]:
         """Every command waiting, after waiting up to `wait_s` for the first one (None: until
         one comes, or a `nudge`)."""
-        if not self._waiting and (wait_s is None or wait_s > 0):
+        if not self._waiting and not self._nudged and (wait_s is None or wait_s > 0):
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
             timer = None if wait_s is None else loop.call_later(wait_s, _wake_up, waiter)
@@ -89,6 +107,7 @@ class Mailbox:
                 if timer is not None:
                     timer.cancel()
                 self._waiter = None
+        self._nudged = False
         taken, self._waiting = self._waiting, []
         self._unsaved += [command for entry_id, command in taken if entry_id == LOCAL]
         return taken
@@ -186,13 +205,22 @@ class Inbox:
         task = asyncio.current_task()
         assert task is not None
         wake_cursor = "0-0"
+        due: set[int] = set()
+        """Tables to read without blocking: named by notices, or not read to the end."""
+        next_full = 0.0
         while not self._stopping:
-            reading = dict(self._mailboxes)
+            now = time.monotonic()
+            if now >= next_full:
+                due.update(self._mailboxes)
+                next_full = now + FULL_READ_S
+            due.update(t for t, m in self._mailboxes.items() if not m.caught_up)
+            reading = {t: self._mailboxes[t] for t in due if t in self._mailboxes}
+            block_ms = None if reading else min(BLOCK_MS, max(1, int((next_full - now) * 1000)))
             try:
-                found, wake_cursor = await self._relay.read_inboxes(
+                found, notices, wake_cursor = await self._relay.read_inboxes(
                     {t: m.cursor for t, m in reading.items()},
                     (self._wake_key, wake_cursor),
-                    BLOCK_MS,
+                    block_ms,
                     READ_COUNT,
                 )
             except Exception as exc:
@@ -203,6 +231,7 @@ class Inbox:
                 continue
             if task.cancelling():  # the Redis client answered it with an empty reply
                 raise asyncio.CancelledError
+            due = set()
             for table_id, mailbox in reading.items():
                 if self._mailboxes.get(table_id) is not mailbox:
                     continue
@@ -211,3 +240,23 @@ class Inbox:
                     mailbox.put(entries)
                 if len(entries) < READ_COUNT:  # all that was in the stream when read
                     mailbox.caught_up = True
+                else:
+                    due.add(table_id)
+            for notice in notices:
+                self._take_notice(notice, due)
+
+    def _take_notice(self, notice: Notice, due: set[int]) -> None:
+        """Put a noticed command into its mailbox if it follows the mailbox's cursor; else
+        mark the table `due` for a read (unless the command was read already)."""
+        mailbox = self._mailboxes.get(notice.table_id)
+        if mailbox is None or notice.table_id in due:
+            return
+        if mailbox.caught_up and mailbox.cursor == notice.previous:
+            mailbox.put([(notice.entry_id, notice.command)])
+        elif _stream_id(notice.entry_id) > _stream_id(mailbox.cursor):
+            due.add(notice.table_id)  # something before it was not noticed: read the inbox
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -1,4 +1,7 @@
-"""The server's one reader of its tables' command streams (edge.inbox), on a real Redis."""
+"""The server's one reader of its tables' command streams (edge.inbox), on a real Redis.
+
+The reader ("w1") holds the leases of the tables it reads (`own`), so a command appended to
+one of their inboxes notices it through its wake stream, as in a table server."""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+import edge.inbox
 from edge.inbox import LOCAL, Inbox, Mailbox
-from holdem.adapters.relay import Relay, wake_key
+from holdem.adapters.leases import LeaseStore
+from holdem.adapters.relay import Notice, Relay, wake_key
 
 
 @pytest.fixture
@@ -22,7 +27,21 @@ async def relay(redis_url: str) -> AsyncIterator[Relay]:
 
 
 @pytest.fixture
-async def inbox(relay: Relay) -> AsyncIterator[Inbox]:
+async def own(redis_url: str) -> AsyncIterator[LeaseStore]:
+    """Worker w1's leases (taken as `own.acquire(table_id)`)."""
+    client = Redis.from_url(redis_url)
+    try:
+        yield LeaseStore(client, "w1", 60_000)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def inbox(relay: Relay, own: LeaseStore, monkeypatch) -> AsyncIterator[Inbox]:
+    # Only the notices bring the commands (no periodic read of every mailbox in a test).
+    monkeypatch.setattr(edge.inbox, "FULL_READ_S", 3600.0)
+    for table_id in (1, 2, 3, 5, 6, 7, 8):
+        await own.acquire(table_id)
     reader = Inbox(relay, "w1")
     reader.start()
     try:
@@ -33,8 +52,9 @@ async def inbox(relay: Relay) -> AsyncIterator[Inbox]:
 
 async def take(mailbox: Mailbox, count: int) -> list[tuple[str, dict]]:
     taken: list[tuple[str, dict]] = []
-    while len(taken) < count:
-        taken += await mailbox.take(0.5)
+    async with asyncio.timeout(30):  # a command never noticed fails the test, not hangs it
+        while len(taken) < count:
+            taken += await mailbox.take(0.5)
     return taken
 
 
@@ -83,9 +103,9 @@ async def test_appending_to_the_wake_stream_ends_a_blocking_read(relay):
     await asyncio.sleep(0.05)
 
     await relay.wake(key)
-    found, cursor = await read
+    found, notices, cursor = await read
 
-    assert found == {}
+    assert (found, notices) == ({}, [])
     assert cursor != "0-0"  # returned for the wake-up, not because the block ran out
 
 
@@ -141,7 +161,7 @@ async def test_local_commands_taken_but_not_checkpointed_are_handed_to_the_strea
     inbox.close(mailbox)
     await inbox.hand_on(mailbox)
 
-    stream = await relay.read_inboxes({8: "0-0"}, ("ws:worker:none:wake", "0-0"), 100)
+    stream = await relay.read_inboxes({8: "0-0"}, ("ws:worker:none:wake", "0-0"), None)
     assert [c.get("n") for _id, c in stream[0][8]] == [None, 3, 4, 5, 6]
 
 
@@ -160,17 +180,88 @@ async def test_an_idle_mailbox_waits_for_a_command_or_a_nudge_with_no_timer():
     assert await waiting == [(LOCAL, {"kind": "act"})]
 
 
+async def test_a_nudge_while_nobody_waits_ends_the_next_wait_at_once():
+    # The actor was told to hand the table over while it was still restoring the table: it
+    # must see that before it waits, with no timer, for a command that may never come.
+    mailbox = Mailbox(10, "0-0")
+    mailbox.nudge()
+
+    assert await asyncio.wait_for(mailbox.take(None), timeout=10) == []
+    waiting = asyncio.create_task(mailbox.take(None))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the nudge was used up
+    mailbox.nudge()
+    assert await waiting == []
+
+
 async def test_a_wake_stream_entry_is_not_taken_for_a_table_and_entries_keep_their_fields(relay):
     first = await relay.send_command(21, {"kind": "act", "n": 1})
     await relay.wake(wake_key("w3"))
 
-    found, cursor = await relay.read_inboxes(
+    found, notices, cursor = await relay.read_inboxes(
         {21: "0-0", 22: "0-0"}, (wake_key("w3"), "0-0"), block_ms=100
     )
 
     assert found == {21: [(first, {"kind": "act", "n": 1})]}
+    assert notices == []  # nobody held table 21's lease
     assert cursor != "0-0"
     assert await relay.read_inboxes({21: first}, (wake_key("w3"), cursor), block_ms=10) == (
         {},
+        [],
         cursor,
     )
+
+
+async def test_a_command_notices_the_holder_of_the_tables_lease_on_its_wake_stream(redis_url):
+    client = Redis.from_url(redis_url)
+    try:
+        relay = Relay(client)
+        await LeaseStore(client, "w4", 60_000).acquire(31)
+        first = await relay.send_command(31, {"kind": "act", "n": 1})
+        second = await relay.send_command(31, {"kind": "act", "n": 2})
+        await relay.send_command(32, {"kind": "act"})  # nobody holds 32: no notice anywhere
+
+        found, notices, _ = await relay.read_inboxes({}, (wake_key("w4"), "0-0"), None)
+
+        assert found == {}
+        assert notices == [
+            Notice(31, "0-0", first, {"kind": "act", "n": 1}),
+            Notice(31, first, second, {"kind": "act", "n": 2}),  # the entry it follows
+        ]
+        assert await client.keys("ws:worker:*") == [wake_key("w4").encode()]
+        assert 0 < await client.ttl(wake_key("w4")) <= 3600
+    finally:
+        await client.aclose()
+
+
+async def test_a_noticed_command_after_an_unnoticed_one_makes_the_reader_read_the_inbox(
+    relay, own, inbox
+):
+    mailbox = inbox.open(3, "0-0")
+    first = await relay.send_command(3, {"kind": "act", "n": 0})
+    assert [entry_id for entry_id, _ in await take(mailbox, 1)] == [first]
+    lease = (await own.holders([3]))[3]
+    assert lease is not None
+    assert await own.release(lease)
+    unnoticed = await relay.send_command(3, {"kind": "act", "n": 1})  # nobody holds table 3
+    await own.acquire(3)
+
+    noticed = await relay.send_command(3, {"kind": "act", "n": 2})
+
+    assert [entry_id for entry_id, _ in await take(mailbox, 2)] == [unnoticed, noticed]
+
+
+async def test_a_command_nobody_noticed_is_read_by_the_periodic_read_of_every_mailbox(
+    relay, monkeypatch
+):
+    monkeypatch.setattr(edge.inbox, "FULL_READ_S", 0.2)
+    reader = Inbox(relay, "w5")  # holds no lease: no notice comes
+    reader.start()
+    try:
+        mailbox = reader.open(41, "0-0")
+        await asyncio.sleep(0.1)  # read once (caught up): now blocked on the wake stream
+        sent = await relay.send_command(41, {"kind": "act"})
+
+        assert [entry_id for entry_id, _ in await take(mailbox, 1)] == [sent]
+    finally:
+        await reader.stop()

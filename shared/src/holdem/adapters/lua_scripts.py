@@ -12,6 +12,9 @@ replies; a call has one timeout, its round trips, connect and health check inclu
 ``EVALSHA`` first; a server that does not hold the script (restarted, or its cache flushed)
 answers ``NOSCRIPT`` without running anything, and that call is sent again as ``EVAL``, which
 runs it and loads it for the next ``EVALSHA``.
+
+`run_in_pool` makes such a round trip on a connection of a redis-py client's pool (the table
+leases' calls, `holdem.adapters.leases`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import hiredis
+from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["Call", "LuaScript"]
+__all__ = ["Call", "LuaScript", "run_in_pool"]
 
 Arg = str | bytes | int
 Call = tuple[Sequence[str], Sequence[Arg]]
@@ -114,3 +118,21 @@ async def _exchange(connection: AbstractConnection, commands: bytes, count: int)
         await connection.disconnect(nowait=True)
         raise
     return answers
+
+
+async def run_in_pool(redis: Redis, script: LuaScript, calls: Sequence[Call]) -> list[Any]:
+    """Each call's reply (an error reply as its `ResponseError`), in one round trip on a
+    connection of `redis`'s pool, within its socket timeout (`LuaScript.run`).
+
+    Retried as redis-py retries a command: a broken connection is closed, connected again and
+    the whole round trip resent. Only for scripts that may run twice with the same effect.
+    """
+    pool = redis.connection_pool
+    connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        return await connection.retry.call_with_retry(
+            lambda: script.run(connection, calls, connection.socket_timeout),
+            lambda _error: connection.disconnect(),
+        )
+    finally:
+        await pool.release(connection)

@@ -2,12 +2,14 @@
 
 - ``ws:table:{id}:inbox`` — a Redis stream (capped at ~10,000 entries). Any server appends
   a client's command (except an ``act`` for a table it runs itself: see `edge.inbox`); the
-  owner reads it in order with ``XREAD BLOCK`` (one read per server over the inboxes of all
-  the tables it owns). The owner keeps the id of the last command
-  it applied in its checkpoint, so a new owner continues exactly where the old one stopped.
-- ``ws:worker:{id}:wake`` — a tiny stream (last 16 entries, TTL 1 h) read along with the
-  inboxes: appending to it ends the server's blocking read, so the read is re-issued when
-  the server's set of tables changes.
+  owner reads it in order. The owner keeps the id of the last command it applied in its
+  checkpoint, so a new owner continues exactly where the old one stopped.
+- ``ws:worker:{id}:wake`` — a small stream (≈ the last 1,000 entries, TTL 1 h): the server's
+  notices. Appending a command to a table's inbox also appends a `Notice` of it here for the
+  worker that holds the table's lease at that moment (one script: a ``GET`` of the lease, the
+  ``XADD``, the notice: the table, the id of the inbox entry before the command, its id and
+  the command), and an entry without a table ends the server's blocking read when its set of
+  tables changes. The server blocks on this stream alone (`edge.inbox`).
 - ``ws:lobby:live`` — a hash ``table id → the live figures last published`` (MessagePack),
   read when a client subscribes to the lobby; a closed table's entry is deleted.
 - The pub/sub channels (a table's, a user's, the lobby) and the envelope of every published
@@ -15,10 +17,12 @@
   `pack_many` merges a table owner's consecutive messages to the same channel and
   connection into one publish, naming its source (the owner's worker id).
 
-The owner's read names every inbox it reads, with its cursor, and is re-issued after each
-reply: at a person's pace each command comes alone, so a server with 150 tables packs 300
-arguments per command. `Relay.read_inboxes` packs them with hiredis (in C: 20 µs of CPU for
-150 inboxes, redis-py's packer 166 µs) and reads the reply as it comes (no dict per entry).
+The owner's reads were one blocking ``XREAD`` naming every inbox it owns, re-issued after each
+reply: at a person's pace each command came alone, and Redis registered, woke and read all
+the owner's streams for it (≈ 175 µs of Redis CPU per command with 150 tables, 400 µs with
+270). Now a command costs its owner a blocking read of one stream, the notice carrying it.
+The reads are packed with hiredis (`Relay.read_inboxes`) and their replies read raw (no dict
+per entry); the send script's calls are `holdem.adapters.lua_scripts`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 from hiredis import pack_command
@@ -34,6 +38,8 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
 from holdem.adapters.fleet import ACTIVE_TABLES
+from holdem.adapters.leases import lease_key
+from holdem.adapters.lua_scripts import LuaScript, run_in_pool
 from holdem.protocol.pubsub import (
     LOBBY_CHANNEL,
     pack,
@@ -46,6 +52,7 @@ from holdem.protocol.pubsub import (
 __all__ = [
     "LOBBY_CHANNEL",
     "LOBBY_LIVE",
+    "Notice",
     "Relay",
     "inbox_key",
     "pack",
@@ -57,8 +64,9 @@ __all__ = [
 
 LOBBY_LIVE = "ws:lobby:live"
 _INBOX_MAXLEN = 10_000
-_WAKE_MAXLEN = 16
+_WAKE_MAXLEN = 1_000
 _WAKE_TTL_S = 3600
+_WAKE_PREFIX, _WAKE_SUFFIX = "ws:worker:", ":wake"
 _WAITING_TTL_S = 24 * 3600
 
 
@@ -77,7 +85,7 @@ def inbox_key(table_id: int) -> str:
 
 
 def wake_key(worker_id: str) -> str:
-    return f"ws:worker:{worker_id}:wake"
+    return f"{_WAKE_PREFIX}{worker_id}{_WAKE_SUFFIX}"
 
 
 def pack_live(figures: dict[str, Any]) -> tuple[tuple[str, str, bytes], tuple[str, bytes]]:
@@ -103,14 +111,46 @@ def pack_many(
     return [(channel, pack_batch(msgs, conn, source)) for channel, conn, msgs in runs]
 
 
-def _append_command(redis: Any, table_id: int, command: dict[str, Any]) -> Any:
-    """``XADD`` a command to the table's inbox on a client (awaitable) or a pipeline."""
-    return redis.xadd(
-        inbox_key(table_id),
-        {"c": msgpack.packb(command, use_bin_type=True)},
-        maxlen=_INBOX_MAXLEN,
-        approximate=True,
-    )
+# KEYS: the inbox, the table's lease. ARGV: the inbox's cap, the packed command, the table
+# id, then the wake streams' key around a worker id, cap and TTL. (The wake stream is named
+# after the lease's holder, read here: a key the call does not declare, which Redis allows
+# outside cluster mode; the deployed Redis is one primary, template.yaml's replication group.)
+_SEND = LuaScript(
+    """
+local holder = redis.call('GET', KEYS[2])
+local prev = '0-0'
+if holder then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if last[1] then
+    prev = last[1][1]
+  end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2])
+if holder then
+  local wake = ARGV[4] .. string.sub(holder, 1, string.find(holder, ':', 1, true) - 1) .. ARGV[5]
+  redis.call(
+    'XADD', wake, 'MAXLEN', '~', ARGV[6], '*', 't', ARGV[3], 'p', prev, 'i', id, 'c', ARGV[2]
+  )
+  redis.call('EXPIRE', wake, ARGV[7])
+end
+return id
+"""
+)
+
+
+def _send_call(table_id: int, command: dict[str, Any]) -> tuple[list[str], list[str | bytes | int]]:
+    """The send script's keys and arguments: append `command` to the table's inbox."""
+    keys = [inbox_key(table_id), lease_key(table_id)]
+    packed = msgpack.packb(command, use_bin_type=True)
+    args: list[str | bytes | int] = [_INBOX_MAXLEN, packed, table_id]
+    args += [_WAKE_PREFIX, _WAKE_SUFFIX, _WAKE_MAXLEN, _WAKE_TTL_S]
+    return keys, args
+
+
+def _append_command(pipe: Any, table_id: int, command: dict[str, Any]) -> None:
+    """Queue the send script on a redis-py pipeline (as ``EVAL``: these are rare)."""
+    keys, args = _send_call(table_id, command)
+    pipe.eval(_SEND.source, len(keys), *keys, *args)
 
 
 def _command_of(fields: list[bytes]) -> dict[str, Any]:
@@ -125,40 +165,65 @@ async def _exchange(conn: AbstractConnection, packed: bytes) -> Any:
     return await conn.read_response(disable_decoding=True)
 
 
+class Notice(NamedTuple):
+    """A command appended to an inbox, as told to the table's lease holder."""
+
+    table_id: int
+    previous: str
+    """The id of the inbox's entry before it (``0-0``: none)."""
+    entry_id: str
+    command: dict[str, Any]
+
+
 class Relay:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
     async def send_command(self, table_id: int, command: dict[str, Any]) -> str:
-        """Append a command to the table's inbox; returns its stream id."""
-        entry_id = await _append_command(self._redis, table_id, command)
+        """Append a command to the table's inbox and tell its owner; returns its stream id."""
+        (entry_id,) = await run_in_pool(self._redis, _SEND, [_send_call(table_id, command)])
+        if isinstance(entry_id, Exception):
+            raise entry_id
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def read_inboxes(
-        self, cursors: dict[int, str], wake: tuple[str, str], block_ms: int, count: int = 100
-    ) -> tuple[dict[int, list[tuple[str, dict[str, Any]]]], str]:
-        """Commands after each table's cursor, in one ``XREAD`` over all the inboxes.
+        self,
+        cursors: dict[int, str],
+        wake: tuple[str, str],
+        block_ms: int | None,
+        count: int = 100,
+    ) -> tuple[dict[int, list[tuple[str, dict[str, Any]]]], list[Notice], str]:
+        """Commands after each table's cursor, and the notices after the wake stream's cursor
+        (``wake = (key, cursor)``), in one ``XREAD``.
 
-        Waits up to `block_ms` for the first command, or for an entry in the wake stream
-        ``wake = (key, cursor)``. Returns the commands by table and the new wake cursor.
+        With `block_ms` (not None) it waits that long for the first entry in any of them.
+        Returns the commands by table, the notices in order, and the new wake cursor.
         """
         wake_stream, wake_cursor = wake
         tables = {inbox_key(table_id).encode(): table_id for table_id in cursors}
-        command = ["XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *tables, wake_stream]
-        command += [*cursors.values(), wake_cursor]
+        command: list[str | int | bytes] = ["XREAD", "COUNT", count]
+        if block_ms is not None:
+            command += ["BLOCK", block_ms]
+        command += ["STREAMS", *tables, wake_stream, *cursors.values(), wake_cursor]
         # (hiredis's stub types the argument as a one-item tuple.)
         reply = await self._blocking_call(pack_command(tuple(command)))  # type: ignore[arg-type]
         found: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        notices: list[Notice] = []
         # RESP2 answers a list of [stream, entries]; RESP3 a map; nil when the block ran out.
         for stream, entries in (reply.items() if isinstance(reply, dict) else reply) or []:
             table_id = tables.get(stream)
-            if table_id is None:  # the wake stream
+            if table_id is None:  # the wake stream: notices (t, p, i, c) and wake-ups (w)
                 wake_cursor = entries[-1][0].decode()
+                notices += [
+                    Notice(int(f[1]), f[3].decode(), f[5].decode(), _command_of(f[6:]))
+                    for _, f in entries
+                    if f[0] == b"t"
+                ]
                 continue
             found[table_id] = [
                 (entry_id.decode(), _command_of(fields)) for entry_id, fields in entries
             ]
-        return found, wake_cursor
+        return found, notices, wake_cursor
 
     async def _blocking_call(self, packed: bytes) -> Any:
         """The reply to one packed command, on a connection of the client's pool (retried
@@ -235,7 +300,7 @@ class Relay:
     async def wake(self, key: str) -> None:
         """End the blocking read of the server whose wake stream is `key`."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, {"w": b"1"}, maxlen=_WAKE_MAXLEN, approximate=False)
+            pipe.xadd(key, {"w": b"1"}, maxlen=_WAKE_MAXLEN, approximate=True)
             pipe.expire(key, _WAKE_TTL_S)
             await pipe.execute()
 
