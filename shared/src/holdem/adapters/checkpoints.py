@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
 from holdem.adapters.leases import Lease, lease_key
-from holdem.adapters.lua_scripts import LuaScript
+from holdem.adapters.lua_scripts import LuaScript, run_retried
 from holdem.protocol.codec import packb
 
 __all__ = ["Checkpoint", "CheckpointStore", "LeaseLostError"]
@@ -192,12 +192,8 @@ class CheckpointStore:
             pool = self._redis.connection_pool
             conn = await pool.get_connection()  # type: ignore[no-untyped-call]
             self._connection = conn
-        # As redis-py's pipeline: a broken connection is closed, connected again and the
-        # whole round trip resent (the script stores the same state and log again).
-        return await conn.retry.call_with_retry(
-            lambda: _SAVE.run(conn, calls, conn.socket_timeout),
-            lambda _error: conn.disconnect(),
-        )
+        # Resent whole after a broken connection: the script stores the same state and log.
+        return await run_retried(conn, _SAVE, calls)
 
     async def load(self, table_id: int) -> Checkpoint | None:
         async with self._redis.pipeline(transaction=True) as pipe:

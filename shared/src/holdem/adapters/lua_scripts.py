@@ -13,8 +13,9 @@ replies; a call has one timeout, its round trips, connect and health check inclu
 answers ``NOSCRIPT`` without running anything, and that call is sent again as ``EVAL``, which
 runs it and loads it for the next ``EVALSHA``.
 
-`run_in_pool` makes such a round trip on a connection of a redis-py client's pool (the table
-leases' calls, `holdem.adapters.leases`).
+`run_retried` makes such a round trip retried as redis-py retries a command (the checkpoint
+save, on the connection its store keeps); `run_in_pool` on a connection of a redis-py client's
+pool (the table leases' calls, `holdem.adapters.leases`).
 """
 
 from __future__ import annotations
@@ -120,19 +121,26 @@ async def _exchange(connection: AbstractConnection, commands: bytes, count: int)
     return answers
 
 
-async def run_in_pool(redis: Redis, script: LuaScript, calls: Sequence[Call]) -> list[Any]:
-    """Each call's reply (an error reply as its `ResponseError`), in one round trip on a
-    connection of `redis`'s pool, within its socket timeout (`LuaScript.run`).
+async def run_retried(
+    connection: AbstractConnection, script: LuaScript, calls: Sequence[Call]
+) -> list[Any]:
+    """Each call's reply (an error reply as its `ResponseError`), in one round trip on
+    `connection`, within its socket timeout (`LuaScript.run`).
 
     Retried as redis-py retries a command: a broken connection is closed, connected again and
     the whole round trip resent. Only for scripts that may run twice with the same effect.
     """
+    return await connection.retry.call_with_retry(
+        lambda: script.run(connection, calls, connection.socket_timeout),
+        lambda _error: connection.disconnect(),
+    )
+
+
+async def run_in_pool(redis: Redis, script: LuaScript, calls: Sequence[Call]) -> list[Any]:
+    """`run_retried` on a connection of `redis`'s pool."""
     pool = redis.connection_pool
     connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
-        return await connection.retry.call_with_retry(
-            lambda: script.run(connection, calls, connection.socket_timeout),
-            lambda _error: connection.disconnect(),
-        )
+        return await run_retried(connection, script, calls)
     finally:
         await pool.release(connection)
